@@ -1,0 +1,182 @@
+"""The ``kpi-exporter`` command: run, check-config, render."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from types import FrameType
+
+from . import __version__, logs, reference
+from .config import DEFAULT_PORT, Config, ConfigError, load_config
+from .credentials import CredentialError, read_secret
+from .health import Health
+from .ownership import Ownership
+from .pipeline import Pipeline
+from .scheduler import Scheduler
+from .server import ExporterServer, parse_listen_address
+from .sources import Source
+from .sources.events_file import EventsFiles
+from .sources.git import GitRepository
+from .sources.ingest import Ingest
+from .store import Store
+from .webconfig import BasicAuth, load_web_config
+
+log = logging.getLogger("kpi_exporter")
+
+EXIT_CONFIG = 2
+
+
+def build_sources(config: Config, ownership: Ownership) -> tuple[list[Source], Ingest | None]:
+    """The polled sources and the ingest endpoint (if configured) of a configuration."""
+    polled: list[Source] = []
+    ingest: Ingest | None = None
+    for index, source in enumerate(config.sources):
+        if source.type == "git":
+            owner = ownership.of_app(source.app) if source.app else ownership.of_repo(source.path)
+            polled.append(GitRepository(source, config.resolve(source.path), owner))
+        elif source.type == "events_file":
+            polled.append(EventsFiles(source, config.base_dir, ownership))
+        else:
+            try:
+                secret = read_secret(source.secret_env, source.secret_file, f"sources[{index}]")
+            except CredentialError as error:
+                raise ConfigError([str(error)]) from None
+            ingest = Ingest(source, secret, ownership)
+    return polled, ingest
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="kpi-exporter", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"kpi-exporter {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    run = commands.add_parser("run", help="poll the sources and serve /metrics")
+    run.add_argument("--config", required=True, help="configuration file (YAML)")
+    run.add_argument(
+        "--web.listen-address",
+        dest="listen",
+        default=f":{DEFAULT_PORT}",
+        help=f"address to listen on (default :{DEFAULT_PORT})",
+    )
+    run.add_argument("--web.config.file", dest="web_config", help="TLS and basic auth (YAML)")
+    run.add_argument("--log.level", dest="log_level", default="info", choices=list(logs.LEVELS))
+    run.add_argument("--log.format", dest="log_format", default="logfmt",
+                     choices=["logfmt", "json"])
+
+    check = commands.add_parser("check-config", help="validate a configuration, show what it polls")
+    check.add_argument("--config", required=True)
+
+    render = commands.add_parser("render", help="write the generated files (docs, schema)")
+    render.add_argument("--out", default=".", help="repository root to write into")
+    render.add_argument("--check", action="store_true", help="fail when a file is out of date")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.command == "render":
+        return _render(Path(args.out), args.check)
+    try:
+        config = load_config(args.config)
+        if args.command == "check-config":
+            return _check(config)
+        return _run(args, config)
+    except ConfigError as error:
+        for problem in error.problems:
+            print(f"error: {problem}", file=sys.stderr)
+        return EXIT_CONFIG
+
+
+def _render(root: Path, check: bool) -> int:
+    if check:
+        stale = reference.stale(root)
+        for path in stale:
+            print(f"out of date: {path} (run `kpi-exporter render`)", file=sys.stderr)
+        return 1 if stale else 0
+    for path in reference.write(root):
+        print(f"wrote {path}")
+    return 0
+
+
+def _check(config: Config) -> int:
+    ownership = Ownership(config)
+    polled, ingest = build_sources(config, ownership)
+    print(f"configuration OK: {len(config.sources)} source(s), store {config.store.path}")
+    for source in polled:
+        if isinstance(source, GitRepository):
+            rule = source.config.deploy
+            how = rule.tag_pattern if rule.rule == "tags" else f"{rule.branch}"
+            print(
+                f"- {source.name} (git, every {source.interval:g}s): {source.path} "
+                f"deployments by {rule.rule} ({how}) -> app={source.owner.app} "
+                f"team={source.owner.team} environment={source.config.environment}"
+            )
+        elif isinstance(source, EventsFiles):
+            files = source.files()
+            print(f"- {source.name} (events_file, every {source.interval:g}s): "
+                  f"{len(files)} file(s)")
+            for file in files:
+                print(f"    {file}")
+    if ingest is not None:
+        reference_ = ingest.config.secret_env or ingest.config.secret_file
+        print(f"- {ingest.name} (ingest): POST /api/v1/events, secret from {reference_}")
+    return 0
+
+
+def _run(args: argparse.Namespace, config: Config) -> int:
+    logs.setup(args.log_level, args.log_format)
+    try:
+        address = parse_listen_address(args.listen)
+    except ValueError as error:
+        raise ConfigError([str(error)]) from None
+    basic_auth, tls = BasicAuth({}), None
+    if args.web_config:
+        web, web_dir = load_web_config(args.web_config)
+        basic_auth, tls = BasicAuth(web.basic_auth_users), web.ssl_context(web_dir)
+    ownership = Ownership(config)
+    polled, ingest = build_sources(config, ownership)
+
+    health = Health()
+    for source in polled:
+        health.register(source.name, _source_type(config, source.name))
+    if ingest is not None:
+        health.register(ingest.name, "ingest", polled=True)
+    store = Store(config.store.path)
+    pipeline = Pipeline(store, config.kpi_settings(), config.link_settings(), health)
+    try:
+        server = ExporterServer(address, pipeline, ingest, basic_auth, tls)
+    except OSError as error:
+        raise ConfigError([f"--web.listen-address {args.listen}: {error.strerror}"]) from None
+    scheduler = Scheduler(pipeline, polled)
+
+    stopping = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        log.info("received %s, shutting down", signal.Signals(signum).name)
+        stopping.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    server.start()
+    log.info("listening on %s:%d, %d source(s)", address[0], server.port, len(config.sources))
+    scheduler.start()
+    while not stopping.wait(1.0):
+        pass
+    server.stop()
+    scheduler.stop()
+    store.close()
+    log.info("stopped")
+    return 0
+
+
+def _source_type(config: Config, name: str) -> str:
+    return next(source.type for source in config.sources if source.name == name)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

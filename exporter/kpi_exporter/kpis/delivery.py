@@ -1,0 +1,41 @@
+"""Delivery KPIs: deployments, rework, failed deployments, change lead time."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from ..model import Change, Deployment, DeploymentOutcome
+from .observation import Observation
+from .settings import KpiSettings
+
+UNPLANNED = frozenset({"hotfix", "rollback"})
+
+
+def observe_deployment(deployment: Deployment, settings: KpiSettings) -> Iterator[Observation]:
+    """A successful production deployment counts once; hotfixes and rollbacks are rework."""
+    if deployment.status != "success" or not settings.is_production(deployment.environment):
+        return
+    labels = (deployment.app, deployment.team, deployment.environment)
+    yield Observation("kpi_deployments_total", labels, 1)
+    if deployment.change_type in UNPLANNED:
+        yield Observation("kpi_deployments_rework_total", labels, 1)
+
+
+def observe_change(change: Change, settings: KpiSettings) -> Iterator[Observation]:
+    """Lead time of a change that reached production: first commit -> deployment finished."""
+    if change.deployed_at is None or not settings.is_production(change.deployed_environment):
+        return
+    labels = (change.app, change.team, change.deployed_environment)
+    lead_time = max(0.0, change.deployed_at - change.first_commit_at)
+    yield Observation("kpi_change_lead_time_seconds", labels, lead_time)
+
+
+def observe_outcome(outcome: DeploymentOutcome, settings: KpiSettings) -> Iterator[Observation]:
+    """A failed deployment counts once; its recovery time is observed once it recovered."""
+    if not outcome.failed:
+        return
+    labels = (outcome.app, outcome.team, outcome.environment)
+    yield Observation("kpi_deployments_failed_total", labels, 1)
+    if outcome.recovered_at is not None:
+        recovery = max(0.0, outcome.recovered_at - outcome.deployed_at)
+        yield Observation("kpi_failed_deployment_recovery_seconds", labels, recovery)

@@ -1,0 +1,201 @@
+"""Every domain metric family the exporter publishes: name, type, labels, buckets and help.
+
+This table is the source of the metric reference in ``docs/metrics.md``; a test proves that
+every family here is documented there and that nothing else is exported.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+MINUTE = 60.0
+HOUR = 3600.0
+DAY = 86400.0
+WEEK = 7 * DAY
+
+# Lead time spans minutes to months. The DORA tier limits (1 hour, 1 day, 1 week, 1 month,
+# 6 months) are bucket bounds, so "share of changes under a tier limit" is read exactly.
+LEAD_TIME_BUCKETS: tuple[float, ...] = (
+    5 * MINUTE,
+    15 * MINUTE,
+    30 * MINUTE,
+    HOUR,
+    2 * HOUR,
+    4 * HOUR,
+    8 * HOUR,
+    DAY,
+    2 * DAY,
+    4 * DAY,
+    WEEK,
+    2 * WEEK,
+    30 * DAY,
+    60 * DAY,
+    90 * DAY,
+    180 * DAY,
+    365 * DAY,
+)
+
+# Restore, recovery, detect and acknowledge times span a minute to a month.
+RESTORE_BUCKETS: tuple[float, ...] = (
+    MINUTE,
+    5 * MINUTE,
+    15 * MINUTE,
+    30 * MINUTE,
+    HOUR,
+    2 * HOUR,
+    4 * HOUR,
+    8 * HOUR,
+    DAY,
+    2 * DAY,
+    WEEK,
+    30 * DAY,
+)
+
+DELIVERY_LABELS = ("app", "team", "environment")
+INCIDENT_LABELS = ("app", "team", "environment", "severity")
+
+
+@dataclass(frozen=True, slots=True)
+class Family:
+    """One metric family. ``name`` is the exposed name (counters end in ``_total``)."""
+
+    name: str
+    type: str  # counter | gauge | histogram
+    help: str
+    labels: tuple[str, ...]
+    buckets: tuple[float, ...] = ()
+
+
+FAMILIES: tuple[Family, ...] = (
+    Family(
+        "kpi_deployments_total",
+        "counter",
+        "Successful deployments to a production environment.",
+        DELIVERY_LABELS,
+    ),
+    Family(
+        "kpi_deployments_rework_total",
+        "counter",
+        "Unplanned production deployments (hotfixes and rollbacks).",
+        DELIVERY_LABELS,
+    ),
+    Family(
+        "kpi_deployments_failed_total",
+        "counter",
+        "Production deployments that failed: linked to an incident, rolled back, or followed"
+        " by a hotfix within the hotfix window.",
+        DELIVERY_LABELS,
+    ),
+    Family(
+        "kpi_change_lead_time_seconds",
+        "histogram",
+        "Change lead time: first commit to the end of the first successful production"
+        " deployment that contains the change.",
+        DELIVERY_LABELS,
+        LEAD_TIME_BUCKETS,
+    ),
+    Family(
+        "kpi_failed_deployment_recovery_seconds",
+        "histogram",
+        "Failed deployment recovery time: failed deployment to recovery (linked incidents"
+        " resolved, or the next deployment that rolled it back or fixed it).",
+        DELIVERY_LABELS,
+        RESTORE_BUCKETS,
+    ),
+    Family(
+        "kpi_incidents_total",
+        "counter",
+        "Incidents, by the time they started.",
+        INCIDENT_LABELS,
+    ),
+    Family(
+        "kpi_incidents_open",
+        "gauge",
+        "Incidents not resolved yet.",
+        INCIDENT_LABELS,
+    ),
+    Family(
+        "kpi_incident_restore_seconds",
+        "histogram",
+        "Time to restore: incident start to resolved.",
+        INCIDENT_LABELS,
+        RESTORE_BUCKETS,
+    ),
+    Family(
+        "kpi_incident_detect_seconds",
+        "histogram",
+        "Time to detect: impact start to detection, where the source records both.",
+        INCIDENT_LABELS,
+        RESTORE_BUCKETS,
+    ),
+    Family(
+        "kpi_incident_acknowledge_seconds",
+        "histogram",
+        "Time to acknowledge: detection (or start) to acknowledgement, where the source has it.",
+        INCIDENT_LABELS,
+        RESTORE_BUCKETS,
+    ),
+)
+
+FAMILY_BY_NAME: dict[str, Family] = {family.name: family for family in FAMILIES}
+
+# The exporter's own health (kpi_exporter_*), documented from the same table.
+EXPORTER_FAMILIES: tuple[Family, ...] = (
+    Family(
+        "kpi_exporter_build_info",
+        "gauge",
+        "Version of the running kpi-exporter (value 1).",
+        ("version", "python_version"),
+    ),
+    Family(
+        "kpi_exporter_source_up",
+        "gauge",
+        "1 when the last poll of the source succeeded, 0 when it failed or has not run yet.",
+        ("source", "type"),
+    ),
+    Family(
+        "kpi_exporter_source_last_success_timestamp_seconds",
+        "gauge",
+        "When the source was last polled successfully.",
+        ("source",),
+    ),
+    Family(
+        "kpi_exporter_source_poll_duration_seconds",
+        "gauge",
+        "How long the last poll of the source took.",
+        ("source",),
+    ),
+    Family(
+        "kpi_exporter_source_polls_total",
+        "counter",
+        "Polls of the source since the exporter started, by result (success, failure).",
+        ("source", "result"),
+    ),
+    Family(
+        "kpi_exporter_events_rejected_total",
+        "counter",
+        "Input records skipped as invalid since the exporter started.",
+        ("source",),
+    ),
+    Family(
+        "kpi_exporter_api_requests_total",
+        "counter",
+        "Requests sent to source APIs since the exporter started, by HTTP status code"
+        " (a 304 Not Modified counted as such).",
+        ("source", "code"),
+    ),
+    Family(
+        "kpi_exporter_api_rate_limit_remaining",
+        "gauge",
+        "Requests left in the source API's current rate-limit window.",
+        ("source",),
+    ),
+    Family(
+        "kpi_exporter_events_stored",
+        "gauge",
+        "Events in the store, by source and kind (outcome: derived deployment outcomes).",
+        ("source", "kind"),
+    ),
+)
+
+EXPORTER_FAMILY_BY_NAME: dict[str, Family] = {family.name: family for family in EXPORTER_FAMILIES}

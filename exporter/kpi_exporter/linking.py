@@ -1,0 +1,189 @@
+"""Which production deployments failed, and why: the incident <-> deployment links.
+
+A successful production deployment FAILED when
+- an incident is linked to it: the incident names it explicitly (deployment key, commit SHA
+  or version in ``deployment_ref``, within ``explicit_horizon`` before the incident started),
+  or, failing that, it is the last successful production deployment of the same app before
+  the incident started, within ``incident_horizon``;
+- it was rolled back: the next deployment of the app to the same environment, within
+  ``rollback_window``, is a rollback or goes to an older version;
+- the next deployment of the app to the same environment is a hotfix that finished within
+  ``hotfix_window``;
+- or the source itself reported it failed.
+
+Recovery: the latest resolution of its linked incidents (once all are resolved); without a
+linked incident, the end of the next deployment to that environment (the rollback or fix).
+
+Every input is ordered by (time, source, key) before anything is decided, so the same events
+give the same links whatever order or poll window they arrived in.
+"""
+
+from __future__ import annotations
+
+import re
+from bisect import bisect_right
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from .kpis.settings import KpiSettings
+from .model import Deployment, DeploymentOutcome, Event, Incident
+from .store import Transaction
+
+HOUR = 3600.0
+DAY = 86400.0
+_VERSION = re.compile(r"^v?(\d+(?:\.\d+)*)")
+
+
+@dataclass(frozen=True, slots=True)
+class LinkSettings:
+    hotfix_window: float = 48 * HOUR
+    incident_horizon: float = 7 * DAY
+    explicit_horizon: float = 30 * DAY
+    rollback_window: float = 30 * DAY
+
+    @property
+    def reach(self) -> float:
+        """How far apart in time two events can be and still decide an outcome together."""
+        return max(
+            self.hotfix_window, self.incident_horizon, self.explicit_horizon, self.rollback_window
+        )
+
+
+def _order(event: Deployment | Incident) -> tuple[float, str, str]:
+    return (event.time, event.source, event.key)
+
+
+def _version(text: str) -> tuple[int, ...] | None:
+    match = _VERSION.match(text)
+    return tuple(int(part) for part in match.group(1).split(".")) if match else None
+
+
+def _is_rollback(previous: Deployment, following: Deployment, settings: LinkSettings) -> bool:
+    if following.finished_at - previous.finished_at > settings.rollback_window:
+        return False
+    if following.change_type == "rollback":
+        return True
+    old, new = _version(previous.version), _version(following.version)
+    return old is not None and new is not None and new < old
+
+
+def _refers_to(reference: str, deployment: Deployment) -> bool:
+    if not reference:
+        return False
+    if reference in (deployment.key, deployment.version):
+        return True
+    # A SHA reference may be abbreviated, but not below git's default of 7 characters.
+    return len(reference) >= 7 and deployment.commit.startswith(reference)
+
+
+def link_incident(
+    incident: Incident, production: Sequence[Deployment], settings: LinkSettings
+) -> tuple[Deployment | None, str]:
+    """The deployment ``incident`` is linked to and how (``explicit`` or ``last before``).
+
+    ``production``: the app's successful production deployments, ordered by :func:`_order`.
+    """
+    end = bisect_right(production, incident.started_at, key=lambda d: d.finished_at)
+    if incident.deployment_ref:
+        for deployment in reversed(production[:end]):
+            if incident.started_at - deployment.finished_at > settings.explicit_horizon:
+                break
+            if _refers_to(incident.deployment_ref, deployment):
+                return deployment, "explicit"
+    if end and incident.started_at - production[end - 1].finished_at <= settings.incident_horizon:
+        return production[end - 1], "last before"
+    return None, ""
+
+
+def assess(
+    deployments: Iterable[Deployment],
+    incidents: Iterable[Incident],
+    kpi: KpiSettings,
+    settings: LinkSettings,
+) -> list[DeploymentOutcome]:
+    """One outcome per deployment of ONE app (failed is False unless it is a successful
+    production deployment that failed)."""
+    every = sorted(deployments, key=_order)
+    production = [d for d in every if d.status == "success" and kpi.is_production(d.environment)]
+    in_production = {(d.source, d.key) for d in production}
+
+    linked: dict[tuple[str, str], list[Incident]] = defaultdict(list)
+    for incident in sorted(incidents, key=_order):
+        deployment, _ = link_incident(incident, production, settings)
+        if deployment is not None:
+            linked[(deployment.source, deployment.key)].append(incident)
+
+    following: dict[tuple[str, str], Deployment] = {}
+    last_in_environment: dict[str, Deployment] = {}
+    for deployment in production:
+        previous = last_in_environment.get(deployment.environment)
+        if previous is not None:
+            following[(previous.source, previous.key)] = deployment
+        last_in_environment[deployment.environment] = deployment
+
+    outcomes = []
+    for deployment in every:
+        natural_key = (deployment.source, deployment.key)
+        reasons: list[str] = []
+        recovered_at: float | None = None
+        incidents_here = linked.get(natural_key, [])
+        successor = following.get(natural_key)
+        if natural_key in in_production:
+            if incidents_here:
+                reasons.append("incident")
+            if successor is not None and _is_rollback(deployment, successor, settings):
+                reasons.append("rolled back")
+            elif (
+                successor is not None
+                and successor.change_type == "hotfix"
+                and successor.finished_at - deployment.finished_at <= settings.hotfix_window
+            ):
+                reasons.append("hotfix")
+            if deployment.reported_failed:
+                reasons.append("reported failed")
+        if incidents_here:
+            resolved = [i.resolved_at for i in incidents_here]
+            if all(r is not None for r in resolved):
+                recovered_at = max(r for r in resolved if r is not None)
+        elif reasons and successor is not None:
+            recovered_at = successor.finished_at
+        outcomes.append(
+            DeploymentOutcome(
+                source=deployment.source,
+                key=deployment.key,
+                app=deployment.app,
+                team=deployment.team,
+                environment=deployment.environment,
+                deployed_at=deployment.finished_at,
+                failed=bool(reasons),
+                reasons=tuple(reasons),
+                incident_keys=tuple(f"{i.source}/{i.key}" for i in incidents_here),
+                recovered_at=recovered_at if reasons else None,
+            )
+        )
+    return outcomes
+
+
+def relink(
+    tx: Transaction, touched: Iterable[Event], kpi: KpiSettings, settings: LinkSettings
+) -> None:
+    """Re-assess the outcomes that the ``touched`` deployments and incidents can change.
+
+    Every rule is bounded by ``settings.reach``, so a deployment older than ``reach`` before
+    the oldest touched event keeps its outcome. The deployments from ``since`` on are
+    re-assessed with every incident from ``since`` on; deployments up to ``reach`` before
+    ``since`` are read too, only as link targets for those incidents, and not re-assessed.
+    """
+    oldest: dict[str, float] = {}
+    for event in touched:
+        if isinstance(event, Deployment | Incident):
+            oldest[event.app] = min(oldest.get(event.app, event.time), event.time)
+    for app, time in sorted(oldest.items()):
+        since = time - settings.reach
+        targets = tx.events("deployment", app, since - settings.reach)
+        deployments = [e for e in targets if isinstance(e, Deployment)]
+        incidents = [e for e in tx.events("incident", app, since) if isinstance(e, Incident)]
+        for outcome in assess(deployments, incidents, kpi, settings):
+            if outcome.deployed_at >= since:
+                tx.upsert(outcome)

@@ -1,0 +1,279 @@
+"""Normalised events: what every source turns its data into.
+
+Each event is a frozen dataclass identified by a natural key: ``(kind, source, key)``.
+A source re-sending or updating an event (an incident resolved later) replaces the stored
+version; it never creates a second one. All times are UTC epoch seconds (floats).
+
+No event carries a person: no author, reviewer or assignee field exists, by design.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+
+@dataclass(frozen=True, slots=True)
+class Deployment:
+    """A deployment of one app to one environment, successful or not."""
+
+    kind: ClassVar[str] = "deployment"
+    source: str
+    key: str
+    app: str
+    team: str
+    environment: str
+    finished_at: float
+    status: str = "success"  # success | failure
+    started_at: float | None = None
+    version: str = ""
+    commit: str = ""
+    # normal | hotfix | rollback: hotfix and rollback are unplanned (rework) deployments.
+    change_type: str = "normal"
+    # Set by the source when it knows the deployment was rolled back or failed in production.
+    reported_failed: bool = False
+
+    @property
+    def time(self) -> float:
+        return self.finished_at
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """A change (merged pull/merge request, or a commit for local git) and where it went."""
+
+    kind: ClassVar[str] = "change"
+    source: str
+    key: str
+    app: str
+    team: str
+    first_commit_at: float
+    merged_at: float | None = None
+    opened_at: float | None = None
+    first_review_at: float | None = None
+    approved_at: float | None = None
+    size_lines: int | None = None
+    # Environment and finish time of the first successful deployment that contains the change.
+    deployed_environment: str = ""
+    deployed_at: float | None = None
+    deployment_key: str = ""
+    reviewed: bool = True
+    labels: tuple[str, ...] = ()
+
+    @property
+    def time(self) -> float:
+        return self.merged_at if self.merged_at is not None else self.first_commit_at
+
+
+@dataclass(frozen=True, slots=True)
+class Incident:
+    """A production incident. ``deployment_ref`` is an explicit link (deployment key, SHA or
+    version) when the incident names the deployment that caused it."""
+
+    kind: ClassVar[str] = "incident"
+    source: str
+    key: str
+    app: str
+    team: str
+    severity: str
+    started_at: float
+    detected_at: float | None = None
+    acknowledged_at: float | None = None
+    resolved_at: float | None = None
+    impact_started_at: float | None = None
+    environment: str = "production"
+    deployment_ref: str = ""
+
+    @property
+    def time(self) -> float:
+        return self.started_at
+
+
+@dataclass(frozen=True, slots=True)
+class DeploymentOutcome:
+    """Derived, never polled: whether a successful production deployment failed, and why.
+
+    Written by :mod:`kpi_exporter.linking` next to the events it is derived from, so it flows
+    through the same idempotent upsert and the same metric bookkeeping.
+    """
+
+    kind: ClassVar[str] = "outcome"
+    source: str
+    key: str  # the deployment's key
+    app: str
+    team: str
+    environment: str
+    deployed_at: float
+    failed: bool
+    reasons: tuple[str, ...] = ()
+    incident_keys: tuple[str, ...] = ()
+    recovered_at: float | None = None
+
+    @property
+    def time(self) -> float:
+        return self.deployed_at
+
+
+@dataclass(frozen=True, slots=True)
+class Defect:
+    """A bug, and whether it escaped to production or was reported by a customer."""
+
+    kind: ClassVar[str] = "defect"
+    source: str
+    key: str
+    app: str
+    team: str
+    created_at: float
+    found_in: str = "production"  # production | pre-production
+    customer_reported: bool = False
+    severity: str = "unknown"
+    resolved_at: float | None = None
+
+    @property
+    def time(self) -> float:
+        return self.created_at
+
+
+@dataclass(frozen=True, slots=True)
+class Vulnerability:
+    """A security finding (dependency, code or secret scanning, image scan)."""
+
+    kind: ClassVar[str] = "vulnerability"
+    source: str
+    key: str
+    app: str
+    team: str
+    severity: str
+    created_at: float
+    state: str = "open"  # open | fixed | dismissed
+    closed_at: float | None = None
+
+    @property
+    def time(self) -> float:
+        return self.created_at
+
+
+@dataclass(frozen=True, slots=True)
+class CostLine:
+    """Spend for one day, provider, app and team, in one currency."""
+
+    kind: ClassVar[str] = "cost"
+    source: str
+    key: str
+    app: str
+    team: str
+    provider: str
+    day: float  # start of the UTC day
+    amount: float
+    currency: str
+
+    @property
+    def time(self) -> float:
+        return self.day
+
+
+@dataclass(frozen=True, slots=True)
+class Coverage:
+    """Test coverage of one app component, from the latest report."""
+
+    kind: ClassVar[str] = "coverage"
+    source: str
+    key: str
+    app: str
+    team: str
+    component: str
+    lines_covered: int
+    lines_valid: int
+    measured_at: float
+
+    @property
+    def time(self) -> float:
+        return self.measured_at
+
+
+@dataclass(frozen=True, slots=True)
+class TestRun:
+    """One test suite run for a commit."""
+
+    kind: ClassVar[str] = "testrun"
+    source: str
+    key: str
+    app: str
+    team: str
+    finished_at: float
+    tests: int
+    failures: int
+    flaky: int = 0
+
+    @property
+    def time(self) -> float:
+        return self.finished_at
+
+
+@dataclass(frozen=True, slots=True)
+class Gauge:
+    """A current value from a generic source (survey score, active users, ...)."""
+
+    kind: ClassVar[str] = "gauge"
+    source: str
+    key: str
+    app: str
+    team: str
+    name: str
+    value: float
+    measured_at: float
+    labels: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def time(self) -> float:
+        return self.measured_at
+
+
+Event = (
+    Deployment
+    | Change
+    | Incident
+    | DeploymentOutcome
+    | Defect
+    | Vulnerability
+    | CostLine
+    | Coverage
+    | TestRun
+    | Gauge
+)
+
+EVENT_TYPES: dict[str, type[Any]] = {
+    cls.kind: cls
+    for cls in (
+        Deployment,
+        Change,
+        Incident,
+        DeploymentOutcome,
+        Defect,
+        Vulnerability,
+        CostLine,
+        Coverage,
+        TestRun,
+        Gauge,
+    )
+}
+
+
+def to_json(event: Event) -> str:
+    """Serialise an event deterministically (sorted keys), so equal events give equal text."""
+    return json.dumps(dataclasses.asdict(event), sort_keys=True, separators=(",", ":"))
+
+
+def from_json(kind: str, text: str) -> Event:
+    """Rebuild an event of ``kind`` from :func:`to_json` output."""
+    cls = EVENT_TYPES[kind]
+    data = json.loads(text)
+    for field in dataclasses.fields(cls):
+        value = data.get(field.name)
+        # JSON has no tuples: turn lists back into the tuples the dataclass declares.
+        if isinstance(value, list):
+            data[field.name] = tuple(tuple(v) if isinstance(v, list) else v for v in value)
+    event: Event = cls(**data)
+    return event

@@ -1,0 +1,48 @@
+"""Which app and team a source object (repository, service, path) belongs to."""
+
+from __future__ import annotations
+
+from fnmatch import fnmatchcase
+from typing import NamedTuple
+
+from .config import Config
+
+
+class Owner(NamedTuple):
+    app: str
+    team: str
+
+
+class Ownership:
+    """Lookups built once from the ``apps`` and ``defaults`` sections of the config."""
+
+    def __init__(self, config: Config) -> None:
+        self.default = Owner(config.defaults.app, config.defaults.team)
+        self._teams = {app: owner.team for app, owner in config.apps.items()}
+        self._repos: dict[str, str] = {}
+        self._services: dict[str, str] = {}
+        self._paths: list[tuple[str, str]] = []
+        for app, owner in sorted(config.apps.items()):
+            self._repos.update({repo.lower(): app for repo in owner.repos})
+            self._services.update({service.lower(): app for service in owner.services})
+            self._paths.extend((pattern, app) for pattern in owner.paths)
+
+    def of_app(self, app: str | None) -> Owner:
+        """The owner of an app named by the source itself (team from the mapping)."""
+        if not app:
+            return self.default
+        return Owner(app, self._teams.get(app, self.default.team))
+
+    def of_repo(self, repo: str) -> Owner:
+        app = self._repos.get(repo.lower())
+        return self.of_app(app) if app else self.default
+
+    def of_service(self, service: str) -> Owner:
+        app = self._services.get(service.lower())
+        return self.of_app(app) if app else self.default
+
+    def of_path(self, path: str) -> Owner:
+        for pattern, app in self._paths:
+            if fnmatchcase(path, pattern):
+                return self.of_app(app)
+        return self.default

@@ -1,0 +1,103 @@
+"""From a poll to the cached exposition: store, link, aggregate, render.
+
+``record`` writes one poll (events, cursor, validators and the re-derived deployment outcomes)
+in one transaction, then applies the net changes to the running sums. ``refresh`` renders
+the exposition once; scrapes serve that rendering until the next refresh.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import replace
+
+from prometheus_client.core import Metric
+
+from .exposition import ExpositionCache
+from .health import Health
+from .kpis import Aggregate, KpiSettings
+from .linking import LinkSettings, relink
+from .model import Change, Event
+from .sources import Poll
+from .store import Store, Transaction
+
+log = logging.getLogger(__name__)
+
+
+def merge_change(stored: Change | None, new: Change, settings: KpiSettings) -> Change:
+    """A change keeps the FIRST successful production deployment that contained it: a later
+    deployment that lists the same change again does not move its lead time."""
+    if (
+        stored is not None
+        and stored.deployed_at is not None
+        and settings.is_production(stored.deployed_environment)
+        and (
+            new.deployed_at is None
+            or not settings.is_production(new.deployed_environment)
+            or new.deployed_at > stored.deployed_at
+        )
+    ):
+        return replace(
+            new,
+            deployed_environment=stored.deployed_environment,
+            deployed_at=stored.deployed_at,
+            deployment_key=stored.deployment_key,
+        )
+    return new
+
+
+class Pipeline:
+    def __init__(
+        self,
+        store: Store,
+        kpi: KpiSettings | None = None,
+        linking: LinkSettings | None = None,
+        health: Health | None = None,
+    ) -> None:
+        self.store = store
+        self.kpi = kpi or KpiSettings()
+        self.linking = linking or LinkSettings()
+        self.health = health or Health()
+        self.aggregate = Aggregate(self.kpi)
+        self._lock = threading.Lock()
+        started = time.monotonic()
+        for event in store.iter_events():
+            self.aggregate.add(event)
+        log.info(
+            "loaded %d stored events in %.1f s",
+            sum(self.aggregate.stored.values()),
+            time.monotonic() - started,
+        )
+        self.cache = ExpositionCache(self.metric_families)
+        self.cache.refresh()
+
+    def metric_families(self) -> Iterator[Metric]:
+        yield from self.aggregate.metric_families()
+        yield from self.health.metric_families(self.aggregate.stored)
+
+    def record(self, source: str, poll: Poll) -> int:
+        """Store one poll atomically; return how many stored events changed."""
+        with self._lock:
+            with self.store.transaction() as tx:
+                for event in poll.events:
+                    tx.upsert(self._merge(tx, event))
+                touched = [e for pair in tx.changes() for e in pair if e is not None]
+                relink(tx, touched, self.kpi, self.linking)
+                tx.set_cursor(source, poll.cursor)
+                tx.set_validators(source, poll.validators)
+                changes = tx.changes()
+            self.aggregate.apply(changes)
+        return len(changes)
+
+    def _merge(self, tx: Transaction, event: Event) -> Event:
+        if isinstance(event, Change):
+            stored = tx.get(event)
+            return merge_change(stored if isinstance(stored, Change) else None, event, self.kpi)
+        return event
+
+    def refresh(self) -> None:
+        """Render the exposition once, from the running sums."""
+        with self._lock:
+            self.cache.refresh()

@@ -1,0 +1,90 @@
+"""Background polling: one thread per source, each on its own interval.
+
+A poll that fails backs off exponentially (with jitter) and never stops the other sources;
+their stored data, and so their metrics, stay as they were. ``stop`` lets a poll in progress
+finish its write before the threads end.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from collections.abc import Sequence
+
+from .pipeline import Pipeline
+from .sources import Source
+
+log = logging.getLogger(__name__)
+
+MAX_BACKOFF = 3600.0
+
+
+def next_delay(interval: float, failures: int, rng: random.Random) -> float:
+    """Seconds until the next poll: the interval +-10 % after a success; after ``failures``
+    failures in a row, interval/4 doubled per failure, capped at max(interval, 1 h)."""
+    if failures == 0:
+        return interval * rng.uniform(0.9, 1.1)
+    base = max(1.0, interval / 4)
+    ceiling = max(interval, MAX_BACKOFF)
+    return min(ceiling, base * 2 ** (failures - 1)) * rng.uniform(0.8, 1.2)
+
+
+class Scheduler:
+    def __init__(self, pipeline: Pipeline, sources: Sequence[Source]) -> None:
+        self.pipeline = pipeline
+        self.sources = list(sources)
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+
+    def start(self) -> None:
+        for source in self.sources:
+            thread = threading.Thread(
+                target=self._run, args=(source,), name=f"poll-{source.name}", daemon=True
+            )
+            thread.start()
+            self._threads.append(thread)
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Ask every poll loop to end, and wait for polls in progress to finish writing."""
+        self._stop.set()
+        deadline = time.monotonic() + timeout
+        for thread in self._threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+            if thread.is_alive():
+                log.warning("source thread %s did not stop in time", thread.name)
+
+    def poll_once(self, source: Source) -> bool:
+        """Poll one source and record the result; True on success."""
+        health = self.pipeline.health
+        started = time.monotonic()
+        try:
+            poll = source.poll(self.pipeline.store.state(source.name))
+            changed = self.pipeline.record(source.name, poll)
+        except Exception as error:  # one failing source must never stop the others
+            duration = time.monotonic() - started
+            health.failure(source.name, duration, str(error))
+            log.warning("source %s: poll failed: %s", source.name, error)
+            self.pipeline.refresh()
+            return False
+        for problem in poll.problems:
+            log.warning("source %s: skipped: %s", source.name, problem)
+        duration = time.monotonic() - started
+        health.success(source.name, duration, rejected=len(poll.problems))
+        log.info(
+            "source %s: polled in %.2f s, %d events read, %d changed",
+            source.name,
+            duration,
+            len(poll.events),
+            changed,
+        )
+        self.pipeline.refresh()
+        return True
+
+    def _run(self, source: Source) -> None:
+        rng = random.Random()
+        failures = 0
+        while not self._stop.is_set():
+            failures = 0 if self.poll_once(source) else failures + 1
+            self._stop.wait(next_delay(source.interval, failures, rng))

@@ -1,0 +1,229 @@
+"""The HTTP endpoint: cached /metrics, /healthz, /readyz, the landing page and the ingest API.
+
+A scrape reads the bytes rendered after the last poll and writes them: no API call, no
+database query. Basic auth (when configured) protects / and /metrics; /healthz and /readyz
+stay open for probes, and /api/v1/events has its own HMAC signature.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import html
+import json
+import logging
+import socket
+import ssl
+import threading
+import time
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from . import __version__
+from .health import Health
+from .pipeline import Pipeline
+from .sources import Poll
+from .sources.ingest import SIGNATURE_HEADER, TIMESTAMP_HEADER, Ingest, IngestError
+from .webconfig import BasicAuth
+
+log = logging.getLogger(__name__)
+
+
+def parse_listen_address(address: str) -> tuple[str, int]:
+    """``HOST:PORT`` or ``:PORT`` (all interfaces) -> (host, port)."""
+    host, sep, port = address.rpartition(":")
+    if not sep or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise ValueError(f"--web.listen-address: expected HOST:PORT, got {address!r}")
+    return host.strip("[]") or "0.0.0.0", int(port)
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    # An IPv6 literal needs an AF_INET6 socket.
+    def __init__(self, address: tuple[str, int], handler: Any) -> None:
+        if ":" in address[0]:
+            self.address_family = socket.AF_INET6
+        super().__init__(address, handler)
+
+
+class ExporterServer:
+    def __init__(
+        self,
+        address: tuple[str, int],
+        pipeline: Pipeline,
+        ingest: Ingest | None = None,
+        basic_auth: BasicAuth | None = None,
+        tls: ssl.SSLContext | None = None,
+    ) -> None:
+        self.pipeline = pipeline
+        self.ingest = ingest
+        self.basic_auth = basic_auth or BasicAuth({})
+        self.httpd = _Server(address, self._handler())
+        if tls is not None:
+            self.httpd.socket = tls.wrap_socket(self.httpd.socket, server_side=True)
+        self._thread: threading.Thread | None = None
+
+    @property
+    def port(self) -> int:
+        return int(self.httpd.server_address[1])
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self.httpd.serve_forever, name="http", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+        if self._thread is not None:
+            self._thread.join(5)
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            server_version = f"kpi-exporter/{__version__}"
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, format: str, *args: Any) -> None:
+                log.debug("%s %s", self.address_string(), format % args)
+
+            def do_GET(self) -> None:
+                path = self.path.split("?", 1)[0]
+                if path == "/healthz":
+                    self._send(HTTPStatus.OK, b"ok\n", "text/plain; charset=utf-8")
+                elif path == "/readyz":
+                    self._readyz()
+                elif not self._authorised():
+                    return
+                elif path == "/metrics":
+                    self._metrics()
+                elif path == "/":
+                    page = landing_page(server.pipeline.health).encode()
+                    self._send(HTTPStatus.OK, page, "text/html; charset=utf-8")
+                else:
+                    self._send(HTTPStatus.NOT_FOUND, b"not found\n", "text/plain; charset=utf-8")
+
+            def do_POST(self) -> None:
+                if self.path.split("?", 1)[0] != "/api/v1/events":
+                    self._send(HTTPStatus.NOT_FOUND, b"not found\n", "text/plain; charset=utf-8")
+                    return
+                self._ingest()
+
+            def _authorised(self) -> bool:
+                if not server.basic_auth.enabled:
+                    return True
+                header = self.headers.get("Authorization", "")
+                if header.startswith("Basic "):
+                    try:
+                        user, _, password = (
+                            base64.b64decode(header[6:], validate=True).decode().partition(":")
+                        )
+                    except (binascii.Error, UnicodeDecodeError):
+                        user, password = "", ""
+                    if server.basic_auth.check(user, password):
+                        return True
+                self.send_response(HTTPStatus.UNAUTHORIZED)
+                self.send_header("WWW-Authenticate", 'Basic realm="kpi-exporter"')
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return False
+
+            def _metrics(self) -> None:
+                body, content_type, compressed = server.pipeline.cache.body(
+                    self.headers.get("Accept", ""), self.headers.get("Accept-Encoding", "")
+                )
+                self._send(HTTPStatus.OK, body, content_type, gzip=compressed)
+
+            def _readyz(self) -> None:
+                health = server.pipeline.health
+                if health.ready():
+                    self._send(HTTPStatus.OK, b"ready\n", "text/plain; charset=utf-8")
+                    return
+                waiting = [s.name for s in health.snapshot() if not s.polled]
+                body = f"not ready: not polled yet: {', '.join(waiting)}\n".encode()
+                self._send(HTTPStatus.SERVICE_UNAVAILABLE, body, "text/plain; charset=utf-8")
+
+            def _ingest(self) -> None:
+                ingest = server.ingest
+                try:
+                    if ingest is None:
+                        raise IngestError(404, "no ingest source is configured")
+                    length = int(self.headers.get("Content-Length") or "0")
+                    if length > ingest.config.max_body_bytes:
+                        raise IngestError(413, f"body larger than {ingest.config.max_body_bytes} bytes")
+                    body = self.rfile.read(length)
+                    ingest.verify(
+                        self.headers.get(TIMESTAMP_HEADER), self.headers.get(SIGNATURE_HEADER), body
+                    )
+                    events = ingest.events(body)
+                    changed = server.pipeline.record(ingest.name, Poll(events=events, cursor=None))
+                    server.pipeline.health.success(ingest.name, 0.0)
+                    server.pipeline.refresh()
+                except IngestError as error:
+                    log.warning("ingest: refused: %s", error)
+                    if ingest is not None and error.status == 400:
+                        server.pipeline.health.rejected(ingest.name, 1)
+                    self._json(error.status, {"error": str(error)})
+                    return
+                except ValueError:
+                    self._json(400, {"error": "Content-Length: expected a number"})
+                    return
+                self._json(200, {"accepted": len(events), "changed": changed})
+
+            def _json(self, status: int, data: dict[str, Any]) -> None:
+                body = (json.dumps(data) + "\n").encode()
+                self._send(HTTPStatus(status), body, "application/json")
+
+            def _send(
+                self, status: HTTPStatus, body: bytes, content_type: str, gzip: bool = False
+            ) -> None:
+                self.send_response(status)
+                self.send_header("Content-Type", content_type)
+                self.send_header("Content-Length", str(len(body)))
+                if gzip:
+                    self.send_header("Content-Encoding", "gzip")
+                self.end_headers()
+                if self.command != "HEAD":
+                    self.wfile.write(body)
+
+            do_HEAD = do_GET
+
+        return Handler
+
+
+def landing_page(health: Health) -> str:
+    """The page at /: every source, its status and last success. No secret is ever shown:
+    source errors are written without credentials by the sources themselves."""
+    rows = []
+    for source in sorted(health.snapshot(), key=lambda s: s.name):
+        if not source.polled:
+            status = "not polled yet"
+        else:
+            status = "up" if source.up else "down"
+        last = (
+            time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(source.last_success))
+            if source.last_success
+            else "never"
+        )
+        rows.append(
+            "<tr>"
+            f"<td>{html.escape(source.name)}</td><td>{html.escape(source.type)}</td>"
+            f"<td class='{status.split()[0]}'>{status}</td><td>{last}</td>"
+            f"<td>{html.escape(source.last_error)}</td>"
+            "</tr>"
+        )
+    table = "\n".join(rows) or "<tr><td colspan='5'>no sources configured</td></tr>"
+    return f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>kpi-exporter</title>
+<style>body{{font-family:sans-serif;margin:2em}}td,th{{padding:.3em .8em;text-align:left}}
+.up{{color:#1a7f37}}.down{{color:#cf222e}}</style></head>
+<body><h1>kpi-exporter {html.escape(__version__)}</h1>
+<p><a href="/metrics">Metrics</a> &middot; <a href="/healthz">Health</a> &middot;
+<a href="/readyz">Readiness</a></p>
+<table><thead><tr><th>Source</th><th>Type</th><th>Status</th><th>Last success</th>
+<th>Last error</th></tr></thead>
+<tbody>
+{table}
+</tbody></table></body></html>
+"""

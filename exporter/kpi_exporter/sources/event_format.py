@@ -1,0 +1,198 @@
+"""The JSON event format that CI systems write (events files) or push (ingest endpoint).
+
+One JSON object per event; ``type`` says which. Times are RFC 3339 strings
+(``2026-11-20T10:00:00Z``) or epoch seconds. ``id`` is the natural key: sending the same id
+again updates the event, it never adds a second one. Unknown fields are refused, so a typo
+does not silently lose data. The full reference is in ``docs/events.md``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+
+from ..model import Change, Deployment, Event, Incident
+from ..ownership import Ownership
+
+Id = Annotated[str, Field(min_length=1, max_length=200)]
+Label = Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[^\x00-\x1f]+$")]
+
+
+class EventFormatError(ValueError):
+    """A JSON event that cannot be used; the message names the field."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+
+class _Owned(_Strict):
+    """Either ``app`` directly, or ``repo`` / ``service`` resolved by the apps mapping."""
+
+    app: Label | None = None
+    team: Label | None = None
+    repo: str | None = None
+    service: str | None = None
+
+
+class ChangeIn(_Strict):
+    id: Id
+    first_commit_at: AwareDatetime | float
+    merged_at: AwareDatetime | float | None = None
+    opened_at: AwareDatetime | float | None = None
+    first_review_at: AwareDatetime | float | None = None
+    size_lines: int | None = Field(None, ge=0)
+
+
+class DeploymentIn(_Owned):
+    type: Literal["deployment"]
+    id: Id
+    environment: Label = "production"
+    finished_at: AwareDatetime | float
+    started_at: AwareDatetime | float | None = None
+    status: Literal["success", "failure"] = "success"
+    version: str = ""
+    commit: str = ""
+    change_type: Literal["normal", "hotfix", "rollback"] = "normal"
+    failed: bool = False
+    changes: list[ChangeIn] = Field(default_factory=list, max_length=10_000)
+
+
+class IncidentIn(_Owned):
+    type: Literal["incident"]
+    id: Id
+    severity: Label = "unknown"
+    environment: Label = "production"
+    started_at: AwareDatetime | float
+    detected_at: AwareDatetime | float | None = None
+    acknowledged_at: AwareDatetime | float | None = None
+    resolved_at: AwareDatetime | float | None = None
+    impact_started_at: AwareDatetime | float | None = None
+    deployment: str = ""
+
+
+class StandaloneChangeIn(_Owned, ChangeIn):
+    type: Literal["change"]
+    deployed_at: AwareDatetime | float | None = None
+    environment: Label = "production"
+    deployment: str = ""
+
+
+EventIn = Annotated[DeploymentIn | IncidentIn | StandaloneChangeIn, Field(discriminator="type")]
+_ADAPTER: TypeAdapter[DeploymentIn | IncidentIn | StandaloneChangeIn] = TypeAdapter(EventIn)
+
+
+def _epoch(value: datetime | float | None) -> float | None:
+    if value is None:
+        return None
+    return value.timestamp() if isinstance(value, datetime) else float(value)
+
+
+def _time(value: datetime | float) -> float:
+    return value.timestamp() if isinstance(value, datetime) else float(value)
+
+
+def _describe(error: ValidationError) -> str:
+    item = error.errors()[0]
+    loc = [part for part in item["loc"] if part not in ("deployment", "incident", "change")]
+    field = ".".join(str(part) for part in loc) or "type"
+    kind = item["type"]
+    if kind == "missing":
+        message = "required field is missing"
+    elif kind == "extra_forbidden":
+        message = "unknown field"
+    elif kind in ("union_tag_invalid", "union_tag_not_found"):
+        message = "expected one of deployment, incident, change"
+    elif "datetime" in kind or "timezone" in kind or field.endswith("_at"):
+        message = "expected an RFC 3339 timestamp with a time zone, or epoch seconds"
+    else:
+        message = str(item["msg"]).removeprefix("Value error, ")
+    return f"field '{field}': {message}"
+
+
+def parse_event(data: Any, source: str, ownership: Ownership) -> list[Event]:
+    """The events one JSON object describes (a deployment brings its changes along)."""
+    if not isinstance(data, dict):
+        raise EventFormatError("expected a JSON object")
+    try:
+        parsed = _ADAPTER.validate_python(data)
+    except ValidationError as error:
+        raise EventFormatError(_describe(error)) from None
+    if parsed.app:
+        owner = ownership.of_app(parsed.app)
+    elif parsed.repo:
+        owner = ownership.of_repo(parsed.repo)
+    elif parsed.service:
+        owner = ownership.of_service(parsed.service)
+    else:
+        raise EventFormatError("field 'app': required (or 'repo' or 'service' to map from)")
+    app, team = owner.app, parsed.team or owner.team
+    if isinstance(parsed, IncidentIn):
+        return [
+            Incident(
+                source=source,
+                key=parsed.id,
+                app=app,
+                team=team,
+                severity=parsed.severity,
+                environment=parsed.environment,
+                started_at=_time(parsed.started_at),
+                detected_at=_epoch(parsed.detected_at),
+                acknowledged_at=_epoch(parsed.acknowledged_at),
+                resolved_at=_epoch(parsed.resolved_at),
+                impact_started_at=_epoch(parsed.impact_started_at),
+                deployment_ref=parsed.deployment,
+            )
+        ]
+    if isinstance(parsed, StandaloneChangeIn):
+        deployed_at = _epoch(parsed.deployed_at)
+        return [_change(parsed, source, app, team, parsed.environment, deployed_at, parsed.deployment)]
+    finished_at = _time(parsed.finished_at)
+    deployment = Deployment(
+        source=source,
+        key=parsed.id,
+        app=app,
+        team=team,
+        environment=parsed.environment,
+        finished_at=finished_at,
+        started_at=_epoch(parsed.started_at),
+        status=parsed.status,
+        version=parsed.version,
+        commit=parsed.commit,
+        change_type=parsed.change_type,
+        reported_failed=parsed.failed,
+    )
+    events: list[Event] = [deployment]
+    if parsed.status == "success":
+        events.extend(
+            _change(change, source, app, team, parsed.environment, finished_at, parsed.id)
+            for change in parsed.changes
+        )
+    return events
+
+
+def _change(
+    change: ChangeIn,
+    source: str,
+    app: str,
+    team: str,
+    environment: str,
+    deployed_at: float | None,
+    deployment_key: str,
+) -> Change:
+    return Change(
+        source=source,
+        key=change.id,
+        app=app,
+        team=team,
+        first_commit_at=_time(change.first_commit_at),
+        merged_at=_epoch(change.merged_at),
+        opened_at=_epoch(change.opened_at),
+        first_review_at=_epoch(change.first_review_at),
+        size_lines=change.size_lines,
+        deployed_environment=environment if deployed_at is not None else "",
+        deployed_at=deployed_at,
+        deployment_key=deployment_key if deployed_at is not None else "",
+    )

@@ -1,0 +1,95 @@
+"""JSON Lines files that any CI system appends deployments and incidents to.
+
+Each file is read from where the last poll stopped (the cursor keeps, per file, its identity,
+the byte offset of the last complete line and the line number), so appending is cheap and a
+bad line is reported once. A line still being written (no newline yet) waits for the next
+poll. A file that was replaced or truncated is read again from the start: the idempotent
+upsert makes that safe.
+"""
+
+from __future__ import annotations
+
+import glob
+import json
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+from ..config import EventsFileSource
+from ..model import Event
+from ..ownership import Ownership
+from ..store import SourceState
+from . import Poll, SourceError
+from .event_format import EventFormatError, parse_event
+
+log = logging.getLogger(__name__)
+
+
+class EventsFiles:
+    """Polls the files matching the configured paths or globs."""
+
+    def __init__(self, config: EventsFileSource, base_dir: Path, ownership: Ownership) -> None:
+        self.name = config.name
+        self.interval = config.interval
+        self.patterns = [str(base_dir / p) if not os.path.isabs(p) else p for p in config.paths]
+        self.ownership = ownership
+
+    def files(self) -> list[str]:
+        found: set[str] = set()
+        for pattern in self.patterns:
+            found.update(glob.glob(pattern) if glob.has_magic(pattern) else [pattern])
+        return sorted(found)
+
+    def poll(self, state: SourceState) -> Poll:
+        positions: dict[str, Any] = json.loads(state.cursor) if state.cursor else {}
+        events: list[Event] = []
+        problems: list[str] = []
+        readable = 0
+        for path in self.files():
+            try:
+                new_events, position, bad = self.read(path, positions.get(path))
+            except OSError as error:
+                problems.append(f"{path}: cannot read: {error.strerror}")
+                continue
+            readable += 1
+            events.extend(new_events)
+            problems.extend(bad)
+            positions[path] = position
+        if readable == 0 and problems:
+            raise SourceError("; ".join(problems))
+        return Poll(events=events, cursor=json.dumps(positions, sort_keys=True), problems=problems)
+
+    def read(
+        self, path: str, position: dict[str, int] | None
+    ) -> tuple[list[Event], dict[str, int], list[str]]:
+        with open(path, "rb") as file:
+            stat = os.fstat(file.fileno())
+            identity = {"dev": stat.st_dev, "inode": stat.st_ino}
+            offset, line_number = 0, 0
+            if (
+                position is not None
+                and {"dev": position["dev"], "inode": position["inode"]} == identity
+                and position["offset"] <= stat.st_size
+            ):
+                offset, line_number = position["offset"], position["line"]
+            file.seek(offset)
+            data = file.read()
+        events: list[Event] = []
+        problems: list[str] = []
+        complete = data[: data.rfind(b"\n") + 1]
+        for raw in complete.splitlines():
+            line_number += 1
+            text = raw.strip()
+            if not text:
+                continue
+            try:
+                events.extend(parse_event(json.loads(text), self.name, self.ownership))
+            except UnicodeDecodeError:
+                problems.append(f"{path}:{line_number}: not UTF-8 text")
+            except json.JSONDecodeError as error:
+                problems.append(f"{path}:{line_number}: not valid JSON: {error.msg}")
+            except EventFormatError as error:
+                problems.append(f"{path}:{line_number}: {error}")
+        position = {**identity, "offset": offset + len(complete), "line": line_number}
+        return events, position, problems

@@ -1,0 +1,203 @@
+"""Local git repository, read with the real ``git`` command line. No token, no network.
+
+Deployments come from the history by one of three rules (see :class:`~kpi_exporter.config.DeployRule`):
+tags matching a pattern, merge commits on a branch, or a release train on a branch. Each
+non-merge commit is a change; the first deployment (in time order) whose commit reaches it
+deploys it, so its lead time is author time -> deployment time.
+
+Incremental: the cursor is a fingerprint of every ref; when no ref moved, the poll reads
+nothing else. When one moved, the history within the horizon is read again and the store's
+idempotent upsert keeps only what changed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+import subprocess
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from ..config import GitSource
+from ..model import Change, Deployment, Event
+from ..ownership import Owner
+from ..store import SourceState
+from . import Poll, SourceError
+
+log = logging.getLogger(__name__)
+GIT_TIMEOUT = 120.0
+
+
+@dataclass(frozen=True, slots=True)
+class Commit:
+    sha: str
+    parents: tuple[str, ...]
+    authored_at: float
+    committed_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class Release:
+    """A deployment found in the history, before it becomes a :class:`Deployment`."""
+
+    key: str
+    commit: str
+    at: float
+    version: str
+
+
+class GitRepository:
+    """Polls one local repository."""
+
+    def __init__(self, config: GitSource, path: Path, owner: Owner) -> None:
+        self.name = config.name
+        self.interval = config.interval
+        self.config = config
+        self.path = path
+        self.owner = owner
+
+    def git(self, *args: str, stdin: str | None = None) -> str:
+        try:
+            result = subprocess.run(
+                ["git", "-C", str(self.path), *args],
+                input=stdin,
+                capture_output=True,
+                text=True,
+                timeout=GIT_TIMEOUT,
+                check=False,
+            )
+        except (OSError, subprocess.TimeoutExpired) as error:
+            raise SourceError(f"{self.path}: git {args[0]} failed: {error}") from None
+        if result.returncode != 0:
+            message = result.stderr.strip().splitlines()[-1:] or ["no message"]
+            raise SourceError(f"{self.path}: git {args[0]} failed: {message[0]}")
+        return result.stdout
+
+    def poll(self, state: SourceState) -> Poll:
+        if not self.path.is_dir():
+            raise SourceError(f"{self.path}: no such directory")
+        refs = self.git("for-each-ref", "--format=%(objectname) %(refname)")
+        branch = self.config.deploy.branch
+        try:
+            head = self.git("rev-parse", "--verify", "--quiet", f"{branch}^{{commit}}")
+        except SourceError:
+            raise SourceError(f"{self.path}: branch {branch!r} has no commit") from None
+        rule = self.config.deploy.model_dump_json()
+        fingerprint = hashlib.sha256(f"{rule}\n{head}\n{refs}".encode()).hexdigest()
+        if fingerprint == state.cursor:
+            return Poll(events=[], cursor=fingerprint)
+        since = time.time() - self.config.horizon
+        releases = self.releases(since)
+        commits = self.commits([head.strip(), *(r.commit for r in releases)], since)
+        events = self.events(releases, commits)
+        log.info("%s: %d deployments, %d commits read", self.name, len(releases), len(commits))
+        return Poll(events=events, cursor=fingerprint)
+
+    def releases(self, since: float) -> list[Release]:
+        """Deployments by the configured rule, oldest first."""
+        rule = self.config.deploy
+        if rule.rule == "tags":
+            pattern = re.compile(rule.tag_pattern)
+            found = []
+            # %(*objectname) is the commit of an annotated tag; empty for a lightweight one.
+            output = self.git(
+                "for-each-ref",
+                "refs/tags",
+                "--format=%(refname:short)%00%(objectname)%00%(*objectname)%00%(creatordate:unix)",
+            )
+            for line in output.splitlines():
+                name, obj, peeled, created = line.split("\0")
+                if pattern.search(name) and created and float(created) >= since:
+                    found.append(Release(f"tag/{name}", peeled or obj, float(created), name))
+            return sorted(found, key=lambda r: (r.at, r.key))
+        first_parent = self.git(
+            "log",
+            "--first-parent",
+            f"--since=@{int(since)}",
+            "--format=%H%x00%P%x00%ct",
+            rule.branch,
+        )
+        rows = [line.split("\0") for line in first_parent.splitlines()]
+        if rule.rule == "merges":
+            return sorted(
+                (
+                    Release(f"merge/{sha}", sha, float(ct), sha[:12])
+                    for sha, parents, ct in rows
+                    if len(parents.split()) > 1
+                ),
+                key=lambda r: (r.at, r.key),
+            )
+        # Release train: the last first-parent commit of each period departs at its commit time.
+        trains: dict[int, Release] = {}
+        for sha, _, ct in rows:
+            period = int(float(ct) // rule.period)
+            if period not in trains or float(ct) > trains[period].at:
+                start = datetime.fromtimestamp(period * rule.period, UTC)
+                version = start.strftime("%Y-%m-%dT%H:%M:%SZ")
+                trains[period] = Release(f"train/{version}", sha, float(ct), version)
+        return sorted(trains.values(), key=lambda r: (r.at, r.key))
+
+    def commits(self, tips: list[str], since: float) -> dict[str, Commit]:
+        """Every commit reachable from ``tips`` and committed within the horizon."""
+        tips = [tip for tip in tips if tip]
+        if not tips:
+            return {}
+        output = self.git(
+            "log",
+            "--stdin",
+            f"--since=@{int(since)}",
+            "--format=%H%x00%P%x00%at%x00%ct",
+            stdin="\n".join(tips) + "\n",
+        )
+        commits = {}
+        for line in output.splitlines():
+            sha, parents, authored, committed = line.split("\0")
+            commits[sha] = Commit(sha, tuple(parents.split()), float(authored), float(committed))
+        return commits
+
+    def events(self, releases: list[Release], commits: dict[str, Commit]) -> list[Event]:
+        app, team = self.owner
+        environment = self.config.environment
+        deployed: dict[str, Release] = {}
+        for release in releases:  # oldest first: a commit belongs to the first that reaches it
+            stack = [release.commit]
+            while stack:
+                sha = stack.pop()
+                if sha in deployed or sha not in commits:
+                    continue
+                deployed[sha] = release
+                stack.extend(commits[sha].parents)
+        events: list[Event] = [
+            Deployment(
+                source=self.name,
+                key=release.key,
+                app=app,
+                team=team,
+                environment=environment,
+                finished_at=release.at,
+                version=release.version,
+                commit=release.commit,
+            )
+            for release in releases
+        ]
+        for commit in commits.values():
+            if len(commit.parents) > 1:
+                continue  # a merge commit is not a change of its own
+            release = deployed.get(commit.sha)
+            events.append(
+                Change(
+                    source=self.name,
+                    key=commit.sha,
+                    app=app,
+                    team=team,
+                    first_commit_at=commit.authored_at,
+                    merged_at=commit.committed_at,
+                    deployed_environment=environment if release else "",
+                    deployed_at=release.at if release else None,
+                    deployment_key=release.key if release else "",
+                )
+            )
+        return events

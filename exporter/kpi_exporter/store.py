@@ -1,0 +1,235 @@
+"""The SQLite store: events by natural key, plus per-source cursors and HTTP validators.
+
+Everything a poll produces (events, the new cursor, new ETag/Last-Modified validators) is
+written in ONE transaction, so a crash either keeps the whole poll or none of it. Upserts are
+idempotent: writing an event that is already stored unchanged is a no-op, and a changed event
+replaces the old version under the same key.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .model import Event, from_json, to_json
+
+# Versioned migrations: entry i brings the schema from version i to version i + 1.
+# Never edit a released entry; append a new one.
+MIGRATIONS: tuple[str, ...] = (
+    """
+    CREATE TABLE events (
+        kind TEXT NOT NULL,
+        source TEXT NOT NULL,
+        key TEXT NOT NULL,
+        app TEXT NOT NULL,
+        time REAL NOT NULL,
+        payload TEXT NOT NULL,
+        PRIMARY KEY (kind, source, key)
+    ) WITHOUT ROWID;
+    CREATE INDEX events_by_app ON events (kind, app, time);
+    CREATE TABLE cursors (
+        source TEXT PRIMARY KEY,
+        cursor TEXT NOT NULL
+    );
+    CREATE TABLE validators (
+        source TEXT NOT NULL,
+        url TEXT NOT NULL,
+        etag TEXT NOT NULL DEFAULT '',
+        last_modified TEXT NOT NULL DEFAULT '',
+        PRIMARY KEY (source, url)
+    );
+    """,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Validator:
+    """HTTP cache validators of one URL, for conditional requests."""
+
+    etag: str = ""
+    last_modified: str = ""
+
+
+@dataclass(slots=True)
+class SourceState:
+    """What a source resumes from: its cursor and the validators of the URLs it polls."""
+
+    cursor: str | None = None
+    validators: dict[str, Validator] = field(default_factory=dict)
+
+
+EventChange = tuple[Event | None, Event]
+"""(stored version before, stored version after) of one event whose stored text changed."""
+
+
+class Transaction:
+    """Writes of one transaction. Tracks the net change of every event it touched."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._conn = conn
+        # natural key -> (payload before the transaction, latest event written)
+        self._touched: dict[tuple[str, str, str], tuple[str | None, Event]] = {}
+
+    def upsert(self, event: Event) -> bool:
+        """Store ``event``; return True when it was new or different from the stored one."""
+        natural_key = (event.kind, event.source, event.key)
+        payload = to_json(event)
+        row = self._conn.execute(
+            "SELECT payload FROM events WHERE kind = ? AND source = ? AND key = ?", natural_key
+        ).fetchone()
+        before: str | None = row[0] if row else None
+        if before == payload:
+            return False
+        self._conn.execute(
+            "INSERT INTO events (kind, source, key, app, time, payload) VALUES (?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT (kind, source, key) DO UPDATE SET"
+            " app = excluded.app, time = excluded.time, payload = excluded.payload",
+            (*natural_key, event.app, event.time, payload),
+        )
+        original = self._touched[natural_key][0] if natural_key in self._touched else before
+        self._touched[natural_key] = (original, event)
+        return True
+
+    def get(self, event: Event) -> Event | None:
+        """The stored version of ``event`` (same natural key), if any."""
+        row = self._conn.execute(
+            "SELECT payload FROM events WHERE kind = ? AND source = ? AND key = ?",
+            (event.kind, event.source, event.key),
+        ).fetchone()
+        return from_json(event.kind, row[0]) if row else None
+
+    def set_cursor(self, source: str, cursor: str | None) -> None:
+        if cursor is None:
+            self._conn.execute("DELETE FROM cursors WHERE source = ?", (source,))
+        else:
+            self._conn.execute(
+                "INSERT INTO cursors (source, cursor) VALUES (?, ?)"
+                " ON CONFLICT (source) DO UPDATE SET cursor = excluded.cursor",
+                (source, cursor),
+            )
+
+    def set_validators(self, source: str, validators: dict[str, Validator]) -> None:
+        for url, validator in validators.items():
+            self._conn.execute(
+                "INSERT INTO validators (source, url, etag, last_modified) VALUES (?, ?, ?, ?)"
+                " ON CONFLICT (source, url) DO UPDATE SET"
+                " etag = excluded.etag, last_modified = excluded.last_modified",
+                (source, url, validator.etag, validator.last_modified),
+            )
+
+    def events(self, kind: str, app: str, since: float = float("-inf")) -> list[Event]:
+        """Stored events of ``kind`` for ``app`` at or after ``since``, oldest first
+        (this transaction's own writes included)."""
+        rows = self._conn.execute(
+            "SELECT payload FROM events WHERE kind = ? AND app = ? AND time >= ?"
+            " ORDER BY time, source, key",
+            (kind, app, since),
+        )
+        return [from_json(kind, payload) for (payload,) in rows]
+
+    def changes(self) -> list[EventChange]:
+        """Net changes: events whose stored text differs from before the transaction."""
+        result: list[EventChange] = []
+        for (kind, _, _), (before, after) in self._touched.items():
+            if before is not None and before == to_json(after):
+                continue
+            result.append((from_json(kind, before) if before is not None else None, after))
+        return result
+
+
+class Store:
+    """One SQLite file in WAL mode, shared by the poll threads and the ingest endpoint."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = str(path)
+        if self.path != ":memory:":
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.RLock()
+        self._conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        self._conn.execute("PRAGMA journal_mode=WAL")
+        # NORMAL is durable against a killed process (the WAL survives); only an OS crash
+        # may lose the last transaction, which the next poll fetches again.
+        self._conn.execute("PRAGMA synchronous=NORMAL")
+        self._conn.execute("PRAGMA busy_timeout=5000")
+        self._migrate()
+
+    @property
+    def schema_version(self) -> int:
+        with self._lock:
+            (version,) = self._conn.execute("PRAGMA user_version").fetchone()
+            return int(version)
+
+    def _migrate(self) -> None:
+        with self._lock:
+            current = self.schema_version
+            if current > len(MIGRATIONS):
+                raise RuntimeError(
+                    f"{self.path}: store schema version {current} is newer than this "
+                    f"kpi-exporter supports ({len(MIGRATIONS)}); upgrade kpi-exporter"
+                )
+            for version in range(current, len(MIGRATIONS)):
+                self._conn.execute("BEGIN IMMEDIATE")
+                try:
+                    for statement in MIGRATIONS[version].split(";"):
+                        if statement.strip():
+                            self._conn.execute(statement)
+                    self._conn.execute(f"PRAGMA user_version = {version + 1}")
+                    self._conn.execute("COMMIT")
+                except BaseException:
+                    self._conn.execute("ROLLBACK")
+                    raise
+
+    @contextmanager
+    def transaction(self) -> Iterator[Transaction]:
+        """One atomic write: committed when the block ends, rolled back if it raises."""
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield Transaction(self._conn)
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")
+
+    def state(self, source: str) -> SourceState:
+        """The cursor and validators a source resumes from."""
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT cursor FROM cursors WHERE source = ?", (source,)
+            ).fetchone()
+            validators = {
+                url: Validator(etag, last_modified)
+                for url, etag, last_modified in self._conn.execute(
+                    "SELECT url, etag, last_modified FROM validators WHERE source = ?",
+                    (source,),
+                )
+            }
+        return SourceState(cursor=row[0] if row else None, validators=validators)
+
+    def iter_events(self, kinds: Iterable[str] | None = None) -> Iterator[Event]:
+        """Every stored event (of ``kinds``), read in batches to keep memory flat."""
+        with self._lock:
+            if kinds is None:
+                cursor = self._conn.execute("SELECT kind, payload FROM events")
+            else:
+                wanted = sorted(set(kinds))
+                marks = ",".join("?" * len(wanted))
+                cursor = self._conn.execute(
+                    f"SELECT kind, payload FROM events WHERE kind IN ({marks})", wanted
+                )
+            while batch := cursor.fetchmany(5000):
+                for kind, payload in batch:
+                    yield from_json(kind, payload)
+
+    def count(self) -> int:
+        with self._lock:
+            (n,) = self._conn.execute("SELECT count(*) FROM events").fetchone()
+            return int(n)
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
