@@ -1,4 +1,7 @@
-"""kpi-exporter: engineering KPIs (DORA, flow, incidents, quality, security, cost) for Prometheus."""
+"""kpi-exporter: engineering KPIs for Prometheus.
+
+DORA, flow, incidents, quality, security and cost, from the systems teams already use.
+"""
 
 from importlib.metadata import PackageNotFoundError, version
 

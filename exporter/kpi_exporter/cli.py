@@ -65,8 +65,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--web.config.file", dest="web_config", help="TLS and basic auth (YAML)")
     run.add_argument("--log.level", dest="log_level", default="info", choices=list(logs.LEVELS))
-    run.add_argument("--log.format", dest="log_format", default="logfmt",
-                     choices=["logfmt", "json"])
+    run.add_argument(
+        "--log.format", dest="log_format", default="logfmt", choices=["logfmt", "json"]
+    )
 
     check = commands.add_parser("check-config", help="validate a configuration, show what it polls")
     check.add_argument("--config", required=True)
@@ -118,8 +119,9 @@ def _check(config: Config) -> int:
             )
         elif isinstance(source, EventsFiles):
             files = source.files()
-            print(f"- {source.name} (events_file, every {source.interval:g}s): "
-                  f"{len(files)} file(s)")
+            print(
+                f"- {source.name} (events_file, every {source.interval:g}s): {len(files)} file(s)"
+            )
             for file in files:
                 print(f"    {file}")
     if ingest is not None:

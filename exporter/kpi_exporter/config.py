@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import json
 import re
-from pathlib import Path
 from collections.abc import Callable
+from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
 
 import yaml
@@ -25,8 +25,8 @@ from pydantic import (
     model_validator,
 )
 
-from .linking import LinkSettings
 from .kpis.settings import DEFAULT_PRODUCTION_PATTERN, KpiSettings
+from .linking import LinkSettings
 
 DEFAULT_PORT = 9864
 SEMVER_TAG_PATTERN = r"^v?\d+\.\d+\.\d+$"
@@ -82,7 +82,9 @@ class AppOwnership(Strict):
     """Which source objects belong to an app, and the team that owns it."""
 
     team: str = Field(description="Team label of every series of this app.")
-    repos: list[str] = Field(default_factory=list, description="Repositories (owner/name or a path).")
+    repos: list[str] = Field(
+        default_factory=list, description="Repositories (owner/name or a path)."
+    )
     services: list[str] = Field(
         default_factory=list, description="Incident-management services or components."
     )
@@ -295,8 +297,10 @@ M = TypeVar("M", bound=BaseModel)
 
 
 def parse_yaml_model(
-    text: str, filename: str, model: type[M], check: Callable[[Any, Callable[[Path_], str]], None]
-    | None = None,
+    text: str,
+    filename: str,
+    model: type[M],
+    check: Callable[[Any, Callable[[Path_], str]], None] | None = None,
 ) -> M:
     """Validate YAML text into ``model``; :class:`ConfigError` names every bad key and line.
 

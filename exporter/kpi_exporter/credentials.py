@@ -21,7 +21,9 @@ def read_secret(env: str | None, file: str | None, what: str) -> str:
         try:
             value = Path(file).read_text(encoding="utf-8")
         except OSError as error:
-            raise CredentialError(f"{what}: cannot read secret file {file}: {error.strerror}") from None
+            raise CredentialError(
+                f"{what}: cannot read secret file {file}: {error.strerror}"
+            ) from None
         if not value.strip():
             raise CredentialError(f"{what}: secret file {file} is empty")
         return value.strip()

@@ -51,7 +51,7 @@ class Rendered:
         key = (openmetrics, False)
         if key not in self._bodies:
             render_format = generate_openmetrics if openmetrics else generate_latest
-            self._bodies[key] = render_format(self._collector)  # type: ignore[arg-type]
+            self._bodies[key] = render_format(self._collector)
         return self._bodies[key]
 
     @property

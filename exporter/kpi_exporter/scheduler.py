@@ -28,7 +28,7 @@ def next_delay(interval: float, failures: int, rng: random.Random) -> float:
         return interval * rng.uniform(0.9, 1.1)
     base = max(1.0, interval / 4)
     ceiling = max(interval, MAX_BACKOFF)
-    return min(ceiling, base * 2 ** (failures - 1)) * rng.uniform(0.8, 1.2)
+    return float(min(ceiling, base * 2.0 ** (failures - 1)) * rng.uniform(0.8, 1.2))
 
 
 class Scheduler:

@@ -40,6 +40,7 @@ def parse_listen_address(address: str) -> tuple[str, int]:
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
+
     # An IPv6 literal needs an AF_INET6 socket.
     def __init__(self, address: tuple[str, int], handler: Any) -> None:
         if ":" in address[0]:
@@ -151,7 +152,9 @@ class ExporterServer:
                         raise IngestError(404, "no ingest source is configured")
                     length = int(self.headers.get("Content-Length") or "0")
                     if length > ingest.config.max_body_bytes:
-                        raise IngestError(413, f"body larger than {ingest.config.max_body_bytes} bytes")
+                        raise IngestError(
+                            413, f"body larger than {ingest.config.max_body_bytes} bytes"
+                        )
                     body = self.rfile.read(length)
                     ingest.verify(
                         self.headers.get(TIMESTAMP_HEADER), self.headers.get(SIGNATURE_HEADER), body
@@ -197,10 +200,7 @@ def landing_page(health: Health) -> str:
     source errors are written without credentials by the sources themselves."""
     rows = []
     for source in sorted(health.snapshot(), key=lambda s: s.name):
-        if not source.polled:
-            status = "not polled yet"
-        else:
-            status = "up" if source.up else "down"
+        status = ("up" if source.up else "down") if source.polled else "not polled yet"
         last = (
             time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(source.last_success))
             if source.last_success

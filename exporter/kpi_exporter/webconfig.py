@@ -47,7 +47,9 @@ class WebConfig(Strict):
                 context.load_verify_locations(base_dir / tls.client_ca_file)
                 context.verify_mode = ssl.CERT_REQUIRED
         except (OSError, ssl.SSLError) as error:
-            raise ConfigError([f"tls_server_config: cannot load certificate or key: {error}"]) from None
+            raise ConfigError(
+                [f"tls_server_config: cannot load certificate or key: {error}"]
+            ) from None
         return context
 
 
@@ -83,5 +85,7 @@ def load_web_config(path: str | Path) -> tuple[WebConfig, Path]:
     try:
         text = file.read_text(encoding="utf-8")
     except OSError as error:
-        raise ConfigError([f"{file}: cannot read the web configuration: {error.strerror}"]) from None
+        raise ConfigError(
+            [f"{file}: cannot read the web configuration: {error.strerror}"]
+        ) from None
     return parse_yaml_model(text, str(file), WebConfig), file.resolve().parent

@@ -20,8 +20,8 @@ from prometheus_client.core import (
     HistogramMetricFamily,
     Metric,
 )
-from prometheus_client.utils import floatToGoString
 
+from ..gofloat import go_float
 from ..model import Event
 from .families import FAMILIES, FAMILY_BY_NAME, Family
 from .observation import Observation
@@ -103,7 +103,7 @@ def _scalar_family(family: Family, series: dict[Labels, float]) -> Metric:
 
 def _histogram_family(family: Family, series: dict[Labels, Histogram]) -> Metric:
     metric = HistogramMetricFamily(family.name, family.help, labels=family.labels)
-    bounds = [floatToGoString(bound) for bound in family.buckets] + ["+Inf"]
+    bounds = [go_float(bound) for bound in family.buckets] + ["+Inf"]
     for labels in sorted(series):
         histogram = series[labels]
         cumulative, buckets = 0, []

@@ -148,7 +148,9 @@ def parse_event(data: Any, source: str, ownership: Ownership) -> list[Event]:
         ]
     if isinstance(parsed, StandaloneChangeIn):
         deployed_at = _epoch(parsed.deployed_at)
-        return [_change(parsed, source, app, team, parsed.environment, deployed_at, parsed.deployment)]
+        return [
+            _change(parsed, source, app, team, parsed.environment, deployed_at, parsed.deployment)
+        ]
     finished_at = _time(parsed.finished_at)
     deployment = Deployment(
         source=source,

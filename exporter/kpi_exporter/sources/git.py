@@ -1,7 +1,7 @@
 """Local git repository, read with the real ``git`` command line. No token, no network.
 
-Deployments come from the history by one of three rules (see :class:`~kpi_exporter.config.DeployRule`):
-tags matching a pattern, merge commits on a branch, or a release train on a branch. Each
+Deployments come from the history by one of three rules (see ``config.DeployRule``): tags
+matching a pattern, merge commits on a branch, or a release train on a branch. Each
 non-merge commit is a change; the first deployment (in time order) whose commit reaches it
 deploys it, so its lead time is author time -> deployment time.
 
@@ -186,7 +186,7 @@ class GitRepository:
         for commit in commits.values():
             if len(commit.parents) > 1:
                 continue  # a merge commit is not a change of its own
-            release = deployed.get(commit.sha)
+            deployed_by = deployed.get(commit.sha)
             events.append(
                 Change(
                     source=self.name,
@@ -195,9 +195,9 @@ class GitRepository:
                     team=team,
                     first_commit_at=commit.authored_at,
                     merged_at=commit.committed_at,
-                    deployed_environment=environment if release else "",
-                    deployed_at=release.at if release else None,
-                    deployment_key=release.key if release else "",
+                    deployed_environment=environment if deployed_by else "",
+                    deployed_at=deployed_by.at if deployed_by else None,
+                    deployment_key=deployed_by.key if deployed_by else "",
                 )
             )
         return events

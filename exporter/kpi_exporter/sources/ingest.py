@@ -56,16 +56,19 @@ class Ingest:
 
     def verify(self, timestamp: str | None, signature: str | None, body: bytes) -> None:
         if not timestamp or not signature:
-            raise IngestError(401, f"unsigned request: {TIMESTAMP_HEADER} and "
-                              f"{SIGNATURE_HEADER} headers are required")
+            raise IngestError(
+                401,
+                f"unsigned request: {TIMESTAMP_HEADER} and {SIGNATURE_HEADER} headers are required",
+            )
         try:
             sent_at = float(timestamp)
         except ValueError:
             raise IngestError(401, f"{TIMESTAMP_HEADER}: expected epoch seconds") from None
         if abs(self.clock() - sent_at) > self.config.max_skew:
             raise IngestError(
-                401, f"stale request: {TIMESTAMP_HEADER} is more than "
-                f"{self.config.max_skew:.0f} s from the server's clock"
+                401,
+                f"stale request: {TIMESTAMP_HEADER} is more than "
+                f"{self.config.max_skew:.0f} s from the server's clock",
             )
         expected = sign(self._secret, timestamp, body)
         if not hmac.compare_digest(expected, signature.strip()):

@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Installs the real programs the tests run: git, promtool/prometheus, alertmanager (Debian).
+set -euo pipefail
+missing=()
+command -v git >/dev/null || missing+=(git)
+command -v promtool >/dev/null || missing+=(prometheus)
+command -v prometheus-alertmanager >/dev/null || missing+=(prometheus-alertmanager)
+[ ${#missing[@]} -eq 0 ] && exit 0
+echo "installing: ${missing[*]}"
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo="sudo"
+$sudo apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
