@@ -11,6 +11,9 @@ A successful production deployment FAILED when
   ``hotfix_window``;
 - or the source itself reported it failed.
 
+A deployment is REWORK (unplanned) when it is a declared hotfix or rollback, or goes to an
+older version than the deployment before it in the same environment.
+
 Recovery: the latest resolution of its linked incidents (once all are resolved); without a
 linked incident, the end of the next deployment to that environment (the rollback or fix).
 
@@ -32,6 +35,7 @@ from .store import Transaction
 
 HOUR = 3600.0
 DAY = 86400.0
+UNPLANNED = frozenset({"hotfix", "rollback"})
 _VERSION = re.compile(r"^v?(\d+(?:\.\d+)*)")
 
 
@@ -115,11 +119,17 @@ def assess(
             linked[(deployment.source, deployment.key)].append(incident)
 
     following: dict[tuple[str, str], Deployment] = {}
+    rework: set[tuple[str, str]] = set()
     last_in_environment: dict[str, Deployment] = {}
     for deployment in production:
+        natural_key = (deployment.source, deployment.key)
         previous = last_in_environment.get(deployment.environment)
         if previous is not None:
             following[(previous.source, previous.key)] = deployment
+        if deployment.change_type in UNPLANNED or (
+            previous is not None and _is_rollback(previous, deployment, settings)
+        ):
+            rework.add(natural_key)
         last_in_environment[deployment.environment] = deployment
 
     outcomes = []
@@ -157,6 +167,7 @@ def assess(
                 environment=deployment.environment,
                 deployed_at=deployment.finished_at,
                 failed=bool(reasons),
+                rework=natural_key in rework,
                 reasons=tuple(reasons),
                 incident_keys=tuple(f"{i.source}/{i.key}" for i in incidents_here),
                 recovered_at=recovered_at if reasons else None,

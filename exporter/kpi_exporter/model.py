@@ -107,6 +107,8 @@ class DeploymentOutcome:
     environment: str
     deployed_at: float
     failed: bool
+    # Unplanned: a hotfix, or a rollback (declared, or to an older version than the one before).
+    rework: bool = False
     reasons: tuple[str, ...] = ()
     incident_keys: tuple[str, ...] = ()
     recovered_at: float | None = None

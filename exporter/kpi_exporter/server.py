@@ -29,6 +29,8 @@ from .webconfig import BasicAuth
 
 log = logging.getLogger(__name__)
 
+TLS_HANDSHAKE_TIMEOUT = 10.0
+
 
 def parse_listen_address(address: str) -> tuple[str, int]:
     """``HOST:PORT`` or ``:PORT`` (all interfaces) -> (host, port)."""
@@ -40,12 +42,32 @@ def parse_listen_address(address: str) -> tuple[str, int]:
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
+    tls: ssl.SSLContext | None = None
 
     # An IPv6 literal needs an AF_INET6 socket.
     def __init__(self, address: tuple[str, int], handler: Any) -> None:
         if ":" in address[0]:
             self.address_family = socket.AF_INET6
         super().__init__(address, handler)
+
+    def finish_request(self, request: Any, client_address: Any) -> None:
+        if self.tls is None:
+            super().finish_request(request, client_address)
+            return
+        # The TLS handshake runs here, in the connection's own thread, with a bounded wait:
+        # in accept() a single client that connects and sends nothing would stall every
+        # other request, /healthz included.
+        request.settimeout(TLS_HANDSHAKE_TIMEOUT)
+        try:
+            connection = self.tls.wrap_socket(request, server_side=True)
+        except OSError as error:  # ssl.SSLError included: plain HTTP, bad client, timeout
+            log.debug("TLS handshake with %s failed: %s", client_address[0], error)
+            return
+        connection.settimeout(None)
+        try:
+            super().finish_request(connection, client_address)
+        finally:
+            connection.close()
 
 
 class ExporterServer:
@@ -61,8 +83,7 @@ class ExporterServer:
         self.ingest = ingest
         self.basic_auth = basic_auth or BasicAuth({})
         self.httpd = _Server(address, self._handler())
-        if tls is not None:
-            self.httpd.socket = tls.wrap_socket(self.httpd.socket, server_side=True)
+        self.httpd.tls = tls
         self._thread: threading.Thread | None = None
 
     @property
@@ -107,6 +128,7 @@ class ExporterServer:
 
             def do_POST(self) -> None:
                 if self.path.split("?", 1)[0] != "/api/v1/events":
+                    self.close_connection = True  # the unread body must not be parsed
                     self._send(HTTPStatus.NOT_FOUND, b"not found\n", "text/plain; charset=utf-8")
                     return
                 self._ingest()
@@ -147,15 +169,23 @@ class ExporterServer:
 
             def _ingest(self) -> None:
                 ingest = server.ingest
+                # Until the body is read, an error response closes the connection: the
+                # unread bytes would otherwise be parsed as the next request.
+                close_after, self.close_connection = self.close_connection, True
                 try:
                     if ingest is None:
                         raise IngestError(404, "no ingest source is configured")
+                    if "Transfer-Encoding" in self.headers:
+                        raise IngestError(411, "Content-Length is required")
                     length = int(self.headers.get("Content-Length") or "0")
+                    if length < 0:
+                        raise ValueError(length)
                     if length > ingest.config.max_body_bytes:
                         raise IngestError(
                             413, f"body larger than {ingest.config.max_body_bytes} bytes"
                         )
                     body = self.rfile.read(length)
+                    self.close_connection = close_after
                     ingest.verify(
                         self.headers.get(TIMESTAMP_HEADER), self.headers.get(SIGNATURE_HEADER), body
                     )
@@ -167,10 +197,11 @@ class ExporterServer:
                     log.warning("ingest: refused: %s", error)
                     if ingest is not None and error.status == 400:
                         server.pipeline.health.rejected(ingest.name, 1)
+                        server.pipeline.refresh()  # else not shown until the next good push
                     self._json(error.status, {"error": str(error)})
                     return
                 except ValueError:
-                    self._json(400, {"error": "Content-Length: expected a number"})
+                    self._json(400, {"error": "Content-Length: expected a non-negative integer"})
                     return
                 self._json(200, {"accepted": len(events), "changed": changed})
 
@@ -184,6 +215,8 @@ class ExporterServer:
                 self.send_response(status)
                 self.send_header("Content-Type", content_type)
                 self.send_header("Content-Length", str(len(body)))
+                if self.close_connection:
+                    self.send_header("Connection", "close")
                 if gzip:
                     self.send_header("Content-Encoding", "gzip")
                 self.end_headers()

@@ -37,6 +37,10 @@ class WebConfig(Strict):
         context.minimum_version = (
             ssl.TLSVersion.TLSv1_3 if tls.min_version == "TLS13" else ssl.TLSVersion.TLSv1_2
         )
+        # ssl's own error for a missing file does not say which one.
+        for key, name in (("cert_file", tls.cert_file), ("key_file", tls.key_file)):
+            if not (base_dir / name).is_file():
+                raise ConfigError([f"tls_server_config.{key}: {base_dir / name}: no such file"])
         try:
             context.load_cert_chain(base_dir / tls.cert_file, base_dir / tls.key_file)
             if tls.client_auth_type == "RequireAndVerifyClientCert":

@@ -97,6 +97,10 @@ def _scalar_family(family: Family, series: dict[Labels, float]) -> Metric:
     else:
         metric = GaugeMetricFamily(family.name, family.help, labels=family.labels)
     for labels in sorted(series):
+        # A counter at 0 only exists because its events were re-assessed away (late data):
+        # leave it out, so the exposition equals a computation from scratch.
+        if family.type == "counter" and series[labels] == 0:
+            continue
         metric.add_metric(labels, series[labels])
     return metric
 
@@ -106,6 +110,8 @@ def _histogram_family(family: Family, series: dict[Labels, Histogram]) -> Metric
     bounds = [go_float(bound) for bound in family.buckets] + ["+Inf"]
     for labels in sorted(series):
         histogram = series[labels]
+        if histogram.count == 0:
+            continue  # as for counters: only late re-assessment empties a histogram
         cumulative, buckets = 0, []
         for bound, count in zip(bounds, histogram.counts, strict=True):
             cumulative += count

@@ -8,17 +8,13 @@ from ..model import Change, Deployment, DeploymentOutcome
 from .observation import Observation
 from .settings import KpiSettings
 
-UNPLANNED = frozenset({"hotfix", "rollback"})
-
 
 def observe_deployment(deployment: Deployment, settings: KpiSettings) -> Iterator[Observation]:
-    """A successful production deployment counts once; hotfixes and rollbacks are rework."""
+    """A successful production deployment counts once."""
     if deployment.status != "success" or not settings.is_production(deployment.environment):
         return
     labels = (deployment.app, deployment.team, deployment.environment)
     yield Observation("kpi_deployments_total", labels, 1)
-    if deployment.change_type in UNPLANNED:
-        yield Observation("kpi_deployments_rework_total", labels, 1)
 
 
 def observe_change(change: Change, settings: KpiSettings) -> Iterator[Observation]:
@@ -31,10 +27,13 @@ def observe_change(change: Change, settings: KpiSettings) -> Iterator[Observatio
 
 
 def observe_outcome(outcome: DeploymentOutcome, settings: KpiSettings) -> Iterator[Observation]:
-    """A failed deployment counts once; its recovery time is observed once it recovered."""
+    """Rework (hotfix, rollback) and failed deployments count once; a failed deployment's
+    recovery time is observed once it recovered."""
+    labels = (outcome.app, outcome.team, outcome.environment)
+    if outcome.rework:
+        yield Observation("kpi_deployments_rework_total", labels, 1)
     if not outcome.failed:
         return
-    labels = (outcome.app, outcome.team, outcome.environment)
     yield Observation("kpi_deployments_failed_total", labels, 1)
     if outcome.recovered_at is not None:
         recovery = max(0.0, outcome.recovered_at - outcome.deployed_at)

@@ -12,9 +12,9 @@ from .settings import KpiSettings
 def observe_incident(incident: Incident, settings: KpiSettings) -> Iterator[Observation]:
     labels = (incident.app, incident.team, incident.environment, incident.severity)
     yield Observation("kpi_incidents_total", labels, 1)
-    if incident.resolved_at is None:
-        yield Observation("kpi_incidents_open", labels, 1)
-    else:
+    # Always observed (0 or 1), so that "no open incident" is a 0, not a missing series.
+    yield Observation("kpi_incidents_open", labels, 1 if incident.resolved_at is None else 0)
+    if incident.resolved_at is not None:
         restore = max(0.0, incident.resolved_at - incident.started_at)
         yield Observation("kpi_incident_restore_seconds", labels, restore)
     if incident.impact_started_at is not None and incident.detected_at is not None:

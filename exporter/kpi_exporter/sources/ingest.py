@@ -64,7 +64,8 @@ class Ingest:
             sent_at = float(timestamp)
         except ValueError:
             raise IngestError(401, f"{TIMESTAMP_HEADER}: expected epoch seconds") from None
-        if abs(self.clock() - sent_at) > self.config.max_skew:
+        # Written so that NaN (which compares false to everything) is refused as well.
+        if not abs(self.clock() - sent_at) <= self.config.max_skew:
             raise IngestError(
                 401,
                 f"stale request: {TIMESTAMP_HEADER} is more than "

@@ -1,0 +1,78 @@
+"""Small builders shared by the tests: times, events and parsed expositions."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from prometheus_client.parser import text_string_to_metric_families
+
+from kpi_exporter.model import Change, Deployment, Incident
+
+HOUR = 3600.0
+DAY = 86400.0
+
+
+def ts(text: str) -> float:
+    """Epoch seconds of an ISO 8601 UTC time such as ``2026-11-02T10:00:00Z``."""
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+
+
+def deployment(key: str, at: str, app: str = "shop", **fields: Any) -> Deployment:
+    values: dict[str, Any] = {
+        "source": "test",
+        "key": key,
+        "app": app,
+        "team": "team-a",
+        "environment": "production",
+        "finished_at": ts(at),
+    }
+    values.update(fields)
+    return Deployment(**values)
+
+
+def incident(key: str, started: str, app: str = "shop", **fields: Any) -> Incident:
+    values: dict[str, Any] = {
+        "source": "test",
+        "key": key,
+        "app": app,
+        "team": "team-a",
+        "severity": "critical",
+        "started_at": ts(started),
+    }
+    for name in ("resolved_at", "detected_at", "acknowledged_at", "impact_started_at"):
+        if isinstance(fields.get(name), str):
+            fields[name] = ts(fields[name])
+    values.update(fields)
+    return Incident(**values)
+
+
+def change(key: str, first_commit: str, deployed: str | None, app: str = "shop") -> Change:
+    return Change(
+        source="test",
+        key=key,
+        app=app,
+        team="team-a",
+        first_commit_at=ts(first_commit),
+        deployed_at=ts(deployed) if deployed else None,
+        deployed_environment="production" if deployed else "",
+    )
+
+
+def samples(text: str) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
+    """Every sample of a text exposition: (sample name, labels) -> value."""
+    result = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            result[(sample.name, frozenset(sample.labels.items()))] = sample.value
+    return result
+
+
+def value(text: str, name: str, **labels: str) -> float:
+    """The sum of the samples called ``name`` whose labels include ``labels``."""
+    wanted = set(labels.items())
+    return sum(
+        v
+        for (sample, sample_labels), v in samples(text).items()
+        if sample == name and wanted <= sample_labels
+    )
