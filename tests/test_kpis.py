@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 from dataclasses import replace
 
-
 from kpi_exporter.exposition import render
 from kpi_exporter.gofloat import go_float
 from kpi_exporter.kpis import Aggregate, KpiSettings, families

@@ -150,7 +150,8 @@ def histories(draw: st.DrawFn) -> list[Event]:
         )
     for index in range(draw(st.integers(0, 8))):
         started = draw(times)
-        resolved = draw(st.one_of(st.none(), st.floats(0, 3 * DAY).map(lambda d: started + d)))
+        duration = draw(st.one_of(st.none(), st.floats(0, 3 * DAY)))
+        resolved = None if duration is None else started + duration
         ref = draw(st.sampled_from(["", "", f"d{draw(st.integers(0, 13))}", "0000003"]))
         events.append(
             incident(
