@@ -21,6 +21,7 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
+    WithJsonSchema,
     field_validator,
     model_validator,
 )
@@ -59,7 +60,18 @@ def parse_duration(value: Any) -> float:
     return seconds
 
 
-Duration = Annotated[float, BeforeValidator(parse_duration)]
+Duration = Annotated[
+    float,
+    BeforeValidator(parse_duration),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "number", "exclusiveMinimum": 0},
+                {"type": "string", "pattern": r"^\s*\d+(\.\d+)?\s*(ms|s|m|h|d|w)?\s*$"},
+            ]
+        }
+    ),
+]
 
 
 def _check_regex(value: str) -> str:
@@ -111,7 +123,7 @@ class LinkingConfig(Strict):
         30 * 86400.0, description="Longest gap for an incident that names its deployment."
     )
     rollback_window: Duration = Field(
-        30 * 86400.0, description="Longest gap from a deployment to the rollback that undoes it."
+        7 * 86400.0, description="Longest gap from a deployment to the rollback that undoes it."
     )
 
 

@@ -44,7 +44,7 @@ class LinkSettings:
     hotfix_window: float = 48 * HOUR
     incident_horizon: float = 7 * DAY
     explicit_horizon: float = 30 * DAY
-    rollback_window: float = 30 * DAY
+    rollback_window: float = 7 * DAY
 
     @property
     def reach(self) -> float:

@@ -94,9 +94,20 @@ def _time(value: datetime | float) -> float:
     return value.timestamp() if isinstance(value, datetime) else float(value)
 
 
+# The members of the time fields' union (AwareDatetime | float), which pydantic appends to
+# the location of an error; they are not fields.
+_UNION_MEMBERS = frozenset({"datetime", "float"})
+
+
 def _describe(error: ValidationError) -> str:
     item = error.errors()[0]
-    loc = [part for part in item["loc"] if part not in ("deployment", "incident", "change")]
+    loc = list(item["loc"])
+    # The location starts with the event type (the union tag); an incident or change also has
+    # a field called "deployment", so only that first part is dropped.
+    if loc and loc[0] in ("deployment", "incident", "change"):
+        loc = loc[1:]
+    if loc and loc[-1] in _UNION_MEMBERS:
+        loc = loc[:-1]
     field = ".".join(str(part) for part in loc) or "type"
     kind = item["type"]
     if kind == "missing":

@@ -49,6 +49,12 @@ class Release:
     version: str
 
 
+def _since(since: float) -> list[str]:
+    """The ``git log`` option that stops at the horizon. With ``@0`` or a negative epoch git
+    lists no commit at all, so a horizon reaching back before 1970 passes no limit."""
+    return [f"--since=@{int(since)}"] if since >= 1 else []
+
+
 class GitRepository:
     """Polls one local repository."""
 
@@ -116,9 +122,10 @@ class GitRepository:
         first_parent = self.git(
             "log",
             "--first-parent",
-            f"--since=@{int(since)}",
+            *_since(since),
             "--format=%H%x00%P%x00%ct",
             rule.branch,
+            "--",  # a revision, even when a file or directory has the same name
         )
         rows = [line.split("\0") for line in first_parent.splitlines()]
         if rule.rule == "merges":
@@ -148,7 +155,7 @@ class GitRepository:
         output = self.git(
             "log",
             "--stdin",
-            f"--since=@{int(since)}",
+            *_since(since),
             "--format=%H%x00%P%x00%at%x00%ct",
             stdin="\n".join(tips) + "\n",
         )

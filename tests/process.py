@@ -1,0 +1,103 @@
+"""Run the real ``kpi-exporter`` command in a subprocess, on 127.0.0.1 and a free port."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+from types import TracebackType
+
+import requests
+
+LISTENING = re.compile(r"listening on 127\.0\.0\.1:(\d+)")
+
+
+class Exporter:
+    """``with Exporter(config) as exporter:`` starts the process and stops it afterwards."""
+
+    def __init__(self, config: Path, cwd: Path, *args: str) -> None:
+        self.log = cwd / "exporter.log"
+        self.args = [
+            sys.executable,
+            "-m",
+            "kpi_exporter.cli",
+            "run",
+            "--config",
+            str(config),
+            "--web.listen-address",
+            "127.0.0.1:0",
+            *args,
+        ]
+        self.cwd = cwd
+        self.process: subprocess.Popen[bytes] | None = None
+        self.port = 0
+
+    def start(self, timeout: float = 20.0) -> Exporter:
+        log = self.log.open("ab")
+        offset = self.log.stat().st_size  # the log is shared by restarts: read only this run
+        self.process = subprocess.Popen(
+            self.args, cwd=self.cwd, stdout=log, stderr=log, env={**os.environ}
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            match = LISTENING.search(self.log.read_bytes()[offset:].decode(errors="replace"))
+            if match and self.process.poll() is None:
+                self.port = int(match.group(1))
+                return self
+            if self.process.poll() is not None:
+                break
+            time.sleep(0.05)
+        self.stop()
+        raise AssertionError(f"exporter did not start:\n{self.log.read_text(errors='replace')}")
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def get(self, path: str, **kwargs: object) -> requests.Response:
+        return requests.get(self.url + path, timeout=10, **kwargs)  # type: ignore[arg-type]
+
+    def wait_ready(self, timeout: float = 30.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.get("/readyz").status_code == 200:
+                return
+            time.sleep(0.05)
+        raise AssertionError(f"exporter not ready:\n{self.log.read_text(errors='replace')}")
+
+    def metrics(self) -> str:
+        response = self.get("/metrics")
+        response.raise_for_status()
+        return response.text
+
+    def kill(self) -> None:
+        assert self.process is not None
+        self.process.kill()
+        self.process.wait(10)
+
+    def stop(self) -> int:
+        """SIGTERM, then wait (bounded); returns the exit code."""
+        if self.process is None:
+            return 0
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(10)
+        return self.process.returncode
+
+    def __enter__(self) -> Exporter:
+        return self.start()
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()

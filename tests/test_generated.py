@@ -1,0 +1,58 @@
+"""Generated files are in sync with their sources, and every exported metric is documented."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from prometheus_client.parser import text_string_to_metric_families
+
+from kpi_exporter import reference
+from kpi_exporter.kpis.families import EXPORTER_FAMILIES, FAMILIES
+from kpi_exporter.pipeline import Pipeline
+from kpi_exporter.sources import Poll
+from kpi_exporter.store import Store
+from tests.support import change, deployment, incident
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_committed_generated_files_match_the_code() -> None:
+    assert reference.stale(ROOT) == [], "run `make render` and commit the result"
+
+
+def test_render_check_detects_drift(tmp_path: Path) -> None:
+    reference.write(tmp_path)
+    assert reference.stale(tmp_path) == []
+    (tmp_path / "docs" / "metrics.md").write_text("edited by hand\n")
+    assert reference.stale(tmp_path) == ["docs/metrics.md"]
+
+
+def test_every_exported_family_is_in_the_catalogue_and_documented(tmp_path: Path) -> None:
+    pipeline = Pipeline(Store(tmp_path / "s.db"))
+    pipeline.health.register("test", "events_file")
+    pipeline.health.request("test", 304, 4999)
+    events = [
+        deployment("d1", "2026-11-01T10:00:00Z"),
+        deployment("d2", "2026-11-02T10:00:00Z", change_type="hotfix"),
+        change("c1", "2026-11-01T09:00:00Z", "2026-11-01T10:00:00Z"),
+        incident(
+            "i1",
+            "2026-11-01T11:00:00Z",
+            resolved_at="2026-11-01T12:00:00Z",
+            detected_at="2026-11-01T11:00:00Z",
+            impact_started_at="2026-11-01T10:50:00Z",
+            acknowledged_at="2026-11-01T11:05:00Z",
+        ),
+    ]
+    pipeline.record("test", Poll(events=events, cursor=None))
+    pipeline.health.success("test", 0.1)
+    pipeline.refresh()
+    exported = {
+        family.name + ("_total" if family.type == "counter" else "")
+        for family in text_string_to_metric_families(pipeline.cache.current.text.decode())
+    }
+    catalogue = {family.name for family in (*FAMILIES, *EXPORTER_FAMILIES)}
+    assert exported == catalogue, "this fixture should exercise every family"
+    documented = set(re.findall(r"`(kpi_[a-z_]+)`", (ROOT / "docs" / "metrics.md").read_text()))
+    assert catalogue <= documented
