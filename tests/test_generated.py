@@ -9,6 +9,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from kpi_exporter import reference
 from kpi_exporter.kpis.families import EXPORTER_FAMILIES, FAMILIES
+from kpi_exporter.model import Event
 from kpi_exporter.pipeline import Pipeline
 from kpi_exporter.sources import Poll
 from kpi_exporter.store import Store
@@ -32,7 +33,7 @@ def test_every_exported_family_is_in_the_catalogue_and_documented(tmp_path: Path
     pipeline = Pipeline(Store(tmp_path / "s.db"))
     pipeline.health.register("test", "events_file")
     pipeline.health.request("test", 304, 4999)
-    events = [
+    events: list[Event] = [
         deployment("d1", "2026-11-01T10:00:00Z"),
         deployment("d2", "2026-11-02T10:00:00Z", change_type="hotfix"),
         change("c1", "2026-11-01T09:00:00Z", "2026-11-01T10:00:00Z"),

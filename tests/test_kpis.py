@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import replace
 
 from kpi_exporter.exposition import render
@@ -15,7 +16,7 @@ from tests.support import DAY, HOUR, change, deployment, incident, ts, value
 SHOP = {"app": "shop", "team": "team-a", "environment": "production"}
 
 
-def text_of(events: list[Event]) -> str:
+def text_of(events: Sequence[Event]) -> str:
     return render(families(events)).text.decode()
 
 

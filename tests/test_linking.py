@@ -145,6 +145,7 @@ def histories(draw: st.DrawFn) -> list[Event]:
                 environment=draw(st.sampled_from(["production", "production", "staging"])),
                 version=f"1.{draw(st.integers(0, 5))}.0",
                 change_type=draw(st.sampled_from(["normal", "normal", "hotfix", "rollback"])),
+                reported_failed=draw(st.sampled_from([False, False, False, True])),
                 commit=f"{index:07d}" + "f" * 33,
             )
         )

@@ -15,7 +15,8 @@ A deployment is REWORK (unplanned) when it is a declared hotfix or rollback, or 
 older version than the deployment before it in the same environment.
 
 Recovery: the latest resolution of its linked incidents (once all are resolved); without a
-linked incident, the end of the next deployment to that environment (the rollback or fix).
+linked incident, the end of the next deployment to that environment (the rollback or fix),
+if within ``rollback_window``.
 
 Every input is ordered by (time, source, key) before anything is decided, so the same events
 give the same links whatever order or poll window they arrived in.
@@ -46,12 +47,15 @@ class LinkSettings:
     explicit_horizon: float = 30 * DAY
     rollback_window: float = 7 * DAY
 
-    @property
-    def reach(self) -> float:
-        """How far apart in time two events can be and still decide an outcome together."""
-        return max(
-            self.hotfix_window, self.incident_horizon, self.explicit_horizon, self.rollback_window
-        )
+    def reach(self, event: Deployment | Incident) -> float:
+        """How far back from ``event`` a deployment can have its outcome changed by it.
+
+        A deployment can change its predecessor's rollback or hotfix judgement, or take over
+        an incident's "last before" link; an incident can change the outcome of the deployment
+        it links to, explicitly or not."""
+        if isinstance(event, Incident):
+            return self.explicit_horizon if event.deployment_ref else self.incident_horizon
+        return max(self.hotfix_window, self.rollback_window, self.incident_horizon)
 
 
 def _order(event: Deployment | Incident) -> tuple[float, str, str]:
@@ -156,7 +160,11 @@ def assess(
             resolved = [i.resolved_at for i in incidents_here]
             if all(r is not None for r in resolved):
                 recovered_at = max(r for r in resolved if r is not None)
-        elif reasons and successor is not None:
+        elif (
+            reasons
+            and successor is not None
+            and successor.finished_at - deployment.finished_at <= settings.rollback_window
+        ):
             recovered_at = successor.finished_at
         outcomes.append(
             DeploymentOutcome(
@@ -181,20 +189,24 @@ def relink(
 ) -> None:
     """Re-assess the outcomes that the ``touched`` deployments and incidents can change.
 
-    Every rule is bounded by ``settings.reach``, so a deployment older than ``reach`` before
-    the oldest touched event keeps its outcome. The deployments from ``since`` on are
-    re-assessed with every incident from ``since`` on; deployments up to ``reach`` before
-    ``since`` are read too, only as link targets for those incidents, and not re-assessed.
+    Every rule is bounded in time (:meth:`LinkSettings.reach`), so only the deployments from
+    ``since`` on can change; they are re-assessed with every incident from ``since`` on.
+    Deployments before ``since`` are read too, only as link targets for those incidents, and
+    keep their stored outcome.
     """
-    oldest: dict[str, float] = {}
+    since_by_app: dict[str, float] = {}
     for event in touched:
         if isinstance(event, Deployment | Incident):
-            oldest[event.app] = min(oldest.get(event.app, event.time), event.time)
-    for app, time in sorted(oldest.items()):
-        since = time - settings.reach
-        targets = tx.events("deployment", app, since - settings.reach)
-        deployments = [e for e in targets if isinstance(e, Deployment)]
+            since = event.time - settings.reach(event)
+            since_by_app[event.app] = min(since_by_app.get(event.app, since), since)
+    for app, since in sorted(since_by_app.items()):
         incidents = [e for e in tx.events("incident", app, since) if isinstance(e, Incident)]
+        referenced = any(incident.deployment_ref for incident in incidents)
+        target_reach = max(
+            settings.incident_horizon, settings.explicit_horizon if referenced else 0.0
+        )
+        targets = tx.events("deployment", app, since - target_reach)
+        deployments = [e for e in targets if isinstance(e, Deployment)]
         for outcome in assess(deployments, incidents, kpi, settings):
             if outcome.deployed_at >= since:
                 tx.upsert(outcome)

@@ -5,9 +5,9 @@ matching a pattern, merge commits on a branch, or a release train on a branch. E
 non-merge commit is a change; the first deployment (in time order) whose commit reaches it
 deploys it, so its lead time is author time -> deployment time.
 
-Incremental: the cursor is a fingerprint of every ref; when no ref moved, the poll reads
-nothing else. When one moved, the history within the horizon is read again and the store's
-idempotent upsert keeps only what changed.
+Incremental: the cursor is a fingerprint of every ref (and of the settings the events depend
+on); when no ref moved, the poll reads nothing else. When one moved, the history within the
+horizon is read again and the store's idempotent upsert keeps only what changed.
 """
 
 from __future__ import annotations
@@ -91,8 +91,16 @@ class GitRepository:
             head = self.git("rev-parse", "--verify", "--quiet", f"{branch}^{{commit}}")
         except SourceError:
             raise SourceError(f"{self.path}: branch {branch!r} has no commit") from None
-        rule = self.config.deploy.model_dump_json()
-        fingerprint = hashlib.sha256(f"{rule}\n{head}\n{refs}".encode()).hexdigest()
+        # What the events depend on besides the refs: a new rule, horizon, environment or owner
+        # (a configuration change) reads the history again.
+        config = self.config
+        settings = (
+            config.deploy.model_dump_json(),
+            config.horizon,
+            config.environment,
+            *self.owner,
+        )
+        fingerprint = hashlib.sha256(f"{settings}\n{head}\n{refs}".encode()).hexdigest()
         if fingerprint == state.cursor:
             return Poll(events=[], cursor=fingerprint)
         since = time.time() - self.config.horizon
