@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from kpi_exporter.model import Change, Deployment, Incident
+from kpi_exporter.exposition import render
+from kpi_exporter.kpis import KpiSettings, aggregate
+from kpi_exporter.model import Change, Deployment, Event, Incident
 
 HOUR = 3600.0
 DAY = 86400.0
@@ -76,3 +79,8 @@ def value(text: str, name: str, **labels: str) -> float:
         for (sample, sample_labels), v in samples(text).items()
         if sample == name and wanted <= sample_labels
     )
+
+
+def exposition(events: Iterable[Event], settings: KpiSettings | None = None) -> str:
+    """The text exposition of the domain metrics computed from scratch from ``events``."""
+    return render(aggregate(events, settings).exposition).text.decode()

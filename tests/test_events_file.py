@@ -13,13 +13,13 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from kpi_exporter.config import EventsFileSource, parse_config
-from kpi_exporter.kpis import families
 from kpi_exporter.model import Change, Deployment, Event, Incident
 from kpi_exporter.ownership import Ownership
 from kpi_exporter.pipeline import Pipeline
 from kpi_exporter.sources import Poll, SourceError
 from kpi_exporter.sources.events_file import EventsFiles
 from kpi_exporter.store import SourceState, Store
+from tests.support import exposition as exposition_of
 
 from .gitrepo import ts
 
@@ -312,7 +312,7 @@ def test_a_deployment_with_changes_gives_their_lead_times(tmp_path):
     assert by_key["c1"].deployed_environment == "production"
     assert by_key["c3"].first_commit_at == ts("2026-01-03T12:00:00Z")
 
-    values = samples(families(poll.events))
+    values = samples(text_string_to_metric_families(exposition_of(poll.events)))
     assert deployments_total(values) == 1  # d2 failed
     labels = frozenset(SHOP.items())
     # c1: 01-10 12:00 - 01-10 11:30 = 30 m = 1800   -> le 30m (1800)

@@ -5,6 +5,9 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from prometheus_client.openmetrics.parser import (
+    text_string_to_metric_families as openmetrics_families,
+)
 from prometheus_client.parser import text_string_to_metric_families
 
 from kpi_exporter import reference
@@ -13,7 +16,7 @@ from kpi_exporter.model import Event
 from kpi_exporter.pipeline import Pipeline
 from kpi_exporter.sources import Poll
 from kpi_exporter.store import Store
-from tests.support import change, deployment, incident
+from tests.support import change, deployment, incident, samples
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -55,5 +58,12 @@ def test_every_exported_family_is_in_the_catalogue_and_documented(tmp_path: Path
     }
     catalogue = {family.name for family in (*FAMILIES, *EXPORTER_FAMILIES)}
     assert exported == catalogue, "this fixture should exercise every family"
+    # The OpenMetrics body parses with the strict OpenMetrics parser and has the same samples.
+    openmetrics = {
+        (sample.name, frozenset(sample.labels.items())): sample.value
+        for family in openmetrics_families(pipeline.cache.current.openmetrics.decode())
+        for sample in family.samples
+    }
+    assert openmetrics == samples(pipeline.cache.current.text.decode())
     documented = set(re.findall(r"`(kpi_[a-z_]+)`", (ROOT / "docs" / "metrics.md").read_text()))
     assert catalogue <= documented

@@ -16,13 +16,13 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from kpi_exporter.config import GitSource
-from kpi_exporter.kpis import families
 from kpi_exporter.model import Change, Deployment, Event
 from kpi_exporter.ownership import Owner
 from kpi_exporter.pipeline import Pipeline
 from kpi_exporter.sources import SourceError
 from kpi_exporter.sources.git import GitRepository
 from kpi_exporter.store import SourceState, Store
+from tests.support import exposition as exposition_of
 
 from .gitrepo import GitRepo, ts
 
@@ -129,7 +129,7 @@ def test_tags_rule_deploys_each_change_with_the_first_semver_tag_that_contains_i
     assert by_sha[c3].first_commit_at == ts("2026-01-06T09:00:00Z")
     assert by_sha[c6].deployed_at is None
 
-    values = samples(families(poll.events))
+    values = samples(text_string_to_metric_families(exposition_of(poll.events)))
     assert deployments_total(values) == 3
     buckets, total, count = lead_time(values)
     # c1: 01-05 14:00 - 01-05 10:00 = 4 h           = 14400  -> le 4h (14400, bound inclusive)
@@ -181,7 +181,7 @@ def test_merges_rule_deploys_each_branch_with_its_merge_commit(tmp_path):
         fc: f"merge/{merge_c}",  # authored before merge_b, but only merge_c contains it
     }
 
-    values = samples(families(poll.events))
+    values = samples(text_string_to_metric_families(exposition_of(poll.events)))
     assert deployments_total(values) == 3
     buckets, total, count = lead_time(values)
     # m0: 02-02 15:00 - 02-02 09:00 = 6 h  = 21600  -> le 8h (28800)
@@ -242,7 +242,7 @@ def test_train_rule_deploys_each_day_at_its_last_commit(tmp_path):
         **{sha: "train/2026-03-04T00:00:00Z" for sha in d3},
     }
 
-    values = samples(families(poll.events))
+    values = samples(text_string_to_metric_families(exposition_of(poll.events)))
     assert deployments_total(values) == 3
     buckets, total, count = lead_time(values)
     # day 1 departs 17:30: 09:00 -> 8 h 30 m = 30600 (8h = 28800 < 30600 -> le 1d),

@@ -8,16 +8,16 @@ from dataclasses import replace
 
 from kpi_exporter.exposition import render
 from kpi_exporter.gofloat import go_float
-from kpi_exporter.kpis import Aggregate, KpiSettings, families
+from kpi_exporter.kpis import Aggregate, KpiSettings
 from kpi_exporter.kpis.families import EXPORTER_FAMILIES, FAMILIES, LEAD_TIME_BUCKETS
 from kpi_exporter.model import DeploymentOutcome, Event
-from tests.support import DAY, HOUR, change, deployment, incident, ts, value
+from tests.support import DAY, HOUR, change, deployment, exposition, incident, ts, value
 
 SHOP = {"app": "shop", "team": "team-a", "environment": "production"}
 
 
 def text_of(events: Sequence[Event]) -> str:
-    return render(families(events)).text.decode()
+    return exposition(events)
 
 
 def test_only_successful_production_deployments_count() -> None:
@@ -43,7 +43,7 @@ def test_production_pattern_is_configurable() -> None:
         deployment("d1", "2026-11-02T10:00:00Z", environment="live"),
         deployment("d2", "2026-11-02T11:00:00Z"),
     ]
-    text = render(families(events, settings)).text.decode()
+    text = exposition(events, settings)
     assert value(text, "kpi_deployments_total", environment="live") == 1
     assert value(text, "kpi_deployments_total", environment="production") == 0
 
@@ -137,11 +137,11 @@ def test_taking_out_an_event_returns_exactly_to_the_previous_sums() -> None:
     base = [change("c1", "2026-11-10T11:50:00.123Z", "2026-11-10T12:00:00Z")]
     for event in base:
         aggregate.add(event)
-    before = render(aggregate.metric_families()).text
+    before = render(aggregate.exposition).text
     extra = change("c2", "2026-11-01T00:00:00.001Z", "2026-11-10T12:00:00Z")
     aggregate.add(extra)
     aggregate.add(extra, -1)
-    assert render(aggregate.metric_families()).text == before
+    assert render(aggregate.exposition).text == before
 
 
 def test_no_metric_has_a_person_or_identifier_label() -> None:

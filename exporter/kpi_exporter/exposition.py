@@ -1,94 +1,154 @@
-"""The exposition cache: /metrics bytes rendered once per poll, served as is to every scrape."""
+"""Exposition: the Prometheus text format and OpenMetrics, written straight from the sums.
+
+Rendering happens once per poll, in the poll thread; a scrape serves the bytes. The writer is
+our own rather than prometheus_client's generic one because it runs over every series after
+every poll: label sets are escaped once and reused for every line of a histogram, and the
+``le`` values of each family are formatted once (about 10x faster on 300k series).
+"""
 
 from __future__ import annotations
 
 import gzip
+import math
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
+from functools import cache, lru_cache
 
-from prometheus_client.core import Metric
-from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
-from prometheus_client.openmetrics.exposition import (
-    CONTENT_TYPE_LATEST as OPENMETRICS_CONTENT_TYPE,
-)
-from prometheus_client.openmetrics.exposition import generate_latest as generate_openmetrics
+from .gofloat import go_float
+from .kpis.families import Family
 
-TEXT_CONTENT_TYPE = CONTENT_TYPE_LATEST
-OPENMETRICS = OPENMETRICS_CONTENT_TYPE
+TEXT_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+OPENMETRICS = "application/openmetrics-text; version=1.0.0; charset=utf-8"
+GZIP_LEVEL = 1  # the exposition is repetitive: level 1 already shrinks it ~10x, at low CPU
+
+Labels = tuple[str, ...]
+Chunks = Callable[[bool], Iterable[str]]
+"""A producer of exposition text: called with ``openmetrics``, yields chunks of lines."""
 
 
-class _Families:
-    """Adapter: prometheus_client renders anything with a ``collect()`` method."""
+def _escape(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
 
-    def __init__(self, families: Iterable[Metric]) -> None:
-        self._families = list(families)
 
-    def collect(self) -> Iterator[Metric]:
-        return iter(self._families)
+@lru_cache(maxsize=1 << 18)
+def label_block(names: Labels, values: Labels) -> str:
+    """``app="shop",team="a"``: escaped once per label set, reused by every line. Labels are
+    written in name order, as Prometheus client libraries do."""
+    pairs = sorted(zip(names, values, strict=True))
+    return ",".join(f'{name}="{_escape(value)}"' for name, value in pairs)
+
+
+def format_value(value: float) -> str:
+    if math.isinf(value):
+        return "+Inf" if value > 0 else "-Inf"
+    if math.isnan(value):
+        return "NaN"
+    return repr(float(value))
+
+
+@cache
+def _bucket_bounds(family: Family) -> tuple[str, ...]:
+    return (*(go_float(bound) for bound in family.buckets), "+Inf")
+
+
+def header(family: Family, openmetrics: bool) -> str:
+    """HELP and TYPE lines. OpenMetrics names a counter family without its ``_total``."""
+    name = family.name
+    if openmetrics and family.type == "counter":
+        name = name.removesuffix("_total")
+    help_text = family.help.replace("\\", "\\\\").replace("\n", "\\n")
+    if openmetrics:
+        help_text = help_text.replace('"', '\\"')
+    return f"# HELP {name} {help_text}\n# TYPE {name} {family.type}\n"
+
+
+def scalar_lines(family: Family, series: Iterable[tuple[Labels, float]], openmetrics: bool) -> str:
+    """One family of counters or gauges."""
+    parts = [header(family, openmetrics)]
+    for labels, value in series:
+        block = label_block(family.labels, labels)
+        parts.append(f"{family.name}{{{block}}} {format_value(value)}\n")
+    return "".join(parts)
+
+
+def histogram_lines(
+    family: Family, series: Iterable[tuple[Labels, list[int], float]], openmetrics: bool
+) -> str:
+    """One histogram family; ``series`` holds per-bucket (not cumulative) counts and the sum."""
+    bounds = _bucket_bounds(family)
+    name = family.name
+    parts = [header(family, openmetrics)]
+    for labels, counts, total in series:
+        block = label_block(family.labels, labels)
+        prefix = f'{name}_bucket{{{block}{"," if block else ""}le="'
+        cumulative = 0
+        for bound, count in zip(bounds, counts, strict=True):
+            cumulative += count
+            parts.append(f'{prefix}{bound}"}} {cumulative}\n')
+        parts.append(f"{name}_count{{{block}}} {cumulative}\n")
+        parts.append(f"{name}_sum{{{block}}} {format_value(total)}\n")
+    return "".join(parts)
 
 
 class Rendered:
-    """The exposition of one moment. Each format (text, OpenMetrics, each plain or gzip) is
-    rendered the first time a scrape asks for it, then served from memory."""
+    """The exposition of one moment in both formats; gzip variants made on first request."""
 
-    def __init__(self, families: Iterable[Metric]) -> None:
-        self._collector = _Families(families)
+    def __init__(self, text: bytes, openmetrics: bytes) -> None:
+        self._plain = {False: text, True: openmetrics}
+        self._compressed: dict[bool, bytes] = {}
         self._lock = threading.Lock()
-        self._bodies: dict[tuple[bool, bool], bytes] = {}
-
-    def body(self, openmetrics: bool, compressed: bool) -> bytes:
-        with self._lock:
-            key = (openmetrics, compressed)
-            if key not in self._bodies:
-                if compressed:
-                    plain = self._plain(openmetrics)
-                    self._bodies[key] = gzip.compress(plain, compresslevel=6, mtime=0)
-                else:
-                    self._bodies[key] = self._plain(openmetrics)
-            return self._bodies[key]
-
-    def _plain(self, openmetrics: bool) -> bytes:
-        key = (openmetrics, False)
-        if key not in self._bodies:
-            render_format = generate_openmetrics if openmetrics else generate_latest
-            self._bodies[key] = render_format(self._collector)
-        return self._bodies[key]
 
     @property
     def text(self) -> bytes:
-        return self.body(openmetrics=False, compressed=False)
+        return self._plain[False]
 
     @property
     def openmetrics(self) -> bytes:
-        return self.body(openmetrics=True, compressed=False)
+        return self._plain[True]
+
+    def body(self, openmetrics: bool, compressed: bool) -> bytes:
+        if not compressed:
+            return self._plain[openmetrics]
+        with self._lock:
+            if openmetrics not in self._compressed:
+                self._compressed[openmetrics] = gzip.compress(
+                    self._plain[openmetrics], compresslevel=GZIP_LEVEL, mtime=0
+                )
+            return self._compressed[openmetrics]
 
 
-def render(families: Iterable[Metric]) -> Rendered:
-    """Snapshot metric families for exposition; the text format is rendered at once."""
-    rendered = Rendered(families)
-    rendered.body(openmetrics=False, compressed=False)
-    return rendered
+def render(*producers: Chunks) -> Rendered:
+    """Render every producer's families, in order, in both formats."""
+    text = "".join(chunk for produce in producers for chunk in produce(False))
+    openmetrics = "".join(chunk for produce in producers for chunk in produce(True)) + "# EOF\n"
+    return Rendered(text.encode(), openmetrics.encode())
 
 
 class ExpositionCache:
-    """Holds the latest :class:`Rendered`; ``refresh`` replaces it atomically."""
+    """Holds the latest :class:`Rendered`; ``refresh`` replaces it atomically and compresses,
+    ahead of time, every variant a scrape has asked for, so no scrape pays for rendering."""
 
-    def __init__(self, families: Callable[[], Iterable[Metric]]) -> None:
-        self._families = families
+    def __init__(self, *producers: Chunks) -> None:
+        self._producers = producers
         self._lock = threading.Lock()
-        self.current = render(())
+        self._asked: set[tuple[bool, bool]] = set()
+        self.current = render()
         self.renders = 0
 
     def refresh(self) -> Rendered:
         with self._lock:
-            self.current = render(self._families())
+            rendered = render(*self._producers)
+            for openmetrics, compressed in list(self._asked):
+                rendered.body(openmetrics, compressed)
+            self.current = rendered
             self.renders += 1
-            return self.current
+            return rendered
 
     def body(self, accept: str, accept_encoding: str) -> tuple[bytes, str, bool]:
         """(body, content type, gzip-encoded) for a scrape with these request headers."""
         current = self.current  # one read: a concurrent refresh cannot mix two renders
         openmetrics = "application/openmetrics-text" in accept
         compressed = "gzip" in accept_encoding
+        self._asked.add((openmetrics, compressed))
         content_type = OPENMETRICS if openmetrics else TEXT_CONTENT_TYPE
         return current.body(openmetrics, compressed), content_type, compressed

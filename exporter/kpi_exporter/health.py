@@ -9,10 +9,9 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
-
 from . import __version__
-from .kpis.families import EXPORTER_FAMILY_BY_NAME
+from .exposition import scalar_lines
+from .kpis.families import EXPORTER_FAMILIES
 
 
 @dataclass(slots=True)
@@ -26,12 +25,6 @@ class SourceHealth:
     last_error: str = ""
     polls: Counter[str] = field(default_factory=Counter)  # by result: success | failure
     rejected: int = 0
-
-
-def _family(name: str) -> CounterMetricFamily | GaugeMetricFamily:
-    family = EXPORTER_FAMILY_BY_NAME[name]
-    cls = CounterMetricFamily if family.type == "counter" else GaugeMetricFamily
-    return cls(family.name, family.help, labels=family.labels)
 
 
 class Health:
@@ -87,31 +80,35 @@ class Health:
         with self._lock:
             return [replace(s, polls=Counter(s.polls)) for s in self.sources.values()]
 
-    def metric_families(self, stored: Counter[tuple[str, str]]) -> Iterator[Metric]:
+    def exposition(self, stored: Counter[tuple[str, str]], openmetrics: bool) -> Iterator[str]:
         """Self metrics; ``stored`` counts stored events by (source, kind)."""
-        build = _family("kpi_exporter_build_info")
-        build.add_metric((__version__, platform.python_version()), 1)
-        up = _family("kpi_exporter_source_up")
-        last = _family("kpi_exporter_source_last_success_timestamp_seconds")
-        duration = _family("kpi_exporter_source_poll_duration_seconds")
-        polls = _family("kpi_exporter_source_polls_total")
-        rejected = _family("kpi_exporter_events_rejected_total")
-        requests = _family("kpi_exporter_api_requests_total")
-        remaining = _family("kpi_exporter_api_rate_limit_remaining")
+        series: dict[str, list[tuple[tuple[str, ...], float]]] = {
+            family.name: [] for family in EXPORTER_FAMILIES
+        }
+        series["kpi_exporter_build_info"].append(((__version__, platform.python_version()), 1))
         with self._lock:
             for source in sorted(self.sources.values(), key=lambda s: s.name):
-                up.add_metric((source.name, source.type), 1.0 if source.up else 0.0)
+                name = (source.name,)
+                series["kpi_exporter_source_up"].append(
+                    ((source.name, source.type), 1.0 if source.up else 0.0)
+                )
                 if source.last_success is not None:
-                    last.add_metric((source.name,), source.last_success)
-                duration.add_metric((source.name,), source.last_duration)
+                    series["kpi_exporter_source_last_success_timestamp_seconds"].append(
+                        (name, source.last_success)
+                    )
+                series["kpi_exporter_source_poll_duration_seconds"].append(
+                    (name, source.last_duration)
+                )
                 for result in ("success", "failure"):
-                    polls.add_metric((source.name, result), source.polls[result])
-                rejected.add_metric((source.name,), source.rejected)
+                    series["kpi_exporter_source_polls_total"].append(
+                        ((source.name, result), source.polls[result])
+                    )
+                series["kpi_exporter_events_rejected_total"].append((name, source.rejected))
             for (source_name, code), count in sorted(self.api_requests.items()):
-                requests.add_metric((source_name, code), count)
+                series["kpi_exporter_api_requests_total"].append(((source_name, code), count))
             for source_name, value in sorted(self.rate_limit_remaining.items()):
-                remaining.add_metric((source_name,), value)
-        events = _family("kpi_exporter_events_stored")
+                series["kpi_exporter_api_rate_limit_remaining"].append(((source_name,), value))
         for (source_name, kind), count in sorted(stored.items()):
-            events.add_metric((source_name, kind), count)
-        yield from (build, up, last, duration, polls, rejected, requests, remaining, events)
+            series["kpi_exporter_events_stored"].append(((source_name, kind), count))
+        for family in EXPORTER_FAMILIES:
+            yield scalar_lines(family, series[family.name], openmetrics)

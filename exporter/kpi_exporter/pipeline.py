@@ -13,8 +13,6 @@ import time
 from collections.abc import Iterator
 from dataclasses import replace
 
-from prometheus_client.core import Metric
-
 from .exposition import ExpositionCache
 from .health import Health
 from .kpis import Aggregate, KpiSettings
@@ -70,12 +68,11 @@ class Pipeline:
             sum(self.aggregate.stored.values()),
             time.monotonic() - started,
         )
-        self.cache = ExpositionCache(self.metric_families)
+        self.cache = ExpositionCache(self.aggregate.exposition, self._health_exposition)
         self.cache.refresh()
 
-    def metric_families(self) -> Iterator[Metric]:
-        yield from self.aggregate.metric_families()
-        yield from self.health.metric_families(self.aggregate.stored)
+    def _health_exposition(self, openmetrics: bool) -> Iterator[str]:
+        return self.health.exposition(self.aggregate.stored, openmetrics)
 
     def record(self, source: str, poll: Poll) -> int:
         """Store one poll atomically; return how many stored events changed."""

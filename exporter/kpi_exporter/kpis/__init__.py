@@ -1,14 +1,12 @@
 """KPI functions: pure functions from stored events to metric observations and families.
 
 ``observe(event, settings)`` says what one event contributes; :class:`Aggregate` sums the
-contributions. ``families(events, settings)`` is the whole computation in one call, for tests.
+contributions. ``aggregate(events, settings)`` is the whole computation in one call, for tests.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-
-from prometheus_client.core import Metric
 
 from ..model import Event
 from .aggregate import Aggregate
@@ -16,12 +14,13 @@ from .observation import Observation
 from .observe import observe
 from .settings import KpiSettings
 
-__all__ = ["Aggregate", "KpiSettings", "Observation", "families", "observe"]
+__all__ = ["Aggregate", "KpiSettings", "Observation", "aggregate", "observe"]
 
 
-def families(events: Iterable[Event], settings: KpiSettings | None = None) -> list[Metric]:
-    """Metric families computed from scratch from ``events``."""
-    aggregate = Aggregate(settings or KpiSettings())
+def aggregate(events: Iterable[Event], settings: KpiSettings | None = None) -> Aggregate:
+    """The sums computed from scratch from ``events``; render with
+    ``exposition.render(result.exposition)``."""
+    result = Aggregate(settings or KpiSettings())
     for event in events:
-        aggregate.add(event)
-    return list(aggregate.metric_families())
+        result.add(event)
+    return result

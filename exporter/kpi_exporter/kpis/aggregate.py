@@ -14,16 +14,9 @@ from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
-from prometheus_client.core import (
-    CounterMetricFamily,
-    GaugeMetricFamily,
-    HistogramMetricFamily,
-    Metric,
-)
-
-from ..gofloat import go_float
+from ..exposition import histogram_lines, scalar_lines
 from ..model import Event
-from .families import FAMILIES, FAMILY_BY_NAME, Family
+from .families import FAMILIES, FAMILY_BY_NAME
 from .observation import Observation
 from .observe import observe
 from .settings import KpiSettings
@@ -80,41 +73,34 @@ class Aggregate:
                 series_values.get(observation.labels, 0.0) + sign * observation.value
             )
 
-    def metric_families(self) -> Iterator[Metric]:
-        """Every family that has at least one series, in catalogue order."""
+    def exposition(self, openmetrics: bool) -> Iterator[str]:
+        """Every family with at least one series, in catalogue order, series sorted.
+
+        A counter at 0 or an empty histogram only exists because its events were re-assessed
+        away (late data): it is left out, so the exposition equals a computation from scratch.
+        Gauges keep their zeros ("no open incident" is 0, not a missing series).
+        """
         for family in FAMILIES:
             if family.type == "histogram":
-                if family.name in self.histograms:
-                    yield _histogram_family(family, self.histograms[family.name])
+                histograms = self.histograms.get(family.name)
+                if histograms:
+                    yield histogram_lines(
+                        family,
+                        (
+                            (labels, h.counts, h.sum_ms / 1000)
+                            for labels, h in sorted(histograms.items())
+                            if h.count
+                        ),
+                        openmetrics,
+                    )
             elif family.name in self.values:
-                yield _scalar_family(family, self.values[family.name])
-
-
-def _scalar_family(family: Family, series: dict[Labels, float]) -> Metric:
-    metric: CounterMetricFamily | GaugeMetricFamily
-    if family.type == "counter":
-        metric = CounterMetricFamily(family.name, family.help, labels=family.labels)
-    else:
-        metric = GaugeMetricFamily(family.name, family.help, labels=family.labels)
-    for labels in sorted(series):
-        # A counter at 0 only exists because its events were re-assessed away (late data):
-        # leave it out, so the exposition equals a computation from scratch.
-        if family.type == "counter" and series[labels] == 0:
-            continue
-        metric.add_metric(labels, series[labels])
-    return metric
-
-
-def _histogram_family(family: Family, series: dict[Labels, Histogram]) -> Metric:
-    metric = HistogramMetricFamily(family.name, family.help, labels=family.labels)
-    bounds = [go_float(bound) for bound in family.buckets] + ["+Inf"]
-    for labels in sorted(series):
-        histogram = series[labels]
-        if histogram.count == 0:
-            continue  # as for counters: only late re-assessment empties a histogram
-        cumulative, buckets = 0, []
-        for bound, count in zip(bounds, histogram.counts, strict=True):
-            cumulative += count
-            buckets.append((bound, float(cumulative)))
-        metric.add_metric(labels, buckets, histogram.sum_ms / 1000)
-    return metric
+                values = self.values[family.name]
+                yield scalar_lines(
+                    family,
+                    (
+                        (labels, value)
+                        for labels, value in sorted(values.items())
+                        if value or family.type == "gauge"
+                    ),
+                    openmetrics,
+                )
