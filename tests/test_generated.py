@@ -61,7 +61,7 @@ def test_every_exported_family_is_in_the_catalogue_and_documented(tmp_path: Path
     # The OpenMetrics body parses with the strict OpenMetrics parser and has the same samples.
     openmetrics = {
         (sample.name, frozenset(sample.labels.items())): sample.value
-        for family in openmetrics_families(pipeline.cache.current.openmetrics.decode())
+        for family in openmetrics_families(pipeline.cache.current.openmetrics.decode())  # type: ignore[no-untyped-call]
         for sample in family.samples
     }
     assert openmetrics == samples(pipeline.cache.current.text.decode())

@@ -12,16 +12,29 @@ import gzip
 import math
 import threading
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from functools import cache, lru_cache
 
 from .gofloat import go_float
-from .kpis.families import Family
 
 TEXT_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 OPENMETRICS = "application/openmetrics-text; version=1.0.0; charset=utf-8"
 GZIP_LEVEL = 1  # the exposition is repetitive: level 1 already shrinks it ~10x, at low CPU
 
 Labels = tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Family:
+    """One metric family. ``name`` is the exposed name (counters end in ``_total``)."""
+
+    name: str
+    type: str  # counter | gauge | histogram
+    help: str
+    labels: tuple[str, ...]
+    buckets: tuple[float, ...] = ()
+
+
 Chunks = Callable[[bool], Iterable[str]]
 """A producer of exposition text: called with ``openmetrics``, yields chunks of lines."""
 

@@ -6,7 +6,7 @@ every family here is documented there and that nothing else is exported.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from ..exposition import Family
 
 MINUTE = 60.0
 HOUR = 3600.0
@@ -53,17 +53,6 @@ RESTORE_BUCKETS: tuple[float, ...] = (
 
 DELIVERY_LABELS = ("app", "team", "environment")
 INCIDENT_LABELS = ("app", "team", "environment", "severity")
-
-
-@dataclass(frozen=True, slots=True)
-class Family:
-    """One metric family. ``name`` is the exposed name (counters end in ``_total``)."""
-
-    name: str
-    type: str  # counter | gauge | histogram
-    help: str
-    labels: tuple[str, ...]
-    buckets: tuple[float, ...] = ()
 
 
 FAMILIES: tuple[Family, ...] = (
