@@ -240,6 +240,19 @@ def test_a_truncated_or_replaced_file_is_reread_and_counts_stay_unchanged(tmp_pa
     assert deployments_total(exposition(pipeline)) == 4  # 3 stored + d4, nothing counted twice
 
 
+def test_a_file_rewritten_in_place_and_longer_than_before_is_reread(tmp_path):
+    path = tmp_path / "events.jsonl"
+    path.write_text(deploy("d1", "2026-01-01T10:00:00Z"), encoding="utf-8")
+    source = events_files(tmp_path)
+    first = source.poll(SourceState())
+    # Truncated and written again in place (same inode) with more than before, between polls.
+    with path.open("w", encoding="utf-8") as file:
+        file.write(deploy("e1", "2026-01-02T10:00:00Z") + deploy("e2", "2026-01-03T10:00:00Z"))
+    second = source.poll(SourceState(cursor=first.cursor))
+    assert keys(second.events) == [("deployment", "e1"), ("deployment", "e2")]
+    assert position(second, path) == (path.stat().st_size, 2)
+
+
 def test_each_file_of_a_glob_keeps_its_own_position(tmp_path):
     (tmp_path / "ci").mkdir()
     a, b = tmp_path / "ci" / "a.jsonl", tmp_path / "ci" / "b.jsonl"

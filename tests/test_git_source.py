@@ -24,7 +24,7 @@ from kpi_exporter.sources.git import GitRepository
 from kpi_exporter.store import SourceState, Store
 from tests.support import exposition as exposition_of
 
-from .gitrepo import GitRepo, ts
+from .gitrepo import GitRepo, run_git, ts
 
 HOUR = 3600.0
 DAY = 86400.0
@@ -410,3 +410,13 @@ def test_a_shallow_clone_still_polls(tmp_path):
     assert deployed_at is not None
     # lead time: 01-06 16:00 - 01-06 10:00 = 6 h
     assert deployed_at - by_sha[head].first_commit_at == 6 * HOUR
+
+
+def test_a_tag_of_a_tree_is_passed_over(tmp_path: Path) -> None:
+    repo = GitRepo(tmp_path / "repo")
+    repo.commit("2026-01-05T10:00:00Z")
+    repo.tag("v1.0.0")
+    tree = run_git(repo.path, "rev-parse", "HEAD^{tree}").strip()
+    run_git(repo.path, "tag", "v2.0.0", tree)
+    poll = git_source(repo.path, rule="tags").poll(SourceState())
+    assert [d.version for d in deployments(poll.events)] == ["v1.0.0"]

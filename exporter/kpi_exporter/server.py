@@ -109,6 +109,8 @@ class ExporterServer:
             # Headers and body are separate writes: without this, Nagle's algorithm and the
             # client's delayed ACK hold small keep-alive responses back ~40 ms.
             disable_nagle_algorithm = True
+            # A client that stops sending (a short body, an idle keep-alive) frees its thread.
+            timeout = 120
 
             def log_message(self, format: str, *args: Any) -> None:
                 log.debug("%s %s", self.address_string(), format % args)

@@ -1,5 +1,8 @@
-"""The web configuration file (``--web.config.file``): TLS and basic auth for every endpoint,
-in the format of Prometheus' exporter-toolkit, so the same file works for both."""
+"""The web configuration file (``--web.config.file``): TLS and basic auth, in the format of
+Prometheus' exporter-toolkit. The supported subset: ``tls_server_config`` (``cert_file``,
+``key_file``, ``client_ca_file``, ``client_auth_type`` NoClientCert or
+RequireAndVerifyClientCert, ``min_version`` TLS12 or TLS13) and ``basic_auth_users``; other
+exporter-toolkit keys are refused by name rather than silently ignored."""
 
 from __future__ import annotations
 
@@ -61,27 +64,33 @@ class BasicAuth:
     """Checks user and password against bcrypt hashes; remembers results so a scrape every
     few seconds does not pay bcrypt's deliberate cost each time."""
 
+    MEMORY = 1024  # remembered (user, password) results, at most
+
     def __init__(self, users: dict[str, str]) -> None:
         self._users = users
         self._verified: dict[str, bool] = {}
         self._lock = threading.Lock()
+        # An unknown user is checked against this, so that answering takes as long as for a
+        # known one and does not tell which user names exist.
+        self._decoy = bcrypt.hashpw(b"decoy", bcrypt.gensalt(rounds=10)).decode()
 
     @property
     def enabled(self) -> bool:
         return bool(self._users)
 
     def check(self, user: str, password: str) -> bool:
-        hashed = self._users.get(user)
-        if hashed is None:
-            return False
+        known = user in self._users
+        hashed = self._users.get(user, self._decoy)
         memo = hashlib.sha256(f"{user}\0{password}\0{hashed}".encode()).hexdigest()
         with self._lock:
             if memo not in self._verified:
+                if len(self._verified) >= self.MEMORY:
+                    self._verified.clear()
                 try:
                     self._verified[memo] = bcrypt.checkpw(password.encode(), hashed.encode())
                 except ValueError:
                     self._verified[memo] = False
-            return self._verified[memo]
+            return known and self._verified[memo]
 
 
 def load_web_config(path: str | Path) -> tuple[WebConfig, Path]:

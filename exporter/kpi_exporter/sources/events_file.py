@@ -10,11 +10,12 @@ upsert makes that safe.
 from __future__ import annotations
 
 import glob
+import hashlib
 import json
 import logging
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from ..config import EventsFileSource
 from ..model import Event
@@ -24,6 +25,7 @@ from . import Poll, SourceError
 from .event_format import EventFormatError, parse_event
 
 log = logging.getLogger(__name__)
+HEAD_BYTES = 4096
 
 
 class EventsFiles:
@@ -61,8 +63,8 @@ class EventsFiles:
         return Poll(events=events, cursor=json.dumps(positions, sort_keys=True), problems=problems)
 
     def read(
-        self, path: str, position: dict[str, int] | None
-    ) -> tuple[list[Event], dict[str, int], list[str]]:
+        self, path: str, position: dict[str, Any] | None
+    ) -> tuple[list[Event], dict[str, Any], list[str]]:
         with open(path, "rb") as file:
             stat = os.fstat(file.fileno())
             identity = {"dev": stat.st_dev, "inode": stat.st_ino}
@@ -71,10 +73,13 @@ class EventsFiles:
                 position is not None
                 and {"dev": position["dev"], "inode": position["inode"]} == identity
                 and position["offset"] <= stat.st_size
+                and _head(file, position["offset"]) == position.get("head")
             ):
                 offset, line_number = position["offset"], position["line"]
             file.seek(offset)
             data = file.read()
+            consumed = offset + data.rfind(b"\n") + 1
+            head = _head(file, consumed)
         events: list[Event] = []
         problems: list[str] = []
         complete = data[: data.rfind(b"\n") + 1]
@@ -91,5 +96,12 @@ class EventsFiles:
                 problems.append(f"{path}:{line_number}: not valid JSON: {error.msg}")
             except EventFormatError as error:
                 problems.append(f"{path}:{line_number}: {error}")
-        position = {**identity, "offset": offset + len(complete), "line": line_number}
+        position = {**identity, "offset": consumed, "line": line_number, "head": head}
         return events, position, problems
+
+
+def _head(file: BinaryIO, offset: int) -> str:
+    """A digest of the first bytes already read: a file truncated and written again in place
+    (same inode, and as long as before) no longer matches and is read from the start."""
+    file.seek(0)
+    return hashlib.sha256(file.read(min(offset, HEAD_BYTES))).hexdigest()[:16]

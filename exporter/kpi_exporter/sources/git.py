@@ -78,8 +78,11 @@ class GitRepository:
         except (OSError, subprocess.TimeoutExpired) as error:
             raise SourceError(f"{self.path}: git {args[0]} failed: {error}") from None
         if result.returncode != 0:
-            message = result.stderr.strip().splitlines()[-1:] or ["no message"]
-            raise SourceError(f"{self.path}: git {args[0]} failed: {message[0]}")
+            lines = result.stderr.strip().splitlines()
+            # git ends some errors with a usage hint: report its fatal/error line instead.
+            errors = [line for line in lines if line.startswith(("fatal:", "error:"))]
+            message = (errors or lines or ["no message"])[0]
+            raise SourceError(f"{self.path}: git {args[0]} failed: {message}")
         return result.stdout
 
     def poll(self, state: SourceState) -> Poll:
@@ -116,16 +119,21 @@ class GitRepository:
         if rule.rule == "tags":
             pattern = re.compile(rule.tag_pattern)
             found = []
-            # %(*objectname) is the commit of an annotated tag; empty for a lightweight one.
+            # %(*objectname) is what an annotated tag points at; empty for a lightweight one.
+            # A tag of a tree or blob (rare, but legal) is no deployment and is passed over.
             output = self.git(
                 "for-each-ref",
                 "refs/tags",
-                "--format=%(refname:short)%00%(objectname)%00%(*objectname)%00%(creatordate:unix)",
+                "--format=%(refname:short)%00%(objectname)%00%(objecttype)"
+                "%00%(*objectname)%00%(*objecttype)%00%(creatordate:unix)",
             )
             for line in output.splitlines():
-                name, obj, peeled, created = line.split("\0")
+                name, obj, kind, peeled, peeled_kind, created = line.split("\0")
+                commit = peeled if peeled else obj
+                if (peeled_kind or kind) != "commit":
+                    continue
                 if pattern.search(name) and created and float(created) >= since:
-                    found.append(Release(f"tag/{name}", peeled or obj, float(created), name))
+                    found.append(Release(f"tag/{name}", commit, float(created), name))
             return sorted(found, key=lambda r: (r.at, r.key))
         first_parent = self.git(
             "log",
