@@ -12,7 +12,15 @@ from pathlib import Path
 from types import FrameType
 
 from . import __version__, logs, reference
-from .config import DEFAULT_PORT, Config, ConfigError, load_config
+from .config import (
+    DEFAULT_PORT,
+    Config,
+    ConfigError,
+    EventsFileSource,
+    GitSource,
+    IngestSource,
+    load_config,
+)
 from .credentials import CredentialError, read_secret
 from .health import Health
 from .ownership import Ownership
@@ -31,22 +39,29 @@ log = logging.getLogger("kpi_exporter")
 EXIT_CONFIG = 2
 
 
-def build_sources(config: Config, ownership: Ownership) -> tuple[list[Source], Ingest | None]:
-    """The polled sources and the ingest endpoint (if configured) of a configuration."""
+def build_sources(
+    config: Config, ownership: Ownership, health: Health | None = None
+) -> tuple[list[Source], Ingest | None]:
+    """The polled sources and the ingest endpoint (if configured) of a configuration.
+    ``health`` counts the API requests of HTTP sources."""
+    health = health or Health()
     polled: list[Source] = []
     ingest: Ingest | None = None
     for index, source in enumerate(config.sources):
-        if source.type == "git":
+        where = f"sources[{index}]"
+        if isinstance(source, GitSource):
             owner = ownership.of_app(source.app) if source.app else ownership.of_repo(source.path)
             polled.append(GitRepository(source, config.resolve(source.path), owner))
-        elif source.type == "events_file":
+        elif isinstance(source, EventsFileSource):
             polled.append(EventsFiles(source, config.base_dir, ownership))
-        else:
+        elif isinstance(source, IngestSource):
             try:
-                secret = read_secret(source.secret_env, source.secret_file, f"sources[{index}]")
+                secret = read_secret(source.secret_env, source.secret_file, where)
             except CredentialError as error:
                 raise ConfigError([str(error)]) from None
             ingest = Ingest(source, secret, ownership)
+        else:
+            raise ConfigError([f"{where}: source type {source.type!r} is not built yet"])
     return polled, ingest
 
 
@@ -141,9 +156,9 @@ def _run(args: argparse.Namespace, config: Config) -> int:
         web, web_dir = load_web_config(args.web_config)
         basic_auth, tls = BasicAuth(web.basic_auth_users), web.ssl_context(web_dir)
     ownership = Ownership(config)
-    polled, ingest = build_sources(config, ownership)
-
     health = Health()
+    polled, ingest = build_sources(config, ownership, health)
+
     for source in polled:
         health.register(source.name, _source_type(config, source.name))
     if ingest is not None:

@@ -59,8 +59,10 @@ class Change:
     deployed_environment: str = ""
     deployed_at: float | None = None
     deployment_key: str = ""
+    # Whether someone other than the author reviewed or approved it before the merge.
     reviewed: bool = True
     labels: tuple[str, ...] = ()
+    state: str = "merged"  # open | merged | closed (closed without merge)
 
     @property
     def time(self) -> float:

@@ -1,0 +1,261 @@
+"""The one HTTP client every REST source uses.
+
+- connect and read timeouts on every request;
+- bounded retries with jittered exponential backoff on connection errors and 5xx;
+- rate limits obeyed: ``Retry-After``, GitHub's ``x-ratelimit-remaining``/``x-ratelimit-reset``
+  (primary and secondary limits, 403 or 429), GitLab's ``RateLimit-Remaining``/``RateLimit-Reset``;
+- conditional requests: the ETag and Last-Modified of every URL are kept (in the store, with the
+  poll's events) and sent back, so an unchanged resource costs a ``304``;
+- ``Link: rel="next"`` pagination followed to the end;
+- bounded concurrency (a semaphore shared by a source's threads);
+- every request counted in ``kpi_exporter_api_requests_total{source,code}``.
+
+Errors name the method and the URL without its query string, never a header: credentials
+cannot leak into logs, metrics or the landing page.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlencode, urlsplit, urlunsplit
+
+import requests
+
+from ..health import Health
+from ..store import Validator
+from . import SourceError
+
+log = logging.getLogger(__name__)
+
+RETRY_STATUSES = frozenset({500, 502, 503, 504})
+MAX_RATE_LIMIT_WAIT = 900.0  # longer waits fail the poll; the scheduler retries later
+
+
+@dataclass(frozen=True, slots=True)
+class Response:
+    """A successful (2xx) or not-modified (304) response."""
+
+    url: str
+    status: int
+    headers: Mapping[str, str]
+    body: bytes
+
+    @property
+    def not_modified(self) -> bool:
+        return self.status == 304
+
+    def json(self) -> Any:
+        try:
+            return json.loads(self.body)
+        except (UnicodeDecodeError, json.JSONDecodeError) as error:
+            raise SourceError(
+                f"GET {_public(self.url)}: response is not valid JSON ({error})"
+            ) from None
+
+    def next_url(self) -> str | None:
+        """The ``rel="next"`` target of the Link header, if any."""
+        for part in self.headers.get("Link", "").split(","):
+            target, _, params = part.partition(";")
+            if 'rel="next"' in params.replace(" ", ""):
+                return target.strip().strip("<>")
+        return None
+
+
+def _public(url: str) -> str:
+    """The URL without its query string or user info, for error messages."""
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, parts.netloc.rpartition("@")[2], parts.path, "", ""))
+
+
+def with_query(url: str, params: Mapping[str, Any] | None) -> str:
+    """``url`` with ``params`` appended in sorted order: one spelling per resource, so the
+    stored validators are found again."""
+    if not params:
+        return url
+    separator = "&" if "?" in url else "?"
+    return url + separator + urlencode(sorted((k, str(v)) for k, v in params.items()))
+
+
+class HttpClient:
+    """Requests for one source. ``validators`` is the source's stored validators: the client
+    reads and updates it; the poll returns it to be committed with the events."""
+
+    def __init__(
+        self,
+        source: str,
+        health: Health,
+        *,
+        headers: Callable[[], Mapping[str, str]] = dict,
+        validators: dict[str, Validator] | None = None,
+        timeout: tuple[float, float] = (5.0, 30.0),
+        max_attempts: int = 5,
+        backoff: float = 1.0,
+        concurrency: int = 4,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.time,
+        session: requests.Session | None = None,
+    ) -> None:
+        self.source = source
+        self.health = health
+        self.headers = headers
+        self.validators: dict[str, Validator] = validators if validators is not None else {}
+        self.timeout = timeout
+        self.max_attempts = max_attempts
+        self.backoff = backoff
+        self.sleep = sleep
+        self.clock = clock
+        self.session = session or requests.Session()
+        self.slots = threading.BoundedSemaphore(concurrency)
+        self._lock = threading.Lock()
+        self._rng = random.Random()
+
+    # --- public ------------------------------------------------------------------------------
+
+    def get(
+        self, url: str, params: Mapping[str, Any] | None = None, *, conditional: bool = True
+    ) -> Response:
+        """GET ``url``; with ``conditional``, send the stored validators (a 304 comes back as
+        ``Response.not_modified``) and keep the new ones."""
+        full = with_query(url, params)
+        extra: dict[str, str] = {}
+        if conditional:
+            with self._lock:
+                known = self.validators.get(full)
+            if known is not None:
+                if known.etag:
+                    extra["If-None-Match"] = known.etag
+                if known.last_modified:
+                    extra["If-Modified-Since"] = known.last_modified
+        response = self.request("GET", full, headers=extra)
+        if conditional and response.status == 200:
+            etag = response.headers.get("ETag", "")
+            last_modified = response.headers.get("Last-Modified", "")
+            if etag or last_modified:
+                with self._lock:
+                    self.validators[full] = Validator(etag, last_modified)
+        return response
+
+    def pages(
+        self, url: str, params: Mapping[str, Any] | None = None, *, conditional: bool = True
+    ) -> Iterator[Response]:
+        """Every page of a list, following ``Link: rel="next"`` to the end. Only the first
+        page is conditional: when it is not modified, the list is not either."""
+        response = self.get(url, params, conditional=conditional)
+        yield response
+        if response.not_modified:
+            return
+        next_url = response.next_url()
+        while next_url:
+            response = self.get(next_url, conditional=False)
+            yield response
+            next_url = response.next_url()
+
+    def post_json(self, url: str, payload: Any) -> Response:
+        """POST a JSON body (GraphQL queries); never conditional."""
+        body = json.dumps(payload).encode()
+        return self.request("POST", url, headers={"Content-Type": "application/json"}, data=body)
+
+    # --- machinery ---------------------------------------------------------------------------
+
+    def request(
+        self, method: str, url: str, *, headers: Mapping[str, str], data: bytes | None = None
+    ) -> Response:
+        last_problem = ""
+        for attempt in range(1, self.max_attempts + 1):
+            with self.slots:
+                try:
+                    raw = self.session.request(
+                        method,
+                        url,
+                        headers={**self.headers(), **headers},
+                        data=data,
+                        timeout=self.timeout,
+                        allow_redirects=True,
+                    )
+                except requests.RequestException as error:
+                    self.health.request(self.source, "error", None)
+                    last_problem = type(error).__name__
+                    self._wait_backoff(attempt, f"{method} {_public(url)}: {last_problem}")
+                    continue
+            remaining = _rate_limit_remaining(raw.headers)
+            self.health.request(self.source, raw.status_code, remaining)
+            if raw.status_code in (200, 201, 202, 204, 304):
+                return Response(url, raw.status_code, raw.headers, raw.content)
+            last_problem = f"HTTP {raw.status_code}"
+            wait = self._rate_limit_wait(raw)
+            if wait is not None:
+                if wait > MAX_RATE_LIMIT_WAIT:
+                    raise SourceError(
+                        f"{method} {_public(url)}: rate limited for {wait:.0f} s more;"
+                        " the next poll resumes"
+                    )
+                log.info("%s: rate limited, waiting %.1f s", self.source, wait)
+                self.sleep(wait)
+                continue
+            if raw.status_code in RETRY_STATUSES:
+                self._wait_backoff(attempt, f"{method} {_public(url)}: {last_problem}")
+                continue
+            raise SourceError(f"{method} {_public(url)}: {last_problem}{_reason(raw)}")
+        raise SourceError(
+            f"{method} {_public(url)}: {last_problem} after {self.max_attempts} attempts"
+        )
+
+    def _wait_backoff(self, attempt: int, problem: str) -> None:
+        if attempt >= self.max_attempts:
+            return
+        delay = min(60.0, self.backoff * 2 ** (attempt - 1)) * self._rng.uniform(0.5, 1.5)
+        log.info("%s: %s, retrying in %.1f s", self.source, problem, delay)
+        self.sleep(delay)
+
+    def _rate_limit_wait(self, raw: requests.Response) -> float | None:
+        """Seconds to wait before retrying a rate-limited response, or None if it is not one."""
+        status = raw.status_code
+        if status not in (403, 429):
+            return None
+        retry_after = raw.headers.get("Retry-After")
+        if retry_after:
+            return _retry_after_seconds(retry_after, self.clock())
+        remaining = _rate_limit_remaining(raw.headers)
+        reset = raw.headers.get("x-ratelimit-reset") or raw.headers.get("RateLimit-Reset")
+        if remaining == 0 and reset:
+            try:
+                return max(0.0, float(reset) - self.clock()) + 1.0
+            except ValueError:
+                return 60.0
+        if status == 429 or "secondary rate limit" in raw.text.lower():
+            return 60.0  # GitHub: wait at least a minute when no header says how long
+        return None
+
+
+def _rate_limit_remaining(headers: Mapping[str, str]) -> float | None:
+    value = headers.get("x-ratelimit-remaining") or headers.get("RateLimit-Remaining")
+    try:
+        return float(value) if value is not None else None
+    except ValueError:
+        return None
+
+
+def _retry_after_seconds(value: str, now: float) -> float:
+    """``Retry-After`` is seconds or an HTTP date."""
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        parsed = email.utils.parsedate_to_datetime(value)
+        return max(0.0, parsed.timestamp() - now)
+
+
+def _reason(raw: requests.Response) -> str:
+    """A short reason from an error body (GitHub and GitLab send ``message``)."""
+    try:
+        message = raw.json().get("message", "")
+    except (ValueError, AttributeError):
+        return ""
+    return f" ({str(message)[:200]})" if message else ""
