@@ -43,7 +43,7 @@ def test_errors_name_the_key_path_and_the_line() -> None:
         "kpi.yaml:7: sources[1].paths: expected a list",
         "kpi.yaml:11: sources[2].interval: expected a duration such as 30s, 5m, 48h or 7d",
         "kpi.yaml:12: sources[3]: unknown source type (expected one of: 'git', 'events_file',"
-        " 'ingest')",
+        " 'ingest', 'github', 'gitlab')",
     ]
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from pathlib import Path
 
 from prometheus_client.openmetrics.parser import (
@@ -16,7 +17,7 @@ from kpi_exporter.model import Event
 from kpi_exporter.pipeline import Pipeline
 from kpi_exporter.sources import Poll
 from kpi_exporter.store import Store
-from tests.support import change, deployment, incident, samples
+from tests.support import change, deployment, incident, samples, ts
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -40,6 +41,19 @@ def test_every_exported_family_is_in_the_catalogue_and_documented(tmp_path: Path
         deployment("d1", "2026-11-01T10:00:00Z"),
         deployment("d2", "2026-11-02T10:00:00Z", change_type="hotfix"),
         change("c1", "2026-11-01T09:00:00Z", "2026-11-01T10:00:00Z"),
+        replace(
+            change("c2", "2026-11-01T07:00:00Z", "2026-11-01T10:00:00Z"),
+            opened_at=ts("2026-11-01T08:00:00Z"),
+            first_review_at=ts("2026-11-01T08:30:00Z"),
+            merged_at=ts("2026-11-01T09:30:00Z"),
+            size_lines=120,
+            reviewed=False,
+        ),
+        replace(
+            change("c3", "2026-11-02T07:00:00Z", None),
+            opened_at=ts("2026-11-02T08:00:00Z"),
+            state="open",
+        ),
         incident(
             "i1",
             "2026-11-01T11:00:00Z",
@@ -48,6 +62,7 @@ def test_every_exported_family_is_in_the_catalogue_and_documented(tmp_path: Path
             impact_started_at="2026-11-01T10:50:00Z",
             acknowledged_at="2026-11-01T11:05:00Z",
         ),
+        incident("i2", "2026-11-02T11:00:00Z"),
     ]
     pipeline.record("test", Poll(events=events, cursor=None))
     pipeline.health.success("test", 0.1)

@@ -172,5 +172,5 @@ def test_counters_follow_the_naming_conventions() -> None:
         if family.type == "counter":
             assert family.name.endswith("_total"), family.name
         if family.type == "histogram":
-            assert family.name.endswith("_seconds"), family.name
+            assert family.name.endswith(("_seconds", "_lines")), family.name
             assert list(family.buckets) == sorted(family.buckets)

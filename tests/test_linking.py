@@ -91,7 +91,8 @@ def test_an_open_incident_leaves_the_deployment_unrecovered() -> None:
 
 
 def record(tmp_path: Path, polls: list[list[Event]], name: str = "s.db") -> str:
-    pipeline = Pipeline(Store(tmp_path / name))
+    # One fixed "now" for every pipeline, so time-dependent series compare equal.
+    pipeline = Pipeline(Store(tmp_path / name), clock=lambda: ts("2026-12-15T00:00:00Z"))
     for events in polls:
         pipeline.record("test", Poll(events=events, cursor=None))
     pipeline.refresh()

@@ -175,8 +175,93 @@ class IngestSource(Strict):
         return self
 
 
-Source = Annotated[GitSource | EventsFileSource | IngestSource, Field(discriminator="type")]
-SOURCE_TYPES = ("git", "events_file", "ingest")
+class Credentials(Strict):
+    """A token by reference: exactly one of ``token_env`` or ``token_file``."""
+
+    token_env: str | None = Field(None, description="Environment variable holding the token.")
+    token_file: str | None = Field(None, description="File holding the token.")
+
+
+class GitHubApp(Strict):
+    """Authenticate as a GitHub App installation (JWT -> installation token)."""
+
+    app_id: int = Field(gt=0)
+    installation_id: int = Field(gt=0)
+    private_key_env: str | None = Field(None, description="Env variable holding the PEM key.")
+    private_key_file: str | None = Field(None, description="File holding the PEM key.")
+
+    @model_validator(mode="after")
+    def _one_key(self) -> GitHubApp:
+        if (self.private_key_env is None) == (self.private_key_file is None):
+            raise ValueError("set exactly one of private_key_env or private_key_file")
+        return self
+
+
+class FlowLabels(Strict):
+    """Labels that classify issues and pull/merge requests (case-insensitive)."""
+
+    incident: list[str] = Field(default_factory=lambda: ["incident"])
+    bug: list[str] = Field(default_factory=lambda: ["bug"])
+    hotfix: list[str] = Field(default_factory=lambda: ["hotfix"])
+    revert: list[str] = Field(default_factory=lambda: ["revert"])
+
+
+class GitHubSource(Credentials):
+    type: Literal["github"]
+    name: Name
+    interval: Duration = 300.0
+    api_url: str = Field("https://api.github.com", description="REST API root (GHES: /api/v3).")
+    graphql_url: str | None = Field(None, description="GraphQL endpoint; derived by default.")
+    app: GitHubApp | None = None
+    repos: list[str] = Field(default_factory=list, description="owner/name, listed explicitly.")
+    org: str | None = Field(None, description="Discover the repositories of an organisation.")
+    repo_pattern: Regex = Field(".*", description="With org: repository names to keep.")
+    topics: list[str] = Field(default_factory=list, description="With org: required topics.")
+    deploy_signal: Literal["deployments", "releases", "tags", "workflow_runs"] = "deployments"
+    workflow: str | None = Field(None, description="With workflow_runs: workflow file or name.")
+    tag_pattern: Regex = SEMVER_TAG_PATTERN
+    labels: FlowLabels = Field(default_factory=FlowLabels)
+    horizon: Duration = Field(365 * 86400.0, description="How far back the first sync reads.")
+    concurrency: int = Field(4, ge=1, le=32, description="Requests in flight at once.")
+
+    @model_validator(mode="after")
+    def _auth_and_scope(self) -> GitHubSource:
+        token = (self.token_env is not None) + (self.token_file is not None)
+        if token + (self.app is not None) != 1:
+            raise ValueError("set exactly one of token_env, token_file or app")
+        if not self.repos and self.org is None:
+            raise ValueError("set repos, org, or both")
+        if self.deploy_signal == "workflow_runs" and not self.workflow:
+            raise ValueError("deploy_signal workflow_runs needs workflow")
+        return self
+
+
+class GitLabSource(Credentials):
+    type: Literal["gitlab"]
+    name: Name
+    interval: Duration = 300.0
+    api_url: str = Field("https://gitlab.com/api/v4", description="REST API root.")
+    projects: list[str] = Field(default_factory=list, description="group/project paths.")
+    group: str | None = Field(None, description="Discover the projects of a group.")
+    include_subgroups: bool = True
+    labels: FlowLabels = Field(default_factory=FlowLabels)
+    horizon: Duration = Field(365 * 86400.0, description="How far back the first sync reads.")
+    concurrency: int = Field(4, ge=1, le=32, description="Requests in flight at once.")
+
+    @model_validator(mode="after")
+    def _auth_and_scope(self) -> GitLabSource:
+        if (self.token_env is None) == (self.token_file is None):
+            raise ValueError("set exactly one of token_env or token_file")
+        if not self.projects and self.group is None:
+            raise ValueError("set projects, group, or both")
+        return self
+
+
+Source = Annotated[
+    GitSource | EventsFileSource | IngestSource | GitHubSource | GitLabSource,
+    Field(discriminator="type"),
+]
+SOURCE_TYPES = ("git", "events_file", "ingest", "github", "gitlab")
 
 
 class Config(Strict):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 
 from .exposition import ExpositionCache
@@ -53,12 +53,15 @@ class Pipeline:
         kpi: KpiSettings | None = None,
         linking: LinkSettings | None = None,
         health: Health | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
+        """``clock`` is "now" for the time-dependent series (open changes by age), read at
+        each refresh."""
         self.store = store
         self.kpi = kpi or KpiSettings()
         self.linking = linking or LinkSettings()
         self.health = health or Health()
-        self.aggregate = Aggregate(self.kpi)
+        self.aggregate = Aggregate(self.kpi, clock)
         self._lock = threading.Lock()
         started = time.monotonic()
         for event in store.iter_events():

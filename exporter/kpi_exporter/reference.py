@@ -23,6 +23,11 @@ def _duration(seconds: float) -> str:
     return f"{go_float(seconds)}s"
 
 
+def _bound(family: Family, bound: float) -> str:
+    """A bucket bound as a duration for ``*_seconds`` families, as a plain number otherwise."""
+    return _duration(bound) if family.name.endswith("_seconds") else f"{bound:g}"
+
+
 def _rows(families: tuple[Family, ...]) -> list[str]:
     rows = ["| Metric | Type | Labels | Meaning |", "| --- | --- | --- | --- |"]
     for family in families:
@@ -46,13 +51,14 @@ def metrics_reference() -> str:
         "",
         "## Histogram buckets",
         "",
-        "Bounds are upper limits (`le`), in seconds; the DORA tier limits are bucket bounds, so",
-        "the share of changes under a limit is read exactly.",
+        "Bounds are upper limits (`le`), in seconds (in lines for `kpi_change_size_lines`); the",
+        "DORA tier limits and the flow limits (1 hour, 4 hours, 1 day, 1 week) are bucket",
+        "bounds, so the share of changes under a limit is read exactly.",
         "",
     ]
     for family in FAMILIES:
         if family.buckets:
-            bounds = ", ".join(_duration(bound) for bound in family.buckets)
+            bounds = ", ".join(_bound(family, bound) for bound in family.buckets)
             lines.append(f"- `{family.name}`: {bounds}, +Inf")
     lines += [
         "",
@@ -60,7 +66,7 @@ def metrics_reference() -> str:
         "",
         *_rows(EXPORTER_FAMILIES),
         "",
-        "Definitions of deployment, lead time, failure and recovery:",
+        "Definitions of deployment, lead time, flow stages, failure and recovery:",
         "[definitions.md](definitions.md).",
         "",
     ]

@@ -6,7 +6,8 @@ contributions. ``aggregate(events, settings)`` is the whole computation in one c
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import time
+from collections.abc import Callable, Iterable
 
 from ..model import Event
 from .aggregate import Aggregate
@@ -17,10 +18,14 @@ from .settings import KpiSettings
 __all__ = ["Aggregate", "KpiSettings", "Observation", "aggregate", "observe"]
 
 
-def aggregate(events: Iterable[Event], settings: KpiSettings | None = None) -> Aggregate:
+def aggregate(
+    events: Iterable[Event],
+    settings: KpiSettings | None = None,
+    clock: Callable[[], float] = time.time,
+) -> Aggregate:
     """The sums computed from scratch from ``events``; render with
-    ``exposition.render(result.exposition)``."""
-    result = Aggregate(settings or KpiSettings())
+    ``exposition.render(result.exposition)`` (time-dependent series at ``clock()``)."""
+    result = Aggregate(settings or KpiSettings(), clock)
     for event in events:
         result.add(event)
     return result

@@ -5,23 +5,32 @@ poll changes an event, its old contributions are taken out and its new ones put 
 series always equal what a full recomputation from the store would give, at the cost of the
 changed events only. Histogram sums are kept in integer milliseconds so that adding and
 removing the same observation returns exactly to the previous value.
+
+Series that depend on "now" (open changes by age, the oldest open incident) cannot be sums.
+For those the aggregate keeps, per series, the start time of each live item by natural key,
+updated by the same add and take-out; the samples are derived from them when the exposition
+is rendered, with the aggregate's clock (see :mod:`kpi_exporter.kpis.live`). Memory and
+rendering time grow with the live items (and series), never with the stored events.
 """
 
 from __future__ import annotations
 
+import time
 from bisect import bisect_left
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
-from ..exposition import histogram_lines, scalar_lines
+from ..exposition import Family, histogram_lines, scalar_lines
 from ..model import Event
 from .families import FAMILIES, FAMILY_BY_NAME
-from .observation import Observation
+from .live import DERIVATIONS
+from .observation import Observation, Since
 from .observe import observe
 from .settings import KpiSettings
 
 Labels = tuple[str, ...]
+Key = tuple[str, str, str]  # an event's natural key: (kind, source, key)
 
 
 @dataclass(slots=True)
@@ -37,19 +46,37 @@ class Histogram:
 
 
 @dataclass(slots=True)
+class LiveSeries:
+    """One series of a time-dependent family: how many events belong to it (it is shown while
+    any does), and the start time of each live one by natural key."""
+
+    events: int = 0
+    since: dict[Key, float] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
 class Aggregate:
-    """Sums of the observations of every event added, per family and label set."""
+    """Sums of the observations of every event added, per family and label set, and the
+    live items of the time-dependent families. ``clock`` says what "now" is when the
+    exposition is rendered."""
 
     settings: KpiSettings = field(default_factory=KpiSettings)
+    clock: Callable[[], float] = field(default=time.time)
     values: dict[str, dict[Labels, float]] = field(default_factory=dict)
     histograms: dict[str, dict[Labels, Histogram]] = field(default_factory=dict)
+    live: dict[str, dict[Labels, LiveSeries]] = field(default_factory=dict)
+    # Events contributing to each gauge series: a gauge at 0 is shown while any event does.
+    gauge_events: dict[str, Counter[Labels]] = field(default_factory=dict)
     stored: Counter[tuple[str, str]] = field(default_factory=Counter)
 
     def add(self, event: Event, sign: int = 1) -> None:
         """Add (sign=1) or take out (sign=-1) the contributions of one event."""
         self.stored[(event.source, event.kind)] += sign
         for observation in observe(event, self.settings):
-            self._record(observation, sign)
+            if isinstance(observation, Since):
+                self._track(observation, (event.kind, event.source, event.key), sign)
+            else:
+                self._record(observation, sign)
 
     def apply(self, changes: Iterable[tuple[Event | None, Event]]) -> None:
         """Apply the net changes of one store transaction."""
@@ -72,16 +99,51 @@ class Aggregate:
             series_values[observation.labels] = (
                 series_values.get(observation.labels, 0.0) + sign * observation.value
             )
+            if family.type == "gauge":
+                events = self.gauge_events.setdefault(family.name, Counter())
+                events[observation.labels] += sign
+                if not events[observation.labels]:
+                    # The series' last event moved away (to another team, say): drop it, as
+                    # a computation from scratch would not have it.
+                    del events[observation.labels], series_values[observation.labels]
+
+    def _track(self, since: Since, key: Key, sign: int) -> None:
+        series = self.live.setdefault(since.family, {})
+        entry = series.get(since.labels)
+        if entry is None:
+            entry = series[since.labels] = LiveSeries()
+        entry.events += sign
+        if sign > 0:
+            if since.at is not None:
+                entry.since[key] = since.at
+            return
+        entry.since.pop(key, None)
+        if entry.events == 0:
+            # Dropped with its last event, as a computation from scratch would not have it.
+            del series[since.labels]
+
+    def _derived(self, family: Family, now: float) -> Iterator[tuple[Labels, float]]:
+        """The samples of a time-dependent family at ``now``, series in label order."""
+        derive = DERIVATIONS[family.name]
+        for labels, entry in sorted(self.live.get(family.name, {}).items()):
+            for extra, value in derive(entry.since.values(), now):
+                yield (*labels, *extra), value
 
     def exposition(self, openmetrics: bool) -> Iterator[str]:
         """Every family with at least one series, in catalogue order, series sorted.
 
         A counter at 0 or an empty histogram only exists because its events were re-assessed
         away (late data): it is left out, so the exposition equals a computation from scratch.
-        Gauges keep their zeros ("no open incident" is 0, not a missing series).
+        Gauges keep their zeros ("no open incident" is 0, not a missing series) while any
+        event contributes to the series.
+        Time-dependent families are derived at the aggregate's ``clock()``, read once.
         """
+        now = self.clock()
         for family in FAMILIES:
-            if family.type == "histogram":
+            if family.name in DERIVATIONS:
+                if self.live.get(family.name):
+                    yield scalar_lines(family, self._derived(family, now), openmetrics)
+            elif family.type == "histogram":
                 histograms = self.histograms.get(family.name)
                 if histograms:
                     yield histogram_lines(
@@ -93,8 +155,7 @@ class Aggregate:
                         ),
                         openmetrics,
                     )
-            elif family.name in self.values:
-                values = self.values[family.name]
+            elif values := self.values.get(family.name):
                 yield scalar_lines(
                     family,
                     (

@@ -51,7 +51,42 @@ RESTORE_BUCKETS: tuple[float, ...] = (
     30 * DAY,
 )
 
+# Flow stages (coding, pickup, review, deploy) span minutes to weeks, with the usual review
+# and delivery limits (1 hour, 4 hours, 1 day, 1 week) as bounds. One set for every stage, so
+# stages compare bucket by bucket.
+FLOW_BUCKETS: tuple[float, ...] = (
+    5 * MINUTE,
+    15 * MINUTE,
+    30 * MINUTE,
+    HOUR,
+    2 * HOUR,
+    4 * HOUR,
+    8 * HOUR,
+    DAY,
+    2 * DAY,
+    4 * DAY,
+    WEEK,
+    2 * WEEK,
+    30 * DAY,
+    90 * DAY,
+)
+
+# Change size in lines: roughly doubling from a one-line fix to a large refactoring; 200 and
+# 400 lines are the common "small enough to review well" limits.
+SIZE_BUCKETS: tuple[float, ...] = (10, 25, 50, 100, 200, 400, 800, 1600, 3200)
+
+# Thresholds of kpi_changes_open_by_age: (label value, age in seconds).
+AGE_THRESHOLDS: tuple[tuple[str, float], ...] = (
+    ("1h", HOUR),
+    ("1d", DAY),
+    ("3d", 3 * DAY),
+    ("7d", WEEK),
+    ("14d", 2 * WEEK),
+    ("30d", 30 * DAY),
+)
+
 DELIVERY_LABELS = ("app", "team", "environment")
+FLOW_LABELS = ("app", "team")
 INCIDENT_LABELS = ("app", "team", "environment", "severity")
 
 
@@ -92,6 +127,68 @@ FAMILIES: tuple[Family, ...] = (
         RESTORE_BUCKETS,
     ),
     Family(
+        "kpi_changes_merged_total",
+        "counter",
+        "Merged changes (pull or merge requests; commits for local git).",
+        FLOW_LABELS,
+    ),
+    Family(
+        "kpi_changes_merged_unreviewed_total",
+        "counter",
+        "Merged changes that nobody but their author reviewed or approved before the merge.",
+        FLOW_LABELS,
+    ),
+    Family(
+        "kpi_change_coding_seconds",
+        "histogram",
+        "Coding time of merged changes: first commit to opened.",
+        FLOW_LABELS,
+        FLOW_BUCKETS,
+    ),
+    Family(
+        "kpi_change_pickup_seconds",
+        "histogram",
+        "Pickup time of merged changes: opened to the first review or comment by someone other"
+        " than the author.",
+        FLOW_LABELS,
+        FLOW_BUCKETS,
+    ),
+    Family(
+        "kpi_change_review_seconds",
+        "histogram",
+        "Review time of merged changes: first review to merge.",
+        FLOW_LABELS,
+        FLOW_BUCKETS,
+    ),
+    Family(
+        "kpi_change_deploy_seconds",
+        "histogram",
+        "Deploy time of merged changes: merge to the end of the first successful production"
+        " deployment that contains the change.",
+        DELIVERY_LABELS,
+        FLOW_BUCKETS,
+    ),
+    Family(
+        "kpi_change_size_lines",
+        "histogram",
+        "Size of merged changes in lines changed, as the source counts them.",
+        FLOW_LABELS,
+        SIZE_BUCKETS,
+    ),
+    Family(
+        "kpi_changes_open",
+        "gauge",
+        "Changes open now (work in progress): opened, neither merged nor closed.",
+        FLOW_LABELS,
+    ),
+    Family(
+        "kpi_changes_open_by_age",
+        "gauge",
+        "Open changes older than `older_than` (1h, 1d, 3d, 7d, 14d, 30d; cumulative), by the"
+        " time they were opened.",
+        (*FLOW_LABELS, "older_than"),
+    ),
+    Family(
         "kpi_incidents_total",
         "counter",
         "Incidents, by the time they started.",
@@ -101,6 +198,12 @@ FAMILIES: tuple[Family, ...] = (
         "kpi_incidents_open",
         "gauge",
         "Incidents not resolved yet.",
+        INCIDENT_LABELS,
+    ),
+    Family(
+        "kpi_incidents_oldest_open_start_timestamp_seconds",
+        "gauge",
+        "When the oldest incident not resolved yet started; absent when none is open.",
         INCIDENT_LABELS,
     ),
     Family(

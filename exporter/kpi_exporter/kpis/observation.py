@@ -1,4 +1,4 @@
-"""The unit every KPI function produces: one contribution of one event to one series."""
+"""The units KPI functions produce: contributions of one event to the series it belongs to."""
 
 from __future__ import annotations
 
@@ -12,3 +12,15 @@ class Observation(NamedTuple):
     family: str
     labels: tuple[str, ...]
     value: float
+
+
+class Since(NamedTuple):
+    """The event belongs to the series ``labels`` of the time-dependent ``family`` and has
+    been live (an open change, an open incident) since ``at``; ``at`` is None when it is not
+    live. Such series depend on "now", so they are derived when the exposition is rendered
+    (see :mod:`kpi_exporter.kpis.live`) rather than summed. ``labels`` leave out the labels the
+    derivation adds. An event yields at most one ``Since`` per family."""
+
+    family: str
+    labels: tuple[str, ...]
+    at: float | None

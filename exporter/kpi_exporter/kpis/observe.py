@@ -1,4 +1,4 @@
-"""Which KPI function observes which kind of event."""
+"""Which KPI functions observe which kind of event."""
 
 from __future__ import annotations
 
@@ -7,20 +7,22 @@ from typing import Any
 
 from ..model import Change, Deployment, DeploymentOutcome, Event, Incident
 from .delivery import observe_change, observe_deployment, observe_outcome
+from .flow import observe_flow
 from .incidents import observe_incident
-from .observation import Observation
+from .observation import Observation, Since
 from .settings import KpiSettings
 
-_OBSERVERS: dict[type[Any], Callable[[Any, KpiSettings], Iterator[Observation]]] = {
-    Deployment: observe_deployment,
-    Change: observe_change,
-    Incident: observe_incident,
-    DeploymentOutcome: observe_outcome,
+Observer = Callable[[Any, KpiSettings], Iterator[Observation | Since]]
+
+_OBSERVERS: dict[type[Any], tuple[Observer, ...]] = {
+    Deployment: (observe_deployment,),
+    Change: (observe_change, observe_flow),
+    Incident: (observe_incident,),
+    DeploymentOutcome: (observe_outcome,),
 }
 
 
-def observe(event: Event, settings: KpiSettings) -> Iterator[Observation]:
+def observe(event: Event, settings: KpiSettings) -> Iterator[Observation | Since]:
     """The contributions of one event (none for kinds without a KPI yet)."""
-    observer = _OBSERVERS.get(type(event))
-    if observer is not None:
+    for observer in _OBSERVERS.get(type(event), ()):
         yield from observer(event, settings)

@@ -39,6 +39,16 @@ RETRY_STATUSES = frozenset({500, 502, 503, 504})
 MAX_RATE_LIMIT_WAIT = 900.0  # longer waits fail the poll; the scheduler retries later
 
 
+class HttpStatusError(SourceError):
+    """A request answered with a status that is neither success nor worth a retry (a 404 for
+    a deleted repository, a 401 for a revoked token). ``status`` lets a source treat one
+    missing object as a problem of that object rather than a failed poll."""
+
+    def __init__(self, message: str, status: int) -> None:
+        super().__init__(message)
+        self.status = status
+
+
 @dataclass(frozen=True, slots=True)
 class Response:
     """A successful (2xx) or not-modified (304) response."""
@@ -203,7 +213,9 @@ class HttpClient:
             if raw.status_code in RETRY_STATUSES:
                 self._wait_backoff(attempt, f"{method} {_public(url)}: {last_problem}")
                 continue
-            raise SourceError(f"{method} {_public(url)}: {last_problem}{_reason(raw)}")
+            raise HttpStatusError(
+                f"{method} {_public(url)}: {last_problem}{_reason(raw)}", raw.status_code
+            )
         raise SourceError(
             f"{method} {_public(url)}: {last_problem} after {self.max_attempts} attempts"
         )

@@ -1,0 +1,42 @@
+"""Time-dependent series: derived from the live items of a series at exposition time.
+
+A running sum cannot say how many changes are open for more than a day: that depends on when
+the question is asked. So :class:`~kpi_exporter.kpis.aggregate.Aggregate` keeps, per series,
+only the start time of each live item (see :class:`~kpi_exporter.kpis.observation.Since`),
+and each time-dependent family derives its samples from those times and "now" with one of the
+pure functions below. The cost is proportional to the live items, never to the store.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from collections.abc import Callable, Collection, Iterator
+
+from .families import AGE_THRESHOLDS
+
+Labels = tuple[str, ...]
+Derive = Callable[[Collection[float], float], Iterator[tuple[Labels, float]]]
+"""(start times of the live items of one series, now) -> (added label values, value)."""
+
+
+def older_than(starts: Collection[float], now: float) -> Iterator[tuple[Labels, float]]:
+    """How many items are older than each threshold (age = now - start, strictly greater):
+    cumulative counts, every threshold present, 0 when none."""
+    ages = sorted(now - start for start in starts)
+    for name, threshold in AGE_THRESHOLDS:
+        yield (name,), len(ages) - bisect_right(ages, threshold)
+
+
+def oldest(starts: Collection[float], now: float) -> Iterator[tuple[Labels, float]]:
+    """The start time of the oldest live item; no sample when none is live. A start time,
+    not an age, so an alert computes ``time() - x`` and the value does not depend on when
+    the exposition was rendered."""
+    if starts:
+        yield (), min(starts)
+
+
+DERIVATIONS: dict[str, Derive] = {
+    "kpi_changes_open_by_age": older_than,
+    "kpi_incidents_oldest_open_start_timestamp_seconds": oldest,
+}
+"""Every time-dependent family and how its samples are derived."""
