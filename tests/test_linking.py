@@ -200,3 +200,13 @@ def test_links_and_counters_do_not_depend_on_arrival_order_or_poll_windows(
         mine = [e for e in events if e.app == app]
         expected.update({(o.source, o.key): o for o in outcomes_by_key(mine).values()})
     assert stored == expected
+
+
+def test_only_dotted_versions_are_compared_for_rollbacks() -> None:
+    from kpi_exporter.linking import _version
+
+    assert _version("v1.10.0") == (1, 10, 0) and _version("2.1") == (2, 1)
+    assert _version("1.2.3-rc.1") == (1, 2, 3)
+    # a merge commit's abbreviated SHA or a release-train date is not a version
+    assert _version("9f3a2b1c0d4e") is None and _version("1a2b3c4d5e6f") is None
+    assert _version("2026-11-23T00:00:00Z") is None

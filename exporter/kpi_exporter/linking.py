@@ -37,7 +37,8 @@ from .store import Transaction
 HOUR = 3600.0
 DAY = 86400.0
 UNPLANNED = frozenset({"hotfix", "rollback"})
-_VERSION = re.compile(r"^v?(\d+(?:\.\d+)*)")
+# A version to compare: at least "major.minor", so that a SHA or a date is never one.
+_VERSION = re.compile(r"^v?(\d+(?:\.\d+)+)(?:[-+].*)?$")
 
 
 @dataclass(frozen=True, slots=True)
