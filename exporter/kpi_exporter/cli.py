@@ -17,6 +17,8 @@ from .config import (
     Config,
     ConfigError,
     EventsFileSource,
+    GitHubSource,
+    GitLabSource,
     GitSource,
     IngestSource,
     load_config,
@@ -30,6 +32,8 @@ from .server import ExporterServer, parse_listen_address
 from .sources import Source
 from .sources.events_file import EventsFiles
 from .sources.git import GitRepository
+from .sources.github import GitHub, check_credentials
+from .sources.gitlab import GitLab
 from .sources.ingest import Ingest
 from .store import Store
 from .webconfig import BasicAuth, load_web_config
@@ -60,6 +64,17 @@ def build_sources(
             except CredentialError as error:
                 raise ConfigError([str(error)]) from None
             ingest = Ingest(source, secret, ownership)
+        elif isinstance(source, GitLabSource):
+            try:
+                polled.append(GitLab(source, ownership, config.kpi_settings(), health))
+            except CredentialError as error:
+                raise ConfigError([str(error)]) from None
+        elif isinstance(source, GitHubSource):
+            try:
+                check_credentials(source, where)
+            except CredentialError as error:
+                raise ConfigError([str(error)]) from None
+            polled.append(GitHub(source, ownership, config.kpi_settings(), health, what=where))
         else:
             raise ConfigError([f"{where}: source type {source.type!r} is not built yet"])
     return polled, ingest
@@ -139,6 +154,16 @@ def _check(config: Config) -> int:
             )
             for file in files:
                 print(f"    {file}")
+        elif isinstance(source, GitHub):
+            github = source.config
+            scope = [*github.repos]
+            if github.org:
+                topics = f", topics {','.join(github.topics)}" if github.topics else ""
+                scope.append(f"org {github.org} (names ~ {github.repo_pattern!r}{topics})")
+            print(
+                f"- {source.name} (github, every {github.interval:g}s): {', '.join(scope)}; "
+                f"deployments from {github.deploy_signal}, API {source.api}"
+            )
     if ingest is not None:
         reference_ = ingest.config.secret_env or ingest.config.secret_file
         print(f"- {ingest.name} (ingest): POST /api/v1/events, secret from {reference_}")

@@ -57,6 +57,7 @@ class Response:
     status: int
     headers: Mapping[str, str]
     body: bytes
+    method: str = "GET"
 
     @property
     def not_modified(self) -> bool:
@@ -67,7 +68,7 @@ class Response:
             return json.loads(self.body)
         except (UnicodeDecodeError, json.JSONDecodeError) as error:
             raise SourceError(
-                f"GET {_public(self.url)}: response is not valid JSON ({error})"
+                f"{self.method} {_public(self.url)}: response is not valid JSON ({error})"
             ) from None
 
     def next_url(self) -> str | None:
@@ -198,7 +199,7 @@ class HttpClient:
             remaining = _rate_limit_remaining(raw.headers)
             self.health.request(self.source, raw.status_code, remaining)
             if raw.status_code in (200, 201, 202, 204, 304):
-                return Response(url, raw.status_code, raw.headers, raw.content)
+                return Response(url, raw.status_code, raw.headers, raw.content, method)
             last_problem = f"HTTP {raw.status_code}"
             wait = self._rate_limit_wait(raw)
             if wait is not None:

@@ -1,0 +1,305 @@
+"""The GitHub source: one poll reads every configured repository incrementally.
+
+Repositories are the listed ones plus, with ``org``, the organisation's (``GET /orgs/{org}/
+repos``, conditional). They are read in parallel (``concurrency`` at a time), each as
+``repository.py`` describes: conditional REST requests tell what changed, GraphQL reads only
+that, and the state kept in the cursor (``state.py``) ties pull requests to deployments.
+
+A poll where nothing changed sends only conditional requests that all come back ``304``.
+A first sync reads back to the horizon and logs its progress per repository. A repository
+that no longer exists (404) is a problem of the poll, and the others still count. A malformed
+answer or a GraphQL error fails the whole poll, which then stores nothing.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import logging
+import re
+import threading
+import time
+from collections.abc import Callable, Mapping
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import quote
+
+import requests
+
+from ...config import GitHubSource
+from ...credentials import CredentialError, read_secret
+from ...health import Health
+from ...kpis.settings import KpiSettings
+from ...model import Event
+from ...ownership import Ownership
+from ...store import SourceState
+from .. import Poll, SourceError
+from ..http import HttpClient, with_query
+from .auth import load_private_key, make_auth
+from .normalise import Malformed, checked
+from .queries import GraphQL, RepositoryNotFound, graphql_url
+from .repository import Settings, Synced, checks, sync
+
+log = logging.getLogger(__name__)
+
+CURSOR_VERSION = 1
+
+
+@dataclass(slots=True)
+class Cursor:
+    """The whole cursor: the settings it was made with, the organisation's repositories
+    with the filters that chose them (kept for when the listing answers 304), and each
+    repository's state."""
+
+    settings: str
+    org: dict[str, Any] | None = None  # {"filters": ..., "repos": [...]}
+    repos: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, text: str | None, settings: str) -> Cursor:
+        try:
+            data = json.loads(text) if text else None
+        except ValueError:
+            data = None
+        if not isinstance(data, dict) or data.get("settings") != settings:
+            return cls(settings)  # new settings: read everything again
+        return cls(settings, data.get("org"), data.get("repos") or {})
+
+    def dump(self) -> str:
+        return json.dumps(
+            {"settings": self.settings, "org": self.org, "repos": self.repos},
+            separators=(",", ":"),
+            sort_keys=True,
+        )
+
+
+class GitHub:
+    """Polls the repositories of one ``type: github`` source. ``clock``, ``sleep`` and
+    ``session`` are those of the HTTP client (tests pass fakes)."""
+
+    def __init__(
+        self,
+        config: GitHubSource,
+        ownership: Ownership,
+        kpi: KpiSettings | None = None,
+        health: Health | None = None,
+        *,
+        what: str = "github",
+        clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], None] = time.sleep,
+        session: requests.Session | None = None,
+    ) -> None:
+        self.name = config.name
+        self.interval = config.interval
+        self.config = config
+        self.ownership = ownership
+        self.health = health or Health()
+        self.clock = clock
+        self.sleep = sleep
+        self.session = session or requests.Session()
+        self.api = config.api_url.rstrip("/")
+        self.graphql_url = graphql_url(self.api, config.graphql_url)
+        self.repo_pattern = re.compile(config.repo_pattern)
+        self.reading = Settings(
+            config.name, config, kpi or KpiSettings(), self.api, re.compile(config.tag_pattern)
+        )
+        self.auth = make_auth(
+            config.token_env,
+            config.token_file,
+            config.app,
+            self.api,
+            what,
+            source=self.name,
+            health=self.health,
+            clock=clock,
+            sleep=sleep,
+            session=self.session,
+        )
+        # What the events depend on besides the repositories' data: a change reads again.
+        self.settings = json.dumps(
+            [
+                CURSOR_VERSION,
+                self.api,
+                config.deploy_signal,
+                config.workflow,
+                config.tag_pattern,
+                config.labels.model_dump(),
+                config.horizon,
+                self.reading.kpi.production.pattern,
+            ],
+            sort_keys=True,
+        )
+        self.org_filters = [config.org, config.repo_pattern, sorted(config.topics)]
+
+    def poll(self, state: SourceState) -> Poll:
+        now = self.clock()
+        self.auth.begin()
+        cursor = Cursor.load(state.cursor, self.settings)
+        abandoned = threading.Event()  # set when one repository failed the poll
+
+        def headers() -> Mapping[str, str]:
+            if abandoned.is_set():  # stop the other threads at their next request
+                raise SourceError("poll abandoned")
+            return self.auth.headers()
+
+        client = HttpClient(
+            self.name,
+            self.health,
+            headers=headers,
+            validators=dict(state.validators),
+            concurrency=self.config.concurrency,
+            sleep=self.sleep,
+            clock=self.clock,
+            session=self.session,
+        )
+        try:
+            repos = self.repositories(client, cursor)
+            results = self._sync_all(client, repos, cursor, now, abandoned)
+        except SourceError:
+            self.auth.forget()  # the token may have been revoked: mint a new one next time
+            raise
+        events: list[Event] = []
+        problems: list[str] = []
+        states: dict[str, dict[str, Any]] = {}
+        for repo, result in zip(repos, results, strict=True):
+            if isinstance(result, str):
+                problems.append(result)
+                if repo in cursor.repos:
+                    states[repo] = cursor.repos[repo]
+            else:
+                events.extend(result.events)
+                states[repo] = result.state
+        cursor.repos = states
+        validators = {
+            url: validator
+            for url, validator in client.validators.items()
+            if state.validators.get(url) != validator
+        }
+        return Poll(events, cursor.dump(), validators, problems)
+
+    def repositories(self, client: HttpClient, cursor: Cursor) -> list[str]:
+        """The listed repositories, then the organisation's that pass the filters."""
+        listed = self._organisation(client, cursor) if self.config.org else []
+        found: dict[str, str] = {}
+        for repo in [*self.config.repos, *listed]:
+            found.setdefault(repo.lower(), repo)  # GitHub names are case-insensitive
+        return list(found.values())
+
+    def _organisation(self, client: HttpClient, cursor: Cursor) -> list[str]:
+        """``GET /orgs/{org}/repos``, conditional: a 304 keeps the list of the last poll.
+        Archived and disabled repositories are skipped; ``repo_pattern`` searches the name;
+        every configured topic must be among the repository's topics."""
+        org = str(self.config.org)
+        url = f"{self.api}/orgs/{quote(org)}/repos"
+        params = {"per_page": 100}
+        known = cursor.org if cursor.org and cursor.org.get("filters") == self.org_filters else None
+        if known is None:
+            client.validators.pop(with_query(url, params), None)
+        wanted = {topic.lower() for topic in self.config.topics}
+        found = []
+        for page in client.pages(url, params):
+            if page.not_modified and known is not None:
+                return [str(repo) for repo in known["repos"]]
+            body = page.json()
+            if not isinstance(body, list):
+                raise Malformed(f"GET {url}: expected a list of repositories")
+            with checked("repository", org):
+                for repo in body:
+                    topics = {str(topic).lower() for topic in repo.get("topics") or []}
+                    if (
+                        not repo.get("archived")
+                        and not repo.get("disabled")
+                        and self.repo_pattern.search(str(repo["name"]))
+                        and wanted <= topics
+                    ):
+                        found.append(str(repo["full_name"]))
+        cursor.org = {"filters": self.org_filters, "repos": sorted(found)}
+        return sorted(found)
+
+    def _sync_all(
+        self,
+        client: HttpClient,
+        repos: list[str],
+        cursor: Cursor,
+        now: float,
+        abandoned: threading.Event,
+    ) -> list[Synced | str]:
+        graphql = GraphQL(client, self.graphql_url)
+        counter = itertools.count(1)
+        lock = threading.Lock()
+        failures: list[BaseException] = []
+
+        def one(repo: str) -> Synced | str:
+            stored = cursor.repos.get(repo)
+            try:
+                result = self._sync_one(client, graphql, repo, stored, now)
+            except BaseException as error:
+                with lock:
+                    failures.append(error)  # the first is the cause, later ones "abandoned"
+                abandoned.set()
+                raise
+            with lock:
+                done = next(counter)
+            if isinstance(result, str):
+                log.warning("%s: %s (%d of %d)", self.name, result, done, len(repos))
+            elif result.summary:
+                first = " (first sync)" if stored is None else ""
+                log.info(
+                    "%s: %s%s: %s (%d of %d)",
+                    self.name,
+                    repo,
+                    first,
+                    result.summary,
+                    done,
+                    len(repos),
+                )
+            return result
+
+        workers = min(self.config.concurrency, len(repos))
+        if workers <= 1:
+            return [one(repo) for repo in repos]
+        with ThreadPoolExecutor(workers, thread_name_prefix=f"poll-{self.name}") as pool:
+            futures = [pool.submit(one, repo) for repo in repos]
+            wait(futures, return_when=FIRST_EXCEPTION)
+            for future in futures:
+                future.cancel()  # those not started yet
+        if failures:
+            raise failures[0]
+        return [future.result() for future in futures]
+
+    def _sync_one(
+        self,
+        client: HttpClient,
+        graphql: GraphQL,
+        repo: str,
+        stored: dict[str, Any] | None,
+        now: float,
+    ) -> Synced | str:
+        """One repository, or the problem that skipped it (it no longer exists). A skipped
+        repository keeps its validators and cursor, so the next poll reads what it missed."""
+        before = {url: client.validators.get(url) for url in checks(self.reading, repo).values()}
+        owner = self.ownership.of_repo(repo)
+        try:
+            return sync(self.reading, client, graphql, repo, owner, stored, now)
+        except RepositoryNotFound as error:
+            for url, validator in before.items():
+                if validator is None:
+                    client.validators.pop(url, None)
+                else:
+                    client.validators[url] = validator
+            return f"{repo}: skipped: {error}"
+
+
+def check_credentials(config: GitHubSource, what: str) -> None:
+    """Read the token, or the app's private key, once: a missing or unreadable secret is a
+    configuration error at start-up. The error names the reference, never the value."""
+    if config.app is None:
+        read_secret(config.token_env, config.token_file, what)
+        return
+    app = config.app
+    pem = read_secret(app.private_key_env, app.private_key_file, f"{what}.app")
+    try:
+        load_private_key(pem, f"{what}.app")
+    except SourceError as error:
+        raise CredentialError(str(error)) from None
