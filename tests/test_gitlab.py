@@ -1006,4 +1006,6 @@ def test_build_sources_registers_gitlab_and_a_missing_token_is_a_config_error(mo
     monkeypatch.delenv("GL_TOKEN")
     with pytest.raises(ConfigError) as raised:
         build_sources(config, Ownership(config))
-    assert raised.value.problems == ["source gl: environment variable GL_TOKEN is not set or empty"]
+    assert raised.value.problems == [
+        "sources[0]: environment variable GL_TOKEN is not set or empty"
+    ]

@@ -10,6 +10,7 @@ import threading
 from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
+from typing import assert_never
 
 from . import __version__, logs, reference
 from .config import (
@@ -66,7 +67,7 @@ def build_sources(
             ingest = Ingest(source, secret, ownership)
         elif isinstance(source, GitLabSource):
             try:
-                polled.append(GitLab(source, ownership, config.kpi_settings(), health))
+                polled.append(GitLab(source, ownership, config.kpi_settings(), health, what=where))
             except CredentialError as error:
                 raise ConfigError([str(error)]) from None
         elif isinstance(source, GitHubSource):
@@ -76,7 +77,7 @@ def build_sources(
                 raise ConfigError([str(error)]) from None
             polled.append(GitHub(source, ownership, config.kpi_settings(), health, what=where))
         else:
-            raise ConfigError([f"{where}: source type {source.type!r} is not built yet"])
+            assert_never(source)
     return polled, ingest
 
 
@@ -163,6 +164,17 @@ def _check(config: Config) -> int:
             print(
                 f"- {source.name} (github, every {github.interval:g}s): {', '.join(scope)}; "
                 f"deployments from {github.deploy_signal}, API {source.api}"
+            )
+        elif isinstance(source, GitLab):
+            gitlab = source.config
+            scope = [*gitlab.projects]
+            if gitlab.group:
+                scope.append(
+                    f"group {gitlab.group}" + (" and subgroups" if gitlab.include_subgroups else "")
+                )
+            print(
+                f"- {source.name} (gitlab, every {gitlab.interval:g}s): {', '.join(scope)}; "
+                f"API {source.api}"
             )
     if ingest is not None:
         reference_ = ingest.config.secret_env or ingest.config.secret_file

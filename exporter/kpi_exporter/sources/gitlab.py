@@ -170,8 +170,10 @@ class GitLab:
         *,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.time,
+        what: str = "",
     ) -> None:
         self.name = config.name
+        self.what = what or f"source {config.name}"  # how errors name it: sources[i]
         self.interval = config.interval
         self.config = config
         self.ownership = ownership
@@ -194,7 +196,7 @@ class GitLab:
 
     def _token(self) -> str:
         """Read on every poll, so a rotated token file is picked up."""
-        return read_secret(self.config.token_env, self.config.token_file, f"source {self.name}")
+        return read_secret(self.config.token_env, self.config.token_file, self.what)
 
     # --- one poll ----------------------------------------------------------------------------
 
