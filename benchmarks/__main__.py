@@ -11,7 +11,7 @@ import sys
 import time
 from pathlib import Path
 
-BENCHMARKS = ("benchmarks.scrape", "benchmarks.refresh")
+BENCHMARKS = ("benchmarks.scrape", "benchmarks.refresh", "benchmarks.github_sync")
 
 
 def main() -> int:

@@ -1,4 +1,5 @@
-"""A stand-in for GitHub's REST and GraphQL APIs, served through ``responses``.
+"""A stand-in for GitHub's REST and GraphQL APIs, served through ``responses`` or, by
+tests/github_server.py, a real HTTP server on 127.0.0.1 (both call the same handlers).
 
 The test describes repositories as data (GraphQL objects as the GraphQL reference shapes
 them: PullRequest, Commit, Deployment, Release, Ref, Issue; REST objects for repositories and
@@ -295,17 +296,38 @@ class FakeGitHub:
         """Answer the next ``method`` request whose path matches ``path`` (a regex) so."""
         self._failures.append((method, re.compile(path), (status, headers or {}, body)))
 
+    def serve_at(self, api: str) -> None:
+        """Answer under another REST root (a real server's ``http://127.0.0.1:PORT``)."""
+        self.api = api.rstrip("/")
+        self.graphql_url = graphql_url(self.api, None)
+
+    def _routes(self) -> list[tuple[str, re.Pattern[str], Callable[[Any], Answer]]]:
+        """(method, URL pattern, handler) of every GitHub URL the fake answers."""
+        api = re.escape(self.api)
+        return [
+            (responses.GET, re.compile(f"^{api}/.*"), self._answered(self._get)),
+            (responses.POST, re.compile(f"^{api}/app/installations/.*"), self._token),
+            (
+                responses.POST,
+                re.compile(f"^{re.escape(self.graphql_url)}$"),
+                self._answered(self._graphql),
+            ),
+        ]
+
     def register_on(self, mock: responses.RequestsMock) -> None:
         """Serve every GitHub URL through ``mock``."""
         self.mock = mock
-        api = re.escape(self.api)
-        mock.add_callback(responses.GET, re.compile(f"^{api}/.*"), self._answered(self._get))
-        mock.add_callback(responses.POST, re.compile(f"^{api}/app/installations/.*"), self._token)
-        mock.add_callback(
-            responses.POST,
-            re.compile(f"^{re.escape(self.graphql_url)}$"),
-            self._answered(self._graphql),
-        )
+        for method, pattern, handler in self._routes():
+            mock.add_callback(method, pattern, handler)
+
+    def answer(self, request: Any) -> Answer:
+        """Answer one request (``method``, ``url``, ``headers``, ``body``, as a prepared
+        request of ``requests`` has them) the way ``register_on`` routes it: the entry point
+        of a real server around the fake (tests/github_server.py)."""
+        for method, pattern, handler in self._routes():
+            if request.method == method and pattern.match(request.url):
+                return handler(request)
+        return self._json(404, {"message": "Not Found"})
 
     def reset_calls(self) -> None:
         self.calls.clear()

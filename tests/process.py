@@ -7,6 +7,7 @@ import re
 import subprocess
 import sys
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from types import TracebackType
 
@@ -16,9 +17,12 @@ LISTENING = re.compile(r"listening on 127\.0\.0\.1:(\d+)")
 
 
 class Exporter:
-    """``with Exporter(config) as exporter:`` starts the process and stops it afterwards."""
+    """``with Exporter(config) as exporter:`` starts the process and stops it afterwards.
+    ``env`` adds to (or overrides) the test's environment variables in the process's."""
 
-    def __init__(self, config: Path, cwd: Path, *args: str) -> None:
+    def __init__(
+        self, config: Path, cwd: Path, *args: str, env: Mapping[str, str] | None = None
+    ) -> None:
         self.log = cwd / "exporter.log"
         self.args = [
             sys.executable,
@@ -32,6 +36,7 @@ class Exporter:
             *args,
         ]
         self.cwd = cwd
+        self.env = {**os.environ, **(env or {})}
         self.process: subprocess.Popen[bytes] | None = None
         self.port = 0
 
@@ -39,7 +44,7 @@ class Exporter:
         log = self.log.open("ab")
         offset = self.log.stat().st_size  # the log is shared by restarts: read only this run
         self.process = subprocess.Popen(
-            self.args, cwd=self.cwd, stdout=log, stderr=log, env={**os.environ}
+            self.args, cwd=self.cwd, stdout=log, stderr=log, env=self.env
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
