@@ -266,8 +266,12 @@ def main() -> None:
             raise SystemExit(f"the first sync failed: {health.snapshot()[0].last_error}")
         first = server.since(mark)
         poll_seconds = timed.seconds
-        gauge = health.rate_limit_remaining.get(source.name)
-        shown = "nothing" if gauge is None else f"{gauge:,.0f}"
+        gauges = {
+            resource: value
+            for (name, resource), value in health.rate_limit_remaining.items()
+            if name == source.name
+        }
+        shown = ", ".join(f"{r or '(none)'} {v:,.0f}" for r, v in sorted(gauges.items()))
         stored = store.count()
         kinds = Counter[str]()
         for (_, kind), count in pipeline.aggregate.stored.items():
@@ -300,7 +304,7 @@ def main() -> None:
         print(
             f"  rate limit after the first sync: remaining core {server.remaining('core'):,},"
             f" graphql {server.remaining('graphql'):,}; the exporter's"
-            f" kpi_exporter_api_rate_limit_remaining shows {shown} (the last answer's)"
+            f" kpi_exporter_api_rate_limit_remaining shows {shown or 'nothing'}"
         )
         print(f"  after the first sync: {memory_line()}")
 

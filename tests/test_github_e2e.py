@@ -196,9 +196,10 @@ def test_the_exporter_process_syncs_a_fake_github_then_costs_only_304s(tmp_path:
             assert value(first, "kpi_incidents_total", app="search") == 1
             assert value(first, "kpi_incident_restore_seconds_sum", app="search") == 2 * HOUR
             assert value(first, "kpi_deployments_total", app="docs") == 0
-            assert ("kpi_exporter_api_rate_limit_remaining", frozenset({("source", "gh")})) in (
-                samples(first)
-            )
+            # GitHub's two limits, each under its own resource label
+            for resource in (CORE, GRAPHQL):
+                labels = frozenset({("source", "gh"), ("resource", resource)})
+                assert ("kpi_exporter_api_rate_limit_remaining", labels) in samples(first)
 
             second = wait_for(exporter, lambda text: polls(text) >= n + 1)
             page = exporter.get("/").text
@@ -218,9 +219,11 @@ def test_the_exporter_process_syncs_a_fake_github_then_costs_only_304s(tmp_path:
         assert server.counts(0)[200] == FIRST_SYNC
         assert server.remaining(CORE) == RATE_LIMIT - CHECKS
         assert server.remaining(GRAPHQL) == RATE_LIMIT - (FIRST_SYNC - CHECKS)
-        # the last answers were core 304s: the gauge shows the core limit's remaining
-        assert value(second, "kpi_exporter_api_rate_limit_remaining", source="gh") == (
-            RATE_LIMIT - CHECKS
+        # each limit's gauge shows what the server has left of it
+        remaining = "kpi_exporter_api_rate_limit_remaining"
+        assert value(second, remaining, source="gh", resource=CORE) == RATE_LIMIT - CHECKS
+        assert value(second, remaining, source="gh", resource=GRAPHQL) == (
+            RATE_LIMIT - (FIRST_SYNC - CHECKS)
         )
         assert set(server.fake.authorizations) == {f"Bearer {TOKEN}"}
     assert TOKEN not in second + page + exporter.log.read_text(errors="replace")

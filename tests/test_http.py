@@ -76,7 +76,7 @@ def test_secondary_rate_limit_403_waits_for_retry_after() -> None:
     http, slept = client(health)
     assert http.get(f"{API}/x").json() == {"ok": 1}
     assert slept == [30.0]
-    assert health.rate_limit_remaining == {"gh": 4321.0}
+    assert health.rate_limit_remaining == {("gh", ""): 4321.0}
 
 
 @responses.activate

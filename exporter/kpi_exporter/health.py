@@ -34,7 +34,7 @@ class Health:
         self._lock = threading.Lock()
         self.sources: dict[str, SourceHealth] = {}
         self.api_requests: Counter[tuple[str, str]] = Counter()  # (source, status code)
-        self.rate_limit_remaining: dict[str, float] = {}
+        self.rate_limit_remaining: dict[tuple[str, str], float] = {}  # (source, resource)
 
     def register(self, name: str, type_: str, *, polled: bool = False) -> None:
         """Add a source. ``polled=True`` for push sources, which are ready from the start."""
@@ -64,12 +64,18 @@ class Health:
         with self._lock:
             self.sources[name].rejected += count
 
-    def request(self, source: str, code: int | str, rate_limit_remaining: float | None) -> None:
+    def request(
+        self,
+        source: str,
+        code: int | str,
+        rate_limit_remaining: float | None,
+        resource: str = "",
+    ) -> None:
         """Count one API request; ``code`` is the HTTP status, or ``error`` without a response."""
         with self._lock:
             self.api_requests[(source, str(code))] += 1
             if rate_limit_remaining is not None:
-                self.rate_limit_remaining[source] = rate_limit_remaining
+                self.rate_limit_remaining[(source, resource)] = rate_limit_remaining
 
     def ready(self) -> bool:
         """True once every source has been polled once, successfully or not."""
@@ -106,8 +112,10 @@ class Health:
                 series["kpi_exporter_events_rejected_total"].append((name, source.rejected))
             for (source_name, code), count in sorted(self.api_requests.items()):
                 series["kpi_exporter_api_requests_total"].append(((source_name, code), count))
-            for source_name, value in sorted(self.rate_limit_remaining.items()):
-                series["kpi_exporter_api_rate_limit_remaining"].append(((source_name,), value))
+            for (source_name, resource), value in sorted(self.rate_limit_remaining.items()):
+                series["kpi_exporter_api_rate_limit_remaining"].append(
+                    ((source_name, resource), value)
+                )
         for (source_name, kind), count in sorted(stored.items()):
             series["kpi_exporter_events_stored"].append(((source_name, kind), count))
         for family in EXPORTER_FAMILIES:

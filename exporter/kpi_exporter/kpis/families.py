@@ -279,8 +279,9 @@ EXPORTER_FAMILIES: tuple[Family, ...] = (
     Family(
         "kpi_exporter_api_rate_limit_remaining",
         "gauge",
-        "Requests left in the source API's current rate-limit window.",
-        ("source",),
+        "Requests left in the source API's current rate-limit window, per limit (GitHub's"
+        " resource: core, graphql, ...; empty for APIs with one limit).",
+        ("source", "resource"),
     ),
     Family(
         "kpi_exporter_events_stored",

@@ -197,7 +197,10 @@ class HttpClient:
                     self._wait_backoff(attempt, f"{method} {_public(url)}: {last_problem}")
                     continue
             remaining = _rate_limit_remaining(raw.headers)
-            self.health.request(self.source, raw.status_code, remaining)
+            # GitHub keeps separate limits (core REST, graphql, search) and names the one an
+            # answer counts against; GitLab has one.
+            resource = raw.headers.get("x-ratelimit-resource", "")
+            self.health.request(self.source, raw.status_code, remaining, resource)
             if raw.status_code in (200, 201, 202, 204, 304):
                 return Response(url, raw.status_code, raw.headers, raw.content, method)
             last_problem = f"HTTP {raw.status_code}"
