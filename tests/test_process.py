@@ -91,15 +91,17 @@ def test_sigkill_mid_poll_loses_nothing_and_counts_nothing_twice(tmp_path: Path)
     # Kill at different moments: before, during and after the first big poll's write.
     for delay in (0.3, 0.8, 1.5, 3.0):
         exporter = Exporter(config, tmp_path).start()
-        seen = counters(exporter.metrics())
-        assert seen >= last, f"counters went back after a restart: {seen} < {last}"
-        deadline = time.monotonic() + delay
-        while time.monotonic() < deadline:
+        try:
             seen = counters(exporter.metrics())
-            assert seen >= last
-            last = seen
-            time.sleep(0.05)
-        exporter.kill()
+            assert seen >= last, f"counters went back after a restart: {seen} < {last}"
+            deadline = time.monotonic() + delay
+            while time.monotonic() < deadline:
+                seen = counters(exporter.metrics())
+                assert seen >= last
+                last = seen
+                time.sleep(0.05)
+        finally:
+            exporter.kill()  # SIGKILL: no chance to finish the write in progress
         # appending between runs must be picked up once, not re-counted
         write_deployments(events, total, 100)
         total += 100
