@@ -100,13 +100,6 @@ def ingest(config: Config) -> Ingest:
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    store = Store(tmp_path / "kpi.db")
-    yield store
-    store.close()
-
-
-@pytest.fixture
 def pipeline(store: Store, config: Config) -> Pipeline:
     health = Health()
     health.register(SOURCE, "ingest", polled=True)

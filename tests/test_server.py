@@ -5,7 +5,6 @@ from __future__ import annotations
 import gzip
 import re
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -50,13 +49,6 @@ def health() -> Health:
     health.register("ci", "events_file")
     health.register("push", "ingest", polled=True)
     return health
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    store = Store(tmp_path / "kpi.db")
-    yield store
-    store.close()
 
 
 @pytest.fixture
