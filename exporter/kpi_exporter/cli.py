@@ -12,7 +12,7 @@ from pathlib import Path
 from types import FrameType
 from typing import assert_never
 
-from . import __version__, logs, reference
+from . import __version__, bundle, logs, reference
 from .config import (
     DEFAULT_PORT,
     Config,
@@ -103,17 +103,23 @@ def _parser() -> argparse.ArgumentParser:
     check = commands.add_parser("check-config", help="validate a configuration, show what it polls")
     check.add_argument("--config", required=True)
 
-    render = commands.add_parser("render", help="write the generated files (docs, schema)")
+    render = commands.add_parser(
+        "render", help="write the generated files (docs, schema, rules, runbooks)"
+    )
     render.add_argument("--out", default=".", help="repository root to write into")
     render.add_argument("--check", action="store_true", help="fail when a file is out of date")
+    render.add_argument(
+        "--thresholds",
+        help="thresholds file (YAML or JSON) merged over alerts/config.libsonnet",
+    )
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    if args.command == "render":
-        return _render(Path(args.out), args.check)
     try:
+        if args.command == "render":
+            return _render(Path(args.out), args.check, args.thresholds)
         config = load_config(args.config)
         if args.command == "check-config":
             return _check(config)
@@ -124,13 +130,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_CONFIG
 
 
-def _render(root: Path, check: bool) -> int:
+def _render(root: Path, check: bool, thresholds_file: str | None) -> int:
+    thresholds = bundle.load_thresholds(Path(thresholds_file)) if thresholds_file else None
     if check:
-        stale = reference.stale(root)
+        stale = reference.stale(root, thresholds)
         for path in stale:
             print(f"out of date: {path} (run `kpi-exporter render`)", file=sys.stderr)
         return 1 if stale else 0
-    for path in reference.write(root):
+    for path in reference.write(root, thresholds):
         print(f"wrote {path}")
     return 0
 

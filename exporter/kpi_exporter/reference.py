@@ -1,13 +1,18 @@
-"""Generated files: the metric reference and the configuration JSON Schema.
+"""Generated files: the metric reference, the configuration JSON Schema, and the bundle
+rendered from the Jsonnet catalogue (rule files, runbooks, rule reference; see ``bundle``).
 
 ``kpi-exporter render`` writes them; ``kpi-exporter render --check`` (run by the tests) fails
-when a committed file differs from what the code would write.
+when a committed file differs from what the code would write, or when a directory of
+generated files holds one that is no longer generated.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
+from . import bundle
 from .config import json_schema_text
 from .exposition import Family
 from .gofloat import go_float
@@ -73,31 +78,56 @@ def metrics_reference() -> str:
     return "\n".join(lines)
 
 
-def generated_files() -> dict[str, str]:
-    """Path (relative to the repository root) -> content."""
+# Directories that hold generated files only: a file there that is no longer generated (the
+# runbook of a disabled alert) is stale.
+GENERATED_DIRS = ("alerts/rendered", "docs/runbooks")
+
+
+def generated_files(thresholds: Mapping[str, Any] | None = None) -> dict[str, str]:
+    """Path (relative to the repository root) -> content. ``thresholds`` (a thresholds file's
+    content) is merged over the rule configuration, ``alerts/config.libsonnet``."""
     return {
         "docs/metrics.md": metrics_reference(),
         "docs/config.schema.json": json_schema_text(),
+        **bundle.rendered_files(thresholds),
     }
 
 
-def write(root: Path) -> list[str]:
-    """Write every generated file under ``root``; return the paths that changed."""
+def _leftovers(root: Path, generated: Mapping[str, str]) -> list[str]:
+    """Files in the generated directories under ``root`` that are not generated."""
+    return sorted(
+        str(path.relative_to(root))
+        for directory in GENERATED_DIRS
+        if (root / directory).is_dir()
+        for path in (root / directory).iterdir()
+        if path.is_file() and str(path.relative_to(root)) not in generated
+    )
+
+
+def write(root: Path, thresholds: Mapping[str, Any] | None = None) -> list[str]:
+    """Write every generated file under ``root`` and remove the leftovers of the generated
+    directories; return the paths that changed."""
+    generated = generated_files(thresholds)
     changed = []
-    for relative, content in generated_files().items():
+    for relative, content in generated.items():
         path = root / relative
         if not path.exists() or path.read_text(encoding="utf-8") != content:
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(content, encoding="utf-8")
             changed.append(relative)
+    for relative in _leftovers(root, generated):
+        (root / relative).unlink()
+        changed.append(relative)
     return changed
 
 
-def stale(root: Path) -> list[str]:
-    """Generated files under ``root`` that differ from what :func:`write` would write."""
+def stale(root: Path, thresholds: Mapping[str, Any] | None = None) -> list[str]:
+    """Generated files under ``root`` that differ from what :func:`write` would write, and
+    leftovers it would remove."""
+    generated = generated_files(thresholds)
     return [
         relative
-        for relative, content in generated_files().items()
+        for relative, content in generated.items()
         if not (root / relative).exists()
         or (root / relative).read_text(encoding="utf-8") != content
-    ]
+    ] + _leftovers(root, generated)

@@ -1,0 +1,40 @@
+// The KPI catalogue: every KPI once, with its recording rules, unit, direction, alerts and
+// runbook text, built from a configuration. Rules, alerts, runbooks and dashboards are all
+// generated from it. A new domain (security, cost, quality) is one more file under kpis/.
+local r = import 'lib/rules.libsonnet';
+
+function(config)
+  local domains = [
+    { name: 'delivery', kpis: (import 'kpis/delivery.libsonnet')(config) },
+    { name: 'dora', kpis: (import 'kpis/dora.libsonnet')(config) },
+    { name: 'incidents', kpis: (import 'kpis/incidents.libsonnet')(config) },
+    { name: 'flow', kpis: (import 'kpis/flow.libsonnet')(config) },
+    { name: 'exporter', kpis: (import 'kpis/exporter.libsonnet')(config) },
+  ];
+  local alertsOf(domain) = std.flattenArrays([kpi.alerts for kpi in domain.kpis]);
+  {
+    domains: domains,
+    kpis: std.flattenArrays([domain.kpis for domain in domains]),
+
+    // One recording group per KPI (each well under 20 rules).
+    recordingGroups: [
+      r.recordingGroup(config, kpi.group, kpi.records)
+      for kpi in self.kpis
+      if kpi.records != []
+    ],
+
+    // One alerting group per domain.
+    alertGroups: [
+      r.alertGroup(config, 'kpi-%s-alerts' % domain.name, alertsOf(domain))
+      for domain in domains
+      if std.length([a for a in alertsOf(domain) if a.settings.enabled]) > 0
+    ],
+
+    // Every enabled alert with the KPI it watches (docs.jsonnet).
+    alerts: [
+      alert { kpi: kpi.title, definition: kpi.definition }
+      for kpi in self.kpis
+      for alert in kpi.alerts
+      if alert.settings.enabled
+    ],
+  }

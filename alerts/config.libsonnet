@@ -1,0 +1,373 @@
+// The one configuration of kpi-exporter's recording rules, alerts, SLOs, runbooks and
+// dashboards (the `_config` of a monitoring mixin).
+//
+// Every selector, window and threshold lives here, each threshold next to the action it calls
+// for; nothing else under alerts/ or dashboards/ holds a number. To change values without
+// editing this file, write a thresholds file (YAML or JSON) with the same shape holding only
+// what differs, and render with `kpi-exporter render --thresholds FILE`: it is merged over
+// this object as a JSON merge patch (objects merge key by key, lists and values replace).
+//
+// Thresholds: ratios are 0..1; times are durations ('1h', '30m') or seconds.
+// Severities: critical pages someone, warning opens a ticket, info is not routed (dashboards
+// and the Alertmanager UI only). Set `enabled: false` to leave an alert out.
+{
+  // Label matchers added to every exporter metric a rule reads.
+  selectors: {
+    // The scrape job of the exporter (the Helm chart's ServiceMonitor keeps this job name).
+    exporter: 'job="kpi-exporter"',
+    // Which incidents count for the incident KPIs, e.g. 'environment="production"' or
+    // 'severity=~"critical|high"'. Empty: all of them.
+    incidents: '',
+  },
+
+  // Windows of the KPI recording rules: the short one answers "this week", the long one is
+  // the DORA window. Prometheus needs at least the long window of retention.
+  windows: { short: '7d', long: '30d' },
+  // Quantiles recorded for every time and size histogram.
+  quantiles: [0.5, 0.9],
+  // Evaluation interval of the KPI recording rule groups (null: Prometheus' global one). Their
+  // windows are days long, so once a minute is plenty.
+  rule_interval: '1m',
+
+  // Where an alert's runbook is: %s is the alert name. The files are docs/runbooks/*.md.
+  runbook_url: 'https://github.com/kpi-exporter/kpi-exporter/blob/main/docs/runbooks/%s.md',
+
+  // DORA performance tiers, as the State of DevOps reports publish them. The recording rules
+  // turn each metric into a tier over the long window: 0 elite, 1 high, 2 medium, 3 low.
+  // A value's tier is the number of tier limits it misses, so each limit is the worst value
+  // of its tier (the best for deployment frequency). The reports publish cluster values, not
+  // limits, and they are not always ordered (2024 change failure rate: high 20 %, medium 10 %);
+  // counting missed limits amounts to sorting them.
+  dora_report: '2024',
+  dora: {
+    '2023': {
+      deployment_frequency: {
+        limits: { elite: 1, high: 1 / 7, medium: 1 / 30 },  // deployments per day, at least
+        published: {
+          elite: 'On demand',
+          high: 'Between once per day and once per week',
+          medium: 'Between once per week and once per month',
+          low: 'Between once per week and once per month',
+        },
+      },
+      change_lead_time: {
+        limits: { elite: '1d', high: '7d', medium: '30d' },  // median, at most
+        published: {
+          elite: 'Less than one day',
+          high: 'Between one day and one week',
+          medium: 'Between one week and one month',
+          low: 'Between one week and one month',
+        },
+      },
+      change_failure_rate: {
+        limits: { elite: 0.05, high: 0.10, medium: 0.15 },  // at most
+        published: { elite: '5%', high: '10%', medium: '15%', low: '64%' },
+      },
+      failed_deployment_recovery_time: {
+        limits: { elite: '1h', high: '1d', medium: '7d' },  // median, at most
+        published: {
+          elite: 'Less than one hour',
+          high: 'Less than one day',
+          medium: 'Between one day and one week',
+          low: 'Between one month and six months',
+        },
+      },
+    },
+    '2024': {
+      deployment_frequency: {
+        limits: { elite: 1, high: 1 / 7, medium: 1 / 30 },
+        published: {
+          elite: 'On demand (multiple deploys per day)',
+          high: 'Between once per day and once per week',
+          medium: 'Between once per week and once per month',
+          low: 'Between once per month and once every six months',
+        },
+      },
+      change_lead_time: {
+        limits: { elite: '1d', high: '7d', medium: '30d' },
+        published: {
+          elite: 'Less than one day',
+          high: 'Between one day and one week',
+          medium: 'Between one week and one month',
+          low: 'Between one month and six months',
+        },
+      },
+      change_failure_rate: {
+        limits: { elite: 0.05, high: 0.20, medium: 0.10 },
+        published: { elite: '5%', high: '20%', medium: '10%', low: '40%' },
+      },
+      failed_deployment_recovery_time: {
+        limits: { elite: '1h', high: '1d', medium: '1d' },
+        published: {
+          elite: 'Less than one hour',
+          high: 'Less than one day',
+          medium: 'Less than one day',
+          low: 'Between one week and one month',
+        },
+      },
+    },
+  },
+
+  // Work in progress limits: open changes per team. Teams not listed get the default.
+  wip_limits: { default: 10, teams: {} },
+
+  // Every KPI and exporter alert: severity, `for`, threshold, the window of the KPI it reads
+  // ('short' or 'long' above) and the action the owner takes when it fires.
+  alerts: {
+    // Delivery (DORA)
+    ChangeFailureRateHigh: {
+      enabled: true,
+      severity: 'warning',
+      'for': '1h',
+      threshold: 0.15,
+      window: 'short',
+      action: 'Review each failed deployment with the team and add the automated test that'
+              + ' would have caught it. Work in smaller batches and deploy more often, so a'
+              + ' failure is easy to pin point, and make rollback automatic when metric'
+              + ' thresholds are crossed.',
+    },
+    ReworkRateHigh: {
+      enabled: true,
+      severity: 'warning',
+      'for': '1h',
+      threshold: 0.10,
+      window: 'short',
+      action: 'Releases need hotfixes and rollbacks: the quality gates before production are'
+              + ' not catching the defects that matter. Find where each one should have been'
+              + ' caught (requirements, unit, integration, staging) and invest in that gate.',
+    },
+    ChangeLeadTimeHigh: {
+      enabled: true,
+      severity: 'warning',
+      'for': '1h',
+      threshold: '1d',
+      window: 'short',
+      action: 'Find where changes wait (coding, pickup, review or deploy stage): time idly'
+              + ' sitting in a queue is waste to eliminate. Review pull requests the same day,'
+              + ' limit work in progress and automate the path to production.',
+    },
+    DeploymentRecoveryTimeHigh: {
+      enabled: true,
+      severity: 'warning',
+      'for': '1h',
+      threshold: '1h',
+      window: 'short',
+      action: 'Make recovery one automated step: roll back first and investigate after, and'
+              + ' use feature flags and progressive rollout so a failed change can be turned'
+              + ' off without a new deployment.',
+    },
+    ProductionDeploysStalled: {
+      enabled: true,
+      severity: 'warning',
+      'for': '1h',
+      window: 'short',  // no production deployment in this window while changes were merged
+      action: 'Deploy what is merged: find what holds changes back from production (a manual'
+              + ' approval, a broken pipeline, a release calendar) and remove it. Aim for'
+              + ' on-demand deployments, several a day, repeatable and automated.',
+    },
+
+    // Incidents
+    IncidentOpenTooLong: {
+      enabled: true,
+      severity: 'critical',
+      'for': '5m',
+      threshold: '1h',  // age of the oldest open incident
+      action: 'Restore service before looking for the cause: roll back the last deployment or'
+              + ' turn the feature off, and escalate to the incident commander. The target'
+              + ' time to restore is under one hour.',
+    },
+    TimeToRestoreHigh: {
+      enabled: true,
+      severity: 'warning',
+      'for': '1h',
+      threshold: '1h',
+      window: 'short',
+      action: 'Long time to restore is often a symptom of poor observability, complex'
+              + ' deployment pipelines, or too little feature flagging and progressive'
+              + ' rollout. Review the slowest incidents and fix what slowed detection,'
+              + ' diagnosis or rollback.',
+    },
+    TimeToDetectHigh: {
+      enabled: true,
+      severity: 'warning',
+      'for': '1h',
+      threshold: '30m',
+      window: 'short',
+      action: 'Defects impact users too long before anyone knows: alert on user-facing'
+              + ' symptoms of the critical paths (synthetic transactions, real-user'
+              + ' monitoring), and remove the low-signal, high-noise alerts that teach people'
+              + ' to ignore pages.',
+    },
+    TimeToAcknowledgeHigh: {
+      enabled: true,
+      severity: 'info',
+      'for': '1h',
+      threshold: '15m',
+      window: 'short',
+      action: 'Check that pages reach the on-call (routing, escalation policy, contact'
+              + ' details) and that the rotation is staffed; alert fatigue from noisy alerts'
+              + ' also delays acknowledgement.',
+    },
+
+    // Flow
+    WorkInProgressAboveLimit: {
+      enabled: true,
+      severity: 'warning',
+      'for': '1h',
+      // The limits are `wip_limits` above.
+      action: 'Stop starting, start finishing: the team pulls new work only as it has'
+              + ' capacity. Review and merge, or close, open changes before opening new ones,'
+              + ' and agree the limit with the team.',
+    },
+    ChangesOpenTooLong: {
+      enabled: true,
+      severity: 'info',
+      'for': '1h',
+      threshold: '7d',  // one of the ages the exporter counts: 1h, 1d, 3d, 7d, 14d, 30d
+      action: 'Work idle in a queue is the biggest point of failure to deliver: review and'
+              + ' merge, or close, the old open changes, and find what they are waiting for.',
+    },
+    ChangePickupTimeHigh: {
+      enabled: true,
+      severity: 'info',
+      'for': '1h',
+      threshold: '4h',
+      window: 'short',
+      action: 'Changes wait for a first review: make reviewing open pull requests the first'
+              + ' thing people do, and keep changes small enough to review in one sitting, so'
+              + ' they are reviewed and merged the day they are opened.',
+    },
+    ChangeSizeLarge: {
+      enabled: true,
+      severity: 'info',
+      'for': '1h',
+      threshold: 500,  // lines, median
+      window: 'short',
+      action: 'Keep most pull requests under 500 lines all-in (ideally under 200): split large'
+              + ' changes and ship them behind feature flags, so reviewers stay focused and'
+              + ' changes merge the day they are opened.',
+    },
+    UnreviewedMergesHigh: {
+      enabled: true,
+      severity: 'info',
+      'for': '1h',
+      threshold: 0.05,
+      window: 'short',
+      action: 'Require a review by someone other than the author before a merge (branch'
+              + ' protection), and check which merges bypassed it (administrators, hotfixes).',
+    },
+
+    // The exporter itself
+    KpiExporterSourceDown: {
+      enabled: true,
+      severity: 'warning',
+      'for': '15m',
+      action: "Read the exporter log for the source's last error (credentials, permissions,"
+              + ' rate limit, network, API change) and run `kpi-exporter check-config`. The'
+              + " source's metrics keep their last good values meanwhile.",
+    },
+    KpiExporterDataStale: {
+      enabled: true,
+      severity: 'warning',
+      'for': '5m',
+      threshold: '1h',  // since the last successful poll
+      action: 'Check the exporter log for a poll that hangs or keeps failing, and the status'
+              + " of the source's API. Dashboards show old numbers until a poll succeeds.",
+    },
+    KpiExporterRateLimitLow: {
+      enabled: true,
+      severity: 'warning',
+      'for': '15m',
+      threshold: 100,  // requests left in the rate-limit window
+      action: 'Polls will soon wait for the rate limit to reset: poll less often (the'
+              + " source's `interval`), narrow the source to the repositories that matter, or"
+              + ' give the exporter a token or app of its own.',
+    },
+    KpiExporterAbsent: {
+      enabled: true,
+      severity: 'warning',
+      'for': '15m',
+      action: 'Check that the exporter process or pod runs, that Prometheus scrapes it with'
+              + ' the job name of `selectors.exporter`, and the network path between them.',
+    },
+    KpiExporterNoEvents: {
+      enabled: true,
+      severity: 'warning',
+      'for': '1h',
+      action: 'Check that the configured sources point at the right repositories, projects'
+              + ' or files (`kpi-exporter check-config`), and read the exporter log for what'
+              + ' each poll found.',
+    },
+    KpiExporterEventsRejected: {
+      enabled: true,
+      severity: 'info',
+      'for': '0s',
+      over: '1h',  // rejections counted over this window
+      action: 'Fix what writes the rejected records: the exporter log names the file, line'
+              + ' and field of each one. The other records still count.',
+    },
+  },
+
+  // Multi-window, multi-burn-rate SLO alerts (Google SRE workbook, chapter 5). Each window
+  // pair fires when both windows burn faster than `budget` (the share of the SLO window's
+  // error budget) spent in the long window; for a 30d SLO that is 14.4x (1h, 5m), 6x (6h,
+  // 30m), 3x (1d, 2h) and 1x (3d, 6h).
+  slo_alerts: {
+    page: {
+      enabled: true,
+      severity: 'critical',
+      'for': '2m',
+      windows: [
+        { long: '1h', short: '5m', budget: 0.02 },
+        { long: '6h', short: '30m', budget: 0.05 },
+      ],
+      action: 'Find what changed (the last deployment, a dependency, a traffic spike) and'
+              + ' mitigate now: roll back, or shed load. At this rate the error budget is gone'
+              + ' within days.',
+    },
+    ticket: {
+      enabled: true,
+      severity: 'warning',
+      'for': '15m',
+      windows: [
+        { long: '1d', short: '2h', budget: 0.10 },
+        { long: '3d', short: '6h', budget: 0.10 },
+      ],
+      action: 'The error budget burns faster than the objective allows: investigate the'
+              + ' gradual degradation (it may never cross an incident threshold) and put'
+              + ' reliability work before features until the burn rate is back under 1.',
+    },
+  },
+
+  // Service level objectives over the request series of your own services (the exporter
+  // does not produce them). An availability SLI counts good and total requests; a latency
+  // SLI counts the requests of a histogram under a bucket bound `le` (written as exposed).
+  // The examples are the sample app `checkout` of examples/quickstart.yaml.
+  slos: [
+    {
+      name: 'checkout-availability',
+      app: 'checkout',
+      team: 'payments',
+      objective: 0.999,
+      window: '30d',
+      sli: {
+        type: 'availability',
+        good: 'http_requests_total{app="checkout", code!~"5.."}',
+        total: 'http_requests_total{app="checkout"}',
+      },
+    },
+    {
+      name: 'checkout-latency',
+      app: 'checkout',
+      team: 'payments',
+      objective: 0.95,
+      window: '30d',
+      sli: {
+        type: 'latency',
+        histogram: 'http_request_duration_seconds',
+        selector: 'app="checkout"',
+        le: '0.5',
+      },
+    },
+  ],
+}

@@ -1,0 +1,143 @@
+// Incident KPIs: incidents, open incidents and the oldest one, time to restore, to detect and
+// to acknowledge. Definitions: docs/definitions.md#recovery-and-restore.
+local duration = import '../lib/duration.libsonnet';
+local p = import '../lib/promql.libsonnet';
+local r = import '../lib/rules.libsonnet';
+
+function(config)
+  local records = (import '../lib/records.libsonnet')(config);
+  local incidents = [config.selectors.incidents];
+  local setting(name) = r.settings(config, name);
+  local who = '{{ $labels.app }} (team {{ $labels.team }})';
+
+  // The alert on the median of an incident time histogram.
+  local medianAlert(name, family, what, next) = {
+    name: name,
+    settings: setting(name),
+    local window = r.window(config, self.settings),
+    local limit = duration.text(duration.seconds(self.settings.threshold)),
+    expr: '%s > %s' % [
+      r.name('app', family, 'p50_' + window),
+      p.num(duration.seconds(self.settings.threshold)),
+    ],
+    description: 'The median incident of %s took {{ $value | humanizeDuration }} to %s over'
+                 % [who, what] + ' the last %s; the target is under %s.' % [window, limit],
+    threshold: 'Median time to %s of the incidents of the last %s above %s.'
+               % [what, window, limit],
+    next: next,
+  };
+
+  [
+    {
+      name: 'incidents',
+      title: 'Incidents',
+      unit: 'incidents',
+      grafana_unit: 'short',  // for dashboards
+      direction: 'lower',
+      meaning: 'Incidents started (counted when they are stored), incidents open now, and the'
+               + ' age of the oldest open one.',
+      definition: 'definitions.md#recovery-and-restore',
+      group: 'kpi-incidents',
+      records: records.increases('kpi_incidents', 'kpi_incidents_total', incidents)
+               + records.sums('kpi_incidents_open', matchers=incidents)
+               + r.perLevel(function(level) r.record(
+                 r.name(level.name, 'kpi_incidents_open_age_seconds', 'max'),
+                 'time() - ' + p.aggregate('min', level.labels, records.exporter(
+                   'kpi_incidents_oldest_open_start_timestamp_seconds', incidents
+                 )),
+               )),
+      alerts: [
+        {
+          name: 'IncidentOpenTooLong',
+          settings: setting(self.name),
+          local limit = duration.text(duration.seconds(self.settings.threshold)),
+          expr: '%s > %s' % [
+            r.name('app', 'kpi_incidents_open_age_seconds', 'max'),
+            p.num(duration.seconds(self.settings.threshold)),
+          ],
+          summary: 'An incident is open for longer than the restore target.',
+          description: 'The oldest open incident of %s started {{ $value | humanizeDuration }}'
+                       % who + ' ago; the target time to restore is under %s.' % limit,
+          meaning: 'The age of the oldest incident of the app that is not resolved yet: how'
+                   + ' long users have been affected, if it still has impact.',
+          threshold: 'An incident open for more than %s.' % limit,
+          next: [
+            'The incident in the incident tool: its status, commander and the last update.',
+            'The last production deployment of the app before the incident started: the'
+            + ' exporter links the incident to it unless the incident names another.',
+            'An incident resolved in practice but not closed in the tool also counts: close it.',
+          ],
+        },
+      ],
+    },
+    {
+      name: 'time_to_restore',
+      title: 'Time to restore',
+      unit: 'seconds',
+      grafana_unit: 's',  // for dashboards
+      direction: 'lower',
+      meaning: 'How long incidents take from their start to resolved (median and 90th'
+               + ' percentile of the incidents resolved in the window).',
+      definition: 'definitions.md#recovery-and-restore',
+      group: 'kpi-time-to-restore',
+      records: records.quantiles('kpi_incident_restore_seconds', incidents),
+      alerts: [
+        medianAlert('TimeToRestoreHigh', 'kpi_incident_restore_seconds', 'restore', [
+          'The slowest incidents of the window and their timelines: where did the time go,'
+          + ' detection, diagnosis, or the fix and its deployment?',
+          'Time to detect and to acknowledge of the same incidents'
+          + ' (`app:kpi_incident_detect_seconds:p50_%s`).' % config.windows.short,
+          'Failed deployment recovery time (`app:kpi_failed_deployment_recovery_seconds'
+          + ':p50_%s`): can a rollback restore service faster?' % config.windows.short,
+        ]) {
+          summary: 'Incidents take too long to restore.',
+          meaning: $.meaning,
+        },
+      ],
+    },
+    {
+      name: 'time_to_detect',
+      title: 'Time to detect',
+      unit: 'seconds',
+      grafana_unit: 's',  // for dashboards
+      direction: 'lower',
+      meaning: 'How long an incident affects users before anyone knows: impact start to'
+               + ' detection, where the source records both.',
+      definition: 'definitions.md#recovery-and-restore',
+      group: 'kpi-time-to-detect',
+      records: records.quantiles('kpi_incident_detect_seconds', incidents),
+      alerts: [
+        medianAlert('TimeToDetectHigh', 'kpi_incident_detect_seconds', 'detect', [
+          'How each slow incident was detected: an alert, a customer, a colleague? Incidents'
+          + ' reported by customers point to the missing alerts.',
+          'The alerts that fired during the impact and were ignored: noisy alerts hide real'
+          + ' ones.',
+        ]) {
+          summary: 'Incidents take too long to detect.',
+          meaning: $.meaning,
+        },
+      ],
+    },
+    {
+      name: 'time_to_acknowledge',
+      title: 'Time to acknowledge',
+      unit: 'seconds',
+      grafana_unit: 's',  // for dashboards
+      direction: 'lower',
+      meaning: 'How long an incident waits for someone to acknowledge it: detection (or'
+               + ' start) to acknowledgement, where the source has it.',
+      definition: 'definitions.md#recovery-and-restore',
+      group: 'kpi-time-to-acknowledge',
+      records: records.quantiles('kpi_incident_acknowledge_seconds', incidents),
+      alerts: [
+        medianAlert('TimeToAcknowledgeHigh', 'kpi_incident_acknowledge_seconds', 'acknowledge', [
+          "The paging tool's escalation policy and notification log for the slow"
+          + ' acknowledgements.',
+          'The number of pages per on-call shift: more than a few a day leads to fatigue.',
+        ]) {
+          summary: 'Incidents take too long to acknowledge.',
+          meaning: $.meaning,
+        },
+      ],
+    },
+  ]

@@ -1,0 +1,54 @@
+// Small PromQL builders, so every rule reads the same way.
+//
+// They concatenate strings rather than use `%` formatting: the C++ Jsonnet implements
+// std.format in Jsonnet itself, and at a few hundred rules that costs seconds.
+
+// Drop the trailing zeros of a decimal fraction: '150' -> '15'.
+local trimZeros(digits) =
+  if digits != '' && digits[std.length(digits) - 1] == '0'
+  then trimZeros(std.substr(digits, 0, std.length(digits) - 1))
+  else digits;
+
+{
+  // A number as a person writes it: 0.15, 86400, 0.142857143 (nine decimals at most).
+  num(x)::
+    if x == std.floor(x) then std.toString(x)
+    else
+      local scaled = std.toString(std.round(std.abs(x) * 1e9));
+      local padded = std.repeat('0', std.max(0, 10 - std.length(scaled))) + scaled;
+      local cut = std.length(padded) - 9;
+      local fraction = trimZeros(std.substr(padded, cut, 9));
+      (if x < 0 then '-' else '') + std.substr(padded, 0, cut)
+      + (if fraction == '' then '' else '.' + fraction),
+
+  // A ratio as a percentage for text: 0.15 -> '15%', 0.999 -> '99.9%'.
+  percent(x):: self.num(x * 100) + '%',
+
+  // op by (labels) (expr), or op(expr) at the organisation level (no label kept).
+  aggregate(op, labels, expr)::
+    op + (if labels == [] then '' else ' by (' + std.join(', ', labels) + ') ')
+    + '(' + expr + ')',
+
+  sum(labels, expr):: self.aggregate('sum', labels, expr),
+
+  // metric{a="b", c="d"}: the non-empty matchers of the list.
+  select(metric, matchers)::
+    metric + '{' + std.join(', ', [m for m in matchers if m != '']) + '}',
+
+  // Events counted in the window, summed to the level's labels.
+  increase(labels, series, window)::
+    self.sum(labels, 'increase(' + series + '[' + window + '])'),
+
+  // A quantile of the observations of a classic histogram in the window (of the changes
+  // deployed, the incidents resolved...). `>= 0` drops the NaN that histogram_quantile
+  // returns when nothing was observed in the window, so "no data" stays absent instead of
+  // looking like a value.
+  quantile(q, labels, buckets, window)::
+    'histogram_quantile(' + self.num(q) + ', ' + self.increase(labels + ['le'], buckets, window)
+    + ') >= 0',
+
+  // numerator / denominator, where a numerator absent for a label set counts as 0 (the
+  // exporter leaves counters at 0 out) and a denominator of 0 gives no value.
+  ratio(numerator, denominator)::
+    '(' + numerator + ' or 0 * ' + denominator + ') / (' + denominator + ' > 0)',
+}

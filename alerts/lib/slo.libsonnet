@@ -1,0 +1,135 @@
+// SLO rules from `slos` and `slo_alerts` of the configuration (Google SRE workbook,
+// "Alerting on SLOs": multiwindow, multi-burn-rate alerts), for any SLO window.
+//
+// Per SLO, with the labels slo, app and team:
+//   slo:sli_error:ratio_rate<w>       share of bad requests over each window w
+//   slo:burn_rate:ratio_rate<w>       that share / the error budget (1 - objective)
+//   slo:objective:ratio               the objective
+//   slo:error_budget_remaining:ratio  1 - the burn rate over the SLO window
+// and the alert ErrorBudgetBurn: critical for the page windows, warning for the ticket ones.
+local duration = import 'duration.libsonnet';
+local p = import 'promql.libsonnet';
+local r = import 'rules.libsonnet';
+
+function(config)
+  local policies = [config.slo_alerts.page, config.slo_alerts.ticket];
+  local summaries = {
+    page: 'An SLO burns its error budget fast.',
+    ticket: 'An SLO burns its error budget faster than its objective allows.',
+  };
+  local bySeconds(list) = std.uniq(std.sort(list, duration.seconds), duration.seconds);
+  local labels(slo) = { slo: slo.name, app: slo.app, team: slo.team };
+  local one(name, slo) = '%s{slo="%s"}' % [name, slo.name];
+
+  // Good and total requests per second over a window, as the SLI type counts them.
+  local rates(sli, window) =
+    if sli.type == 'availability' then
+      ['sum(rate(%s[%s]))' % [sli.good, window], 'sum(rate(%s[%s]))' % [sli.total, window]]
+    else if sli.type == 'latency' then
+      local fast = p.select(sli.histogram + '_bucket', [sli.selector, 'le="%s"' % sli.le]);
+      local all = p.select(sli.histogram + '_count', [sli.selector]);
+      ['sum(rate(%s[%s]))' % [fast, window], 'sum(rate(%s[%s]))' % [all, window]]
+    else error 'slo sli.type must be availability or latency, not %s' % sli.type;
+
+  // The burn rate a window pair alerts above: the budget share spent in the long window.
+  local factor(slo, pair) =
+    pair.budget * duration.seconds(slo.window) / duration.seconds(pair.long);
+
+  local alert(slo, name) = {
+    local policy = config.slo_alerts[name],
+    local objective = p.percent(slo.objective),
+    alert: 'ErrorBudgetBurn',
+    expr: std.join('\nor\n', [
+      '(\n  %s > %s\nand\n  %s > %s\n)' % [
+        one('slo:burn_rate:ratio_rate' + pair.long, slo),
+        p.num(factor(slo, pair)),
+        one('slo:burn_rate:ratio_rate' + pair.short, slo),
+        p.num(factor(slo, pair)),
+      ]
+      for pair in policy.windows
+    ]) + '\n',
+    'for': policy['for'],
+    labels: { severity: policy.severity, slo: slo.name },
+    annotations: {
+      summary: summaries[name],
+      description: 'SLO {{ $labels.slo }} of {{ $labels.app }} (team {{ $labels.team }})'
+                   + ' burns its error budget {{ $value | humanize }} times as fast as its'
+                   + ' objective of %s over %s allows.' % [objective, slo.window],
+      runbook_url: config.runbook_url % 'ErrorBudgetBurn',
+      action: policy.action,
+    },
+  };
+
+  {
+    // What the runbook of ErrorBudgetBurn says besides the rules (docs.jsonnet).
+    runbook: {
+      name: 'ErrorBudgetBurn',
+      kpi: 'Service level objectives',
+      definition: 'rules.md#service-level-objectives',
+      meaning: 'The burn rate of an SLO: how fast it spends its error budget (the share of'
+               + ' requests allowed to fail, 1 - objective, over the SLO window). At 1 the'
+               + ' budget lasts exactly the window; at 14.4 a 30d budget is gone in about two'
+               + ' days. Each window pair alerts only while both its long window (the budget'
+               + ' really burns) and its short window (it still burns now) are above the rate.',
+      threshold: std.join(' ', [
+        '%s (%s): the burn rate over %s and over %s above the rate that spends %s of the'
+        % [policy.severity, name, pair.long, pair.short, p.percent(pair.budget)]
+        + ' budget in %s.' % pair.long
+        for name in ['page', 'ticket']
+        for policy in [config.slo_alerts[name]]
+        if policy.enabled
+        for pair in policy.windows
+      ]),
+      next: [
+        'The SLI of the SLO over the last hours (`slo:sli_error:ratio_rate5m` and'
+        + ' `slo:sli_error:ratio_rate1h`): a step at a deployment, a slow climb with traffic?',
+        'The error budget left (`slo:error_budget_remaining:ratio`): how much room the team'
+        + ' has before the objective is missed.',
+        'The last production deployments of the app and its open incidents.',
+      ],
+    },
+
+    groups: std.flattenArrays([
+      local windows = bySeconds(
+        [pair.long for policy in policies for pair in policy.windows]
+        + [pair.short for policy in policies for pair in policy.windows]
+        + [slo.window]
+      );
+      [
+        {
+          name: 'slo-%s' % slo.name,
+          rules: [
+            r.record(
+              'slo:sli_error:ratio_rate' + window,
+              '1 - %s / %s' % rates(slo.sli, window),
+              labels(slo),
+            )
+            for window in windows
+          ] + [
+            r.record(
+              'slo:burn_rate:ratio_rate' + window,
+              '%s / %s' % [one('slo:sli_error:ratio_rate' + window, slo), p.num(1 - slo.objective)],
+              labels(slo),
+            )
+            for window in windows
+          ] + [
+            r.record('slo:objective:ratio', 'vector(%s)' % p.num(slo.objective), labels(slo)),
+            r.record(
+              'slo:error_budget_remaining:ratio',
+              '1 - %s' % one('slo:burn_rate:ratio_rate' + slo.window, slo),
+              labels(slo),
+            ),
+          ],
+        },
+        {
+          name: 'slo-%s-alerts' % slo.name,
+          rules: [
+            alert(slo, name)
+            for name in ['page', 'ticket']
+            if config.slo_alerts[name].enabled
+          ],
+        },
+      ]
+      for slo in config.slos
+    ]),
+  }
