@@ -105,6 +105,8 @@ def test_change_failure_rate_rework_restore_and_recovery_per_app(tmp_path: Path)
     assert value(text, "kpi_deployments_total", **SHOP) == 7
     assert value(text, "kpi_deployments_failed_total", **SHOP) == 4
     assert value(text, "kpi_deployments_rework_total", **SHOP) == 3
+    # release failures: d2 rolled back and d4 hotfixed (d1 and d5 failed by incidents only)
+    assert value(text, "kpi_deployments_release_failed_total", **SHOP) == 2
     recovery = "kpi_failed_deployment_recovery_seconds"
     assert value(text, f"{recovery}_count", **SHOP) == 4
     assert value(text, f"{recovery}_sum", **SHOP) == 52 * HOUR + DAY + 47 * HOUR + 27.5 * HOUR

@@ -26,6 +26,10 @@ def observe_change(change: Change, settings: KpiSettings) -> Iterator[Observatio
     yield Observation("kpi_change_lead_time_seconds", labels, lead_time)
 
 
+# The reasons (see linking.assess) that say the release itself had to be undone or patched.
+RELEASE_FAILURES = frozenset({"rolled back", "hotfix"})
+
+
 def observe_outcome(outcome: DeploymentOutcome, settings: KpiSettings) -> Iterator[Observation]:
     """Rework (hotfix, rollback) and failed deployments count once; a failed deployment's
     recovery time is observed once it recovered."""
@@ -35,6 +39,8 @@ def observe_outcome(outcome: DeploymentOutcome, settings: KpiSettings) -> Iterat
     if not outcome.failed:
         return
     yield Observation("kpi_deployments_failed_total", labels, 1)
+    if RELEASE_FAILURES & set(outcome.reasons):
+        yield Observation("kpi_deployments_release_failed_total", labels, 1)
     if outcome.recovered_at is not None:
         recovery = max(0.0, outcome.recovered_at - outcome.deployed_at)
         yield Observation("kpi_failed_deployment_recovery_seconds", labels, recovery)

@@ -111,6 +111,13 @@ FAMILIES: tuple[Family, ...] = (
         DELIVERY_LABELS,
     ),
     Family(
+        "kpi_deployments_release_failed_total",
+        "counter",
+        "Production deployments that needed a rollback or a hotfix (within the hotfix window):"
+        " the release failure rate's numerator.",
+        DELIVERY_LABELS,
+    ),
+    Family(
         "kpi_change_lead_time_seconds",
         "histogram",
         "Change lead time: first commit to the end of the first successful production"
