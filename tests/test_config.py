@@ -10,7 +10,13 @@ import pytest
 import yaml
 
 from kpi_exporter import cli
-from kpi_exporter.config import ConfigError, load_config, parse_config, parse_duration
+from kpi_exporter.config import (
+    SOURCE_TYPES,
+    ConfigError,
+    load_config,
+    parse_config,
+    parse_duration,
+)
 from kpi_exporter.ownership import Ownership
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -42,9 +48,12 @@ def test_errors_name_the_key_path_and_the_line() -> None:
     assert problems_of(BAD) == [
         "kpi.yaml:7: sources[1].paths: expected a list",
         "kpi.yaml:11: sources[2].interval: expected a duration such as 30s, 5m, 48h or 7d",
-        "kpi.yaml:12: sources[3]: unknown source type (expected one of: 'git', 'events_file',"
-        " 'ingest', 'github', 'gitlab')",
+        # Every registered type is listed, in registration order (the first five, then more).
+        "kpi.yaml:12: sources[3]: unknown source type (expected one of: "
+        + ", ".join(f"'{name}'" for name in SOURCE_TYPES)
+        + ")",
     ]
+    assert SOURCE_TYPES[:5] == ("git", "events_file", "ingest", "github", "gitlab")
 
 
 def test_unknown_and_missing_keys_are_named() -> None:

@@ -12,8 +12,9 @@ from prometheus_client.openmetrics.parser import (
 from prometheus_client.parser import text_string_to_metric_families
 
 from kpi_exporter import reference
+from kpi_exporter.kpis.code_quality import SONARQUBE_FAMILIES
 from kpi_exporter.kpis.families import EXPORTER_FAMILIES, FAMILIES
-from kpi_exporter.model import Event
+from kpi_exporter.model import Coverage, Defect, Event, Gauge, TestRun
 from kpi_exporter.pipeline import Pipeline
 from kpi_exporter.sources import Poll
 from kpi_exporter.store import Store
@@ -62,7 +63,23 @@ def test_every_exported_family_is_in_the_catalogue_and_documented(tmp_path: Path
             impact_started_at="2026-11-01T10:50:00Z",
             acknowledged_at="2026-11-01T11:05:00Z",
         ),
-        incident("i2", "2026-11-02T11:00:00Z"),
+        incident("i2", "2026-11-02T11:00:00Z", component="payments"),
+        Coverage("test", "coverage/shop/payments", "shop", "team-a", "payments", 4, 7, 0.0),
+        TestRun("test", "junit/shop/abc/unit", "shop", "team-a", 0.0, tests=4, failures=1, flaky=2),
+        *(
+            Gauge("test", f"sonarqube/shop/{name}", "shop", "team-a", name, 1.0, 0.0)
+            for name in SONARQUBE_FAMILIES
+        ),
+        Defect(
+            source="test",
+            key="b1",
+            app="shop",
+            team="team-a",
+            created_at=ts("2026-11-01T09:00:00Z"),
+            found_in="production",
+            customer_reported=True,
+            severity="high",
+        ),
     ]
     pipeline.record("test", Poll(events=events, cursor=None))
     pipeline.health.success("test", 0.1)

@@ -12,16 +12,22 @@ from pathlib import Path
 from types import FrameType
 from typing import assert_never
 
-from . import __version__, bundle, logs, reference
+from . import __version__, bundle, explain, logs, reference
 from .config import (
     DEFAULT_PORT,
     Config,
     ConfigError,
+    CoverageSource,
     EventsFileSource,
     GitHubSource,
     GitLabSource,
     GitSource,
     IngestSource,
+    JiraSource,
+    JUnitSource,
+    OpsgenieSource,
+    PagerDutySource,
+    SonarQubeSource,
     load_config,
 )
 from .credentials import CredentialError, read_secret
@@ -31,11 +37,17 @@ from .pipeline import Pipeline
 from .scheduler import Scheduler
 from .server import ExporterServer, parse_listen_address
 from .sources import Source
+from .sources.coverage import CoverageReports
 from .sources.events_file import EventsFiles
 from .sources.git import GitRepository
 from .sources.github import GitHub, check_credentials
 from .sources.gitlab import GitLab
 from .sources.ingest import Ingest
+from .sources.jira import Jira
+from .sources.junit import JUnitReports
+from .sources.opsgenie import Opsgenie
+from .sources.pagerduty import PagerDuty
+from .sources.sonarqube import SonarQube
 from .store import Store
 from .webconfig import BasicAuth, load_web_config
 
@@ -76,6 +88,35 @@ def build_sources(
             except CredentialError as error:
                 raise ConfigError([str(error)]) from None
             polled.append(GitHub(source, ownership, config.kpi_settings(), health, what=where))
+        elif isinstance(source, JiraSource):
+            try:
+                polled.append(Jira(source, ownership, config.kpi_settings(), health, what=where))
+            except CredentialError as error:
+                raise ConfigError([str(error)]) from None
+        elif isinstance(source, PagerDutySource):
+            try:
+                polled.append(PagerDuty(source, ownership, health, what=where))
+            except CredentialError as error:
+                raise ConfigError([str(error)]) from None
+        elif isinstance(source, OpsgenieSource):
+            try:
+                polled.append(Opsgenie(source, ownership, health, what=where))
+            except CredentialError as error:
+                raise ConfigError([str(error)]) from None
+        elif isinstance(source, CoverageSource):
+            try:
+                polled.append(
+                    CoverageReports(source, config.base_dir, ownership, health, what=where)
+                )
+            except CredentialError as error:
+                raise ConfigError([str(error)]) from None
+        elif isinstance(source, JUnitSource):
+            polled.append(JUnitReports(source, config.base_dir, ownership))
+        elif isinstance(source, SonarQubeSource):
+            try:
+                polled.append(SonarQube(source, ownership, health, what=where))
+            except CredentialError as error:
+                raise ConfigError([str(error)]) from None
         else:
             assert_never(source)
     return polled, ingest
@@ -103,6 +144,14 @@ def _parser() -> argparse.ArgumentParser:
     check = commands.add_parser("check-config", help="validate a configuration, show what it polls")
     check.add_argument("--config", required=True)
 
+    why = commands.add_parser(
+        "explain", help="show why production deployments count as failed (reads the store)"
+    )
+    why.add_argument("--config", required=True)
+    why.add_argument("--app", help="the app whose newest production deployments to explain")
+    why.add_argument("--deployment", help="one deployment: key, version or commit (7+ chars)")
+    why.add_argument("--limit", type=int, default=20, help="deployments shown (default 20)")
+
     render = commands.add_parser(
         "render", help="write the generated files (docs, schema, rules, runbooks)"
     )
@@ -123,11 +172,39 @@ def main(argv: Sequence[str] | None = None) -> int:
         config = load_config(args.config)
         if args.command == "check-config":
             return _check(config)
+        if args.command == "explain":
+            return _explain(args, config)
         return _run(args, config)
     except ConfigError as error:
         for problem in error.problems:
             print(f"error: {problem}", file=sys.stderr)
         return EXIT_CONFIG
+
+
+def _explain(args: argparse.Namespace, config: Config) -> int:
+    if args.app is None and args.deployment is None:
+        raise ConfigError(["explain: name an app (--app) or a deployment (--deployment)"])
+    path = config.store.path
+    if path != ":memory:" and not Path(path).is_file():
+        print(f"error: no store at {path} (run the exporter first)", file=sys.stderr)
+        return 1
+    store = Store(path)
+    try:
+        lines = explain.explain(
+            store.iter_events(["deployment", "incident", "outcome"]),
+            config.kpi_settings(),
+            config.link_settings(),
+            app=args.app,
+            deployment=args.deployment,
+            limit=max(1, args.limit),
+        )
+    except LookupError as error:
+        print(f"error: {error.args[0]}", file=sys.stderr)
+        return 1
+    finally:
+        store.close()
+    print("\n".join(lines))
+    return 0
 
 
 def _render(root: Path, check: bool, thresholds_file: str | None) -> int:
@@ -181,6 +258,47 @@ def _check(config: Config) -> int:
                 )
             print(
                 f"- {source.name} (gitlab, every {gitlab.interval:g}s): {', '.join(scope)}; "
+                f"API {source.api}"
+            )
+        elif isinstance(source, Jira):
+            jira = source.config
+            queries = [
+                f"{what} ({jql})"
+                for what, jql in (("incidents", jira.incident_jql), ("bugs", jira.bug_jql))
+                if jql.strip()
+            ]
+            print(
+                f"- {source.name} (jira {jira.flavour}, every {jira.interval:g}s): "
+                f"{'; '.join(queries)}; app from {jira.app_field}, API {source.api}"
+            )
+        elif isinstance(source, PagerDuty):
+            services = ", ".join(source.config.service_ids) or "every service"
+            print(
+                f"- {source.name} (pagerduty, every {source.interval:g}s): incidents of "
+                f"{services}; API {source.api}"
+            )
+        elif isinstance(source, Opsgenie):
+            print(
+                f"- {source.name} (opsgenie, every {source.interval:g}s): alerts matching "
+                f"{source.config.query or 'anything'!r}; API {source.api}"
+            )
+        elif isinstance(source, CoverageReports | JUnitReports):
+            kind = "coverage" if isinstance(source, CoverageReports) else "junit"
+            files = source.files()
+            app = source.config.app or "from apps.*.paths"
+            print(
+                f"- {source.name} ({kind}, every {source.interval:g}s): {len(files)} file(s)"
+                f", app {app}"
+            )
+            for file in files:
+                print(f"    {file}")
+            if isinstance(source, CoverageReports):
+                for url in source.config.urls:
+                    print(f"    {url}")
+        elif isinstance(source, SonarQube):
+            projects = ", ".join(f"{k} -> {v}" for k, v in source.config.projects.items())
+            print(
+                f"- {source.name} (sonarqube, every {source.interval:g}s): {projects}; "
                 f"API {source.api}"
             )
     if ingest is not None:

@@ -257,11 +257,219 @@ class GitLabSource(Credentials):
         return self
 
 
+class JiraFields(Strict):
+    """Where the Jira source finds each fact: a field id (``components``, ``priority``,
+    ``environment``, ``labels`` or a custom field such as ``customfield_10010``)."""
+
+    app_field: str = Field(
+        "components", description="App: its values are looked up in apps.*.services."
+    )
+    environment_field: str | None = Field(
+        "environment", description="Bugs: found in production when it matches the pattern."
+    )
+    customer_field: str | None = Field(
+        None, description="Bugs: reported by a customer when it holds a customer_values entry."
+    )
+    customer_values: list[str] = Field(
+        default_factory=lambda: ["customer"], description="Case-insensitive values."
+    )
+    impact_start_field: str | None = Field(
+        None, description="Incidents: a date-time field holding when the impact started."
+    )
+    severity_field: str = Field("priority", description="Severity (lowercased).")
+    deployment_field: str | None = Field(
+        None, description="Incidents: an explicit deployment reference (key, SHA or version)."
+    )
+
+
+class JiraSource(JiraFields, Credentials):
+    type: Literal["jira"]
+    name: Name
+    interval: Duration = 300.0
+    flavour: Literal["cloud", "datacenter"] = Field(
+        "cloud", description="cloud: email + API token; datacenter: personal access token."
+    )
+    api_url: str = Field(
+        pattern=r"^https?://",
+        description="Site root: https://your.atlassian.net or https://jira.example.com.",
+    )
+    email: str | None = Field(None, description="Cloud: the account of the API token.")
+    incident_jql: str = Field("", description="Issues that are incidents (empty: none).")
+    bug_jql: str = Field("", description="Issues that are bugs (empty: none).")
+    horizon: Duration = Field(365 * 86400.0, description="How far back the first sync reads.")
+
+    @model_validator(mode="after")
+    def _auth_and_scope(self) -> JiraSource:
+        if (self.token_env is None) == (self.token_file is None):
+            raise ValueError("set exactly one of token_env or token_file")
+        if self.flavour == "cloud" and not self.email:
+            raise ValueError("flavour cloud needs email (the account of the API token)")
+        if not self.incident_jql.strip() and not self.bug_jql.strip():
+            raise ValueError("set incident_jql, bug_jql, or both")
+        if self.customer_field and not self.customer_values:
+            raise ValueError("customer_field needs at least one customer_values entry")
+        return self
+
+
+# A 7-40 character hex SHA (with a digit, so that words such as "defaced" are none), or
+# "deploy: ID" / "deployment #ID". The first non-empty group is the reference.
+DEFAULT_DEPLOYMENT_PATTERN = (
+    r"(?i:deploy(?:ment)?)\s*[:#]\s*([\w.-]+)|\b((?=[0-9a-f]*[0-9])[0-9a-f]{7,40})\b"
+)
+
+
+class PagerDutySource(Credentials):
+    type: Literal["pagerduty"]
+    name: Name
+    interval: Duration = 300.0
+    api_url: str = Field("https://api.pagerduty.com", description="REST API root.")
+    service_ids: list[str] = Field(
+        default_factory=list, description="Only the incidents of these services (all if empty)."
+    )
+    horizon: Duration = Field(365 * 86400.0, description="How far back the first sync reads.")
+    deployment_pattern: Regex = Field(
+        DEFAULT_DEPLOYMENT_PATTERN,
+        description="Explicit deployment reference in the title or description.",
+    )
+
+    @model_validator(mode="after")
+    def _one_token(self) -> PagerDutySource:
+        if (self.token_env is None) == (self.token_file is None):
+            raise ValueError("set exactly one of token_env or token_file")
+        return self
+
+
+class OpsgenieSource(Credentials):
+    type: Literal["opsgenie"]
+    name: Name
+    interval: Duration = 300.0
+    api_url: str = Field(
+        "https://api.opsgenie.com", description="API root (EU: https://api.eu.opsgenie.com)."
+    )
+    query: str = Field(
+        "priority: (P1 OR P2)",
+        description="Opsgenie alert search: the alerts that are incidents (empty: all).",
+    )
+    horizon: Duration = Field(365 * 86400.0, description="How far back the first sync reads.")
+    deployment_pattern: Regex = Field(
+        DEFAULT_DEPLOYMENT_PATTERN, description="Explicit deployment reference in the message."
+    )
+
+    @model_validator(mode="after")
+    def _one_token(self) -> OpsgenieSource:
+        if (self.token_env is None) == (self.token_file is None):
+            raise ValueError("set exactly one of token_env or token_file")
+        return self
+
+
+class CoverageSource(Credentials):
+    """Cobertura XML or lcov coverage reports, from files and/or URLs (a token, if set, is
+    sent as ``Authorization: Bearer`` to the URLs)."""
+
+    type: Literal["coverage"]
+    name: Name
+    interval: Duration = 300.0
+    paths: list[str] = Field(default_factory=list, description="Report files or globs.")
+    urls: list[str] = Field(default_factory=list, description="Report URLs.")
+    format: Literal["auto", "cobertura", "lcov"] = Field(
+        "auto", description="auto: Cobertura when the report starts with '<', else lcov."
+    )
+    app: str | None = Field(
+        None, description="App of every covered file; else from the apps' `paths` globs."
+    )
+    strip_prefix: str = Field(
+        "", description="Removed from the start of covered file paths (a CI checkout dir)."
+    )
+    depth: int = Field(
+        1, ge=1, description="Component: the first `depth` directories below the app's root."
+    )
+    components: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="Explicit components: name -> path globs (first match wins, else depth).",
+    )
+
+    @model_validator(mode="after")
+    def _inputs(self) -> CoverageSource:
+        if not self.paths and not self.urls:
+            raise ValueError("set paths, urls, or both")
+        if self.token_env is not None and self.token_file is not None:
+            raise ValueError("set at most one of token_env or token_file")
+        return self
+
+
+class JUnitSource(Strict):
+    """JUnit XML test reports."""
+
+    type: Literal["junit"]
+    name: Name
+    interval: Duration = 300.0
+    paths: list[str] = Field(min_length=1, description="Report files or globs.")
+    app: str | None = Field(
+        None, description="App of every report; else the report's path via apps' `paths`."
+    )
+    commit_property: str = Field(
+        "commit", description="<property> of the testsuite(s) that holds the commit SHA."
+    )
+    commit_pattern: Regex | None = Field(
+        None, description="Else a regex on the report's path; group `commit` (or 1) is the SHA."
+    )
+
+
+class SonarQubeSource(Credentials):
+    type: Literal["sonarqube"]
+    name: Name
+    interval: Duration = 900.0
+    api_url: str = Field(
+        "https://sonarcloud.io", pattern=r"^https?://", description="Server root (no /api)."
+    )
+    auth: Literal["bearer", "basic"] = Field(
+        "bearer", description="bearer (SonarQube 10+, SonarCloud) or basic (token as user)."
+    )
+    projects: dict[str, str] = Field(
+        min_length=1, description="Project key -> app (one project per app)."
+    )
+
+    @model_validator(mode="after")
+    def _one_project_per_app(self) -> SonarQubeSource:
+        if self.token_env is not None and self.token_file is not None:
+            raise ValueError("set at most one of token_env or token_file")
+        apps = list(self.projects.values())
+        twice = sorted({app for app in apps if apps.count(app) > 1})
+        if twice:
+            # Ratios of two projects cannot be summed into one series.
+            raise ValueError(f"one project per app: {', '.join(twice)} named more than once")
+        return self
+
+
 Source = Annotated[
-    GitSource | EventsFileSource | IngestSource | GitHubSource | GitLabSource,
+    (
+        GitSource
+        | EventsFileSource
+        | IngestSource
+        | GitHubSource
+        | GitLabSource
+        | JiraSource
+        | PagerDutySource
+        | OpsgenieSource
+        | CoverageSource
+        | JUnitSource
+        | SonarQubeSource
+    ),
     Field(discriminator="type"),
 ]
-SOURCE_TYPES = ("git", "events_file", "ingest", "github", "gitlab")
+SOURCE_TYPES = (
+    "git",
+    "events_file",
+    "ingest",
+    "github",
+    "gitlab",
+    "jira",
+    "pagerduty",
+    "opsgenie",
+    "coverage",
+    "junit",
+    "sonarqube",
+)
 
 
 class Config(Strict):

@@ -87,6 +87,9 @@ class Incident:
     impact_started_at: float | None = None
     environment: str = "production"
     deployment_ref: str = ""
+    # The component of the app that failed, where the source knows it (for incidents per
+    # component next to coverage per component); stored events without it read as "".
+    component: str = ""
 
     @property
     def time(self) -> float:
@@ -202,6 +205,7 @@ class TestRun:
     """One test suite run for a commit."""
 
     kind: ClassVar[str] = "testrun"
+    __test__: ClassVar[bool] = False  # not a pytest test class, despite its name
     source: str
     key: str
     app: str

@@ -42,7 +42,12 @@ class Ownership:
         return self.of_app(app) if app else self.default
 
     def of_path(self, path: str) -> Owner:
+        match = self.match_path(path)
+        return match[0] if match else self.default
+
+    def match_path(self, path: str) -> tuple[Owner, str] | None:
+        """The owner of a monorepo path and the glob that matched; None when none does."""
         for pattern, app in self._paths:
             if fnmatchcase(path, pattern):
-                return self.of_app(app)
-        return self.default
+                return self.of_app(app), pattern
+        return None

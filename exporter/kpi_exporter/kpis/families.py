@@ -88,6 +88,8 @@ AGE_THRESHOLDS: tuple[tuple[str, float], ...] = (
 DELIVERY_LABELS = ("app", "team", "environment")
 FLOW_LABELS = ("app", "team")
 INCIDENT_LABELS = ("app", "team", "environment", "severity")
+COMPONENT_LABELS = ("app", "team", "component")
+DEFECT_LABELS = ("app", "team", "severity")
 
 
 FAMILIES: tuple[Family, ...] = (
@@ -233,6 +235,111 @@ FAMILIES: tuple[Family, ...] = (
         "Time to acknowledge: detection (or start) to acknowledgement, where the source has it.",
         INCIDENT_LABELS,
         RESTORE_BUCKETS,
+    ),
+    Family(
+        "kpi_defects_total",
+        "counter",
+        "Defects (bugs), by the time they were created.",
+        DEFECT_LABELS,
+    ),
+    Family(
+        "kpi_defects_escaped_total",
+        "counter",
+        "Defects found in production (escaped); escape rate = escaped / all defects.",
+        DEFECT_LABELS,
+    ),
+    Family(
+        "kpi_defects_customer_reported_total",
+        "counter",
+        "Defects reported by a customer; customer-reported share = these / all defects.",
+        DEFECT_LABELS,
+    ),
+    Family(
+        "kpi_defects_open",
+        "gauge",
+        "Defects not resolved yet.",
+        DEFECT_LABELS,
+    ),
+    Family(
+        "kpi_coverage_lines_covered",
+        "gauge",
+        "Lines covered by tests in the latest coverage report, per component (coverage ratio ="
+        " covered / valid).",
+        COMPONENT_LABELS,
+    ),
+    Family(
+        "kpi_coverage_lines_valid",
+        "gauge",
+        "Lines that could be covered (executable lines) in the latest coverage report, per"
+        " component.",
+        COMPONENT_LABELS,
+    ),
+    Family(
+        "kpi_incidents_by_component_total",
+        "counter",
+        "Incidents whose source names the failing component, by the time they started; read"
+        " next to coverage per component.",
+        COMPONENT_LABELS,
+    ),
+    Family(
+        "kpi_test_runs_total",
+        "counter",
+        "Test runs: one per test suite and commit (retries of the same commit included).",
+        FLOW_LABELS,
+    ),
+    Family(
+        "kpi_test_runs_failed_total",
+        "counter",
+        "Test runs (suite and commit) with at least one failed test that never passed.",
+        FLOW_LABELS,
+    ),
+    Family(
+        "kpi_tests_total",
+        "counter",
+        "Test cases run (not skipped), counted once per test run.",
+        FLOW_LABELS,
+    ),
+    Family(
+        "kpi_tests_failed_total",
+        "counter",
+        "Test cases that failed and never passed for the commit of their test run.",
+        FLOW_LABELS,
+    ),
+    Family(
+        "kpi_tests_flaky_total",
+        "counter",
+        "Flaky test cases: failed in one run and passed in another for the same commit.",
+        FLOW_LABELS,
+    ),
+    Family(
+        "kpi_sonarqube_debt_ratio",
+        "gauge",
+        "SonarQube technical debt ratio (0..1): remediation cost / development cost.",
+        FLOW_LABELS,
+    ),
+    Family(
+        "kpi_sonarqube_coverage_ratio",
+        "gauge",
+        "Test coverage (0..1) as SonarQube measures it.",
+        FLOW_LABELS,
+    ),
+    Family(
+        "kpi_sonarqube_bugs",
+        "gauge",
+        "Open bugs SonarQube's analysis finds.",
+        FLOW_LABELS,
+    ),
+    Family(
+        "kpi_sonarqube_code_smells",
+        "gauge",
+        "Open code smells SonarQube's analysis finds.",
+        FLOW_LABELS,
+    ),
+    Family(
+        "kpi_sonarqube_vulnerabilities",
+        "gauge",
+        "Open vulnerabilities SonarQube's analysis finds.",
+        FLOW_LABELS,
     ),
 )
 

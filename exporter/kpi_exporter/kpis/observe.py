@@ -5,11 +5,28 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from ..model import Change, Deployment, DeploymentOutcome, Event, Incident
+from ..model import (
+    Change,
+    Coverage,
+    Defect,
+    Deployment,
+    DeploymentOutcome,
+    Event,
+    Gauge,
+    Incident,
+    TestRun,
+)
+from .code_quality import (
+    observe_coverage,
+    observe_incident_component,
+    observe_sonarqube,
+    observe_test_run,
+)
 from .delivery import observe_change, observe_deployment, observe_outcome
 from .flow import observe_flow
 from .incidents import observe_incident
 from .observation import Observation, Since
+from .quality import observe_defect
 from .settings import KpiSettings
 
 Observer = Callable[[Any, KpiSettings], Iterator[Observation | Since]]
@@ -17,8 +34,12 @@ Observer = Callable[[Any, KpiSettings], Iterator[Observation | Since]]
 _OBSERVERS: dict[type[Any], tuple[Observer, ...]] = {
     Deployment: (observe_deployment,),
     Change: (observe_change, observe_flow),
-    Incident: (observe_incident,),
+    Incident: (observe_incident, observe_incident_component),
     DeploymentOutcome: (observe_outcome,),
+    Defect: (observe_defect,),
+    Coverage: (observe_coverage,),
+    TestRun: (observe_test_run,),
+    Gauge: (observe_sonarqube,),
 }
 
 

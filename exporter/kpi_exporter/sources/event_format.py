@@ -71,6 +71,7 @@ class IncidentIn(_Owned):
     resolved_at: AwareDatetime | float | None = None
     impact_started_at: AwareDatetime | float | None = None
     deployment: str = ""
+    component: Label | None = None
 
 
 class StandaloneChangeIn(_Owned, ChangeIn):
@@ -155,6 +156,7 @@ def parse_event(data: Any, source: str, ownership: Ownership) -> list[Event]:
                 resolved_at=_epoch(parsed.resolved_at),
                 impact_started_at=_epoch(parsed.impact_started_at),
                 deployment_ref=parsed.deployment,
+                component=parsed.component or "",
             )
         ]
     if isinstance(parsed, StandaloneChangeIn):

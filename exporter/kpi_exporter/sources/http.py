@@ -269,9 +269,11 @@ def _retry_after_seconds(value: str, now: float) -> float:
 
 
 def _reason(raw: requests.Response) -> str:
-    """A short reason from an error body (GitHub and GitLab send ``message``)."""
+    """A short reason from an error body (GitHub and GitLab send ``message``, Jira
+    ``errorMessages``: a bad JQL query says what is wrong with it)."""
     try:
-        message = raw.json().get("message", "")
-    except (ValueError, AttributeError):
+        body = raw.json()
+        message = body.get("message", "") or "; ".join(map(str, body.get("errorMessages") or []))
+    except (ValueError, AttributeError, TypeError):
         return ""
     return f" ({str(message)[:200]})" if message else ""

@@ -1,0 +1,293 @@
+"""Coverage reports (Cobertura XML, lcov) from files and URLs: lines covered and valid per app
+and component.
+
+Every covered file of a report belongs to an app: the configured ``app``; else the app whose
+monorepo ``paths`` glob matches the file's path (after ``strip_prefix``); else the app whose
+glob matches the report's own path (a per-app report with relative entries). A file of no app
+is left out, with a warning naming the report. Its **component** is the first of the
+``components`` whose globs match the path; else its first ``depth`` directories below the
+app's root (the literal part of the matching glob, ``services/shop/`` for
+``services/shop/**``), ``.`` for a file at the root.
+
+One Coverage event per app and component (key ``coverage/{app}/{component}``): the lines of
+every report of the poll, summed (two reports covering the same files count them twice, so
+list one report per set of files), measured at the newest report time (the report's
+timestamp, else the file's modification time, the URL's Last-Modified, or the poll time).
+
+Reports are read in full at each poll, except files whose size and modification time did not
+change and URLs answering ``304``: their counts from the last read are used (kept in memory;
+the first poll after a start reads everything). A report that cannot be read or parsed is a
+problem naming it; its last good counts are kept. A component no report has any more (all of
+them read) is set to 0 lines, so the app's total no longer counts it.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import glob
+import json
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from fnmatch import fnmatchcase
+from pathlib import Path
+
+from ..config import CoverageSource
+from ..credentials import CredentialError, read_secret
+from ..health import Health
+from ..model import Coverage, Event
+from ..ownership import Owner, Ownership
+from ..store import SourceState
+from . import Poll, SourceError
+from .coverage_reports import ReportError, counts, parse
+from .http import HttpClient
+
+Part = tuple[str, str]  # (app, component)
+MAGIC = "*?["
+
+
+@dataclass(slots=True)
+class Read:
+    """What one report gave: lines (covered, valid) per (app, component), and when."""
+
+    stamp: tuple[int, int, int] | None
+    measured_at: float
+    parts: dict[Part, tuple[int, int]]
+
+
+class CoverageReports:
+    """Polls the configured coverage report files and URLs."""
+
+    def __init__(
+        self,
+        config: CoverageSource,
+        base_dir: Path,
+        ownership: Ownership,
+        health: Health,
+        *,
+        clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], None] = time.sleep,
+        what: str = "",
+    ) -> None:
+        self.name = config.name
+        self.interval = config.interval
+        self.config = config
+        self.base_dir = base_dir
+        self.ownership = ownership
+        self.health = health
+        self.clock = clock
+        self.sleep = sleep
+        self.what = what or f"source {config.name}"
+        self.patterns = [str(base_dir / p) if not os.path.isabs(p) else p for p in config.paths]
+        self._reads: dict[str, Read] = {}  # last good read per report, by path or URL
+        if config.token_env or config.token_file:
+            self._token()  # a missing secret is a configuration error, found at start
+
+    def _token(self) -> str:
+        return read_secret(self.config.token_env, self.config.token_file, self.what)
+
+    def files(self) -> list[str]:
+        found: set[str] = set()
+        for pattern in self.patterns:
+            found.update(
+                glob.glob(pattern, recursive=True) if glob.has_magic(pattern) else [pattern]
+            )
+        return sorted(found)
+
+    def poll(self, state: SourceState) -> Poll:
+        problems: list[str] = []
+        reads: dict[str, Read] = {}
+        failed = 0
+        files = self.files()
+        for path in files:
+            try:
+                reads[path] = self._read_file(path, problems)
+            except (OSError, ReportError) as error:
+                failed += 1
+                problems.append(
+                    f"{path}: cannot read: {error.strerror}"
+                    if isinstance(error, OSError)
+                    else str(error)
+                )
+                if path in self._reads:
+                    reads[path] = self._reads[path]
+        http = self._http(state) if self.config.urls else None
+        for url in self.config.urls:
+            assert http is not None
+            try:
+                reads[url] = self._read_url(http, url, problems)
+            except (SourceError, ReportError) as error:
+                failed += 1
+                problems.append(str(error))
+                if url in self._reads:
+                    reads[url] = self._reads[url]
+        if failed and failed == len(files) + len(self.config.urls):
+            raise SourceError("; ".join(problems))
+        self._reads = reads
+        events, emitted = self._events(reads)
+        previous: list[str] = json.loads(state.cursor)["emitted"] if state.cursor else []
+        gone = sorted(set(previous) - set(emitted))
+        if failed:
+            emitted = sorted(set(emitted) | set(gone))  # not proved gone: zeroed later, if so
+        else:
+            events.extend(self._zero(key) for key in gone)
+        return Poll(
+            events=events,
+            cursor=json.dumps({"emitted": emitted}, sort_keys=True),
+            validators=http.validators if http is not None else {},
+            problems=problems,
+        )
+
+    # --- reading -----------------------------------------------------------------------------
+
+    def _read_file(self, path: str, problems: list[str]) -> Read:
+        with open(path, "rb") as file:
+            stat = os.fstat(file.fileno())
+            stamp = (stat.st_ino, stat.st_size, stat.st_mtime_ns)
+            known = self._reads.get(path)
+            if known is not None and known.stamp == stamp:
+                return known
+            data = file.read()
+        relative = os.path.relpath(path, self.base_dir)
+        return self._read(data, path, relative, stamp, stat.st_mtime, problems)
+
+    def _read_url(self, http: HttpClient, url: str, problems: list[str]) -> Read:
+        known = self._reads.get(url)
+        if known is None:
+            http.validators.pop(url, None)  # nothing in memory to reuse: ask for the body
+        response = http.get(url)
+        if response.not_modified and known is not None:
+            return known
+        modified = response.headers.get("Last-Modified", "")
+        try:
+            fallback = email.utils.parsedate_to_datetime(modified).timestamp()
+        except (TypeError, ValueError):
+            fallback = self.clock()
+        return self._read(response.body, url, "", None, fallback, problems)
+
+    def _read(
+        self,
+        data: bytes,
+        where: str,
+        relative: str,
+        stamp: tuple[int, int, int] | None,
+        fallback_time: float,
+        problems: list[str],
+    ) -> Read:
+        report = parse(data, self.config.format, where)
+        problems.extend(report.problems)
+        parts: dict[Part, tuple[int, int]] = {}
+        orphans: list[str] = []
+        for path, covered, valid in counts(report):
+            path = self._strip(path)
+            owned = self._owner(path, relative)
+            if owned is None:
+                orphans.append(path)
+                continue
+            owner, root = owned
+            part = (owner.app, self._component(path, root))
+            before = parts.get(part, (0, 0))
+            parts[part] = (before[0] + covered, before[1] + valid)
+        if orphans:
+            problems.append(
+                f"{where}: {len(orphans)} covered file(s) belong to no app (first:"
+                f" {orphans[0]}): left out; set the source's app or add the path to an"
+                " app's paths"
+            )
+        measured_at = report.measured_at if report.measured_at is not None else fallback_time
+        return Read(stamp, measured_at, parts)
+
+    def _http(self, state: SourceState) -> HttpClient:
+        headers: dict[str, str] = {}
+        if self.config.token_env or self.config.token_file:
+            try:
+                headers = {"Authorization": f"Bearer {self._token()}"}
+            except CredentialError as error:
+                raise SourceError(str(error)) from None
+        return HttpClient(
+            self.name,
+            self.health,
+            headers=lambda: headers,
+            validators=dict(state.validators),
+            sleep=self.sleep,
+            clock=self.clock,
+        )
+
+    # --- ownership and components ------------------------------------------------------------
+
+    def _strip(self, path: str) -> str:
+        path = path.replace("\\", "/")
+        prefix = self.config.strip_prefix
+        if prefix and path.startswith(prefix):
+            path = path[len(prefix) :].lstrip("/")
+        return path.removeprefix("./")
+
+    def _owner(self, path: str, report: str) -> tuple[Owner, str] | None:
+        """The owner of a covered file and the app's root directory within its path."""
+        if self.config.app:
+            return self.ownership.of_app(self.config.app), ""
+        match = self.ownership.match_path(path)
+        if match is not None:
+            owner, pattern = match
+            return owner, _root(pattern)
+        if report:
+            match = self.ownership.match_path(report)
+            if match is not None:
+                return match[0], ""
+        return None
+
+    def _component(self, path: str, root: str) -> str:
+        for name, patterns in self.config.components.items():
+            if any(fnmatchcase(path, pattern) for pattern in patterns):
+                return name
+        relative = path[len(root) :] if path.startswith(root) else path
+        directories = relative.split("/")[:-1]
+        return "/".join(directories[: self.config.depth]) or "."
+
+    # --- events ------------------------------------------------------------------------------
+
+    def _events(self, reads: dict[str, Read]) -> tuple[list[Event], list[str]]:
+        totals: dict[Part, list[float]] = {}
+        for read in reads.values():
+            for part, (covered, valid) in read.parts.items():
+                total = totals.setdefault(part, [0, 0, read.measured_at])
+                total[0] += covered
+                total[1] += valid
+                total[2] = max(total[2], read.measured_at)
+        events: list[Event] = []
+        for (app, component), (lines_covered, lines_valid, measured_at) in sorted(totals.items()):
+            events.append(
+                Coverage(
+                    source=self.name,
+                    key=f"coverage/{app}/{component}",
+                    app=app,
+                    team=self.ownership.of_app(app).team,
+                    component=component,
+                    lines_covered=int(lines_covered),
+                    lines_valid=int(lines_valid),
+                    measured_at=measured_at,
+                )
+            )
+        return events, [f"{app}/{component}" for app, component in sorted(totals)]
+
+    def _zero(self, emitted: str) -> Coverage:
+        app, _, component = emitted.partition("/")
+        return Coverage(
+            source=self.name,
+            key=f"coverage/{emitted}",
+            app=app,
+            team=self.ownership.of_app(app).team,
+            component=component,
+            lines_covered=0,
+            lines_valid=0,
+            measured_at=self.clock(),
+        )
+
+
+def _root(pattern: str) -> str:
+    """The directories of a glob before its first wildcard: ``services/shop/`` for
+    ``services/shop/**`` or ``services/shop/*.py``."""
+    cut = min((i for i in (pattern.find(c) for c in MAGIC) if i >= 0), default=len(pattern))
+    literal = pattern[:cut]
+    return literal[: literal.rfind("/") + 1]

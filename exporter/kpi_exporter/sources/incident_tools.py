@@ -1,0 +1,92 @@
+"""Small helpers the incident-management sources (PagerDuty, Opsgenie) share: times, the
+explicit deployment reference, the owner of a list of service names, the cursor envelope."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import re
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Any
+
+from ..ownership import Owner, Ownership
+from . import SourceError
+
+log = logging.getLogger(__name__)
+
+CURSOR_VERSION = 1
+
+
+def timestamp(text: Any, system: str) -> float | None:
+    """Epoch seconds of an ISO 8601 time (``2026-03-02T10:00:00Z``), or None when absent."""
+    if text in (None, ""):
+        return None
+    if not isinstance(text, str):
+        raise SourceError(f"unexpected time value {text!r} in a {system} response")
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise SourceError(f"unexpected time value {text!r} in a {system} response") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.timestamp()
+
+
+def iso(seconds: float) -> str:
+    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def deployment_ref(pattern: re.Pattern[str], texts: Iterable[Any]) -> str:
+    """The first match of ``pattern`` in ``texts``: its first non-empty group, else the
+    whole match; empty when none matches."""
+    for text in texts:
+        if not isinstance(text, str):
+            continue
+        match = pattern.search(text)
+        if match:
+            return next((group for group in match.groups() if group), match.group(0))
+    return ""
+
+
+def owner_of(ownership: Ownership, services: Iterable[str], apps: Iterable[str] = ()) -> Owner:
+    """An app named outright (``apps``) first, else the first service the ``apps`` mapping
+    knows (``apps.*.services``, case-insensitive), else the defaults."""
+    for app in apps:
+        if app:
+            return ownership.of_app(app)
+    for service in services:
+        owner = ownership.of_service(service)
+        if owner != ownership.default:
+            return owner
+    return ownership.default
+
+
+def fingerprint(what_matters: dict[str, Any]) -> str:
+    """Settings that, when changed, make the next poll a first sync."""
+    text = json.dumps(what_matters, sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def load_cursor(text: str | None, settings: str, name: str) -> dict[str, Any] | None:
+    """The saved cursor, or None for a first sync (none yet, or other settings)."""
+    if not text:
+        return None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError:
+        return None
+    if (
+        not isinstance(data, dict)
+        or data.get("version") != CURSOR_VERSION
+        or data.get("settings") != settings
+    ):
+        log.info("%s: settings changed, starting over with a first sync", name)
+        return None
+    return data
+
+
+def dump_cursor(settings: str, **state: Any) -> str:
+    cursor = {"version": CURSOR_VERSION, "settings": settings, **state}
+    return json.dumps(cursor, sort_keys=True, separators=(",", ":"))

@@ -1,0 +1,419 @@
+"""Jira (Cloud or Data Center): incidents and bugs found by configurable JQL.
+
+What becomes what (key ``jira/{ISSUE-KEY}``; an issue matched by both queries is both):
+
+- Incident, per issue matched by ``incident_jql``: started and detected ``created``, impact
+  start from ``impact_start_field``, resolved by the rule below, severity from
+  ``severity_field`` (default ``priority``; its name or value lowercased, ``unknown`` when
+  empty), explicit deployment reference from ``deployment_field``.
+- Defect, per issue matched by ``bug_jql``: created ``created``, resolved by the rule below,
+  found in ``production`` when a value of ``environment_field`` matches the production pattern
+  (as written or lowercased), else ``pre-production``; customer-reported when a value of
+  ``customer_field`` equals one of ``customer_values`` (case-insensitive); severity as above.
+- App and team: each value of ``app_field`` (component names for ``components``, else the
+  custom field's value), then the project key, looked up in ``apps.*.services``; the first that
+  names a configured app wins, else the defaults.
+
+Resolved: an issue whose status is not in the ``done`` category now is unresolved (reopened
+ones included). A done issue resolved at the FIRST changelog transition to a status of the
+done category (``expand=changelog``; status categories from ``/status``), when the changelog
+is complete in the response; else ``resolutiondate``; else ``statuscategorychangedate``; else
+``updated``.
+
+Requests. Cloud: ``POST /rest/api/3/search/jql`` (enhanced search, ``nextPageToken`` pages),
+basic auth ``email:token``. Data Center: ``GET /rest/api/2/search`` (``startAt``/``total``
+pages), ``Authorization: Bearer <personal access token>``. Each query runs as
+``(<jql>) AND updated >= "<since>" ORDER BY updated ASC, key ASC``, ``since`` being the horizon
+at the first sync, then the newest ``updated`` read less one day: JQL dates are minutes in the
+API user's time zone, so a day of overlap covers every offset; re-read issues are upserted
+unchanged. The status list is one conditional GET (a ``304`` reuses the done statuses kept in
+the cursor). A changed query, field mapping, horizon, flavour, API URL or production pattern
+starts over with a first sync.
+
+Any failure (bad token, bad JQL, malformed JSON, retries spent) fails the poll as a whole and
+leaves the stored data as it was. Issues that stop matching a query stay stored.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import logging
+import time
+from collections.abc import Callable, Iterator, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from ..config import JiraSource
+from ..credentials import CredentialError, read_secret
+from ..health import Health
+from ..kpis.settings import KpiSettings
+from ..model import Defect, Event, Incident
+from ..ownership import Owner, Ownership
+from ..store import SourceState
+from . import Poll, SourceError
+from .http import HttpClient, with_query
+
+log = logging.getLogger(__name__)
+
+CURSOR_VERSION = 1
+PAGE_SIZE = 100
+OVERLAP = 86400.0
+QUERIES = ("incident", "bug")
+
+
+def timestamp(value: Any) -> float | None:
+    """Epoch seconds of a Jira time (``2026-03-02T10:00:00.000+0000``), None when absent."""
+    if value in (None, ""):
+        return None
+    if not isinstance(value, str):
+        raise SourceError(f"unexpected time value {value!r} in a Jira response")
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise SourceError(f"unexpected time value {value!r} in a Jira response") from None
+    # A date-time custom field always carries an offset; a bare date is read as UTC.
+    return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).timestamp()
+
+
+def jql_time(seconds: float) -> str:
+    """A JQL date-time (minute precision, read in the API user's time zone)."""
+    return datetime.fromtimestamp(seconds, UTC).strftime("%Y/%m/%d %H:%M")
+
+
+def texts(value: Any) -> list[str]:
+    """The plain texts of a field value: a string, a number, an option (``value``), a named
+    object (component, priority: ``name``), a list of those, or an Atlassian Document Format
+    document (Cloud v3 rich text such as ``environment``)."""
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [value.strip()] if value.strip() else []
+    if isinstance(value, bool):
+        return [str(value).lower()]
+    if isinstance(value, int | float):
+        return [str(value)]
+    if isinstance(value, list):
+        return [text for item in value for text in texts(item)]
+    if isinstance(value, Mapping):
+        if value.get("type") == "doc":
+            words = " ".join(_adf_text(value)).strip()
+            return [words] if words else []
+        for name in ("value", "name", "key"):
+            if name in value:
+                return texts(value[name])
+        return []
+    raise SourceError(f"unexpected field value {value!r} in a Jira response")
+
+
+def _adf_text(node: Any) -> Iterator[str]:
+    if isinstance(node, Mapping):
+        if isinstance(node.get("text"), str):
+            yield node["text"]
+        for child in node.get("content") or ():
+            yield from _adf_text(child)
+
+
+class Jira:
+    """Polls the incident and bug queries of one Jira site."""
+
+    def __init__(
+        self,
+        config: JiraSource,
+        ownership: Ownership,
+        settings: KpiSettings,
+        health: Health,
+        *,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.time,
+        what: str = "",
+    ) -> None:
+        self.name = config.name
+        self.what = what or f"source {config.name}"
+        self.interval = config.interval
+        self.config = config
+        self.ownership = ownership
+        self.settings = settings
+        self.health = health
+        self.sleep = sleep
+        self.clock = clock
+        self.api = config.api_url.rstrip("/")
+        self.version = "3" if config.flavour == "cloud" else "2"
+        self._token()  # a missing secret is a configuration error, found at start
+        what_matters = {
+            "api": self.api,
+            "flavour": config.flavour,
+            "jql": [config.incident_jql, config.bug_jql],
+            "fields": [
+                config.app_field,
+                config.environment_field,
+                config.customer_field,
+                sorted(v.lower() for v in config.customer_values),
+                config.impact_start_field,
+                config.severity_field,
+                config.deployment_field,
+            ],
+            "horizon": config.horizon,
+            "production": settings.production.pattern,
+        }
+        self.fingerprint = hashlib.sha256(
+            json.dumps(what_matters, sort_keys=True).encode()
+        ).hexdigest()[:16]
+
+    def _token(self) -> str:
+        """Read on every poll, so a rotated token file is picked up."""
+        return read_secret(self.config.token_env, self.config.token_file, self.what)
+
+    def _headers(self, token: str) -> dict[str, str]:
+        if self.config.flavour == "cloud":
+            pair = f"{self.config.email}:{token}".encode()
+            return {"Authorization": "Basic " + base64.b64encode(pair).decode()}
+        return {"Authorization": f"Bearer {token}"}
+
+    # --- one poll ----------------------------------------------------------------------------
+
+    def poll(self, state: SourceState) -> Poll:
+        try:
+            return self._poll(state)
+        except (KeyError, TypeError, ValueError, AttributeError) as error:
+            raise SourceError(
+                f"unexpected Jira response ({type(error).__name__}: {error})"
+            ) from None
+
+    def _poll(self, state: SourceState) -> Poll:
+        try:
+            token = self._token()
+        except CredentialError as error:
+            raise SourceError(str(error)) from None
+        headers = {"Accept": "application/json", **self._headers(token)}
+        http = HttpClient(
+            self.name,
+            self.health,
+            headers=lambda: headers,
+            validators=dict(state.validators),
+            sleep=self.sleep,
+            clock=self.clock,
+        )
+        saved = self._load(state.cursor)
+        fresh = not saved
+        now = self.clock()
+        done = self.done_statuses(http, saved.get("done"), fresh)
+        events: list[Event] = []
+        marks: dict[str, float] = {}
+        for query in QUERIES:
+            jql = self.config.incident_jql if query == "incident" else self.config.bug_jql
+            if not jql.strip():
+                continue
+            mark = saved.get(query)
+            since = now - self.config.horizon if mark is None else mark - OVERLAP
+            newest = mark
+            count = 0
+            for issue in self.search(http, jql, since):
+                count += 1
+                updated = timestamp(issue["fields"].get("updated"))
+                if updated is not None and (newest is None or updated > newest):
+                    newest = updated
+                events.append(self.event(query, issue, done))
+            if fresh:
+                log.info("%s: first sync: %d %s issues read", self.name, count, query)
+            if newest is not None:
+                marks[query] = newest
+        cursor = {"version": CURSOR_VERSION, "settings": self.fingerprint, "done": done, **marks}
+        return Poll(
+            events=events,
+            cursor=json.dumps(cursor, sort_keys=True, separators=(",", ":")),
+            validators=http.validators,
+        )
+
+    def _load(self, text: str | None) -> dict[str, Any]:
+        if not text:
+            return {}
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError:
+            return {}
+        if (
+            not isinstance(data, dict)
+            or data.get("version") != CURSOR_VERSION
+            or data.get("settings") != self.fingerprint
+        ):
+            log.info("%s: settings changed, starting over with a first sync", self.name)
+            return {}
+        return data
+
+    # --- requests ----------------------------------------------------------------------------
+
+    def done_statuses(self, http: HttpClient, known: list[str] | None, fresh: bool) -> list[str]:
+        """Ids of the statuses in the ``done`` category: the remembered ones while the status
+        list is unchanged (``304``)."""
+        url = f"{self.api}/rest/api/{self.version}/status"
+        if fresh or known is None:  # a validator left without its answer must not skip it
+            http.validators.pop(with_query(url, None), None)
+        response = http.get(url)
+        if response.not_modified and known is not None:
+            return known
+        statuses = response.json()
+        if not isinstance(statuses, list):
+            raise SourceError(f"GET {url}: expected a JSON list")
+        return sorted(
+            str(status["id"])
+            for status in statuses
+            if (status.get("statusCategory") or {}).get("key") == "done"
+        )
+
+    def fields(self) -> list[str]:
+        config = self.config
+        wanted = [
+            "created",
+            "updated",
+            "resolutiondate",
+            "statuscategorychangedate",
+            "status",
+            "project",
+            config.app_field,
+            config.severity_field,
+            config.environment_field,
+            config.customer_field,
+            config.impact_start_field,
+            config.deployment_field,
+        ]
+        return list(dict.fromkeys(field for field in wanted if field))
+
+    def search(self, http: HttpClient, jql: str, since: float) -> Iterator[dict[str, Any]]:
+        """Every issue of ``jql`` updated at or after ``since``, oldest update first."""
+        query = f'({jql}) AND updated >= "{jql_time(since)}" ORDER BY updated ASC, key ASC'
+        pages = self._cloud_pages if self.config.flavour == "cloud" else self._dc_pages
+        for body in pages(http, query):
+            if not isinstance(body, dict) or not isinstance(body.get("issues"), list):
+                raise SourceError("Jira search: expected an object with an issues list")
+            yield from body["issues"]
+
+    def _cloud_pages(self, http: HttpClient, jql: str) -> Iterator[Any]:
+        url = f"{self.api}/rest/api/3/search/jql"
+        payload: dict[str, Any] = {
+            "jql": jql,
+            "fields": self.fields(),
+            "expand": "changelog",
+            "maxResults": PAGE_SIZE,
+        }
+        while True:
+            body = http.post_json(url, payload).json()
+            yield body
+            token = body.get("nextPageToken") if isinstance(body, dict) else None
+            if not token or body.get("isLast") is True:
+                return
+            payload = {**payload, "nextPageToken": token}
+
+    def _dc_pages(self, http: HttpClient, jql: str) -> Iterator[Any]:
+        url = f"{self.api}/rest/api/2/search"
+        start = 0
+        while True:
+            params = {
+                "jql": jql,
+                "startAt": start,
+                "maxResults": PAGE_SIZE,
+                "fields": ",".join(self.fields()),
+                "expand": "changelog",
+            }
+            # The URL changes with the cursor: no validator would ever be reused.
+            body = http.get(url, params, conditional=False).json()
+            yield body
+            issues = body.get("issues") if isinstance(body, dict) else None
+            if not issues:
+                return
+            start += len(issues)
+            if start >= int(body.get("total", 0)):
+                return
+
+    # --- issues ------------------------------------------------------------------------------
+
+    def owner(self, fields: Mapping[str, Any]) -> Owner:
+        candidates = texts(fields.get(self.config.app_field))
+        candidates.extend(texts((fields.get("project") or {}).get("key")))
+        for candidate in candidates:
+            owner = self.ownership.of_service(candidate)
+            if owner != self.ownership.default:
+                return owner
+        return self.ownership.default
+
+    def resolved_at(self, issue: Mapping[str, Any], done: list[str]) -> float | None:
+        fields = issue["fields"]
+        category = ((fields.get("status") or {}).get("statusCategory") or {}).get("key")
+        if category != "done":
+            return None
+        changelog = issue.get("changelog") or {}
+        histories = changelog.get("histories") or []
+        if histories and int(changelog.get("total", len(histories))) <= len(histories):
+            transitions = sorted(
+                moment
+                for history in histories
+                for item in history.get("items") or ()
+                if item.get("field") == "status"
+                and str(item.get("to")) in done
+                and (moment := timestamp(history.get("created"))) is not None
+            )
+            if transitions:
+                return transitions[0]
+        for name in ("resolutiondate", "statuscategorychangedate", "updated"):
+            moment = timestamp(fields.get(name))
+            if moment is not None:
+                return moment
+        return None
+
+    def severity(self, fields: Mapping[str, Any]) -> str:
+        values = texts(fields.get(self.config.severity_field))
+        return values[0].lower() if values else "unknown"
+
+    def event(self, query: str, issue: Mapping[str, Any], done: list[str]) -> Event:
+        fields = issue["fields"]
+        key = f"jira/{issue['key']}"
+        created = timestamp(fields.get("created"))
+        if created is None:
+            raise SourceError(f"Jira issue {issue['key']} without 'created'")
+        owner = self.owner(fields)
+        resolved = self.resolved_at(issue, done)
+        config = self.config
+        if query == "incident":
+            impact = (
+                timestamp(fields.get(config.impact_start_field))
+                if config.impact_start_field
+                else None
+            )
+            reference = (
+                texts(fields.get(config.deployment_field)) if config.deployment_field else []
+            )
+            return Incident(
+                source=self.name,
+                key=key,
+                app=owner.app,
+                team=owner.team,
+                severity=self.severity(fields),
+                started_at=created,
+                detected_at=created,
+                resolved_at=resolved,
+                impact_started_at=impact,
+                deployment_ref=reference[0] if reference else "",
+            )
+        environments = (
+            texts(fields.get(config.environment_field)) if config.environment_field else []
+        )
+        production = any(
+            self.settings.is_production(text) or self.settings.is_production(text.lower())
+            for text in environments
+        )
+        wanted = {value.lower() for value in config.customer_values}
+        customer = bool(config.customer_field) and any(
+            text.lower() in wanted for text in texts(fields.get(config.customer_field or ""))
+        )
+        return Defect(
+            source=self.name,
+            key=key,
+            app=owner.app,
+            team=owner.team,
+            created_at=created,
+            found_in="production" if production else "pre-production",
+            customer_reported=customer,
+            severity=self.severity(fields),
+            resolved_at=resolved,
+        )

@@ -1,0 +1,277 @@
+"""JUnit XML test reports (``<testsuites>`` or ``<testsuite>`` roots, as pytest, Maven
+Surefire, Gradle, Jest, go-junit-report write them): tests, failures and flaky tests per app,
+commit and suite.
+
+A report belongs to an app (the configured ``app``, else the app whose monorepo ``paths`` glob
+matches the report's path relative to the configuration) and a commit: the ``commit_property``
+``<property>`` of the suite or of the root, else the ``commit`` group (or the first group) of
+``commit_pattern`` searched in the report's path. A report without either is a problem naming
+it, and is left out.
+
+Every report is one **run** of each of its suites (``<testsuite name>``). All the runs of one
+suite for one commit make one TestRun (key ``junit/{app}/{commit}/{suite}``), over the distinct
+test cases (``classname`` and ``name``) that ran (not skipped) in any of them:
+
+- ``tests``: test cases that ran;
+- ``flaky``: test cases that **failed in one run and passed in another run of the same commit**
+  (in either order), or that Surefire's rerun reports as ``<flakyFailure>``/``<flakyError>``
+  (failed, then passed on a rerun within the run);
+- ``failures``: test cases that failed (``<failure>`` or ``<error>``) and never passed.
+
+So a retried CI job that passes turns the failures of its first run into flaky tests, not
+failures. Finished: the suite's ``timestamp`` (UTC when it has no offset) plus its ``time``,
+else the report's modification time; the latest of the runs.
+
+A poll reads only reports that are new or changed (size, modification time, inode, kept in the
+cursor with the suites each report holds); the suites they hold are then recomputed from every
+report of the same commit and suite. Reports that were deleted no longer count when their
+suite is recomputed, and their TestRuns stay stored as they were.
+"""
+
+from __future__ import annotations
+
+import glob
+import json
+import os
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from xml.etree.ElementTree import Element
+
+from ..config import JUnitSource
+from ..model import Event, TestRun
+from ..ownership import Owner, Ownership
+from ..store import SourceState
+from . import Poll, SourceError
+from .safe_xml import XmlError, parse_xml
+
+CURSOR_VERSION = 1
+Group = tuple[str, str, str]  # (app, commit, suite)
+FAILED, PASSED = 1, 2  # outcome bits of a test case
+
+
+class JUnitError(ValueError):
+    """A report that cannot be used; the message names it."""
+
+
+@dataclass(slots=True)
+class SuiteRuns:
+    """Outcome bits per test case over the runs of one suite for one commit."""
+
+    outcomes: dict[str, int] = field(default_factory=dict)
+    finished_at: float = 0.0
+
+    def add(self, test: str, outcome: int) -> None:
+        self.outcomes[test] = self.outcomes.get(test, 0) | outcome
+
+
+class JUnitReports:
+    """Polls the configured JUnit XML report files."""
+
+    def __init__(self, config: JUnitSource, base_dir: Path, ownership: Ownership) -> None:
+        self.name = config.name
+        self.interval = config.interval
+        self.config = config
+        self.base_dir = base_dir
+        self.ownership = ownership
+        self.patterns = [str(base_dir / p) if not os.path.isabs(p) else p for p in config.paths]
+        self.commit_pattern = re.compile(config.commit_pattern) if config.commit_pattern else None
+
+    def files(self) -> list[str]:
+        found: set[str] = set()
+        for pattern in self.patterns:
+            found.update(
+                glob.glob(pattern, recursive=True) if glob.has_magic(pattern) else [pattern]
+            )
+        return sorted(found)
+
+    def poll(self, state: SourceState) -> Poll:
+        known: dict[str, Any] = self._load(state.cursor)
+        files = self.files()
+        problems: list[str] = []
+        reports: dict[str, Any] = {}
+        parsed: dict[str, dict[Group, SuiteRuns]] = {}
+        failed = 0
+        for path in files:
+            try:
+                stamp = _stamp(path)
+            except OSError as error:
+                failed += 1
+                problems.append(f"{path}: cannot read: {error.strerror}")
+                continue
+            previous = known.get(path)
+            if previous is not None and previous["stamp"] == stamp:
+                reports[path] = previous
+                continue
+            try:
+                parsed[path] = self.read(path)
+            except OSError as error:
+                failed += 1
+                problems.append(f"{path}: cannot read: {error.strerror}")
+                continue
+            except JUnitError as error:
+                problems.append(str(error))
+                parsed[path] = {}  # remembered, so it is reported once, not at every poll
+            reports[path] = {"stamp": stamp, "groups": [list(g) for g in parsed[path]]}
+        if files and failed == len(files):
+            raise SourceError("; ".join(problems))
+        changed = {group for groups in parsed.values() for group in groups}
+        # The other reports of the changed suites: read again, to see every run of a commit.
+        for path, report in reports.items():
+            if path not in parsed and changed & {tuple(g) for g in report["groups"]}:
+                try:
+                    parsed[path] = self.read(path)
+                except OSError as error:
+                    problems.append(f"{path}: cannot read: {error.strerror}")
+                except JUnitError as error:
+                    problems.append(str(error))
+        events = self._events(changed, parsed.values())
+        cursor = {"version": CURSOR_VERSION, "reports": reports}
+        return Poll(events=events, cursor=json.dumps(cursor, sort_keys=True), problems=problems)
+
+    def _load(self, text: str | None) -> dict[str, Any]:
+        if not text:
+            return {}
+        data = json.loads(text)
+        if data.get("version") != CURSOR_VERSION:
+            return {}
+        reports: dict[str, Any] = data["reports"]
+        return reports
+
+    def _events(self, changed: set[Group], reads: Iterable[dict[Group, SuiteRuns]]) -> list[Event]:
+        merged: dict[Group, SuiteRuns] = {}
+        for read in reads:
+            for group, runs in read.items():
+                if group not in changed:
+                    continue
+                total = merged.setdefault(group, SuiteRuns())
+                for test, outcome in runs.outcomes.items():
+                    total.add(test, outcome)
+                total.finished_at = max(total.finished_at, runs.finished_at)
+        events: list[Event] = []
+        for (app, commit, suite), runs in sorted(merged.items()):
+            values = list(runs.outcomes.values())
+            events.append(
+                TestRun(
+                    source=self.name,
+                    key=f"junit/{app}/{commit}/{suite}",
+                    app=app,
+                    team=self.ownership.of_app(app).team,
+                    finished_at=runs.finished_at,
+                    tests=len(values),
+                    failures=sum(1 for v in values if v == FAILED),
+                    flaky=sum(1 for v in values if v == FAILED | PASSED),
+                )
+            )
+        return events
+
+    # --- one report --------------------------------------------------------------------------
+
+    def read(self, path: str) -> dict[Group, SuiteRuns]:
+        """The suites of one report, with their test outcomes."""
+        with open(path, "rb") as file:
+            data = file.read()
+            modified = os.fstat(file.fileno()).st_mtime
+        try:
+            root = parse_xml(data, path)
+        except XmlError as error:
+            raise JUnitError(str(error)) from None
+        if root.tag not in ("testsuites", "testsuite"):
+            raise JUnitError(f"{path}: not a JUnit report (root <{root.tag}>)")
+        relative = os.path.relpath(path, self.base_dir)
+        owner = self._owner(relative)
+        if owner is None:
+            raise JUnitError(
+                f"{path}: belongs to no app: left out; set the source's app or add the path"
+                " to an app's paths"
+            )
+        root_commit = _property(root, self.config.commit_property)
+        suites: dict[Group, SuiteRuns] = {}
+        for suite in root.iter("testsuite"):  # the root itself too, when it is a testsuite
+            cases = suite.findall("testcase")
+            if not cases:
+                continue
+            commit = (
+                _property(suite, self.config.commit_property)
+                or root_commit
+                or self._commit_of(relative)
+            )
+            if not commit:
+                hint = (
+                    "commit_pattern does not match the path"
+                    if self.commit_pattern
+                    else "no commit_pattern to read it from the path"
+                )
+                raise JUnitError(
+                    f"{path}: no commit: no <property name={self.config.commit_property!r}>,"
+                    f" and {hint}"
+                )
+            runs = suites.setdefault(
+                (owner.app, commit, suite.get("name") or "default"), SuiteRuns()
+            )
+            runs.finished_at = max(runs.finished_at, _finished(suite) or modified)
+            for case in cases:
+                outcome = _outcome(case)
+                if outcome:
+                    runs.add(f"{case.get('classname', '')}::{case.get('name', '')}", outcome)
+        return suites
+
+    def _owner(self, relative: str) -> Owner | None:
+        if self.config.app:
+            return self.ownership.of_app(self.config.app)
+        match = self.ownership.match_path(relative)
+        return match[0] if match else None
+
+    def _commit_of(self, relative: str) -> str:
+        if self.commit_pattern is None:
+            return ""
+        found = self.commit_pattern.search(relative)
+        if found is None:
+            return ""
+        if "commit" in self.commit_pattern.groupindex:
+            return found.group("commit") or ""
+        return (found.group(1) if self.commit_pattern.groups else found.group(0)) or ""
+
+
+def _stamp(path: str) -> list[int]:
+    stat = os.stat(path)
+    return [stat.st_ino, stat.st_size, stat.st_mtime_ns]
+
+
+def _property(element: Element, name: str) -> str:
+    for prop in element.findall("properties/property"):
+        if prop.get("name") == name:
+            return (prop.get("value") or prop.text or "").strip()
+    return ""
+
+
+def _outcome(case: Element) -> int:
+    """FAILED, PASSED, both (flaky within the run), or 0 for a skipped test case."""
+    tags = {child.tag for child in case}
+    if "skipped" in tags:
+        return 0
+    if tags & {"failure", "error"}:
+        return FAILED
+    if tags & {"flakyFailure", "flakyError"}:
+        return FAILED | PASSED
+    return PASSED
+
+
+def _finished(suite: Element) -> float | None:
+    stamp = suite.get("timestamp")
+    if not stamp:
+        return None
+    try:
+        started = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if started.tzinfo is None:
+        started = started.replace(tzinfo=UTC)
+    try:
+        duration = float(suite.get("time") or 0)
+    except ValueError:
+        duration = 0.0
+    return started.timestamp() + max(0.0, duration)

@@ -1,0 +1,266 @@
+"""PagerDuty (REST API v2): every incident becomes an Incident ``pagerduty/{id}``.
+
+- started and detected: ``created_at`` (PagerDuty's trigger); impact start unknown, so no
+  time to detect;
+- acknowledged: the first ``acknowledgements[].at``; resolved: ``resolved_at``;
+- severity: the priority's summary lowercased (``p1`` .. ``p5``) when the account uses
+  priorities, else the urgency (``high``, ``low``);
+- app and team: the ``apps`` mapping (``apps.*.services``) by service name, else by service id;
+- explicit deployment: the first match of ``deployment_pattern`` in the title or description
+  (a SHA, or ``deploy: ID``), for :mod:`kpi_exporter.linking`.
+
+Requests. ``GET /incidents`` filters by creation time, with at most six months between
+``since`` and ``until``, and pages by ``offset`` while ``more``. Each poll reads
+- the incidents created since the last poll's end less an hour of overlap (the first sync
+  reads the horizon, in windows of 180 days), sorted by ``created_at`` so offsets stay stable;
+- the incidents open now (``date_range=all``, triggered and acknowledged): acknowledgements
+  of older incidents, and which of the incidents open at the last poll are no longer;
+- ``GET /incidents/{id}`` for each incident open at the last poll and in neither list
+  (resolved since);
+- ``GET /incidents/{id}/log_entries?is_overview=true`` ONLY for an incident read resolved for
+  the first time whose acknowledgement time is unknown (PagerDuty empties
+  ``acknowledgements`` on resolve; a time seen while it was open is kept in the cursor) or
+  that has no ``resolved_at``. A resolved incident is final: it is never read again, except
+  in the overlap, where the cursor tells it was done.
+
+So a steady-state poll costs two requests, plus one or two per incident resolved since.
+PagerDuty sends no validators on these lists, so no request is conditional. A changed API URL,
+service filter, horizon or pattern starts over with a first sync (the upsert keeps that
+idempotent). Malformed JSON, a bad token or spent retries fail the poll as a whole.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any
+from urllib.parse import quote, urlencode
+
+from ..config import PagerDutySource
+from ..credentials import CredentialError, read_secret
+from ..health import Health
+from ..model import Event, Incident
+from ..ownership import Ownership
+from ..store import SourceState
+from . import Poll, SourceError
+from .http import HttpClient, HttpStatusError
+from .incident_tools import (
+    deployment_ref,
+    dump_cursor,
+    fingerprint,
+    iso,
+    load_cursor,
+    owner_of,
+    timestamp,
+)
+
+log = logging.getLogger(__name__)
+
+SYSTEM = "PagerDuty"
+ACCEPT = "application/vnd.pagerduty+json;version=2"
+LIMIT = 100
+DAY = 86400.0
+WINDOW = 180 * DAY  # PagerDuty accepts at most six months between since and until
+OVERLAP = 3600.0  # incidents created just before the last poll's end, read again
+
+
+def windows(since: float, until: float) -> Iterator[tuple[float, float]]:
+    """``[since, until)`` cut into windows PagerDuty accepts, oldest first."""
+    start = since
+    while start < until:
+        end = min(until, start + WINDOW)
+        yield start, end
+        start = end
+
+
+class PagerDuty:
+    """Polls the incidents of one PagerDuty account."""
+
+    def __init__(
+        self,
+        config: PagerDutySource,
+        ownership: Ownership,
+        health: Health,
+        *,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.time,
+        what: str = "",
+    ) -> None:
+        self.name = config.name
+        self.what = what or f"source {config.name}"
+        self.interval = config.interval
+        self.config = config
+        self.ownership = ownership
+        self.health = health
+        self.sleep = sleep
+        self.clock = clock
+        self.api = config.api_url.rstrip("/")
+        self.pattern = re.compile(config.deployment_pattern)
+        self._token()  # a missing secret is a configuration error, found at start
+        self.fingerprint = fingerprint(
+            {
+                "api": self.api,
+                "services": sorted(config.service_ids),
+                "horizon": config.horizon,
+                "pattern": config.deployment_pattern,
+            }
+        )
+
+    def _token(self) -> str:
+        """Read on every poll, so a rotated token file is picked up."""
+        return read_secret(self.config.token_env, self.config.token_file, self.what)
+
+    def poll(self, state: SourceState) -> Poll:
+        try:
+            return self._poll(state)
+        except (KeyError, TypeError, ValueError, AttributeError) as error:
+            raise SourceError(
+                f"unexpected {SYSTEM} response ({type(error).__name__}: {error})"
+            ) from None
+
+    def _poll(self, state: SourceState) -> Poll:
+        try:
+            token = self._token()
+        except CredentialError as error:
+            raise SourceError(str(error)) from None
+        http = HttpClient(
+            self.name,
+            self.health,
+            headers=lambda: {"Authorization": f"Token token={token}", "Accept": ACCEPT},
+            validators=dict(state.validators),
+            sleep=self.sleep,
+            clock=self.clock,
+        )
+        now = self.clock()
+        saved = load_cursor(state.cursor, self.fingerprint, self.name)
+        floor = now - self.config.horizon
+        if saved is None:
+            since, was_open, done = floor, {}, {}
+            log.info("%s: first sync from %s", self.name, iso(since))
+        else:
+            since = max(floor, float(saved["until"]) - OVERLAP)
+            was_open, done = dict(saved["open"]), dict(saved["resolved"])
+
+        items: dict[str, Mapping[str, Any]] = {}
+        for start, end in windows(since, now):
+            created = [("since", iso(start)), ("until", iso(end)), ("sort_by", "created_at:asc")]
+            items.update((str(item["id"]), item) for item in self.incidents(http, created))
+        still_open = [("date_range", "all"), ("statuses[]", "triggered")]
+        still_open.append(("statuses[]", "acknowledged"))
+        items.update((str(item["id"]), item) for item in self.incidents(http, still_open))
+        problems: list[str] = []
+        for id_ in sorted(set(was_open) - set(items)):
+            try:
+                body = http.get(f"{self.api}/incidents/{quote(id_, safe='')}", conditional=False)
+            except HttpStatusError as error:
+                if error.status != 404:
+                    raise
+                problems.append(f"incident {id_}: {error}")
+                continue
+            items[id_] = body.json()["incident"]
+
+        events: list[Event] = []
+        open_now: dict[str, float | None] = {}
+        overlap_start = now - OVERLAP  # the next poll reads from here again
+        resolved = {id_: at for id_, at in done.items() if at >= overlap_start}
+        for id_, item in sorted(items.items()):
+            if item["status"] == "resolved" and id_ in done:
+                continue  # final, and stored at an earlier poll
+            incident = self.incident(http, item, was_open.get(id_))
+            events.append(incident)
+            if item["status"] != "resolved":
+                open_now[id_] = incident.acknowledged_at
+            elif incident.started_at >= overlap_start:
+                resolved[id_] = incident.started_at
+        return Poll(
+            events=events,
+            cursor=dump_cursor(self.fingerprint, until=now, open=open_now, resolved=resolved),
+            validators=http.validators,
+            problems=problems,
+        )
+
+    # --- requests ----------------------------------------------------------------------------
+
+    def incidents(
+        self, http: HttpClient, params: list[tuple[str, str]]
+    ) -> Iterator[Mapping[str, Any]]:
+        """Every incident of a ``GET /incidents`` query, page by page."""
+        query = [*params, *(("service_ids[]", s) for s in self.config.service_ids)]
+        query += [("time_zone", "UTC"), ("total", "false"), ("limit", str(LIMIT))]
+        yield from self._offset_pages(http, f"{self.api}/incidents", query, "incidents")
+
+    def _offset_pages(
+        self, http: HttpClient, url: str, query: list[tuple[str, str]], field: str
+    ) -> Iterator[Mapping[str, Any]]:
+        """PagerDuty's classic pagination: ``offset`` moves on while the body says ``more``."""
+        offset = 0
+        while True:
+            page = http.get(f"{url}?{urlencode([*query, ('offset', offset)])}", conditional=False)
+            body = page.json()
+            items = body.get(field) if isinstance(body, dict) else None
+            if not isinstance(items, list):
+                raise SourceError(f"GET {url}: expected a JSON object with a list {field!r}")
+            yield from items
+            if not body.get("more") or not items:
+                return
+            offset += len(items)
+
+    def log_times(self, http: HttpClient, id_: str) -> tuple[float | None, float | None]:
+        """(first acknowledgement, last resolution) from the incident's overview log."""
+        url = f"{self.api}/incidents/{quote(id_, safe='')}/log_entries"
+        query = [("is_overview", "true"), ("time_zone", "UTC"), ("limit", str(LIMIT))]
+        acknowledged: list[float] = []
+        resolved: list[float] = []
+        for entry in self._offset_pages(http, url, query, "log_entries"):
+            at = timestamp(entry.get("created_at"), SYSTEM)
+            if at is None:
+                continue
+            if entry.get("type") == "acknowledge_log_entry":
+                acknowledged.append(at)
+            elif entry.get("type") == "resolve_log_entry":
+                resolved.append(at)
+        return min(acknowledged, default=None), max(resolved, default=None)
+
+    # --- one incident ------------------------------------------------------------------------
+
+    def incident(
+        self, http: HttpClient, item: Mapping[str, Any], known_ack: float | None
+    ) -> Incident:
+        """The Incident of one incident object; ``known_ack``: its acknowledgement time seen
+        while it was open, if any."""
+        id_ = str(item["id"])
+        created = timestamp(item.get("created_at"), SYSTEM)
+        if created is None:
+            raise SourceError(f"{SYSTEM} incident {id_} without created_at")
+        status = item["status"]
+        acks = [timestamp(a.get("at"), SYSTEM) for a in item.get("acknowledgements") or ()]
+        acknowledged = min((a for a in acks if a is not None), default=known_ack)
+        resolved = timestamp(item.get("resolved_at"), SYSTEM) if status == "resolved" else None
+        if status == "resolved" and (resolved is None or acknowledged is None):
+            logged_ack, logged_resolved = self.log_times(http, id_)
+            acknowledged = acknowledged if acknowledged is not None else logged_ack
+            if resolved is None:
+                resolved = logged_resolved or timestamp(item.get("last_status_change_at"), SYSTEM)
+        priority = item.get("priority")
+        if isinstance(priority, dict) and priority.get("summary"):
+            severity = str(priority["summary"]).lower()
+        else:
+            severity = str(item.get("urgency") or "unknown").lower()
+        service = item.get("service") or {}
+        owner = owner_of(self.ownership, [str(service.get("summary") or ""), str(service["id"])])
+        return Incident(
+            source=self.name,
+            key=f"pagerduty/{id_}",
+            app=owner.app,
+            team=owner.team,
+            severity=severity,
+            started_at=created,
+            detected_at=created,
+            acknowledged_at=acknowledged,
+            resolved_at=resolved,
+            deployment_ref=deployment_ref(
+                self.pattern, (item.get("title"), item.get("description"))
+            ),
+        )

@@ -1,0 +1,153 @@
+"""SonarQube (or SonarCloud) Web API: technical debt ratio, coverage, bugs, code smells and
+vulnerabilities of each configured project, as Gauge events of the project's app.
+
+Per project and poll, one conditional request through the shared HTTP client:
+``GET /api/measures/component?component=KEY&metricKeys=...``; a ``304`` leaves the stored
+gauges as they are. The token (``token_env`` or ``token_file``, optional for public projects)
+is sent as ``Authorization: Bearer`` (user tokens, SonarQube 10+ and SonarCloud) or, with
+``auth: basic``, as the user name of basic authentication (older SonarQube).
+
+What becomes what (key ``sonarqube/{project}/{name}``, measured at the poll time):
+
+| SonarQube metric | Gauge name | value |
+| --- | --- | --- |
+| ``sqale_debt_ratio`` (percent) | ``sonarqube_debt_ratio`` | 0..1 |
+| ``coverage`` (percent) | ``sonarqube_coverage_ratio`` | 0..1 |
+| ``bugs`` | ``sonarqube_bugs`` | count |
+| ``code_smells`` | ``sonarqube_code_smells`` | count |
+| ``vulnerabilities`` | ``sonarqube_vulnerabilities`` | count |
+
+A metric the project has no value for (no analysis yet, coverage never imported) is left out.
+A project answering 404 is a problem naming it; the others still count. Any other failure
+(bad token, malformed JSON, retries spent) fails the poll and keeps the stored gauges.
+"""
+
+from __future__ import annotations
+
+import base64
+import math
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from ..config import SonarQubeSource
+from ..credentials import CredentialError, read_secret
+from ..health import Health
+from ..model import Event, Gauge
+from ..ownership import Ownership
+from ..store import SourceState
+from . import Poll, SourceError
+from .http import HttpClient, HttpStatusError
+
+# SonarQube metric -> (Gauge name, scale to the exported unit).
+METRICS: dict[str, tuple[str, float]] = {
+    "sqale_debt_ratio": ("sonarqube_debt_ratio", 0.01),
+    "coverage": ("sonarqube_coverage_ratio", 0.01),
+    "bugs": ("sonarqube_bugs", 1.0),
+    "code_smells": ("sonarqube_code_smells", 1.0),
+    "vulnerabilities": ("sonarqube_vulnerabilities", 1.0),
+}
+
+
+class SonarQube:
+    """Polls the measures of the configured SonarQube projects."""
+
+    def __init__(
+        self,
+        config: SonarQubeSource,
+        ownership: Ownership,
+        health: Health,
+        *,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.time,
+        what: str = "",
+    ) -> None:
+        self.name = config.name
+        self.interval = config.interval
+        self.config = config
+        self.ownership = ownership
+        self.health = health
+        self.sleep = sleep
+        self.clock = clock
+        self.what = what or f"source {config.name}"
+        self.api = config.api_url.rstrip("/")
+        self._headers()  # a missing secret is a configuration error, found at start
+
+    def _headers(self) -> dict[str, str]:
+        """Read on every poll, so a rotated token file is picked up."""
+        if self.config.token_env is None and self.config.token_file is None:
+            return {}
+        token = read_secret(self.config.token_env, self.config.token_file, self.what)
+        if self.config.auth == "basic":
+            return {"Authorization": "Basic " + base64.b64encode(f"{token}:".encode()).decode()}
+        return {"Authorization": f"Bearer {token}"}
+
+    def poll(self, state: SourceState) -> Poll:
+        try:
+            headers = self._headers()
+        except CredentialError as error:
+            raise SourceError(str(error)) from None
+        http = HttpClient(
+            self.name,
+            self.health,
+            headers=lambda: headers,
+            validators=dict(state.validators),
+            sleep=self.sleep,
+            clock=self.clock,
+        )
+        events: list[Event] = []
+        problems: list[str] = []
+        for project, app in self.config.projects.items():
+            try:
+                response = http.get(
+                    f"{self.api}/api/measures/component",
+                    {"component": project, "metricKeys": ",".join(METRICS)},
+                )
+            except HttpStatusError as error:
+                if error.status != 404:
+                    raise
+                problems.append(f"project {project}: not found (or not visible to the token)")
+                continue
+            if response.not_modified:
+                continue
+            events.extend(self._gauges(project, app, response.json()))
+        if problems and len(problems) == len(self.config.projects):
+            raise SourceError("; ".join(problems))
+        return Poll(events=events, cursor=None, validators=http.validators, problems=problems)
+
+    def _gauges(self, project: str, app: str, body: Any) -> list[Event]:
+        measures = body.get("component", {}).get("measures") if isinstance(body, dict) else None
+        if not isinstance(measures, list):
+            raise SourceError(f"project {project}: expected component.measures in the answer")
+        owner = self.ownership.of_app(app)
+        now = self.clock()
+        events: list[Event] = []
+        for measure in measures:
+            metric, value = _metric(measure)
+            if metric not in METRICS or value is None:
+                continue
+            name, scale = METRICS[metric]
+            events.append(
+                Gauge(
+                    source=self.name,
+                    key=f"sonarqube/{project}/{name}",
+                    app=owner.app,
+                    team=owner.team,
+                    name=name,
+                    value=value * scale,
+                    measured_at=now,
+                )
+            )
+        return events
+
+
+def _metric(measure: Mapping[str, Any]) -> tuple[str, float | None]:
+    """(metric key, value); no value for a measure of new code only or a non-number."""
+    if not isinstance(measure, Mapping):
+        return "", None
+    metric = str(measure.get("metric", ""))
+    try:
+        value = float(measure["value"])
+    except (KeyError, TypeError, ValueError):
+        return metric, None
+    return metric, value if math.isfinite(value) else None
