@@ -9,6 +9,7 @@ function(config)
     { name: 'dora', kpis: (import 'kpis/dora.libsonnet')(config) },
     { name: 'incidents', kpis: (import 'kpis/incidents.libsonnet')(config) },
     { name: 'flow', kpis: (import 'kpis/flow.libsonnet')(config) },
+    { name: 'quality', kpis: (import 'kpis/quality.libsonnet')(config) },
     { name: 'exporter', kpis: (import 'kpis/exporter.libsonnet')(config) },
   ];
   local alertsOf(domain) = std.flattenArrays([kpi.alerts for kpi in domain.kpis]);

@@ -257,6 +257,61 @@
               + ' protection), and check which merges bypassed it (administrators, hotfixes).',
     },
 
+    // Quality: defects, releases, tests and coverage
+    DefectEscapeRateHigh: {
+      enabled: true,
+      severity: 'warning',
+      'for': '1h',
+      threshold: 0.10,  // share of the window's defects found in production
+      min_defects: 5,  // defects in the window before the rate counts
+      window: 'long',
+      action: 'The safety net has holes: for each escaped defect of the window, find the'
+              + ' earliest check that should have caught it (requirements, unit, integration,'
+              + ' exploratory testing, staging) and add that test. Shift testing left, and aim'
+              + ' for zero critical escapes before zero defects.',
+    },
+    DefectEscapeRateRising: {
+      enabled: true,
+      severity: 'info',
+      'for': '1h',
+      margin: 0.05,  // the short-window rate above the long-window rate by this much
+      min_defects: 5,  // defects in the short window before the rate counts
+      action: 'A rising escape rate while delivery speeds up accrues technical debt that will'
+              + ' freeze the roadmap: review this week\'s escaped defects with the team before'
+              + ' it becomes a trend, and put the missing tests before new features.',
+    },
+    ReleaseFailureRateHigh: {
+      enabled: true,
+      severity: 'warning',
+      'for': '1h',
+      threshold: 0.10,
+      window: 'short',
+      action: 'Releases need a rollback or a hotfix: review each one with the team, add the'
+              + ' regression test that would have stopped it, and make the pre-production'
+              + ' checks of the critical user journeys (checkout, login, data ingestion) a'
+              + ' gate of the release.',
+    },
+    FlakyTestsHigh: {
+      enabled: true,
+      severity: 'warning',
+      'for': '1h',
+      threshold: 0.02,  // share of the test cases run that were flaky
+      window: 'short',
+      action: 'A flaky suite is one engineers learn to ignore: quarantine the flaky tests,'
+              + ' fix or delete them (waits on time, shared state, test order), and prefer a'
+              + ' smaller, stable suite of the tests that matter over a large, flaky one.',
+    },
+    CoverageLowWhereIncidents: {
+      enabled: true,
+      severity: 'warning',
+      'for': '1h',
+      threshold: 0.60,  // line coverage of the component, at least
+      min_incidents: 1,  // incidents of the component in the long window
+      action: 'Coverage matters where things break: add automated tests to the critical paths'
+              + ' of this component, starting with the failures of its incidents, rather'
+              + ' than raising coverage where nothing fails.',
+    },
+
     // The exporter itself
     KpiExporterSourceDown: {
       enabled: true,
