@@ -11,7 +11,12 @@ import sys
 import time
 from pathlib import Path
 
-BENCHMARKS = ("benchmarks.scrape", "benchmarks.refresh", "benchmarks.github_sync")
+BENCHMARKS = (
+    "benchmarks.scrape",
+    "benchmarks.refresh",
+    "benchmarks.github_sync",
+    "benchmarks.focus",
+)
 
 
 def main() -> int:

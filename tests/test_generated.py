@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -12,13 +13,15 @@ from prometheus_client.openmetrics.parser import (
 from prometheus_client.parser import text_string_to_metric_families
 
 from kpi_exporter import reference
+from kpi_exporter.kpis.business import SURVEY_FAMILIES
 from kpi_exporter.kpis.code_quality import SONARQUBE_FAMILIES
 from kpi_exporter.kpis.families import EXPORTER_FAMILIES, FAMILIES
-from kpi_exporter.model import Coverage, Defect, Event, Gauge, TestRun
+from kpi_exporter.kpis.settings import Budget, KpiSettings
+from kpi_exporter.model import CostLine, Coverage, Defect, Event, Gauge, TestRun, Vulnerability
 from kpi_exporter.pipeline import Pipeline
 from kpi_exporter.sources import Poll
 from kpi_exporter.store import Store
-from tests.support import change, deployment, incident, samples, ts
+from tests.support import DAY, change, deployment, incident, samples, ts
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -35,7 +38,8 @@ def test_render_check_detects_drift(tmp_path: Path) -> None:
 
 
 def test_every_exported_family_is_in_the_catalogue_and_documented(tmp_path: Path) -> None:
-    pipeline = Pipeline(Store(tmp_path / "s.db"))
+    budget = Budget(app="shop", team="", currency="USD", amount=100.0)
+    pipeline = Pipeline(Store(tmp_path / "s.db"), KpiSettings(budgets=(budget,)))
     pipeline.health.register("test", "events_file")
     pipeline.health.request("test", 304, 4999)
     events: list[Event] = [
@@ -70,6 +74,29 @@ def test_every_exported_family_is_in_the_catalogue_and_documented(tmp_path: Path
             Gauge("test", f"sonarqube/shop/{name}", "shop", "team-a", name, 1.0, 0.0)
             for name in SONARQUBE_FAMILIES
         ),
+        Gauge(
+            "test",
+            "business/active_users",
+            "shop",
+            "team-a",
+            "kpi_business_value",
+            42.0,
+            0.0,
+            (("metric", "active_users"),),
+        ),
+        *(
+            Gauge(
+                "test",
+                f"survey/{name}",
+                "",
+                "team-a",
+                name,
+                0.5,
+                0.0,
+                (("survey", "devex"), ("question", "nps")),
+            )
+            for name in SURVEY_FAMILIES
+        ),
         Defect(
             source="test",
             key="b1",
@@ -80,6 +107,13 @@ def test_every_exported_family_is_in_the_catalogue_and_documented(tmp_path: Path
             customer_reported=True,
             severity="high",
         ),
+        Vulnerability("test", "v1", "shop", "team-a", "critical", 0.0, scanner="trivy"),
+        Vulnerability(
+            "test", "v2", "shop", "team-a", "high", 0.0, "fixed", 3600.0, scanner="dependabot"
+        ),
+        Vulnerability("test", "v3", "shop", "team-a", "low", 0.0, "dismissed", 60.0),
+        # Spend of yesterday (real clock: the pipeline's), for the month-to-date families.
+        CostLine("test", "c1", "shop", "team-a", "AWS", (time.time() // DAY - 1) * DAY, 2.5, "USD"),
     ]
     pipeline.record("test", Poll(events=events, cursor=None))
     pipeline.health.success("test", 0.1)

@@ -19,15 +19,22 @@ from .config import (
     ConfigError,
     CoverageSource,
     EventsFileSource,
+    FocusSource,
+    GitHubSecuritySource,
     GitHubSource,
     GitLabSource,
     GitSource,
+    HttpJsonSource,
     IngestSource,
     JiraSource,
     JUnitSource,
+    OpenCostSource,
     OpsgenieSource,
     PagerDutySource,
+    ScanReportSource,
     SonarQubeSource,
+    SqlSource,
+    SurveySource,
     load_config,
 )
 from .credentials import CredentialError, read_secret
@@ -39,15 +46,24 @@ from .server import ExporterServer, parse_listen_address
 from .sources import Source
 from .sources.coverage import CoverageReports
 from .sources.events_file import EventsFiles
+from .sources.focus import FocusFiles
 from .sources.git import GitRepository
 from .sources.github import GitHub, check_credentials
+from .sources.github_security import GitHubSecurity
+from .sources.github_security import check_credentials as check_security_credentials
 from .sources.gitlab import GitLab
+from .sources.http import public_url
+from .sources.http_json import HttpJson
 from .sources.ingest import Ingest
 from .sources.jira import Jira
 from .sources.junit import JUnitReports
+from .sources.opencost import OpenCost
 from .sources.opsgenie import Opsgenie
 from .sources.pagerduty import PagerDuty
+from .sources.scan_reports import ScanReports
 from .sources.sonarqube import SonarQube
+from .sources.sql import SqlQueries
+from .sources.survey import SurveyFiles
 from .store import Store
 from .webconfig import BasicAuth, load_web_config
 
@@ -117,6 +133,30 @@ def build_sources(
                 polled.append(SonarQube(source, ownership, health, what=where))
             except CredentialError as error:
                 raise ConfigError([str(error)]) from None
+        elif isinstance(source, GitHubSecuritySource):
+            try:
+                check_security_credentials(source, where)
+            except CredentialError as error:
+                raise ConfigError([str(error)]) from None
+            polled.append(GitHubSecurity(source, ownership, health, what=where))
+        elif isinstance(source, ScanReportSource):
+            try:
+                polled.append(ScanReports(source, config.base_dir, ownership, health, what=where))
+            except CredentialError as error:
+                raise ConfigError([str(error)]) from None
+        elif isinstance(source, HttpJsonSource):
+            try:
+                polled.append(HttpJson(source, ownership, health, what=where))
+            except CredentialError as error:
+                raise ConfigError([str(error)]) from None
+        elif isinstance(source, SqlSource):
+            polled.append(SqlQueries(source, ownership, what=where))
+        elif isinstance(source, SurveySource):
+            polled.append(SurveyFiles(source, config.base_dir))
+        elif isinstance(source, FocusSource):
+            polled.append(FocusFiles(source, config.base_dir, ownership))
+        elif isinstance(source, OpenCostSource):
+            polled.append(OpenCost(source, ownership, health))
         else:
             assert_never(source)
     return polled, ingest
@@ -300,6 +340,49 @@ def _check(config: Config) -> int:
             print(
                 f"- {source.name} (sonarqube, every {source.interval:g}s): {projects}; "
                 f"API {source.api}"
+            )
+        elif isinstance(source, GitHubSecurity):
+            security = source.config
+            scope = [*security.repos] + ([f"org {security.org}"] if security.org else [])
+            print(
+                f"- {source.name} (github_security, every {security.interval:g}s): "
+                f"{', '.join(security.alerts)} alerts of {', '.join(scope)}; API {source.api}"
+            )
+        elif isinstance(source, ScanReports):
+            files = source.files()
+            print(
+                f"- {source.name} (scan_report, every {source.interval:g}s): {len(files)} file(s)"
+                f", {len(source.config.urls)} URL(s)"
+            )
+        elif isinstance(source, HttpJson | SqlQueries):
+            kind = "http_json" if isinstance(source, HttpJson) else "sql"
+            metrics = ", ".join(measure.metric for measure in source.config.measures)
+            where_ = (
+                f"{source.config.method} {public_url(source.config.url)}"
+                if isinstance(source, HttpJson)
+                else f"URL from {source.config.url_env or source.config.url_file}"
+            )
+            print(
+                f"- {source.name} ({kind}, every {source.interval:g}s): {where_}"
+                f" -> kpi_business_value{{metric={metrics}}}"
+            )
+        elif isinstance(source, SurveyFiles):
+            files = source.files()
+            print(f"- {source.name} (survey, every {source.interval:g}s): {len(files)} file(s)")
+            for file in files:
+                print(f"    {file}")
+        elif isinstance(source, FocusFiles):
+            files = source.files()
+            print(
+                f"- {source.name} (focus, every {source.interval:g}s): {len(files)} file(s), "
+                f"spend from {source.config.cost_column}"
+            )
+            for file in files:
+                print(f"    {file}")
+        elif isinstance(source, OpenCost):
+            print(
+                f"- {source.name} (opencost, every {source.interval:g}s): {source.api}, "
+                f"window {source.config.window} by {source.config.aggregate}"
             )
     if ingest is not None:
         reference_ = ingest.config.secret_env or ingest.config.secret_file

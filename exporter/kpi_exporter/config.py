@@ -26,7 +26,8 @@ from pydantic import (
     model_validator,
 )
 
-from .kpis.settings import DEFAULT_PRODUCTION_PATTERN, KpiSettings
+from . import selector
+from .kpis.settings import DEFAULT_PRODUCTION_PATTERN, Budget, KpiSettings
 from .linking import LinkSettings
 
 DEFAULT_PORT = 9864
@@ -415,6 +416,75 @@ class JUnitSource(Strict):
     )
 
 
+AlertKind = Literal["dependabot", "code_scanning", "secret_scanning"]
+ALERT_KINDS: tuple[AlertKind, ...] = ("dependabot", "code_scanning", "secret_scanning")
+
+
+class GitHubSecuritySource(Credentials):
+    """GitHub Dependabot, code scanning and secret scanning alerts (REST API)."""
+
+    type: Literal["github_security"]
+    name: Name
+    interval: Duration = 900.0
+    api_url: str = Field("https://api.github.com", description="REST API root (GHES: /api/v3).")
+    app: GitHubApp | None = None
+    repos: list[str] = Field(default_factory=list, description="owner/name, listed explicitly.")
+    org: str | None = Field(None, description="Read the alerts of a whole organisation.")
+    alerts: list[AlertKind] = Field(
+        default_factory=lambda: list(ALERT_KINDS),
+        min_length=1,
+        description="Which alert kinds to read.",
+    )
+    horizon: Duration = Field(
+        365 * 86400.0, description="Closed alerts older than this are left out."
+    )
+
+    @model_validator(mode="after")
+    def _auth_and_scope(self) -> GitHubSecuritySource:
+        token = (self.token_env is not None) + (self.token_file is not None)
+        if token + (self.app is not None) != 1:
+            raise ValueError("set exactly one of token_env, token_file or app")
+        if not self.repos and self.org is None:
+            raise ValueError("set repos, org, or both")
+        return self
+
+
+class ScanReportSource(Credentials):
+    """Trivy (``--format json``) and OSV-Scanner (``--format json``) reports, from files
+    and/or URLs (a token, if set, is sent as ``Authorization: Bearer`` to the URLs)."""
+
+    type: Literal["scan_report"]
+    name: Name
+    interval: Duration = 300.0
+    paths: list[str] = Field(default_factory=list, description="Report files or globs.")
+    urls: list[str] = Field(default_factory=list, description="Report URLs.")
+    format: Literal["auto", "trivy", "osv"] = Field(
+        "auto", description="auto: Trivy when the report has `Results`, OSV when `results`."
+    )
+    app: str | None = Field(None, description="App of every finding not matched by `apps`.")
+    apps: dict[str, str] = Field(
+        default_factory=dict,
+        description="Artifact glob (Trivy ArtifactName, OSV source path) -> app; first wins.",
+    )
+
+    @model_validator(mode="after")
+    def _inputs(self) -> ScanReportSource:
+        if not self.paths and not self.urls:
+            raise ValueError("set paths, urls, or both")
+        if self.token_env is not None and self.token_file is not None:
+            raise ValueError("set at most one of token_env or token_file")
+        return self
+
+
+class SecurityConfig(Strict):
+    """Security findings: time to fix allowed per severity."""
+
+    sla: dict[str, Duration] = Field(
+        default_factory=lambda: {"critical": 7 * 86400.0, "high": 30 * 86400.0},
+        description="Severity -> time an open finding may stay open (7d, 30d, ...).",
+    )
+
+
 class SonarQubeSource(Credentials):
     type: Literal["sonarqube"]
     name: Name
@@ -441,6 +511,193 @@ class SonarQubeSource(Credentials):
         return self
 
 
+def _check_metric(value: Any) -> Any:
+    if isinstance(value, str) and not re.fullmatch(r"[a-z][a-z0-9_]*", value):
+        raise ValueError(
+            f"metric {value!r}: expected lower-case letters, digits and '_', starting with a letter"
+        )
+    return value
+
+
+MetricName = Annotated[
+    str,
+    BeforeValidator(_check_metric),
+    Field(
+        pattern=r"^[a-z][a-z0-9_]*$",
+        max_length=64,
+        description="The measure: value of the `metric` label (lower case, digits, _).",
+    ),
+]
+
+
+def _check_selector(value: str) -> str:
+    try:
+        selector.parse(value)
+    except selector.SelectorError as error:
+        raise ValueError(str(error)) from None
+    return value
+
+
+Selector = Annotated[str, BeforeValidator(_check_selector)]
+BusinessLabel = Literal["app", "team"]
+
+
+def _unique_metrics(measures: list[Any]) -> None:
+    metrics = [measure.metric for measure in measures]
+    twice = sorted({metric for metric in metrics if metrics.count(metric) > 1})
+    if twice:
+        raise ValueError(f"one measure per metric: {', '.join(twice)} named more than once")
+
+
+class HttpJsonMeasure(Strict):
+    """One measure of an HTTP JSON answer (selector grammar in docs/sources.md)."""
+
+    metric: MetricName
+    select: Selector = Field("$", description="The items of the answer this measure reads.")
+    value: str = Field(
+        "count",
+        description="`count` (items per label set) or a selector of each item's number"
+        " (summed per label set).",
+    )
+    labels: dict[BusinessLabel, Selector] = Field(
+        default_factory=dict, description="app / team -> selector of each item."
+    )
+    app: str | None = Field(None, description="App when no `labels.app` selector is set.")
+
+    @field_validator("value")
+    @classmethod
+    def _count_or_selector(cls, value: str) -> str:
+        return value if value == "count" else _check_selector(value)
+
+
+class HttpJsonSource(Credentials):
+    """A configured HTTP request answering JSON, read into kpi_business_value."""
+
+    type: Literal["http_json"]
+    name: Name
+    interval: Duration = 300.0
+    url: str = Field(pattern=r"^https?://")
+    method: Literal["GET", "POST"] = "GET"
+    body: Any = Field(None, description="JSON body of a POST.")
+    token_header: str = Field("Authorization", description="Header carrying the token.")
+    token_prefix: str = Field("Bearer ", description="Written before the token in the header.")
+    app: str | None = Field(None, description="Default app of every measure.")
+    measures: list[HttpJsonMeasure] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _check(self) -> HttpJsonSource:
+        if self.token_env is not None and self.token_file is not None:
+            raise ValueError("set at most one of token_env or token_file")
+        _unique_metrics(self.measures)
+        return self
+
+
+class SqlMeasure(Strict):
+    """One read-only query: label columns and one value column per row."""
+
+    metric: MetricName
+    query: str = Field(description="One SELECT (or WITH ... SELECT) statement.")
+    value_column: str = "value"
+    label_columns: dict[BusinessLabel, str] = Field(
+        default_factory=dict, description="app / team -> column holding it."
+    )
+    app: str | None = Field(None, description="App when no `label_columns.app` is set.")
+
+    @field_validator("query")
+    @classmethod
+    def _read_only(cls, query: str) -> str:
+        text = re.sub(r"--[^\n]*|/\*.*?\*/", " ", query, flags=re.S).strip().rstrip(";").strip()
+        if not re.match(r"(?i)(select|with)\b", text):
+            raise ValueError("expected a read-only query starting with SELECT or WITH")
+        if ";" in text:
+            raise ValueError("expected one statement (no ';' inside the query)")
+        return query
+
+
+class SqlSource(Strict):
+    """Read-only SQL queries (SQLAlchemy; the `sql` extra), read into kpi_business_value."""
+
+    type: Literal["sql"]
+    name: Name
+    interval: Duration = 300.0
+    url_env: str | None = Field(None, description="Env variable holding the SQLAlchemy URL.")
+    url_file: str | None = Field(None, description="File holding the SQLAlchemy URL.")
+    timeout: Duration = Field(30.0, description="Connect and statement timeout.")
+    app: str | None = Field(None, description="Default app of every measure.")
+    measures: list[SqlMeasure] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _check(self) -> SqlSource:
+        if (self.url_env is None) == (self.url_file is None):
+            raise ValueError("set exactly one of url_env or url_file")
+        _unique_metrics(self.measures)
+        return self
+
+
+class SurveySource(Strict):
+    """CSV survey answers (columns team, question, score; optional survey, date)."""
+
+    type: Literal["survey"]
+    name: Name
+    interval: Duration = 300.0
+    paths: list[str] = Field(min_length=1, description="CSV files or globs.")
+    scale_min: float = Field(1.0, description="Lowest score of the non-NPS questions.")
+    scale_max: float = Field(5.0, description="Highest score of the non-NPS questions.")
+    nps_questions: list[str] = Field(
+        default_factory=list, description="Questions scored 0..10 whose NPS is exported."
+    )
+
+    @model_validator(mode="after")
+    def _scale(self) -> SurveySource:
+        if self.scale_min >= self.scale_max:
+            raise ValueError("scale_min must be below scale_max")
+        return self
+
+
+class FocusSource(Strict):
+    """FOCUS cost exports (CSV, gzip CSV; Parquet with the ``cost`` extra) of any provider."""
+
+    type: Literal["focus"]
+    name: Name
+    interval: Duration = 3600.0
+    paths: list[str] = Field(min_length=1, description="Export files or globs.")
+    cost_column: Literal["BilledCost", "EffectiveCost"] = Field(
+        "BilledCost", description="The amount that counts as spend."
+    )
+    app_tag: str = Field("app", description="Key of the `Tags` object that names the app.")
+    team_tag: str = Field("team", description="Key of the `Tags` object that names the team.")
+
+
+class OpenCostSource(Strict):
+    """Kubernetes spend from the OpenCost allocation API, one amount per day."""
+
+    type: Literal["opencost"]
+    name: Name
+    interval: Duration = 3600.0
+    api_url: str = Field(pattern=r"^https?://", description="OpenCost API root.")
+    window: str = Field("7d", description="How far back each poll asks (OpenCost window).")
+    aggregate: str = Field(
+        "namespace", description="namespace (names an app) or label:<key> (the app label)."
+    )
+    currency: str = Field("USD", description="Currency OpenCost is configured with.")
+
+
+class CostBudget(Strict):
+    """A monthly budget of one app or one team."""
+
+    app: str | None = None
+    team: str | None = None
+    amount: float = Field(ge=0)
+    currency: str = Field(min_length=1)
+    period: Literal["month"] = "month"
+
+    @model_validator(mode="after")
+    def _one_owner(self) -> CostBudget:
+        if (self.app is None) == (self.team is None):
+            raise ValueError("set exactly one of app or team")
+        return self
+
+
 Source = Annotated[
     (
         GitSource
@@ -454,6 +711,13 @@ Source = Annotated[
         | CoverageSource
         | JUnitSource
         | SonarQubeSource
+        | GitHubSecuritySource
+        | ScanReportSource
+        | HttpJsonSource
+        | SqlSource
+        | SurveySource
+        | FocusSource
+        | OpenCostSource
     ),
     Field(discriminator="type"),
 ]
@@ -469,6 +733,13 @@ SOURCE_TYPES = (
     "coverage",
     "junit",
     "sonarqube",
+    "github_security",
+    "scan_report",
+    "http_json",
+    "sql",
+    "survey",
+    "focus",
+    "opencost",
 )
 
 
@@ -483,7 +754,11 @@ class Config(Strict):
     defaults: Defaults = Field(default_factory=Defaults)
     apps: dict[str, AppOwnership] = Field(default_factory=dict)
     linking: LinkingConfig = Field(default_factory=LinkingConfig)
+    security: SecurityConfig = Field(default_factory=SecurityConfig)
     sources: list[Source] = Field(default_factory=list)
+    budgets: list[CostBudget] = Field(
+        default_factory=list, description="Monthly cost budgets (kpi_cost_budget_month)."
+    )
     # Where relative source paths start; set by load_config, not by the file.
     base_dir: Path = Field(default=Path("."), exclude=True)
 
@@ -497,12 +772,27 @@ class Config(Strict):
             seen.add(source.name)
         return sources
 
+    @field_validator("budgets")
+    @classmethod
+    def _one_budget_each(cls, budgets: list[CostBudget]) -> list[CostBudget]:
+        owners = [(b.app, b.team, b.currency) for b in budgets]
+        if len(set(owners)) != len(owners):
+            # Two budgets for one owner and currency would be one series twice.
+            raise ValueError("one budget per app or team and currency")
+        return budgets
+
     def resolve(self, path: str) -> Path:
         candidate = Path(path).expanduser()
         return (candidate if candidate.is_absolute() else self.base_dir / candidate).resolve()
 
     def kpi_settings(self) -> KpiSettings:
-        return KpiSettings(production=re.compile(self.production_environments))
+        return KpiSettings(
+            production=re.compile(self.production_environments),
+            vulnerability_sla=tuple(sorted(self.security.sla.items())),
+            budgets=tuple(
+                Budget(b.app or "", b.team or "", b.currency, b.amount) for b in self.budgets
+            ),
+        )
 
     def link_settings(self) -> LinkSettings:
         return LinkSettings(

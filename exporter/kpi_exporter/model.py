@@ -156,6 +156,9 @@ class Vulnerability:
     created_at: float
     state: str = "open"  # open | fixed | dismissed
     closed_at: float | None = None
+    # What found it: dependabot | code_scanning | secret_scanning | trivy | osv (the `scanner`
+    # label); stored events without it read as "".
+    scanner: str = ""
 
     @property
     def time(self) -> float:

@@ -23,9 +23,10 @@ from dataclasses import dataclass, field
 
 from ..exposition import Family, histogram_lines, scalar_lines
 from ..model import Event
+from .cost import COST_DERIVATIONS, DailySpend, budget_samples
 from .families import FAMILIES, FAMILY_BY_NAME
 from .live import DERIVATIONS
-from .observation import Observation, Since
+from .observation import Daily, Observation, Since
 from .observe import observe
 from .settings import KpiSettings
 
@@ -68,6 +69,8 @@ class Aggregate:
     # Events contributing to each gauge series: a gauge at 0 is shown while any event does.
     gauge_events: dict[str, Counter[Labels]] = field(default_factory=dict)
     stored: Counter[tuple[str, str]] = field(default_factory=Counter)
+    # Spend per cost series and UTC day, for the month-to-date and forecast families.
+    spend: DailySpend = field(default_factory=DailySpend)
 
     def add(self, event: Event, sign: int = 1) -> None:
         """Add (sign=1) or take out (sign=-1) the contributions of one event."""
@@ -75,6 +78,8 @@ class Aggregate:
         for observation in observe(event, self.settings):
             if isinstance(observation, Since):
                 self._track(observation, (event.kind, event.source, event.key), sign)
+            elif isinstance(observation, Daily):
+                self.spend.add(observation, sign, self.clock())
             else:
                 self._record(observation, sign)
 
@@ -140,7 +145,13 @@ class Aggregate:
         """
         now = self.clock()
         for family in FAMILIES:
-            if family.name in DERIVATIONS:
+            if family.name in COST_DERIVATIONS:
+                if cost := list(self.spend.samples(family.name, now)):
+                    yield scalar_lines(family, cost, openmetrics)
+            elif family.name == "kpi_cost_budget_month":
+                if self.settings.budgets:
+                    yield scalar_lines(family, budget_samples(self.settings), openmetrics)
+            elif family.name in DERIVATIONS:
                 if self.live.get(family.name):
                     yield scalar_lines(family, self._derived(family, now), openmetrics)
             elif family.type == "histogram":

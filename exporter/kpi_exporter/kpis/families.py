@@ -85,11 +85,32 @@ AGE_THRESHOLDS: tuple[tuple[str, float], ...] = (
     ("30d", 30 * DAY),
 )
 
+# Time to fix a security finding spans an hour to a year; the default SLAs (critical 7 days,
+# high 30 days) and the usual medium one (90 days) are bounds.
+VULNERABILITY_FIX_BUCKETS: tuple[float, ...] = (
+    HOUR,
+    4 * HOUR,
+    DAY,
+    3 * DAY,
+    WEEK,
+    2 * WEEK,
+    30 * DAY,
+    60 * DAY,
+    90 * DAY,
+    180 * DAY,
+    365 * DAY,
+)
+
 DELIVERY_LABELS = ("app", "team", "environment")
 FLOW_LABELS = ("app", "team")
 INCIDENT_LABELS = ("app", "team", "environment", "severity")
 COMPONENT_LABELS = ("app", "team", "component")
 DEFECT_LABELS = ("app", "team", "severity")
+BUSINESS_LABELS = ("app", "team", "metric")
+SURVEY_LABELS = ("team", "survey", "question")
+COST_LABELS = ("provider", "app", "team", "currency")
+VULNERABILITY_LABELS = ("app", "team", "severity")
+SCANNER_LABELS = (*VULNERABILITY_LABELS, "scanner")
 
 
 FAMILIES: tuple[Family, ...] = (
@@ -340,6 +361,105 @@ FAMILIES: tuple[Family, ...] = (
         "gauge",
         "Open vulnerabilities SonarQube's analysis finds.",
         FLOW_LABELS,
+    ),
+    Family(
+        "kpi_business_value",
+        "gauge",
+        "Latest value of a configured business measure (feature adoption, active users,"
+        " revenue, ...) from an http_json or sql source; the metric label names the measure.",
+        BUSINESS_LABELS,
+    ),
+    Family(
+        "kpi_survey_score",
+        "gauge",
+        "Mean score of a survey question's answers per team (the question's scale).",
+        SURVEY_LABELS,
+    ),
+    Family(
+        "kpi_survey_responses",
+        "gauge",
+        "Valid answers to a survey question per team.",
+        SURVEY_LABELS,
+    ),
+    Family(
+        "kpi_survey_nps_ratio",
+        "gauge",
+        "Net promoter score of an NPS question (0..10) per team as a ratio (-1..1):"
+        " promoters (9-10) minus detractors (0-6), over all answers.",
+        SURVEY_LABELS,
+    ),
+    Family(
+        "kpi_vulnerabilities_open",
+        "gauge",
+        "Security findings open now (Dependabot, code scanning, secret scanning, Trivy, OSV),"
+        " by severity and scanner.",
+        SCANNER_LABELS,
+    ),
+    Family(
+        "kpi_vulnerabilities_fixed_total",
+        "counter",
+        "Security findings fixed (a scanner report no longer has them, or the alert was fixed;"
+        " a revoked secret), by the time they were created.",
+        SCANNER_LABELS,
+    ),
+    Family(
+        "kpi_vulnerabilities_dismissed_total",
+        "counter",
+        "Security findings dismissed (false positive, accepted risk, won't fix), kept apart"
+        " from fixed ones, by the time they were created.",
+        SCANNER_LABELS,
+    ),
+    Family(
+        "kpi_vulnerability_fix_seconds",
+        "histogram",
+        "Time to fix a security finding: created (or first reported) to fixed.",
+        VULNERABILITY_LABELS,
+        VULNERABILITY_FIX_BUCKETS,
+    ),
+    Family(
+        "kpi_vulnerabilities_oldest_open_created_timestamp_seconds",
+        "gauge",
+        "When the oldest security finding still open was created; absent when none is open.",
+        VULNERABILITY_LABELS,
+    ),
+    Family(
+        "kpi_vulnerabilities_sla_breached",
+        "gauge",
+        "Open security findings older than their severity's SLA (default: critical 7 days,"
+        " high 30 days; `security.sla` in the configuration).",
+        VULNERABILITY_LABELS,
+    ),
+    Family(
+        "kpi_cost_cumulative",
+        "gauge",
+        "All stored spend (credits negative, so a gauge): read increases over a window with"
+        " `delta()`; never summed across currencies.",
+        COST_LABELS,
+    ),
+    Family(
+        "kpi_cost_month_to_date",
+        "gauge",
+        "Spend in the current UTC month, today included.",
+        COST_LABELS,
+    ),
+    Family(
+        "kpi_cost_last_day",
+        "gauge",
+        "Spend of yesterday (UTC), the latest complete day; 0 when the cost data lags.",
+        COST_LABELS,
+    ),
+    Family(
+        "kpi_cost_forecast_month_end",
+        "gauge",
+        "Forecast spend of the current UTC month: month to date + the average of the last 7"
+        " complete days x the days left after today.",
+        COST_LABELS,
+    ),
+    Family(
+        "kpi_cost_budget_month",
+        "gauge",
+        "Monthly budget of an app or a team (the other label empty) from the configuration.",
+        ("app", "team", "currency"),
     ),
 )
 

@@ -35,8 +35,16 @@ def oldest(starts: Collection[float], now: float) -> Iterator[tuple[Labels, floa
         yield (), min(starts)
 
 
+def passed(deadlines: Collection[float], now: float) -> Iterator[tuple[Labels, float]]:
+    """How many live items have a deadline (an SLA) already passed (strictly before now);
+    0 when none."""
+    yield (), sum(1 for deadline in deadlines if deadline < now)
+
+
 DERIVATIONS: dict[str, Derive] = {
     "kpi_changes_open_by_age": older_than,
     "kpi_incidents_oldest_open_start_timestamp_seconds": oldest,
+    "kpi_vulnerabilities_oldest_open_created_timestamp_seconds": oldest,
+    "kpi_vulnerabilities_sla_breached": passed,
 }
 """Every time-dependent family and how its samples are derived."""

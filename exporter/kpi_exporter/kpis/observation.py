@@ -24,3 +24,14 @@ class Since(NamedTuple):
     family: str
     labels: tuple[str, ...]
     at: float | None
+
+
+class Daily(NamedTuple):
+    """The event spent ``amount`` on the UTC day starting at ``day`` in the cost series
+    ``labels`` (provider, app, team, currency). Month-to-date spend and its forecast depend on
+    "now", so the aggregate keeps the amount per day and derives them when the exposition is
+    rendered (see :mod:`kpi_exporter.kpis.cost`)."""
+
+    labels: tuple[str, ...]
+    day: float
+    amount: float

@@ -7,6 +7,7 @@ from typing import Any
 
 from ..model import (
     Change,
+    CostLine,
     Coverage,
     Defect,
     Deployment,
@@ -15,21 +16,25 @@ from ..model import (
     Gauge,
     Incident,
     TestRun,
+    Vulnerability,
 )
+from .business import observe_business, observe_survey
 from .code_quality import (
     observe_coverage,
     observe_incident_component,
     observe_sonarqube,
     observe_test_run,
 )
+from .cost import observe_cost
 from .delivery import observe_change, observe_deployment, observe_outcome
 from .flow import observe_flow
 from .incidents import observe_incident
-from .observation import Observation, Since
+from .observation import Daily, Observation, Since
 from .quality import observe_defect
+from .security import observe_vulnerability
 from .settings import KpiSettings
 
-Observer = Callable[[Any, KpiSettings], Iterator[Observation | Since]]
+Observer = Callable[[Any, KpiSettings], Iterator[Observation | Since | Daily]]
 
 _OBSERVERS: dict[type[Any], tuple[Observer, ...]] = {
     Deployment: (observe_deployment,),
@@ -39,11 +44,13 @@ _OBSERVERS: dict[type[Any], tuple[Observer, ...]] = {
     Defect: (observe_defect,),
     Coverage: (observe_coverage,),
     TestRun: (observe_test_run,),
-    Gauge: (observe_sonarqube,),
+    Gauge: (observe_sonarqube, observe_business, observe_survey),
+    CostLine: (observe_cost,),
+    Vulnerability: (observe_vulnerability,),
 }
 
 
-def observe(event: Event, settings: KpiSettings) -> Iterator[Observation | Since]:
+def observe(event: Event, settings: KpiSettings) -> Iterator[Observation | Since | Daily]:
     """The contributions of one event (none for kinds without a KPI yet)."""
     for observer in _OBSERVERS.get(type(event), ()):
         yield from observer(event, settings)

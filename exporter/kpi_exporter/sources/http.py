@@ -86,6 +86,9 @@ def _public(url: str) -> str:
     return urlunsplit((parts.scheme, parts.netloc.rpartition("@")[2], parts.path, "", ""))
 
 
+public_url = _public
+
+
 def with_query(url: str, params: Mapping[str, Any] | None) -> str:
     """``url`` with ``params`` appended in sorted order: one spelling per resource, so the
     stored validators are found again."""

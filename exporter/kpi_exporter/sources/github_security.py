@@ -1,0 +1,260 @@
+"""GitHub security alerts: Dependabot, code scanning and secret scanning, per repository or for a
+whole organisation (REST API).
+
+Each alert list (``/repos/{o}/{r}/{kind}/alerts``, or ``/orgs/{org}/{kind}/alerts`` with
+``org``) is read in full, every state, following ``Link`` pagination; its first page is
+conditional, so a list where nothing changed costs one ``304`` and no event. An alert is a
+:class:`~kpi_exporter.model.Vulnerability` keyed ``github/{owner}/{repo}/{kind}/{number}``: a
+later poll that finds it fixed or dismissed replaces the stored open one.
+
+- **state**: ``open``; ``fixed`` (``fixed_at``); ``dismissed`` and ``auto_dismissed``
+  (Dependabot) are dismissed, never fixed. Secret scanning has ``resolved`` with a resolution:
+  ``revoked`` is fixed (the secret no longer works), any other resolution (false positive,
+  won't fix, used in tests, pattern edited or deleted) is dismissed.
+- **severity**: Dependabot's advisory severity (``security_advisory.severity``, else
+  ``security_vulnerability.severity``); code scanning's ``rule.security_severity_level``, else
+  the rule's severity (error: high, warning: medium, note and none: low). Secret scanning has
+  no severity: a leaked secret counts as **high**.
+- **app**: the repository's app (the ``apps.*.repos`` mapping), else the default app.
+
+Lists are read most recently updated first; the cursor keeps, per list, the newest
+``updated_at`` seen, and the pages stop at the first alert updated before it (a state change
+updates an alert, so it is read again). Alerts closed before the horizon are left out. A
+repository whose alerts cannot be read (feature disabled: 403/404) is a problem naming it;
+the other lists still count.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterator, Mapping
+from datetime import datetime
+from typing import Any
+
+import requests
+
+from ..config import GitHubSecuritySource
+from ..credentials import CredentialError, read_secret
+from ..health import Health
+from ..model import Event, Vulnerability
+from ..ownership import Ownership
+from ..store import SourceState
+from . import Poll, SourceError
+from .github.auth import load_private_key, make_auth
+from .http import HttpClient, HttpStatusError
+
+PATHS = {
+    "dependabot": "dependabot/alerts",
+    "code_scanning": "code-scanning/alerts",
+    "secret_scanning": "secret-scanning/alerts",
+}
+RULE_SEVERITY = {"error": "high", "warning": "medium", "note": "low", "none": "low"}
+SECRET_SEVERITY = "high"
+SEVERITIES = ("critical", "high", "medium", "low")
+
+
+class GitHubSecurity:
+    """Polls the security alerts of the configured repositories or organisation."""
+
+    def __init__(
+        self,
+        config: GitHubSecuritySource,
+        ownership: Ownership,
+        health: Health | None = None,
+        *,
+        what: str = "",
+        clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], None] = time.sleep,
+        session: requests.Session | None = None,
+    ) -> None:
+        self.name = config.name
+        self.interval = config.interval
+        self.config = config
+        self.ownership = ownership
+        self.health = health or Health()
+        self.clock = clock
+        self.sleep = sleep
+        self.session = session or requests.Session()
+        self.api = config.api_url.rstrip("/")
+        self.what = what or f"source {config.name}"
+        self.auth = make_auth(
+            config.token_env,
+            config.token_file,
+            config.app,
+            self.api,
+            self.what,
+            source=self.name,
+            health=self.health,
+            clock=clock,
+            sleep=sleep,
+            session=self.session,
+        )
+
+    def lists(self) -> Iterator[tuple[str, str, str]]:
+        """(where, alert kind, URL) of every alert list to read."""
+        for kind in self.config.alerts:
+            if self.config.org:
+                yield (
+                    f"org {self.config.org}",
+                    kind,
+                    f"{self.api}/orgs/{self.config.org}/{PATHS[kind]}",
+                )
+            for repo in self.config.repos:
+                yield repo, kind, f"{self.api}/repos/{repo}/{PATHS[kind]}"
+
+    def poll(self, state: SourceState) -> Poll:
+        now = self.clock()
+        self.auth.begin()
+        client = HttpClient(
+            self.name,
+            self.health,
+            headers=self.auth.headers,
+            validators=dict(state.validators),
+            sleep=self.sleep,
+            clock=self.clock,
+            session=self.session,
+        )
+        cursor: dict[str, str] = json.loads(state.cursor) if state.cursor else {}
+        events: list[Event] = []
+        problems: list[str] = []
+        lists = list(self.lists())
+        failed = 0
+        try:
+            for where, kind, url in lists:
+                try:
+                    found, newest = self._read(client, kind, url, where, cursor.get(url), now)
+                except HttpStatusError as error:
+                    if error.status not in (403, 404, 422):
+                        raise
+                    failed += 1
+                    problems.append(f"{where}: {kind} alerts skipped: {error}")
+                    continue
+                events.extend(found.events)
+                problems.extend(found.problems)
+                if newest:
+                    cursor[url] = newest
+        except SourceError:
+            self.auth.forget()  # the token may have been revoked: mint a new one next time
+            raise
+        if failed and failed == len(lists):
+            raise SourceError("; ".join(problems))
+        return Poll(
+            events=events,
+            cursor=json.dumps(cursor, sort_keys=True),
+            validators=client.validators,
+            problems=problems,
+        )
+
+    def _read(
+        self,
+        client: HttpClient,
+        kind: str,
+        url: str,
+        where: str,
+        since: str | None,
+        now: float,
+    ) -> tuple[Poll, str]:
+        """The alerts of one list updated since ``since`` (most recently updated first, so
+        the pages stop at the first older one), and the newest ``updated_at`` seen."""
+        found = Poll(events=[], cursor=None)
+        oldest = now - self.config.horizon
+        newest = since or ""
+        params = {"per_page": 100, "sort": "updated", "direction": "desc"}
+        for response in client.pages(url, params):
+            if response.not_modified:
+                break
+            page = response.json()
+            if not isinstance(page, list):
+                raise SourceError(f"{where}: {kind} alerts: expected a list")
+            older = False
+            for alert in page:
+                updated = str(alert.get("updated_at") or "") if isinstance(alert, dict) else ""
+                if since and updated and _time(updated) < _time(since):
+                    older = True
+                    break
+                try:
+                    finding = self._finding(kind, alert, where)
+                except (KeyError, TypeError, ValueError) as error:
+                    found.problems.append(f"{where}: {kind} alert skipped: bad field {error}")
+                    continue
+                if updated and (not newest or _time(updated) > _time(newest)):
+                    newest = updated
+                if finding.closed_at is None or finding.closed_at >= oldest:
+                    found.events.append(finding)
+            if older:
+                break
+        return found, newest
+
+    def _finding(self, kind: str, alert: Mapping[str, Any], where: str) -> Vulnerability:
+        repository = alert.get("repository") or {}
+        repo = repository.get("full_name") or where
+        owner = self.ownership.of_repo(repo)
+        state, closed_at = _state(kind, alert)
+        return Vulnerability(
+            source=self.name,
+            key=f"github/{repo}/{kind}/{int(alert['number'])}",
+            app=owner.app,
+            team=owner.team,
+            severity=_severity(kind, alert),
+            created_at=_time(alert["created_at"]),
+            state=state,
+            closed_at=closed_at,
+            scanner=kind,
+        )
+
+
+def _time(text: str) -> float:
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+
+
+def _at(alert: Mapping[str, Any], *fields: str) -> float:
+    """The first of ``fields`` the alert has; else when it was last updated."""
+    for name in (*fields, "updated_at"):
+        if alert.get(name):
+            return _time(alert[name])
+    return _time(alert["created_at"])
+
+
+def _state(kind: str, alert: Mapping[str, Any]) -> tuple[str, float | None]:
+    state = alert["state"]
+    if state == "open":
+        return "open", None
+    if state == "fixed":
+        return "fixed", _at(alert, "fixed_at")
+    if state in ("dismissed", "auto_dismissed"):
+        return "dismissed", _at(alert, "dismissed_at", "auto_dismissed_at")
+    if kind == "secret_scanning" and state == "resolved":
+        fixed = alert.get("resolution") == "revoked"
+        return ("fixed" if fixed else "dismissed"), _at(alert, "resolved_at")
+    raise ValueError(f"state {state!r}")
+
+
+def _severity(kind: str, alert: Mapping[str, Any]) -> str:
+    if kind == "secret_scanning":
+        return SECRET_SEVERITY
+    if kind == "dependabot":
+        advisory = alert.get("security_advisory") or {}
+        vulnerability = alert.get("security_vulnerability") or {}
+        severity = str(advisory.get("severity") or vulnerability.get("severity") or "")
+    else:
+        rule = alert.get("rule") or {}
+        severity = str(rule.get("security_severity_level") or "")
+        if not severity:
+            severity = RULE_SEVERITY.get(str(rule.get("severity") or ""), "")
+    severity = severity.lower()
+    return severity if severity in SEVERITIES else "unknown"
+
+
+def check_credentials(config: GitHubSecuritySource, what: str) -> None:
+    """Read the token, or the app's private key, once: a missing secret is a configuration
+    error at start-up, named by its reference, never its value."""
+    if config.app is None:
+        read_secret(config.token_env, config.token_file, what)
+        return
+    app = config.app
+    pem = read_secret(app.private_key_env, app.private_key_file, f"{what}.app")
+    try:
+        load_private_key(pem, f"{what}.app")
+    except SourceError as error:
+        raise CredentialError(str(error)) from None

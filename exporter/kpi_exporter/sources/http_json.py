@@ -1,0 +1,140 @@
+"""A configured HTTP request answering JSON, read into ``kpi_business_value`` (feature
+adoption, active users, revenue, ...): one request per poll through the shared HTTP client.
+
+Each measure selects items of the answer (``select``, a JSONPath-like selector, see
+:mod:`kpi_exporter.selector`), reads each item's labels (``labels.app``, ``labels.team``:
+selectors relative to the item) and either counts the items per label set (``value:
+count``) or sums each item's number (``value``: a selector relative to the item). The
+result is one gauge per (app, team) with ``metric`` set to the measure's name.
+
+A GET is conditional (ETag / Last-Modified): a ``304`` leaves the stored gauges as they are.
+A POST sends ``body`` as JSON and is never conditional. The token (``token_env`` or
+``token_file``, optional) goes into ``token_header`` after ``token_prefix``.
+
+An item whose value is not a finite number (a bool, null, text, NaN) or whose label is
+missing is a problem naming the measure and the exact path (``measure revenue:
+$.items[2].amount: expected a finite number, got 'n/a'``) and is skipped; the other items
+count. A selection matching nothing is a problem of its measure. A failed request or an
+answer that is not JSON fails the poll and keeps the stored gauges.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from ..config import HttpJsonMeasure, HttpJsonSource
+from ..credentials import CredentialError, read_secret
+from ..health import Health
+from ..model import Event
+from ..ownership import Ownership
+from ..selector import select
+from ..store import SourceState
+from . import Poll, SourceError
+from .business_values import business_gauges, finite_number, label_text
+from .http import HttpClient
+
+T = TypeVar("T")
+
+
+class HttpJson:
+    """Polls one configured JSON endpoint."""
+
+    def __init__(
+        self,
+        config: HttpJsonSource,
+        ownership: Ownership,
+        health: Health,
+        *,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.time,
+        what: str = "",
+    ) -> None:
+        self.name = config.name
+        self.interval = config.interval
+        self.config = config
+        self.ownership = ownership
+        self.health = health
+        self.sleep = sleep
+        self.clock = clock
+        self.what = what or f"source {config.name}"
+        self._headers()  # a missing secret is a configuration error, found at start
+
+    def _headers(self) -> dict[str, str]:
+        """Read on every poll, so a rotated token file is picked up."""
+        if self.config.token_env is None and self.config.token_file is None:
+            return {}
+        token = read_secret(self.config.token_env, self.config.token_file, self.what)
+        return {self.config.token_header: f"{self.config.token_prefix}{token}"}
+
+    def poll(self, state: SourceState) -> Poll:
+        try:
+            headers = self._headers()
+        except CredentialError as error:
+            raise SourceError(str(error)) from None
+        http = HttpClient(
+            self.name,
+            self.health,
+            headers=lambda: headers,
+            validators=dict(state.validators),
+            sleep=self.sleep,
+            clock=self.clock,
+        )
+        if self.config.method == "POST":
+            response = http.post_json(self.config.url, self.config.body)
+        else:
+            response = http.get(self.config.url)
+        if response.not_modified:
+            return Poll(events=[], cursor=None, validators=http.validators)
+        document = response.json()
+        now = self.clock()
+        events: list[Event] = []
+        problems: list[str] = []
+        for measure in self.config.measures:
+            values, bad = self.read(measure, document)
+            problems.extend(bad)
+            events.extend(business_gauges(self.name, measure.metric, values, self.ownership, now))
+        return Poll(events=events, cursor=None, validators=http.validators, problems=problems)
+
+    def read(
+        self, measure: HttpJsonMeasure, document: Any
+    ) -> tuple[dict[tuple[str, str], float], list[str]]:
+        """Values per (app, team) of one measure, and the problems of its items."""
+        values: dict[tuple[str, str], float] = {}
+        problems: list[str] = []
+        items = list(select(document, measure.select))
+        if not items:
+            return values, [f"measure {measure.metric}: {measure.select} matches nothing"]
+        for path, item in items:
+            try:
+                labels = self._labels(measure, item, path)
+                value = 1.0 if measure.value == "count" else self._value(measure, item, path)
+            except ValueError as error:
+                problems.append(f"measure {measure.metric}: {error}")
+                continue
+            values[labels] = values.get(labels, 0.0) + value
+        return values, problems
+
+    def _labels(self, measure: HttpJsonMeasure, item: Any, path: str) -> tuple[str, str]:
+        found = {"app": measure.app or self.config.app or "", "team": ""}
+        for label, selector in measure.labels.items():
+            found[label] = _read(item, selector, path, label_text)
+        return found["app"], found["team"]
+
+    def _value(self, measure: HttpJsonMeasure, item: Any, path: str) -> float:
+        return _read(item, measure.value, path, finite_number)
+
+
+def _read(item: Any, selector: str, path: str, convert: Callable[[Any], T]) -> T:
+    """The single value ``selector`` finds in ``item``, converted; errors name the path from
+    the document's root."""
+    matches = list(select(item, selector))
+    if len(matches) != 1:
+        found = "missing" if not matches else f"expected one value, found {len(matches)}"
+        raise ValueError(f"{path}{selector[1:]}: {found}")
+    relative, raw = matches[0]
+    try:
+        return convert(raw)
+    except ValueError as error:
+        raise ValueError(f"{path}{relative[1:]}: {error}") from None

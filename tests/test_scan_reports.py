@@ -1,0 +1,207 @@
+"""The scan_report source: Trivy and OSV-Scanner JSON reports written by the tests, following
+the tools' JSON output (Trivy: ``ArtifactName``, ``CreatedAt``, ``Results[].Vulnerabilities[]``;
+OSV-Scanner: ``results[].source``, ``packages[].package``, ``vulnerabilities[]``, ``groups[]``)."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import responses
+
+from kpi_exporter.config import ScanReportSource, parse_config
+from kpi_exporter.model import Vulnerability
+from kpi_exporter.ownership import Ownership
+from kpi_exporter.sources import Poll
+from kpi_exporter.sources.scan_reports import ScanReports
+from kpi_exporter.store import SourceState
+from tests.support import ts
+
+CONFIG = """
+defaults: {app: unknown, team: unassigned}
+apps:
+  shop: {team: payments}
+  api: {team: platform}
+"""
+
+
+def trivy(created: str, *vulnerabilities: tuple[str, str, str], artifact: str = "shop:1.0") -> Any:
+    """A ``trivy image --format json`` report: (VulnerabilityID, PkgName, Severity) each."""
+    return {
+        "SchemaVersion": 2,
+        "CreatedAt": created,
+        "ArtifactName": artifact,
+        "ArtifactType": "container_image",
+        "Results": [
+            {
+                "Target": f"{artifact} (debian 12.5)",
+                "Class": "os-pkgs",
+                "Type": "debian",
+                "Vulnerabilities": [
+                    {
+                        "VulnerabilityID": id_,
+                        "PkgName": package,
+                        "InstalledVersion": "1.0",
+                        "FixedVersion": "1.1",
+                        "Severity": severity,
+                    }
+                    for id_, package, severity in vulnerabilities
+                ],
+            },
+            {"Target": "app/package-lock.json", "Class": "lang-pkgs", "Type": "npm"},
+        ],
+    }
+
+
+OSV = {
+    "results": [
+        {
+            "source": {"path": "/src/api/go.mod", "type": "lockfile"},
+            "packages": [
+                {
+                    "package": {"name": "golang.org/x/net", "version": "0.1.0", "ecosystem": "Go"},
+                    "vulnerabilities": [
+                        {"id": "GO-2023-1", "aliases": ["CVE-2023-1"]},
+                        {"id": "GHSA-aaaa", "database_specific": {"severity": "MODERATE"}},
+                        {"id": "GO-2023-2"},
+                        {"id": "GO-2023-3"},
+                    ],
+                    "groups": [
+                        {"ids": ["GO-2023-1"], "aliases": ["CVE-2023-1"], "max_severity": "9.8"},
+                        {"ids": ["GO-2023-2"], "max_severity": "7.5"},
+                        {"ids": ["GO-2023-3"], "max_severity": ""},
+                    ],
+                }
+            ],
+        }
+    ]
+}
+
+
+def source(tmp_path: Path, **fields: Any) -> ScanReports:
+    values: dict[str, Any] = {"type": "scan_report", "name": "scans", "paths": ["*.json"]}
+    values.update(fields)
+    config = parse_config(CONFIG)
+    return ScanReports(ScanReportSource(**values), tmp_path, Ownership(config))
+
+
+def write(path: Path, report: Any) -> None:
+    path.write_text(json.dumps(report))
+
+
+def by_key(poll: Poll) -> dict[str, Vulnerability]:
+    return {event.key: event for event in poll.events if isinstance(event, Vulnerability)}
+
+
+def test_trivy_findings_are_open_with_app_from_the_artifact(tmp_path: Path) -> None:
+    write(
+        tmp_path / "shop.json",
+        trivy(
+            "2026-11-01T10:00:00.123456789Z",
+            ("CVE-1", "openssl", "CRITICAL"),
+            ("CVE-2", "zlib", "LOW"),
+            ("CVE-3", "curl", "UNKNOWN"),
+        ),
+    )
+    poll = source(tmp_path, apps={"shop:*": "shop"}).poll(SourceState())
+    found = by_key(poll)
+    assert sorted(found) == [
+        "scan/shop:1.0/curl/CVE-3",
+        "scan/shop:1.0/openssl/CVE-1",
+        "scan/shop:1.0/zlib/CVE-2",
+    ]
+    critical = found["scan/shop:1.0/openssl/CVE-1"]
+    assert (critical.app, critical.team, critical.severity, critical.state) == (
+        "shop",
+        "payments",
+        "critical",
+        "open",
+    )
+    assert critical.scanner == "trivy"
+    assert critical.created_at == ts("2026-11-01T10:00:00.123456Z")
+    assert found["scan/shop:1.0/curl/CVE-3"].severity == "unknown"
+    assert poll.problems == []
+
+
+def test_a_finding_gone_from_the_next_report_is_fixed_at_its_time(tmp_path: Path) -> None:
+    scans = source(tmp_path, app="shop")
+    report = tmp_path / "shop.json"
+    write(
+        report,
+        trivy("2026-11-01T00:00:00Z", ("CVE-1", "openssl", "HIGH"), ("CVE-2", "zlib", "LOW")),
+    )
+    first = scans.poll(SourceState())
+    # The same report again: nothing new.
+    again = scans.poll(SourceState(cursor=first.cursor))
+    assert again.events == []
+    write(
+        report, trivy("2026-11-04T00:00:00Z", ("CVE-2", "zlib", "LOW"), ("CVE-9", "curl", "HIGH"))
+    )
+    second = scans.poll(SourceState(cursor=first.cursor))
+    found = by_key(second)
+    fixed = found["scan/shop:1.0/openssl/CVE-1"]
+    assert (fixed.state, fixed.created_at, fixed.closed_at) == (
+        "fixed",
+        ts("2026-11-01T00:00:00Z"),
+        ts("2026-11-04T00:00:00Z"),
+    )
+    # Still open: created when first reported, not at the new report.
+    assert found["scan/shop:1.0/zlib/CVE-2"].created_at == ts("2026-11-01T00:00:00Z")
+    assert found["scan/shop:1.0/curl/CVE-9"].created_at == ts("2026-11-04T00:00:00Z")
+    assert found["scan/shop:1.0/curl/CVE-9"].state == "open"
+
+
+def test_two_reports_of_one_artifact_in_one_poll_apply_in_time_order(tmp_path: Path) -> None:
+    write(tmp_path / "b.json", trivy("2026-11-01T00:00:00Z", ("CVE-1", "openssl", "HIGH")))
+    write(tmp_path / "a.json", trivy("2026-11-02T00:00:00Z"))
+    found = by_key(source(tmp_path, app="shop").poll(SourceState()))
+    assert found["scan/shop:1.0/openssl/CVE-1"].state == "fixed"
+    assert found["scan/shop:1.0/openssl/CVE-1"].closed_at == ts("2026-11-02T00:00:00Z")
+
+
+def test_osv_severities_from_database_or_cvss_group(tmp_path: Path) -> None:
+    path = tmp_path / "osv.json"
+    write(path, OSV)
+    os.utime(path, (ts("2026-11-05T00:00:00Z"), ts("2026-11-05T00:00:00Z")))
+    poll = source(tmp_path, apps={"/src/api/*": "api"}).poll(SourceState())
+    found = by_key(poll)
+    prefix = "scan//src/api/go.mod/Go/golang.org/x/net/"
+    assert {key.removeprefix(prefix): f.severity for key, f in found.items()} == {
+        "GO-2023-1": "critical",  # CVSS 9.8
+        "GHSA-aaaa": "medium",  # MODERATE
+        "GO-2023-2": "high",  # CVSS 7.5
+        "GO-2023-3": "unknown",  # no score
+    }
+    assert {(f.app, f.team, f.scanner, f.created_at) for f in found.values()} == {
+        ("api", "platform", "osv", ts("2026-11-05T00:00:00Z"))
+    }
+
+
+def test_a_bad_report_is_a_problem_naming_it_and_the_others_count(tmp_path: Path) -> None:
+    write(tmp_path / "good.json", trivy("2026-11-01T00:00:00Z", ("CVE-1", "openssl", "HIGH")))
+    (tmp_path / "broken.json").write_text("{not json")
+    write(tmp_path / "other.json", {"hello": "world"})
+    poll = source(tmp_path, app="shop").poll(SourceState())
+    assert list(by_key(poll)) == ["scan/shop:1.0/openssl/CVE-1"]
+    assert len(poll.problems) == 2
+    assert any(str(tmp_path / "broken.json") in problem for problem in poll.problems)
+    assert any(str(tmp_path / "other.json") in problem for problem in poll.problems)
+
+
+@responses.activate
+def test_a_report_url_is_read_and_not_modified_costs_nothing(tmp_path: Path) -> None:
+    url = "https://ci.example.test/reports/shop.json"
+    responses.get(
+        url,
+        json=trivy("2026-11-01T00:00:00Z", ("CVE-1", "openssl", "CRITICAL")),
+        headers={"ETag": '"v1"'},
+    )
+    scans = source(tmp_path, paths=[], urls=[url], app="shop")
+    first = scans.poll(SourceState())
+    assert list(by_key(first)) == ["scan/shop:1.0/openssl/CVE-1"]
+    responses.replace(responses.GET, url, status=304)
+    second = scans.poll(SourceState(cursor=first.cursor, validators=first.validators))
+    assert second.events == []
+    assert responses.calls[1].request.headers["If-None-Match"] == '"v1"'
