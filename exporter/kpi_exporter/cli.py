@@ -15,6 +15,7 @@ from typing import assert_never
 from . import __version__, bundle, explain, logs, reference
 from .config import (
     DEFAULT_PORT,
+    AwsCostSource,
     Config,
     ConfigError,
     CoverageSource,
@@ -44,6 +45,7 @@ from .pipeline import Pipeline
 from .scheduler import Scheduler
 from .server import ExporterServer, parse_listen_address
 from .sources import Source
+from .sources.aws_cost import AwsCost
 from .sources.coverage import CoverageReports
 from .sources.events_file import EventsFiles
 from .sources.focus import FocusFiles
@@ -157,6 +159,8 @@ def build_sources(
             polled.append(FocusFiles(source, config.base_dir, ownership))
         elif isinstance(source, OpenCostSource):
             polled.append(OpenCost(source, ownership, health))
+        elif isinstance(source, AwsCostSource):
+            polled.append(AwsCost(source, ownership, what=where))
         else:
             assert_never(source)
     return polled, ingest
@@ -383,6 +387,14 @@ def _check(config: Config) -> int:
             print(
                 f"- {source.name} (opencost, every {source.interval:g}s): {source.api}, "
                 f"window {source.config.window} by {source.config.aggregate}"
+            )
+        elif isinstance(source, AwsCost):
+            config_ = source.config
+            tags = ", ".join(f"tag {t}" for t in (config_.app_tag, config_.team_tag) if t)
+            chain = f"profile {config_.profile}" if config_.profile else "the AWS chain"
+            print(
+                f"- {source.name} (aws_cost, every {source.interval:g}s): Cost Explorer "
+                f"{config_.metric} in {config_.region}, daily by {tags}, credentials from {chain}"
             )
     if ingest is not None:
         reference_ = ingest.config.secret_env or ingest.config.secret_file

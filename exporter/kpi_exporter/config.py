@@ -682,6 +682,41 @@ class OpenCostSource(Strict):
     currency: str = Field("USD", description="Currency OpenCost is configured with.")
 
 
+class AwsCostSource(Strict):
+    """AWS spend from the Cost Explorer API (boto3, the ``cost`` extra), one amount per day.
+
+    Credentials come from the standard AWS chain (environment, instance or task role, shared
+    profile); never from this file."""
+
+    type: Literal["aws_cost"]
+    name: Name
+    interval: Duration = Field(
+        6 * 3600.0, description="Cost Explorer charges per request: poll a few times a day."
+    )
+    region: str = Field("us-east-1", description="Region of the Cost Explorer endpoint.")
+    profile: str | None = Field(None, description="Shared config profile; else the default chain.")
+    app_tag: str = Field(
+        "app", min_length=1, description="Cost-allocation tag naming the app (first GroupBy)."
+    )
+    team_tag: str | None = Field(
+        None, description="Cost-allocation tag naming the team (second GroupBy); else the app's."
+    )
+    metric: Literal["UnblendedCost", "AmortizedCost", "NetUnblendedCost"] = Field(
+        "UnblendedCost", description="The Cost Explorer metric that counts as spend."
+    )
+    horizon: Duration = Field(
+        90 * 86400.0,
+        le=365 * 86400.0,
+        description="How far back the first poll reads (Cost Explorer keeps about 13 months).",
+    )
+
+    @model_validator(mode="after")
+    def _two_tags(self) -> AwsCostSource:
+        if self.team_tag is not None and self.team_tag in ("", self.app_tag):
+            raise ValueError("team_tag must be a tag key other than app_tag")
+        return self
+
+
 class CostBudget(Strict):
     """A monthly budget of one app or one team."""
 
@@ -718,6 +753,7 @@ Source = Annotated[
         | SurveySource
         | FocusSource
         | OpenCostSource
+        | AwsCostSource
     ),
     Field(discriminator="type"),
 ]
@@ -740,6 +776,7 @@ SOURCE_TYPES = (
     "survey",
     "focus",
     "opencost",
+    "aws_cost",
 )
 
 
