@@ -1,6 +1,6 @@
 // The KPI catalogue: every KPI once, with its recording rules, unit, direction, alerts and
 // runbook text, built from a configuration. Rules, alerts, runbooks and dashboards are all
-// generated from it. A new domain (security, cost, quality) is one more file under kpis/.
+// generated from it. A new domain is one more file under kpis/.
 local r = import 'lib/rules.libsonnet';
 
 function(config)
@@ -10,6 +10,9 @@ function(config)
     { name: 'incidents', kpis: (import 'kpis/incidents.libsonnet')(config) },
     { name: 'flow', kpis: (import 'kpis/flow.libsonnet')(config) },
     { name: 'quality', kpis: (import 'kpis/quality.libsonnet')(config) },
+    { name: 'security', kpis: (import 'kpis/security.libsonnet')(config) },
+    { name: 'cost', kpis: (import 'kpis/cost.libsonnet')(config) },
+    { name: 'business', kpis: (import 'kpis/business.libsonnet')(config) },
     { name: 'exporter', kpis: (import 'kpis/exporter.libsonnet')(config) },
   ];
   local alertsOf(domain) = std.flattenArrays([kpi.alerts for kpi in domain.kpis]);

@@ -312,6 +312,76 @@
               + ' than raising coverage where nothing fails.',
     },
 
+    // Security findings. The SLAs themselves (default critical 7 days, high 30 days) are the
+    // exporter's `security.sla`: `kpi_vulnerabilities_sla_breached` counts the open findings
+    // past them. A critical finding past its SLA opens a ticket by default; set `severity:
+    // 'critical'` here to page for it instead.
+    CriticalVulnerabilityPastSla: {
+      enabled: true,
+      severity: 'warning',
+      'for': '15m',
+      threshold: 0,  // critical findings open past their SLA, more than this
+      action: 'Patch now: upgrade the affected dependency or image, rotate the leaked secret,'
+              + ' or mitigate (turn the feature off, block the path) until a fix ships; the'
+              + ' target is zero critical findings and any new one patched within days. A false'
+              + ' positive or an accepted risk is dismissed in the scanner with its reason, so'
+              + ' it stops counting.',
+    },
+    HighVulnerabilityPastSla: {
+      enabled: true,
+      severity: 'warning',
+      'for': '15m',
+      threshold: 0,  // high findings open past their SLA, more than this
+      action: 'Plan the fix of the overdue high findings into the current sprint: upgrade the'
+              + ' dependency or base image (one upgrade often closes several findings), and'
+              + ' keep fewer than 5 high findings open; dismiss false positives with a reason.',
+    },
+    VulnerabilityFixTimeHigh: {
+      enabled: true,
+      severity: 'info',
+      'for': '1h',
+      threshold: '7d',  // median time to fix of the critical findings fixed in the long window
+      action: 'Critical findings take too long to patch: automate dependency updates'
+              + ' (Dependabot, Renovate) with tests that let them merge the same day, rebuild'
+              + ' images on a schedule, and route new critical findings to the owning team the'
+              + ' day they are reported. The target is under 7 days.',
+    },
+
+    // Cost: spend against the monthly budgets (`kpi_cost_budget_month`) of apps and teams.
+    SpendForecastOverBudget: {
+      enabled: true,
+      severity: 'warning',
+      'for': '1h',
+      threshold: 1.10,  // forecast month-end spend over the budget, more than this ratio
+      action: 'Find what drives the spend (provider and service in the cost data: a new'
+              + ' resource, a traffic spike, idle or oversized resources, a lapsed discount),'
+              + ' then cut it (rightsize, stop idle resources, delete unused storage) or agree'
+              + ' a new budget with finance before the month ends. Spend should stay within'
+              + ' 10% of the budget and the cost per request trend down.',
+    },
+    SpendOverBudget: {
+      enabled: true,
+      severity: 'warning',
+      'for': '1h',
+      threshold: 1,  // month-to-date spend over the budget, more than this ratio
+      action: 'The monthly budget is spent: stop or scale down what is not needed until the'
+              + ' month ends, and review with finance whether the budget or the architecture'
+              + ' must change. Compare spend with traffic (cost per request, per active user):'
+              + ' growth that follows users is not waste.',
+    },
+
+    // Business: developer surveys.
+    DeveloperSatisfactionLow: {
+      enabled: true,
+      severity: 'info',
+      'for': '1h',
+      threshold: 0.5,  // NPS ratio (-1..1) of an NPS question, at least (NPS 50)
+      min_responses: 5,  // answers before the score counts
+      action: 'Ask the team what holds them back (the lowest-scored questions and the'
+              + ' comments of the survey), pick one or two problems of the platform or the'
+              + ' process, fix them and tell the team; survey again to see whether it helped.',
+    },
+
     // The exporter itself
     KpiExporterSourceDown: {
       enabled: true,
@@ -362,6 +432,21 @@
               + ' and field of each one. The other records still count.',
     },
   },
+
+  // Cost per unit of your own traffic or business series (like the SLO inputs, the series
+  // are yours): spend (`month_to_date` or `last_day`) of each app or team and currency over
+  // `series`, summed by `per` (`app` or `team`), recorded as
+  // `<per>:kpi_cost_per_unit:ratio{unit="<name>"}`. E.g. cost per request:
+  // {name: 'request', per: 'app', spend: 'last_day',
+  //  series: 'sum by (app) (increase(http_requests_total[1d]))'}.
+  cost_per_unit: [
+    {
+      name: 'active_user',
+      per: 'app',
+      spend: 'month_to_date',
+      series: 'kpi_business_value{job="kpi-exporter", metric="active_users"}',
+    },
+  ],
 
   // Multi-window, multi-burn-rate SLO alerts (Google SRE workbook, chapter 5). Each window
   // pair fires when both windows burn faster than `budget` (the share of the SLO window's

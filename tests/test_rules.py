@@ -210,9 +210,14 @@ def slo_inputs() -> set[str]:
     return names
 
 
-def test_every_series_a_rule_reads_is_exported_recorded_or_a_configured_slo_input() -> None:
+def cost_per_unit_inputs() -> set[str]:
+    """The traffic or business series of `cost_per_unit`: the user's, like the SLO inputs."""
+    return {name for unit in config()["cost_per_unit"] for name in metric_names(unit["series"])}
+
+
+def test_every_series_a_rule_reads_is_exported_recorded_or_a_configured_input() -> None:
     recorded = {rule["record"] for rule in rules() if "record" in rule}
-    known = exported_series() | recorded | slo_inputs()
+    known = exported_series() | recorded | slo_inputs() | cost_per_unit_inputs()
     unknown = {
         (rule.get("record") or rule["alert"], name)
         for rule in rules()
@@ -262,7 +267,8 @@ def test_runbooks_link_existing_pages_and_headings_and_name_existing_series() ->
             for code in re.findall(r"`([^`\n]+)`", text)
             for name in re.findall(r"\b(?:kpi_\w+|(?:app|team|org|slo):\w+:\w+)", code)
         }
-        assert named <= known | slo_inputs(), f"{page.name}: {sorted(named - known)}"
+        inputs = slo_inputs() | cost_per_unit_inputs()
+        assert named <= known | inputs, f"{page.name}: {sorted(named - known)}"
 
 
 def write_thresholds(tmp_path: Path, text: str) -> Path:

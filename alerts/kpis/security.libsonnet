@@ -1,0 +1,169 @@
+// Security KPIs: open findings by severity, open criticals, findings open past their SLA and
+// the oldest open one, time to fix, fixed and dismissed findings. Definitions:
+// docs/definitions.md#security-findings.
+local duration = import '../lib/duration.libsonnet';
+local p = import '../lib/promql.libsonnet';
+local r = import '../lib/rules.libsonnet';
+
+function(config)
+  local records = (import '../lib/records.libsonnet')(config);
+  local setting(name) = r.settings(config, name);
+  local who = '{{ $labels.app }} (team {{ $labels.team }})';
+  local definition = 'definitions.md#security-findings';
+  local long = config.windows.long;
+  // Per level and finding severity (the label of the exporter's series).
+  local bySeverity(level) = level.labels + ['severity'];
+  local breached = r.name('app', 'kpi_vulnerabilities_sla_breached', 'sum');
+
+  // The alert on the findings of one severity open past their SLA. The alert's own
+  // `severity` label replaces the finding's, so the expression keeps app and team only.
+  local pastSla(name, findingSeverity, next) = {
+    name: name,
+    settings: setting(name),
+    local threshold = p.num(self.settings.threshold),
+    expr: 'sum by (app, team) (%s{severity="%s"}) > %s' % [breached, findingSeverity, threshold],
+    summary: 'A %s security finding is open past its SLA.' % findingSeverity,
+    description: '{{ $value }} %s security findings of %s are open past their SLA' % [
+      findingSeverity,
+      who,
+    ] + (if self.settings.threshold == 0 then '; the target is none.'
+         else '; the target is at most %s.' % threshold),
+    meaning: 'Open %s findings (Dependabot, code scanning, secret scanning, Trivy, OSV) older'
+             % findingSeverity + ' than the SLA of their severity in the exporter'
+             + ' configuration (`security.sla`; default critical 7 days, high 30 days).',
+    threshold: 'More than %s %s findings of the app open past their SLA.'
+               % [threshold, findingSeverity],
+    next: next,
+  };
+
+  [
+    {
+      name: 'vulnerabilities_open',
+      title: 'Open security findings',
+      unit: 'findings',
+      grafana_unit: 'short',  // for dashboards
+      direction: 'lower',
+      meaning: 'Security findings open now by severity, the open critical ones, those open past'
+               + ' the SLA of their severity, and the age of the oldest open one.',
+      definition: definition,
+      group: 'kpi-vulnerabilities-open',
+      records: r.perLevel(function(level) r.record(
+                 r.name(level.name, 'kpi_vulnerabilities_open', 'sum'),
+                 p.sum(bySeverity(level), records.exporter('kpi_vulnerabilities_open')),
+               ))
+               + r.perLevel(function(level) r.record(
+                 r.name(level.name, 'kpi_vulnerabilities_open_critical', 'sum'),
+                 p.sum(level.labels, records.exporter('kpi_vulnerabilities_open',
+                                                      ['severity="critical"'])),
+               ))
+               + r.perLevel(function(level) r.record(
+                 r.name(level.name, 'kpi_vulnerabilities_sla_breached', 'sum'),
+                 p.sum(bySeverity(level), records.exporter('kpi_vulnerabilities_sla_breached')),
+               ))
+               + r.perLevel(function(level) r.record(
+                 r.name(level.name, 'kpi_vulnerabilities_open_age_seconds', 'max'),
+                 'time() - ' + p.aggregate('min', bySeverity(level), records.exporter(
+                   'kpi_vulnerabilities_oldest_open_created_timestamp_seconds'
+                 )),
+               )),
+      alerts: [
+        pastSla('CriticalVulnerabilityPastSla', 'critical', [
+          'The open critical findings of the app in the scanner (`kpi_vulnerabilities_open` by'
+          + ' scanner): a dependency, an image, code or a leaked secret?',
+          'How long they have been open'
+          + ' (`app:kpi_vulnerabilities_open_age_seconds:max`).',
+          'Whether a fixed version exists: if not, mitigate and record the accepted risk.',
+        ]),
+        pastSla('HighVulnerabilityPastSla', 'high', [
+          'The open high findings of the app by scanner (`kpi_vulnerabilities_open`): many'
+          + ' from one outdated dependency or base image?',
+          'Time to fix of the high findings fixed over the last %s' % long
+          + ' (`app:kpi_vulnerability_fix_seconds:p50_%s`).' % long,
+        ]),
+      ],
+    },
+    {
+      name: 'vulnerability_fix_time',
+      title: 'Time to fix security findings',
+      unit: 'seconds',
+      grafana_unit: 's',  // for dashboards
+      direction: 'lower',
+      meaning: 'How long security findings take from created (first reported) to fixed, per'
+               + ' severity: median and 90th percentile of the findings fixed in the last %s.'
+               % long,
+      definition: definition,
+      group: 'kpi-vulnerability-fix-time',
+      records: [
+        r.record(
+          r.name(level.name, 'kpi_vulnerability_fix_seconds', r.quantileName(q) + '_' + long),
+          p.quantile(q, bySeverity(level),
+                     records.exporter('kpi_vulnerability_fix_seconds_bucket'), long),
+        )
+        for q in config.quantiles
+        for level in r.levels
+      ],
+      alerts: [
+        {
+          name: 'VulnerabilityFixTimeHigh',
+          settings: setting(self.name),
+          local limit = duration.text(duration.seconds(self.settings.threshold)),
+          expr: 'max by (app, team) (%s{severity="critical"}) > %s' % [
+            r.name('app', 'kpi_vulnerability_fix_seconds', 'p50_' + long),
+            p.num(duration.seconds(self.settings.threshold)),
+          ],
+          summary: 'Critical security findings take too long to fix.',
+          description: 'The median critical security finding of %s fixed over the last %s'
+                       % [who, long] + ' took {{ $value | humanizeDuration }} to fix; the'
+                       + ' target is under %s.' % limit,
+          meaning: 'The median time to fix (created to fixed) of the critical findings fixed'
+                   + ' in the last %s: how long the app stays exposed to a known critical' % long
+                   + ' vulnerability.',
+          threshold: 'Median time to fix of the critical findings fixed in the last %s above %s.'
+                     % [long, limit],
+          next: [
+            'The 90th percentile (`app:kpi_vulnerability_fix_seconds:p90_%s`): a few' % long
+            + ' very old findings, or all of them slow?',
+            'Which scanner found the slow ones (`kpi_vulnerabilities_fixed_total` by scanner):'
+            + ' dependency updates that wait for review, or images rebuilt rarely?',
+          ],
+        },
+      ],
+    },
+    {
+      name: 'vulnerabilities_closed',
+      title: 'Fixed and dismissed security findings',
+      unit: 'findings',
+      grafana_unit: 'short',  // for dashboards
+      direction: 'higher',
+      meaning: 'Findings fixed and findings dismissed (false positive, accepted risk, won\'t'
+               + ' fix) over the last %s, and the share of the closed ones that were fixed.'
+               % long,
+      definition: definition,
+      group: 'kpi-vulnerabilities-closed',
+      local fixed(level) = r.name(level.name, 'kpi_vulnerabilities_fixed', 'increase_' + long),
+      local dismissed(level) = r.name(level.name, 'kpi_vulnerabilities_dismissed',
+                                      'increase_' + long),
+      local closed(level) = r.name(level.name, 'kpi_vulnerabilities_closed', 'increase_' + long),
+      records: r.perLevel(function(level) r.record(
+                 fixed(level),
+                 p.increase(level.labels, records.exporter('kpi_vulnerabilities_fixed_total'),
+                            long),
+               ))
+               + r.perLevel(function(level) r.record(
+                 dismissed(level),
+                 p.increase(level.labels,
+                            records.exporter('kpi_vulnerabilities_dismissed_total'), long),
+               ))
+               + r.perLevel(function(level) r.record(
+                 closed(level),
+                 '(' + fixed(level) + ' or 0 * ' + dismissed(level) + ') + ('
+                 + dismissed(level) + ' or 0 * ' + fixed(level) + ')',
+               ))
+               + r.perLevel(function(level) r.record(
+                 r.name(level.name, 'kpi_vulnerabilities_fixed_per_vulnerabilities_closed',
+                        'ratio_' + long),
+                 p.ratio(fixed(level), closed(level)),
+               )),
+      alerts: [],
+    },
+  ]
