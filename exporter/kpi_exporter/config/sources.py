@@ -1,131 +1,26 @@
-"""The configuration file: one YAML document, validated with errors naming key path and line.
-
-Relative paths of source inputs (git repositories, event files) are resolved against the
-directory of the configuration file, as Prometheus does; the store path is relative to the
-working directory. Secrets are never written in the file: a source names an environment
-variable (``*_env``) or a file (``*_file``) that holds them.
-"""
+"""One configuration model per source type, and the tagged union of them all."""
 
 from __future__ import annotations
 
-import json
 import re
-from collections.abc import Callable
-from pathlib import Path
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, Literal
 
-import yaml
 from pydantic import (
-    BaseModel,
     BeforeValidator,
-    ConfigDict,
     Field,
-    ValidationError,
-    WithJsonSchema,
     field_validator,
     model_validator,
 )
 
-from . import selector
-from .kpis.settings import DEFAULT_PRODUCTION_PATTERN, Budget, KpiSettings
-from .linking import LinkSettings
-
-DEFAULT_PORT = 9864
-SEMVER_TAG_PATTERN = r"^v?\d+\.\d+\.\d+$"
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)?\s*$")
-_UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, None: 1}
-# Keys that would hold a secret in clear text. Their *_env / *_file forms are the allowed ones.
-_SECRET_KEYS = frozenset({"token", "password", "secret", "api_key", "apikey", "private_key"})
-
-
-class ConfigError(Exception):
-    """A configuration that cannot be used. ``problems`` holds one line per problem."""
-
-    def __init__(self, problems: list[str]) -> None:
-        super().__init__("\n".join(problems))
-        self.problems = problems
-
-
-def parse_duration(value: Any) -> float:
-    """Seconds from ``90``, ``"30s"``, ``"5m"``, ``"48h"``, ``"7d"`` or ``"2w"``."""
-    if isinstance(value, bool):
-        raise ValueError("expected a duration such as 30s, 5m, 48h or 7d")
-    if isinstance(value, int | float):
-        seconds = float(value)
-    elif isinstance(value, str) and (match := _DURATION.match(value)):
-        seconds = float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
-    else:
-        raise ValueError("expected a duration such as 30s, 5m, 48h or 7d")
-    if seconds <= 0:
-        raise ValueError("expected a duration greater than zero")
-    return seconds
-
-
-Duration = Annotated[
-    float,
-    BeforeValidator(parse_duration),
-    WithJsonSchema(
-        {
-            "anyOf": [
-                {"type": "number", "exclusiveMinimum": 0},
-                {"type": "string", "pattern": r"^\s*\d+(\.\d+)?\s*(ms|s|m|h|d|w)?\s*$"},
-            ]
-        }
-    ),
-]
-
-
-def _check_regex(value: str) -> str:
-    try:
-        re.compile(value)
-    except re.error as error:
-        raise ValueError(f"not a valid regular expression: {error}") from None
-    return value
-
-
-Regex = Annotated[str, BeforeValidator(_check_regex)]
-Name = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", max_length=64)]
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class AppOwnership(Strict):
-    """Which source objects belong to an app, and the team that owns it."""
-
-    team: str = Field(description="Team label of every series of this app.")
-    repos: list[str] = Field(
-        default_factory=list, description="Repositories (owner/name or a path)."
-    )
-    services: list[str] = Field(
-        default_factory=list, description="Incident-management services or components."
-    )
-    paths: list[str] = Field(default_factory=list, description="Monorepo path globs.")
-
-
-class Defaults(Strict):
-    app: str = Field("unknown", description="App label when no mapping matches.")
-    team: str = Field("unassigned", description="Team label when no mapping matches.")
-
-
-class StoreConfig(Strict):
-    path: str = Field("./kpi-exporter.db", description="SQLite file, relative to the working dir.")
-
-
-class LinkingConfig(Strict):
-    hotfix_window: Duration = Field(
-        48 * 3600.0, description="A hotfix deployed within this time marks the one before failed."
-    )
-    incident_horizon: Duration = Field(
-        7 * 86400.0, description="Longest gap from a deployment to an incident it is blamed for."
-    )
-    explicit_horizon: Duration = Field(
-        30 * 86400.0, description="Longest gap for an incident that names its deployment."
-    )
-    rollback_window: Duration = Field(
-        7 * 86400.0, description="Longest gap from a deployment to the rollback that undoes it."
-    )
+from .. import selector
+from .base import (
+    SEMVER_TAG_PATTERN,
+    Credentials,
+    Duration,
+    Name,
+    Regex,
+    Strict,
+)
 
 
 class DeployRule(Strict):
@@ -174,13 +69,6 @@ class IngestSource(Strict):
         if (self.secret_env is None) == (self.secret_file is None):
             raise ValueError("set exactly one of secret_env or secret_file")
         return self
-
-
-class Credentials(Strict):
-    """A token by reference: exactly one of ``token_env`` or ``token_file``."""
-
-    token_env: str | None = Field(None, description="Environment variable holding the token.")
-    token_file: str | None = Field(None, description="File holding the token.")
 
 
 class GitHubApp(Strict):
@@ -476,15 +364,6 @@ class ScanReportSource(Credentials):
         return self
 
 
-class SecurityConfig(Strict):
-    """Security findings: time to fix allowed per severity."""
-
-    sla: dict[str, Duration] = Field(
-        default_factory=lambda: {"critical": 7 * 86400.0, "high": 30 * 86400.0},
-        description="Severity -> time an open finding may stay open (7d, 30d, ...).",
-    )
-
-
 class SonarQubeSource(Credentials):
     type: Literal["sonarqube"]
     name: Name
@@ -717,22 +596,6 @@ class AwsCostSource(Strict):
         return self
 
 
-class CostBudget(Strict):
-    """A monthly budget of one app or one team."""
-
-    app: str | None = None
-    team: str | None = None
-    amount: float = Field(ge=0)
-    currency: str = Field(min_length=1)
-    period: Literal["month"] = "month"
-
-    @model_validator(mode="after")
-    def _one_owner(self) -> CostBudget:
-        if (self.app is None) == (self.team is None):
-            raise ValueError("set exactly one of app or team")
-        return self
-
-
 Source = Annotated[
     (
         GitSource
@@ -778,234 +641,3 @@ SOURCE_TYPES = (
     "opencost",
     "aws_cost",
 )
-
-
-class Config(Strict):
-    """The whole configuration file."""
-
-    store: StoreConfig = Field(default_factory=StoreConfig)
-    production_environments: Regex = Field(
-        DEFAULT_PRODUCTION_PATTERN,
-        description="Environments whose deployments count for DORA (regular expression).",
-    )
-    defaults: Defaults = Field(default_factory=Defaults)
-    apps: dict[str, AppOwnership] = Field(default_factory=dict)
-    linking: LinkingConfig = Field(default_factory=LinkingConfig)
-    security: SecurityConfig = Field(default_factory=SecurityConfig)
-    sources: list[Source] = Field(default_factory=list)
-    budgets: list[CostBudget] = Field(
-        default_factory=list, description="Monthly cost budgets (kpi_cost_budget_month)."
-    )
-    # Where relative source paths start; set by load_config, not by the file.
-    base_dir: Path = Field(default=Path("."), exclude=True)
-
-    @field_validator("sources")
-    @classmethod
-    def _unique_names(cls, sources: list[Any]) -> list[Any]:
-        seen: set[str] = set()
-        for source in sources:
-            if source.name in seen:
-                raise ValueError(f"source name {source.name!r} is used twice")
-            seen.add(source.name)
-        return sources
-
-    @field_validator("budgets")
-    @classmethod
-    def _one_budget_each(cls, budgets: list[CostBudget]) -> list[CostBudget]:
-        owners = [(b.app, b.team, b.currency) for b in budgets]
-        if len(set(owners)) != len(owners):
-            # Two budgets for one owner and currency would be one series twice.
-            raise ValueError("one budget per app or team and currency")
-        return budgets
-
-    def resolve(self, path: str) -> Path:
-        candidate = Path(path).expanduser()
-        return (candidate if candidate.is_absolute() else self.base_dir / candidate).resolve()
-
-    def kpi_settings(self) -> KpiSettings:
-        return KpiSettings(
-            production=re.compile(self.production_environments),
-            vulnerability_sla=tuple(sorted(self.security.sla.items())),
-            budgets=tuple(
-                Budget(b.app or "", b.team or "", b.currency, b.amount) for b in self.budgets
-            ),
-        )
-
-    def link_settings(self) -> LinkSettings:
-        return LinkSettings(
-            hotfix_window=self.linking.hotfix_window,
-            incident_horizon=self.linking.incident_horizon,
-            explicit_horizon=self.linking.explicit_horizon,
-            rollback_window=self.linking.rollback_window,
-        )
-
-
-def json_schema() -> dict[str, Any]:
-    """The JSON Schema of the configuration file, shipped as docs/config.schema.json."""
-    schema = Config.model_json_schema()
-    schema.get("properties", {}).pop("base_dir", None)
-    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
-    schema["title"] = "kpi-exporter configuration"
-    return schema
-
-
-def json_schema_text() -> str:
-    return json.dumps(json_schema(), indent=2, sort_keys=True) + "\n"
-
-
-# --- loading -------------------------------------------------------------------------------
-
-Path_ = tuple[str | int, ...]
-
-
-def _lines(node: yaml.Node, path: Path_ = ()) -> dict[Path_, int]:
-    """1-based line of every key path in a composed YAML document."""
-    lines = {path: node.start_mark.line + 1}
-    if isinstance(node, yaml.MappingNode):
-        for key, value in node.value:
-            child = (*path, key.value)
-            lines.update(_lines(value, child))
-            lines[child] = key.start_mark.line + 1
-    elif isinstance(node, yaml.SequenceNode):
-        for index, item in enumerate(node.value):
-            lines.update(_lines(item, (*path, index)))
-    return lines
-
-
-def format_path(path: Path_) -> str:
-    text = ""
-    for part in path:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
-    return text or "(top level)"
-
-
-_MESSAGES = {
-    "list_type": "expected a list",
-    "dict_type": "expected a mapping",
-    "model_type": "expected a mapping",
-    "string_type": "expected a string",
-    "int_type": "expected an integer",
-    "int_parsing": "expected an integer",
-    "float_type": "expected a number",
-    "float_parsing": "expected a number",
-    "bool_type": "expected true or false",
-    "bool_parsing": "expected true or false",
-    "missing": "required key is missing",
-    "extra_forbidden": "unknown key",
-    "union_tag_invalid": "unknown source type (expected one of: {expected_tags})",
-    "union_tag_not_found": "missing key 'type'",
-    "too_short": "expected at least {min_length} item(s)",
-    "string_pattern_mismatch": "expected letters, digits, '.', '_' or '-'",
-}
-
-
-def _message(error: Any) -> str:
-    template = _MESSAGES.get(error["type"])
-    if template is None:
-        message: str = error["msg"]
-        return message.removeprefix("Value error, ")
-    context = error.get("ctx") or {}
-    try:
-        return template.format(**context)
-    except KeyError:
-        return template
-
-
-def _inline_secrets(data: Any, path: Path_ = ()) -> list[Path_]:
-    found: list[Path_] = []
-    if isinstance(data, dict):
-        for key, value in data.items():
-            if str(key).lower() in _SECRET_KEYS and value not in (None, ""):
-                found.append((*path, key))
-            else:
-                found.extend(_inline_secrets(value, (*path, key)))
-    elif isinstance(data, list):
-        for index, item in enumerate(data):
-            found.extend(_inline_secrets(item, (*path, index)))
-    return found
-
-
-M = TypeVar("M", bound=BaseModel)
-
-
-def parse_yaml_model(
-    text: str,
-    filename: str,
-    model: type[M],
-    check: Callable[[Any, Callable[[Path_], str]], None] | None = None,
-) -> M:
-    """Validate YAML text into ``model``; :class:`ConfigError` names every bad key and line.
-
-    ``check`` may inspect the raw data first and raise ConfigError itself; it receives a
-    function that turns a key path into ``file:line``.
-    """
-    try:
-        loader = yaml.SafeLoader(text)
-        try:
-            node = loader.get_single_node()
-            data = loader.construct_document(node) if node is not None else {}
-        finally:
-            loader.dispose()
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        where_ = f"{filename}:{mark.line + 1}" if mark is not None else filename
-        problem = getattr(error, "problem", None) or str(error)
-        raise ConfigError([f"{where_}: not valid YAML: {problem}"]) from None
-    lines = _lines(node) if node is not None else {}
-    data = {} if data is None else data
-    if not isinstance(data, dict):
-        raise ConfigError([f"{filename}:1: (top level): expected a mapping"])
-
-    def where(path: Path_) -> str:
-        for end in range(len(path), -1, -1):
-            if path[:end] in lines:
-                return f"{filename}:{lines[path[:end]]}"
-        return filename
-
-    if check is not None:
-        check(data, where)
-    try:
-        return model.model_validate(data)
-    except ValidationError as error:
-        problems = []
-        for item in error.errors():
-            path = _without_union_tag(item["loc"])
-            problems.append(f"{where(path)}: {format_path(path)}: {_message(item)}")
-        raise ConfigError(problems) from None
-
-
-def _no_inline_secrets(data: Any, where: Callable[[Path_], str]) -> None:
-    secrets = _inline_secrets(data)
-    if secrets:
-        raise ConfigError(
-            [
-                f"{where(p)}: {format_path(p)}: secrets are not allowed inline; "
-                f"use {p[-1]}_env (an environment variable) or {p[-1]}_file (a file) instead"
-                for p in secrets
-            ]
-        )
-
-
-def parse_config(text: str, filename: str = "<config>") -> Config:
-    """Validate configuration text; raise :class:`ConfigError` naming every bad key and line."""
-    return parse_yaml_model(text, filename, Config, _no_inline_secrets)
-
-
-def _without_union_tag(loc: tuple[str | int, ...]) -> Path_:
-    """Drop the source-type tag pydantic inserts after a list index for tagged unions."""
-    return tuple(
-        part
-        for index, part in enumerate(loc)
-        if not (index and isinstance(loc[index - 1], int) and part in SOURCE_TYPES)
-    )
-
-
-def load_config(path: str | Path) -> Config:
-    """Read and validate the configuration file at ``path``."""
-    file = Path(path)
-    try:
-        text = file.read_text(encoding="utf-8")
-    except OSError as error:
-        raise ConfigError([f"{file}: cannot read the configuration: {error.strerror}"]) from None
-    config = parse_config(text, str(file))
-    return config.model_copy(update={"base_dir": file.resolve().parent})

@@ -1,0 +1,275 @@
+"""The configuration file: one YAML document, validated with errors naming key path and line.
+
+Relative paths of source inputs (git repositories, event files) are resolved against the
+directory of the configuration file, as Prometheus does; the store path is relative to the
+working directory. Secrets are never written in the file: a source names an environment
+variable (``*_env``) or a file (``*_file``) that holds them.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from ..kpis.settings import DEFAULT_PRODUCTION_PATTERN, Budget, KpiSettings
+from ..linking import LinkSettings
+from .base import (
+    DEFAULT_PORT,
+    SEMVER_TAG_PATTERN,
+    ConfigError,
+    Credentials,
+    Duration,
+    Name,
+    Regex,
+    Strict,
+    parse_duration,
+)
+from .loading import Path_, format_path, no_inline_secrets, parse_yaml_model
+from .sources import (
+    DEFAULT_DEPLOYMENT_PATTERN,
+    SOURCE_TYPES,
+    AlertKind,
+    AwsCostSource,
+    BusinessLabel,
+    CoverageSource,
+    DeployRule,
+    EventsFileSource,
+    FlowLabels,
+    FocusSource,
+    GitHubApp,
+    GitHubSecuritySource,
+    GitHubSource,
+    GitLabSource,
+    GitSource,
+    HttpJsonMeasure,
+    HttpJsonSource,
+    IngestSource,
+    JiraFields,
+    JiraSource,
+    JUnitSource,
+    MetricName,
+    OpenCostSource,
+    OpsgenieSource,
+    PagerDutySource,
+    ScanReportSource,
+    Selector,
+    SonarQubeSource,
+    Source,
+    SqlMeasure,
+    SqlSource,
+    SurveySource,
+)
+
+__all__ = [
+    "DEFAULT_DEPLOYMENT_PATTERN",
+    "DEFAULT_PORT",
+    "SEMVER_TAG_PATTERN",
+    "SOURCE_TYPES",
+    "AlertKind",
+    "AppOwnership",
+    "AwsCostSource",
+    "BusinessLabel",
+    "Config",
+    "ConfigError",
+    "CostBudget",
+    "CoverageSource",
+    "Credentials",
+    "Defaults",
+    "DeployRule",
+    "Duration",
+    "EventsFileSource",
+    "FlowLabels",
+    "FocusSource",
+    "GitHubApp",
+    "GitHubSecuritySource",
+    "GitHubSource",
+    "GitLabSource",
+    "GitSource",
+    "HttpJsonMeasure",
+    "HttpJsonSource",
+    "IngestSource",
+    "JUnitSource",
+    "JiraFields",
+    "JiraSource",
+    "LinkingConfig",
+    "MetricName",
+    "Name",
+    "OpenCostSource",
+    "OpsgenieSource",
+    "PagerDutySource",
+    "Path_",
+    "Regex",
+    "ScanReportSource",
+    "SecurityConfig",
+    "Selector",
+    "SonarQubeSource",
+    "Source",
+    "SqlMeasure",
+    "SqlSource",
+    "StoreConfig",
+    "Strict",
+    "SurveySource",
+    "format_path",
+    "json_schema",
+    "json_schema_text",
+    "load_config",
+    "no_inline_secrets",
+    "parse_config",
+    "parse_duration",
+    "parse_yaml_model",
+]
+
+
+class AppOwnership(Strict):
+    """Which source objects belong to an app, and the team that owns it."""
+
+    team: str = Field(description="Team label of every series of this app.")
+    repos: list[str] = Field(
+        default_factory=list, description="Repositories (owner/name or a path)."
+    )
+    services: list[str] = Field(
+        default_factory=list, description="Incident-management services or components."
+    )
+    paths: list[str] = Field(default_factory=list, description="Monorepo path globs.")
+
+
+class Defaults(Strict):
+    app: str = Field("unknown", description="App label when no mapping matches.")
+    team: str = Field("unassigned", description="Team label when no mapping matches.")
+
+
+class StoreConfig(Strict):
+    path: str = Field("./kpi-exporter.db", description="SQLite file, relative to the working dir.")
+
+
+class LinkingConfig(Strict):
+    hotfix_window: Duration = Field(
+        48 * 3600.0, description="A hotfix deployed within this time marks the one before failed."
+    )
+    incident_horizon: Duration = Field(
+        7 * 86400.0, description="Longest gap from a deployment to an incident it is blamed for."
+    )
+    explicit_horizon: Duration = Field(
+        30 * 86400.0, description="Longest gap for an incident that names its deployment."
+    )
+    rollback_window: Duration = Field(
+        7 * 86400.0, description="Longest gap from a deployment to the rollback that undoes it."
+    )
+
+
+class SecurityConfig(Strict):
+    """Security findings: time to fix allowed per severity."""
+
+    sla: dict[str, Duration] = Field(
+        default_factory=lambda: {"critical": 7 * 86400.0, "high": 30 * 86400.0},
+        description="Severity -> time an open finding may stay open (7d, 30d, ...).",
+    )
+
+
+class CostBudget(Strict):
+    """A monthly budget of one app or one team."""
+
+    app: str | None = None
+    team: str | None = None
+    amount: float = Field(ge=0)
+    currency: str = Field(min_length=1)
+    period: Literal["month"] = "month"
+
+    @model_validator(mode="after")
+    def _one_owner(self) -> CostBudget:
+        if (self.app is None) == (self.team is None):
+            raise ValueError("set exactly one of app or team")
+        return self
+
+
+class Config(Strict):
+    """The whole configuration file."""
+
+    store: StoreConfig = Field(default_factory=StoreConfig)
+    production_environments: Regex = Field(
+        DEFAULT_PRODUCTION_PATTERN,
+        description="Environments whose deployments count for DORA (regular expression).",
+    )
+    defaults: Defaults = Field(default_factory=Defaults)
+    apps: dict[str, AppOwnership] = Field(default_factory=dict)
+    linking: LinkingConfig = Field(default_factory=LinkingConfig)
+    security: SecurityConfig = Field(default_factory=SecurityConfig)
+    sources: list[Source] = Field(default_factory=list)
+    budgets: list[CostBudget] = Field(
+        default_factory=list, description="Monthly cost budgets (kpi_cost_budget_month)."
+    )
+    # Where relative source paths start; set by load_config, not by the file.
+    base_dir: Path = Field(default=Path("."), exclude=True)
+
+    @field_validator("sources")
+    @classmethod
+    def _unique_names(cls, sources: list[Any]) -> list[Any]:
+        seen: set[str] = set()
+        for source in sources:
+            if source.name in seen:
+                raise ValueError(f"source name {source.name!r} is used twice")
+            seen.add(source.name)
+        return sources
+
+    @field_validator("budgets")
+    @classmethod
+    def _one_budget_each(cls, budgets: list[CostBudget]) -> list[CostBudget]:
+        owners = [(b.app, b.team, b.currency) for b in budgets]
+        if len(set(owners)) != len(owners):
+            # Two budgets for one owner and currency would be one series twice.
+            raise ValueError("one budget per app or team and currency")
+        return budgets
+
+    def resolve(self, path: str) -> Path:
+        candidate = Path(path).expanduser()
+        return (candidate if candidate.is_absolute() else self.base_dir / candidate).resolve()
+
+    def kpi_settings(self) -> KpiSettings:
+        return KpiSettings(
+            production=re.compile(self.production_environments),
+            vulnerability_sla=tuple(sorted(self.security.sla.items())),
+            budgets=tuple(
+                Budget(b.app or "", b.team or "", b.currency, b.amount) for b in self.budgets
+            ),
+        )
+
+    def link_settings(self) -> LinkSettings:
+        return LinkSettings(
+            hotfix_window=self.linking.hotfix_window,
+            incident_horizon=self.linking.incident_horizon,
+            explicit_horizon=self.linking.explicit_horizon,
+            rollback_window=self.linking.rollback_window,
+        )
+
+
+def json_schema() -> dict[str, Any]:
+    """The JSON Schema of the configuration file, shipped as docs/config.schema.json."""
+    schema = Config.model_json_schema()
+    schema.get("properties", {}).pop("base_dir", None)
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "kpi-exporter configuration"
+    return schema
+
+
+def json_schema_text() -> str:
+    return json.dumps(json_schema(), indent=2, sort_keys=True) + "\n"
+
+
+def parse_config(text: str, filename: str = "<config>") -> Config:
+    """Validate configuration text; raise :class:`ConfigError` naming every bad key and line."""
+    return parse_yaml_model(text, filename, Config, no_inline_secrets)
+
+
+def load_config(path: str | Path) -> Config:
+    """Read and validate the configuration file at ``path``."""
+    file = Path(path)
+    try:
+        text = file.read_text(encoding="utf-8")
+    except OSError as error:
+        raise ConfigError([f"{file}: cannot read the configuration: {error.strerror}"]) from None
+    config = parse_config(text, str(file))
+    return config.model_copy(update={"base_dir": file.resolve().parent})

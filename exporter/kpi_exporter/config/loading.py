@@ -1,0 +1,159 @@
+"""Loading YAML into a model, with errors that name the file, the line and the key path."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import yaml
+from pydantic import (
+    BaseModel,
+    ValidationError,
+)
+
+from .base import ConfigError
+from .sources import SOURCE_TYPES
+
+# --- loading -------------------------------------------------------------------------------
+
+# Keys that would hold a secret in clear text. Their *_env / *_file forms are the allowed ones.
+_SECRET_KEYS = frozenset({"token", "password", "secret", "api_key", "apikey", "private_key"})
+
+Path_ = tuple[str | int, ...]
+
+
+def _lines(node: yaml.Node, path: Path_ = ()) -> dict[Path_, int]:
+    """1-based line of every key path in a composed YAML document."""
+    lines = {path: node.start_mark.line + 1}
+    if isinstance(node, yaml.MappingNode):
+        for key, value in node.value:
+            child = (*path, key.value)
+            lines.update(_lines(value, child))
+            lines[child] = key.start_mark.line + 1
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            lines.update(_lines(item, (*path, index)))
+    return lines
+
+
+def format_path(path: Path_) -> str:
+    text = ""
+    for part in path:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text or "(top level)"
+
+
+_MESSAGES = {
+    "list_type": "expected a list",
+    "dict_type": "expected a mapping",
+    "model_type": "expected a mapping",
+    "string_type": "expected a string",
+    "int_type": "expected an integer",
+    "int_parsing": "expected an integer",
+    "float_type": "expected a number",
+    "float_parsing": "expected a number",
+    "bool_type": "expected true or false",
+    "bool_parsing": "expected true or false",
+    "missing": "required key is missing",
+    "extra_forbidden": "unknown key",
+    "union_tag_invalid": "unknown source type (expected one of: {expected_tags})",
+    "union_tag_not_found": "missing key 'type'",
+    "too_short": "expected at least {min_length} item(s)",
+    "string_pattern_mismatch": "expected letters, digits, '.', '_' or '-'",
+}
+
+
+def _message(error: Any) -> str:
+    template = _MESSAGES.get(error["type"])
+    if template is None:
+        message: str = error["msg"]
+        return message.removeprefix("Value error, ")
+    context = error.get("ctx") or {}
+    try:
+        return template.format(**context)
+    except KeyError:
+        return template
+
+
+def _inline_secrets(data: Any, path: Path_ = ()) -> list[Path_]:
+    found: list[Path_] = []
+    if isinstance(data, dict):
+        for key, value in data.items():
+            if str(key).lower() in _SECRET_KEYS and value not in (None, ""):
+                found.append((*path, key))
+            else:
+                found.extend(_inline_secrets(value, (*path, key)))
+    elif isinstance(data, list):
+        for index, item in enumerate(data):
+            found.extend(_inline_secrets(item, (*path, index)))
+    return found
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def parse_yaml_model(
+    text: str,
+    filename: str,
+    model: type[M],
+    check: Callable[[Any, Callable[[Path_], str]], None] | None = None,
+) -> M:
+    """Validate YAML text into ``model``; :class:`ConfigError` names every bad key and line.
+
+    ``check`` may inspect the raw data first and raise ConfigError itself; it receives a
+    function that turns a key path into ``file:line``.
+    """
+    try:
+        loader = yaml.SafeLoader(text)
+        try:
+            node = loader.get_single_node()
+            data = loader.construct_document(node) if node is not None else {}
+        finally:
+            loader.dispose()
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where_ = f"{filename}:{mark.line + 1}" if mark is not None else filename
+        problem = getattr(error, "problem", None) or str(error)
+        raise ConfigError([f"{where_}: not valid YAML: {problem}"]) from None
+    lines = _lines(node) if node is not None else {}
+    data = {} if data is None else data
+    if not isinstance(data, dict):
+        raise ConfigError([f"{filename}:1: (top level): expected a mapping"])
+
+    def where(path: Path_) -> str:
+        for end in range(len(path), -1, -1):
+            if path[:end] in lines:
+                return f"{filename}:{lines[path[:end]]}"
+        return filename
+
+    if check is not None:
+        check(data, where)
+    try:
+        return model.model_validate(data)
+    except ValidationError as error:
+        problems = []
+        for item in error.errors():
+            path = _without_union_tag(item["loc"])
+            problems.append(f"{where(path)}: {format_path(path)}: {_message(item)}")
+        raise ConfigError(problems) from None
+
+
+def no_inline_secrets(data: Any, where: Callable[[Path_], str]) -> None:
+    secrets = _inline_secrets(data)
+    if secrets:
+        raise ConfigError(
+            [
+                f"{where(p)}: {format_path(p)}: secrets are not allowed inline; "
+                f"use {p[-1]}_env (an environment variable) or {p[-1]}_file (a file) instead"
+                for p in secrets
+            ]
+        )
+
+
+def _without_union_tag(loc: tuple[str | int, ...]) -> Path_:
+    """Drop the source-type tag pydantic inserts after a list index for tagged unions."""
+    return tuple(
+        part
+        for index, part in enumerate(loc)
+        if not (index and isinstance(loc[index - 1], int) and part in SOURCE_TYPES)
+    )
