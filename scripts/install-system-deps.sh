@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
-# Installs the real programs the tests run: git, promtool/prometheus, alertmanager (Debian).
+# Installs the real programs the tests run: git, promtool/prometheus, alertmanager, and
+# Node.js with npm (Grafana's dashboard types, npm @grafana/schema) (Debian).
 set -euo pipefail
 missing=()
 command -v git >/dev/null || missing+=(git)
 command -v promtool >/dev/null || missing+=(prometheus)
 command -v prometheus-alertmanager >/dev/null || missing+=(prometheus-alertmanager)
+command -v node >/dev/null || missing+=(nodejs)
+command -v npm >/dev/null || missing+=(npm)
 [ ${#missing[@]} -eq 0 ] && exit 0
 echo "installing: ${missing[*]}"
 sudo=""

@@ -1,5 +1,6 @@
-"""Generated files: the metric reference, the configuration JSON Schema, and the bundle
-rendered from the Jsonnet catalogue (rule files, runbooks, rule reference; see ``bundle``).
+"""Generated files: the metric reference, the configuration JSON Schema, the bundle
+rendered from the Jsonnet catalogue (rule files, runbooks, rule reference; see ``bundle``)
+and the Grafana dashboards (see ``dashboards``).
 
 ``kpi-exporter render`` writes them; ``kpi-exporter render --check`` (run by the tests) fails
 when a committed file differs from what the code would write, or when a directory of
@@ -12,7 +13,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from . import bundle
+from . import bundle, dashboards
 from .config import json_schema_text
 from .exposition import Family
 from .gofloat import go_float
@@ -80,7 +81,7 @@ def metrics_reference() -> str:
 
 # Directories that hold generated files only: a file there that is no longer generated (the
 # runbook of a disabled alert) is stale.
-GENERATED_DIRS = ("alerts/rendered", "docs/runbooks")
+GENERATED_DIRS = ("alerts/rendered", "docs/runbooks", *dashboards.GENERATED_DIRS)
 
 
 def generated_files(thresholds: Mapping[str, Any] | None = None) -> dict[str, str]:
@@ -90,6 +91,7 @@ def generated_files(thresholds: Mapping[str, Any] | None = None) -> dict[str, st
         "docs/metrics.md": metrics_reference(),
         "docs/config.schema.json": json_schema_text(),
         **bundle.rendered_files(thresholds),
+        **dashboards.rendered_files(thresholds),
     }
 
 

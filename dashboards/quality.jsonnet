@@ -1,0 +1,62 @@
+// Quality and incidents: defect escape, time to detect and restore, release failure rate,
+// and test coverage against incidents by component.
+local g = import 'lib/grafana.libsonnet';
+
+function(overrides={})
+  local k = (import 'lib/kpis.libsonnet')(overrides);
+  local S = k.short;
+  local L = k.long;
+  local m = g.matchers();
+  g.dashboard(
+    uid='kpi-quality',
+    title='KPI / Quality and incidents',
+    description='Defect escape rate, time to detect and restore, release failure rate, flaky'
+                + ' tests and test coverage where incidents happen.',
+    tags=['domain', 'quality', 'incidents'],
+    panels=[
+      g.row('Defects and releases'),
+      k.panel('timeseries', 'defect_escape_rate',
+              [g.target('app:kpi_defects_escaped_per_defects:ratio_%s{%s}' % [L, m], '{{app}}')],
+              title='Defect escape rate (%s)' % L, w=8),
+      k.panel('timeseries', 'customer_reported_share',
+              [g.target('app:kpi_defects_customer_reported_per_defects:ratio_%s{%s}' % [L, m], '{{app}}')],
+              title='Customer-reported share (%s)' % L, w=8),
+      k.panel('timeseries', 'release_failure_rate',
+              [g.target('app:kpi_deployments_release_failed_per_deployments:ratio_%s{%s}' % [S, m], '{{app}}')],
+              title='Release failure rate (%s)' % S, w=8),
+      g.row('Incidents'),
+      k.panel('timeseries', 'time_to_detect',
+              [g.target('app:kpi_incident_detect_seconds:p50_%s{%s}' % [S, m], '{{app}}')],
+              title='Time to detect, median (%s)' % S, w=8),
+      k.panel('timeseries', 'time_to_acknowledge',
+              [g.target('app:kpi_incident_acknowledge_seconds:p50_%s{%s}' % [S, m], '{{app}}')],
+              title='Time to acknowledge, median (%s)' % S, w=8),
+      k.panel('timeseries', 'time_to_restore',
+              [g.target('app:kpi_incident_restore_seconds:p50_%s{%s}' % [S, m], '{{app}}')],
+              title='Time to restore, median (%s)' % S, w=8),
+      g.row('Tests and coverage'),
+      k.panel('timeseries', 'flaky_tests',
+              [g.target('app:kpi_tests_flaky_per_tests:ratio_%s{%s}' % [S, m], '{{app}}')],
+              title='Flaky tests (%s)' % S, w=12),
+      k.panel('bargauge', 'coverage',
+              [g.target('app:kpi_coverage:ratio{%s}' % m, '{{app}}', instant=true)],
+              title='Line coverage by app', w=12, h=8)
+      + { fieldConfig+: { defaults+: { min: 0, max: 1 } } },
+      k.panel('heatmap', 'coverage',
+              [g.target('app:kpi_coverage_by_component:ratio{%s} and on (app, team, component) (app:kpi_incidents_by_component:increase_%s{%s} > 0)'
+                        % [m, L, m], '{{app}} / {{component}}')],
+              title='Coverage of the components with incidents (%s)' % L, w=12),
+      k.panel('table', 'coverage', [
+        g.target('app:kpi_coverage_by_component:ratio{%s}' % m, '', instant=true),
+        g.target('app:kpi_incidents_by_component:increase_%s{%s}' % [L, m], '', instant=true),
+      ], title='Coverage and incidents (%s) by component' % L, w=12)
+      + { fieldConfig+: { overrides: [{
+        matcher: { id: 'byName', options: 'Value #B' },
+        properties: [
+          { id: 'unit', value: 'short' },
+          { id: 'displayName', value: 'incidents' },
+          { id: 'thresholds', value: g.thresholds([{ color: 'green', value: null }, { color: 'red', value: 1 }]) },
+        ],
+      }] } },
+    ],
+  )
