@@ -1,4 +1,4 @@
-"""The ``kpi-exporter`` command: run, check-config, render."""
+"""The ``kpi-exporter`` command: run, check-config, explain, backfill, render."""
 
 from __future__ import annotations
 
@@ -7,12 +7,14 @@ import logging
 import signal
 import sys
 import threading
+import time
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
 from typing import assert_never
 
-from . import __version__, bundle, explain, logs, reference
+from . import __version__, backfill, bundle, explain, logs, reference
 from .config import (
     DEFAULT_PORT,
     AwsCostSource,
@@ -196,6 +198,20 @@ def _parser() -> argparse.ArgumentParser:
     why.add_argument("--deployment", help="one deployment: key, version or commit (7+ chars)")
     why.add_argument("--limit", type=int, default=20, help="deployments shown (default 20)")
 
+    history = commands.add_parser(
+        "backfill", help="write the stored history as timestamped OpenMetrics (and TSDB blocks)"
+    )
+    history.add_argument("--config", required=True)
+    history.add_argument("--out", required=True, help="directory for kpi-backfill.om (and blocks)")
+    history.add_argument("--start", default="365d-ago", help="365d-ago (default) or a UTC date")
+    history.add_argument(
+        "--end", default="3h-ago", help="3h-ago (default: Prometheus' head range), now or a date"
+    )
+    history.add_argument("--step", default="1h", help="time between samples (default 1h)")
+    history.add_argument(
+        "--blocks", action="store_true", help="turn the file into TSDB blocks with promtool"
+    )
+
     render = commands.add_parser(
         "render", help="write the generated files (docs, schema, rules, runbooks)"
     )
@@ -218,6 +234,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _check(config)
         if args.command == "explain":
             return _explain(args, config)
+        if args.command == "backfill":
+            return _backfill(args, config)
         return _run(args, config)
     except ConfigError as error:
         for problem in error.problems:
@@ -249,6 +267,54 @@ def _explain(args: argparse.Namespace, config: Config) -> int:
         store.close()
     print("\n".join(lines))
     return 0
+
+
+def _backfill(args: argparse.Namespace, config: Config) -> int:
+    try:
+        now = time.time()
+        start = backfill.parse_time(args.start, now)
+        end = backfill.parse_time(args.end, now)
+        step = backfill.parse_duration(args.step)
+    except ValueError as error:
+        raise ConfigError([f"backfill: {error}"]) from None
+    if start >= end:
+        raise ConfigError([f"backfill: --start {args.start} is not before --end {args.end}"])
+    path = config.store.path
+    if path != ":memory:" and not Path(path).is_file():
+        print(f"error: no store at {path} (run the exporter first)", file=sys.stderr)
+        return 1
+    out = Path(args.out)
+    openmetrics = out / "kpi-backfill.om"
+    store = Store(path)
+    try:
+        summary = backfill.backfill(store, config.kpi_settings(), openmetrics, start, end, step)
+    finally:
+        store.close()
+    print(
+        f"wrote {openmetrics}: {summary.series} series, {summary.samples} samples, "
+        f"{summary.steps} steps of {args.step} from {_utc(summary.first)} to {_utc(summary.last)}"
+    )
+    if not args.blocks:
+        return 0
+    try:
+        blocks = backfill.create_blocks(openmetrics, out)
+    except backfill.PromtoolMissing as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    except RuntimeError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    listed = " ".join(blocks) if len(blocks) <= 3 else f"{blocks[0]} ... {blocks[-1]}"
+    print(f"created {len(blocks)} TSDB block(s) in {out}: {listed}")
+    print(
+        "move them into Prometheus' --storage.tsdb.path; they are loaded at the next "
+        "compaction or restart (see docs/design.md, Backfill)"
+    )
+    return 0
+
+
+def _utc(moment: float) -> str:
+    return datetime.fromtimestamp(moment, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _render(root: Path, check: bool, thresholds_file: str | None) -> int:

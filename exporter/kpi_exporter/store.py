@@ -210,16 +210,20 @@ class Store:
             }
         return SourceState(cursor=row[0] if row else None, validators=validators)
 
-    def iter_events(self, kinds: Iterable[str] | None = None) -> Iterator[Event]:
-        """Every stored event (of ``kinds``), read in batches to keep memory flat."""
+    def iter_events(
+        self, kinds: Iterable[str] | None = None, ordered: bool = False
+    ) -> Iterator[Event]:
+        """Every stored event (of ``kinds``), read in batches to keep memory flat;
+        ``ordered``: oldest ``time`` first (SQLite sorts, spilling to disk if needed)."""
+        order = " ORDER BY time, kind, source, key" if ordered else ""
         with self._lock:
             if kinds is None:
-                cursor = self._conn.execute("SELECT kind, payload FROM events")
+                cursor = self._conn.execute(f"SELECT kind, payload FROM events{order}")
             else:
                 wanted = sorted(set(kinds))
                 marks = ",".join("?" * len(wanted))
                 cursor = self._conn.execute(
-                    f"SELECT kind, payload FROM events WHERE kind IN ({marks})", wanted
+                    f"SELECT kind, payload FROM events WHERE kind IN ({marks}){order}", wanted
                 )
             while batch := cursor.fetchmany(5000):
                 for kind, payload in batch:

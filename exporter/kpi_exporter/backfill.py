@@ -1,0 +1,294 @@
+"""Backfill: the stored history as timestamped OpenMetrics, and from it TSDB blocks.
+
+The stored events are replayed in time order into a fresh
+:class:`~kpi_exporter.kpis.aggregate.Aggregate` (the configuration's KPI settings, its clock
+set to each step) and the domain families (``kpi_*``, not the exporter's own health) are
+sampled at every step from ``--start`` to ``--end``. Counters and histograms at a step are the
+observations known at that step, so they rise monotonically and end where the live exporter,
+which recomputes the same sums from the same store, continues them. A counter or histogram
+series born after ``--start`` gets one extra sample, 0, at the step before its first event, so
+that ``increase()`` over history counts that first event too.
+
+When an observation becomes known: an event counts from its ``time``; two kinds carry a
+later fact whose observation would otherwise land before it happened, and are replayed as two
+versions instead (the later one replaces the earlier, as a poll would have):
+
+- an incident resolved later is open from ``started_at`` (counted, open, the oldest open) and
+  resolved at ``resolved_at``, where its time to restore is observed;
+- a change deployed after its ``time`` (merge) counts as merged from then, and its lead time
+  and deploy stage are observed at ``deployed_at``.
+
+Every other event is replayed as stored: its final version, from its ``time`` (a deployment
+outcome assessed as failed later, for example, counts as failed from its deployment).
+
+OpenMetrics wants the samples of a family under one header and the samples of a series in
+increasing time, so the file is written family by family, series by series, after the replay.
+Memory bound: the replay keeps, per series, only a change log - (step, values) each time the
+series' values changed - and forward-fills it when writing. Counter and histogram series change
+only at steps where events were applied, so the log is bounded by min(series x steps, event
+versions x observations), never by series x steps; only the time-dependent gauges (open by
+age, oldest open, SLA breached, cost month-to-date and forecast) can change at every step, and
+they are few series. Events are read from the store in time order (SQLite sorts on disk);
+the only per-event memory is a heap of the pending later versions (unresolved-yet incidents,
+undeployed-yet changes at the current step). The file itself is streamed.
+"""
+
+from __future__ import annotations
+
+import heapq
+import re
+import shutil
+import subprocess
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from itertools import pairwise
+from pathlib import Path
+from typing import TextIO
+
+from .exposition import Family, _bucket_bounds, format_value, header, label_block
+from .kpis import Aggregate, KpiSettings
+from .kpis.cost import COST_DERIVATIONS, budget_samples
+from .kpis.families import FAMILIES, FAMILY_BY_NAME
+from .kpis.live import DERIVATIONS
+from .model import Change, Event, Incident
+from .store import Store
+
+Labels = tuple[str, ...]
+Values = tuple[float, ...]  # a scalar: (value,); a histogram: per-bucket counts..., sum
+SAFE_MARGIN = 3 * 3600.0
+"""Prometheus documents the last 3 hours (its head block) as unsafe to backfill."""
+
+_DURATION = re.compile(r"^(\d+(?:\.\d+)?)(s|m|h|d|w)$")
+_UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}
+
+
+def parse_duration(text: str) -> float:
+    """``30s``, ``15m``, ``1h``, ``1d``, ``1w`` in seconds."""
+    match = _DURATION.match(text.strip())
+    if not match or float(match.group(1)) <= 0:
+        raise ValueError(f"invalid duration {text!r} (use e.g. 15m, 1h, 1d)")
+    return float(match.group(1)) * _UNITS[match.group(2)]
+
+
+def parse_time(text: str, now: float) -> float:
+    """``now``, ``<duration>-ago`` (``365d-ago``), or an ISO 8601 date or time (UTC if no
+    offset is given) in epoch seconds."""
+    text = text.strip()
+    if text == "now":
+        return now
+    if text.endswith("-ago"):
+        return now - parse_duration(text.removesuffix("-ago"))
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise ValueError(f"invalid time {text!r} (use now, 365d-ago or 2026-01-31)") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.timestamp()
+
+
+def versions(event: Event) -> list[tuple[float, Event]]:
+    """When each version of a stored event became known: (time, version), in time order."""
+    if (
+        isinstance(event, Incident)
+        and event.resolved_at is not None
+        and event.resolved_at > event.started_at
+    ):
+        return [(event.time, replace(event, resolved_at=None)), (event.resolved_at, event)]
+    if (
+        isinstance(event, Change)
+        and event.deployed_at is not None
+        and event.deployed_at > event.time
+    ):
+        undeployed = replace(event, deployed_at=None, deployed_environment="", deployment_key="")
+        return [(event.time, undeployed), (event.deployed_at, event)]
+    return [(event.time, event)]
+
+
+def _time_dependent(family: Family) -> bool:
+    return family.name in DERIVATIONS or family.name in COST_DERIVATIONS
+
+
+def snapshot(
+    aggregate: Aggregate, now: float, families: tuple[Family, ...] = FAMILIES
+) -> Iterator[tuple[str, Labels, Values]]:
+    """The values of every series ``aggregate.exposition`` would show at ``now``."""
+    for family in families:
+        name = family.name
+        if name in COST_DERIVATIONS:
+            for labels, value in aggregate.spend.samples(name, now):
+                yield name, labels, (value,)
+        elif name == "kpi_cost_budget_month":
+            if aggregate.settings.budgets:
+                for labels, value in budget_samples(aggregate.settings):
+                    yield name, labels, (value,)
+        elif name in DERIVATIONS:
+            derive = DERIVATIONS[name]
+            for labels, entry in aggregate.live.get(name, {}).items():
+                for extra, value in derive(entry.since.values(), now):
+                    yield name, (*labels, *extra), (value,)
+        elif family.type == "histogram":
+            for labels, histogram in aggregate.histograms.get(name, {}).items():
+                if histogram.count:
+                    yield name, labels, (*histogram.counts, histogram.sum_ms / 1000)
+        else:
+            for labels, value in aggregate.values.get(name, {}).items():
+                if value or family.type == "gauge":
+                    yield name, labels, (value,)
+
+
+@dataclass(slots=True)
+class Summary:
+    steps: int
+    series: int
+    samples: int
+    first: float
+    last: float
+
+
+# family -> labels -> change log [(step index, values or None when absent)]
+History = dict[str, dict[Labels, list[tuple[int, Values | None]]]]
+
+
+def steps_between(start: float, end: float, step: float) -> list[float]:
+    """Step times: multiples of ``step`` (UTC-aligned) from ``start`` up to ``end``."""
+    first = -(-start // step) * step
+    count = int((end - first) // step) + 1 if end >= first else 0
+    return [first + i * step for i in range(count)]
+
+
+def replay(store: Store, settings: KpiSettings, steps: list[float]) -> History:
+    """Replay the stored events over ``steps``; the change log of every series."""
+    now = [steps[0] if steps else 0.0]
+    aggregate = Aggregate(settings, lambda: now[0])
+    history: History = {}
+    last: dict[tuple[str, Labels], Values] = {}
+    events = store.iter_events(ordered=True)
+    upcoming = next(events, None)
+    pending: list[tuple[float, int, Event, Event]] = []  # (at, order, before, after)
+    order = 0
+    steady = tuple(f for f in FAMILIES if not _time_dependent(f))
+    changing = tuple(f for f in FAMILIES if _time_dependent(f))
+    for index, at in enumerate(steps):
+        now[0] = at
+        applied = index == 0
+        while upcoming is not None and upcoming.time <= at:
+            chain = versions(upcoming)
+            aggregate.add(chain[0][1])
+            for (_, before), (later, after) in pairwise(chain):
+                heapq.heappush(pending, (later, order, before, after))
+                order += 1
+            applied = True
+            upcoming = next(events, None)
+        while pending and pending[0][0] <= at:
+            _, _, before, after = heapq.heappop(pending)
+            aggregate.add(before, -1)
+            aggregate.add(after, 1)
+            applied = True
+        current = {
+            (name, labels): values
+            for name, labels, values in snapshot(aggregate, at, steady if applied else ())
+        }
+        current.update(
+            ((name, labels), values) for name, labels, values in snapshot(aggregate, at, changing)
+        )
+        for key, values in current.items():
+            if last.get(key) != values:
+                history.setdefault(key[0], {}).setdefault(key[1], []).append((index, values))
+        for key in list(last):
+            gone = key not in current and (applied or _time_dependent(FAMILY_BY_NAME[key[0]]))
+            if gone:
+                history[key[0]][key[1]].append((index, None))
+                del last[key]
+            elif key not in current:
+                current[key] = last[key]  # a steady family not re-read this step
+        last.update(current)
+    return history
+
+
+def write(history: History, steps: list[float], out: TextIO) -> Summary:
+    """The history as OpenMetrics: family by family, series by series, samples in time
+    order, each with its step's timestamp (seconds); then ``# EOF``."""
+    stamps = [f" {int(at)}\n" if at == int(at) else f" {format_value(at)}\n" for at in steps]
+    series = samples = 0
+    for family in FAMILIES:
+        logs = history.get(family.name)
+        if not logs:
+            continue
+        out.write(header(family, openmetrics=True))
+        bounds = _bucket_bounds(family) if family.type == "histogram" else ()
+        for labels in sorted(logs):
+            series += 1
+            block = label_block(family.labels, labels)
+            log = logs[labels]
+            if family.type != "gauge" and log[0][0] > 0:
+                # The count was 0 the step before the series' first event: without that
+                # sample, increase() over history would miss each series' first event.
+                zero = (0.0,) * (len(bounds) + 1) if bounds else (0.0,)
+                log = [(log[0][0] - 1, zero), *log]
+            for position, (index, values) in enumerate(log):
+                if values is None:
+                    continue
+                until = log[position + 1][0] if position + 1 < len(log) else len(steps)
+                lines = _lines(family, block, bounds, values)
+                for step in range(index, until):
+                    stamp = stamps[step]
+                    out.write("".join(line + stamp for line in lines))
+                samples += (until - index) * len(lines)
+    out.write("# EOF\n")
+    return Summary(len(steps), series, samples, steps[0] if steps else 0, steps[-1] if steps else 0)
+
+
+def _lines(family: Family, block: str, bounds: tuple[str, ...], values: Values) -> list[str]:
+    """The sample lines of one series' values, without their timestamp."""
+    name = family.name
+    if family.type != "histogram":
+        return [f"{name}{{{block}}} {format_value(values[0])}"]
+    prefix = f'{name}_bucket{{{block}{"," if block else ""}le="'
+    lines, cumulative = [], 0
+    for bound, count in zip(bounds, values[:-1], strict=True):
+        cumulative += int(count)
+        lines.append(f'{prefix}{bound}"}} {cumulative}')
+    lines.append(f"{name}_count{{{block}}} {cumulative}")
+    lines.append(f"{name}_sum{{{block}}} {format_value(values[-1])}")
+    return lines
+
+
+def backfill(
+    store: Store, settings: KpiSettings, path: Path, start: float, end: float, step: float
+) -> Summary:
+    """Write the OpenMetrics history of ``store`` from ``start`` to ``end`` to ``path``."""
+    end = min(end, time.time())  # no sample in the future
+    steps = steps_between(start, end, step)
+    history = replay(store, settings, steps)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", encoding="utf-8") as out:
+        return write(history, steps, out)
+
+
+class PromtoolMissing(RuntimeError):
+    pass
+
+
+def create_blocks(openmetrics: Path, blocks: Path) -> list[str]:
+    """``promtool tsdb create-blocks-from openmetrics``; the names of the blocks created."""
+    promtool = shutil.which("promtool")
+    if promtool is None:
+        raise PromtoolMissing(
+            "promtool not found on PATH: install Prometheus' promtool (Debian package "
+            f"`prometheus`) or run `promtool tsdb create-blocks-from openmetrics {openmetrics} "
+            f"{blocks}` where it is installed"
+        )
+    blocks.mkdir(parents=True, exist_ok=True)
+    before = {p.name for p in blocks.iterdir()}
+    result = subprocess.run(
+        [promtool, "tsdb", "create-blocks-from", "openmetrics", str(openmetrics), str(blocks)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if result.returncode != 0:
+        raise RuntimeError(f"promtool failed ({result.returncode}):\n{result.stderr.strip()}")
+    return sorted(p.name for p in blocks.iterdir() if p.is_dir() and p.name not in before)
