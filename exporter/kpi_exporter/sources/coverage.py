@@ -24,7 +24,6 @@ them read) is set to 0 lines, so the app's total no longer counts it.
 from __future__ import annotations
 
 import email.utils
-import glob
 import json
 import os
 import time
@@ -41,6 +40,7 @@ from ..ownership import Owner, Ownership
 from ..store import SourceState
 from . import Poll, SourceError
 from .coverage_reports import ReportError, counts, parse
+from .files import matching_files
 from .http import HttpClient
 
 Part = tuple[str, str]  # (app, component)
@@ -79,7 +79,7 @@ class CoverageReports:
         self.clock = clock
         self.sleep = sleep
         self.what = what or f"source {config.name}"
-        self.patterns = [str(base_dir / p) if not os.path.isabs(p) else p for p in config.paths]
+        self.paths = list(config.paths)
         self._reads: dict[str, Read] = {}  # last good read per report, by path or URL
         if config.token_env or config.token_file:
             self._token()  # a missing secret is a configuration error, found at start
@@ -88,12 +88,7 @@ class CoverageReports:
         return read_secret(self.config.token_env, self.config.token_file, self.what)
 
     def files(self) -> list[str]:
-        found: set[str] = set()
-        for pattern in self.patterns:
-            found.update(
-                glob.glob(pattern, recursive=True) if glob.has_magic(pattern) else [pattern]
-            )
-        return sorted(found)
+        return matching_files(self.base_dir, self.paths)
 
     def poll(self, state: SourceState) -> Poll:
         problems: list[str] = []

@@ -9,7 +9,6 @@ upsert makes that safe.
 
 from __future__ import annotations
 
-import glob
 import hashlib
 import json
 import logging
@@ -23,6 +22,7 @@ from ..ownership import Ownership
 from ..store import SourceState
 from . import Poll, SourceError
 from .event_format import EventFormatError, parse_event
+from .files import matching_files
 
 log = logging.getLogger(__name__)
 HEAD_BYTES = 4096
@@ -34,14 +34,12 @@ class EventsFiles:
     def __init__(self, config: EventsFileSource, base_dir: Path, ownership: Ownership) -> None:
         self.name = config.name
         self.interval = config.interval
-        self.patterns = [str(base_dir / p) if not os.path.isabs(p) else p for p in config.paths]
+        self.base_dir = base_dir
+        self.paths = list(config.paths)
         self.ownership = ownership
 
     def files(self) -> list[str]:
-        found: set[str] = set()
-        for pattern in self.patterns:
-            found.update(glob.glob(pattern) if glob.has_magic(pattern) else [pattern])
-        return sorted(found)
+        return matching_files(self.base_dir, self.paths)
 
     def poll(self, state: SourceState) -> Poll:
         positions: dict[str, Any] = json.loads(state.cursor) if state.cursor else {}

@@ -28,7 +28,6 @@ total that no file has any more is set to 0.
 from __future__ import annotations
 
 import csv
-import glob
 import gzip
 import importlib
 import json
@@ -45,6 +44,7 @@ from ..model import CostLine, Event
 from ..ownership import Ownership
 from ..store import SourceState
 from . import Poll, SourceError
+from .files import matching_files
 
 DAY = 86400
 CACHE_LIMIT = 100_000  # distinct dates or tag texts remembered while reading one file
@@ -63,18 +63,14 @@ class FocusFiles:
         self.interval = config.interval
         self.config = config
         self.ownership = ownership
-        self.patterns = [str(base_dir / p) if not os.path.isabs(p) else p for p in config.paths]
+        self.base_dir = base_dir
+        self.paths = list(config.paths)
         # Last good read per file: ((size, mtime_ns), totals), and the keys last emitted.
         self._reads: dict[str, tuple[tuple[int, int], dict[Total, float]]] = {}
         self._emitted: dict[str, CostLine] = {}
 
     def files(self) -> list[str]:
-        found: set[str] = set()
-        for pattern in self.patterns:
-            found.update(
-                glob.glob(pattern, recursive=True) if glob.has_magic(pattern) else [pattern]
-            )
-        return sorted(found)
+        return matching_files(self.base_dir, self.paths)
 
     def poll(self, state: SourceState) -> Poll:
         problems: list[str] = []

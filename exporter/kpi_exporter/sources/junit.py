@@ -30,7 +30,6 @@ suite is recomputed, and their TestRuns stay stored as they were.
 
 from __future__ import annotations
 
-import glob
 import json
 import os
 import re
@@ -46,6 +45,7 @@ from ..model import Event, TestRun
 from ..ownership import Owner, Ownership
 from ..store import SourceState
 from . import Poll, SourceError
+from .files import matching_files
 from .safe_xml import XmlError, parse_xml
 
 CURSOR_VERSION = 1
@@ -77,16 +77,11 @@ class JUnitReports:
         self.config = config
         self.base_dir = base_dir
         self.ownership = ownership
-        self.patterns = [str(base_dir / p) if not os.path.isabs(p) else p for p in config.paths]
+        self.paths = list(config.paths)
         self.commit_pattern = re.compile(config.commit_pattern) if config.commit_pattern else None
 
     def files(self) -> list[str]:
-        found: set[str] = set()
-        for pattern in self.patterns:
-            found.update(
-                glob.glob(pattern, recursive=True) if glob.has_magic(pattern) else [pattern]
-            )
-        return sorted(found)
+        return matching_files(self.base_dir, self.paths)
 
     def poll(self, state: SourceState) -> Poll:
         known: dict[str, Any] = self._load(state.cursor)

@@ -30,7 +30,6 @@ Not derived: dependency freshness (a Trivy finding carries ``InstalledVersion`` 
 from __future__ import annotations
 
 import email.utils
-import glob
 import json
 import os
 import re
@@ -48,6 +47,7 @@ from ..model import Event, Vulnerability
 from ..ownership import Owner, Ownership
 from ..store import SourceState
 from . import Poll, SourceError
+from .files import matching_files
 from .http import HttpClient
 
 SEVERITIES = {"critical", "high", "medium", "low"}
@@ -91,7 +91,8 @@ class ScanReports:
         self.clock = clock
         self.sleep = sleep
         self.what = what or f"source {config.name}"
-        self.patterns = [str(base_dir / p) if not os.path.isabs(p) else p for p in config.paths]
+        self.base_dir = base_dir
+        self.paths = list(config.paths)
         if config.token_env or config.token_file:
             self._token()  # a missing secret is a configuration error, found at start
 
@@ -99,12 +100,7 @@ class ScanReports:
         return read_secret(self.config.token_env, self.config.token_file, self.what)
 
     def files(self) -> list[str]:
-        found: set[str] = set()
-        for pattern in self.patterns:
-            found.update(
-                glob.glob(pattern, recursive=True) if glob.has_magic(pattern) else [pattern]
-            )
-        return sorted(found)
+        return matching_files(self.base_dir, self.paths)
 
     def poll(self, state: SourceState) -> Poll:
         cursor: dict[str, Any] = json.loads(state.cursor) if state.cursor else {}

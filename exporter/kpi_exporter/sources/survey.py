@@ -22,7 +22,6 @@ question's answers may span files.
 from __future__ import annotations
 
 import csv
-import glob
 import hashlib
 import io
 import json
@@ -39,6 +38,7 @@ from ..model import Event, Gauge
 from ..store import SourceState
 from . import Poll, SourceError
 from .business_values import finite_number
+from .files import matching_files
 
 NPS_SCALE = (0.0, 10.0)
 REQUIRED = ("team", "question", "score")
@@ -62,14 +62,12 @@ class SurveyFiles:
         self.name = config.name
         self.interval = config.interval
         self.config = config
-        self.patterns = [str(base_dir / p) if not os.path.isabs(p) else p for p in config.paths]
+        self.base_dir = base_dir
+        self.paths = list(config.paths)
         self.nps = frozenset(config.nps_questions)
 
     def files(self) -> list[str]:
-        found: set[str] = set()
-        for pattern in self.patterns:
-            found.update(glob.glob(pattern) if glob.has_magic(pattern) else [pattern])
-        return sorted(found)
+        return matching_files(self.base_dir, self.paths)
 
     def poll(self, state: SourceState) -> Poll:
         contents: dict[str, bytes] = {}
