@@ -8,6 +8,7 @@ cannot poll at all raises; the scheduler then marks it down and keeps its stored
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -32,3 +33,15 @@ class Source(Protocol):
 
 class SourceError(Exception):
     """A poll that failed as a whole, with a message fit for logs and the landing page."""
+
+
+def read_as(system: str, read: Callable[[], Poll]) -> Poll:
+    """Run a poll's ``read``. JSON of another shape than the API reference describes (a proxy,
+    an old server version) surfaces as KeyError, TypeError, ... deep in the parsing: report it
+    as a failed poll that names the system."""
+    try:
+        return read()
+    except (KeyError, TypeError, ValueError, AttributeError) as error:
+        raise SourceError(
+            f"unexpected {system} response ({type(error).__name__}: {error})"
+        ) from None

@@ -79,7 +79,7 @@ from ..kpis.settings import KpiSettings
 from ..model import Change, Defect, Deployment, Event, Incident, from_json, to_json
 from ..ownership import Owner, Ownership
 from ..store import SourceState, Validator
-from . import Poll, SourceError
+from . import Poll, SourceError, read_as
 from .gitlab_changes import (
     PER_PAGE,
     MergeRequest,
@@ -201,13 +201,7 @@ class GitLab:
     # --- one poll ----------------------------------------------------------------------------
 
     def poll(self, state: SourceState) -> Poll:
-        try:
-            return self._poll(state)
-        except (KeyError, TypeError, ValueError, AttributeError) as error:
-            # JSON of another shape than the REST reference describes (a proxy, an old GitLab).
-            raise SourceError(
-                f"unexpected GitLab response ({type(error).__name__}: {error})"
-            ) from None
+        return read_as("GitLab", lambda: self._poll(state))
 
     def _poll(self, state: SourceState) -> Poll:
         try:

@@ -52,7 +52,7 @@ from ..kpis.settings import KpiSettings
 from ..model import Defect, Event, Incident
 from ..ownership import Owner, Ownership
 from ..store import SourceState
-from . import Poll, SourceError
+from . import Poll, SourceError, read_as
 from .http import HttpClient, with_query
 
 log = logging.getLogger(__name__)
@@ -174,12 +174,7 @@ class Jira:
     # --- one poll ----------------------------------------------------------------------------
 
     def poll(self, state: SourceState) -> Poll:
-        try:
-            return self._poll(state)
-        except (KeyError, TypeError, ValueError, AttributeError) as error:
-            raise SourceError(
-                f"unexpected Jira response ({type(error).__name__}: {error})"
-            ) from None
+        return read_as("Jira", lambda: self._poll(state))
 
     def _poll(self, state: SourceState) -> Poll:
         try:

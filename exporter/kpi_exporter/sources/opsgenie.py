@@ -39,7 +39,7 @@ from ..health import Health
 from ..model import Event, Incident
 from ..ownership import Ownership
 from ..store import SourceState
-from . import Poll, SourceError
+from . import Poll, SourceError, read_as
 from .http import HttpClient
 from .incident_tools import deployment_ref, dump_cursor, fingerprint, load_cursor, owner_of
 from .incident_tools import timestamp as _timestamp
@@ -93,12 +93,7 @@ class Opsgenie:
         return read_secret(self.config.token_env, self.config.token_file, self.what)
 
     def poll(self, state: SourceState) -> Poll:
-        try:
-            return self._poll(state)
-        except (KeyError, TypeError, ValueError, AttributeError) as error:
-            raise SourceError(
-                f"unexpected {SYSTEM} response ({type(error).__name__}: {error})"
-            ) from None
+        return read_as(SYSTEM, lambda: self._poll(state))
 
     def alerts_url(self, floor: float) -> str:
         query = f"createdAt >= {int(floor * 1000)}"
