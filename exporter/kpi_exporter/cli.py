@@ -46,6 +46,7 @@ from .ownership import Ownership
 from .pipeline import Pipeline
 from .scheduler import Scheduler
 from .server import ExporterServer, parse_listen_address
+from .sharding import Shard, parse_index
 from .sources import Source
 from .sources.aws_cost import AwsCost
 from .sources.coverage import CoverageReports
@@ -88,7 +89,8 @@ def build_sources(
         where = f"sources[{index}]"
         if isinstance(source, GitSource):
             owner = ownership.of_app(source.app) if source.app else ownership.of_repo(source.path)
-            polled.append(GitRepository(source, config.resolve(source.path), owner))
+            if ownership.shard.owns(owner.app):  # another shard polls the other apps
+                polled.append(GitRepository(source, config.resolve(source.path), owner))
         elif isinstance(source, EventsFileSource):
             polled.append(EventsFiles(source, config.base_dir, ownership))
         elif isinstance(source, IngestSource):
@@ -185,6 +187,19 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--log.level", dest="log_level", default="info", choices=list(logs.LEVELS))
     run.add_argument(
         "--log.format", dest="log_format", default="logfmt", choices=["logfmt", "json"]
+    )
+    run.add_argument(
+        "--shard.count",
+        dest="shard_count",
+        type=int,
+        default=1,
+        help="number of exporters sharing the apps (default 1: this one polls all of them)",
+    )
+    run.add_argument(
+        "--shard.index",
+        dest="shard_index",
+        default="0",
+        help="this exporter's shard, 0..count-1, or a StatefulSet pod name (kpi-exporter-2)",
     )
 
     check = commands.add_parser("check-config", help="validate a configuration, show what it polls")
@@ -478,8 +493,12 @@ def _run(args: argparse.Namespace, config: Config) -> int:
     if args.web_config:
         web, web_dir = load_web_config(args.web_config)
         basic_auth, tls = BasicAuth(web.basic_auth_users), web.ssl_context(web_dir)
-    ownership = Ownership(config)
-    health = Health()
+    try:
+        shard = Shard(parse_index(args.shard_index), args.shard_count)
+    except ValueError as error:
+        raise ConfigError([str(error)]) from None
+    ownership = Ownership(config, shard)
+    health = Health(shard)
     polled, ingest = build_sources(config, ownership, health)
 
     for source in polled:
@@ -487,7 +506,7 @@ def _run(args: argparse.Namespace, config: Config) -> int:
     if ingest is not None:
         health.register(ingest.name, "ingest", polled=True)
     store = Store(config.store.path)
-    pipeline = Pipeline(store, config.kpi_settings(), config.link_settings(), health)
+    pipeline = Pipeline(store, config.kpi_settings(), config.link_settings(), health, shard=shard)
     try:
         server = ExporterServer(address, pipeline, ingest, basic_auth, tls)
     except OSError as error:
@@ -504,6 +523,10 @@ def _run(args: argparse.Namespace, config: Config) -> int:
     signal.signal(signal.SIGINT, on_signal)
     server.start()
     log.info("listening on %s:%d, %d source(s)", address[0], server.port, len(config.sources))
+    if shard.sharded:
+        log.info(
+            "%s: polling only the apps with hash(app) %% %d == %d", shard, shard.count, shard.index
+        )
     scheduler.start()
     while not stopping.wait(1.0):
         pass

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, replace
 from . import __version__
 from .exposition import scalar_lines
 from .kpis.families import EXPORTER_FAMILIES
+from .sharding import Shard
 
 
 @dataclass(slots=True)
@@ -30,7 +31,8 @@ class SourceHealth:
 class Health:
     """Thread-safe record of what every source did, published as ``kpi_exporter_*``."""
 
-    def __init__(self) -> None:
+    def __init__(self, shard: Shard | None = None) -> None:
+        self.shard = shard or Shard()
         self._lock = threading.Lock()
         self.sources: dict[str, SourceHealth] = {}
         self.api_requests: Counter[tuple[str, str]] = Counter()  # (source, status code)
@@ -92,6 +94,9 @@ class Health:
             family.name: [] for family in EXPORTER_FAMILIES
         }
         series["kpi_exporter_build_info"].append(((__version__, platform.python_version()), 1))
+        series["kpi_exporter_shard_info"].append(
+            ((str(self.shard.index), str(self.shard.count)), 1)
+        )
         with self._lock:
             for source in sorted(self.sources.values(), key=lambda s: s.name):
                 name = (source.name,)

@@ -6,6 +6,7 @@ from fnmatch import fnmatchcase
 from typing import NamedTuple
 
 from .config import Config
+from .sharding import Shard
 
 
 class Owner(NamedTuple):
@@ -16,7 +17,8 @@ class Owner(NamedTuple):
 class Ownership:
     """Lookups built once from the ``apps`` and ``defaults`` sections of the config."""
 
-    def __init__(self, config: Config) -> None:
+    def __init__(self, config: Config, shard: Shard | None = None) -> None:
+        self.shard = shard or Shard()
         self.default = Owner(config.defaults.app, config.defaults.team)
         self._teams = {app: owner.team for app, owner in config.apps.items()}
         self._repos: dict[str, str] = {}
@@ -32,6 +34,10 @@ class Ownership:
         if not app:
             return self.default
         return Owner(app, self._teams.get(app, self.default.team))
+
+    def polls_repo(self, repo: str) -> bool:
+        """Whether this shard polls the repository (or project): its app is the shard's."""
+        return self.shard.owns(self.of_repo(repo).app)
 
     def of_repo(self, repo: str) -> Owner:
         app = self._repos.get(repo.lower())

@@ -18,6 +18,7 @@ from .health import Health
 from .kpis import Aggregate, KpiSettings
 from .linking import LinkSettings, relink
 from .model import Change, Event
+from .sharding import Shard
 from .sources import Poll
 from .store import Store, Transaction
 
@@ -54,15 +55,24 @@ class Pipeline:
         linking: LinkSettings | None = None,
         health: Health | None = None,
         clock: Callable[[], float] = time.time,
+        shard: Shard | None = None,
     ) -> None:
         """``clock`` is "now" for the time-dependent series (open changes by age), read at
-        each refresh."""
+        each refresh. ``shard``: only the events of its apps are stored (see sharding)."""
         self.store = store
+        self.shard = shard or Shard()
         self.kpi = kpi or KpiSettings()
         self.linking = linking or LinkSettings()
         self.health = health or Health()
         self.aggregate = Aggregate(self.kpi, clock)
         self._lock = threading.Lock()
+        dropped = store.claim_shard(f"{self.shard.index}/{self.shard.count}", self.shard.owns)
+        if dropped:
+            log.warning(
+                "the number of shards changed: dropped the events of %d app(s) now polled by"
+                " other shards; every source reads its history again",
+                len(dropped),
+            )
         started = time.monotonic()
         for event in store.iter_events():
             self.aggregate.add(event)
@@ -82,7 +92,8 @@ class Pipeline:
         with self._lock:
             with self.store.transaction() as tx:
                 for event in poll.events:
-                    tx.upsert(self._merge(tx, event))
+                    if self.shard.keeps(event):
+                        tx.upsert(self._merge(tx, event))
                 touched = [e for pair in tx.changes() for e in pair if e is not None]
                 relink(tx, touched, self.kpi, self.linking)
                 tx.set_cursor(source, poll.cursor)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,6 +41,12 @@ MIGRATIONS: tuple[str, ...] = (
         etag TEXT NOT NULL DEFAULT '',
         last_modified TEXT NOT NULL DEFAULT '',
         PRIMARY KEY (source, url)
+    );
+    """,
+    """
+    CREATE TABLE settings (
+        name TEXT PRIMARY KEY,
+        value TEXT NOT NULL
     );
     """,
 )
@@ -209,6 +215,32 @@ class Store:
                 )
             }
         return SourceState(cursor=row[0] if row else None, validators=validators)
+
+    def claim_shard(self, shard: str, owns: Callable[[str], bool]) -> list[str]:
+        """Make the store hold one shard's apps (``shard`` names the assignment, like "1/3").
+
+        When it held another assignment (the number of shards changed), the events of the
+        apps it no longer owns are deleted (their new shard reads them from the sources) and
+        every cursor and validator is dropped, so the sources read their whole horizon again
+        and pick up the apps this shard gained; re-read events replace themselves (upsert), so
+        nothing is counted twice. Returns the apps dropped."""
+        with self.transaction():
+            row = self._conn.execute("SELECT value FROM settings WHERE name = 'shard'").fetchone()
+            if row is not None and row[0] == shard:
+                return []
+            dropped: list[str] = []
+            if row is not None or shard != "0/1":
+                apps = [app for (app,) in self._conn.execute("SELECT DISTINCT app FROM events")]
+                dropped = sorted(app for app in apps if not owns(app))
+                self._conn.executemany("DELETE FROM events WHERE app = ?", [(a,) for a in dropped])
+                self._conn.execute("DELETE FROM cursors")
+                self._conn.execute("DELETE FROM validators")
+            self._conn.execute(
+                "INSERT INTO settings (name, value) VALUES ('shard', ?)"
+                " ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+                (shard,),
+            )
+            return dropped
 
     def iter_events(
         self, kinds: Iterable[str] | None = None, ordered: bool = False

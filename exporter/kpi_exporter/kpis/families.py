@@ -474,6 +474,13 @@ EXPORTER_FAMILIES: tuple[Family, ...] = (
         ("version", "python_version"),
     ),
     Family(
+        "kpi_exporter_shard_info",
+        "gauge",
+        "Which shard of the apps this exporter polls (value 1): apps with hash(app) % shards"
+        " == shard; shards 1 means all of them.",
+        ("shard", "shards"),
+    ),
+    Family(
         "kpi_exporter_source_up",
         "gauge",
         "1 when the last poll of the source succeeded, 0 when it failed or has not run yet.",

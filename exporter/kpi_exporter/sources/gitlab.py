@@ -221,7 +221,8 @@ class GitLab:
         now = self.clock()
         problems: list[str] = []
         discovered = self.discover(http, saved.get("discovered"), problems)
-        paths = list(dict.fromkeys([*self.config.projects, *(discovered or [])]))
+        listed = dict.fromkeys([*self.config.projects, *(discovered or [])])
+        paths = [path for path in listed if self.ownership.polls_repo(path)]  # this shard's
         known: dict[str, ProjectState] = {
             path: ProjectState.from_json(data) for path, data in saved["projects"].items()
         }

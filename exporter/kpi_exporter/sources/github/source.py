@@ -179,12 +179,13 @@ class GitHub:
         return Poll(events, cursor.dump(), validators, problems)
 
     def repositories(self, client: HttpClient, cursor: Cursor) -> list[str]:
-        """The listed repositories, then the organisation's that pass the filters."""
+        """The listed repositories, then the organisation's that pass the filters; of those,
+        the repositories of this shard's apps."""
         listed = self._organisation(client, cursor) if self.config.org else []
         found: dict[str, str] = {}
         for repo in [*self.config.repos, *listed]:
             found.setdefault(repo.lower(), repo)  # GitHub names are case-insensitive
-        return list(found.values())
+        return [repo for repo in found.values() if self.ownership.polls_repo(repo)]
 
     def _organisation(self, client: HttpClient, cursor: Cursor) -> list[str]:
         """``GET /orgs/{org}/repos``, conditional: a 304 keeps the list of the last poll.
