@@ -62,7 +62,7 @@ function(config)
                    + ' recommend its platform and way of working. Burnout and slow, fragile'
                    + ' tooling show here before they show in delivery.',
           threshold: 'A net promoter score under %s (NPS %s) with at least %s answers.'
-                     % [threshold, p.num(self.settings.threshold * 100), min],
+                     % [threshold, p.hundredths(self.settings.threshold), min],
           next: [
             'The mean scores of the other questions of the survey'
             + ' (`team:kpi_survey_score:max`): which part of the work scores lowest?',

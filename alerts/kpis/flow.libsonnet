@@ -184,8 +184,9 @@ function(config)
           name: 'ChangesOpenTooLong',
           settings: setting(self.name),
           local age = self.settings.threshold,
-          assert std.member(ages, age) : 'ChangesOpenTooLong.threshold must be one of %s'
-                                         % std.join(', ', ages),
+          assert std.member(ages, age) || p.isMarker(age) :
+                 'ChangesOpenTooLong.threshold must be one of %s'
+                 % std.join(', ', ages),
           expr: 'app:kpi_changes_open_by_age:sum{older_than="%s"} > 0' % age,
           summary: 'Changes have been open for too long.',
           description: '{{ $value | humanize }} changes of %s have been open for more than %s.'

@@ -26,8 +26,7 @@ function(config)
     description: '{{ $value }} %s security findings of %s are open past their SLA' % [
       findingSeverity,
       who,
-    ] + (if self.settings.threshold == 0 then '; the target is none.'
-         else '; the target is at most %s.' % threshold),
+    ] + '; the target is at most %s.' % threshold,
     meaning: 'Open %s findings (Dependabot, code scanning, secret scanning, Trivy, OSV) older'
              % findingSeverity + ' than the SLA of their severity in the exporter'
              + ' configuration (`security.sla`; default critical 7 days, high 30 days).',

@@ -16,8 +16,11 @@ local walk(text) = std.foldl(
 
 {
   // Seconds in a duration string; a number is taken as seconds already.
+  // A Helm chart marker ('@@Name@@', see promql.libsonnet) becomes '@@Name|seconds@@'.
   seconds(value)::
     if std.isNumber(value) then value
+    else if std.startsWith(value, '@@') then std.substr(value, 0, std.length(value) - 2)
+                                             + '|seconds@@'
     else
       local end = walk(value);
       local digit = std.codepoint(value[0]) - std.codepoint('0');
@@ -27,14 +30,16 @@ local walk(text) = std.foldl(
 
   // The longest unit that divides the value: 86400 -> '1d', 5400 -> '90m', 604800 -> '7d'.
   text(seconds)::
-    local fits = [
-      unit
-      for unit in ['d', 'h', 'm', 's']
-      if seconds >= unitSeconds[unit] && seconds % unitSeconds[unit] == 0
-    ];
-    if seconds == 0 then '0s'
-    else if fits == [] then std.toString(seconds) + 's'
-    else std.toString(seconds / unitSeconds[fits[0]]) + fits[0],
+    if std.isString(seconds) then std.strReplace(seconds, '|seconds@@', '|text@@')  // a marker
+    else
+      local fits = [
+        unit
+        for unit in ['d', 'h', 'm', 's']
+        if seconds >= unitSeconds[unit] && seconds % unitSeconds[unit] == 0
+      ];
+      if seconds == 0 then '0s'
+      else if fits == [] then std.toString(seconds) + 's'
+      else std.toString(seconds / unitSeconds[fits[0]]) + fits[0],
 
   // Days in a duration, for "per day" rates: '7d' -> 7.
   days(value):: self.seconds(value) / 86400,

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from . import bundle, dashboards
+from . import bundle, dashboards, helm
 from .config import json_schema_text
 from .exposition import Family
 from .gofloat import go_float
@@ -81,7 +81,12 @@ def metrics_reference() -> str:
 
 # Directories that hold generated files only: a file there that is no longer generated (the
 # runbook of a disabled alert) is stale.
-GENERATED_DIRS = ("alerts/rendered", "docs/runbooks", *dashboards.GENERATED_DIRS)
+GENERATED_DIRS = (
+    "alerts/rendered",
+    "docs/runbooks",
+    *dashboards.GENERATED_DIRS,
+    *helm.GENERATED_DIRS,
+)
 
 
 def generated_files(thresholds: Mapping[str, Any] | None = None) -> dict[str, str]:
@@ -92,6 +97,7 @@ def generated_files(thresholds: Mapping[str, Any] | None = None) -> dict[str, st
         "docs/config.schema.json": json_schema_text(),
         **bundle.rendered_files(thresholds),
         **dashboards.rendered_files(thresholds),
+        **helm.rendered_files(thresholds),
     }
 
 
