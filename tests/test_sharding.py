@@ -14,24 +14,38 @@ import json
 import time
 from collections import Counter, defaultdict
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
+import responses
 
 from kpi_exporter import cli
+from kpi_exporter.config import parse_config
 from kpi_exporter.kpis import KpiSettings
 from kpi_exporter.model import Deployment, Event, Incident
+from kpi_exporter.ownership import Ownership
 from kpi_exporter.pipeline import Pipeline
 from kpi_exporter.sharding import Shard, parse_index, shard_of
 from kpi_exporter.sources import Poll
-from kpi_exporter.store import Store
+from kpi_exporter.sources.github_security import GitHubSecurity
+from kpi_exporter.sources.sonarqube import SonarQube
+from kpi_exporter.store import SourceState, Store
 from tests.github_fake import FakeGitHub, commit, deployment, iso, issue, pull
 from tests.github_server import FakeGitHubServer
 from tests.process import Exporter
 from tests.support import DAY, HOUR, samples, value
 
-APPS = [f"app-{n:02d}" for n in range(12)]
-TOKEN_ENV = "KPI_SHARD_GITHUB_TOKEN"
 SHARDS = 3
+# 12 apps, 4 of each shard: the first names of each shard among app-00, app-01, ...
+APPS = sorted(
+    name
+    for index in range(SHARDS)
+    for name in [f"app-{n:02d}" for n in range(100) if shard_of(f"app-{n:02d}", SHARDS) == index][
+        :4
+    ]
+)
+TOKEN_ENV = "KPI_SHARD_GITHUB_TOKEN"
+SONAR = "http://127.0.0.1:9"  # never reached: answered by responses
 
 
 def test_an_app_belongs_to_one_shard_by_a_stable_hash() -> None:
@@ -283,3 +297,39 @@ def test_three_shards_sum_to_one_unsharded_exporter_and_no_app_is_polled_twice(
     for (name, _), count in merged.items():
         sums_shards[name] += count
     assert sums_shards == sums_whole
+
+
+def test_per_repository_security_lists_and_sonarqube_projects_follow_the_shard(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv(TOKEN_ENV, "ghp_dummy0123456789")
+    apps = "".join(f"  {app}: {{team: t, repos: [acme/{app}]}}\n" for app in APPS)
+    config = parse_config(
+        f"apps:\n{apps}sources:\n"
+        "  - type: github_security\n"
+        "    name: security\n"
+        f"    token_env: {TOKEN_ENV}\n"
+        f"    repos: [{', '.join(f'acme/{app}' for app in APPS)}]\n"
+        "    alerts: [dependabot]\n"
+        "  - type: sonarqube\n"
+        "    name: sonar\n"
+        f"    api_url: {SONAR}\n"
+        f"    projects: {{{', '.join(f'{app}-key: {app}' for app in APPS)}}}\n"
+    )
+    seen: list[str] = []
+    for index in range(SHARDS):
+        shard = Shard(index, SHARDS)
+        polled, _ = cli.build_sources(config, Ownership(config, shard))
+        security = next(s for s in polled if isinstance(s, GitHubSecurity))
+        repos = [where for where, _, _ in security.lists()]
+        assert repos == [f"acme/{app}" for app in APPS if shard.owns(app)]
+        seen += repos
+        sonar = next(s for s in polled if isinstance(s, SonarQube))
+        with responses.RequestsMock() as mock:
+            mock.get(f"{SONAR}/api/measures/component", json={"component": {"measures": []}})
+            sonar.poll(SourceState())
+            asked = [parse_qs(urlsplit(str(c.request.url)).query) for c in mock.calls]
+        assert [query["component"] for query in asked] == [
+            [f"{app}-key"] for app in APPS if shard.owns(app)
+        ]
+    assert sorted(seen) == sorted(f"acme/{app}" for app in APPS)

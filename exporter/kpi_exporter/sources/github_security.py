@@ -101,7 +101,8 @@ class GitHubSecurity:
                     f"{self.api}/orgs/{self.config.org}/{PATHS[kind]}",
                 )
             for repo in self.config.repos:
-                yield repo, kind, f"{self.api}/repos/{repo}/{PATHS[kind]}"
+                if self.ownership.polls_repo(repo):  # this shard's (see sharding)
+                    yield repo, kind, f"{self.api}/repos/{repo}/{PATHS[kind]}"
 
     def poll(self, state: SourceState) -> Poll:
         now = self.clock()

@@ -97,7 +97,12 @@ class SonarQube:
         )
         events: list[Event] = []
         problems: list[str] = []
-        for project, app in self.config.projects.items():
+        projects = {
+            project: app
+            for project, app in self.config.projects.items()
+            if self.ownership.shard.owns(app)  # this shard's apps (see sharding)
+        }
+        for project, app in projects.items():
             try:
                 response = http.get(
                     f"{self.api}/api/measures/component",
@@ -111,7 +116,7 @@ class SonarQube:
             if response.not_modified:
                 continue
             events.extend(self._gauges(project, app, response.json()))
-        if problems and len(problems) == len(self.config.projects):
+        if problems and len(problems) == len(projects):
             raise SourceError("; ".join(problems))
         return Poll(events=events, cursor=None, validators=http.validators, problems=problems)
 
