@@ -22,6 +22,7 @@ from kpi_exporter.health import Health
 from kpi_exporter.ownership import Ownership
 from kpi_exporter.pipeline import Pipeline
 from kpi_exporter.server import ExporterServer
+from kpi_exporter.sharding import Shard
 from kpi_exporter.sources.ingest import Ingest, IngestError, sign
 from kpi_exporter.store import Store
 
@@ -550,3 +551,22 @@ def test_both_or_neither_secret_reference_is_a_config_error(tmp_path):
         parse_config("sources:\n  - {type: ingest, name: push}\n", "kpi.yml")
     with pytest.raises(ConfigError, match="set exactly one of secret_env or secret_file"):
         ingest_config(tmp_path, "secret_env: A, secret_file: /b")
+
+
+def test_a_shard_accepts_its_own_apps_events_and_says_how_many_belong_to_others(
+    server: ExporterServer, store: Store, config: Config, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    shard = next(Shard(i, 2) for i in range(2) if Shard(i, 2).owns("shop"))
+    other = next(app for app in (f"app-{n}" for n in range(50)) if not shard.owns(app))
+    health = Health(shard)
+    health.register(SOURCE, "ingest", polled=True)
+    sharded = Pipeline(store, config.kpi_settings(), config.link_settings(), health, shard=shard)
+    monkeypatch.setattr(server, "pipeline", sharded)
+    body = encode({"events": [deployment("deploy-1"), deployment("deploy-2", app=other)]})
+
+    response = post(server, body, signed(body))
+
+    assert response.status_code == 200
+    assert response.json()["accepted"] == 1
+    assert response.json()["other_shards"] == 1
+    assert {event.app for event in store.iter_events()} == {"shop"}

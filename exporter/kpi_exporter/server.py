@@ -208,7 +208,12 @@ class ExporterServer:
                 except ValueError:
                     self._json(400, {"error": "Content-Length: expected a non-negative integer"})
                     return
-                self._json(200, {"accepted": len(events), "changed": changed})
+                # A shard stores its own apps' events only: the others belong to other shards.
+                kept = sum(1 for event in events if server.pipeline.shard.keeps(event))
+                result = {"accepted": kept, "changed": changed}
+                if kept < len(events):
+                    result["other_shards"] = len(events) - kept
+                self._json(200, result)
 
             def _json(self, status: int, data: dict[str, Any]) -> None:
                 body = (json.dumps(data) + "\n").encode()
