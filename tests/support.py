@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import shutil
+import subprocess
 from collections.abc import Iterable
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from prometheus_client.parser import text_string_to_metric_families
@@ -84,3 +87,19 @@ def value(text: str, name: str, **labels: str) -> float:
 def exposition(events: Iterable[Event], settings: KpiSettings | None = None) -> str:
     """The text exposition of the domain metrics computed from scratch from ``events``."""
     return render(aggregate(events, settings).exposition).text.decode()
+
+
+def npm_ci(package: Path, into: Path, *extra: str) -> None:
+    """``npm ci`` of the pinned ``package.json`` and ``package-lock.json`` of ``package`` (and
+    the ``extra`` files beside them) into ``into``; fails when npm is missing."""
+    npm = shutil.which("npm")
+    assert npm, "npm is missing: run scripts/install-system-deps.sh (installs nodejs and npm)"
+    into.mkdir(parents=True, exist_ok=True)
+    for name in ("package.json", "package-lock.json", *extra):
+        shutil.copyfile(package / name, into / name)
+    subprocess.run(
+        [npm, "ci", "--ignore-scripts", "--no-audit", "--no-fund", "--loglevel=error"],
+        cwd=into,
+        check=True,
+        timeout=600,
+    )

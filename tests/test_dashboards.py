@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -17,6 +16,7 @@ import yaml
 
 from kpi_exporter import dashboards, reference
 from kpi_exporter.kpis.families import EXPORTER_FAMILIES, FAMILIES
+from tests.support import npm_ci
 
 ROOT = Path(__file__).resolve().parents[1]
 CACHE = ROOT / ".cache" / "grafana-schema"
@@ -46,17 +46,7 @@ def _exprs(dashboard: dict[str, Any]) -> list[str]:
 def grafana_schema() -> dict[str, Any]:
     """Grafana's Dashboard type as a JSON Schema: `npm ci` of the pinned packages of
     dashboards/schema/ into .cache/grafana-schema, then ts-json-schema-generator."""
-    npm = shutil.which("npm")
-    assert npm, "npm is missing: run scripts/install-system-deps.sh (installs nodejs and npm)"
-    CACHE.mkdir(parents=True, exist_ok=True)
-    for name in ("package.json", "package-lock.json"):
-        shutil.copyfile(ROOT / "dashboards" / "schema" / name, CACHE / name)
-    subprocess.run(
-        [npm, "ci", "--ignore-scripts", "--no-audit", "--no-fund", "--loglevel=error"],
-        cwd=CACHE,
-        check=True,
-        timeout=600,
-    )
+    npm_ci(ROOT / "dashboards" / "schema", CACHE)
     output = CACHE / "dashboard.schema.json"
     subprocess.run(
         [

@@ -29,6 +29,7 @@ import yaml
 from kubernetes_validate.utils import latest_version  # type: ignore[import-untyped]
 
 from tests.process import LISTENING
+from tests.support import npm_ci
 
 ROOT = Path(__file__).resolve().parents[1]
 CHART = ROOT / "helm" / "kpi-exporter"
@@ -245,17 +246,7 @@ def test_every_kind_is_validated_by_one_schema(rendered: dict[str, list[Manifest
 def crd_validator() -> Path:
     """`npm ci` of the pinned packages of helm/schema/ into .cache/prometheus-operator-schema,
     with the script that validates objects read on stdin."""
-    npm = shutil.which("npm")
-    assert npm, "npm is missing: run scripts/install-system-deps.sh (installs nodejs and npm)"
-    CACHE.mkdir(parents=True, exist_ok=True)
-    for name in ("package.json", "package-lock.json", "validate.mjs"):
-        shutil.copyfile(ROOT / "helm" / "schema" / name, CACHE / name)
-    subprocess.run(
-        [npm, "ci", "--ignore-scripts", "--no-audit", "--no-fund", "--loglevel=error"],
-        cwd=CACHE,
-        check=True,
-        timeout=600,
-    )
+    npm_ci(ROOT / "helm" / "schema", CACHE, "validate.mjs")
     return CACHE / "validate.mjs"
 
 
