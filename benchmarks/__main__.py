@@ -16,6 +16,7 @@ BENCHMARKS = (
     "benchmarks.refresh",
     "benchmarks.github_sync",
     "benchmarks.focus",
+    "benchmarks.dashboards",
 )
 
 
