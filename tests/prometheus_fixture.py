@@ -18,15 +18,12 @@ groups settle in seconds; a lookback of twice the step so that the history is "c
 from __future__ import annotations
 
 import math
-import os
 import re
-import shutil
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
 import requests
 import yaml
@@ -59,11 +56,12 @@ RULE_FILES = [
     ROOT / "alerts" / "rendered" / "rules.yaml",
     ROOT / "alerts" / "rendered" / "slo.yaml",
 ]
-SCRAPE_LABELS = 'job="kpi-exporter",instance="kpi-exporter:9464"'
+SCRAPE = {"job": "kpi-exporter", "instance": "kpi-exporter:9464"}  # what a scrape adds
+SCRAPE_LABELS = ",".join(f'{name}="{value}"' for name, value in SCRAPE.items())
 App = tuple[str, str]  # (app, team)
 APPS: tuple[App, ...] = (("shop", "team-a"), ("search", "team-b"), ("checkout", "payments"))
 SLO_APP = "checkout"
-BLOCK = 2 * HOUR  # promtool's block duration
+BLOCK = backfill.BLOCK_SECONDS  # promtool's block duration
 
 
 def events(start: float, now: float, apps: Sequence[App] = APPS, days: int = 30) -> Iterator[Event]:
@@ -316,70 +314,23 @@ def history(
     """The stored history as OpenMetrics files, one per 2h block, under ``directory``."""
     started = time.perf_counter()
     path = directory / "history.om"
-    summary = backfill.backfill(store, settings(apps), path, start, now, step)
+    summary = backfill.backfill(store, settings(apps), path, start, now, step, SCRAPE)
     assert summary.series > 0
     size = path.stat().st_size
     written = time.perf_counter()
     stamps = [summary.last - i * HOUR for i in range(12, -1, -1)]
     extra = health_families(store, stamps, apps) + slo_inputs(start, now, step)
     with path.open(encoding="utf-8") as lines:
-        sources: list[tuple[Iterable[str], bool]] = [
-            (lines, True),
-            (extra.splitlines(keepends=True), False),
-        ]
-        chunks = split_by_block(sources, directory / "chunks")
+        chunks = backfill.split_by_block(
+            [lines, extra.splitlines(keepends=True)], directory / "chunks"
+        )
     path.unlink()  # as big as the chunks
     return History(summary, size, chunks, written - started, time.perf_counter() - written)
 
 
-def split_by_block(sources: Sequence[tuple[Iterable[str], bool]], directory: Path) -> list[Path]:
-    """The OpenMetrics lines of ``sources`` as one file per 2h block, every family header in
-    each, streamed; the samples of a source flagged True get the scrape labels.
-
-    promtool 2.42 cuts blocks of 2h (aligned to multiples of 2h) and reads its whole input
-    once per block, so a month in one file takes minutes, quadratic in the history; a file per
-    block (run in parallel) is read once."""
-    files: dict[int, TextIO] = {}
-    headers: list[str] = []
-    file_of: dict[str, TextIO] = {}  # timestamp text -> its block's file: few distinct stamps
-    try:
-        for source, add_labels in sources:
-            for line in source:
-                if line[0] == "#":
-                    if line != "# EOF\n":
-                        headers.append(line)
-                        for handle in files.values():
-                            handle.write(line)
-                    continue
-                stamp = line[line.rindex(" ") + 1 :]
-                chunk = file_of.get(stamp)
-                if chunk is None:
-                    block = int(float(stamp) // BLOCK)
-                    chunk = files.get(block)
-                    if chunk is None:
-                        (directory / str(block)).mkdir(parents=True)
-                        chunk = files[block] = (directory / str(block) / "history.om").open("w")
-                        chunk.writelines(headers)
-                    file_of[stamp] = chunk
-                chunk.write(scraped(line) if add_labels else line)
-    finally:
-        for handle in files.values():
-            handle.write("# EOF\n")
-            handle.close()
-    return [directory / str(block) / "history.om" for block in sorted(files)]
-
-
 def create_blocks(chunks: list[Path], data: Path, workers: int | None = None) -> list[str]:
     """promtool on every chunk in parallel; the blocks moved into ``data``; their names."""
-    data.mkdir(parents=True, exist_ok=True)
-    workers = workers or os.cpu_count() or 2
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        created = list(pool.map(lambda chunk: backfill.create_blocks(chunk, chunk.parent), chunks))
-    for chunk in chunks:
-        for block in chunk.parent.iterdir():
-            if block.is_dir():
-                shutil.move(block, data / block.name)
-    return [name for names in created for name in names]
+    return backfill.blocks_from_chunks(chunks, data, workers)
 
 
 def rule_files(directory: Path) -> list[Path]:

@@ -317,6 +317,14 @@ def test_without_promtool_blocks_fail_with_a_clear_message(
     assert "Debian package `prometheus`" in captured.err
     assert (tmp_path / "out" / "kpi-backfill.om").is_file()  # the file is written anyway
     assert cli.main([*args, "--start", "now", "--end", "1d-ago"]) == cli.EXIT_CONFIG
+    for bad, problem in [
+        ("instance", "--label instance: expected NAME=VALUE"),
+        ("app=shop", "--label app: the exporter's own series carry that label"),
+        ("__name__=x", "--label __name__: not a label name"),
+        ("1st=x", "--label 1st: not a label name"),
+    ]:
+        assert cli.main([*args, *window, "--label", bad]) == cli.EXIT_CONFIG
+        assert f"error: backfill: {problem}" in capsys.readouterr().err
 
 
 @pytest.fixture
@@ -332,10 +340,16 @@ def blocks(store: Store, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
     config = config_file(tmp_path, Path(store.path))
     out = tmp_path / "out"
     window = ["--start", iso(DAY0), "--end", iso(END), "--step", "1h"]
-    code = cli.main(["backfill", "--config", str(config), "--out", str(out), *window, "--blocks"])
+    label = ["--label", "instance=kpi-exporter-0"]
+    args = ["backfill", "--config", str(config), "--out", str(out), *window, *label, "--blocks"]
+    code = cli.main(args)
     printed = capsys.readouterr()
     assert code == 0, printed.err
     assert "created " in printed.out and "TSDB block(s)" in printed.out
+    # one block per 2 hours of history: promtool ran on each 2-hour chunk of the file
+    made = [path for path in out.iterdir() if path.is_dir()]
+    assert len(made) == int(END // 7200) - int(DAY0 // 7200) + 1
+    assert not [path for path in out.iterdir() if path.name.startswith(".chunks-")]
     return out
 
 
@@ -381,6 +395,9 @@ def query(url: str, promql: str, moment: float) -> float | None:
 @pytest.mark.timeout(120)
 def test_promtool_blocks_are_queried_by_a_real_prometheus(prometheus: str) -> None:
     url = prometheus
+    # the labels the live scrape adds: the recording rules select job="kpi-exporter"
+    scraped = 'kpi_deployments_total{job="kpi-exporter",instance="kpi-exporter-0"}'
+    assert query(url, scraped, END) == 4
     assert query(url, "kpi_deployments_total", at(1, 11)) == 2
     assert query(url, "kpi_deployments_total", at(1, 11) + 120) == 2  # within the lookback
     assert query(url, "kpi_deployments_total", at(3, 0)) == 3

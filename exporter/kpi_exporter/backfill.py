@@ -31,16 +31,27 @@ age, oldest open, SLA breached, cost month-to-date and forecast) can change at e
 they are few series. Events are read from the store in time order (SQLite sorts on disk);
 the only per-event memory is a heap of the pending later versions (unresolved-yet incidents,
 undeployed-yet changes at the current step). The file itself is streamed.
+
+Every series carries the ``labels`` a scrape would add (``job="kpi-exporter"`` by default, so
+that the recording rules, which select that job, read the history; set ``instance`` to the
+live target's to make the live series continue the backfilled ones).
+
+Blocks: promtool (2.42) cuts 2-hour blocks and reads its whole input once per block, which is
+quadratic in the length of the history; so the file is split into one file per 2-hour block
+and promtool runs on each, in parallel, and the blocks are gathered in one directory.
 """
 
 from __future__ import annotations
 
 import heapq
+import os
 import re
 import shutil
 import subprocess
+import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from itertools import pairwise
@@ -208,9 +219,31 @@ def replay(store: Store, settings: KpiSettings, steps: list[float]) -> History:
     return history
 
 
-def write(history: History, steps: list[float], out: TextIO) -> Summary:
+SCRAPE_LABELS = {"job": "kpi-exporter"}  # the job the recording rules select
+_LABEL_NAME = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
+
+
+def check_labels(labels: Mapping[str, str]) -> None:
+    """Scrape labels must be valid, not reserved, and not a label of a family."""
+    taken = {name for family in FAMILIES for name in family.labels} | {"le"}
+    for name in labels:
+        if not _LABEL_NAME.fullmatch(name) or name.startswith("__"):
+            raise ValueError(f"--label {name}: not a label name (letters, digits, _)")
+        if name in taken:
+            raise ValueError(f"--label {name}: the exporter's own series carry that label")
+
+
+def write(
+    history: History,
+    steps: list[float],
+    out: TextIO,
+    scrape_labels: Mapping[str, str] | None = None,
+) -> Summary:
     """The history as OpenMetrics: family by family, series by series, samples in time
-    order, each with its step's timestamp (seconds); then ``# EOF``."""
+    order, each with its step's timestamp (seconds); then ``# EOF``. ``scrape_labels`` are
+    added to every series, as a scrape adds ``job`` and ``instance``."""
+    extra = dict(scrape_labels or {})
+    extra_names, extra_values = tuple(extra), tuple(extra.values())
     stamps = [f" {int(at)}\n" if at == int(at) else f" {format_value(at)}\n" for at in steps]
     series = samples = 0
     for family in FAMILIES:
@@ -221,7 +254,7 @@ def write(history: History, steps: list[float], out: TextIO) -> Summary:
         bounds = _bucket_bounds(family) if family.type == "histogram" else ()
         for labels in sorted(logs):
             series += 1
-            block = label_block(family.labels, labels)
+            block = label_block(family.labels + extra_names, labels + extra_values)
             log = logs[labels]
             if family.type != "gauge" and log[0][0] > 0:
                 # The count was 0 the step before the series' first event: without that
@@ -257,38 +290,108 @@ def _lines(family: Family, block: str, bounds: tuple[str, ...], values: Values) 
 
 
 def backfill(
-    store: Store, settings: KpiSettings, path: Path, start: float, end: float, step: float
+    store: Store,
+    settings: KpiSettings,
+    path: Path,
+    start: float,
+    end: float,
+    step: float,
+    labels: Mapping[str, str] | None = None,
 ) -> Summary:
-    """Write the OpenMetrics history of ``store`` from ``start`` to ``end`` to ``path``."""
+    """Write the OpenMetrics history of ``store`` from ``start`` to ``end`` to ``path``,
+    every series with ``labels`` (default ``SCRAPE_LABELS``)."""
+    labels = SCRAPE_LABELS if labels is None else labels
+    check_labels(labels)
     end = min(end, time.time())  # no sample in the future
     steps = steps_between(start, end, step)
     history = replay(store, settings, steps)
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", encoding="utf-8") as out:
-        return write(history, steps, out)
+        return write(history, steps, out, labels)
 
 
 class PromtoolMissing(RuntimeError):
     pass
 
 
-def create_blocks(openmetrics: Path, blocks: Path) -> list[str]:
-    """``promtool tsdb create-blocks-from openmetrics``; the names of the blocks created."""
+BLOCK_SECONDS = 2 * 3600  # promtool's block duration, blocks aligned to multiples of it
+
+
+def split_by_block(sources: Iterable[Iterable[str]], directory: Path) -> list[Path]:
+    """The OpenMetrics lines of ``sources`` (each a whole exposition, ``# EOF`` included or
+    not) as one file per 2-hour block under ``directory``, each with every family header;
+    streamed. Returns the files in time order."""
+    files: dict[int, TextIO] = {}
+    headers: list[str] = []
+    file_of: dict[str, TextIO] = {}  # timestamp text -> its block's file: few distinct stamps
+    try:
+        for source in sources:
+            for line in source:
+                if line[0] == "#":
+                    if line != "# EOF\n":
+                        headers.append(line)
+                        for handle in files.values():
+                            handle.write(line)
+                    continue
+                stamp = line[line.rindex(" ") + 1 :]
+                chunk = file_of.get(stamp)
+                if chunk is None:
+                    block = int(float(stamp) // BLOCK_SECONDS)
+                    chunk = files.get(block)
+                    if chunk is None:
+                        (directory / str(block)).mkdir(parents=True)
+                        chunk = files[block] = (directory / str(block) / "history.om").open("w")
+                        chunk.writelines(headers)
+                    file_of[stamp] = chunk
+                chunk.write(line)
+    finally:
+        for handle in files.values():
+            handle.write("# EOF\n")
+            handle.close()
+    return [directory / str(block) / "history.om" for block in sorted(files)]
+
+
+def _promtool() -> str:
     promtool = shutil.which("promtool")
     if promtool is None:
         raise PromtoolMissing(
             "promtool not found on PATH: install Prometheus' promtool (Debian package "
-            f"`prometheus`) or run `promtool tsdb create-blocks-from openmetrics {openmetrics} "
-            f"{blocks}` where it is installed"
+            "`prometheus`) or run `promtool tsdb create-blocks-from openmetrics FILE DIR` where"
+            " it is installed"
         )
+    return promtool
+
+
+def blocks_from_chunks(chunks: list[Path], blocks: Path, workers: int | None = None) -> list[str]:
+    """promtool on every chunk (a file of one 2-hour block) in parallel, each into its own
+    directory; the blocks moved into ``blocks``; their names."""
+    promtool = _promtool()
     blocks.mkdir(parents=True, exist_ok=True)
-    before = {p.name for p in blocks.iterdir()}
-    result = subprocess.run(
-        [promtool, "tsdb", "create-blocks-from", "openmetrics", str(openmetrics), str(blocks)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if result.returncode != 0:
-        raise RuntimeError(f"promtool failed ({result.returncode}):\n{result.stderr.strip()}")
-    return sorted(p.name for p in blocks.iterdir() if p.is_dir() and p.name not in before)
+
+    def one(chunk: Path) -> list[str]:
+        result = subprocess.run(
+            [promtool, "tsdb", "create-blocks-from", "openmetrics", str(chunk), str(chunk.parent)],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if result.returncode != 0:
+            raise RuntimeError(f"promtool failed ({result.returncode}):\n{result.stderr.strip()}")
+        made = sorted(path for path in chunk.parent.iterdir() if path.is_dir())
+        for block in made:
+            shutil.move(block, blocks / block.name)
+        return [block.name for block in made]
+
+    with ThreadPoolExecutor(max_workers=workers or os.cpu_count() or 2) as pool:
+        return sorted(name for names in pool.map(one, chunks) for name in names)
+
+
+def create_blocks(openmetrics: Path, blocks: Path, workers: int | None = None) -> list[str]:
+    """TSDB blocks of an OpenMetrics file in ``blocks`` (split per 2-hour block, promtool
+    ``tsdb create-blocks-from openmetrics`` on each in parallel); the names of the blocks."""
+    _promtool()
+    blocks.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=blocks, prefix=".chunks-") as scratch:
+        with openmetrics.open(encoding="utf-8") as lines:
+            chunks = split_by_block([lines], Path(scratch))
+        return blocks_from_chunks(chunks, blocks, workers)

@@ -226,6 +226,14 @@ def _parser() -> argparse.ArgumentParser:
     history.add_argument(
         "--blocks", action="store_true", help="turn the file into TSDB blocks with promtool"
     )
+    history.add_argument(
+        "--label",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a label of every series, as the scrape adds it (default job=kpi-exporter; set"
+        " instance=<the live target's> so live scraping continues the same series)",
+    )
 
     render = commands.add_parser(
         "render", help="write the generated files (docs, schema, rules, runbooks)"
@@ -290,6 +298,13 @@ def _backfill(args: argparse.Namespace, config: Config) -> int:
         start = backfill.parse_time(args.start, now)
         end = backfill.parse_time(args.end, now)
         step = backfill.parse_duration(args.step)
+        labels = dict(backfill.SCRAPE_LABELS)
+        for pair in args.label:
+            name, equals, value = pair.partition("=")
+            if not equals:
+                raise ValueError(f"--label {pair}: expected NAME=VALUE")
+            labels[name] = value
+        backfill.check_labels(labels)
     except ValueError as error:
         raise ConfigError([f"backfill: {error}"]) from None
     if start >= end:
@@ -302,7 +317,9 @@ def _backfill(args: argparse.Namespace, config: Config) -> int:
     openmetrics = out / "kpi-backfill.om"
     store = Store(path)
     try:
-        summary = backfill.backfill(store, config.kpi_settings(), openmetrics, start, end, step)
+        summary = backfill.backfill(
+            store, config.kpi_settings(), openmetrics, start, end, step, labels
+        )
     finally:
         store.close()
     print(
