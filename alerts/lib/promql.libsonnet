@@ -58,6 +58,9 @@ local marked(x, format) = std.substr(x, 0, std.length(x) - 2) + '|' + format + '
   quantile(q, labels, buckets, window)::
     'histogram_quantile(' + self.num(q) + ', ' + self.increase(labels + ['le'], buckets, window)
     + ') >= 0',
+  // The same from recorded bucket increases (a series per `le`), added up by `labels`.
+  quantileOf(q, labels, increases)::
+    'histogram_quantile(' + self.num(q) + ', ' + self.sum(labels + ['le'], increases) + ') >= 0',
 
   // numerator / denominator, where a numerator absent for a label set counts as 0 (the
   // exporter leaves counters at 0 out) and a denominator of 0 gives no value.
