@@ -50,19 +50,23 @@ _KEY_ORDER = (
 
 def evaluate(entry: str, overrides: Mapping[str, Any] | None = None) -> Any:
     """The JSON value of an entry point under ``alerts/``, with ``overrides`` merged over
-    the configuration."""
+    the configuration. Evaluated once per entry and overrides (the rule files, the runbooks
+    and the chart's files read the same entry points); each call parses a fresh copy."""
+    return json.loads(_evaluated(entry, json.dumps(dict(overrides or {}), sort_keys=True)))
+
+
+@functools.lru_cache(maxsize=32)
+def _evaluated(entry: str, overrides_json: str) -> str:
     import _jsonnet  # only rendering needs Jsonnet
 
     path = SOURCES / entry
     if not path.exists():
         raise ConfigError([f"{path}: not found (render runs from a source checkout)"])
     try:
-        text = _jsonnet.evaluate_file(
-            str(path), tla_codes={"overrides": json.dumps(dict(overrides or {}))}
-        )
+        text: str = _jsonnet.evaluate_file(str(path), tla_codes={"overrides": overrides_json})
     except RuntimeError as error:
         raise ConfigError([f"{entry}: {error}"]) from None
-    return json.loads(text)
+    return text
 
 
 def load_thresholds(path: Path) -> dict[str, Any]:
