@@ -1,4 +1,5 @@
 // Prometheus durations ('5m', '1h30m', '7d') as seconds, and the phrases runbooks use.
+local markers = import 'markers.libsonnet';
 local unitSeconds = { ms: 0.001, s: 1, m: 60, h: 3600, d: 86400, w: 604800, y: 31536000 };
 
 // Walk the characters once: [seconds so far, the number being read, its unit].
@@ -16,11 +17,10 @@ local walk(text) = std.foldl(
 
 {
   // Seconds in a duration string; a number is taken as seconds already.
-  // A Helm chart marker ('@@Name@@', see promql.libsonnet) becomes '@@Name|seconds@@'.
+  // A Helm chart threshold marker (markers.libsonnet) becomes '@@Name|seconds@@'.
   seconds(value)::
     if std.isNumber(value) then value
-    else if std.startsWith(value, '@@') then std.substr(value, 0, std.length(value) - 2)
-                                             + '|seconds@@'
+    else if markers.is(value) then markers.marked(value, 'seconds')
     else
       local end = walk(value);
       local digit = std.codepoint(value[0]) - std.codepoint('0');
@@ -30,7 +30,7 @@ local walk(text) = std.foldl(
 
   // The longest unit that divides the value: 86400 -> '1d', 5400 -> '90m', 604800 -> '7d'.
   text(seconds)::
-    if std.isString(seconds) then std.strReplace(seconds, '|seconds@@', '|text@@')  // a marker
+    if markers.is(seconds) then markers.marked(seconds, 'text')
     else
       local fits = [
         unit

@@ -9,19 +9,14 @@ local trimZeros(digits) =
   then trimZeros(std.substr(digits, 0, std.length(digits) - 1))
   else digits;
 
-// The Helm chart's rule file is rendered with each alert threshold replaced by a marker,
-// '@@AlertName@@', which the chart replaces with the threshold of its values (see
-// exporter/kpi_exporter/helm.py). Formatting a marker yields a marker naming the format.
-local isMarker(x) = std.isString(x) && std.startsWith(x, '@@');
-local marked(x, format) = std.substr(x, 0, std.length(x) - 2) + '|' + format + '@@';
+local markers = import 'markers.libsonnet';
 
 {
-  isMarker(x):: isMarker(x),
-  marked(x, format):: marked(x, format),
+  isMarker(x):: markers.is(x),
 
   // A number as a person writes it: 0.15, 86400, 0.142857143 (nine decimals at most).
   num(x)::
-    if isMarker(x) then x
+    if markers.is(x) then x
     else if x == std.floor(x) then std.toString(x)
     else
       local scaled = std.toString(std.round(std.abs(x) * 1e9));
@@ -32,9 +27,9 @@ local marked(x, format) = std.substr(x, 0, std.length(x) - 2) + '|' + format + '
       + (if fraction == '' then '' else '.' + fraction),
 
   // A ratio as a percentage for text: 0.15 -> '15%', 0.999 -> '99.9%'.
-  percent(x):: if isMarker(x) then marked(x, 'percent') else self.num(x * 100) + '%',
+  percent(x):: if markers.is(x) then markers.marked(x, 'percent') else self.num(x * 100) + '%',
   // A ratio in hundredths, without the sign: 0.15 -> '15'.
-  hundredths(x):: if isMarker(x) then marked(x, 'hundredths') else self.num(x * 100),
+  hundredths(x):: if markers.is(x) then markers.marked(x, 'hundredths') else self.num(x * 100),
 
   // op by (labels) (expr), or op(expr) at the organisation level (no label kept).
   aggregate(op, labels, expr)::
