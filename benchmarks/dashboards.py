@@ -77,7 +77,6 @@ from tests.prometheus_fixture import (
     RULE_FILES,
     SLO_FAMILIES,
     App,
-    create_blocks,
     fill_store,
     history,
     panels,
@@ -90,6 +89,7 @@ from tests.prometheus_fixture import (
 )
 from tests.test_alerting_e2e import Server
 
+from kpi_exporter import backfill
 from kpi_exporter.backfill import parse_duration
 from kpi_exporter.store import Store
 
@@ -225,7 +225,7 @@ def build(
         f"  ({len(written.chunks):,} files)"
     )
     before = time.perf_counter()
-    blocks = create_blocks(written.chunks, data, PROMTOOL_WORKERS)
+    blocks = backfill.blocks_from_chunks(written.chunks, data, PROMTOOL_WORKERS)
     promtool = time.perf_counter() - before
     shutil.rmtree(tmp / "chunks")
     print(
@@ -261,7 +261,7 @@ def write_probe(tmp: Path, data: Path, now: float, apps: list[App]) -> int:
             out.write("# EOF\n")
         samples += len(stamps) * len(apps)
         chunks.append(path)
-    create_blocks(chunks, data, PROMTOOL_WORKERS)
+    backfill.blocks_from_chunks(chunks, data, PROMTOOL_WORKERS)
     shutil.rmtree(tmp / "probe")
     return samples
 

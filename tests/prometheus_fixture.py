@@ -328,11 +328,6 @@ def history(
     return History(summary, size, chunks, written - started, time.perf_counter() - written)
 
 
-def create_blocks(chunks: list[Path], data: Path, workers: int | None = None) -> list[str]:
-    """promtool on every chunk in parallel; the blocks moved into ``data``; their names."""
-    return backfill.blocks_from_chunks(chunks, data, workers)
-
-
 def rule_files(directory: Path) -> list[Path]:
     """The rendered rule files without their group intervals (the global one applies)."""
     copies = []

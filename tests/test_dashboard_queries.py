@@ -31,11 +31,11 @@ from collections.abc import Iterator
 import pytest
 import requests
 
+from kpi_exporter import backfill
 from kpi_exporter.store import Store
 from tests.prometheus_fixture import (
     APPS,
     DASHBOARDS,
-    create_blocks,
     fill_store,
     history,
     panels,
@@ -64,7 +64,7 @@ def prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         chunks = history(store, tmp, start, now).chunks
     finally:
         store.close()
-    assert create_blocks(chunks, tmp / "data", workers=8)
+    assert backfill.blocks_from_chunks(chunks, tmp / "data", workers=8)
     server, url = start_prometheus(binary, tmp / "data", tmp, rule_files(tmp))
     try:
         yield url
