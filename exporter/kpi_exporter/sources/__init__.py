@@ -8,11 +8,14 @@ cannot poll at all raises; the scheduler then marks it down and keeps its stored
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Generic, Protocol, TypeVar
 
+from ..health import Health
 from ..model import Event
+from ..ownership import Ownership
 from ..store import SourceState, Validator
 
 
@@ -29,6 +32,43 @@ class Source(Protocol):
     interval: float
 
     def poll(self, state: SourceState) -> Poll: ...
+
+
+class _Settings(Protocol):
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def interval(self) -> float: ...
+
+
+SettingsT = TypeVar("SettingsT", bound=_Settings)
+
+
+class PolledSource(Generic[SettingsT]):
+    """What every polled API or report source keeps: its configuration, name and interval,
+    who owns what it reads (``ownership``, with this exporter's shard), the ``health`` that
+    counts its requests, the ``sleep`` and ``clock`` its HTTP client uses (tests inject both),
+    and ``what`` names it in errors (``sources[3]``)."""
+
+    def __init__(
+        self,
+        config: SettingsT,
+        ownership: Ownership,
+        health: Health | None = None,
+        *,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.time,
+        what: str = "",
+    ) -> None:
+        self.config = config
+        self.name = config.name
+        self.interval = config.interval
+        self.what = what or f"source {config.name}"
+        self.ownership = ownership
+        self.health = health or Health()
+        self.sleep = sleep
+        self.clock = clock
 
 
 class SourceError(Exception):

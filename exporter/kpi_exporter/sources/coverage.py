@@ -38,7 +38,7 @@ from ..health import Health
 from ..model import Coverage, Event
 from ..ownership import Owner, Ownership
 from ..store import SourceState
-from . import Poll, SourceError
+from . import Poll, PolledSource, SourceError
 from .coverage_reports import ReportError, counts, parse
 from .files import matching_files
 from .http import HttpClient
@@ -56,7 +56,7 @@ class Read:
     parts: dict[Part, tuple[int, int]]
 
 
-class CoverageReports:
+class CoverageReports(PolledSource[CoverageSource]):
     """Polls the configured coverage report files and URLs."""
 
     def __init__(
@@ -70,15 +70,8 @@ class CoverageReports:
         sleep: Callable[[float], None] = time.sleep,
         what: str = "",
     ) -> None:
-        self.name = config.name
-        self.interval = config.interval
-        self.config = config
+        super().__init__(config, ownership, health, sleep=sleep, clock=clock, what=what)
         self.base_dir = base_dir
-        self.ownership = ownership
-        self.health = health
-        self.clock = clock
-        self.sleep = sleep
-        self.what = what or f"source {config.name}"
         self.paths = list(config.paths)
         self._reads: dict[str, Read] = {}  # last good read per report, by path or URL
         if config.token_env or config.token_file:

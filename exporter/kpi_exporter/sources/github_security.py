@@ -40,7 +40,7 @@ from ..health import Health
 from ..model import Event, Vulnerability
 from ..ownership import Ownership
 from ..store import SourceState
-from . import Poll, SourceError
+from . import Poll, PolledSource, SourceError
 from .github.auth import load_private_key, make_auth
 from .http import HttpClient, HttpStatusError
 
@@ -54,7 +54,7 @@ SECRET_SEVERITY = "high"
 SEVERITIES = ("critical", "high", "medium", "low")
 
 
-class GitHubSecurity:
+class GitHubSecurity(PolledSource[GitHubSecuritySource]):
     """Polls the security alerts of the configured repositories or organisation."""
 
     def __init__(
@@ -68,16 +68,9 @@ class GitHubSecurity:
         sleep: Callable[[float], None] = time.sleep,
         session: requests.Session | None = None,
     ) -> None:
-        self.name = config.name
-        self.interval = config.interval
-        self.config = config
-        self.ownership = ownership
-        self.health = health or Health()
-        self.clock = clock
-        self.sleep = sleep
+        super().__init__(config, ownership, health, sleep=sleep, clock=clock, what=what)
         self.session = session or requests.Session()
         self.api = config.api_url.rstrip("/")
-        self.what = what or f"source {config.name}"
         self.auth = make_auth(
             config.token_env,
             config.token_file,

@@ -31,14 +31,14 @@ from ..model import Event
 from ..ownership import Ownership
 from ..selector import select
 from ..store import SourceState
-from . import Poll, SourceError
+from . import Poll, PolledSource, SourceError
 from .business_values import business_gauges, finite_number, label_text
 from .http import HttpClient
 
 T = TypeVar("T")
 
 
-class HttpJson:
+class HttpJson(PolledSource[HttpJsonSource]):
     """Polls one configured JSON endpoint."""
 
     def __init__(
@@ -51,14 +51,7 @@ class HttpJson:
         clock: Callable[[], float] = time.time,
         what: str = "",
     ) -> None:
-        self.name = config.name
-        self.interval = config.interval
-        self.config = config
-        self.ownership = ownership
-        self.health = health
-        self.sleep = sleep
-        self.clock = clock
-        self.what = what or f"source {config.name}"
+        super().__init__(config, ownership, health, sleep=sleep, clock=clock, what=what)
         self._headers()  # a missing secret is a configuration error, found at start
 
     def _headers(self) -> dict[str, str]:

@@ -52,7 +52,7 @@ from ..kpis.settings import KpiSettings
 from ..model import Defect, Event, Incident
 from ..ownership import Owner, Ownership
 from ..store import SourceState
-from . import Poll, SourceError, read_as
+from . import Poll, PolledSource, SourceError, read_as
 from .http import HttpClient, with_query
 
 log = logging.getLogger(__name__)
@@ -115,7 +115,7 @@ def _adf_text(node: Any) -> Iterator[str]:
             yield from _adf_text(child)
 
 
-class Jira:
+class Jira(PolledSource[JiraSource]):
     """Polls the incident and bug queries of one Jira site."""
 
     def __init__(
@@ -129,15 +129,8 @@ class Jira:
         clock: Callable[[], float] = time.time,
         what: str = "",
     ) -> None:
-        self.name = config.name
-        self.what = what or f"source {config.name}"
-        self.interval = config.interval
-        self.config = config
-        self.ownership = ownership
+        super().__init__(config, ownership, health, sleep=sleep, clock=clock, what=what)
         self.settings = settings
-        self.health = health
-        self.sleep = sleep
-        self.clock = clock
         self.api = config.api_url.rstrip("/")
         self.version = "3" if config.flavour == "cloud" else "2"
         self._token()  # a missing secret is a configuration error, found at start

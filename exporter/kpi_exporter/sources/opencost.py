@@ -27,14 +27,14 @@ from ..health import Health
 from ..model import CostLine, Event
 from ..ownership import Owner, Ownership
 from ..store import SourceState
-from . import Poll, SourceError
+from . import Poll, PolledSource, SourceError
 from .http import HttpClient
 
 DAY = 86400
 PROVIDER = "kubernetes"
 
 
-class OpenCost:
+class OpenCost(PolledSource[OpenCostSource]):
     """Polls the daily allocations of one OpenCost API."""
 
     def __init__(
@@ -46,13 +46,7 @@ class OpenCost:
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self.name = config.name
-        self.interval = config.interval
-        self.config = config
-        self.ownership = ownership
-        self.health = health
-        self.sleep = sleep
-        self.clock = clock
+        super().__init__(config, ownership, health, sleep=sleep, clock=clock)
         self.api = config.api_url.rstrip("/")
 
     def poll(self, state: SourceState) -> Poll:

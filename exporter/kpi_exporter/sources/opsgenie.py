@@ -39,7 +39,7 @@ from ..health import Health
 from ..model import Event, Incident
 from ..ownership import Ownership
 from ..store import SourceState
-from . import Poll, SourceError, read_as
+from . import Poll, PolledSource, SourceError, read_as
 from .http import HttpClient
 from .incident_tools import deployment_ref, dump_cursor, fingerprint, load_cursor, owner_of
 from .incident_tools import timestamp as _timestamp
@@ -55,7 +55,7 @@ def timestamp(text: Any) -> float | None:
     return _timestamp(text, SYSTEM)
 
 
-class Opsgenie:
+class Opsgenie(PolledSource[OpsgenieSource]):
     """Polls the alerts of one Opsgenie account."""
 
     def __init__(
@@ -68,14 +68,7 @@ class Opsgenie:
         clock: Callable[[], float] = time.time,
         what: str = "",
     ) -> None:
-        self.name = config.name
-        self.what = what or f"source {config.name}"
-        self.interval = config.interval
-        self.config = config
-        self.ownership = ownership
-        self.health = health
-        self.sleep = sleep
-        self.clock = clock
+        super().__init__(config, ownership, health, sleep=sleep, clock=clock, what=what)
         self.api = config.api_url.rstrip("/")
         self.pattern = re.compile(config.deployment_pattern)
         self._key()  # a missing secret is a configuration error, found at start

@@ -44,7 +44,7 @@ from ..health import Health
 from ..model import Event, Incident
 from ..ownership import Ownership
 from ..store import SourceState
-from . import Poll, SourceError, read_as
+from . import Poll, PolledSource, SourceError, read_as
 from .http import HttpClient, HttpStatusError
 from .incident_tools import (
     deployment_ref,
@@ -75,7 +75,7 @@ def windows(since: float, until: float) -> Iterator[tuple[float, float]]:
         start = end
 
 
-class PagerDuty:
+class PagerDuty(PolledSource[PagerDutySource]):
     """Polls the incidents of one PagerDuty account."""
 
     def __init__(
@@ -88,14 +88,7 @@ class PagerDuty:
         clock: Callable[[], float] = time.time,
         what: str = "",
     ) -> None:
-        self.name = config.name
-        self.what = what or f"source {config.name}"
-        self.interval = config.interval
-        self.config = config
-        self.ownership = ownership
-        self.health = health
-        self.sleep = sleep
-        self.clock = clock
+        super().__init__(config, ownership, health, sleep=sleep, clock=clock, what=what)
         self.api = config.api_url.rstrip("/")
         self.pattern = re.compile(config.deployment_pattern)
         self._token()  # a missing secret is a configuration error, found at start

@@ -46,7 +46,7 @@ from ..health import Health
 from ..model import Event, Vulnerability
 from ..ownership import Owner, Ownership
 from ..store import SourceState
-from . import Poll, SourceError
+from . import Poll, PolledSource, SourceError
 from .files import matching_files
 from .http import HttpClient
 
@@ -69,7 +69,7 @@ class Scan(NamedTuple):
     findings: Findings
 
 
-class ScanReports:
+class ScanReports(PolledSource[ScanReportSource]):
     """Polls the configured scanner report files and URLs."""
 
     def __init__(
@@ -83,14 +83,7 @@ class ScanReports:
         sleep: Callable[[float], None] = time.sleep,
         what: str = "",
     ) -> None:
-        self.name = config.name
-        self.interval = config.interval
-        self.config = config
-        self.ownership = ownership
-        self.health = health or Health()
-        self.clock = clock
-        self.sleep = sleep
-        self.what = what or f"source {config.name}"
+        super().__init__(config, ownership, health, sleep=sleep, clock=clock, what=what)
         self.base_dir = base_dir
         self.paths = list(config.paths)
         if config.token_env or config.token_file:

@@ -36,7 +36,7 @@ from ..health import Health
 from ..model import Event, Gauge
 from ..ownership import Ownership
 from ..store import SourceState
-from . import Poll, SourceError
+from . import Poll, PolledSource, SourceError
 from .http import HttpClient, HttpStatusError
 
 # SonarQube metric -> (Gauge name, scale to the exported unit).
@@ -49,7 +49,7 @@ METRICS: dict[str, tuple[str, float]] = {
 }
 
 
-class SonarQube:
+class SonarQube(PolledSource[SonarQubeSource]):
     """Polls the measures of the configured SonarQube projects."""
 
     def __init__(
@@ -62,14 +62,7 @@ class SonarQube:
         clock: Callable[[], float] = time.time,
         what: str = "",
     ) -> None:
-        self.name = config.name
-        self.interval = config.interval
-        self.config = config
-        self.ownership = ownership
-        self.health = health
-        self.sleep = sleep
-        self.clock = clock
-        self.what = what or f"source {config.name}"
+        super().__init__(config, ownership, health, sleep=sleep, clock=clock, what=what)
         self.api = config.api_url.rstrip("/")
         self._headers()  # a missing secret is a configuration error, found at start
 
