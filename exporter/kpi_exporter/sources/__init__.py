@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Generic, Protocol, TypeVar
 
+from ..credentials import CredentialError
 from ..health import Health
 from ..model import Event
 from ..ownership import Ownership
@@ -85,3 +86,15 @@ def read_as(system: str, read: Callable[[], Poll]) -> Poll:
         raise SourceError(
             f"unexpected {system} response ({type(error).__name__}: {error})"
         ) from None
+
+
+T = TypeVar("T")
+
+
+def poll_secret(read: Callable[[], T]) -> T:
+    """A secret read when a poll starts (so a rotated file is picked up): one gone missing since
+    the start fails that poll, with the credential's message, instead of the process."""
+    try:
+        return read()
+    except CredentialError as error:
+        raise SourceError(str(error)) from None

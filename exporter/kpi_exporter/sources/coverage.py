@@ -33,12 +33,12 @@ from fnmatch import fnmatchcase
 from pathlib import Path
 
 from ..config import CoverageSource
-from ..credentials import CredentialError, read_secret
+from ..credentials import read_secret
 from ..health import Health
 from ..model import Coverage, Event
 from ..ownership import Owner, Ownership
 from ..store import SourceState
-from . import Poll, PolledSource, SourceError
+from . import Poll, PolledSource, SourceError, poll_secret
 from .coverage_reports import ReportError, counts, parse
 from .files import matching_files
 from .http import HttpClient
@@ -189,10 +189,7 @@ class CoverageReports(PolledSource[CoverageSource]):
     def _http(self, state: SourceState) -> HttpClient:
         headers: dict[str, str] = {}
         if self.config.token_env or self.config.token_file:
-            try:
-                headers = {"Authorization": f"Bearer {self._token()}"}
-            except CredentialError as error:
-                raise SourceError(str(error)) from None
+            headers = {"Authorization": f"Bearer {poll_secret(self._token)}"}
         return HttpClient(
             self.name,
             self.health,

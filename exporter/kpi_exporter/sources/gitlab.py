@@ -73,13 +73,13 @@ from typing import Any
 from urllib.parse import quote
 
 from ..config import GitLabSource
-from ..credentials import CredentialError, read_secret
+from ..credentials import read_secret
 from ..health import Health
 from ..kpis.settings import KpiSettings
 from ..model import Change, Defect, Deployment, Event, Incident, from_json, to_json
 from ..ownership import Owner, Ownership
 from ..store import SourceState, Validator
-from . import Poll, SourceError, read_as
+from . import Poll, SourceError, poll_secret, read_as
 from .gitlab_changes import (
     PER_PAGE,
     MergeRequest,
@@ -204,10 +204,7 @@ class GitLab:
         return read_as("GitLab", lambda: self._poll(state))
 
     def _poll(self, state: SourceState) -> Poll:
-        try:
-            token = self._token()
-        except CredentialError as error:
-            raise SourceError(str(error)) from None
+        token = poll_secret(self._token)
         http = HttpClient(
             self.name,
             self.health,

@@ -25,13 +25,13 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from ..config import HttpJsonMeasure, HttpJsonSource
-from ..credentials import CredentialError, read_secret
+from ..credentials import read_secret
 from ..health import Health
 from ..model import Event
 from ..ownership import Ownership
 from ..selector import select
 from ..store import SourceState
-from . import Poll, PolledSource, SourceError
+from . import Poll, PolledSource, poll_secret
 from .business_values import business_gauges, finite_number, label_text
 from .http import HttpClient
 
@@ -62,10 +62,7 @@ class HttpJson(PolledSource[HttpJsonSource]):
         return {self.config.token_header: f"{self.config.token_prefix}{token}"}
 
     def poll(self, state: SourceState) -> Poll:
-        try:
-            headers = self._headers()
-        except CredentialError as error:
-            raise SourceError(str(error)) from None
+        headers = poll_secret(self._headers)
         http = HttpClient(
             self.name,
             self.health,

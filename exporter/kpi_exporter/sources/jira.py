@@ -46,13 +46,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ..config import JiraSource
-from ..credentials import CredentialError, read_secret
+from ..credentials import read_secret
 from ..health import Health
 from ..kpis.settings import KpiSettings
 from ..model import Defect, Event, Incident
 from ..ownership import Owner, Ownership
 from ..store import SourceState
-from . import Poll, PolledSource, SourceError, read_as
+from . import Poll, PolledSource, SourceError, poll_secret, read_as
 from .http import HttpClient, with_query
 
 log = logging.getLogger(__name__)
@@ -170,10 +170,7 @@ class Jira(PolledSource[JiraSource]):
         return read_as("Jira", lambda: self._poll(state))
 
     def _poll(self, state: SourceState) -> Poll:
-        try:
-            token = self._token()
-        except CredentialError as error:
-            raise SourceError(str(error)) from None
+        token = poll_secret(self._token)
         headers = {"Accept": "application/json", **self._headers(token)}
         http = HttpClient(
             self.name,

@@ -34,12 +34,12 @@ from typing import Any
 from urllib.parse import urlencode
 
 from ..config import OpsgenieSource
-from ..credentials import CredentialError, read_secret
+from ..credentials import read_secret
 from ..health import Health
 from ..model import Event, Incident
 from ..ownership import Ownership
 from ..store import SourceState
-from . import Poll, PolledSource, SourceError, read_as
+from . import Poll, PolledSource, SourceError, poll_secret, read_as
 from .http import HttpClient
 from .incident_tools import deployment_ref, dump_cursor, fingerprint, load_cursor, owner_of
 from .incident_tools import timestamp as _timestamp
@@ -96,10 +96,7 @@ class Opsgenie(PolledSource[OpsgenieSource]):
         return f"{self.api}/v2/alerts?{urlencode([*params, ('limit', LIMIT), ('offset', 0)])}"
 
     def _poll(self, state: SourceState) -> Poll:
-        try:
-            key = self._key()
-        except CredentialError as error:
-            raise SourceError(str(error)) from None
+        key = poll_secret(self._key)
         http = HttpClient(
             self.name,
             self.health,

@@ -39,12 +39,12 @@ from typing import Any
 from urllib.parse import quote, urlencode
 
 from ..config import PagerDutySource
-from ..credentials import CredentialError, read_secret
+from ..credentials import read_secret
 from ..health import Health
 from ..model import Event, Incident
 from ..ownership import Ownership
 from ..store import SourceState
-from . import Poll, PolledSource, SourceError, read_as
+from . import Poll, PolledSource, SourceError, poll_secret, read_as
 from .http import HttpClient, HttpStatusError
 from .incident_tools import (
     deployment_ref,
@@ -109,10 +109,7 @@ class PagerDuty(PolledSource[PagerDutySource]):
         return read_as(SYSTEM, lambda: self._poll(state))
 
     def _poll(self, state: SourceState) -> Poll:
-        try:
-            token = self._token()
-        except CredentialError as error:
-            raise SourceError(str(error)) from None
+        token = poll_secret(self._token)
         http = HttpClient(
             self.name,
             self.health,

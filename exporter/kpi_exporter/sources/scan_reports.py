@@ -41,12 +41,12 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from ..config import ScanReportSource
-from ..credentials import CredentialError, read_secret
+from ..credentials import read_secret
 from ..health import Health
 from ..model import Event, Vulnerability
 from ..ownership import Owner, Ownership
 from ..store import SourceState
-from . import Poll, PolledSource, SourceError
+from . import Poll, PolledSource, SourceError, poll_secret
 from .files import matching_files
 from .http import HttpClient
 
@@ -142,10 +142,7 @@ class ScanReports(PolledSource[ScanReportSource]):
     def _http(self, state: SourceState) -> HttpClient:
         headers: dict[str, str] = {}
         if self.config.token_env or self.config.token_file:
-            try:
-                headers = {"Authorization": f"Bearer {self._token()}"}
-            except CredentialError as error:
-                raise SourceError(str(error)) from None
+            headers = {"Authorization": f"Bearer {poll_secret(self._token)}"}
         return HttpClient(
             self.name,
             self.health,

@@ -31,12 +31,12 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from ..config import SonarQubeSource
-from ..credentials import CredentialError, read_secret
+from ..credentials import read_secret
 from ..health import Health
 from ..model import Event, Gauge
 from ..ownership import Ownership
 from ..store import SourceState
-from . import Poll, PolledSource, SourceError
+from . import Poll, PolledSource, SourceError, poll_secret
 from .http import HttpClient, HttpStatusError
 
 # SonarQube metric -> (Gauge name, scale to the exported unit).
@@ -76,10 +76,7 @@ class SonarQube(PolledSource[SonarQubeSource]):
         return {"Authorization": f"Bearer {token}"}
 
     def poll(self, state: SourceState) -> Poll:
-        try:
-            headers = self._headers()
-        except CredentialError as error:
-            raise SourceError(str(error)) from None
+        headers = poll_secret(self._headers)
         http = HttpClient(
             self.name,
             self.health,
