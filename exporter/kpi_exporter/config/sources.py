@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Self
 
 from pydantic import (
     BeforeValidator,
@@ -251,15 +251,29 @@ class OpsgenieSource(Credentials):
         return self
 
 
-class CoverageSource(Credentials):
-    """Cobertura XML or lcov coverage reports, from files and/or URLs (a token, if set, is
-    sent as ``Authorization: Bearer`` to the URLs)."""
+class ReportInputs(Credentials):
+    """Report files (paths or globs) and/or URLs, a token, if set, sent to the URLs as
+    ``Authorization: Bearer``."""
 
-    type: Literal["coverage"]
     name: Name
     interval: Duration = 300.0
     paths: list[str] = Field(default_factory=list, description="Report files or globs.")
     urls: list[str] = Field(default_factory=list, description="Report URLs.")
+
+    @model_validator(mode="after")
+    def _inputs(self) -> Self:
+        if not self.paths and not self.urls:
+            raise ValueError("set paths, urls, or both")
+        if self.token_env is not None and self.token_file is not None:
+            raise ValueError("set at most one of token_env or token_file")
+        return self
+
+
+class CoverageSource(ReportInputs):
+    """Cobertura XML or lcov coverage reports, from files and/or URLs (a token, if set, is
+    sent as ``Authorization: Bearer`` to the URLs)."""
+
+    type: Literal["coverage"]
     format: Literal["auto", "cobertura", "lcov"] = Field(
         "auto", description="auto: Cobertura when the report starts with '<', else lcov."
     )
@@ -276,14 +290,6 @@ class CoverageSource(Credentials):
         default_factory=dict,
         description="Explicit components: name -> path globs (first match wins, else depth).",
     )
-
-    @model_validator(mode="after")
-    def _inputs(self) -> CoverageSource:
-        if not self.paths and not self.urls:
-            raise ValueError("set paths, urls, or both")
-        if self.token_env is not None and self.token_file is not None:
-            raise ValueError("set at most one of token_env or token_file")
-        return self
 
 
 class JUnitSource(Strict):
@@ -337,15 +343,11 @@ class GitHubSecuritySource(Credentials):
         return self
 
 
-class ScanReportSource(Credentials):
+class ScanReportSource(ReportInputs):
     """Trivy (``--format json``) and OSV-Scanner (``--format json``) reports, from files
     and/or URLs (a token, if set, is sent as ``Authorization: Bearer`` to the URLs)."""
 
     type: Literal["scan_report"]
-    name: Name
-    interval: Duration = 300.0
-    paths: list[str] = Field(default_factory=list, description="Report files or globs.")
-    urls: list[str] = Field(default_factory=list, description="Report URLs.")
     format: Literal["auto", "trivy", "osv"] = Field(
         "auto", description="auto: Trivy when the report has `Results`, OSV when `results`."
     )
@@ -354,14 +356,6 @@ class ScanReportSource(Credentials):
         default_factory=dict,
         description="Artifact glob (Trivy ArtifactName, OSV source path) -> app; first wins.",
     )
-
-    @model_validator(mode="after")
-    def _inputs(self) -> ScanReportSource:
-        if not self.paths and not self.urls:
-            raise ValueError("set paths, urls, or both")
-        if self.token_env is not None and self.token_file is not None:
-            raise ValueError("set at most one of token_env or token_file")
-        return self
 
 
 class SonarQubeSource(Credentials):

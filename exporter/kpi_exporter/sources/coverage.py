@@ -33,14 +33,13 @@ from fnmatch import fnmatchcase
 from pathlib import Path
 
 from ..config import CoverageSource
-from ..credentials import read_secret
 from ..health import Health
 from ..model import Coverage, Event
 from ..ownership import Owner, Ownership
 from ..store import SourceState
-from . import Poll, PolledSource, SourceError, poll_secret
+from . import Poll, SourceError
 from .coverage_reports import ReportError, counts, parse
-from .files import matching_files
+from .files import ReportSource
 from .http import HttpClient
 
 Part = tuple[str, str]  # (app, component)
@@ -56,7 +55,7 @@ class Read:
     parts: dict[Part, tuple[int, int]]
 
 
-class CoverageReports(PolledSource[CoverageSource]):
+class CoverageReports(ReportSource[CoverageSource]):
     """Polls the configured coverage report files and URLs."""
 
     def __init__(
@@ -70,18 +69,8 @@ class CoverageReports(PolledSource[CoverageSource]):
         sleep: Callable[[float], None] = time.sleep,
         what: str = "",
     ) -> None:
-        super().__init__(config, ownership, health, sleep=sleep, clock=clock, what=what)
-        self.base_dir = base_dir
-        self.paths = list(config.paths)
+        super().__init__(config, base_dir, ownership, health, clock=clock, sleep=sleep, what=what)
         self._reads: dict[str, Read] = {}  # last good read per report, by path or URL
-        if config.token_env or config.token_file:
-            self._token()  # a missing secret is a configuration error, found at start
-
-    def _token(self) -> str:
-        return read_secret(self.config.token_env, self.config.token_file, self.what)
-
-    def files(self) -> list[str]:
-        return matching_files(self.base_dir, self.paths)
 
     def poll(self, state: SourceState) -> Poll:
         problems: list[str] = []
@@ -185,19 +174,6 @@ class CoverageReports(PolledSource[CoverageSource]):
             )
         measured_at = report.measured_at if report.measured_at is not None else fallback_time
         return Read(stamp, measured_at, parts)
-
-    def _http(self, state: SourceState) -> HttpClient:
-        headers: dict[str, str] = {}
-        if self.config.token_env or self.config.token_file:
-            headers = {"Authorization": f"Bearer {poll_secret(self._token)}"}
-        return HttpClient(
-            self.name,
-            self.health,
-            headers=lambda: headers,
-            validators=dict(state.validators),
-            sleep=self.sleep,
-            clock=self.clock,
-        )
 
     # --- ownership and components ------------------------------------------------------------
 

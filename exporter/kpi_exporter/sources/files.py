@@ -1,11 +1,22 @@
-"""The files a file-reading source reads: configured paths or globs."""
+"""The files a file-reading source reads: configured paths or globs; and the base of the
+sources that read reports from files and URLs."""
 
 from __future__ import annotations
 
 import glob
 import os
-from collections.abc import Iterable
+import time
+from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import TypeVar
+
+from ..config.sources import ReportInputs
+from ..credentials import read_secret
+from ..health import Health
+from ..ownership import Ownership
+from ..store import SourceState
+from . import PolledSource, poll_secret
+from .http import HttpClient
 
 
 def matching_files(base_dir: Path, paths: Iterable[str]) -> list[str]:
@@ -17,3 +28,48 @@ def matching_files(base_dir: Path, paths: Iterable[str]) -> list[str]:
         pattern = path if os.path.isabs(path) else str(base_dir / path)
         found.update(glob.glob(pattern, recursive=True) if glob.has_magic(pattern) else [pattern])
     return sorted(found)
+
+
+ReportT = TypeVar("ReportT", bound=ReportInputs)
+
+
+class ReportSource(PolledSource[ReportT]):
+    """A source of reports read from files (``paths``, relative to ``base_dir``) and URLs
+    (``urls``, with the optional token as ``Authorization: Bearer``)."""
+
+    def __init__(
+        self,
+        config: ReportT,
+        base_dir: Path,
+        ownership: Ownership,
+        health: Health | None = None,
+        *,
+        clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], None] = time.sleep,
+        what: str = "",
+    ) -> None:
+        super().__init__(config, ownership, health, sleep=sleep, clock=clock, what=what)
+        self.base_dir = base_dir
+        self.paths = list(config.paths)
+        if config.token_env or config.token_file:
+            self._token()  # a missing secret is a configuration error, found at start
+
+    def _token(self) -> str:
+        return read_secret(self.config.token_env, self.config.token_file, self.what)
+
+    def files(self) -> list[str]:
+        return matching_files(self.base_dir, self.paths)
+
+    def _http(self, state: SourceState) -> HttpClient:
+        """The client of the report URLs: the token read once per poll."""
+        headers: dict[str, str] = {}
+        if self.config.token_env or self.config.token_file:
+            headers = {"Authorization": f"Bearer {poll_secret(self._token)}"}
+        return HttpClient(
+            self.name,
+            self.health,
+            headers=lambda: headers,
+            validators=dict(state.validators),
+            sleep=self.sleep,
+            clock=self.clock,
+        )

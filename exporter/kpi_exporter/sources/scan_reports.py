@@ -41,14 +41,12 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from ..config import ScanReportSource
-from ..credentials import read_secret
 from ..health import Health
 from ..model import Event, Vulnerability
 from ..ownership import Owner, Ownership
 from ..store import SourceState
-from . import Poll, PolledSource, SourceError, poll_secret
-from .files import matching_files
-from .http import HttpClient
+from . import Poll, SourceError
+from .files import ReportSource
 
 SEVERITIES = {"critical", "high", "medium", "low"}
 CVSS_BANDS = ((9.0, "critical"), (7.0, "high"), (4.0, "medium"), (0.0, "low"))
@@ -69,7 +67,7 @@ class Scan(NamedTuple):
     findings: Findings
 
 
-class ScanReports(PolledSource[ScanReportSource]):
+class ScanReports(ReportSource[ScanReportSource]):
     """Polls the configured scanner report files and URLs."""
 
     def __init__(
@@ -83,17 +81,7 @@ class ScanReports(PolledSource[ScanReportSource]):
         sleep: Callable[[float], None] = time.sleep,
         what: str = "",
     ) -> None:
-        super().__init__(config, ownership, health, sleep=sleep, clock=clock, what=what)
-        self.base_dir = base_dir
-        self.paths = list(config.paths)
-        if config.token_env or config.token_file:
-            self._token()  # a missing secret is a configuration error, found at start
-
-    def _token(self) -> str:
-        return read_secret(self.config.token_env, self.config.token_file, self.what)
-
-    def files(self) -> list[str]:
-        return matching_files(self.base_dir, self.paths)
+        super().__init__(config, base_dir, ownership, health, clock=clock, sleep=sleep, what=what)
 
     def poll(self, state: SourceState) -> Poll:
         cursor: dict[str, Any] = json.loads(state.cursor) if state.cursor else {}
@@ -137,19 +125,6 @@ class ScanReports(PolledSource[ScanReportSource]):
             cursor=json.dumps(cursor, sort_keys=True),
             validators=http.validators if http is not None else {},
             problems=problems,
-        )
-
-    def _http(self, state: SourceState) -> HttpClient:
-        headers: dict[str, str] = {}
-        if self.config.token_env or self.config.token_file:
-            headers = {"Authorization": f"Bearer {poll_secret(self._token)}"}
-        return HttpClient(
-            self.name,
-            self.health,
-            headers=lambda: headers,
-            validators=dict(state.validators),
-            sleep=self.sleep,
-            clock=self.clock,
         )
 
     def _parse(self, data: bytes, where: str, fallback: float) -> list[Scan]:
