@@ -55,7 +55,6 @@ from .sources.focus import FocusFiles
 from .sources.git import GitRepository
 from .sources.github import GitHub, check_credentials
 from .sources.github_security import GitHubSecurity
-from .sources.github_security import check_credentials as check_security_credentials
 from .sources.gitlab import GitLab
 from .sources.http import public_url
 from .sources.http_json import HttpJson
@@ -141,7 +140,7 @@ def build_sources(
                 raise ConfigError([str(error)]) from None
         elif isinstance(source, GitHubSecuritySource):
             try:
-                check_security_credentials(source, where)
+                check_credentials(source, where)
             except CredentialError as error:
                 raise ConfigError([str(error)]) from None
             polled.append(GitHubSecurity(source, ownership, health, what=where))

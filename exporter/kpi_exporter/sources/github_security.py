@@ -35,13 +35,12 @@ from typing import Any
 import requests
 
 from ..config import GitHubSecuritySource
-from ..credentials import CredentialError, read_secret
 from ..health import Health
 from ..model import Event, Vulnerability
 from ..ownership import Ownership
 from ..store import SourceState
 from . import Poll, PolledSource, SourceError
-from .github.auth import load_private_key, make_auth
+from .github.auth import make_auth
 from .http import HttpClient, HttpStatusError
 
 PATHS = {
@@ -238,17 +237,3 @@ def _severity(kind: str, alert: Mapping[str, Any]) -> str:
             severity = RULE_SEVERITY.get(str(rule.get("severity") or ""), "")
     severity = severity.lower()
     return severity if severity in SEVERITIES else "unknown"
-
-
-def check_credentials(config: GitHubSecuritySource, what: str) -> None:
-    """Read the token, or the app's private key, once: a missing secret is a configuration
-    error at start-up, named by its reference, never its value."""
-    if config.app is None:
-        read_secret(config.token_env, config.token_file, what)
-        return
-    app = config.app
-    pem = read_secret(app.private_key_env, app.private_key_file, f"{what}.app")
-    try:
-        load_private_key(pem, f"{what}.app")
-    except SourceError as error:
-        raise CredentialError(str(error)) from None

@@ -10,7 +10,8 @@
 
 from __future__ import annotations
 
+from .auth import check_credentials
 from .queries import graphql_url
-from .source import GitHub, check_credentials
+from .source import GitHub
 
 __all__ = ["GitHub", "check_credentials", "graphql_url"]

@@ -21,7 +21,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from ... import __version__
-from ...config import GitHubApp
+from ...config import GitHubApp, GitHubSecuritySource, GitHubSource
 from ...credentials import CredentialError, read_secret
 from ...health import Health
 from .. import SourceError
@@ -187,3 +187,17 @@ def make_auth(
         )
 
     return AppAuth(app, api_url, f"{what}.app", token_client, clock)
+
+
+def check_credentials(config: GitHubSource | GitHubSecuritySource, what: str) -> None:
+    """Read the token, or the app's private key, once: a missing or unreadable secret is a
+    configuration error at start-up. The error names the reference, never the value."""
+    if config.app is None:
+        read_secret(config.token_env, config.token_file, what)
+        return
+    app = config.app
+    pem = read_secret(app.private_key_env, app.private_key_file, f"{what}.app")
+    try:
+        load_private_key(pem, f"{what}.app")
+    except SourceError as error:
+        raise CredentialError(str(error)) from None

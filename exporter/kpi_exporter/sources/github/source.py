@@ -28,7 +28,6 @@ from urllib.parse import quote
 import requests
 
 from ...config import GitHubSource
-from ...credentials import CredentialError, read_secret
 from ...health import Health
 from ...kpis.settings import KpiSettings
 from ...model import Event
@@ -36,7 +35,7 @@ from ...ownership import Ownership
 from ...store import SourceState
 from .. import Poll, SourceError
 from ..http import HttpClient, with_query
-from .auth import load_private_key, make_auth
+from .auth import make_auth
 from .normalise import Malformed, checked
 from .queries import GraphQL, RepositoryNotFound, graphql_url
 from .repository import Settings, Synced, checks, sync
@@ -290,17 +289,3 @@ class GitHub:
                 else:
                     client.validators[url] = validator
             return f"{repo}: skipped: {error}"
-
-
-def check_credentials(config: GitHubSource, what: str) -> None:
-    """Read the token, or the app's private key, once: a missing or unreadable secret is a
-    configuration error at start-up. The error names the reference, never the value."""
-    if config.app is None:
-        read_secret(config.token_env, config.token_file, what)
-        return
-    app = config.app
-    pem = read_secret(app.private_key_env, app.private_key_file, f"{what}.app")
-    try:
-        load_private_key(pem, f"{what}.app")
-    except SourceError as error:
-        raise CredentialError(str(error)) from None
