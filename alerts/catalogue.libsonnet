@@ -20,11 +20,15 @@ function(config)
     domains: domains,
     kpis: std.flattenArrays([domain.kpis for domain in domains]),
 
-    // One recording group per KPI (each well under 20 rules).
+    // One recording group per KPI (each well under 20 rules); a rule with a hidden `group`
+    // field goes to that group instead, after the KPI's own.
+    local groupOf(kpi, rule) = std.get(rule, 'group', kpi.group),
     recordingGroups: [
-      r.recordingGroup(config, kpi.group, kpi.records)
+      r.recordingGroup(config, name, [rule for rule in kpi.records if groupOf(kpi, rule) == name])
       for kpi in self.kpis
       if kpi.records != []
+      for name in [kpi.group] + std.set([groupOf(kpi, rule) for rule in kpi.records
+                                         if groupOf(kpi, rule) != kpi.group])
     ],
 
     // One alerting group per domain.

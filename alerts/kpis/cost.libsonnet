@@ -69,15 +69,21 @@ function(config)
                    'kpi_cost_last_day',
                  ]
                ])
-               + [
+               // Month to date per provider too, for the dashboards' spend by provider.
+               + r.perLevel(function(level) r.record(
+                 spend(level, 'kpi_cost_month_to_date_by_provider'),
+                 p.sum(withCurrency(level) + ['provider'], records.exporter('kpi_cost_month_to_date')),
+               ))
+               // The budgets and the spend over them, in a group of their own (after the
+               // spend's: they read it one evaluation later).
+               + [rule { group:: 'kpi-cost-budgets' } for rule in [
                  r.record(
                    budget(level.name),
                    p.sum([level.owner, 'currency'],
                          records.exporter('kpi_cost_budget_month', level.matchers)),
                  )
                  for level in budgetLevels
-               ]
-               + [
+               ] + [
                  r.record(
                    perBudget(level.name, what),
                    spend(level, what + (if what == 'kpi_cost_forecast' then '_month_end' else ''))
@@ -86,7 +92,21 @@ function(config)
                  )
                  for what in ['kpi_cost_forecast', 'kpi_cost_month_to_date']
                  for level in budgetLevels
-               ],
+               ]
+               // The highest of those ratios at every level, over the app and team budgets
+               // under it (currencies are not added up, so any currency): what the
+               // dashboards show for a selection of teams or the organisation, without
+               // reading every app's series.
+               + std.flattenArrays([
+                 local highest(level) = r.name(level, what + '_per_budget', 'max');
+                 [
+                   r.record(highest('app'), 'max by (app, team) (%s)' % perBudget('app', what)),
+                   r.record(highest('team'), 'max by (team) (%s or %s)'
+                                             % [perBudget('app', what), perBudget('team', what)]),
+                   r.record(highest('org'), 'max(%s)' % highest('team')),
+                 ]
+                 for what in ['kpi_cost_forecast', 'kpi_cost_month_to_date']
+               ])],
       alerts: [
         overBudget(
           'SpendForecastOverBudget',
@@ -142,6 +162,19 @@ function(config)
           { unit: unit.name, spend: unit.spend },
         )
         for unit in units
+      ] + [
+        // Per-app units also per team: the team's spend over the team's units, both over
+        // its apps with a cost per unit (an app's units are its spend / its cost per unit).
+        local ratio = '(%s{unit="%s"} > 0)' % [r.name('app', 'kpi_cost_per_unit', 'ratio'), unit.name];
+        local spend = r.name('app', 'kpi_cost_' + unit.spend, 'sum');
+        r.record(
+          r.name('team', 'kpi_cost_per_unit', 'ratio'),
+          'sum by (team, currency) (%s and on (app, team, currency) %s)\n' % [spend, ratio]
+          + '/\nsum by (team, currency) (%s / on (app, team, currency) %s)' % [spend, ratio],
+          { unit: unit.name, spend: unit.spend },
+        )
+        for unit in units
+        if unit.per == 'app'
       ],
       alerts: [],
     },

@@ -259,6 +259,21 @@ function(config)
                               records.exporter('kpi_incidents_by_component_total'), window),
                  )
                  for window in r.windows(config)
+               ]
+               // Per team, the coverage of its components with incidents in the window: what
+               // the dashboards show for All teams instead of every app's components.
+               + [
+                 local withIncidents(family) =
+                   'sum by (team) (%s and on (app, team, component) (%s > 0))' % [
+                     p.sum(componentLabels, records.exporter(family)),
+                     r.name('app', 'kpi_incidents_by_component', 'increase_' + window),
+                   ];
+                 r.record(
+                   r.name('team', 'kpi_coverage_with_incidents', 'ratio_' + window),
+                   '%s\n/\n(%s > 0)' % [withIncidents('kpi_coverage_lines_covered'),
+                                         withIncidents('kpi_coverage_lines_valid')],
+                 )
+                 for window in r.windows(config)
                ],
       alerts: [
         {
