@@ -1,4 +1,6 @@
-// Delivery: the DORA metrics in detail, per app, over both windows, and their tiers.
+// Delivery: the DORA metrics in detail over the short window, one line per team when All
+// teams are selected and per app of the picked teams or apps otherwise (`breakdown` in
+// lib/grafana.libsonnet), and the DORA tier of each app and metric.
 local g = import 'lib/grafana.libsonnet';
 
 function(overrides={})
@@ -6,12 +8,13 @@ function(overrides={})
   local S = k.short;
   local L = k.long;
   local m = g.matchers();
-  local byApp(expr, legend='{{app}}') = [g.target(expr, legend)];
+  local lines(metric, legend='{{team}} {{app}}') = [g.target(g.breakdown(metric), legend)];
   g.dashboard(
     uid='kpi-delivery',
     title='KPI / Delivery (DORA)',
-    description='The four DORA metrics and rework rate per app, and the DORA tier of each'
-                + ' metric (report %s).' % k.config.dora_report,
+    description='The four DORA metrics and rework rate per team (All teams) or per app of the'
+                + ' picked teams or apps, and the DORA tier of each app and metric (report %s).'
+                % k.config.dora_report,
     tags=['domain', 'delivery', 'dora'],
     panels=[
       g.table('DORA tier per app and metric (%s)' % L,
@@ -24,25 +27,25 @@ function(overrides={})
         { id: 'organize', options: { excludeByName: { Time: true } } },
       ] },
       k.panel('timeseries', 'deployment_frequency',
-              byApp('app:kpi_deployments:per_day_%s{%s}' % [S, m]),
+              lines('kpi_deployments:per_day_' + S),
               title='Deployments per day (%s)' % S, w=8),
       k.panel('timeseries', 'deployment_frequency',
-              byApp('app:kpi_deployments:deploy_days_7d{%s}' % m),
+              lines('kpi_deployments:deploy_days_7d'),
               title='Deploy days (last 7 days)', w=8)
       + { fieldConfig+: { defaults+: { unit: 'none', max: 7, thresholds: g.thresholds([{ color: 'blue', value: null }]) } } },
       k.panel('timeseries', 'change_lead_time', [
-        g.target('app:kpi_change_lead_time_seconds:p50_%s{%s}' % [S, m], '{{app}} median'),
-        g.target('app:kpi_change_lead_time_seconds:p90_%s{%s}' % [S, m], '{{app}} p90'),
+        g.target(g.breakdown('kpi_change_lead_time_seconds:p50_' + S), '{{team}} {{app}} median'),
+        g.target(g.breakdown('kpi_change_lead_time_seconds:p90_' + S), '{{team}} {{app}} p90'),
       ], title='Change lead time (%s)' % S, w=8),
       k.panel('timeseries', 'change_failure_rate',
-              byApp('app:kpi_deployments_failed_per_deployments:ratio_%s{%s}' % [S, m]),
+              lines('kpi_deployments_failed_per_deployments:ratio_' + S),
               title='Change failure rate (%s)' % S, w=8),
       k.panel('timeseries', 'rework_rate',
-              byApp('app:kpi_deployments_rework_per_deployments:ratio_%s{%s}' % [S, m]),
+              lines('kpi_deployments_rework_per_deployments:ratio_' + S),
               title='Rework rate (%s)' % S, w=8),
       k.panel('timeseries', 'failed_deployment_recovery_time', [
-        g.target('app:kpi_failed_deployment_recovery_seconds:p50_%s{%s}' % [S, m], '{{app}} median'),
-        g.target('app:kpi_failed_deployment_recovery_seconds:p90_%s{%s}' % [S, m], '{{app}} p90'),
+        g.target(g.breakdown('kpi_failed_deployment_recovery_seconds:p50_' + S), '{{team}} {{app}} median'),
+        g.target(g.breakdown('kpi_failed_deployment_recovery_seconds:p90_' + S), '{{team}} {{app}} p90'),
       ], title='Failed deployment recovery time (%s)' % S, w=8),
     ],
   )

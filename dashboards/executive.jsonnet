@@ -1,16 +1,15 @@
 // Executive: eight numbers over the long window, each with its trend against the previous
 // period (the time range is the window, so the stat's change compares the two) and the
-// DORA tier. Ratios are recomputed from the summed counts, so they aggregate correctly
-// over the selected apps; medians cannot be summed, so those show the slowest app.
+// DORA tier. Each reads the organisation's series when All teams and apps are selected, the
+// teams' or apps' otherwise (see `overall` in lib/grafana.libsonnet). Ratios are recomputed
+// from the summed counts, so they aggregate correctly; medians cannot be summed, so a
+// selection of several teams or apps shows the slowest of them.
 local g = import 'lib/grafana.libsonnet';
 
 function(overrides={})
   local k = (import 'lib/kpis.libsonnet')(overrides);
   local w = k.long;
-  local m = g.matchers();
-  local ratio(numerator, denominator) =
-    'sum(app:%s:increase_%s{%s}) / sum(app:%s:increase_%s{%s})'
-    % [numerator, w, m, denominator, w, m];
+  local increase(metric) = metric + ':increase_' + w;
   g.dashboard(
     uid='kpi-executive',
     title='KPI / Executive',
@@ -20,21 +19,20 @@ function(overrides={})
     time='now-' + w,
     panels=[
       k.panel('stat', 'deployment_frequency',
-              [g.target('sum(app:kpi_deployments:per_day_%s{%s})' % [w, m], 'deployments per day')],
+              [g.target(g.overall('sum', 'kpi_deployments:per_day_' + w), 'deployments per day')],
               title='Deployments per day (%s)' % w),
       k.panel('stat', 'change_lead_time',
-              [g.target('max(app:kpi_change_lead_time_seconds:p50_%s{%s})' % [w, m], 'median')],
-              title='Change lead time, median (slowest app)'),
+              [g.target(g.overall('max', 'kpi_change_lead_time_seconds:p50_' + w), 'median')],
+              title='Change lead time, median (%s)' % w),
       k.panel('stat', 'change_failure_rate',
-              [g.target(ratio('kpi_deployments_failed', 'kpi_deployments'), 'failed')],
+              [g.target(g.ratio(increase('kpi_deployments_failed'), increase('kpi_deployments')), 'failed')],
               title='Change failure rate (%s)' % w),
       k.panel('stat', 'failed_deployment_recovery_time',
-              [g.target('max(app:kpi_failed_deployment_recovery_seconds:p50_%s{%s})' % [w, m],
-                        'median')],
-              title='Failed deployment recovery, median (slowest app)'),
+              [g.target(g.overall('max', 'kpi_failed_deployment_recovery_seconds:p50_' + w), 'median')],
+              title='Failed deployment recovery, median (%s)' % w),
       g.stat(
-        'DORA tier (lowest app)',
-        [g.target('max(app:kpi_dora_tier:%s{kpi="overall", %s})' % [w, m], 'tier')],
+        'DORA tier (%s)' % w,
+        [g.target(g.overall('max', 'kpi_dora_tier:' + w, extra='kpi="overall"'), 'tier')],
         k.kpi('dora_tier').grafana_unit,
         description=k.kpi('dora_tier').meaning,
         thresholds=k.tierThresholds,
@@ -43,15 +41,15 @@ function(overrides={})
         trend=true,
       ),
       k.panel('stat', 'defect_escape_rate',
-              [g.target(ratio('kpi_defects_escaped', 'kpi_defects'), 'escaped')],
+              [g.target(g.ratio(increase('kpi_defects_escaped'), increase('kpi_defects')), 'escaped')],
               title='Defect escape rate (%s)' % w),
       k.panel('stat', 'vulnerabilities_open',
-              [g.target('sum(app:kpi_vulnerabilities_sla_breached:sum{severity="critical", %s}) or vector(0)' % m,
-                        'past SLA')],
+              [g.target(g.overall('sum', 'kpi_vulnerabilities_sla_breached:sum', extra='severity="critical"')
+                        + ' or vector(0)', 'past SLA')],
               title='Critical findings past their SLA', alert='CriticalVulnerabilityPastSla'),
       k.panel('stat', 'spend',
-              [g.target('max(app:kpi_cost_forecast_per_budget:ratio{%s})' % m, 'forecast / budget')],
-              title='Month-end forecast / budget (highest app)', alert='SpendForecastOverBudget')
+              [g.target(g.overall('max', 'kpi_cost_forecast_per_budget:max'), 'forecast / budget')],
+              title='Month-end forecast / budget (highest budget)', alert='SpendForecastOverBudget')
       + { fieldConfig+: { defaults+: { unit: 'percentunit' } } },
     ],
   )

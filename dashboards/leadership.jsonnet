@@ -1,5 +1,7 @@
 // Leadership: the four quadrants, velocity, reliability, security, business and cost, per
-// team over the windows of the configuration.
+// team over the windows of the configuration. Per-team lines read the teams' series unless
+// apps are picked, numbers the organisation's unless teams or apps are (`perTeam` and
+// `overall` in lib/grafana.libsonnet).
 local g = import 'lib/grafana.libsonnet';
 
 function(overrides={})
@@ -17,14 +19,14 @@ function(overrides={})
     panels=[
       g.row('Velocity'),
       k.panel('timeseries', 'deployment_frequency',
-              [g.target('sum by (team) (app:kpi_deployments:per_day_%s{%s})' % [S, m], '{{team}}')],
+              [g.target(g.perTeam('kpi_deployments:per_day_' + S), '{{team}}')],
               title='Deployments per day (%s) by team' % S, w=8),
       k.panel('timeseries', 'change_lead_time',
-              [g.target('team:kpi_change_lead_time_seconds:p50_%s{%s}' % [S, t], '{{team}}')],
+              [g.target(g.perTeam('kpi_change_lead_time_seconds:p50_' + S, 'max'), '{{team}}')],
               title='Change lead time, median (%s)' % S, w=8),
       k.panel('timeseries', 'change_failure_rate',
-              [g.target('sum by (team) (app:kpi_deployments_failed:increase_%s{%s}) / sum by (team) (app:kpi_deployments:increase_%s{%s})'
-                        % [S, m, S, m], '{{team}}')],
+              [g.target('(%s) / (%s)' % [g.perTeam('kpi_deployments_failed:increase_' + S),
+                                         g.perTeam('kpi_deployments:increase_' + S)], '{{team}}')],
               title='Change failure rate (%s)' % S, w=8),
       g.bargauge('DORA tier by team (%s)' % L,
                  [g.target('team:kpi_dora_tier:%s{kpi="overall", %s}' % [L, t], '{{team}}', instant=true)],
@@ -41,7 +43,7 @@ function(overrides={})
 
       g.row('Reliability'),
       k.panel('timeseries', 'time_to_restore',
-              [g.target('team:kpi_incident_restore_seconds:p50_%s{%s}' % [S, t], '{{team}}')],
+              [g.target(g.perTeam('kpi_incident_restore_seconds:p50_' + S, 'max'), '{{team}}')],
               title='Time to restore, median (%s)' % S, w=8),
       k.panel('bargauge', 'incidents',
               [g.target('sum by (team) (app:kpi_incidents:increase_%s{%s})' % [L, m], '{{team}}', instant=true)],
@@ -54,23 +56,23 @@ function(overrides={})
                  [g.link('Runbook: ErrorBudgetBurn', k.config.runbook_url % 'ErrorBudgetBurn')],
                  max=1),
       k.panel('stat', 'incidents',
-              [g.target('sum(app:kpi_incidents_open:sum{%s}) or vector(0)' % m, 'open')],
+              [g.target(g.overall('sum', 'kpi_incidents_open:sum') + ' or vector(0)', 'open')],
               title='Incidents open now', w=12),
       k.panel('stat', 'release_failure_rate',
-              [g.target('sum(app:kpi_deployments_release_failed:increase_%s{%s}) / sum(app:kpi_deployments:increase_%s{%s})'
-                        % [S, m, S, m], 'failed releases')],
+              [g.target(g.ratio('kpi_deployments_release_failed:increase_' + S, 'kpi_deployments:increase_' + S),
+                        'failed releases')],
               title='Release failure rate (%s)' % S, w=12),
 
       g.row('Security'),
       k.panel('stat', 'vulnerabilities_open',
-              [g.target('sum(app:kpi_vulnerabilities_open_critical:sum{%s}) or vector(0)' % m, 'critical')],
+              [g.target(g.overall('sum', 'kpi_vulnerabilities_open_critical:sum') + ' or vector(0)', 'critical')],
               title='Critical findings open', w=8),
       k.panel('bargauge', 'vulnerabilities_open',
               [g.target('sum by (severity) (app:kpi_vulnerabilities_sla_breached:sum{%s})' % m, '{{severity}}', instant=true)],
               title='Findings past their SLA by severity', w=8),
       k.panel('stat', 'vulnerability_fix_time',
-              [g.target('max(team:kpi_vulnerability_fix_seconds:p50_%s{%s})' % [L, t], 'median')],
-              title='Time to fix, median (%s, slowest team)' % L, w=8),
+              [g.target(g.overall('max', 'kpi_vulnerability_fix_seconds:p50_' + L), 'median')],
+              title='Time to fix, median (%s)' % L, w=8),
 
       g.row('Business and cost'),
       k.panel('bargauge', 'spend',
@@ -82,7 +84,7 @@ function(overrides={})
               title='Month-end forecast / budget', alert='SpendForecastOverBudget', w=6)
       + { fieldConfig+: { defaults+: { unit: 'percentunit' } } },
       k.panel('timeseries', 'cost_per_unit',
-              [g.target('app:kpi_cost_per_unit:ratio{%s}' % m, '{{app}} per {{unit}} ({{currency}})')],
+              [g.target(g.breakdown('kpi_cost_per_unit:ratio'), '{{team}} {{app}} per {{unit}} ({{currency}})')],
               title='Cost per unit', w=6),
       k.panel('stat', 'developer_survey',
               [g.target('avg(team:kpi_survey_nps_ratio:max{%s})' % t, 'NPS')],

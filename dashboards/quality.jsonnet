@@ -1,5 +1,6 @@
 // Quality and incidents: defect escape, time to detect and restore, release failure rate,
-// and test coverage against incidents by component.
+// and test coverage against incidents by component. Lines per team with All teams selected,
+// per app of the picked teams or apps otherwise (`breakdown` in lib/grafana.libsonnet).
 local g = import 'lib/grafana.libsonnet';
 
 function(overrides={})
@@ -7,6 +8,11 @@ function(overrides={})
   local S = k.short;
   local L = k.long;
   local m = g.matchers();
+  // The coverage of each component with incidents in the long window, of the picked teams or
+  // apps; with All teams selected, the heat map shows one row per team instead.
+  local componentsWithIncidents(when) =
+    '(app:kpi_coverage_by_component:ratio{%s, %s} and on (app, team, component)' % [m, when]
+    + ' (app:kpi_incidents_by_component:increase_%s{%s, %s} > 0))' % [L, m, when];
   g.dashboard(
     uid='kpi-quality',
     title='KPI / Quality and incidents',
@@ -16,35 +22,38 @@ function(overrides={})
     panels=[
       g.row('Defects and releases'),
       k.panel('timeseries', 'defect_escape_rate',
-              [g.target('app:kpi_defects_escaped_per_defects:ratio_%s{%s}' % [L, m], '{{app}}')],
+              [g.target(g.breakdown('kpi_defects_escaped_per_defects:ratio_%s' % L), '{{team}} {{app}}')],
               title='Defect escape rate (%s)' % L, w=8),
       k.panel('timeseries', 'customer_reported_share',
-              [g.target('app:kpi_defects_customer_reported_per_defects:ratio_%s{%s}' % [L, m], '{{app}}')],
+              [g.target(g.breakdown('kpi_defects_customer_reported_per_defects:ratio_%s' % L), '{{team}} {{app}}')],
               title='Customer-reported share (%s)' % L, w=8),
       k.panel('timeseries', 'release_failure_rate',
-              [g.target('app:kpi_deployments_release_failed_per_deployments:ratio_%s{%s}' % [S, m], '{{app}}')],
+              [g.target(g.breakdown('kpi_deployments_release_failed_per_deployments:ratio_%s' % S), '{{team}} {{app}}')],
               title='Release failure rate (%s)' % S, w=8),
       g.row('Incidents'),
       k.panel('timeseries', 'time_to_detect',
-              [g.target('app:kpi_incident_detect_seconds:p50_%s{%s}' % [S, m], '{{app}}')],
+              [g.target(g.breakdown('kpi_incident_detect_seconds:p50_%s' % S), '{{team}} {{app}}')],
               title='Time to detect, median (%s)' % S, w=8),
       k.panel('timeseries', 'time_to_acknowledge',
-              [g.target('app:kpi_incident_acknowledge_seconds:p50_%s{%s}' % [S, m], '{{app}}')],
+              [g.target(g.breakdown('kpi_incident_acknowledge_seconds:p50_%s' % S), '{{team}} {{app}}')],
               title='Time to acknowledge, median (%s)' % S, w=8),
       k.panel('timeseries', 'time_to_restore',
-              [g.target('app:kpi_incident_restore_seconds:p50_%s{%s}' % [S, m], '{{app}}')],
+              [g.target(g.breakdown('kpi_incident_restore_seconds:p50_%s' % S), '{{team}} {{app}}')],
               title='Time to restore, median (%s)' % S, w=8),
       g.row('Tests and coverage'),
       k.panel('timeseries', 'flaky_tests',
-              [g.target('app:kpi_tests_flaky_per_tests:ratio_%s{%s}' % [S, m], '{{app}}')],
+              [g.target(g.breakdown('kpi_tests_flaky_per_tests:ratio_%s' % S), '{{team}} {{app}}')],
               title='Flaky tests (%s)' % S, w=12),
       k.panel('bargauge', 'coverage',
               [g.target('app:kpi_coverage:ratio{%s}' % m, '{{app}}', instant=true)],
               title='Line coverage by app', w=12, h=8)
       + { fieldConfig+: { defaults+: { min: 0, max: 1 } } },
       k.panel('heatmap', 'coverage',
-              [g.target('app:kpi_coverage_by_component:ratio{%s} and on (app, team, component) (app:kpi_incidents_by_component:increase_%s{%s} > 0)'
-                        % [m, L, m], '{{app}} / {{component}}')],
+              [g.target(std.join(' or ', [
+                'team:kpi_coverage_with_incidents:ratio_%s{%s, %s}' % [L, m, g.when.allTeams],
+                componentsWithIncidents(g.when.teamsPicked),
+                componentsWithIncidents(g.when.appsPicked),
+              ]), '{{team}} {{app}} {{component}}')],
               title='Coverage of the components with incidents (%s)' % L, w=12),
       k.panel('table', 'coverage', [
         g.target('app:kpi_coverage_by_component:ratio{%s}' % m, '', instant=true),

@@ -20,7 +20,7 @@ from __future__ import annotations
 import math
 import re
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -59,7 +59,12 @@ RULE_FILES = [
 SCRAPE = {"job": "kpi-exporter", "instance": "kpi-exporter:9464"}  # what a scrape adds
 SCRAPE_LABELS = ",".join(f'{name}="{value}"' for name, value in SCRAPE.items())
 App = tuple[str, str]  # (app, team)
-APPS: tuple[App, ...] = (("shop", "team-a"), ("search", "team-b"), ("checkout", "payments"))
+APPS: tuple[App, ...] = (
+    ("shop", "team-a"),
+    ("search", "team-b"),
+    ("checkout", "payments"),
+    ("ledger", "payments"),  # a team of two apps: its series are sums, not copies of one app's
+)
 SLO_APP = "checkout"
 BLOCK = backfill.BLOCK_SECONDS  # promtool's block duration
 
@@ -440,14 +445,23 @@ def label_values(url: str, query: str, window: dict[str, str], get: Getter = get
     return sorted(body["data"])
 
 
+def picked_value(values: Sequence[str]) -> str:
+    """Values picked in a multi-value variable as Grafana puts them in PromQL: each escaped,
+    several as a group of alternatives."""
+    escaped = [regex_escape(value) for value in values]
+    return escaped[0] if len(escaped) == 1 else "(" + "|".join(escaped) + ")"
+
+
 def variables(
     url: str,
     dashboard: dict[str, Any],
     built_in: dict[str, str],
     window: dict[str, str] | None = None,
     get: Getter = get_json,
+    picked: Mapping[str, Sequence[str]] | None = None,
 ) -> tuple[dict[str, str], list[str]]:
-    """The variable values Grafana would use on opening the dashboard; problems found."""
+    """The variable values Grafana would use on opening the dashboard, or with the values
+    ``picked`` by the user for some variables; problems found."""
     values = dict(built_in)
     problems = []
     for variable in dashboard.get("templating", {}).get("list", []):
@@ -459,7 +473,13 @@ def variables(
         name = variable["name"]
         if not found:
             problems.append(f"variable ${name}: no value for {query}")
-        if variable.get("includeAll"):
+        if picked and name in picked:
+            missing = sorted(set(picked[name]) - set(found))
+            if missing:
+                problems.append(f"variable ${name}: {missing} not among its values {found}")
+            multi = variable.get("multi")
+            values[name] = picked_value(picked[name]) if multi else regular_escape(picked[name][0])
+        elif variable.get("includeAll"):
             values[name] = variable.get("allValue") or "|".join(map(regex_escape, found))
         else:
             values[name] = regular_escape(found[0]) if found else ""

@@ -54,6 +54,68 @@
   // Matchers of the variables, for series with these labels.
   matchers(labels=['team', 'app']):: std.join(', ', ['%s=~"$%s"' % [l, l] for l in labels]),
 
+  // --- Reading the cheapest level -------------------------------------------------------
+  // The recording rules keep each KPI at three levels: app:<m> (labels app and team),
+  // team:<m> (team, no app) and org:<m> (neither), where <m> is metric:operation. Summing
+  // 500 app series over 30 days for a panel costs seconds; the org series answers the same
+  // question with one. So panels read the level that answers the selection:
+  //   All teams and All apps   -> org:<m>
+  //   teams picked, All apps   -> team:<m> of those teams
+  //   apps picked              -> app:<m> of those apps
+  // How: a label a series does not have reads as "", and of the values a variable takes
+  // only its All value ".*" matches "". So on org series (no team, no app label)
+  // `team=~"$team", app=~"$app"` holds only when both are All, and on team series
+  // `app=~"$app"` holds only when apps are All. No series has an `all` label: `all=~"$team"`
+  // holds when All teams are selected, `all!~"$team"` when some are picked. At most one of
+  // the selectors below matches series; one that matches none reads nothing, so the `or` of
+  // them reads one level. tests/test_dashboard_queries.py checks each against the app series.
+
+  // The matchers that hold only for some selections (see above).
+  when:: {
+    allTeams: 'all=~"$team"',
+    teamsPicked: 'all!~"$team"',
+    appsPicked: 'all!~"$app"',
+  },
+
+  // The variables' matchers, after `extra` ones ('severity="high"') when given.
+  selection(extra=''):: (if extra == '' then '' else extra + ', ') + $.matchers(),
+
+  // Selectors of `metric` ('kpi_deployments:per_day_7d') at each level, each matching
+  // series only when its level answers the selection.
+  levels(metric, extra=''):: {
+    local m = $.selection(extra),
+    org: 'org:%s{%s}' % [metric, m],
+    team: 'team:%s{%s, %s}' % [metric, m, $.when.teamsPicked],
+    app: 'app:%s{%s, %s}' % [metric, m, $.when.appsPicked],
+  },
+
+  // One value (per `by` label) over the selection: `agg` is 'sum' for counts and sums, 'max'
+  // for the slowest or highest (medians cannot be added up: All reads the organisation's own
+  // median, picked teams or apps show the slowest of them).
+  overall(agg, metric, by=[], extra='')::
+    local l = $.levels(metric, extra);
+    local group = if by == [] then '' else ' by (%s) ' % std.join(', ', by);
+    std.join(' or ', ['%s%s(%s)' % [agg, group, l[level]] for level in ['org', 'team', 'app']]),
+
+  // A ratio over the selection from the counts of both: failed / all deployments.
+  ratio(numerator, denominator, extra='')::
+    '(%s) / (%s)' % [$.overall('sum', numerator, extra=extra), $.overall('sum', denominator, extra=extra)],
+
+  // One series per team when All teams are selected (team:<m>), else one per app of the
+  // picked teams or apps (app:<m>). Legend: '{{team}} {{app}}'.
+  breakdown(metric, extra='')::
+    local m = $.selection(extra);
+    std.join(' or ', [
+      'team:%s{%s, %s}' % [metric, m, $.when.allTeams],
+      'app:%s{%s, %s}' % [metric, m, $.when.teamsPicked],
+      'app:%s{%s, %s}' % [metric, m, $.when.appsPicked],
+    ]),
+
+  // One series per team of the selection: team:<m> when All apps are selected, else the
+  // picked apps added up (`agg` 'sum') or the slowest of them ('max') per team.
+  perTeam(metric, agg='sum', extra='')::
+    'team:%s{%s} or %s by (team) (%s)' % [metric, $.selection(extra), agg, $.levels(metric, extra).app],
+
   // A PromQL query. `instant` for tables and bar gauges of current values.
   target(expr, legend='', instant=false):: {
     datasource: $.datasource,
