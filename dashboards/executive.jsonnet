@@ -39,7 +39,7 @@ function(overrides={})
         mappings=k.tierMappings,
         direction='lower',
         trend=true,
-      ),
+      ) + { interval: k.minInterval },
       k.panel('stat', 'defect_escape_rate',
               [g.target(g.ratio(increase('kpi_defects_escaped'), increase('kpi_defects')), 'escaped')],
               title='Defect escape rate (%s)' % w),

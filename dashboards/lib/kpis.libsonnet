@@ -78,9 +78,18 @@ function(overrides={})
       { color: 'red', value: 3 },
     ]),
 
+    // The smallest step of KPI panels over time ("Min interval"): their series are windows
+    // of days recorded every few minutes, so an hourly point shows every change that matters
+    // and halves what a 30-day panel reads back against Grafana's 30m step. Panels of rates
+    // over raw series keep Grafana's step, which $__rate_interval follows.
+    minInterval:: '1h',
+
     // A panel of a KPI: its title (unless given), unit, meaning, colours and runbooks.
     // `w` and `h` size it; stats show the trend over the time range.
     panel(kind, name, targets, title=null, alert=null, w=null, h=null, stack=false)::
+      local rates = std.length(std.findSubstr('$__rate_interval', std.manifestJson(targets))) > 0;
+      local overTime = std.member(['stat', 'timeseries', 'heatmap'], kind) && !rates;
+      { [if overTime then 'interval']: $.minInterval } +
       local kpi = self.kpi(name);
       local t = if title == null then kpi.title else title;
       local u = kpi.grafana_unit;
