@@ -14,7 +14,9 @@ function(overrides={})
     uid='kpi-executive',
     title='KPI / Executive',
     description='Six to eight numbers with their trend against the previous period and the'
-                + ' DORA tier. Thresholds and colours come from alerts/config.libsonnet.',
+                + ' DORA tier. The organisation\'s numbers with All selected, the picked teams\' or'
+                + ' apps\' otherwise; medians, tier and budget show the worst of those.'
+                + ' Thresholds and colours come from alerts/config.libsonnet.',
     tags=['executive'],
     time='now-' + w,
     panels=[

@@ -11,7 +11,9 @@ function(overrides={})
     uid='kpi-security',
     title='KPI / Security',
     description='Open security findings by severity, SLA breaches (critical 7 days, high 30'
-                + ' days by default), age of the oldest open finding and time to fix.',
+                + ' days by default), age of the oldest open finding and time to fix. The median'
+                + ' time to fix is the organisation\'s with All selected, the slowest picked team\'s'
+                + ' or app\'s otherwise.',
     tags=['domain', 'security'],
     panels=[
       k.panel('stat', 'vulnerabilities_open',
