@@ -33,17 +33,14 @@ import email.utils
 import json
 import os
 import re
-import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from datetime import datetime
 from fnmatch import fnmatchcase
-from pathlib import Path
 from typing import Any, NamedTuple
 
 from ..config import ScanReportSource
-from ..health import Health
 from ..model import Event, Vulnerability
-from ..ownership import Owner, Ownership
+from ..ownership import Owner
 from ..store import SourceState
 from . import Poll, SourceError
 from .files import ReportSource
@@ -69,19 +66,6 @@ class Scan(NamedTuple):
 
 class ScanReports(ReportSource[ScanReportSource]):
     """Polls the configured scanner report files and URLs."""
-
-    def __init__(
-        self,
-        config: ScanReportSource,
-        base_dir: Path,
-        ownership: Ownership,
-        health: Health | None = None,
-        *,
-        clock: Callable[[], float] = time.time,
-        sleep: Callable[[float], None] = time.sleep,
-        what: str = "",
-    ) -> None:
-        super().__init__(config, base_dir, ownership, health, clock=clock, sleep=sleep, what=what)
 
     def poll(self, state: SourceState) -> Poll:
         cursor: dict[str, Any] = json.loads(state.cursor) if state.cursor else {}
