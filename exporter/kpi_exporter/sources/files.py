@@ -65,11 +65,8 @@ class ReportSource(PolledSource[ReportT]):
         headers: dict[str, str] = {}
         if self.config.token_env or self.config.token_file:
             headers = {"Authorization": f"Bearer {poll_secret(self._token)}"}
-        return HttpClient(
-            self.name,
-            self.health,
-            headers=lambda: headers,
-            validators=dict(state.validators),
-            sleep=self.sleep,
-            clock=self.clock,
+        return HttpClient.for_poll(
+            self,
+            state,
+            lambda: headers,
         )

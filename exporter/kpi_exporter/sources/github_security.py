@@ -99,13 +99,10 @@ class GitHubSecurity(PolledSource[GitHubSecuritySource]):
     def poll(self, state: SourceState) -> Poll:
         now = self.clock()
         self.auth.begin()
-        client = HttpClient(
-            self.name,
-            self.health,
-            headers=self.auth.headers,
-            validators=dict(state.validators),
-            sleep=self.sleep,
-            clock=self.clock,
+        client = HttpClient.for_poll(
+            self,
+            state,
+            self.auth.headers,
             session=self.session,
         )
         cursor: dict[str, str] = json.loads(state.cursor) if state.cursor else {}

@@ -205,14 +205,11 @@ class GitLab:
 
     def _poll(self, state: SourceState) -> Poll:
         token = poll_secret(self._token)
-        http = HttpClient(
-            self.name,
-            self.health,
-            headers=lambda: {"Authorization": f"Bearer {token}"},
-            validators=dict(state.validators),
+        http = HttpClient.for_poll(
+            self,
+            state,
+            lambda: {"Authorization": f"Bearer {token}"},
             concurrency=self.config.concurrency,
-            sleep=self.sleep,
-            clock=self.clock,
         )
         saved = self._load(state.cursor)
         now = self.clock()

@@ -24,13 +24,13 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
 import requests
 
 from ..health import Health
-from ..store import Validator
+from ..store import SourceState, Validator
 from . import SourceError
 
 log = logging.getLogger(__name__)
@@ -98,6 +98,16 @@ def with_query(url: str, params: Mapping[str, Any] | None) -> str:
     return url + separator + urlencode(sorted((k, str(v)) for k, v in params.items()))
 
 
+class Poller(Protocol):
+    """What a polled source hands its HTTP client: its name, the health that counts its
+    requests, and the sleep and clock tests inject."""
+
+    name: str
+    health: Health
+    sleep: Callable[[float], None]
+    clock: Callable[[], float]
+
+
 class HttpClient:
     """Requests for one source. ``validators`` is the source's stored validators: the client
     reads and updates it; the poll returns it to be committed with the events."""
@@ -130,6 +140,29 @@ class HttpClient:
         self.slots = threading.BoundedSemaphore(concurrency)
         self._lock = threading.Lock()
         self._rng = random.Random()
+
+    @classmethod
+    def for_poll(
+        cls,
+        source: Poller,
+        state: SourceState,
+        headers: Callable[[], Mapping[str, str]],
+        *,
+        concurrency: int = 4,
+        session: requests.Session | None = None,
+    ) -> HttpClient:
+        """The client of one poll of ``source``: its name, health, sleep and clock, and a copy
+        of the validators stored with its state (the poll returns them to be committed)."""
+        return cls(
+            source.name,
+            source.health,
+            headers=headers,
+            validators=dict(state.validators),
+            concurrency=concurrency,
+            sleep=source.sleep,
+            clock=source.clock,
+            session=session,
+        )
 
     # --- public ------------------------------------------------------------------------------
 

@@ -63,13 +63,10 @@ class HttpJson(PolledSource[HttpJsonSource]):
 
     def poll(self, state: SourceState) -> Poll:
         headers = poll_secret(self._headers)
-        http = HttpClient(
-            self.name,
-            self.health,
-            headers=lambda: headers,
-            validators=dict(state.validators),
-            sleep=self.sleep,
-            clock=self.clock,
+        http = HttpClient.for_poll(
+            self,
+            state,
+            lambda: headers,
         )
         if self.config.method == "POST":
             response = http.post_json(self.config.url, self.config.body)

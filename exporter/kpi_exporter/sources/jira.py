@@ -172,13 +172,10 @@ class Jira(PolledSource[JiraSource]):
     def _poll(self, state: SourceState) -> Poll:
         token = poll_secret(self._token)
         headers = {"Accept": "application/json", **self._headers(token)}
-        http = HttpClient(
-            self.name,
-            self.health,
-            headers=lambda: headers,
-            validators=dict(state.validators),
-            sleep=self.sleep,
-            clock=self.clock,
+        http = HttpClient.for_poll(
+            self,
+            state,
+            lambda: headers,
         )
         saved = self._load(state.cursor)
         fresh = not saved

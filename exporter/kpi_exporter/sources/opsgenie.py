@@ -97,13 +97,10 @@ class Opsgenie(PolledSource[OpsgenieSource]):
 
     def _poll(self, state: SourceState) -> Poll:
         key = poll_secret(self._key)
-        http = HttpClient(
-            self.name,
-            self.health,
-            headers=lambda: {"Authorization": f"GenieKey {key}"},
-            validators=dict(state.validators),
-            sleep=self.sleep,
-            clock=self.clock,
+        http = HttpClient.for_poll(
+            self,
+            state,
+            lambda: {"Authorization": f"GenieKey {key}"},
         )
         saved = load_cursor(state.cursor, self.fingerprint, self.name)
         floor = self.clock() - self.config.horizon if saved is None else float(saved["floor"])

@@ -110,13 +110,10 @@ class PagerDuty(PolledSource[PagerDutySource]):
 
     def _poll(self, state: SourceState) -> Poll:
         token = poll_secret(self._token)
-        http = HttpClient(
-            self.name,
-            self.health,
-            headers=lambda: {"Authorization": f"Token token={token}", "Accept": ACCEPT},
-            validators=dict(state.validators),
-            sleep=self.sleep,
-            clock=self.clock,
+        http = HttpClient.for_poll(
+            self,
+            state,
+            lambda: {"Authorization": f"Token token={token}", "Accept": ACCEPT},
         )
         now = self.clock()
         saved = load_cursor(state.cursor, self.fingerprint, self.name)

@@ -77,13 +77,10 @@ class SonarQube(PolledSource[SonarQubeSource]):
 
     def poll(self, state: SourceState) -> Poll:
         headers = poll_secret(self._headers)
-        http = HttpClient(
-            self.name,
-            self.health,
-            headers=lambda: headers,
-            validators=dict(state.validators),
-            sleep=self.sleep,
-            clock=self.clock,
+        http = HttpClient.for_poll(
+            self,
+            state,
+            lambda: headers,
         )
         events: list[Event] = []
         problems: list[str] = []

@@ -142,14 +142,11 @@ class GitHub:
                 raise SourceError("poll abandoned")
             return self.auth.headers()
 
-        client = HttpClient(
-            self.name,
-            self.health,
-            headers=headers,
-            validators=dict(state.validators),
+        client = HttpClient.for_poll(
+            self,
+            state,
+            headers,
             concurrency=self.config.concurrency,
-            sleep=self.sleep,
-            clock=self.clock,
             session=self.session,
         )
         try:
