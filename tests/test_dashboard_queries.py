@@ -32,6 +32,7 @@ import math
 import re
 import time
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 import requests
@@ -223,14 +224,21 @@ def results(url: str, expr: str) -> dict[tuple[tuple[str, str], ...], float]:
     }
 
 
-def panel_expr(uid: str, title: str) -> str:
+def dashboard_of(uid: str) -> dict[str, Any]:
+    """The rendered dashboard with this uid."""
     for path in DASHBOARDS:
-        dashboard = json.loads(path.read_text())
+        dashboard: dict[str, Any] = json.loads(path.read_text())
         if dashboard["uid"] == uid:
-            for panel in panels(dashboard["panels"]):
-                if panel.get("title") == title:
-                    return str(panel["targets"][0]["expr"])
-    raise AssertionError(f"no panel {title!r} in dashboard {uid}")
+            return dashboard
+    raise AssertionError(f"no dashboard {uid}")
+
+
+def panel_expr(dashboard: dict[str, Any], title: str) -> str:
+    """The first target's expression of the panel with this title."""
+    for panel in panels(dashboard["panels"]):
+        if panel.get("title") == title:
+            return str(panel["targets"][0]["expr"])
+    raise AssertionError(f"no panel {title!r} in dashboard {dashboard['uid']}")
 
 
 def levels_read(url: str, expr: str) -> set[str]:
@@ -248,20 +256,15 @@ def test_each_selection_reads_one_level_and_sums_the_apps(prometheus: str) -> No
     problems = []
     checked = 0
     for uid, title, expected, reference in LEVEL_CHECKS:
+        dashboard = dashboard_of(uid)
+        template = panel_expr(dashboard, title)
         for selection, picked in SELECTIONS.items():
-            dashboard = next(
-                json.loads(p.read_text())
-                for p in DASHBOARDS
-                if json.loads(p.read_text())["uid"] == uid
-            )
             values, _ = variables(prometheus, dashboard, BUILT_IN, picked=picked)
-            expr = substitute(panel_expr(uid, title), values)
+            expr = substitute(template, values)
             level = expected[2] if "app" in picked else expected[1] if picked else expected[0]
-            if level and levels_read(prometheus, expr) != {level}:
-                problems.append(
-                    f"{selection} / {title}: reads {sorted(levels_read(prometheus, expr))},"
-                    f" not {level}"
-                )
+            read = levels_read(prometheus, expr) if level else set()
+            if level and read != {level}:
+                problems.append(f"{selection} / {title}: reads {sorted(read)}, not {level}")
             got = results(prometheus, expr)
             want = results(prometheus, substitute(reference(picked), values))
             checked += 1
