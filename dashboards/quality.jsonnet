@@ -11,8 +11,10 @@ function(overrides={})
   // The coverage of each component with incidents in the long window, of the picked teams or
   // apps; with All teams selected, the heat map shows one row per team instead.
   local componentsWithIncidents(when) =
-    '(app:kpi_coverage_by_component:ratio{%s, %s} and on (app, team, component)' % [m, when]
-    + ' (app:kpi_incidents_by_component:increase_%s{%s, %s} > 0))' % [L, m, when];
+    '(%s and on (app, team, component) (%s > 0))' % [
+      g.at('app', 'kpi_coverage_by_component:ratio', when=when),
+      g.at('app', 'kpi_incidents_by_component:increase_' + L, when=when),
+    ];
   g.dashboard(
     uid='kpi-quality',
     title='KPI / Quality and incidents',
@@ -50,7 +52,7 @@ function(overrides={})
       + { fieldConfig+: { defaults+: { min: 0, max: 1 } } },
       k.panel('heatmap', 'coverage',
               [g.target(std.join(' or ', [
-                'team:kpi_coverage_with_incidents:ratio_%s{%s, %s}' % [L, m, g.when.allTeams],
+                g.at('team', 'kpi_coverage_with_incidents:ratio_' + L, when=g.when.allTeams),
                 componentsWithIncidents(g.when.teamsPicked),
                 componentsWithIncidents(g.when.appsPicked),
               ]), '{{team}} {{app}} {{component}}')],

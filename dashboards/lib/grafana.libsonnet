@@ -80,13 +80,17 @@
   // The variables' matchers, after `extra` ones ('severity="high"') when given.
   selection(extra=''):: (if extra == '' then '' else extra + ', ') + $.matchers(),
 
-  // Selectors of `metric` ('kpi_deployments:per_day_7d') at each level, each matching
-  // series only when its level answers the selection.
+  // The selector of `metric` ('kpi_deployments:per_day_7d') at `level` ('app', 'team',
+  // 'org') for the selection, with the `when` matcher (one of the above) if given.
+  at(level, metric, extra='', when='')::
+    '%s:%s{%s}' % [level, metric, $.selection(extra) + (if when == '' then '' else ', ' + when)],
+
+  // Selectors of `metric` at each level, each matching series only when its level answers
+  // the selection.
   levels(metric, extra=''):: {
-    local m = $.selection(extra),
-    org: 'org:%s{%s}' % [metric, m],
-    team: 'team:%s{%s, %s}' % [metric, m, $.when.teamsPicked],
-    app: 'app:%s{%s, %s}' % [metric, m, $.when.appsPicked],
+    org: $.at('org', metric, extra),
+    team: $.at('team', metric, extra, $.when.teamsPicked),
+    app: $.at('app', metric, extra, $.when.appsPicked),
   },
 
   // One value (per `by` label) over the selection: `agg` is 'sum' for counts and sums, 'max'
@@ -104,17 +108,16 @@
   // One series per team when All teams are selected (team:<m>), else one per app of the
   // picked teams or apps (app:<m>). Legend: '{{team}} {{app}}'.
   breakdown(metric, extra='')::
-    local m = $.selection(extra);
     std.join(' or ', [
-      'team:%s{%s, %s}' % [metric, m, $.when.allTeams],
-      'app:%s{%s, %s}' % [metric, m, $.when.teamsPicked],
-      'app:%s{%s, %s}' % [metric, m, $.when.appsPicked],
+      $.at('team', metric, extra, $.when.allTeams),
+      $.at('app', metric, extra, $.when.teamsPicked),
+      $.at('app', metric, extra, $.when.appsPicked),
     ]),
 
   // One series per team of the selection: team:<m> when All apps are selected, else the
   // picked apps added up (`agg` 'sum') or the slowest of them ('max') per team.
   perTeam(metric, agg='sum', extra='')::
-    'team:%s{%s} or %s by (team) (%s)' % [metric, $.selection(extra), agg, $.levels(metric, extra).app],
+    '%s or %s by (team) (%s)' % [$.at('team', metric, extra), agg, $.levels(metric, extra).app],
 
   // A PromQL query. `instant` for tables and bar gauges of current values.
   target(expr, legend='', instant=false):: {
