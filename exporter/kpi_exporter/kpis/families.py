@@ -6,6 +6,8 @@ every family here is documented there and that nothing else is exported.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from ..exposition import Family
 
 MINUTE = 60.0
@@ -223,6 +225,14 @@ FAMILIES: tuple[Family, ...] = (
         "counter",
         "Incidents, by the time they started.",
         INCIDENT_LABELS,
+    ),
+    Family(
+        "kpi_incidents_unlinked_total",
+        "counter",
+        "Production incidents linked to no deployment (no explicit reference matched, and no"
+        " production deployment of the app within the incident horizon before it started),"
+        " by the time they started: a high share means the linking misses.",
+        FLOW_LABELS,
     ),
     Family(
         "kpi_incidents_open",
@@ -464,6 +474,241 @@ FAMILIES: tuple[Family, ...] = (
 )
 
 FAMILY_BY_NAME: dict[str, Family] = {family.name: family for family in FAMILIES}
+
+# Windowed KPIs: computed by the exporter over each configured window (label `window`, e.g.
+# 30d) by event time, exactly, and published as gauges. The recording rules only rename or
+# add up their latest samples (see docs/design.md#windows-computed-by-the-exporter).
+#
+# A count is published at the app level only (teams and the organisation are sums). Quantiles
+# and deploy days are not sums: they are published at three levels, told apart by the labels
+# a series has: app level (app, team), team level (team, no app), organisation (neither).
+WINDOW_COUNT_LABELS = ("app", "team", "window")
+WINDOW_QUANTILE_LABELS = ("app", "team", "window", "quantile")
+
+
+@dataclass(frozen=True, slots=True)
+class Windowed:
+    """How a window family is computed: ``count`` adds up the values of the observations in
+    the window; ``quantiles`` publishes exact quantiles of their values; ``days`` counts the
+    UTC days with an observation among the window's last complete days. ``of`` is the raw
+    family with the same meaning (its buckets serve the ``_observations`` of sharded levels)."""
+
+    family: Family
+    kind: str  # count | quantiles | days
+    of: str
+
+
+def _count(
+    name: str, of: str, help_text: str, labels: tuple[str, ...] = WINDOW_COUNT_LABELS
+) -> Windowed:
+    return Windowed(Family(name, "gauge", help_text, labels), "count", of)
+
+
+def _quantiles(name: str, of: str, help_text: str) -> Windowed:
+    return Windowed(
+        Family(name, "gauge", help_text, WINDOW_QUANTILE_LABELS, FAMILY_BY_NAME[of].buckets),
+        "quantiles",
+        of,
+    )
+
+
+_IN = " in the window, by "
+
+WINDOWED: tuple[Windowed, ...] = (
+    _count(
+        "kpi_window_deployments",
+        "kpi_deployments_total",
+        "Successful production deployments that finished in the window.",
+    ),
+    _count(
+        "kpi_window_deployments_failed",
+        "kpi_deployments_failed_total",
+        "Failed production deployments that finished in the window.",
+    ),
+    _count(
+        "kpi_window_deployments_rework",
+        "kpi_deployments_rework_total",
+        "Unplanned production deployments (hotfixes, rollbacks) that finished in the window.",
+    ),
+    _count(
+        "kpi_window_deployments_release_failed",
+        "kpi_deployments_release_failed_total",
+        "Production deployments that finished in the window and needed a rollback or a hotfix.",
+    ),
+    Windowed(
+        Family(
+            "kpi_window_deploy_days",
+            "gauge",
+            "UTC days with at least one successful production deployment among the last N"
+            " complete UTC days (N: the window in days). App, team and organisation level.",
+            WINDOW_COUNT_LABELS,
+        ),
+        "days",
+        "kpi_deployments_total",
+    ),
+    _count(
+        "kpi_window_changes_merged",
+        "kpi_changes_merged_total",
+        "Changes merged" + _IN + "merge time.",
+    ),
+    _count(
+        "kpi_window_changes_merged_unreviewed",
+        "kpi_changes_merged_unreviewed_total",
+        "Changes merged without a review by anyone but their author" + _IN + "merge time.",
+    ),
+    _count(
+        "kpi_window_incidents",
+        "kpi_incidents_total",
+        "Production incidents started in the window.",
+    ),
+    _count(
+        "kpi_window_incidents_unlinked",
+        "kpi_incidents_unlinked_total",
+        "Production incidents started in the window that are linked to no deployment.",
+    ),
+    _count(
+        "kpi_window_incidents_by_component",
+        "kpi_incidents_by_component_total",
+        "Production incidents naming the failing component, started in the window.",
+        ("app", "team", "component", "window"),
+    ),
+    _count(
+        "kpi_window_defects",
+        "kpi_defects_total",
+        "Defects created in the window.",
+    ),
+    _count(
+        "kpi_window_defects_escaped",
+        "kpi_defects_escaped_total",
+        "Defects found in production, created in the window.",
+    ),
+    _count(
+        "kpi_window_defects_customer_reported",
+        "kpi_defects_customer_reported_total",
+        "Defects reported by a customer, created in the window.",
+    ),
+    _count(
+        "kpi_window_test_runs",
+        "kpi_test_runs_total",
+        "Test runs (suite and commit) that finished in the window.",
+    ),
+    _count(
+        "kpi_window_test_runs_failed",
+        "kpi_test_runs_failed_total",
+        "Test runs with a test that failed and never passed, finished in the window.",
+    ),
+    _count(
+        "kpi_window_tests",
+        "kpi_tests_total",
+        "Test cases run by the test runs that finished in the window.",
+    ),
+    _count(
+        "kpi_window_tests_flaky",
+        "kpi_tests_flaky_total",
+        "Flaky test cases of the test runs that finished in the window.",
+    ),
+    _count(
+        "kpi_window_vulnerabilities_fixed",
+        "kpi_vulnerabilities_fixed_total",
+        "Security findings fixed" + _IN + "fix time.",
+    ),
+    _count(
+        "kpi_window_vulnerabilities_dismissed",
+        "kpi_vulnerabilities_dismissed_total",
+        "Security findings dismissed" + _IN + "dismissal time.",
+    ),
+    _quantiles(
+        "kpi_window_change_lead_time_seconds",
+        "kpi_change_lead_time_seconds",
+        "Exact quantiles of the lead time of the changes first deployed to production in the"
+        " window.",
+    ),
+    _quantiles(
+        "kpi_window_failed_deployment_recovery_seconds",
+        "kpi_failed_deployment_recovery_seconds",
+        "Exact quantiles of the recovery time of the failed deployments that recovered in the"
+        " window.",
+    ),
+    _quantiles(
+        "kpi_window_change_coding_seconds",
+        "kpi_change_coding_seconds",
+        "Exact quantiles of the coding time of the changes merged in the window.",
+    ),
+    _quantiles(
+        "kpi_window_change_pickup_seconds",
+        "kpi_change_pickup_seconds",
+        "Exact quantiles of the pickup time of the changes merged in the window.",
+    ),
+    _quantiles(
+        "kpi_window_change_review_seconds",
+        "kpi_change_review_seconds",
+        "Exact quantiles of the review time of the changes merged in the window.",
+    ),
+    _quantiles(
+        "kpi_window_change_deploy_seconds",
+        "kpi_change_deploy_seconds",
+        "Exact quantiles of the deploy time of the changes first deployed to production in the"
+        " window.",
+    ),
+    _quantiles(
+        "kpi_window_change_size_lines",
+        "kpi_change_size_lines",
+        "Exact quantiles of the size of the changes merged in the window.",
+    ),
+    _quantiles(
+        "kpi_window_incident_restore_seconds",
+        "kpi_incident_restore_seconds",
+        "Exact quantiles of the time to restore of the production incidents resolved in the"
+        " window.",
+    ),
+    _quantiles(
+        "kpi_window_incident_detect_seconds",
+        "kpi_incident_detect_seconds",
+        "Exact quantiles of the time to detect of the production incidents detected in the window.",
+    ),
+    _quantiles(
+        "kpi_window_incident_acknowledge_seconds",
+        "kpi_incident_acknowledge_seconds",
+        "Exact quantiles of the time to acknowledge of the production incidents acknowledged in"
+        " the window.",
+    ),
+    _quantiles(
+        "kpi_window_vulnerability_fix_seconds",
+        "kpi_vulnerability_fix_seconds",
+        "Exact quantiles of the time to fix of the security findings fixed in the window.",
+    ),
+)
+
+WINDOWED_BY_NAME: dict[str, Windowed] = {w.family.name: w for w in WINDOWED}
+
+
+def observations_family(windowed: Windowed) -> Family:
+    """The window's observations per bucket (cumulative, ``le``), published instead of an
+    exact quantile at a level a sharded process cannot see whole (the organisation; a team
+    split across shards): rules estimate the quantile from the buckets of every shard."""
+    return Family(
+        windowed.family.name + "_observations",
+        "gauge",
+        f"Observations of `{windowed.family.name}` in the window at or under `le` (cumulative),"
+        " at the levels a shard cannot compute exactly (sharded installations only).",
+        ("team", "window", "le"),
+        windowed.family.buckets,
+    )
+
+
+WINDOW_OBSERVATION_FAMILIES: tuple[Family, ...] = tuple(
+    observations_family(w) for w in WINDOWED if w.kind == "quantiles"
+)
+
+
+def retracted_name(name: str) -> str:
+    """The family publishing the retractions of a counter or histogram: ``_retracted`` before
+    the unit suffix (kpi_deployments_retracted_total, kpi_change_lead_time_retracted_seconds)."""
+    for suffix in ("_total", "_seconds", "_lines"):
+        if name.endswith(suffix):
+            return name.removesuffix(suffix) + "_retracted" + suffix
+    return name + "_retracted"
+
 
 # The exporter's own health (kpi_exporter_*), documented from the same table.
 EXPORTER_FAMILIES: tuple[Family, ...] = (
