@@ -74,6 +74,21 @@ def samples(text: str) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
     return result
 
 
+def net_samples(text: str) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
+    """The domain samples (``kpi_``, not the exporter's health) with every retraction taken
+    off its counter or histogram (kpi_deployments_total - kpi_deployments_retracted_total),
+    zeros of counters and histograms left out: what does not depend on the order in which
+    corrections arrived."""
+    result: dict[tuple[str, frozenset[tuple[str, str]]], float] = {}
+    for (name, labels), sample_value in samples(text).items():
+        if not name.startswith("kpi_") or name.startswith("kpi_exporter_"):
+            continue
+        base, sign = (name.replace("_retracted", ""), -1) if "_retracted" in name else (name, 1)
+        result[(base, labels)] = result.get((base, labels), 0.0) + sign * sample_value
+    monotonic = ("_total", "_bucket", "_count", "_sum")
+    return {k: v for k, v in result.items() if v or not k[0].endswith(monotonic)}
+
+
 def value(text: str, name: str, **labels: str) -> float:
     """The sum of the samples called ``name`` whose labels include ``labels``."""
     wanted = set(labels.items())

@@ -527,7 +527,7 @@ def _run(args: argparse.Namespace, config: Config) -> int:
         server = ExporterServer(address, pipeline, ingest, basic_auth, tls)
     except OSError as error:
         raise ConfigError([f"--web.listen-address {args.listen}: {error.strerror}"]) from None
-    scheduler = Scheduler(pipeline, polled)
+    scheduler = Scheduler(pipeline, polled, config.windows.refresh_interval)
 
     stopping = threading.Event()
 

@@ -16,6 +16,8 @@ from dataclasses import replace
 from .exposition import ExpositionCache
 from .health import Health
 from .kpis import Aggregate, KpiSettings
+from .kpis.aggregate import retractions
+from .kpis.families import FAMILY_BY_NAME
 from .linking import LinkSettings, relink
 from .model import Change, Event
 from .sharding import Shard
@@ -64,7 +66,7 @@ class Pipeline:
         self.kpi = kpi or KpiSettings()
         self.linking = linking or LinkSettings()
         self.health = health or Health()
-        self.aggregate = Aggregate(self.kpi, clock)
+        self.aggregate = Aggregate(self.kpi, clock, exact_levels=self.shard.exact_levels)
         self._lock = threading.Lock()
         dropped = store.claim_shard(f"{self.shard.index}/{self.shard.count}", self.shard.owns)
         if dropped:
@@ -76,6 +78,9 @@ class Pipeline:
         started = time.monotonic()
         for event in store.iter_events():
             self.aggregate.add(event)
+        for observation, times in store.retractions():
+            if observation.family in FAMILY_BY_NAME:  # a family since renamed is not shown
+                self.aggregate.retract(observation, times)
         log.info(
             "loaded %d stored events in %.1f s",
             sum(self.aggregate.stored.values()),
@@ -99,7 +104,9 @@ class Pipeline:
                 tx.set_cursor(source, poll.cursor)
                 tx.set_validators(source, poll.validators)
                 changes = tx.changes()
-            self.aggregate.apply(changes)
+                retracted = retractions(changes, self.kpi)
+                tx.add_retractions(retracted)
+            self.aggregate.apply(changes, retracted)
         return len(changes)
 
     def _merge(self, tx: Transaction, event: Event) -> Event:

@@ -32,9 +32,15 @@ def next_delay(interval: float, failures: int, rng: random.Random) -> float:
 
 
 class Scheduler:
-    def __init__(self, pipeline: Pipeline, sources: Sequence[Source]) -> None:
+    """``refresh_interval``: how often the exposition is rendered again with no poll, so that
+    the windowed KPIs move on with time (a window slides even without new events)."""
+
+    def __init__(
+        self, pipeline: Pipeline, sources: Sequence[Source], refresh_interval: float = 60.0
+    ) -> None:
         self.pipeline = pipeline
         self.sources = list(sources)
+        self.refresh_interval = refresh_interval
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
 
@@ -45,6 +51,16 @@ class Scheduler:
             )
             thread.start()
             self._threads.append(thread)
+        ticker = threading.Thread(target=self._tick, name="windows", daemon=True)
+        ticker.start()
+        self._threads.append(ticker)
+
+    def _tick(self) -> None:
+        while not self._stop.wait(self.refresh_interval):
+            try:
+                self.pipeline.refresh()
+            except Exception as error:  # the next tick or poll tries again
+                log.warning("refreshing the windows failed: %s", error)
 
     def stop(self, timeout: float = 30.0) -> None:
         """Ask every poll loop to end, and wait for polls in progress to finish writing."""

@@ -43,6 +43,13 @@ class Shard:
     def sharded(self) -> bool:
         return self.count > 1
 
+    @property
+    def exact_levels(self) -> tuple[str, ...]:
+        """The levels above the app whose windowed quantiles this process can compute exactly:
+        all of them unsharded; none when the apps of a team may be on other shards (the rules
+        then estimate them from every shard's ``_observations``)."""
+        return ("team", "org") if not self.sharded else ()
+
     def owns(self, app: str) -> bool:
         return not self.sharded or shard_of(app, self.count) == self.index
 

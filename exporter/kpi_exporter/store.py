@@ -8,6 +8,7 @@ replaces the old version under the same key.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import threading
 from collections.abc import Callable, Iterable, Iterator
@@ -15,6 +16,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .kpis.observation import Observation
 from .model import Event, from_json, to_json
 
 # Versioned migrations: entry i brings the schema from version i to version i + 1.
@@ -48,6 +50,17 @@ MIGRATIONS: tuple[str, ...] = (
         name TEXT PRIMARY KEY,
         value TEXT NOT NULL
     );
+    """,
+    # Counter and histogram contributions taken out by corrections (see kpis.aggregate):
+    # kept so that a restart publishes the same never-decreasing counters.
+    """
+    CREATE TABLE retractions (
+        family TEXT NOT NULL,
+        labels TEXT NOT NULL,
+        value REAL NOT NULL,
+        times INTEGER NOT NULL,
+        PRIMARY KEY (family, labels, value)
+    ) WITHOUT ROWID;
     """,
 )
 
@@ -125,6 +138,15 @@ class Transaction:
                 " ON CONFLICT (source, url) DO UPDATE SET"
                 " etag = excluded.etag, last_modified = excluded.last_modified",
                 (source, url, validator.etag, validator.last_modified),
+            )
+
+    def add_retractions(self, retracted: Iterable[Observation]) -> None:
+        """Count counter and histogram contributions taken out by this transaction."""
+        for observation in retracted:
+            self._conn.execute(
+                "INSERT INTO retractions (family, labels, value, times) VALUES (?, ?, ?, 1)"
+                " ON CONFLICT (family, labels, value) DO UPDATE SET times = times + 1",
+                (observation.family, json.dumps(observation.labels), observation.value),
             )
 
     def events(self, kind: str, app: str, since: float = float("-inf")) -> list[Event]:
@@ -260,6 +282,15 @@ class Store:
             while batch := cursor.fetchmany(5000):
                 for kind, payload in batch:
                     yield from_json(kind, payload)
+
+    def retractions(self) -> list[tuple[Observation, int]]:
+        """Every contribution ever retracted, with how many times."""
+        with self._lock:
+            rows = self._conn.execute("SELECT family, labels, value, times FROM retractions")
+            return [
+                (Observation(family, tuple(json.loads(labels)), value), times)
+                for family, labels, value, times in rows
+            ]
 
     def count(self) -> int:
         with self._lock:

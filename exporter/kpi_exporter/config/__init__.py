@@ -170,6 +170,64 @@ class SecurityConfig(Strict):
     )
 
 
+_WINDOW = re.compile(r"^[1-9]\d*(h|d|w)$")
+
+
+class WindowsConfig(Strict):
+    """Windowed KPIs: computed by the exporter over each window by event time, exactly."""
+
+    durations: list[str] = Field(
+        default_factory=lambda: ["7d", "30d", "90d"],
+        description="Windows (label `window`), as whole hours, days or weeks: 7d, 30d, 90d."
+        " The recording rules read the windows of alerts/config.libsonnet `windows.all`:"
+        " keep both lists the same.",
+    )
+    quantiles: list[float] = Field(
+        default_factory=lambda: [0.5, 0.75, 0.9],
+        description="Quantiles of every duration and size (label `quantile`), exact.",
+    )
+    refresh_interval: Duration = Field(
+        60.0,
+        description="How often the windows move on with time when no poll changed anything.",
+    )
+
+    @field_validator("durations")
+    @classmethod
+    def _windows(cls, durations: list[str]) -> list[str]:
+        for text in durations:
+            if not _WINDOW.match(text):
+                raise ValueError(f"window {text!r}: write whole hours, days or weeks (7d, 30d)")
+        if len(set(durations)) != len(durations) or not durations:
+            raise ValueError("list each window once, and at least one")
+        return durations
+
+    @field_validator("quantiles")
+    @classmethod
+    def _quantiles(cls, quantiles: list[float]) -> list[float]:
+        if any(not 0 < q < 1 for q in quantiles) or len(set(quantiles)) != len(quantiles):
+            raise ValueError("quantiles are distinct numbers between 0 and 1 (0.5, 0.9)")
+        return sorted(quantiles)
+
+    def seconds(self) -> tuple[tuple[str, float], ...]:
+        return tuple((text, parse_duration(text)) for text in self.durations)
+
+
+class IncidentsConfig(Strict):
+    """Which incidents are production incidents: they count in the windowed incident KPIs
+    and can fail a production deployment. The raw incident families count every incident,
+    by environment and severity."""
+
+    environments: Regex | None = Field(
+        None,
+        description="Environments of production incidents (regular expression); default:"
+        " production_environments.",
+    )
+    severities: list[str] = Field(
+        default_factory=list,
+        description="Severities that count (e.g. [critical, high]); empty: every severity.",
+    )
+
+
 class CostBudget(Strict):
     """A monthly budget of one app or one team."""
 
@@ -197,6 +255,8 @@ class Config(Strict):
     defaults: Defaults = Field(default_factory=Defaults)
     apps: dict[str, AppOwnership] = Field(default_factory=dict)
     linking: LinkingConfig = Field(default_factory=LinkingConfig)
+    windows: WindowsConfig = Field(default_factory=WindowsConfig)
+    incidents: IncidentsConfig = Field(default_factory=IncidentsConfig)
     security: SecurityConfig = Field(default_factory=SecurityConfig)
     sources: list[Source] = Field(default_factory=list)
     budgets: list[CostBudget] = Field(
@@ -235,6 +295,12 @@ class Config(Strict):
             budgets=tuple(
                 Budget(b.app or "", b.team or "", b.currency, b.amount) for b in self.budgets
             ),
+            windows=self.windows.seconds(),
+            quantiles=tuple(self.windows.quantiles),
+            incident_environments=(
+                re.compile(self.incidents.environments) if self.incidents.environments else None
+            ),
+            incident_severities=tuple(self.incidents.severities),
         )
 
     def link_settings(self) -> LinkSettings:

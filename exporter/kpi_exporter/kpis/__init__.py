@@ -22,10 +22,14 @@ def aggregate(
     events: Iterable[Event],
     settings: KpiSettings | None = None,
     clock: Callable[[], float] = time.time,
+    retracted: Iterable[tuple[Observation, int]] = (),
 ) -> Aggregate:
-    """The sums computed from scratch from ``events``; render with
-    ``exposition.render(result.exposition)`` (time-dependent series at ``clock()``)."""
+    """The sums computed from scratch from ``events`` and the ``retracted`` contributions
+    (as the store keeps them); render with ``exposition.render(result.exposition)``
+    (time-dependent series and windows at ``clock()``)."""
     result = Aggregate(settings or KpiSettings(), clock)
     for event in events:
         result.add(event)
+    for observation, times in retracted:
+        result.retract(observation, times)
     return result

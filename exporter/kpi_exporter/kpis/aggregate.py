@@ -6,6 +6,15 @@ series always equal what a full recomputation from the store would give, at the 
 changed events only. Histogram sums are kept in integer milliseconds so that adding and
 removing the same observation returns exactly to the previous value.
 
+Counters and histograms never go down: a correction that takes a contribution out (a
+deployment re-sent as failed, a lead time moving to another bucket) is published as a
+retraction, in a family of its own (``kpi_deployments_retracted_total``), and the counter
+keeps every contribution ever made: stored now plus retracted. The retractions are kept in
+the store with the events, so a restart continues both (see :func:`retractions`).
+
+Windowed KPIs (dated observations) are kept by :class:`~kpi_exporter.kpis.windows.Windows`,
+which computes every window exactly at the instant of rendering.
+
 Series that depend on "now" (open changes by age, the oldest open incident) cannot be sums.
 For those the aggregate keeps, per series, the start time of each live item by natural key,
 updated by the same add and take-out; the samples are derived from them when the exposition
@@ -24,11 +33,12 @@ from dataclasses import dataclass, field
 from ..exposition import Family, histogram_lines, scalar_lines
 from ..model import Event
 from .cost import COST_DERIVATIONS, DailySpend, budget_samples
-from .families import FAMILIES, FAMILY_BY_NAME
+from .families import FAMILIES, FAMILY_BY_NAME, retracted_name
 from .live import DERIVATIONS
-from .observation import Daily, Observation, Since
+from .observation import Daily, Dated, Observation, Since
 from .observe import observe
 from .settings import KpiSettings
+from .windows import Windows
 
 Labels = tuple[str, ...]
 Key = tuple[str, str, str]  # an event's natural key: (kind, source, key)
@@ -44,6 +54,50 @@ class Histogram:
     @property
     def count(self) -> int:
         return sum(self.counts)
+
+    def plus(self, other: Histogram | None) -> Histogram:
+        if other is None:
+            return self
+        counts = [a + b for a, b in zip(self.counts, other.counts, strict=True)]
+        return Histogram(counts, self.sum_ms + other.sum_ms)
+
+
+def retractions(
+    changes: Iterable[tuple[Event | None, Event]], settings: KpiSettings
+) -> list[Observation]:
+    """The counter and histogram contributions that the changed events no longer make: what
+    each ``before`` contributed and its ``after`` does not (an unchanged contribution is
+    neither retracted nor added again)."""
+    retracted: list[Observation] = []
+    for before, after in changes:
+        if before is None:
+            continue
+        old = Counter(_monotonic(before, settings))
+        old.subtract(_monotonic(after, settings))
+        retracted.extend((+old).elements())
+    return retracted
+
+
+def _monotonic(event: Event, settings: KpiSettings) -> Iterator[Observation]:
+    for observation in observe(event, settings):
+        if isinstance(observation, Observation) and FAMILY_BY_NAME[observation.family].type in (
+            "counter",
+            "histogram",
+        ):
+            yield observation
+
+
+def retraction_family(family: Family) -> Family:
+    """The family publishing the retractions of a counter or histogram family."""
+    return Family(
+        retracted_name(family.name),
+        family.type,
+        f"Retractions of `{family.name}`: contributions a correction took out (an event"
+        " re-sent or re-assessed). Net over a range = increase of the family minus increase"
+        " of this one.",
+        family.labels,
+        family.buckets,
+    )
 
 
 @dataclass(slots=True)
@@ -71,6 +125,15 @@ class Aggregate:
     stored: Counter[tuple[str, str]] = field(default_factory=Counter)
     # Spend per cost series and UTC day, for the month-to-date and forecast families.
     spend: DailySpend = field(default_factory=DailySpend)
+    # Contributions taken out by corrections, per counter or histogram family and series.
+    retracted_values: dict[str, dict[Labels, float]] = field(default_factory=dict)
+    retracted_histograms: dict[str, dict[Labels, Histogram]] = field(default_factory=dict)
+    # The levels above the app this process sees whole (see kpis.windows).
+    exact_levels: tuple[str, ...] = ("team", "org")
+    windows: Windows = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.windows = Windows(self.settings.windows, self.settings.quantiles, self.exact_levels)
 
     def add(self, event: Event, sign: int = 1) -> None:
         """Add (sign=1) or take out (sign=-1) the contributions of one event."""
@@ -80,25 +143,54 @@ class Aggregate:
                 self._track(observation, (event.kind, event.source, event.key), sign)
             elif isinstance(observation, Daily):
                 self.spend.add(observation, sign, self.clock())
+            elif isinstance(observation, Dated):
+                self.windows.add(observation, sign)
             else:
                 self._record(observation, sign)
 
-    def apply(self, changes: Iterable[tuple[Event | None, Event]]) -> None:
-        """Apply the net changes of one store transaction."""
+    def apply(
+        self,
+        changes: Iterable[tuple[Event | None, Event]],
+        retracted: Iterable[Observation] = (),
+    ) -> None:
+        """Apply the net changes of one store transaction and the retractions they made
+        (see :func:`retractions`; stored in the same transaction)."""
         for before, after in changes:
             if before is not None:
                 self.add(before, -1)
             self.add(after, 1)
+        for observation in retracted:
+            self.retract(observation)
+
+    def retract(self, observation: Observation, times: float = 1) -> None:
+        """Count a contribution taken out by a correction (``times`` over)."""
+        family = FAMILY_BY_NAME[observation.family]
+        if family.type == "histogram":
+            self._observe(self.retracted_histograms, family, observation, int(times))
+        else:
+            series = self.retracted_values.setdefault(family.name, {})
+            series[observation.labels] = (
+                series.get(observation.labels, 0.0) + times * observation.value
+            )
+
+    @staticmethod
+    def _observe(
+        histograms: dict[str, dict[Labels, Histogram]],
+        family: Family,
+        observation: Observation,
+        sign: int,
+    ) -> None:
+        series = histograms.setdefault(family.name, {})
+        histogram = series.get(observation.labels)
+        if histogram is None:
+            histogram = series[observation.labels] = Histogram([0] * (len(family.buckets) + 1))
+        histogram.counts[bisect_left(family.buckets, observation.value)] += sign
+        histogram.sum_ms += sign * round(observation.value * 1000)
 
     def _record(self, observation: Observation, sign: int) -> None:
         family = FAMILY_BY_NAME[observation.family]
         if family.type == "histogram":
-            series = self.histograms.setdefault(family.name, {})
-            histogram = series.get(observation.labels)
-            if histogram is None:
-                histogram = series[observation.labels] = Histogram([0] * (len(family.buckets) + 1))
-            histogram.counts[bisect_left(family.buckets, observation.value)] += sign
-            histogram.sum_ms += sign * round(observation.value * 1000)
+            self._observe(self.histograms, family, observation, sign)
         else:
             series_values = self.values.setdefault(family.name, {})
             series_values[observation.labels] = (
@@ -135,13 +227,16 @@ class Aggregate:
                 yield (*labels, *extra), value
 
     def exposition(self, openmetrics: bool) -> Iterator[str]:
-        """Every family with at least one series, in catalogue order, series sorted.
+        """Every family with at least one series, in catalogue order, series sorted; then
+        the retraction families and the window families.
 
-        A counter at 0 or an empty histogram only exists because its events were re-assessed
-        away (late data): it is left out, so the exposition equals a computation from scratch.
-        Gauges keep their zeros ("no open incident" is 0, not a missing series) while any
-        event contributes to the series.
-        Time-dependent families are derived at the aggregate's ``clock()``, read once.
+        A counter or histogram shows every contribution ever made: stored now plus
+        retracted. One at 0 only exists because its events were re-assessed away before
+        anything was published: it is left out, so the exposition equals a computation
+        from scratch. Gauges keep their zeros ("no open incident" is 0, not a missing series)
+        while any event contributes to the series.
+        Time-dependent families and windows are derived at the aggregate's ``clock()``, read
+        once.
         """
         now = self.clock()
         for family in FAMILIES:
@@ -155,24 +250,54 @@ class Aggregate:
                 if self.live.get(family.name):
                     yield scalar_lines(family, self._derived(family, now), openmetrics)
             elif family.type == "histogram":
-                histograms = self.histograms.get(family.name)
-                if histograms:
-                    yield histogram_lines(
-                        family,
-                        (
-                            (labels, h.counts, h.sum_ms / 1000)
-                            for labels, h in sorted(histograms.items())
-                            if h.count
-                        ),
-                        openmetrics,
-                    )
+                if histograms := self.gross_histograms(family.name):
+                    yield histogram_lines(family, _histogram_series(histograms), openmetrics)
+            elif family.type == "counter":
+                if counters := self.gross_values(family.name):
+                    yield scalar_lines(family, _nonzero(counters), openmetrics)
             elif values := self.values.get(family.name):
-                yield scalar_lines(
-                    family,
-                    (
-                        (labels, value)
-                        for labels, value in sorted(values.items())
-                        if value or family.type == "gauge"
-                    ),
-                    openmetrics,
+                yield scalar_lines(family, sorted(values.items()), openmetrics)
+        for family in FAMILIES:
+            if family.type == "histogram" and (
+                taken_out := self.retracted_histograms.get(family.name)
+            ):
+                yield histogram_lines(
+                    retraction_family(family), _histogram_series(taken_out), openmetrics
                 )
+            elif family.type == "counter" and (retracted := self.retracted_values.get(family.name)):
+                yield scalar_lines(retraction_family(family), _nonzero(retracted), openmetrics)
+        yield from self.windows.exposition(now, openmetrics)
+
+    def gross_values(self, name: str) -> dict[Labels, float]:
+        """A counter family's published values: stored contributions plus retracted ones."""
+        net = self.values.get(name, {})
+        retracted = self.retracted_values.get(name)
+        if not retracted:
+            return net
+        gross = dict(net)
+        for labels, value in retracted.items():
+            gross[labels] = gross.get(labels, 0.0) + value
+        return gross
+
+    def gross_histograms(self, name: str) -> dict[Labels, Histogram]:
+        """A histogram family's published buckets: stored observations plus retracted ones."""
+        net = self.histograms.get(name, {})
+        retracted = self.retracted_histograms.get(name)
+        if not retracted:
+            return net
+        gross = {labels: h.plus(retracted.get(labels)) for labels, h in net.items()}
+        for labels, histogram in retracted.items():
+            gross.setdefault(labels, histogram)
+        return gross
+
+
+def _nonzero(values: dict[Labels, float]) -> Iterator[tuple[Labels, float]]:
+    return ((labels, value) for labels, value in sorted(values.items()) if value)
+
+
+def _histogram_series(
+    histograms: dict[Labels, Histogram],
+) -> Iterator[tuple[Labels, list[int], float]]:
+    return (
+        (labels, h.counts, h.sum_ms / 1000) for labels, h in sorted(histograms.items()) if h.count
+    )

@@ -35,3 +35,20 @@ class Daily(NamedTuple):
     labels: tuple[str, ...]
     day: float
     amount: float
+
+
+class Dated(NamedTuple):
+    """The event puts ``value`` into the windowed family ``family`` (see
+    :data:`~kpi_exporter.kpis.families.WINDOWED`) at its event time ``at``, in the app-level
+    series ``labels`` (app, team, and component for incidents by component). A window at
+    ``now`` holds the observations with ``now - window < at <= now``: counts add the values
+    up, quantile families take their exact quantiles (see :mod:`kpi_exporter.kpis.windows`)."""
+
+    family: str
+    labels: tuple[str, ...]
+    at: float
+    value: float = 1.0
+
+
+Contribution = Observation | Since | Daily | Dated
+"""Anything a KPI function says an event contributes."""

@@ -29,12 +29,12 @@ from .cost import observe_cost
 from .delivery import observe_change, observe_deployment, observe_outcome
 from .flow import observe_flow
 from .incidents import observe_incident
-from .observation import Daily, Observation, Since
+from .observation import Contribution
 from .quality import observe_defect
 from .security import observe_vulnerability
 from .settings import KpiSettings
 
-Observer = Callable[[Any, KpiSettings], Iterator[Observation | Since | Daily]]
+Observer = Callable[[Any, KpiSettings], Iterator[Contribution]]
 
 _OBSERVERS: dict[type[Any], tuple[Observer, ...]] = {
     Deployment: (observe_deployment,),
@@ -50,7 +50,7 @@ _OBSERVERS: dict[type[Any], tuple[Observer, ...]] = {
 }
 
 
-def observe(event: Event, settings: KpiSettings) -> Iterator[Observation | Since | Daily]:
+def observe(event: Event, settings: KpiSettings) -> Iterator[Contribution]:
     """The contributions of one event (none for kinds without a KPI yet)."""
     for observer in _OBSERVERS.get(type(event), ()):
         yield from observer(event, settings)

@@ -10,14 +10,18 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from ..model import Vulnerability
-from .observation import Observation, Since
+from .observation import Dated, Observation, Since
 from .settings import KpiSettings
 
 
 def observe_vulnerability(
     finding: Vulnerability, settings: KpiSettings
-) -> Iterator[Observation | Since]:
+) -> Iterator[Observation | Since | Dated]:
+    """In the windows, a fixed or dismissed finding counts by the time it was closed (by its
+    creation when the source gives no closing time)."""
     labels = (finding.app, finding.team, finding.severity)
+    owner = (finding.app, finding.team)
+    closed_at = finding.closed_at if finding.closed_at is not None else finding.created_at
     by_scanner = (*labels, finding.scanner)
     is_open = finding.state == "open"
     # Always observed (0 or 1), so that "no open finding" is a 0, not a missing series.
@@ -37,8 +41,11 @@ def observe_vulnerability(
         )
     if finding.state == "fixed":
         yield Observation("kpi_vulnerabilities_fixed_total", by_scanner, 1)
+        yield Dated("kpi_window_vulnerabilities_fixed", owner, closed_at)
         if finding.closed_at is not None:
             fix = max(0.0, finding.closed_at - finding.created_at)
             yield Observation("kpi_vulnerability_fix_seconds", labels, fix)
+            yield Dated("kpi_window_vulnerability_fix_seconds", owner, finding.closed_at, fix)
     elif finding.state == "dismissed":
         yield Observation("kpi_vulnerabilities_dismissed_total", by_scanner, 1)
+        yield Dated("kpi_window_vulnerabilities_dismissed", owner, closed_at)

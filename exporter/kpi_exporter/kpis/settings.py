@@ -7,6 +7,12 @@ from dataclasses import dataclass, field
 from typing import NamedTuple
 
 DEFAULT_PRODUCTION_PATTERN = r"^prod(uction)?([-_].*)?$"
+DEFAULT_WINDOWS: tuple[tuple[str, float], ...] = (
+    ("7d", 7 * 86400.0),
+    ("30d", 30 * 86400.0),
+    ("90d", 90 * 86400.0),
+)
+DEFAULT_QUANTILES: tuple[float, ...] = (0.5, 0.75, 0.9)
 DEFAULT_VULNERABILITY_SLA: tuple[tuple[str, float], ...] = (
     ("critical", 7 * 86400.0),
     ("high", 30 * 86400.0),
@@ -35,9 +41,24 @@ class KpiSettings:
     vulnerability_sla: tuple[tuple[str, float], ...] = DEFAULT_VULNERABILITY_SLA
     # Monthly cost budgets from the config, exported as gauges for rules to compare.
     budgets: tuple[Budget, ...] = ()
+    # Windowed KPIs: (label, seconds) of each window and the quantiles published.
+    windows: tuple[tuple[str, float], ...] = DEFAULT_WINDOWS
+    quantiles: tuple[float, ...] = DEFAULT_QUANTILES
+    # Which incidents count as production incidents (windowed incident KPIs, failed
+    # deployments): their environment matches this pattern (None: the production pattern)
+    # and, when the tuple is not empty, their severity is listed.
+    incident_environments: re.Pattern[str] | None = None
+    incident_severities: tuple[str, ...] = ()
 
     def is_production(self, environment: str) -> bool:
         return self.production.search(environment) is not None
+
+    def is_production_incident(self, environment: str, severity: str) -> bool:
+        """Whether an incident counts for the production KPIs and can fail a deployment."""
+        pattern = self.incident_environments or self.production
+        if pattern.search(environment) is None:
+            return False
+        return not self.incident_severities or severity in self.incident_severities
 
     def sla(self, severity: str) -> float | None:
         """The time to fix allowed for a finding of ``severity``; None when it has none."""

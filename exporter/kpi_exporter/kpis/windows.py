@@ -1,0 +1,368 @@
+"""Windowed KPIs by event time: exact counts, quantiles and deploy days over each window.
+
+The KPI functions date what they observe (:class:`~kpi_exporter.kpis.observation.Dated`:
+a family, the app-level series, the event time and a value). Every dated observation is kept,
+per app-level series, in a :class:`Timeline` sorted by time, so each window is computed
+exactly at any instant: a window of width ``W`` at ``now`` holds the observations with
+``now - W < at <= now``.
+
+- a **count** adds up the values in the window, per app (teams and the organisation are sums,
+  which the recording rules do);
+- **quantiles** are exact (:func:`quantile`) at the app, team and organisation level: a
+  team's median is the median of its observations, never a combination of app medians;
+- **deploy days** count the UTC days with an observation among the last N complete UTC days
+  (N: the window in days), at the same three levels.
+
+A level this process cannot see whole (the organisation of a sharded installation, or a team
+split across shards) gets the window's observations per bucket instead (``_observations``),
+from which the rules estimate the quantile over every shard.
+
+What it costs: the results are cached per series and level, with the instant until which they
+hold (the next observation to enter or leave one of the windows). A render recomputes only
+the entries that a poll changed or whose time has come, so the timer that moves windows on as
+time passes costs the series whose windows changed, never the whole store.
+"""
+
+from __future__ import annotations
+
+import math
+from array import array
+from bisect import bisect_left, bisect_right
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+
+from ..exposition import format_value, header, label_block
+from ..gofloat import go_float
+from .families import WINDOWED, Windowed, observations_family
+from .observation import Dated
+
+DAY = 86400.0
+INF = math.inf
+Labels = tuple[str, ...]
+LEVELS = ("app", "team", "org")
+
+
+def quantile(ordered: Sequence[float], q: float) -> float:
+    """The exact ``q`` quantile of sorted values, interpolated between the two closest ranks
+    (the "inclusive" definition of spreadsheets' PERCENTILE.INC, numpy's default and
+    ``statistics.quantiles(method="inclusive")``): the median of an even count is the mean of
+    the two middle values."""
+    position = (len(ordered) - 1) * q
+    below = math.floor(position)
+    if below + 1 >= len(ordered):
+        return ordered[-1]
+    low, high = ordered[below], ordered[below + 1]
+    return low + (position - below) * (high - low)
+
+
+class Timeline:
+    """The dated observations of one series: times ascending, values alongside."""
+
+    __slots__ = ("times", "values")
+
+    def __init__(self) -> None:
+        self.times = array("d")
+        self.values = array("d")
+
+    def __len__(self) -> int:
+        return len(self.times)
+
+    def add(self, at: float, value: float) -> None:
+        index = bisect_right(self.times, at)
+        self.times.insert(index, at)
+        self.values.insert(index, value)
+
+    def remove(self, at: float, value: float) -> bool:
+        """Take out one observation equal to (at, value); False when there is none."""
+        start = bisect_left(self.times, at)
+        for index in range(start, bisect_right(self.times, at, start)):
+            if self.values[index] == value:
+                del self.times[index]
+                del self.values[index]
+                return True
+        return False
+
+    def span(self, now: float, width: float) -> tuple[int, int]:
+        """Index range of the observations in the window ``(now - width, now]``."""
+        return bisect_right(self.times, now - width), bisect_right(self.times, now)
+
+    def next_change(self, now: float, width: float) -> float:
+        """When the window's content changes next with no new observation: the first
+        observation in it leaves, or the first one after ``now`` enters."""
+        low, high = self.span(now, width)
+        leaves = self.times[low] + width if low < high else INF
+        enters = self.times[high] if high < len(self.times) else INF
+        return min(leaves, enters)
+
+
+Sample = tuple[Labels, Labels, float]
+"""(label names, label values, value) of one published series."""
+
+
+@dataclass(slots=True)
+class Entry:
+    """The samples of one series (app) or level (team, organisation) of a window family,
+    their rendered lines, and until when they hold."""
+
+    samples: list[Sample] = field(default_factory=list)
+    lines: str = ""
+    valid_until: float = -INF
+
+    def set(self, name: str, samples: list[Sample], valid_until: float) -> None:
+        self.samples, self.valid_until = samples, valid_until
+        self.lines = "".join(
+            f"{name}{{{label_block(names, values)}}} {format_value(value)}\n"
+            for names, values, value in samples
+        )
+
+
+@dataclass(slots=True)
+class FamilyState:
+    """One window family: its app-level timelines, the apps of each team, the cached
+    entries (app labels, or ("team", team) and ("org",) for levels) and its rendered text."""
+
+    windowed: Windowed
+    timelines: dict[Labels, Timeline] = field(default_factory=dict)
+    teams: dict[str, set[Labels]] = field(default_factory=dict)
+    entries: dict[Labels, Entry] = field(default_factory=dict)
+    dirty: set[Labels] = field(default_factory=set)
+    order: list[Labels] | None = None  # entry keys in rendering order; None: sort again
+    text: str = ""  # every entry's lines, in order, without the header
+    changed: bool = True
+
+
+def _team_key(team: str) -> Labels:
+    return ("\x00team", team)
+
+
+ORG_KEY: Labels = ("\x00org",)
+
+
+class Windows:
+    """Every window family's dated observations, and their rendering at any instant.
+
+    ``durations``: (label, seconds) of each window; ``quantiles``: the quantiles published;
+    ``exact_levels``: the levels above the app this process sees whole ("team", "org"); at
+    the others it publishes ``_observations`` per bucket instead of exact values.
+    """
+
+    def __init__(
+        self,
+        durations: Sequence[tuple[str, float]],
+        quantiles: Sequence[float],
+        exact_levels: Iterable[str] = ("team", "org"),
+    ) -> None:
+        self.durations = tuple(durations)
+        self.quantiles = tuple(quantiles)
+        self.quantile_labels = tuple(go_float(q) for q in self.quantiles)
+        self.exact_levels = frozenset(exact_levels)
+        self.families = {w.family.name: FamilyState(w) for w in WINDOWED}
+
+    # -- observations ---------------------------------------------------------------------
+
+    def add(self, dated: Dated, sign: int) -> None:
+        """Add (sign 1) or take out (sign -1) one dated observation."""
+        state = self.families[dated.family]
+        timeline = state.timelines.get(dated.labels)
+        if sign > 0:
+            if timeline is None:
+                timeline = state.timelines[dated.labels] = Timeline()
+                state.teams.setdefault(dated.labels[1], set()).add(dated.labels)
+                state.order = None
+            timeline.add(dated.at, dated.value)
+        elif timeline is not None and timeline.remove(dated.at, dated.value) and not timeline:
+            del state.timelines[dated.labels]
+            members = state.teams[dated.labels[1]]
+            members.discard(dated.labels)
+            if not members:
+                del state.teams[dated.labels[1]]
+            state.order = None
+        state.dirty.add(dated.labels)
+
+    def observations(self) -> int:
+        """How many dated observations are kept (for memory figures)."""
+        return sum(len(t) for s in self.families.values() for t in s.timelines.values())
+
+    # -- rendering ------------------------------------------------------------------------
+
+    def exposition(self, now: float, openmetrics: bool) -> Iterator[str]:
+        """Every window family with at least one series, at ``now``."""
+        for state in self.families.values():
+            self._update(state, now)
+            if state.text:
+                yield header(state.windowed.family, openmetrics) + state.text
+            if state.windowed.kind == "quantiles" and self.exact_levels != {"team", "org"}:
+                text = self._observations_text(state, now)
+                if text:
+                    yield header(observations_family(state.windowed), openmetrics) + text
+
+    def samples(self, now: float) -> Iterator[tuple[str, Labels, Labels, float]]:
+        """Every sample at ``now``: (family, label names, label values, value)."""
+        for state in self.families.values():
+            self._update(state, now)
+            for key in state.order or ():
+                for names, values, value in state.entries[key].samples:
+                    yield state.windowed.family.name, names, values, value
+            if state.windowed.kind == "quantiles" and self.exact_levels != {"team", "org"}:
+                name = observations_family(state.windowed).name
+                for names, values, value in self._observation_samples(state, now):
+                    yield name, names, values, value
+
+    def _update(self, state: FamilyState, now: float) -> None:
+        """Recompute the entries a change or the passing time made stale, then the text."""
+        name = state.windowed.family.name
+        stale_teams: set[str] = set()
+        for labels in state.dirty:
+            if labels in state.timelines:
+                entry = state.entries.setdefault(labels, Entry())
+                entry.valid_until = -INF
+            else:
+                state.entries.pop(labels, None)
+            stale_teams.add(labels[1])
+        state.dirty.clear()
+        changed = bool(stale_teams)
+        for labels, timeline in state.timelines.items():
+            entry = state.entries[labels]
+            if now >= entry.valid_until:
+                entry.set(name, *self._app_samples(state.windowed, labels, timeline, now))
+                stale_teams.add(labels[1])
+                changed = True
+        if state.windowed.kind != "count":
+            changed |= self._update_levels(state, now, stale_teams)
+        if state.order is None:
+            state.order = sorted(k for k in state.entries if not k[0].startswith("\x00"))
+            state.order += sorted(k for k in state.entries if k[0] == "\x00team")
+            state.order += [ORG_KEY] if ORG_KEY in state.entries else []
+            changed = True
+        if changed:
+            state.text = "".join(state.entries[key].lines for key in state.order)
+
+    def _update_levels(self, state: FamilyState, now: float, stale_teams: set[str]) -> bool:
+        changed = False
+        if "team" in self.exact_levels:
+            for team in list(stale_teams) + [t for t in state.teams if t not in stale_teams]:
+                key = _team_key(team)
+                members = state.teams.get(team)
+                if not members:
+                    if state.entries.pop(key, None) is not None:
+                        state.order, changed = None, True
+                    continue
+                entry = state.entries.get(key)
+                if entry is None:
+                    entry = state.entries[key] = Entry()
+                    state.order = None
+                if team in stale_teams or now >= entry.valid_until:
+                    timelines = [state.timelines[m] for m in members]
+                    entry.set(
+                        state.windowed.family.name,
+                        *self._level_samples(state.windowed, ("team",), (team,), timelines, now),
+                    )
+                    changed = True
+        if "org" in self.exact_levels:
+            if not state.timelines:
+                if state.entries.pop(ORG_KEY, None) is not None:
+                    state.order, changed = None, True
+                return changed
+            entry = state.entries.get(ORG_KEY)
+            if entry is None:
+                entry = state.entries[ORG_KEY] = Entry()
+                state.order = None
+            if stale_teams or now >= entry.valid_until:
+                timelines = list(state.timelines.values())
+                entry.set(
+                    state.windowed.family.name,
+                    *self._level_samples(state.windowed, (), (), timelines, now),
+                )
+                changed = True
+        return changed
+
+    def _app_samples(
+        self, windowed: Windowed, labels: Labels, timeline: Timeline, now: float
+    ) -> tuple[list[Sample], float]:
+        if windowed.kind != "count":
+            names = windowed.family.labels[: len(labels)]
+            return self._level_samples(windowed, names, labels, [timeline], now)
+        samples: list[Sample] = []
+        valid_until = INF
+        for window, width in self.durations:
+            low, high = timeline.span(now, width)
+            samples.append(
+                (windowed.family.labels, (*labels, window), sum(timeline.values[low:high]))
+            )
+            valid_until = min(valid_until, timeline.next_change(now, width))
+        return samples, valid_until
+
+    def _level_samples(
+        self,
+        windowed: Windowed,
+        names: Labels,
+        values: Labels,
+        timelines: Sequence[Timeline],
+        now: float,
+    ) -> tuple[list[Sample], float]:
+        """Quantiles or deploy days over the union of ``timelines`` (one app, a team, the
+        organisation), labelled ``names`` = ``values``."""
+        samples: list[Sample] = []
+        if windowed.kind == "days":
+            for window, width in self.durations:
+                days = round(width / DAY)
+                seen = {day for timeline in timelines for day in _days(timeline, now, days)}
+                samples.append(((*names, "window"), (*values, window), float(len(seen))))
+            # Complete days change at midnight UTC; new deployments come through add().
+            return samples, (math.floor(now / DAY) + 1) * DAY
+        valid_until = INF
+        for window, width in self.durations:
+            in_window: list[float] = []
+            for timeline in timelines:
+                low, high = timeline.span(now, width)
+                in_window.extend(timeline.values[low:high])
+                valid_until = min(valid_until, timeline.next_change(now, width))
+            if not in_window:
+                continue
+            in_window.sort()
+            for q, q_label in zip(self.quantiles, self.quantile_labels, strict=True):
+                samples.append(
+                    (
+                        (*names, "window", "quantile"),
+                        (*values, window, q_label),
+                        quantile(in_window, q),
+                    )
+                )
+        return samples, valid_until
+
+    def _observation_samples(self, state: FamilyState, now: float) -> Iterator[Sample]:
+        """Per-bucket observation counts at the levels this process does not see whole."""
+        family = observations_family(state.windowed)
+        bounds = (*(go_float(b) for b in family.buckets), "+Inf")
+        groups: list[tuple[Labels, Labels, list[Timeline]]] = []
+        if "team" not in self.exact_levels:
+            for team in sorted(state.teams):
+                members = [state.timelines[m] for m in state.teams[team]]
+                groups.append((("team",), (team,), members))
+        if "org" not in self.exact_levels and state.timelines:
+            groups.append(((), (), list(state.timelines.values())))
+        for names, values, timelines in groups:
+            for window, width in self.durations:
+                counts = [0] * (len(family.buckets) + 1)
+                for timeline in timelines:
+                    low, high = timeline.span(now, width)
+                    for value in timeline.values[low:high]:
+                        counts[bisect_left(family.buckets, value)] += 1
+                cumulative = 0
+                for bound, count in zip(bounds, counts, strict=True):
+                    cumulative += count
+                    yield (*names, "window", "le"), (*values, window, bound), float(cumulative)
+
+    def _observations_text(self, state: FamilyState, now: float) -> str:
+        name = observations_family(state.windowed).name
+        return "".join(
+            f"{name}{{{label_block(names, values)}}} {format_value(value)}\n"
+            for names, values, value in self._observation_samples(state, now)
+        )
+
+
+def _days(timeline: Timeline, now: float, days: int) -> set[int]:
+    today = math.floor(now / DAY)
+    low = bisect_left(timeline.times, (today - days) * DAY)
+    high = bisect_left(timeline.times, today * DAY)
+    return {math.floor(t / DAY) for t in timeline.times[low:high]}
