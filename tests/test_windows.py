@@ -5,6 +5,7 @@ go down after a correction. Every expected value is computed by hand in the test
 from __future__ import annotations
 
 import statistics
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -48,7 +49,7 @@ def deployed_change(key: str, app: str, team: str, deployed: str, lead_time: flo
     )
 
 
-def text_at(events: list[Event], now: float, kpi: KpiSettings = SETTINGS) -> str:
+def text_at(events: Sequence[Event], now: float, kpi: KpiSettings = SETTINGS) -> str:
     return render(aggregate(events, kpi, clock=lambda: now).exposition).text.decode()
 
 
@@ -78,7 +79,7 @@ def test_quantiles_equal_pythons_inclusive_quantiles(values: list[float]) -> Non
         assert quantile(ordered, percent / 100) == pytest.approx(cuts[percent - 1], abs=1e-6)
 
 
-LEAD_TIMES = [
+LEAD_TIMES: list[Event] = [
     deployed_change("s1", "shop", "a", "2026-11-29T10:00:00Z", 24 * HOUR),
     deployed_change("s2", "shop", "a", "2026-11-25T00:00:00Z", 12 * HOUR),
     deployed_change("s3", "shop", "a", "2026-11-10T00:00:00Z", 36 * HOUR),
