@@ -11,7 +11,6 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import replace
 
 from .exposition import ExpositionCache
 from .health import Health
@@ -21,32 +20,11 @@ from .kpis.families import FAMILY_BY_NAME
 from .linking import LinkSettings, relink
 from .model import Change, Event
 from .sharding import Shard
+from .shipping import reship, store_change
 from .sources import Poll
 from .store import Store, Transaction
 
 log = logging.getLogger(__name__)
-
-
-def merge_change(stored: Change | None, new: Change, settings: KpiSettings) -> Change:
-    """A change keeps the FIRST successful production deployment that contained it: a later
-    deployment that lists the same change again does not move its lead time."""
-    if (
-        stored is not None
-        and stored.deployed_at is not None
-        and settings.is_production(stored.deployed_environment)
-        and (
-            new.deployed_at is None
-            or not settings.is_production(new.deployed_environment)
-            or new.deployed_at > stored.deployed_at
-        )
-    ):
-        return replace(
-            new,
-            deployed_environment=stored.deployed_environment,
-            deployed_at=stored.deployed_at,
-            deployment_key=stored.deployment_key,
-        )
-    return new
 
 
 class Pipeline:
@@ -100,6 +78,7 @@ class Pipeline:
                     if self.shard.keeps(event):
                         tx.upsert(self._merge(tx, event))
                 touched = [e for pair in tx.changes() for e in pair if e is not None]
+                reship(touched, tx, self.kpi)
                 relink(tx, touched, self.kpi, self.linking)
                 tx.set_cursor(source, poll.cursor)
                 tx.set_validators(source, poll.validators)
@@ -111,8 +90,7 @@ class Pipeline:
 
     def _merge(self, tx: Transaction, event: Event) -> Event:
         if isinstance(event, Change):
-            stored = tx.get(event)
-            return merge_change(stored if isinstance(stored, Change) else None, event, self.kpi)
+            return store_change(event, tx, self.kpi)
         return event
 
     def refresh(self) -> None:

@@ -15,9 +15,10 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 from .kpis.observation import Observation
-from .model import Event, from_json, to_json
+from .model import Change, Deployment, Event, from_json, to_json
 
 # Versioned migrations: entry i brings the schema from version i to version i + 1.
 # Never edit a released entry; append a new one.
@@ -62,6 +63,25 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (family, labels, value)
     ) WITHOUT ROWID;
     """,
+    # Every deployment a source said contains a change (see shipping.py), from the changes
+    # stored so far.
+    """
+    CREATE TABLE shipments (
+        source TEXT NOT NULL,
+        change_key TEXT NOT NULL,
+        deployment_key TEXT NOT NULL,
+        environment TEXT NOT NULL,
+        deployed_at REAL NOT NULL,
+        PRIMARY KEY (source, change_key, deployment_key)
+    ) WITHOUT ROWID;
+    CREATE INDEX shipments_by_deployment ON shipments (source, deployment_key);
+    INSERT INTO shipments (source, change_key, deployment_key, environment, deployed_at)
+        SELECT source, key, coalesce(json_extract(payload, '$.deployment_key'), ''),
+               coalesce(json_extract(payload, '$.deployed_environment'), ''),
+               json_extract(payload, '$.deployed_at')
+        FROM events
+        WHERE kind = 'change' AND json_extract(payload, '$.deployed_at') IS NOT NULL;
+    """,
 )
 
 
@@ -79,6 +99,17 @@ class SourceState:
 
     cursor: str | None = None
     validators: dict[str, Validator] = field(default_factory=dict)
+
+
+class Shipment(NamedTuple):
+    """A source's word that the deployment ``deployment_key`` ("" when it names none) to
+    ``environment``, finished at ``deployed_at``, contains the change ``change_key``."""
+
+    source: str
+    change_key: str
+    deployment_key: str
+    environment: str
+    deployed_at: float
 
 
 EventChange = tuple[Event | None, Event]
@@ -115,11 +146,7 @@ class Transaction:
 
     def get(self, event: Event) -> Event | None:
         """The stored version of ``event`` (same natural key), if any."""
-        row = self._conn.execute(
-            "SELECT payload FROM events WHERE kind = ? AND source = ? AND key = ?",
-            (event.kind, event.source, event.key),
-        ).fetchone()
-        return from_json(event.kind, row[0]) if row else None
+        return self._get(event.kind, event.source, event.key)
 
     def set_cursor(self, source: str, cursor: str | None) -> None:
         if cursor is None:
@@ -139,6 +166,53 @@ class Transaction:
                 " etag = excluded.etag, last_modified = excluded.last_modified",
                 (source, url, validator.etag, validator.last_modified),
             )
+
+    def add_shipment(self, shipment: Shipment) -> None:
+        """Keep a shipment; a deployment re-sent with another time or environment updates
+        it, and of unnamed deployments the earliest is kept."""
+        if shipment.deployment_key:
+            condition = ""
+        else:
+            condition = " WHERE excluded.deployed_at < shipments.deployed_at"
+        self._conn.execute(
+            "INSERT INTO shipments (source, change_key, deployment_key, environment, deployed_at)"
+            " VALUES (?, ?, ?, ?, ?) ON CONFLICT (source, change_key, deployment_key) DO UPDATE"
+            " SET environment = excluded.environment, deployed_at = excluded.deployed_at"
+            + condition,
+            shipment,
+        )
+
+    def shipments(self, source: str, change_key: str) -> list[Shipment]:
+        """The shipments of a change, earliest first."""
+        rows = self._conn.execute(
+            "SELECT source, change_key, deployment_key, environment, deployed_at FROM shipments"
+            " WHERE source = ? AND change_key = ? ORDER BY deployed_at, deployment_key",
+            (source, change_key),
+        )
+        return [Shipment(*row) for row in rows]
+
+    def shipped_by(self, source: str, deployment_key: str) -> list[str]:
+        """The keys of the changes a deployment shipped."""
+        rows = self._conn.execute(
+            "SELECT change_key FROM shipments WHERE source = ? AND deployment_key = ?",
+            (source, deployment_key),
+        )
+        return [key for (key,) in rows]
+
+    def deployment(self, source: str, key: str) -> Deployment | None:
+        stored = self._get("deployment", source, key)
+        return stored if isinstance(stored, Deployment) else None
+
+    def get_change(self, source: str, key: str) -> Change | None:
+        stored = self._get("change", source, key)
+        return stored if isinstance(stored, Change) else None
+
+    def _get(self, kind: str, source: str, key: str) -> Event | None:
+        row = self._conn.execute(
+            "SELECT payload FROM events WHERE kind = ? AND source = ? AND key = ?",
+            (kind, source, key),
+        ).fetchone()
+        return from_json(kind, row[0]) if row else None
 
     def add_retractions(self, retracted: Iterable[Observation]) -> None:
         """Count counter and histogram contributions taken out by this transaction."""
