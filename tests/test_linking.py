@@ -70,6 +70,47 @@ def test_each_failure_rule_on_a_hand_built_scenario() -> None:
     assert outcomes["d5"].recovered_at == ts("2026-11-09T12:30:00Z")
 
 
+def test_only_production_incidents_in_the_deployments_environment_fail_it() -> None:
+    d = deployment("d1", "2026-11-01T10:00:00Z")  # to production
+    after = "2026-11-01T12:00:00Z"
+    cases = [
+        # (incident environment, linking environments, failed)
+        ("production", "same", True),
+        ("staging", "same", False),  # not a production incident
+        ("staging", "any", False),
+        ("prod-eu", "same", False),  # production, but another environment than d1's
+        ("prod-eu", "any", True),  # any production deployment of the app
+    ]
+    for environment, environments, failed in cases:
+        i = incident("I", after, environment=environment)
+        outcome = assess([d], [i], KpiSettings(), LinkSettings(environments=environments))[0]
+        assert outcome.failed is failed, (environment, environments)
+
+
+def test_production_incidents_linked_to_no_deployment_are_counted(tmp_path: Path) -> None:
+    store = Store(tmp_path / "kpi.db")
+    pipeline = Pipeline(store, clock=lambda: ts("2026-11-12T00:00:00Z"))
+    pipeline.record("test", Poll(events=[*DEPLOYMENTS, *INCIDENTS], cursor=None))
+    # I3 started before any deployment; a staging incident is no production incident.
+    staging = incident("I4", "2026-11-10T00:00:00Z", environment="staging")
+    pipeline.record("test", Poll(events=[staging], cursor=None))
+    pipeline.refresh()
+    text = pipeline.cache.current.text.decode()
+    store.close()
+    assert value(text, "kpi_incidents_unlinked_total", app="shop") == 1
+    # A deployment before I3 arrives late: I3 is linked now, and the counter does not drop.
+    late = deployment("d0", "2026-10-24T00:00:00Z")
+    store = Store(tmp_path / "kpi.db")
+    pipeline = Pipeline(store, clock=lambda: ts("2026-11-12T00:00:00Z"))
+    pipeline.record("test", Poll(events=[late], cursor=None))
+    pipeline.refresh()
+    text = pipeline.cache.current.text.decode()
+    store.close()
+    assert value(text, "kpi_incidents_unlinked_total", app="shop") == 1
+    assert value(text, "kpi_incidents_unlinked_retracted_total", app="shop") == 1
+    assert value(text, "kpi_window_incidents_unlinked", app="shop", window="30d") == 0
+
+
 def test_incident_without_an_earlier_deployment_links_to_nothing() -> None:
     production = sorted(DEPLOYMENTS[:7], key=lambda d: d.finished_at)
     linked, how = link_incident(INCIDENTS[2], production, LinkSettings())

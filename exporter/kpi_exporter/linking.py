@@ -1,5 +1,11 @@
 """Which production deployments failed, and why: the incident <-> deployment links.
 
+Only production incidents count (``KpiSettings.is_production_incident``: by default an
+incident whose environment matches the production pattern): an incident in staging never
+fails a production deployment. An incident links to deployments to its own environment only
+(``environments: same``, the default: an incident in prod-eu never fails a deployment to
+production), or to any production deployment of its app (``environments: any``).
+
 A successful production deployment FAILED when
 - an incident is linked to it: the incident names it explicitly (deployment key, commit SHA
   or version in ``deployment_ref``, within ``explicit_horizon`` before the incident started),
@@ -18,6 +24,9 @@ Recovery: the latest resolution of its linked incidents (once all are resolved);
 linked incident, the end of the next deployment to that environment (the rollback or fix),
 if within ``rollback_window``.
 
+Every incident gets an :class:`~kpi_exporter.model.IncidentLink` saying which deployment it
+is linked to, if any, so that the incidents linked to none are counted.
+
 Every input is ordered by (time, source, key) before anything is decided, so the same events
 give the same links whatever order or poll window they arrived in.
 """
@@ -31,7 +40,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from .kpis.settings import KpiSettings
-from .model import Deployment, DeploymentOutcome, Event, Incident
+from .model import Deployment, DeploymentOutcome, Event, Incident, IncidentLink
 from .store import Transaction
 
 HOUR = 3600.0
@@ -47,6 +56,9 @@ class LinkSettings:
     incident_horizon: float = 7 * DAY
     explicit_horizon: float = 30 * DAY
     rollback_window: float = 7 * DAY
+    # same: an incident links only to deployments to its own environment (an incident in
+    # prod-eu never fails a deployment to production); any: to any production deployment.
+    environments: str = "same"
 
     def reach(self, event: Deployment | Incident) -> float:
         """How far back from ``event`` a deployment can have its outcome changed by it.
@@ -93,6 +105,8 @@ def link_incident(
 
     ``production``: the app's successful production deployments, ordered by :func:`_order`.
     """
+    if settings.environments == "same":
+        production = [d for d in production if d.environment == incident.environment]
     end = bisect_right(production, incident.started_at, key=lambda d: d.finished_at)
     if incident.deployment_ref:
         for deployment in reversed(production[:end]):
@@ -114,11 +128,13 @@ def assess(
     """One outcome per deployment of ONE app (failed is False unless it is a successful
     production deployment that failed)."""
     every = sorted(deployments, key=_order)
-    production = [d for d in every if d.status == "success" and kpi.is_production(d.environment)]
+    production = _production(every, kpi)
     in_production = {(d.source, d.key) for d in production}
 
     linked: dict[tuple[str, str], list[Incident]] = defaultdict(list)
     for incident in sorted(incidents, key=_order):
+        if not kpi.is_production_incident(incident.environment, incident.severity):
+            continue
         deployment, _ = link_incident(incident, production, settings)
         if deployment is not None:
             linked[(deployment.source, deployment.key)].append(incident)
@@ -185,6 +201,38 @@ def assess(
     return outcomes
 
 
+def _production(ordered: Sequence[Deployment], kpi: KpiSettings) -> list[Deployment]:
+    return [d for d in ordered if d.status == "success" and kpi.is_production(d.environment)]
+
+
+def incident_links(
+    deployments: Iterable[Deployment],
+    incidents: Iterable[Incident],
+    kpi: KpiSettings,
+    settings: LinkSettings,
+) -> list[IncidentLink]:
+    """The link of each incident of ONE app (none for an incident that is not a production
+    incident: it never links)."""
+    production = _production(sorted(deployments, key=_order), kpi)
+    links = []
+    for incident in incidents:
+        counted = kpi.is_production_incident(incident.environment, incident.severity)
+        deployment, how = link_incident(incident, production, settings) if counted else (None, "")
+        links.append(
+            IncidentLink(
+                source=incident.source,
+                key=incident.key,
+                app=incident.app,
+                team=incident.team,
+                started_at=incident.started_at,
+                production=counted,
+                deployment_key=f"{deployment.source}/{deployment.key}" if deployment else "",
+                how=how,
+            )
+        )
+    return links
+
+
 def relink(
     tx: Transaction, touched: Iterable[Event], kpi: KpiSettings, settings: LinkSettings
 ) -> None:
@@ -211,3 +259,5 @@ def relink(
         for outcome in assess(deployments, incidents, kpi, settings):
             if outcome.deployed_at >= since:
                 tx.upsert(outcome)
+        for link in incident_links(deployments, incidents, kpi, settings):
+            tx.upsert(link)

@@ -124,6 +124,29 @@ class DeploymentOutcome:
 
 
 @dataclass(frozen=True, slots=True)
+class IncidentLink:
+    """Derived, never polled: the deployment an incident is linked to, if any.
+
+    Written by :mod:`kpi_exporter.linking` for every incident it assesses, so that incidents
+    linked to no deployment are counted (a high share says the linking misses)."""
+
+    kind: ClassVar[str] = "link"
+    source: str
+    key: str  # the incident's key
+    app: str
+    team: str
+    started_at: float
+    # Whether the incident counts as a production incident (KpiSettings.is_production_incident).
+    production: bool
+    deployment_key: str = ""  # "" when linked to no deployment
+    how: str = ""  # explicit | last before | ""
+
+    @property
+    def time(self) -> float:
+        return self.started_at
+
+
+@dataclass(frozen=True, slots=True)
 class Defect:
     """A bug, and whether it escaped to production or was reported by a customer."""
 
@@ -247,6 +270,7 @@ Event = (
     | Change
     | Incident
     | DeploymentOutcome
+    | IncidentLink
     | Defect
     | Vulnerability
     | CostLine
@@ -262,6 +286,7 @@ EVENT_TYPES: dict[str, type[Any]] = {
         Change,
         Incident,
         DeploymentOutcome,
+        IncidentLink,
         Defect,
         Vulnerability,
         CostLine,

@@ -159,6 +159,12 @@ class LinkingConfig(Strict):
     rollback_window: Duration = Field(
         7 * 86400.0, description="Longest gap from a deployment to the rollback that undoes it."
     )
+    environments: Literal["same", "any"] = Field(
+        "same",
+        description="same: an incident links only to deployments to its own environment;"
+        " any: to any production deployment of its app (for incident tools that do not know"
+        " the environment, reported as production, while the apps deploy to prod-eu, ...).",
+    )
 
 
 class SecurityConfig(Strict):
@@ -309,6 +315,7 @@ class Config(Strict):
             incident_horizon=self.linking.incident_horizon,
             explicit_horizon=self.linking.explicit_horizon,
             rollback_window=self.linking.rollback_window,
+            environments=self.linking.environments,
         )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from ..model import Incident
+from ..model import Incident, IncidentLink
 from .observation import Dated, Observation, Since
 from .settings import KpiSettings
 
@@ -51,3 +51,11 @@ def observe_incident(
                 incident.acknowledged_at,
                 acknowledge,
             )
+
+
+def observe_link(link: IncidentLink, settings: KpiSettings) -> Iterator[Observation | Dated]:
+    """A production incident linked to no deployment counts, by its start."""
+    if link.production and not link.deployment_key:
+        owner = (link.app, link.team)
+        yield Observation("kpi_incidents_unlinked_total", owner, 1)
+        yield Dated("kpi_window_incidents_unlinked", owner, link.started_at)

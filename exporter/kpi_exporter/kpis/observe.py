@@ -15,6 +15,7 @@ from ..model import (
     Event,
     Gauge,
     Incident,
+    IncidentLink,
     TestRun,
     Vulnerability,
 )
@@ -28,7 +29,7 @@ from .code_quality import (
 from .cost import observe_cost
 from .delivery import observe_change, observe_deployment, observe_outcome
 from .flow import observe_flow
-from .incidents import observe_incident
+from .incidents import observe_incident, observe_link
 from .observation import Contribution
 from .quality import observe_defect
 from .security import observe_vulnerability
@@ -41,6 +42,7 @@ _OBSERVERS: dict[type[Any], tuple[Observer, ...]] = {
     Change: (observe_change, observe_flow),
     Incident: (observe_incident, observe_incident_component),
     DeploymentOutcome: (observe_outcome,),
+    IncidentLink: (observe_link,),
     Defect: (observe_defect,),
     Coverage: (observe_coverage,),
     TestRun: (observe_test_run,),
