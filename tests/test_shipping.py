@@ -86,7 +86,7 @@ def test_a_released_change_moves_its_lead_time_without_lowering_a_counter(tmp_pa
     store.close()
     got = samples(text)
     lead = "kpi_window_change_lead_time_seconds"
-    labels = frozenset({"app": "shop", "team": "a", "window": "30d", "quantile": "0.5"}.items())
+    labels = frozenset({"app": "shop", "team": "a", "window": "30d", "percentile": "50"}.items())
     # Lead time first commit (11-20) -> d2 (11-22): 48 h, no longer 24 h.
     assert got[(lead, labels)] == 48 * HOUR
     production = {"app": "shop", "team": "a", "environment": "production"}

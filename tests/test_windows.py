@@ -93,36 +93,36 @@ LEAD = "kpi_window_change_lead_time_seconds"
 def test_a_team_median_is_the_median_of_its_changes_not_of_its_apps_medians() -> None:
     text = text_at(LEAD_TIMES, NOW)
     # 7d = (11-23 12:00, 11-30 12:00]: shop 12h, 24h; cart 2h; billing 48h.
-    assert exact(text, LEAD, app="shop", team="a", window="7d", quantile="0.5") == 18 * HOUR
-    assert exact(text, LEAD, app="cart", team="a", window="7d", quantile="0.5") == 2 * HOUR
+    assert exact(text, LEAD, app="shop", team="a", window="7d", percentile="50") == 18 * HOUR
+    assert exact(text, LEAD, app="cart", team="a", window="7d", percentile="50") == 2 * HOUR
     # Team a: [2h, 12h, 24h] -> 12h (the mean of the app medians would be 10h).
-    assert exact(text, LEAD, team="a", window="7d", quantile="0.5") == 12 * HOUR
-    assert exact(text, LEAD, team="a", window="7d", quantile="0.75") == 18 * HOUR
-    assert exact(text, LEAD, team="a", window="7d", quantile="0.9") == pytest.approx(21.6 * HOUR)
+    assert exact(text, LEAD, team="a", window="7d", percentile="50") == 12 * HOUR
+    assert exact(text, LEAD, team="a", window="7d", percentile="75") == 18 * HOUR
+    assert exact(text, LEAD, team="a", window="7d", percentile="90") == pytest.approx(21.6 * HOUR)
     # Organisation: [2h, 12h, 24h, 48h] -> (12h + 24h) / 2.
-    assert exact(text, LEAD, window="7d", quantile="0.5") == 18 * HOUR
+    assert exact(text, LEAD, window="7d", percentile="50") == 18 * HOUR
     # 30d = (10-31 12:00, 11-30 12:00] adds shop's 36h (11-10), not 99h (10-20).
-    assert exact(text, LEAD, app="shop", team="a", window="30d", quantile="0.5") == 24 * HOUR
-    assert exact(text, LEAD, window="30d", quantile="0.5") == 24 * HOUR  # [2,12,24,36,48]
+    assert exact(text, LEAD, app="shop", team="a", window="30d", percentile="50") == 24 * HOUR
+    assert exact(text, LEAD, window="30d", percentile="50") == 24 * HOUR  # [2,12,24,36,48]
 
 
 def test_windows_slide_with_time_and_hold_an_event_at_their_end_but_not_their_start() -> None:
     # At 12-03 00:00 shop's 11-25 change has left the week: shop [24h], cart [2h].
     later = ts("2026-12-03T00:00:00Z")
     text = text_at(LEAD_TIMES, later)
-    assert exact(text, LEAD, team="a", window="7d", quantile="0.5") == 13 * HOUR
+    assert exact(text, LEAD, team="a", window="7d", percentile="50") == 13 * HOUR
     # Exactly 7 days after 11-25 00:00 the window is (11-25 00:00, 12-02 00:00]: it is out.
     edge = ts("2026-12-02T00:00:00Z")
     assert exact(
-        text_at(LEAD_TIMES, edge), LEAD, app="shop", team="a", window="7d", quantile="0.5"
+        text_at(LEAD_TIMES, edge), LEAD, app="shop", team="a", window="7d", percentile="50"
     ) == (24 * HOUR)
     # A change deployed exactly now is in; one a second ahead (clocks apart) is not, yet.
     ahead = [*LEAD_TIMES, deployed_change("n1", "cart", "a", "2026-11-30T12:00:01Z", 40 * HOUR)]
-    assert exact(text_at(ahead, NOW), LEAD, app="cart", team="a", window="7d", quantile="0.5") == (
+    assert exact(text_at(ahead, NOW), LEAD, app="cart", team="a", window="7d", percentile="50") == (
         2 * HOUR
     )
     one_second_later = text_at(ahead, NOW + 1)
-    assert exact(one_second_later, LEAD, app="cart", team="a", window="7d", quantile="0.5") == (
+    assert exact(one_second_later, LEAD, app="cart", team="a", window="7d", percentile="50") == (
         21 * HOUR
     )
 
@@ -134,7 +134,7 @@ def test_no_observation_in_a_window_publishes_no_quantile_but_counts_stay_at_zer
     text = text_at([*events, LEAD_TIMES[3]], NOW)
     assert exact(text, "kpi_window_deployments", app="shop", team="a", window="7d") == 0
     assert exact(text, "kpi_window_deployments", app="shop", team="a", window="30d") == 0
-    assert exact(text, LEAD, app="shop", team="a", window="30d", quantile="0.5") is None
+    assert exact(text, LEAD, app="shop", team="a", window="30d", percentile="50") is None
 
 
 def test_deploy_days_count_the_utc_days_with_a_deployment_among_the_last_complete_days() -> None:
@@ -157,7 +157,7 @@ def test_deploy_days_count_the_utc_days_with_a_deployment_among_the_last_complet
         Deployment("ci", "8", "shop", "a", "staging", ts("2026-11-28T05:00:00Z")),
     ]
     text = text_at(events, NOW)
-    days = "kpi_window_deploy_days"
+    days = "kpi_window_deployed_dates"
     assert exact(text, days, app="shop", team="a", window="7d") == 1  # 11-29
     assert exact(text, days, app="cart", team="a", window="7d") == 2  # 11-23, 11-29
     assert exact(text, days, team="a", window="7d") == 2  # 11-23, 11-29: days, not a sum
@@ -194,8 +194,8 @@ def test_a_sharded_process_publishes_bucket_counts_instead_of_team_and_org_quant
     for at, value in ((NOW - HOUR, 30 * 60.0), (NOW - 2 * HOUR, 3 * HOUR), (NOW - 8 * DAY, DAY)):
         windows.add(Dated(LEAD, ("shop", "a"), at, value), 1)
     text = "".join(windows.exposition(NOW, openmetrics=False))
-    assert exact(text, LEAD, app="shop", team="a", window="7d", quantile="0.5") == 6300.0
-    assert exact(text, LEAD, team="a", window="7d", quantile="0.5") is None
+    assert exact(text, LEAD, app="shop", team="a", window="7d", percentile="50") == 6300.0
+    assert exact(text, LEAD, team="a", window="7d", percentile="50") is None
     observed = LEAD + "_observations"
     # Lead time buckets: ... 30m, 1h, 2h, 4h, ...; cumulative.
     assert exact(text, observed, team="a", window="7d", le="1800.0") == 1
@@ -207,7 +207,7 @@ def test_a_sharded_process_publishes_bucket_counts_instead_of_team_and_org_quant
 def dated(draw: st.DrawFn) -> tuple[Dated, int]:
     app = draw(st.sampled_from(["shop", "cart", "billing"]))
     team = "b" if app == "billing" else "a"
-    family = draw(st.sampled_from([LEAD, "kpi_window_deployments", "kpi_window_deploy_days"]))
+    family = draw(st.sampled_from([LEAD, "kpi_window_deployments", "kpi_window_deployed_dates"]))
     at = NOW + draw(st.integers(-40, 3)) * DAY + draw(st.integers(0, 23)) * HOUR
     return Dated(family, (app, team), float(at), float(draw(st.integers(0, 5)))), draw(
         st.sampled_from([1, 1, -1])

@@ -19,7 +19,7 @@ def observe_deployment(
     yield Observation("kpi_deployments_total", labels, 1)
     owner = (deployment.app, deployment.team)
     yield Dated("kpi_window_deployments", owner, deployment.finished_at)
-    yield Dated("kpi_window_deploy_days", owner, deployment.finished_at)
+    yield Dated("kpi_window_deployed_dates", owner, deployment.finished_at)
 
 
 def observe_change(change: Change, settings: KpiSettings) -> Iterator[Observation | Dated]:

@@ -476,14 +476,16 @@ FAMILIES: tuple[Family, ...] = (
 FAMILY_BY_NAME: dict[str, Family] = {family.name: family for family in FAMILIES}
 
 # Windowed KPIs: computed by the exporter over each configured window (label `window`, e.g.
-# 30d) by event time, exactly, and published as gauges. The recording rules only rename or
+# 30d) by event time, exactly, and published as gauges. Quantiles carry `percentile` ("50",
+# "75", "90"), not `quantile`: Prometheus keeps that label for summaries, whose counts and sums
+# are counters, which window values are not. The recording rules only rename or
 # add up their latest samples (see docs/design.md#windows-computed-by-the-exporter).
 #
 # A count is published at the app level only (teams and the organisation are sums). Quantiles
 # and deploy days are not sums: they are published at three levels, told apart by the labels
 # a series has: app level (app, team), team level (team, no app), organisation (neither).
 WINDOW_COUNT_LABELS = ("app", "team", "window")
-WINDOW_QUANTILE_LABELS = ("app", "team", "window", "quantile")
+WINDOW_QUANTILE_LABELS = ("app", "team", "window", "percentile")
 
 
 @dataclass(frozen=True, slots=True)
@@ -537,7 +539,7 @@ WINDOWED: tuple[Windowed, ...] = (
     ),
     Windowed(
         Family(
-            "kpi_window_deploy_days",
+            "kpi_window_deployed_dates",
             "gauge",
             "UTC days with at least one successful production deployment among the last N"
             " complete UTC days (N: the window in days). App, team and organisation level.",
@@ -680,6 +682,7 @@ WINDOWED: tuple[Windowed, ...] = (
 )
 
 WINDOWED_BY_NAME: dict[str, Windowed] = {w.family.name: w for w in WINDOWED}
+WINDOW_FAMILIES: tuple[Family, ...] = tuple(w.family for w in WINDOWED)
 
 
 def observations_family(windowed: Windowed) -> Family:

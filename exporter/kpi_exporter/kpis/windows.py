@@ -55,6 +55,11 @@ def quantile(ordered: Sequence[float], q: float) -> float:
     return low + (position - below) * (high - low)
 
 
+def percentile_label(q: float) -> str:
+    """The ``percentile`` label of a quantile: 0.5 -> "50", 0.999 -> "99.9"."""
+    return f"{round(q * 100, 6):g}"
+
+
 class Timeline:
     """The dated observations of one series: times ascending, values alongside."""
 
@@ -154,7 +159,7 @@ class Windows:
     ) -> None:
         self.durations = tuple(durations)
         self.quantiles = tuple(quantiles)
-        self.quantile_labels = tuple(go_float(q) for q in self.quantiles)
+        self.percentile_labels = tuple(percentile_label(q) for q in self.quantiles)
         self.exact_levels = frozenset(exact_levels)
         self.families = {w.family.name: FamilyState(w) for w in WINDOWED}
 
@@ -320,11 +325,11 @@ class Windows:
             if not in_window:
                 continue
             in_window.sort()
-            for q, q_label in zip(self.quantiles, self.quantile_labels, strict=True):
+            for q, percentile in zip(self.quantiles, self.percentile_labels, strict=True):
                 samples.append(
                     (
-                        (*names, "window", "quantile"),
-                        (*values, window, q_label),
+                        (*names, "window", "percentile"),
+                        (*values, window, percentile),
                         quantile(in_window, q),
                     )
                 )
