@@ -21,6 +21,12 @@ versions instead (the later one replaces the earlier, as a poll would have):
 Every other event is replayed as stored: its final version, from its ``time`` (a deployment
 outcome assessed as failed later, for example, counts as failed from its deployment).
 
+The windowed KPIs (``kpi_window_*``) are computed at every step as the live exporter computes
+them at that instant, from the events replayed so far, so trend lines of the recorded
+windows start on the first day of the history. Retractions are not replayed (the replay takes
+each event's final version): the live counters continue from the backfilled ones plus the
+retractions the store holds, a step up that ``increase()`` reads as new events once.
+
 OpenMetrics wants the samples of a family under one header and the samples of a series in
 increasing time, so the file is written family by family, series by series, after the replay.
 Memory bound: the replay keeps, per series, only a change log - (step, values) each time the
@@ -61,7 +67,7 @@ from typing import TextIO
 from .exposition import Family, _bucket_bounds, format_value, header, label_block
 from .kpis import Aggregate, KpiSettings
 from .kpis.cost import COST_DERIVATIONS, budget_samples
-from .kpis.families import FAMILIES, FAMILY_BY_NAME
+from .kpis.families import FAMILIES, FAMILY_BY_NAME, WINDOW_FAMILIES
 from .kpis.live import DERIVATIONS
 from .model import Change, Event, Incident
 from .store import Store
@@ -120,6 +126,21 @@ def versions(event: Event) -> list[tuple[float, Event]]:
 
 def _time_dependent(family: Family) -> bool:
     return family.name in DERIVATIONS or family.name in COST_DERIVATIONS
+
+
+_WINDOW_NAMES = frozenset(family.name for family in WINDOW_FAMILIES)
+
+
+def _changes_with_time(name: str) -> bool:
+    return name in _WINDOW_NAMES or _time_dependent(FAMILY_BY_NAME[name])
+
+
+def window_snapshot(aggregate: Aggregate, now: float) -> Iterator[tuple[str, Labels, Values]]:
+    """The windowed KPIs at ``now``. A window series' labels depend on its level, so its
+    key holds label names and values alternately: (name, value, name, value, ...)."""
+    for name, names, values, value in aggregate.windows.samples(now):
+        pairs = tuple(item for pair in zip(names, values, strict=True) for item in pair)
+        yield name, pairs, (value,)
 
 
 def snapshot(
@@ -205,11 +226,14 @@ def replay(store: Store, settings: KpiSettings, steps: list[float]) -> History:
         current.update(
             ((name, labels), values) for name, labels, values in snapshot(aggregate, at, changing)
         )
+        current.update(
+            ((name, labels), values) for name, labels, values in window_snapshot(aggregate, at)
+        )
         for key, values in current.items():
             if last.get(key) != values:
                 history.setdefault(key[0], {}).setdefault(key[1], []).append((index, values))
         for key in list(last):
-            gone = key not in current and (applied or _time_dependent(FAMILY_BY_NAME[key[0]]))
+            gone = key not in current and (applied or _changes_with_time(key[0]))
             if gone:
                 history[key[0]][key[1]].append((index, None))
                 del last[key]
@@ -225,7 +249,7 @@ _LABEL_NAME = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
 
 def check_labels(labels: Mapping[str, str]) -> None:
     """Scrape labels must be valid, not reserved, and not a label of a family."""
-    taken = {name for family in FAMILIES for name in family.labels} | {"le"}
+    taken = {name for family in (*FAMILIES, *WINDOW_FAMILIES) for name in family.labels} | {"le"}
     for name in labels:
         if not _LABEL_NAME.fullmatch(name) or name.startswith("__"):
             raise ValueError(f"--label {name}: not a label name (letters, digits, _)")
@@ -246,7 +270,7 @@ def write(
     extra_names, extra_values = tuple(extra), tuple(extra.values())
     stamps = [f" {int(at)}\n" if at == int(at) else f" {format_value(at)}\n" for at in steps]
     series = samples = 0
-    for family in FAMILIES:
+    for family in (*FAMILIES, *WINDOW_FAMILIES):
         logs = history.get(family.name)
         if not logs:
             continue
@@ -254,7 +278,11 @@ def write(
         bounds = _bucket_bounds(family) if family.type == "histogram" else ()
         for labels in sorted(logs):
             series += 1
-            block = label_block(family.labels + extra_names, labels + extra_values)
+            if family.name in _WINDOW_NAMES:
+                names, label_values = labels[0::2], labels[1::2]
+            else:
+                names, label_values = family.labels, labels
+            block = label_block(names + extra_names, label_values + extra_values)
             log = logs[labels]
             if family.type != "gauge" and log[0][0] > 0:
                 # The count was 0 the step before the series' first event: without that
