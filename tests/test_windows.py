@@ -18,6 +18,7 @@ from kpi_exporter.kpis.observation import Dated
 from kpi_exporter.kpis.windows import Windows, quantile
 from kpi_exporter.model import Change, Deployment, Event, Incident
 from kpi_exporter.pipeline import Pipeline
+from kpi_exporter.sharding import Shard
 from kpi_exporter.sources import Poll
 from kpi_exporter.store import Store
 from tests.support import DAY, HOUR, samples, ts
@@ -274,3 +275,49 @@ def test_a_correction_never_lowers_a_counter_and_a_restart_continues_it(tmp_path
     restarted = Pipeline(store, SETTINGS, clock=lambda: NOW).cache.current.text.decode()
     store.close()
     assert samples(restarted) == samples(again)
+
+
+def team_series(text: str, name: str) -> dict[frozenset[tuple[str, str]], float]:
+    return {labels: v for (sample, labels), v in samples(text).items() if sample == name and labels}
+
+
+def test_sharded_by_team_each_shard_publishes_its_teams_exact_quantiles(tmp_path: Path) -> None:
+    """Two shards by team hold, between them, exactly the unsharded team and app series; the
+    organisation is left to the rules (per-bucket observations of every shard)."""
+    teams = {"shop": "a", "cart": "a", "billing": "b"}
+    unsharded = text_at(LEAD_TIMES, NOW)
+    union: dict[frozenset[tuple[str, str]], float] = {}
+    for index in range(2):
+        shard = Shard(index, 2, "team", lambda app: teams.get(app, ""))
+        store = Store(tmp_path / f"{index}.db")
+        pipeline = Pipeline(store, SETTINGS, clock=lambda: NOW, shard=shard)
+        pipeline.record("git", Poll(events=LEAD_TIMES, cursor=None))
+        pipeline.refresh()
+        text = pipeline.cache.current.text.decode()
+        store.close()
+        for labels, v in team_series(text, LEAD).items():
+            assert labels not in union
+            union[labels] = v
+        assert exact(text, LEAD, window="7d", percentile="50") is None
+        kept = [e for e in LEAD_TIMES if shard.keeps(e)]
+        observed = exact(text, LEAD + "_observations", window="30d", le="+Inf")
+        month = NOW - 30 * DAY
+        in_30d = [
+            e for e in kept if isinstance(e, Change) and e.deployed_at and e.deployed_at > month
+        ]
+        assert observed == (len(in_30d) or None)
+    # Every app and team series of the unsharded exporter, and nothing else.
+    expected = {
+        labels: v
+        for labels, v in team_series(unsharded, LEAD).items()
+        if any(name == "team" for name, _ in labels)
+    }
+    assert union == expected
+    # Sharded by app, a process cannot see a team whole: only app quantiles are exact.
+    store = Store(tmp_path / "app.db")
+    pipeline = Pipeline(store, SETTINGS, clock=lambda: NOW, shard=Shard(0, 2))
+    pipeline.record("git", Poll(events=LEAD_TIMES, cursor=None))
+    pipeline.refresh()
+    text = pipeline.cache.current.text.decode()
+    store.close()
+    assert all(any(name == "app" for name, _ in labels) for labels in team_series(text, LEAD))

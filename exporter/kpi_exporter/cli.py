@@ -200,6 +200,13 @@ def _parser() -> argparse.ArgumentParser:
         default="0",
         help="this exporter's shard, 0..count-1, or a StatefulSet pod name (kpi-exporter-2)",
     )
+    run.add_argument(
+        "--shard.by",
+        dest="shard_by",
+        default="app",
+        choices=["app", "team"],
+        help="what the shards split: apps, or whole teams (exact team quantiles in each shard)",
+    )
 
     check = commands.add_parser("check-config", help="validate a configuration, show what it polls")
     check.add_argument("--config", required=True)
@@ -510,7 +517,9 @@ def _run(args: argparse.Namespace, config: Config) -> int:
         web, web_dir = load_web_config(args.web_config)
         basic_auth, tls = BasicAuth(web.basic_auth_users), web.ssl_context(web_dir)
     try:
-        shard = Shard(parse_index(args.shard_index), args.shard_count)
+        shard = Shard(
+            parse_index(args.shard_index), args.shard_count, args.shard_by, config.team_of
+        )
     except ValueError as error:
         raise ConfigError([str(error)]) from None
     ownership = Ownership(config, shard)
@@ -541,7 +550,11 @@ def _run(args: argparse.Namespace, config: Config) -> int:
     log.info("listening on %s:%d, %d source(s)", address[0], server.port, len(config.sources))
     if shard.sharded:
         log.info(
-            "%s: polling only the apps with hash(app) %% %d == %d", shard, shard.count, shard.index
+            "%s: polling only the apps with hash(%s) %% %d == %d",
+            shard,
+            shard.by,
+            shard.count,
+            shard.index,
         )
     scheduler.start()
     while not stopping.wait(1.0):

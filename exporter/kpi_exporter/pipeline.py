@@ -46,7 +46,7 @@ class Pipeline:
         self.health = health or Health()
         self.aggregate = Aggregate(self.kpi, clock, exact_levels=self.shard.exact_levels)
         self._lock = threading.Lock()
-        dropped = store.claim_shard(f"{self.shard.index}/{self.shard.count}", self.shard.owns)
+        dropped = store.claim_shard(self.shard.assignment, self.shard.owns)
         if dropped:
             log.warning(
                 "the number of shards changed: dropped the events of %d app(s) now polled by"

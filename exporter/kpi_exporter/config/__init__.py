@@ -294,6 +294,11 @@ class Config(Strict):
         candidate = Path(path).expanduser()
         return (candidate if candidate.is_absolute() else self.base_dir / candidate).resolve()
 
+    def team_of(self, app: str) -> str:
+        """The team the ``apps`` section gives an app (``defaults.team`` for the others)."""
+        owner = self.apps.get(app)
+        return owner.team if owner is not None else self.defaults.team
+
     def kpi_settings(self) -> KpiSettings:
         return KpiSettings(
             production=re.compile(self.production_environments),
