@@ -235,7 +235,7 @@ def rule_files(tmp_path: Path) -> Path:
         [*command, "--thresholds", str(tmp_path / "thresholds.yaml")],
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=240,  # render evaluates every Jsonnet file: tens of seconds on 2 busy cores
     )
     assert render.returncode == 0, render.stderr
     return tmp_path / "alerts" / "rendered"
