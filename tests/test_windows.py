@@ -5,6 +5,7 @@ go down after a correction. Every expected value is computed by hand in the test
 from __future__ import annotations
 
 import statistics
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from kpi_exporter.kpis.observation import Dated
 from kpi_exporter.kpis.windows import Windows, quantile
 from kpi_exporter.model import Change, Deployment, Event, Incident
 from kpi_exporter.pipeline import Pipeline
+from kpi_exporter.scheduler import Scheduler
 from kpi_exporter.sharding import Shard
 from kpi_exporter.sources import Poll
 from kpi_exporter.store import Store
@@ -321,3 +323,27 @@ def test_sharded_by_team_each_shard_publishes_its_teams_exact_quantiles(tmp_path
     text = pipeline.cache.current.text.decode()
     store.close()
     assert all(any(name == "app" for name, _ in labels) for labels in team_series(text, LEAD))
+
+
+def test_the_scheduler_renders_again_on_a_timer_so_windows_slide_without_polls(
+    tmp_path: Path,
+) -> None:
+    clock = [NOW]
+    store = Store(tmp_path / "kpi.db")
+    pipeline = Pipeline(store, SETTINGS, clock=lambda: clock[0])
+    pipeline.record("git", Poll(events=LEAD_TIMES, cursor=None))
+    pipeline.refresh()
+    before = pipeline.cache.current.text.decode()
+    assert exact(before, LEAD, team="a", window="7d", percentile="50") == 12 * HOUR
+    clock[0] = ts("2026-12-03T00:00:00Z")  # shop's 11-25 change leaves the week
+    scheduler = Scheduler(pipeline, [], refresh_interval=0.05)
+    scheduler.start()
+    try:
+        deadline = time.monotonic() + 10
+        while pipeline.cache.current.text.decode() == before and time.monotonic() < deadline:
+            time.sleep(0.02)
+    finally:
+        scheduler.stop()
+        store.close()
+    after = pipeline.cache.current.text.decode()
+    assert exact(after, LEAD, team="a", window="7d", percentile="50") == 13 * HOUR
