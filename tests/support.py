@@ -84,7 +84,7 @@ def net_samples(text: str) -> dict[tuple[str, frozenset[tuple[str, str]]], float
         if not name.startswith("kpi_") or name.startswith("kpi_exporter_"):
             continue
         base, sign = (name.replace("_retracted", ""), -1) if "_retracted" in name else (name, 1)
-        result[(base, labels)] = result.get((base, labels), 0.0) + sign * sample_value
+        result[(base, labels)] = round(result.get((base, labels), 0.0) + sign * sample_value, 6)
     monotonic = ("_total", "_bucket", "_count", "_sum")
     return {k: v for k, v in result.items() if v or not k[0].endswith(monotonic)}
 
