@@ -89,24 +89,28 @@ function(config)
       direction: 'lower',
       meaning: 'How long security findings take from created (first reported) to fixed:'
                + ' median, 75th and 90th percentiles of the findings fixed in the window, and'
-               + ' the median per severity over the last %s.' % long,
+               + ' the median of the critical ones fixed over the last %s.' % long,
       definition: definition,
       group: 'kpi-vulnerability-fix-time',
-      // The exporter's window quantiles are of every severity; the median of one severity
-      // (what the alert on critical findings reads) comes from the raw histogram, as the
-      // exact difference of its buckets over the long window, net of the retracted ones.
-      local fixed = records.exporter('kpi_vulnerability_fix_seconds_bucket'),
-      local retracted = records.exporter('kpi_vulnerability_fix_retracted_seconds_bucket'),
+      // The exporter's window quantiles are of every severity; the median of the critical
+      // findings (what the alert reads) comes from the raw histogram, as the exact difference
+      // of its buckets over the long window net of the retracted ones: two samples a bucket
+      // series of the critical findings.
+      local critical(family) = records.exporter(family, ['severity="critical"']),
       local scraped = records.exporter('kpi_exporter_build_info'),
+      local net = [
+        p.difference(['job', 'instance', 'app', 'team', 'le'], critical(family), long, scraped)
+        for family in [
+          'kpi_vulnerability_fix_seconds_bucket',
+          'kpi_vulnerability_fix_retracted_seconds_bucket',
+        ]
+      ],
       records: records.quantiles('kpi_vulnerability_fix_seconds')
                + [
                  r.record(
-                   r.name('app', 'kpi_vulnerability_fix_seconds_by_severity', 'p50_' + long),
-                   p.quantileOf(0.5, bySeverity(r.levels[0]), '(\n%s\n)\n- (\n%s\n)\nor (\n%s\n)' % [
-                     p.difference(fixed, long, scraped),
-                     p.difference(retracted, long, scraped),
-                     p.difference(fixed, long, scraped),
-                   ]),
+                   r.name('app', 'kpi_vulnerability_fix_seconds_critical', 'p50_' + long),
+                   p.quantileOf(0.5, r.levels[0].labels, '(\n%s\n)\n- (\n%s\n)\nor (\n%s\n)'
+                                                        % [net[0], net[1], net[0]]),
                  ),
                ],
       alerts: [
@@ -114,8 +118,8 @@ function(config)
           name: 'VulnerabilityFixTimeHigh',
           settings: setting(self.name),
           local limit = duration.text(duration.seconds(self.settings.threshold)),
-          expr: 'max by (app, team) (%s{severity="critical"}) > %s' % [
-            r.name('app', 'kpi_vulnerability_fix_seconds_by_severity', 'p50_' + long),
+          expr: '%s > %s' % [
+            r.name('app', 'kpi_vulnerability_fix_seconds_critical', 'p50_' + long),
             p.num(duration.seconds(self.settings.threshold)),
           ],
           summary: 'Critical security findings take too long to fix.',

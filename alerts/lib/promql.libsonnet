@@ -49,15 +49,18 @@ local markers = import 'markers.libsonnet';
   quantileOf(q, labels, buckets)::
     'histogram_quantile(' + self.num(q) + ', ' + self.sum(labels + ['le'], buckets) + ') >= 0',
 
-  // What a raw counter (or histogram bucket) series counted over the window, as an exact
-  // difference of its latest sample and the one a window ago: two samples a series, where
-  // increase() over days reads every sample of the window (and takes a correction for a
-  // reset). A series born inside the window has no sample a window ago: then its whole
-  // value counts, if its exporter (`scraped`: a series of every scrape of it) was scraped a
-  // window ago already; otherwise Prometheus cannot tell, and the series has no value.
-  difference(series, window, scraped)::
-    '(' + series + ' - ' + series + ' offset ' + window + ')\n'
-    + 'or (' + series + ' and on (job, instance) ' + scraped + ' offset ' + window + ')',
+  // What raw counter (or histogram bucket) series counted over the window, added up by
+  // `labels` (which must keep job and instance), as an exact difference of the latest samples
+  // and those a window ago: one sample a series at each end, where increase() over days reads
+  // every sample of the window (and takes a correction for a reset). A series born inside
+  // the window has no sample a window ago, so the sum of the latest ones counts it whole; a
+  // label set born inside the window counts whole if its exporter (`scraped`: a series of
+  // every scrape of it) was scraped a window ago already; otherwise Prometheus cannot tell
+  // (the exporter may hold older events), and it has no value yet.
+  difference(labels, series, window, scraped)::
+    local now = self.sum(labels, series);
+    '(' + now + ' - ' + self.sum(labels, series + ' offset ' + window) + ')\n'
+    + 'or (' + now + ' and on (job, instance) ' + scraped + ' offset ' + window + ')',
 
   // numerator / denominator, where a numerator absent for a label set counts as 0 (the
   // exporter leaves counters at 0 out) and a denominator of 0 gives no value.
