@@ -76,7 +76,7 @@ function(config)
         pastSla('HighVulnerabilityPastSla', 'high', [
           'The open high findings of the app by scanner (`kpi_vulnerabilities_open`): many'
           + ' from one outdated dependency or base image?',
-          'Time to fix of the high findings fixed over the last %s' % long
+          'Time to fix of the findings of every severity fixed over the last %s' % long
           + ' (`app:kpi_vulnerability_fix_seconds:p50_%s`).' % long,
         ]),
       ],
