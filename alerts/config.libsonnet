@@ -24,15 +24,15 @@
   // by event time (its `windows.durations`; the label value `window="30d"` is the duration
   // exactly as written, so both must list the same texts), and the rules record every one
   // of them. The alerts read the short one ("this week") or the long one (the DORA window).
-  // The rules read the latest samples only: Prometheus needs no retention beyond the range
-  // of the dashboards.
+  // The rules read the latest samples: Prometheus needs the long window of retention only
+  // for the critical findings' time to fix (an exact difference over it) and the SLOs.
   windows: { short: '7d', long: '30d', all: ['7d', '30d', '90d'] },
   // Quantiles recorded for every duration and size: the median, the 75th percentile many
   // leaders use, and the 90th (the exporter's `windows.quantiles`, the same values).
   quantiles: [0.5, 0.75, 0.9],
   // Evaluation interval of the KPI recording rule groups (null: Prometheus' global one). Their
-  // windows are days long and the exporter recomputes them every minute or so, so every 2
-  // minutes is plenty, and it halves the samples a 30-day panel reads against 1m. Keep it
+  // windows are days long and the exporter recomputes them on a timer, so every 2 minutes
+  // is plenty, and it halves the samples a 30-day panel reads against 1m. Keep it
   // at most half of Prometheus' lookback delta (5m by default): then one missed evaluation
   // still leaves a sample within the lookback, and no alert reading a recorded series loses
   // its pending state.
