@@ -20,15 +20,22 @@ function(config)
     domains: domains,
     kpis: std.flattenArrays([domain.kpis for domain in domains]),
 
-    // One recording group per KPI (each well under 20 rules); a rule with a hidden `group`
-    // field goes to that group instead, after the KPI's own.
-    local groupOf(kpi, rule) = std.get(rule, 'group', kpi.group),
+    // One recording group per KPI and window (each well under 20 rules): kpi-rework-rate-7d,
+    // ... and kpi-rework-rate for its rules without a window. A rule with a hidden `group`
+    // field goes to that group instead. Groups follow the order of their first rule.
+    local groupOf(kpi, rule) = std.get(
+      rule,
+      'group',
+      kpi.group + (if std.objectHasAll(rule, 'window') then '-' + rule.window else ''),
+    ),
+    local inOrder(names) = std.foldl(
+      function(seen, name) if std.member(seen, name) then seen else seen + [name], names, []
+    ),
     recordingGroups: [
       r.recordingGroup(config, name, [rule for rule in kpi.records if groupOf(kpi, rule) == name])
       for kpi in self.kpis
       if kpi.records != []
-      for name in [kpi.group] + std.set([groupOf(kpi, rule) for rule in kpi.records
-                                         if groupOf(kpi, rule) != kpi.group])
+      for name in inOrder([groupOf(kpi, rule) for rule in kpi.records])
     ],
 
     // One alerting group per domain.

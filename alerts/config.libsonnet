@@ -15,21 +15,27 @@
   selectors: {
     // The scrape job of the exporter (the Helm chart's ServiceMonitor keeps this job name).
     exporter: 'job="kpi-exporter"',
-    // Which incidents count for the incident KPIs, e.g. 'environment="production"' or
-    // 'severity=~"critical|high"'. Empty: all of them.
-    incidents: '',
   },
+  // Which incidents count (production environments only, by default) is the exporter's
+  // choice now (its configuration): it computes the windows, and a window gauge has no
+  // incident label left to select on.
 
-  // Windows of the KPI recording rules: the short one answers "this week", the long one is
-  // the DORA window. Prometheus needs at least the long window of retention.
-  windows: { short: '7d', long: '30d' },
-  // Quantiles recorded for every time and size histogram.
-  quantiles: [0.5, 0.9],
+  // Windows of the KPI recording rules. The exporter computes each window of `all` itself,
+  // by event time (its `windows.durations`; the label value `window="30d"` is the duration
+  // exactly as written, so both must list the same texts), and the rules record every one
+  // of them. The alerts read the short one ("this week") or the long one (the DORA window).
+  // The rules read the latest samples: Prometheus needs the long window of retention only
+  // for the critical findings' time to fix (an exact difference over it) and the SLOs.
+  windows: { short: '7d', long: '30d', all: ['7d', '30d', '90d'] },
+  // Quantiles recorded for every duration and size: the median, the 75th percentile many
+  // leaders use, and the 90th (the exporter's `windows.quantiles`, the same values).
+  quantiles: [0.5, 0.75, 0.9],
   // Evaluation interval of the KPI recording rule groups (null: Prometheus' global one). Their
-  // windows are days long, so every 2 minutes is plenty; it halves both the rules' reading
-  // and the samples a 30-day panel reads against 1m. Keep it at most half of Prometheus'
-  // lookback delta (5m by default): then one missed evaluation still leaves a sample within
-  // the lookback, and no alert reading a recorded series loses its pending state.
+  // windows are days long and the exporter recomputes them on a timer, so every 2 minutes
+  // is plenty, and it halves the samples a 30-day panel reads against 1m. Keep it
+  // at most half of Prometheus' lookback delta (5m by default): then one missed evaluation
+  // still leaves a sample within the lookback, and no alert reading a recorded series loses
+  // its pending state.
   rule_interval: '2m',
 
   // Where an alert's runbook is: %s is the alert name. The files are docs/runbooks/*.md.
@@ -123,6 +129,10 @@
       severity: 'warning',
       'for': '1h',
       threshold: 0.15,
+      // Production deployments in the window before the rate counts. Under 5, one failed
+      // deployment is already 20 % or more (1 of 2 in a quiet week is 50 %): a ticket about
+      // chance, not a trend. At 5 or more, the rate is worth a review.
+      min_deployments: 5,
       window: 'short',
       action: 'Review each failed deployment with the team and add the automated test that'
               + ' would have caught it. Work in smaller batches and deploy more often, so a'
@@ -134,6 +144,7 @@
       severity: 'warning',
       'for': '1h',
       threshold: 0.10,
+      min_deployments: 5,  // deployments in the window first, as for ChangeFailureRateHigh
       window: 'short',
       action: 'Releases need hotfixes and rollbacks: the quality gates before production are'
               + ' not catching the defects that matter. Find where each one should have been'
@@ -212,6 +223,19 @@
               + ' also delays acknowledgement.',
     },
 
+    IncidentsUnlinkedHigh: {
+      enabled: true,
+      severity: 'info',
+      'for': '1h',
+      threshold: 0.5,  // share of the window's production incidents linked to no deployment
+      min_incidents: 5,  // production incidents in the window before the share counts
+      window: 'long',
+      action: 'The exporter could not tie these incidents to a deployment, so the change'
+              + ' failure rate misses them: reference the deployment, commit or pull request'
+              + ' in the incident (a field or a link the source reports), or check that the'
+              + ' production deployments of the app reach the exporter.',
+    },
+
     // Flow
     WorkInProgressAboveLimit: {
       enabled: true,
@@ -288,6 +312,7 @@
       severity: 'warning',
       'for': '1h',
       threshold: 0.10,
+      min_deployments: 5,  // deployments in the window first, as for ChangeFailureRateHigh
       window: 'short',
       action: 'Releases need a rollback or a hotfix: review each one with the team, add the'
               + ' regression test that would have stopped it, and make the pre-production'

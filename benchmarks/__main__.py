@@ -17,6 +17,7 @@ BENCHMARKS = (
     "benchmarks.github_sync",
     "benchmarks.focus",
     "benchmarks.dashboards",
+    "benchmarks.rules",
 )
 
 

@@ -35,6 +35,7 @@ function(overrides={})
       + { fieldConfig+: { defaults+: { unit: 'none', max: 7, thresholds: g.thresholds([{ color: 'blue', value: null }]) } } },
       k.panel('timeseries', 'change_lead_time', [
         g.target(g.breakdown('kpi_change_lead_time_seconds:p50_' + S), '{{team}} {{app}} median'),
+        g.target(g.breakdown('kpi_change_lead_time_seconds:p75_' + S), '{{team}} {{app}} p75'),
         g.target(g.breakdown('kpi_change_lead_time_seconds:p90_' + S), '{{team}} {{app}} p90'),
       ], title='Change lead time (%s)' % S, w=8),
       k.panel('timeseries', 'change_failure_rate',
@@ -45,6 +46,7 @@ function(overrides={})
               title='Rework rate (%s)' % S, w=8),
       k.panel('timeseries', 'failed_deployment_recovery_time', [
         g.target(g.breakdown('kpi_failed_deployment_recovery_seconds:p50_' + S), '{{team}} {{app}} median'),
+        g.target(g.breakdown('kpi_failed_deployment_recovery_seconds:p75_' + S), '{{team}} {{app}} p75'),
         g.target(g.breakdown('kpi_failed_deployment_recovery_seconds:p90_' + S), '{{team}} {{app}} p90'),
       ], title='Failed deployment recovery time (%s)' % S, w=8),
     ],

@@ -41,6 +41,7 @@ function(overrides={})
       ], title='Findings fixed and dismissed (%s)' % L, w=12),
       k.panel('timeseries', 'vulnerability_fix_time', [
         g.target(g.breakdown('kpi_vulnerability_fix_seconds:p50_' + L), '{{team}} {{app}} median'),
+        g.target(g.breakdown('kpi_vulnerability_fix_seconds:p75_' + L), '{{team}} {{app}} p75'),
         g.target(g.breakdown('kpi_vulnerability_fix_seconds:p90_' + L), '{{team}} {{app}} p90'),
       ], title='Time to fix (%s)' % L, w=12),
     ],

@@ -31,6 +31,7 @@ function(overrides={})
               title='Change lead time, median (%s)' % S, w=8, h=8),
       k.panel('timeseries', 'change_size', [
         g.target('app:kpi_change_size_lines:p50_%s{%s}' % [S, m], '{{app}} median'),
+        g.target('app:kpi_change_size_lines:p75_%s{%s}' % [S, m], '{{app}} p75'),
         g.target('app:kpi_change_size_lines:p90_%s{%s}' % [S, m], '{{app}} p90'),
       ], title='Pull request size (%s)' % S, w=12),
       k.panel('timeseries', 'work_in_progress', [

@@ -231,6 +231,8 @@ def rule_files(tmp_path: Path) -> Path:
         "rule_interval: 1s\nalerts: {IncidentOpenTooLong: {for: 0s}}\n"
     )
     command = [sys.executable, "-m", "kpi_exporter.cli", "render", "--out", str(tmp_path)]
+    # The whole bundle (dashboards, the chart and the unit tests' rule files included): ~50
+    # CPU-s of Jsonnet on this 2-core machine, more when other tests share it.
     render = subprocess.run(
         [*command, "--thresholds", str(tmp_path / "thresholds.yaml")],
         capture_output=True,
@@ -279,7 +281,7 @@ def prometheus(
     server.stop()
 
 
-@pytest.mark.timeout(60)
+@pytest.mark.timeout(240)  # the fixtures' render of the whole bundle included
 def test_an_incident_open_past_its_target_pages_through_alertmanager(
     receiver: Receiver, prometheus: str, rule_files: Path
 ) -> None:

@@ -1,7 +1,8 @@
 """The rendered rules, alerts and SLO rules (alerts/rendered/): promtool accepts them and their
-unit tests (alerts/tests/) pass; every alert has a positive and a negative case asserting every
-label and annotation; the rules follow the conventions, read only series that exist, and a
-thresholds file changes them."""
+unit tests (alerts/tests/, on the copy rendered with the fixed alerts/tests/thresholds.yaml)
+pass; every alert has a positive and a negative case asserting every label and annotation; the
+rules follow the conventions, read only series that exist and only the latest samples of the
+exporter's windows, record every window and quantile, and a thresholds file changes them."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import re
 import shutil
 import subprocess
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -16,11 +18,23 @@ import pytest
 import yaml
 
 from kpi_exporter import bundle, cli, reference
-from kpi_exporter.kpis.families import AGE_THRESHOLDS, EXPORTER_FAMILIES, FAMILIES
+from kpi_exporter.kpis.families import (
+    AGE_THRESHOLDS,
+    EXPORTER_FAMILIES,
+    FAMILIES,
+    WINDOW_OBSERVATION_FAMILIES,
+    WINDOWED,
+    retracted_name,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 RENDERED = sorted((ROOT / "alerts" / "rendered").glob("*.yaml"))
-UNIT_TESTS = sorted((ROOT / "alerts" / "tests").glob("*.yaml"))
+# The promtool unit tests and the copy of the rule files they read, rendered with their own
+# fixed thresholds file (not a unit test).
+TESTS = ROOT / "alerts" / "tests"
+TEST_THRESHOLDS = TESTS / "thresholds.yaml"
+TEST_RENDERED = sorted((TESTS / "rendered").glob("*.yaml"))
+UNIT_TESTS = sorted(path for path in TESTS.glob("*.yaml") if path != TEST_THRESHOLDS)
 RUNBOOKS = ROOT / "docs" / "runbooks"
 ANNOTATIONS = {"summary", "description", "runbook_url", "action"}
 SEVERITIES = {"critical", "warning", "info"}
@@ -69,9 +83,12 @@ def alert_rule_tests() -> list[dict[str, Any]]:
 
 def test_rendered_files_are_the_three_rule_files() -> None:
     assert [path.name for path in RENDERED] == ["alerts.yaml", "rules.yaml", "slo.yaml"]
+    assert [path.name for path in TEST_RENDERED] == ["alerts.yaml", "rules.yaml", "slo.yaml"]
 
 
-@pytest.mark.parametrize("path", RENDERED, ids=lambda path: path.name)
+@pytest.mark.parametrize(
+    "path", RENDERED + TEST_RENDERED, ids=lambda path: str(path.relative_to(ROOT / "alerts"))
+)
 def test_promtool_accepts_the_rendered_rule_file(path: Path) -> None:
     result = subprocess.run(
         [promtool(), "check", "rules", str(path)], capture_output=True, text=True, timeout=60
@@ -93,14 +110,27 @@ def test_promtool_unit_tests_pass() -> None:
 def test_every_rendered_file_is_unit_tested_with_every_group_in_order() -> None:
     """promtool evaluates groups in random order unless the test file lists them: each test
     file lists every group of its rule files, in their order (recording groups before the
-    groups that read them)."""
+    groups that read them). The tests read the copy rendered with the fixed thresholds."""
     tested = set()
     for path, document in unit_tests():
         files = [(path.parent / name).resolve() for name in document["rule_files"]]
         tested.update(files)
         expected = [group["name"] for group in rule_groups(files)]
         assert document.get("group_eval_order") == expected, path.name
-    assert tested == {path.resolve() for path in RENDERED}
+    assert tested == {path.resolve() for path in TEST_RENDERED}
+
+
+def test_the_unit_tests_rule_files_are_the_rules_with_the_fixed_thresholds() -> None:
+    """The same groups and rules as alerts/rendered/, only the thresholds file differs: a
+    default changed in config.libsonnet changes no test, and the tests still test the rules."""
+    for rendered, copy in zip(RENDERED, TEST_RENDERED, strict=True):
+        shipped, tested = rule_groups([rendered]), rule_groups([copy])
+        assert [g["name"] for g in shipped] == [g["name"] for g in tested], rendered.name
+        assert [
+            rule.get("record") or rule["alert"] for group in shipped for rule in group["rules"]
+        ] == [rule.get("record") or rule["alert"] for group in tested for rule in group["rules"]]
+    thresholds = bundle.load_thresholds(TEST_THRESHOLDS)
+    assert set(thresholds["alerts"]) == set(config()["alerts"]), "pin every alert's settings"
 
 
 def _matches(expected: dict[str, Any], rule: Rule) -> bool:
@@ -190,8 +220,22 @@ def test_metric_names_are_found_in_promql() -> None:
 
 
 def exported_series() -> set[str]:
+    """Every series the exporter publishes: its families, the window gauges and their
+    observations (sharded installations), and the retractions of its counters and histograms."""
+    retractions = [
+        replace(family, name=retracted_name(family.name))
+        for family in FAMILIES
+        if family.type in ("counter", "histogram")
+    ]
+    windows = [windowed.family for windowed in WINDOWED]
     names = set()
-    for family in (*FAMILIES, *EXPORTER_FAMILIES):
+    for family in (
+        *FAMILIES,
+        *retractions,
+        *windows,
+        *WINDOW_OBSERVATION_FAMILIES,
+        *EXPORTER_FAMILIES,
+    ):
         if family.type == "histogram":
             names |= {f"{family.name}_bucket", f"{family.name}_count", f"{family.name}_sum"}
         else:
@@ -232,6 +276,68 @@ def test_every_series_a_rule_reads_is_exported_recorded_or_a_configured_input() 
         for name in re.findall(r"\b(?:app|team|org|slo):\w+:\w+", str(rule["annotations"]))
     }
     assert in_templates <= recorded
+
+
+_RANGE = re.compile(r"\[(\w+)(?::(\w*))?\]")
+_DURATION = re.compile(r"(\d+)(ms|s|m|h|d|w|y)")
+_UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, "y": 31536000}
+
+
+def seconds(duration: str) -> float:
+    """A PromQL duration in seconds: 1h30m -> 5400."""
+    parts = _DURATION.findall(duration)
+    assert "".join(n + u for n, u in parts) == duration, duration
+    return sum(int(n) * _UNIT_SECONDS[u] for n, u in parts)
+
+
+def test_durations_are_read_like_promql() -> None:
+    assert [seconds(d) for d in ("5m", "1h30m", "6d23h59m59s")] == [300, 5400, 604799]
+
+
+def test_no_kpi_rule_reads_a_range_longer_than_an_hour() -> None:
+    """The exporter computes every window: a KPI rule (SLO rules over the user's own series
+    excepted) reads the latest samples, never days of a raw series (a range selector or a
+    subquery longer than 1h). A raw counter windowed anyway is an exact difference (offset)."""
+    slo_files = [path for path in RENDERED if path.name == "slo.yaml"]
+    kpi_rules = rules([path for path in RENDERED if path not in slo_files])
+    long_ranges = {
+        (rule.get("record") or rule["alert"], match.group(0))
+        for rule in kpi_rules
+        for match in _RANGE.finditer(rule["expr"])
+        if seconds(match.group(1)) > 3600
+    }
+    assert kpi_rules and long_ranges == set()
+    # nor records of raw bucket increases to add up (app:<family>_bucket:increase_30d)
+    assert [rule["record"] for rule in kpi_rules if "_bucket:" in rule.get("record", "")] == []
+
+
+def test_every_window_and_quantile_is_recorded_at_every_level() -> None:
+    """Every window of `windows.all` and every quantile of `quantiles`: each windowed count,
+    deploy days and each quantile of the exporter's window families, at app, team and org."""
+    settings = config()
+    windows, quantiles = settings["windows"]["all"], settings["quantiles"]
+    assert settings["windows"]["short"] in windows and settings["windows"]["long"] in windows
+    recorded = {rule["record"] for rule in rules() if "record" in rule}
+    expected = set()
+    for windowed in WINDOWED:
+        metric = "kpi_" + windowed.family.name.removeprefix("kpi_window_")
+        for level in ("app", "team", "org"):
+            for window in windows:
+                if windowed.kind == "count":
+                    expected.add(f"{level}:{metric}:increase_{window}")
+                elif windowed.kind == "days":
+                    expected.add(f"{level}:kpi_deployments:deploy_days_{window}")
+                else:
+                    expected |= {f"{level}:{metric}:p{round(q * 100)}_{window}" for q in quantiles}
+    assert expected - recorded == set()
+    # and each of them reads the exporter's window gauge of its window
+    window_reads = {
+        name
+        for rule in rules()
+        for name in metric_names(rule["expr"])
+        if name.startswith("kpi_window_")
+    }
+    assert {windowed.family.name for windowed in WINDOWED} <= window_reads
 
 
 def test_open_change_ages_in_rules_are_ones_the_exporter_counts() -> None:
@@ -294,7 +400,8 @@ def test_a_thresholds_file_changes_rules_runbooks_and_disables_alerts(tmp_path: 
     assert cli.main(["render", "--out", str(out), "--thresholds", str(thresholds)]) == 0
     alerts = {rule["alert"]: rule for rule in rules([out / "alerts/rendered/alerts.yaml"])}
     cfr = alerts["ChangeFailureRateHigh"]
-    assert cfr["expr"].endswith("> 0.2") and cfr["for"] == "2h"
+    assert cfr["expr"].startswith("app:kpi_deployments_failed_per_deployments:ratio_7d > 0.2\n")
+    assert cfr["for"] == "2h"
     assert "the target is at most 20%" in cfr["annotations"]["description"]
     assert (
         "More than 20% of the production deployments"

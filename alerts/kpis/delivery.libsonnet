@@ -19,10 +19,10 @@ function(config)
       dora: 'deployment_frequency',
       meaning: 'How often an app deploys successfully to production: deployments per day over'
                + ' the window, and deploy days (UTC days with at least one production'
-               + ' deployment among the last 7 complete days).',
+               + ' deployment among the last complete days of the window).',
       definition: 'definitions.md#deployment',
       group: 'kpi-deployment-frequency',
-      records: records.increases('kpi_deployments', 'kpi_deployments_total')
+      records: records.counts('kpi_deployments')
                + r.perLevelWindow(config, function(level, window) r.record(
                  r.name(level.name, 'kpi_deployments', 'per_day_' + window),
                  '%s / %s' % [
@@ -30,13 +30,11 @@ function(config)
                    p.num(duration.days(window)),
                  ],
                ))
-               + r.perLevel(function(level) r.record(
-                 r.name(level.name, 'kpi_deployments', 'deploy_days_7d'),
-                 // One point per UTC day (a subquery step of 1d is aligned to midnight UTC);
-                 // the range is a second short of 7d so that exactly 7 days count even when
-                 // evaluated at midnight.
-                 'sum_over_time((%s > bool 0)[6d23h59m59s:1d])'
-                 % p.increase(level.labels, records.exporter('kpi_deployments_total'), '1d'),
+               // Deploy days are not a sum of the apps' (two apps deploying the same day make
+               // one deploy day of their team): the exporter publishes them at every level.
+               + r.perLevelWindow(config, function(level, window) r.record(
+                 r.name(level.name, 'kpi_deployments', 'deploy_days_' + window),
+                 p.sum(level.labels, records.inWindow('kpi_deployed_dates', window, level.matchers)),
                )),
       alerts: [
         {
@@ -76,7 +74,7 @@ function(config)
                + ' rolled back, or followed by a hotfix within the hotfix window.',
       definition: 'definitions.md#failed-deployment-change-failure-rate',
       group: 'kpi-change-failure-rate',
-      records: records.increases('kpi_deployments_failed', 'kpi_deployments_failed_total')
+      records: records.counts('kpi_deployments_failed')
                + records.ratios('kpi_deployments_failed', 'kpi_deployments'),
       alerts: [
         {
@@ -86,14 +84,16 @@ function(config)
           expr: '%s > %s' % [
             r.name('app', 'kpi_deployments_failed_per_deployments', 'ratio_' + window),
             p.num(self.settings.threshold),
-          ],
+          ] + records.minDeployments(window, self.settings.min_deployments),
           summary: 'Change failure rate above its target.',
           description: '{{ $value | humanizePercentage }} of the production deployments of %s'
                        % who + ' failed over the last %s; the target is at most %s.'
                        % [window, p.percent(self.settings.threshold)],
           meaning: $.meaning,
-          threshold: 'More than %s of the production deployments of the last %s failed.'
-                     % [p.percent(self.settings.threshold), window],
+          threshold: 'More than %s of the production deployments of the last %s failed,'
+                     % [p.percent(self.settings.threshold), window]
+                     + ' once the app has at least %s production deployments in the window.'
+                     % p.num(self.settings.min_deployments),
           next: [
             'Which deployments failed and why: the incidents linked to them, the rollbacks and'
             + ' the hotfixes (`kpi_deployments_failed_total` and `kpi_deployments_rework_total`'
@@ -115,7 +115,7 @@ function(config)
                + ' rollbacks.',
       definition: 'definitions.md#rework',
       group: 'kpi-rework-rate',
-      records: records.increases('kpi_deployments_rework', 'kpi_deployments_rework_total')
+      records: records.counts('kpi_deployments_rework')
                + records.ratios('kpi_deployments_rework', 'kpi_deployments'),
       alerts: [
         {
@@ -125,14 +125,16 @@ function(config)
           expr: '%s > %s' % [
             r.name('app', 'kpi_deployments_rework_per_deployments', 'ratio_' + window),
             p.num(self.settings.threshold),
-          ],
+          ] + records.minDeployments(window, self.settings.min_deployments),
           summary: 'Too many deployments are hotfixes or rollbacks.',
           description: '{{ $value | humanizePercentage }} of the production deployments of %s'
                        % who + ' over the last %s were hotfixes or rollbacks; the target is'
                        % window + ' at most %s.' % p.percent(self.settings.threshold),
           meaning: $.meaning,
           threshold: 'More than %s of the production deployments of the last %s were'
-                     % [p.percent(self.settings.threshold), window] + ' hotfixes or rollbacks.',
+                     % [p.percent(self.settings.threshold), window] + ' hotfixes or rollbacks,'
+                     + ' once the app has at least %s production deployments in the window.'
+                     % p.num(self.settings.min_deployments),
           next: [
             'The hotfixes and rollbacks of the window, and the deployments they repaired.',
             'The change failure rate of the app: `app:kpi_deployments_failed_per_deployments'
@@ -149,8 +151,8 @@ function(config)
       direction: 'lower',
       dora: 'change_lead_time',
       meaning: 'How long a change takes from its first commit to the end of the first'
-               + ' successful production deployment that contains it (median and 90th'
-               + ' percentile of the changes deployed in the window).',
+               + ' successful production deployment that contains it (median, 75th and 90th'
+               + ' percentiles of the changes deployed in the window).',
       definition: 'definitions.md#change-lead-time',
       group: 'kpi-change-lead-time',
       records: records.quantiles('kpi_change_lead_time_seconds'),

@@ -20,8 +20,9 @@ function(config)
     unit: 'seconds',
     grafana_unit: 's',  // for dashboards
     direction: 'lower',
-    meaning: '%s of merged changes: from %s to %s (median and 90th percentile of the'
-             % [title, from, to] + ' changes merged in the window).',
+    meaning: '%s of merged changes: from %s to %s (median, 75th and 90th percentiles of'
+             % [title, from, to] + ' the changes %s in the window).'
+             % (if name == 'deploy' then 'deployed' else 'merged'),
     definition: definition,
     group: 'kpi-flow-' + name,
     records: records.quantiles('kpi_change_%s_seconds' % name),
@@ -74,8 +75,8 @@ function(config)
       unit: 'lines',
       grafana_unit: 'short',  // for dashboards
       direction: 'lower',
-      meaning: 'Lines changed by merged changes, as the source counts them (median and 90th'
-               + ' percentile of the changes merged in the window).',
+      meaning: 'Lines changed by merged changes, as the source counts them (median, 75th and'
+               + ' 90th percentiles of the changes merged in the window).',
       definition: definition,
       group: 'kpi-change-size',
       records: records.quantiles('kpi_change_size_lines'),
@@ -114,9 +115,8 @@ function(config)
                + ' author reviewed or approved before the merge.',
       definition: definition,
       group: 'kpi-changes-merged',
-      records: records.increases('kpi_changes_merged', 'kpi_changes_merged_total')
-               + records.increases('kpi_changes_merged_unreviewed',
-                                   'kpi_changes_merged_unreviewed_total')
+      records: records.counts('kpi_changes_merged')
+               + records.counts('kpi_changes_merged_unreviewed')
                + records.ratios('kpi_changes_merged_unreviewed', 'kpi_changes_merged'),
       alerts: [
         {

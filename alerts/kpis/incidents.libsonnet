@@ -6,7 +6,6 @@ local r = import '../lib/rules.libsonnet';
 
 function(config)
   local records = (import '../lib/records.libsonnet')(config);
-  local incidents = [config.selectors.incidents];
   local setting(name) = r.settings(config, name);
   local who = '{{ $labels.app }} (team {{ $labels.team }})';
 
@@ -34,16 +33,16 @@ function(config)
       unit: 'incidents',
       grafana_unit: 'short',  // for dashboards
       direction: 'lower',
-      meaning: 'Incidents started (counted when they are stored), incidents open now, and the'
-               + ' age of the oldest open one.',
+      meaning: 'Production incidents started in the window, incidents open now, and the age of'
+               + ' the oldest open one.',
       definition: 'definitions.md#recovery-and-restore',
       group: 'kpi-incidents',
-      records: records.increases('kpi_incidents', 'kpi_incidents_total', incidents)
-               + records.sums('kpi_incidents_open', matchers=incidents)
+      records: records.counts('kpi_incidents')
+               + records.sums('kpi_incidents_open')
                + r.perLevel(function(level) r.record(
                  r.name(level.name, 'kpi_incidents_open_age_seconds', 'max'),
                  'time() - ' + p.aggregate('min', level.labels, records.exporter(
-                   'kpi_incidents_oldest_open_start_timestamp_seconds', incidents
+                   'kpi_incidents_oldest_open_start_timestamp_seconds'
                  )),
                )),
       alerts: [
@@ -71,16 +70,61 @@ function(config)
       ],
     },
     {
+      name: 'incidents_unlinked',
+      title: 'Unlinked incidents',
+      unit: 'ratio (0..1)',
+      grafana_unit: 'percentunit',  // for dashboards
+      direction: 'lower',
+      meaning: 'Production incidents started in the window that the exporter linked to no'
+               + ' deployment, and their share of all production incidents: a failure the'
+               + ' change failure rate cannot count.',
+      definition: 'definitions.md#failed-deployment-change-failure-rate',
+      group: 'kpi-incidents-unlinked',
+      records: records.counts('kpi_incidents_unlinked')
+               + records.ratios('kpi_incidents_unlinked', 'kpi_incidents'),
+      alerts: [
+        {
+          name: 'IncidentsUnlinkedHigh',
+          settings: setting(self.name),
+          local window = r.window(config, self.settings),
+          local min = p.num(self.settings.min_incidents),
+          expr: '%s > %s\nand on (app, team)\n%s >= %s' % [
+            r.name('app', 'kpi_incidents_unlinked_per_incidents', 'ratio_' + window),
+            p.num(self.settings.threshold),
+            r.name('app', 'kpi_incidents', 'increase_' + window),
+            min,
+          ],
+          summary: 'Many incidents are linked to no deployment.',
+          description: '{{ $value | humanizePercentage }} of the production incidents of %s'
+                       % who + ' started over the last %s are linked to no deployment.' % window,
+          meaning: $.meaning,
+          threshold: 'More than %s of the production incidents of the last %s linked to no'
+                     % [p.percent(self.settings.threshold), window] + ' deployment, once'
+                     + ' the app has at least %s production incidents in the window.' % min,
+          next: [
+            'Whether the incidents name a deployment, a commit or a pull request the source'
+            + ' reports: an explicit reference links first.',
+            'The production deployments of the app before the incidents'
+            + ' (`app:kpi_deployments:increase_%s`): none within the incident horizon' % window
+            + ' means the deployments do not reach the exporter.',
+            'The change failure rate of the app'
+            + ' (`app:kpi_deployments_failed_per_deployments:ratio_%s`): it misses' % window
+            + ' these failures.',
+          ],
+        },
+      ],
+    },
+    {
       name: 'time_to_restore',
       title: 'Time to restore',
       unit: 'seconds',
       grafana_unit: 's',  // for dashboards
       direction: 'lower',
-      meaning: 'How long incidents take from their start to resolved (median and 90th'
-               + ' percentile of the incidents resolved in the window).',
+      meaning: 'How long production incidents take from their start to resolved (median,'
+               + ' 75th and 90th percentiles of the incidents resolved in the window).',
       definition: 'definitions.md#recovery-and-restore',
       group: 'kpi-time-to-restore',
-      records: records.quantiles('kpi_incident_restore_seconds', incidents),
+      records: records.quantiles('kpi_incident_restore_seconds'),
       alerts: [
         medianAlert('TimeToRestoreHigh', 'kpi_incident_restore_seconds', 'restore', [
           'The slowest incidents of the window and their timelines: where did the time go,'
@@ -105,7 +149,7 @@ function(config)
                + ' detection, where the source records both.',
       definition: 'definitions.md#recovery-and-restore',
       group: 'kpi-time-to-detect',
-      records: records.quantiles('kpi_incident_detect_seconds', incidents),
+      records: records.quantiles('kpi_incident_detect_seconds'),
       alerts: [
         medianAlert('TimeToDetectHigh', 'kpi_incident_detect_seconds', 'detect', [
           'How each slow incident was detected: an alert, a customer, a colleague? Incidents'
@@ -128,7 +172,7 @@ function(config)
                + ' start) to acknowledgement, where the source has it.',
       definition: 'definitions.md#recovery-and-restore',
       group: 'kpi-time-to-acknowledge',
-      records: records.quantiles('kpi_incident_acknowledge_seconds', incidents),
+      records: records.quantiles('kpi_incident_acknowledge_seconds'),
       alerts: [
         medianAlert('TimeToAcknowledgeHigh', 'kpi_incident_acknowledge_seconds', 'acknowledge', [
           "The paging tool's escalation policy and notification log for the slow"

@@ -30,8 +30,8 @@ function(config)
                + ' staff or customers.',
       definition: defects,
       group: 'kpi-defect-escape-rate',
-      records: records.increases('kpi_defects', 'kpi_defects_total')
-               + records.increases('kpi_defects_escaped', 'kpi_defects_escaped_total')
+      records: records.counts('kpi_defects')
+               + records.counts('kpi_defects_escaped')
                + records.ratios('kpi_defects_escaped', 'kpi_defects'),
       alerts: [
         {
@@ -111,8 +111,7 @@ function(config)
                + ' escapes that the monitoring missed too.',
       definition: defects,
       group: 'kpi-defects-customer-reported',
-      records: records.increases('kpi_defects_customer_reported',
-                                 'kpi_defects_customer_reported_total')
+      records: records.counts('kpi_defects_customer_reported')
                + records.ratios('kpi_defects_customer_reported', 'kpi_defects'),
       alerts: [],
     },
@@ -138,8 +137,7 @@ function(config)
                + ' (within the hotfix window).',
       definition: 'definitions.md#failed-deployment-change-failure-rate',
       group: 'kpi-release-failure-rate',
-      records: records.increases('kpi_deployments_release_failed',
-                                 'kpi_deployments_release_failed_total')
+      records: records.counts('kpi_deployments_release_failed')
                + records.ratios('kpi_deployments_release_failed', 'kpi_deployments'),
       alerts: [
         {
@@ -149,14 +147,16 @@ function(config)
           expr: '%s > %s' % [
             r.name('app', 'kpi_deployments_release_failed_per_deployments', 'ratio_' + window),
             p.num(self.settings.threshold),
-          ],
+          ] + records.minDeployments(window, self.settings.min_deployments),
           summary: 'Too many releases need a rollback or a hotfix.',
           description: '{{ $value | humanizePercentage }} of the production deployments of %s'
                        % who + ' over the last %s needed a rollback or a hotfix; the target'
                        % window + ' is at most %s.' % p.percent(self.settings.threshold),
           meaning: $.meaning,
           threshold: 'More than %s of the production deployments of the last %s rolled back'
-                     % [p.percent(self.settings.threshold), window] + ' or hotfixed.',
+                     % [p.percent(self.settings.threshold), window] + ' or hotfixed, once the'
+                     + ' app has at least %s production deployments in the window.'
+                     % p.num(self.settings.min_deployments),
           next: [
             'The rolled back and hotfixed deployments of the window'
             + ' (`kpi_deployments_release_failed_total` by environment) and what broke.',
@@ -179,8 +179,8 @@ function(config)
                + ' failed and never passed for that commit.',
       definition: tests,
       group: 'kpi-test-runs',
-      records: records.increases('kpi_test_runs', 'kpi_test_runs_total')
-               + records.increases('kpi_test_runs_failed', 'kpi_test_runs_failed_total')
+      records: records.counts('kpi_test_runs')
+               + records.counts('kpi_test_runs_failed')
                + records.ratios('kpi_test_runs_failed', 'kpi_test_runs'),
       alerts: [],
     },
@@ -194,8 +194,8 @@ function(config)
                + ' run and passed in another for the same commit.',
       definition: tests,
       group: 'kpi-flaky-tests',
-      records: records.increases('kpi_tests', 'kpi_tests_total')
-               + records.increases('kpi_tests_flaky', 'kpi_tests_flaky_total')
+      records: records.counts('kpi_tests')
+               + records.counts('kpi_tests_flaky')
                + records.ratios('kpi_tests_flaky', 'kpi_tests'),
       alerts: [
         {
@@ -252,14 +252,7 @@ function(config)
                    ),
                  ),
                ]
-               + [
-                 r.record(
-                   r.name('app', 'kpi_incidents_by_component', 'increase_' + window),
-                   p.increase(componentLabels,
-                              records.exporter('kpi_incidents_by_component_total'), window),
-                 )
-                 for window in r.windows(config)
-               ]
+               + records.counts('kpi_incidents_by_component', ['component'])
                // Per team, the coverage of its components with incidents in the window: what
                // the dashboards show for All teams instead of every app's components.
                + [
@@ -268,11 +261,11 @@ function(config)
                      p.sum(componentLabels, records.exporter(family)),
                      r.name('app', 'kpi_incidents_by_component', 'increase_' + window),
                    ];
-                 r.record(
+                 r.ofWindow(window, r.record(
                    r.name('team', 'kpi_coverage_with_incidents', 'ratio_' + window),
                    '%s\n/\n(%s > 0)' % [withIncidents('kpi_coverage_lines_covered'),
                                          withIncidents('kpi_coverage_lines_valid')],
-                 )
+                 ))
                  for window in r.windows(config)
                ],
       alerts: [

@@ -76,7 +76,7 @@ function(config)
         pastSla('HighVulnerabilityPastSla', 'high', [
           'The open high findings of the app by scanner (`kpi_vulnerabilities_open`): many'
           + ' from one outdated dependency or base image?',
-          'Time to fix of the high findings fixed over the last %s' % long
+          'Time to fix of the findings of every severity fixed over the last %s' % long
           + ' (`app:kpi_vulnerability_fix_seconds:p50_%s`).' % long,
         ]),
       ],
@@ -87,27 +87,39 @@ function(config)
       unit: 'seconds',
       grafana_unit: 's',  // for dashboards
       direction: 'lower',
-      meaning: 'How long security findings take from created (first reported) to fixed, per'
-               + ' severity: median and 90th percentile of the findings fixed in the last %s.'
-               % long,
+      meaning: 'How long security findings take from created (first reported) to fixed:'
+               + ' median, 75th and 90th percentiles of the findings fixed in the window, and'
+               + ' the median of the critical ones fixed over the last %s.' % long,
       definition: definition,
       group: 'kpi-vulnerability-fix-time',
-      records: [
-        r.record(
-          r.name(level.name, 'kpi_vulnerability_fix_seconds', r.quantileName(q) + '_' + long),
-          p.quantile(q, bySeverity(level),
-                     records.exporter('kpi_vulnerability_fix_seconds_bucket'), long),
-        )
-        for q in config.quantiles
-        for level in r.levels
+      // The exporter's window quantiles are of every severity; the median of the critical
+      // findings (what the alert reads) comes from the raw histogram, as the exact difference
+      // of its buckets over the long window net of the retracted ones: two samples a bucket
+      // series of the critical findings.
+      local critical(family) = records.exporter(family, ['severity="critical"']),
+      local scraped = records.exporter('kpi_exporter_build_info'),
+      local net = [
+        p.difference(['job', 'instance', 'app', 'team', 'le'], critical(family), long, scraped)
+        for family in [
+          'kpi_vulnerability_fix_seconds_bucket',
+          'kpi_vulnerability_fix_retracted_seconds_bucket',
+        ]
       ],
+      records: records.quantiles('kpi_vulnerability_fix_seconds')
+               + [
+                 r.record(
+                   r.name('app', 'kpi_vulnerability_fix_seconds_critical', 'p50_' + long),
+                   p.quantileOf(0.5, r.levels[0].labels, '(\n%s\n)\n- (\n%s\n)\nor (\n%s\n)'
+                                                        % [net[0], net[1], net[0]]),
+                 ),
+               ],
       alerts: [
         {
           name: 'VulnerabilityFixTimeHigh',
           settings: setting(self.name),
           local limit = duration.text(duration.seconds(self.settings.threshold)),
-          expr: 'max by (app, team) (%s{severity="critical"}) > %s' % [
-            r.name('app', 'kpi_vulnerability_fix_seconds', 'p50_' + long),
+          expr: '%s > %s' % [
+            r.name('app', 'kpi_vulnerability_fix_seconds_critical', 'p50_' + long),
             p.num(duration.seconds(self.settings.threshold)),
           ],
           summary: 'Critical security findings take too long to fix.',
@@ -120,8 +132,8 @@ function(config)
           threshold: 'Median time to fix of the critical findings fixed in the last %s above %s.'
                      % [long, limit],
           next: [
-            'The 90th percentile (`app:kpi_vulnerability_fix_seconds:p90_%s`): a few' % long
-            + ' very old findings, or all of them slow?',
+            'The 90th percentile of all severities (`app:kpi_vulnerability_fix_seconds:p90_%s`):'
+            % long + ' a few very old findings, or all of them slow?',
             'Which scanner found the slow ones (`kpi_vulnerabilities_fixed_total` by scanner):'
             + ' dependency updates that wait for review, or images rebuilt rarely?',
           ],
@@ -135,34 +147,27 @@ function(config)
       grafana_unit: 'short',  // for dashboards
       direction: 'higher',
       meaning: 'Findings fixed and findings dismissed (false positive, accepted risk, won\'t'
-               + ' fix) over the last %s, and the share of the closed ones that were fixed.'
-               % long,
+               + ' fix) in the window, and the share of the closed ones that were fixed.',
       definition: definition,
       group: 'kpi-vulnerabilities-closed',
-      local fixed(level) = r.name(level.name, 'kpi_vulnerabilities_fixed', 'increase_' + long),
-      local dismissed(level) = r.name(level.name, 'kpi_vulnerabilities_dismissed',
-                                      'increase_' + long),
-      local closed(level) = r.name(level.name, 'kpi_vulnerabilities_closed', 'increase_' + long),
-      records: r.perLevel(function(level) r.record(
-                 fixed(level),
-                 p.increase(level.labels, records.exporter('kpi_vulnerabilities_fixed_total'),
-                            long),
+      local fixed(level, window) = r.name(level.name, 'kpi_vulnerabilities_fixed',
+                                          'increase_' + window),
+      local dismissed(level, window) = r.name(level.name, 'kpi_vulnerabilities_dismissed',
+                                              'increase_' + window),
+      local closed(level, window) = r.name(level.name, 'kpi_vulnerabilities_closed',
+                                           'increase_' + window),
+      records: records.counts('kpi_vulnerabilities_fixed')
+               + records.counts('kpi_vulnerabilities_dismissed')
+               + r.perLevelWindow(config, function(level, window) r.record(
+                 closed(level, window),
+                 '(%s or 0 * %s) + (%s or 0 * %s)' % [
+                   fixed(level, window),
+                   dismissed(level, window),
+                   dismissed(level, window),
+                   fixed(level, window),
+                 ],
                ))
-               + r.perLevel(function(level) r.record(
-                 dismissed(level),
-                 p.increase(level.labels,
-                            records.exporter('kpi_vulnerabilities_dismissed_total'), long),
-               ))
-               + r.perLevel(function(level) r.record(
-                 closed(level),
-                 '(' + fixed(level) + ' or 0 * ' + dismissed(level) + ') + ('
-                 + dismissed(level) + ' or 0 * ' + fixed(level) + ')',
-               ))
-               + r.perLevel(function(level) r.record(
-                 r.name(level.name, 'kpi_vulnerabilities_fixed_per_vulnerabilities_closed',
-                        'ratio_' + long),
-                 p.ratio(fixed(level), closed(level)),
-               )),
+               + records.ratios('kpi_vulnerabilities_fixed', 'kpi_vulnerabilities_closed'),
       alerts: [],
     },
   ]

@@ -42,20 +42,25 @@ local markers = import 'markers.libsonnet';
   select(metric, matchers)::
     metric + '{' + std.join(', ', [m for m in matchers if m != '']) + '}',
 
-  // Events counted in the window, summed to the level's labels.
-  increase(labels, series, window)::
-    self.sum(labels, 'increase(' + series + '[' + window + '])'),
+  // A quantile estimated from the cumulative counts per bucket (`le`) of a set of series,
+  // added up by `labels` (the window observations of every shard). `>= 0` drops the NaN
+  // that histogram_quantile returns when nothing was observed in the window, so "no data"
+  // stays absent instead of looking like a value.
+  quantileOf(q, labels, buckets)::
+    'histogram_quantile(' + self.num(q) + ', ' + self.sum(labels + ['le'], buckets) + ') >= 0',
 
-  // A quantile of the observations of a classic histogram in the window (of the changes
-  // deployed, the incidents resolved...). `>= 0` drops the NaN that histogram_quantile
-  // returns when nothing was observed in the window, so "no data" stays absent instead of
-  // looking like a value.
-  quantile(q, labels, buckets, window)::
-    'histogram_quantile(' + self.num(q) + ', ' + self.increase(labels + ['le'], buckets, window)
-    + ') >= 0',
-  // The same from recorded bucket increases (a series per `le`), added up by `labels`.
-  quantileOf(q, labels, increases)::
-    'histogram_quantile(' + self.num(q) + ', ' + self.sum(labels + ['le'], increases) + ') >= 0',
+  // What raw counter (or histogram bucket) series counted over the window, added up by
+  // `labels` (which must keep job and instance), as an exact difference of the latest samples
+  // and those a window ago: one sample a series at each end, where increase() over days reads
+  // every sample of the window (and takes a correction for a reset). A series born inside
+  // the window has no sample a window ago, so the sum of the latest ones counts it whole; a
+  // label set born inside the window counts whole if its exporter (`scraped`: a series of
+  // every scrape of it) was scraped a window ago already; otherwise Prometheus cannot tell
+  // (the exporter may hold older events), and it has no value yet.
+  difference(labels, series, window, scraped)::
+    local now = self.sum(labels, series);
+    '(' + now + ' - ' + self.sum(labels, series + ' offset ' + window) + ')\n'
+    + 'or (' + now + ' and on (job, instance) ' + scraped + ' offset ' + window + ')',
 
   // numerator / denominator, where a numerator absent for a label set counts as 0 (the
   // exporter leaves counters at 0 out) and a denominator of 0 gives no value.

@@ -1,16 +1,24 @@
 // Constructors of Prometheus rules and groups, and the levels every KPI is recorded at.
 {
-  // Recording rule names are level:metric:operation. Each level keeps these labels.
+  // Recording rule names are level:metric:operation. Each level keeps these labels. The
+  // exporter publishes quantiles and deploy days at every level, told apart by the labels a
+  // series has (a label it lacks reads as ""): `matchers` select the level's own series.
   levels: [
-    { name: 'app', labels: ['app', 'team'] },
-    { name: 'team', labels: ['team'] },
-    { name: 'org', labels: [] },
+    { name: 'app', labels: ['app', 'team'], matchers: ['app!=""'] },
+    { name: 'team', labels: ['team'], matchers: ['app=""', 'team!=""'] },
+    { name: 'org', labels: [], matchers: ['team=""'] },
   ],
 
   name(level, metric, operation):: level + ':' + metric + ':' + operation,
 
-  // The recording windows of the configuration, short first: ['7d', '30d'].
-  windows(config):: std.uniq([config.windows.short, config.windows.long]),
+  // The recording windows of the configuration: ['7d', '30d', '90d']. The exporter publishes
+  // each of them (`window` label); the alerts' short and long windows must be among them.
+  windows(config)::
+    assert std.member(config.windows.all, config.windows.short) :
+           'windows.short %s is not in windows.all' % config.windows.short;
+    assert std.member(config.windows.all, config.windows.long) :
+           'windows.long %s is not in windows.all' % config.windows.long;
+    config.windows.all,
 
   // 'p50' for 0.5.
   quantileName(q):: 'p' + std.toString(std.round(q * 100)),
@@ -19,13 +27,15 @@
     if labels == {} then {} else { labels: labels }
   ),
 
-  // One rule per level, fn(level) -> rule; or per window and level, fn(level, window).
+  // One rule per level, fn(level) -> rule; or per window and level, fn(level, window). A
+  // rule of a window carries it (hidden): the catalogue groups a KPI's rules by window.
   perLevel(fn):: [fn(level) for level in self.levels],
   perLevelWindow(config, fn):: [
-    fn(level, window)
+    self.ofWindow(window, fn(level, window))
     for window in self.windows(config)
     for level in self.levels
   ],
+  ofWindow(window, rule):: rule { window:: window },
 
   // A recording group of the KPI rules, evaluated every `rule_interval`.
   recordingGroup(config, name, rules):: {

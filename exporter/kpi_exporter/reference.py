@@ -130,6 +130,7 @@ def metrics_reference() -> str:
 # runbook of a disabled alert) is stale.
 GENERATED_DIRS = (
     "alerts/rendered",
+    "alerts/tests/rendered",
     "docs/runbooks",
     *dashboards.GENERATED_DIRS,
     *helm.GENERATED_DIRS,
