@@ -179,9 +179,14 @@ class Windows:
             state.order = None
         state.dirty.add(dated.labels)
 
-    def observations(self) -> int:
-        """How many dated observations are kept (for memory figures)."""
-        return sum(len(t) for s in self.families.values() for t in s.timelines.values())
+    def observations(self, after: float = -INF, until: float = INF) -> int:
+        """How many dated observations are kept with ``after < at <= until`` (for memory
+        figures)."""
+        return sum(
+            bisect_right(t.times, until) - bisect_right(t.times, after)
+            for s in self.families.values()
+            for t in s.timelines.values()
+        )
 
     # -- rendering ------------------------------------------------------------------------
 
