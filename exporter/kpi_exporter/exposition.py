@@ -75,12 +75,33 @@ def header(family: Family, openmetrics: bool) -> str:
     return f"# HELP {name} {help_text}\n# TYPE {name} {family.type}\n"
 
 
+def scalar_line(family: Family, labels: Labels, value: float) -> str:
+    """The sample line of one counter or gauge series (the same in both formats)."""
+    return f"{family.name}{{{label_block(family.labels, labels)}}} {format_value(value)}\n"
+
+
 def scalar_lines(family: Family, series: Iterable[tuple[Labels, float]], openmetrics: bool) -> str:
     """One family of counters or gauges."""
     parts = [header(family, openmetrics)]
     for labels, value in series:
-        block = label_block(family.labels, labels)
-        parts.append(f"{family.name}{{{block}}} {format_value(value)}\n")
+        parts.append(scalar_line(family, labels, value))
+    return "".join(parts)
+
+
+def histogram_series_lines(family: Family, labels: Labels, counts: list[int], total: float) -> str:
+    """The sample lines of one histogram series (the same in both formats): ``counts`` per
+    bucket (not cumulative), ``total`` the sum."""
+    bounds = _bucket_bounds(family)
+    name = family.name
+    block = label_block(family.labels, labels)
+    prefix = f'{name}_bucket{{{block}{"," if block else ""}le="'
+    parts = []
+    cumulative = 0
+    for bound, count in zip(bounds, counts, strict=True):
+        cumulative += count
+        parts.append(f'{prefix}{bound}"}} {cumulative}\n')
+    parts.append(f"{name}_count{{{block}}} {cumulative}\n")
+    parts.append(f"{name}_sum{{{block}}} {format_value(total)}\n")
     return "".join(parts)
 
 
@@ -88,19 +109,53 @@ def histogram_lines(
     family: Family, series: Iterable[tuple[Labels, list[int], float]], openmetrics: bool
 ) -> str:
     """One histogram family; ``series`` holds per-bucket (not cumulative) counts and the sum."""
-    bounds = _bucket_bounds(family)
-    name = family.name
     parts = [header(family, openmetrics)]
     for labels, counts, total in series:
-        block = label_block(family.labels, labels)
-        prefix = f'{name}_bucket{{{block}{"," if block else ""}le="'
-        cumulative = 0
-        for bound, count in zip(bounds, counts, strict=True):
-            cumulative += count
-            parts.append(f'{prefix}{bound}"}} {cumulative}\n')
-        parts.append(f"{name}_count{{{block}}} {cumulative}\n")
-        parts.append(f"{name}_sum{{{block}}} {format_value(total)}\n")
+        parts.append(histogram_series_lines(family, labels, counts, total))
     return "".join(parts)
+
+
+class SeriesLines:
+    """The sample lines of one family, kept per series and joined in label order.
+
+    The lines are the same in the text format and OpenMetrics (only the headers differ), so
+    a family is rendered once for both. Setting a series re-renders that series only; the
+    family's text is joined again only after a change, and sorted again only when a series
+    came or went.
+    """
+
+    __slots__ = ("_lines", "_order", "_text")
+
+    def __init__(self) -> None:
+        self._lines: dict[Labels, str] = {}
+        self._order: list[Labels] | None = []
+        self._text: str | None = ""
+
+    def __bool__(self) -> bool:
+        return bool(self._lines)
+
+    def set(self, labels: Labels, lines: str) -> None:
+        """The lines of the series ``labels``; "" when the series is not shown."""
+        if lines:
+            if labels not in self._lines:
+                self._order = None
+            elif self._lines[labels] == lines:
+                return
+            self._lines[labels] = lines
+        elif self._lines.pop(labels, None) is not None:
+            self._order = None
+        else:
+            return
+        self._text = None
+
+    def text(self) -> str:
+        """Every series' lines, series in label order."""
+        if self._order is None:
+            self._order = sorted(self._lines)
+        if self._text is None:
+            lines = self._lines
+            self._text = "".join([lines[labels] for labels in self._order])
+        return self._text
 
 
 class Rendered:

@@ -179,6 +179,14 @@ class Windows:
             state.order = None
         state.dirty.add(dated.labels)
 
+    def invalidate(self) -> None:
+        """Forget every cached result: the next exposition computes every entry afresh."""
+        for state in self.families.values():
+            state.entries.clear()
+            state.dirty = set(state.timelines)
+            state.order = None
+            state.text = ""
+
     def observations(self, after: float = -INF, until: float = INF) -> int:
         """How many dated observations are kept with ``after < at <= until`` (for memory
         figures)."""
