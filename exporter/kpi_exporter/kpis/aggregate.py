@@ -160,9 +160,11 @@ class Aggregate:
         self.windows = Windows(self.settings.windows, self.settings.quantiles, self.exact_levels)
 
     def add(self, event: Event, sign: int = 1) -> None:
-        """Add (sign=1) or take out (sign=-1) the contributions of one event."""
+        """Add (sign=1) or take out (sign=-1) the contributions of one event. An event the
+        KPI functions cannot observe raises before anything is added."""
+        observations = list(observe(event, self.settings))
         self.stored[(event.source, event.kind)] += sign
-        for observation in observe(event, self.settings):
+        for observation in observations:
             if isinstance(observation, Since):
                 self._track(observation, (event.kind, event.source, event.key), sign)
             elif isinstance(observation, Daily):
