@@ -35,8 +35,9 @@ class Family:
     buckets: tuple[float, ...] = ()
 
 
-Chunks = Callable[[bool], Iterable[str]]
-"""A producer of exposition text: called with ``openmetrics``, yields chunks of lines."""
+Chunks = Callable[[bool], Iterable[str | bytes]]
+"""A producer of exposition text: called with ``openmetrics``, yields chunks of lines, as
+text or already encoded (the large cached ones)."""
 
 
 def _escape(value: str) -> str:
@@ -120,8 +121,8 @@ class SeriesLines:
 
     The lines are the same in the text format and OpenMetrics (only the headers differ), so
     a family is rendered once for both. Setting a series re-renders that series only; the
-    family's text is joined again only after a change, and sorted again only when a series
-    came or went.
+    family's text is joined (and encoded) again only after a change, and sorted again only
+    when a series came or went.
     """
 
     __slots__ = ("_lines", "_order", "_text")
@@ -129,7 +130,7 @@ class SeriesLines:
     def __init__(self) -> None:
         self._lines: dict[Labels, str] = {}
         self._order: list[Labels] | None = []
-        self._text: str | None = ""
+        self._text: bytes | None = b""
 
     def __bool__(self) -> bool:
         return bool(self._lines)
@@ -148,13 +149,13 @@ class SeriesLines:
             return
         self._text = None
 
-    def text(self) -> str:
-        """Every series' lines, series in label order."""
+    def text(self) -> bytes:
+        """Every series' lines, series in label order, encoded."""
         if self._order is None:
             self._order = sorted(self._lines)
         if self._text is None:
             lines = self._lines
-            self._text = "".join([lines[labels] for labels in self._order])
+            self._text = "".join([lines[labels] for labels in self._order]).encode()
         return self._text
 
 
@@ -187,9 +188,15 @@ class Rendered:
 
 def render(*producers: Chunks) -> Rendered:
     """Render every producer's families, in order, in both formats."""
-    text = "".join(chunk for produce in producers for chunk in produce(False))
-    openmetrics = "".join(chunk for produce in producers for chunk in produce(True)) + "# EOF\n"
-    return Rendered(text.encode(), openmetrics.encode())
+    text = b"".join([_encoded(chunk) for produce in producers for chunk in produce(False)])
+    openmetrics = b"".join(
+        [_encoded(chunk) for produce in producers for chunk in produce(True)] + [b"# EOF\n"]
+    )
+    return Rendered(text, openmetrics)
+
+
+def _encoded(chunk: str | bytes) -> bytes:
+    return chunk if isinstance(chunk, bytes) else chunk.encode()
 
 
 class ExpositionCache:

@@ -299,7 +299,7 @@ class Aggregate:
             )
         return lines
 
-    def exposition(self, openmetrics: bool) -> Iterator[str]:
+    def exposition(self, openmetrics: bool) -> Iterator[str | bytes]:
         """Every family with at least one series, in catalogue order, series sorted; then
         the retraction families and the window families.
 
@@ -334,7 +334,7 @@ class Aggregate:
             ):
                 yield header(RETRACTION_FAMILIES[family.name], openmetrics)
                 yield taken_out.text()
-        yield from self.windows.exposition(now, openmetrics)
+        yield from self.windows.chunks(now, openmetrics)
 
     def _lines_of(
         self, family: Family, render: Callable[[Family, Labels], str]
