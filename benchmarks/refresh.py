@@ -96,24 +96,35 @@ def build_store(path: Path, events: int, apps: int) -> int:
     return int(count)
 
 
-def poll_once(pipeline: Pipeline, clock: Clock, serial: int) -> tuple[float, float]:
+def poll_once(pipeline: Pipeline, clock: Clock, serial: int) -> tuple[float, float, float]:
     """Record 100 new events over ``POLL_APPS`` apps (within the last day), then refresh;
-    (record, refresh) seconds."""
+    (record, refresh, CPU of both) seconds."""
     apps = make_apps(POLL_APPS, first=serial * 7)
     events = fresh_poll(apps, clock.now - DAY + serial * MINUTE, tag=f"p{serial}")
+    cpu = time.process_time()
     started = time.perf_counter()
     pipeline.record(SOURCE, Poll(events=events, cursor=None))
     recorded = time.perf_counter()
     pipeline.refresh()
-    return recorded - started, time.perf_counter() - recorded
+    return recorded - started, time.perf_counter() - recorded, time.process_time() - cpu
 
 
-def tick(pipeline: Pipeline, clock: Clock, seconds: float) -> float:
-    """The timer's refresh with no poll, the clock moved on ``seconds``; seconds taken."""
+def tick(pipeline: Pipeline, clock: Clock, seconds: float) -> tuple[float, float]:
+    """The timer's refresh with no poll, the clock moved on ``seconds``; (wall, CPU)
+    seconds taken."""
     clock.now += seconds
+    cpu = time.process_time()
     started = time.perf_counter()
     pipeline.refresh()
-    return time.perf_counter() - started
+    return time.perf_counter() - started, time.process_time() - cpu
+
+
+def figures(wall: list[float], cpu: list[float]) -> str:
+    """Median and max wall time, and the median CPU time (the machine may be shared)."""
+    return (
+        f"median {ms(statistics.median(wall)).strip()}, max {ms(max(wall)).strip()}"
+        f" (CPU median {ms(statistics.median(cpu)).strip()})"
+    )
 
 
 def observations(pipeline: Pipeline, now: float) -> tuple[int, int]:
@@ -159,21 +170,29 @@ def run_size(events: int, apps: int, profile: bool) -> None:
             f" ({in_window:,} in the last 90 days); after loading: {memory_line()}"
         )
         timings = [poll_once(pipeline, clock, serial) for serial in range(REPEATS)]
-        totals = [record + refresh for record, refresh in timings]
+        totals = [record + refresh for record, refresh, _ in timings]
         refresh_median = statistics.median(t[1] for t in timings)
         print(
             f"  record(100 events) + refresh(), {REPEATS} polls:"
-            f" median {ms(statistics.median(totals)).strip()}, max {ms(max(totals)).strip()}"
+            f" {figures(totals, [t[2] for t in timings])}"
             f" (record median {ms(statistics.median(t[0] for t in timings)).strip()},"
-            f" refresh median {ms(refresh_median).strip()}"
-            f" = {refresh_median / series * 1e6:.1f} us per series)"
+            f" refresh median {ms(refresh_median).strip()})"
         )
-        minutes = [tick(pipeline, clock, 60.0) for _ in range(TICKS)]
-        day_later = tick(pipeline, clock, DAY)
+        # Prometheus asks for gzip: every refresh then compresses that variant ahead.
+        pipeline.cache.body("application/openmetrics-text; version=1.0.0", "gzip")
+        gzipped = [poll_once(pipeline, clock, serial) for serial in range(REPEATS, 2 * REPEATS)]
+        gzip_totals = [record + refresh for record, refresh, _ in gzipped]
         print(
-            f"  timer refresh, no poll: clock +1 min, {TICKS} ticks:"
-            f" median {ms(statistics.median(minutes)).strip()}, max {ms(max(minutes)).strip()};"
-            f" clock +1 day: {ms(day_later).strip()}"
+            f"  the same once a scrape asked for gzip (compressed ahead at every refresh):"
+            f" {figures(gzip_totals, [t[2] for t in gzipped])}"
+        )
+        ticks = [tick(pipeline, clock, 60.0) for _ in range(TICKS)]
+        minutes = [wall for wall, _ in ticks]
+        day_later, day_cpu = tick(pipeline, clock, DAY)
+        print(
+            f"  timer refresh, no poll (gzip asked): clock +1 min, {TICKS} ticks:"
+            f" {figures(minutes, [c for _, c in ticks])};"
+            f" clock +1 day: {ms(day_later).strip()} (CPU {ms(day_cpu).strip()})"
         )
         exposition = pipeline.cache.current
         series = count_series(exposition.text)
@@ -198,7 +217,7 @@ def run_size(events: int, apps: int, profile: bool) -> None:
         )
         store.close()
     applies = "" if events == max(SIZES) else f" (the targets are set at {max(SIZES):,} events)"
-    worst = max(*totals, *minutes, day_later)
+    worst = max(*totals, *gzip_totals, *minutes, day_later)
     print(
         f"  targets: refresh max < {TARGET_SECONDS:.0f} s: {verdict(worst < TARGET_SECONDS)};"
         f" startup < {STARTUP_TARGET_SECONDS:.0f} s: from the snapshot"
