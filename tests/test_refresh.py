@@ -1,8 +1,10 @@
 """Refresh renders only what changed: after any sequence of polls (new events, corrections,
 apps moving team) and clock moves, the exposition a running pipeline serves is byte for byte
-the one rendered from scratch from the same store, in both formats."""
+the one rendered from scratch from the same store, in both formats, plain and gzipped."""
 
 from __future__ import annotations
+
+import gzip
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -122,12 +124,18 @@ def test_a_refresh_renders_what_a_render_from_scratch_renders(
     store = Store(":memory:")
     clock = Clock(NOW)
     running = Pipeline(store, KPI, clock=clock)
+    # Scrapes ask for gzip: each refresh compresses both formats ahead, reusing what it can.
+    running.cache.body("text/plain", "gzip")
+    running.cache.body("application/openmetrics-text", "gzip")
     for polled, minutes in steps:
         if polled:
             running.record("ci", Poll(events=polled, cursor=None))
         clock.now += minutes * 60
         running.refresh()
         expected = from_scratch(store, clock, running)
-        assert running.cache.current.text == expected.text
-        assert running.cache.current.openmetrics == expected.openmetrics
+        current = running.cache.current
+        assert current.text == expected.text
+        assert current.openmetrics == expected.openmetrics
+        assert gzip.decompress(current.body(False, True)) == expected.text
+        assert gzip.decompress(current.body(True, True)) == expected.openmetrics
     store.close()

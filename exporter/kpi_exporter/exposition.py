@@ -8,9 +8,10 @@ every poll: label sets are escaped once and reused for every line of a histogram
 
 from __future__ import annotations
 
-import gzip
 import math
+import struct
 import threading
+import zlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import cache, lru_cache
@@ -159,11 +160,75 @@ class SeriesLines:
         return self._text
 
 
+class Deflater:
+    """Gzip bodies built from deflated chunks, each chunk deflated once while it is in use.
+
+    A chunk is deflated by a compressor of its own and ended on a byte boundary (a sync
+    flush), so the pieces of any chunks, one after the other, form one valid deflate stream
+    (none refers to data before it). A refresh that changed a few families deflates those
+    again, not the whole exposition. Large chunks are kept by identity (the cached family
+    lines are the same objects from one refresh to the next); consecutive small ones
+    (headers) are deflated together each time. The body is one standard gzip member.
+    """
+
+    KEEP = 4096  # bytes: chunks at least this large are kept deflated
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        # Per format: id(chunk) -> (chunk, its deflated piece), for the last body built.
+        self._kept: dict[bool, dict[int, tuple[bytes, bytes]]] = {False: {}, True: {}}
+
+    def gzip(self, openmetrics: bool, chunks: list[bytes], body: bytes) -> bytes:
+        """The gzip of ``body``, which is ``chunks`` joined."""
+        pieces = [GZIP_HEADER]
+        small: list[bytes] = []  # consecutive small chunks, deflated together
+        with self._lock:
+            before, other = self._kept[openmetrics], self._kept[not openmetrics]
+            kept: dict[int, tuple[bytes, bytes]] = {}
+            for chunk in chunks:
+                if len(chunk) < self.KEEP:
+                    small.append(chunk)
+                    continue
+                if small:
+                    pieces.append(_deflated(b"".join(small)))
+                    small.clear()
+                found = before.get(id(chunk)) or other.get(id(chunk))
+                piece = found[1] if found is not None and found[0] is chunk else _deflated(chunk)
+                kept[id(chunk)] = (chunk, piece)
+                pieces.append(piece)
+            self._kept[openmetrics] = kept
+        if small:
+            pieces.append(_deflated(b"".join(small)))
+        pieces.append(LAST_BLOCK)
+        pieces.append(struct.pack("<II", zlib.crc32(body), len(body) & 0xFFFFFFFF))
+        return b"".join(pieces)
+
+
+def _deflated(data: bytes) -> bytes:
+    """``data`` deflated by a compressor of its own, ended on a byte boundary (not final)."""
+    deflate = zlib.compressobj(GZIP_LEVEL, zlib.DEFLATED, -zlib.MAX_WBITS)
+    return deflate.compress(data) + deflate.flush(zlib.Z_SYNC_FLUSH)
+
+
+# A gzip member's header (deflate, no name, mtime 0, unknown OS) and the deflate stream's
+# last block (final, empty) that ends the pieces.
+GZIP_HEADER = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff"
+LAST_BLOCK = b"\x03\x00"
+
+
 class Rendered:
     """The exposition of one moment in both formats; gzip variants made on first request."""
 
-    def __init__(self, text: bytes, openmetrics: bytes) -> None:
+    def __init__(
+        self,
+        text: bytes,
+        openmetrics: bytes,
+        chunks: dict[bool, list[bytes]] | None = None,
+        deflater: Deflater | None = None,
+    ) -> None:
         self._plain = {False: text, True: openmetrics}
+        self._chunks = chunks or {False: [text], True: [openmetrics]}
+        self._deflater = deflater or Deflater()
         self._compressed: dict[bool, bytes] = {}
         self._lock = threading.Lock()
 
@@ -180,19 +245,22 @@ class Rendered:
             return self._plain[openmetrics]
         with self._lock:
             if openmetrics not in self._compressed:
-                self._compressed[openmetrics] = gzip.compress(
-                    self._plain[openmetrics], compresslevel=GZIP_LEVEL, mtime=0
+                self._compressed[openmetrics] = self._deflater.gzip(
+                    openmetrics, self._chunks[openmetrics], self._plain[openmetrics]
                 )
             return self._compressed[openmetrics]
 
 
-def render(*producers: Chunks) -> Rendered:
-    """Render every producer's families, in order, in both formats."""
-    text = b"".join([_encoded(chunk) for produce in producers for chunk in produce(False)])
-    openmetrics = b"".join(
-        [_encoded(chunk) for produce in producers for chunk in produce(True)] + [b"# EOF\n"]
-    )
-    return Rendered(text, openmetrics)
+def render(*producers: Chunks, deflater: Deflater | None = None) -> Rendered:
+    """Render every producer's families, in order, in both formats. ``deflater``: the one
+    that compressed the previous rendering, so that unchanged chunks are not compressed
+    again."""
+    chunks = {
+        openmetrics: [_encoded(chunk) for produce in producers for chunk in produce(openmetrics)]
+        for openmetrics in (False, True)
+    }
+    chunks[True].append(b"# EOF\n")
+    return Rendered(b"".join(chunks[False]), b"".join(chunks[True]), chunks, deflater)
 
 
 def _encoded(chunk: str | bytes) -> bytes:
@@ -207,12 +275,13 @@ class ExpositionCache:
         self._producers = producers
         self._lock = threading.Lock()
         self._asked: set[tuple[bool, bool]] = set()
+        self._deflater = Deflater()
         self.current = render()
         self.renders = 0
 
     def refresh(self) -> Rendered:
         with self._lock:
-            rendered = render(*self._producers)
+            rendered = render(*self._producers, deflater=self._deflater)
             for openmetrics, compressed in list(self._asked):
                 rendered.body(openmetrics, compressed)
             self.current = rendered
