@@ -300,6 +300,8 @@ class Windows:
     def _app_samples(
         self, windowed: Windowed, labels: Labels, timeline: Timeline, now: float
     ) -> tuple[list[Sample], float]:
+        if windowed.kind == "quantiles":
+            return self._app_quantiles(windowed, labels, timeline, now)
         if windowed.kind != "count":
             names = windowed.family.labels[: len(labels)]
             return self._level_samples(windowed, names, labels, [timeline], now)
@@ -312,6 +314,26 @@ class Windows:
             samples.append((windowed.family.labels, (*labels, window), sum(values[low:high])))
             if low < high:  # the first one in the window leaves
                 valid_until = min(valid_until, times[low] + width)
+        return samples, valid_until
+
+    def _app_quantiles(
+        self, windowed: Windowed, labels: Labels, timeline: Timeline, now: float
+    ) -> tuple[list[Sample], float]:
+        """:meth:`_level_samples` of quantiles over one app's timeline, without the
+        bookkeeping of several (the most frequent recomputation)."""
+        names = (*windowed.family.labels[: len(labels)], "window", "quantile")
+        samples: list[Sample] = []
+        times, values = timeline.times, timeline.values
+        high = bisect_right(times, now)
+        valid_until = times[high] if high < len(times) else INF  # the next one enters
+        for window, width in self.durations:
+            low = bisect_right(times, now - width, 0, high)
+            if low == high:
+                continue
+            valid_until = min(valid_until, times[low] + width)  # the first one leaves
+            ordered = sorted(values[low:high])
+            for q, q_label in zip(self.quantiles, self.quantile_labels, strict=True):
+                samples.append((names, (*labels, window, q_label), quantile(ordered, q)))
         return samples, valid_until
 
     def _level_samples(
