@@ -178,14 +178,16 @@ class Deflater:
         # Per format: id(chunk) -> (chunk, its deflated piece), for the last body built.
         self._kept: dict[bool, dict[int, tuple[bytes, bytes]]] = {False: {}, True: {}}
 
-    def gzip(self, openmetrics: bool, chunks: list[bytes], body: bytes) -> bytes:
-        """The gzip of ``body``, which is ``chunks`` joined."""
+    def gzip(self, openmetrics: bool, chunks: list[bytes]) -> bytes:
+        """The gzip of ``chunks`` joined (without joining them)."""
         pieces = [GZIP_HEADER]
+        crc, size = 0, 0
         small: list[bytes] = []  # consecutive small chunks, deflated together
         with self._lock:
             before, other = self._kept[openmetrics], self._kept[not openmetrics]
             kept: dict[int, tuple[bytes, bytes]] = {}
             for chunk in chunks:
+                crc, size = zlib.crc32(chunk, crc), size + len(chunk)
                 if len(chunk) < self.KEEP:
                     small.append(chunk)
                     continue
@@ -200,7 +202,7 @@ class Deflater:
         if small:
             pieces.append(_deflated(b"".join(small)))
         pieces.append(LAST_BLOCK)
-        pieces.append(struct.pack("<II", zlib.crc32(body), len(body) & 0xFFFFFFFF))
+        pieces.append(struct.pack("<II", crc, size & 0xFFFFFFFF))
         return b"".join(pieces)
 
 
@@ -217,38 +219,32 @@ LAST_BLOCK = b"\x03\x00"
 
 
 class Rendered:
-    """The exposition of one moment in both formats; gzip variants made on first request."""
+    """The exposition of one moment in both formats, as the chunks rendered; each body
+    (plain or gzip) is built on its first request (ahead of scrapes, by
+    :meth:`ExpositionCache.refresh`, for the variants scrapes ask for)."""
 
-    def __init__(
-        self,
-        text: bytes,
-        openmetrics: bytes,
-        chunks: dict[bool, list[bytes]] | None = None,
-        deflater: Deflater | None = None,
-    ) -> None:
-        self._plain = {False: text, True: openmetrics}
-        self._chunks = chunks or {False: [text], True: [openmetrics]}
+    def __init__(self, chunks: dict[bool, list[bytes]], deflater: Deflater | None = None) -> None:
+        self._chunks = chunks
         self._deflater = deflater or Deflater()
-        self._compressed: dict[bool, bytes] = {}
+        self._bodies: dict[tuple[bool, bool], bytes] = {}
         self._lock = threading.Lock()
 
     @property
     def text(self) -> bytes:
-        return self._plain[False]
+        return self.body(False, False)
 
     @property
     def openmetrics(self) -> bytes:
-        return self._plain[True]
+        return self.body(True, False)
 
     def body(self, openmetrics: bool, compressed: bool) -> bytes:
-        if not compressed:
-            return self._plain[openmetrics]
         with self._lock:
-            if openmetrics not in self._compressed:
-                self._compressed[openmetrics] = self._deflater.gzip(
-                    openmetrics, self._chunks[openmetrics], self._plain[openmetrics]
-                )
-            return self._compressed[openmetrics]
+            body = self._bodies.get((openmetrics, compressed))
+            if body is None:
+                chunks = self._chunks[openmetrics]
+                body = self._deflater.gzip(openmetrics, chunks) if compressed else b"".join(chunks)
+                self._bodies[(openmetrics, compressed)] = body
+            return body
 
 
 def render(*producers: Chunks, deflater: Deflater | None = None) -> Rendered:
@@ -260,7 +256,7 @@ def render(*producers: Chunks, deflater: Deflater | None = None) -> Rendered:
         for openmetrics in (False, True)
     }
     chunks[True].append(b"# EOF\n")
-    return Rendered(b"".join(chunks[False]), b"".join(chunks[True]), chunks, deflater)
+    return Rendered(chunks, deflater)
 
 
 def _encoded(chunk: str | bytes) -> bytes:
@@ -268,8 +264,9 @@ def _encoded(chunk: str | bytes) -> bytes:
 
 
 class ExpositionCache:
-    """Holds the latest :class:`Rendered`; ``refresh`` replaces it atomically and compresses,
-    ahead of time, every variant a scrape has asked for, so no scrape pays for rendering."""
+    """Holds the latest :class:`Rendered`; ``refresh`` replaces it atomically and builds
+    (joins, compresses), ahead of time, every variant a scrape has asked for, so no scrape
+    pays for rendering."""
 
     def __init__(self, *producers: Chunks) -> None:
         self._producers = producers
