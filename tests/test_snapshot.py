@@ -175,3 +175,15 @@ def test_sums_loaded_from_a_snapshot_stay_equal_to_a_replay_after_more_polls(
     assert started.cache.current.text == reference.text
     assert started.cache.current.openmetrics == reference.openmetrics
     store.close()
+
+
+def test_the_snapshot_is_saved_once_idle_and_only_after_a_change(tmp_path: Path) -> None:
+    store = Store(tmp_path / "kpi.db")
+    pipeline = Pipeline(store, KPI, clock=Clock(NOW))
+    pipeline.record("ci", Poll(events=history(), cursor=None))
+    assert not pipeline.save_snapshot_when_idle(3600)  # a poll changed the store just now
+    assert pipeline.save_snapshot_when_idle(0)
+    assert not pipeline.save_snapshot_when_idle(0)  # nothing changed since
+    pipeline.record("ci", Poll(events=history(), cursor=None))  # re-sent unchanged
+    assert not pipeline.save_snapshot_when_idle(0)
+    store.close()

@@ -84,7 +84,11 @@ class Pipeline:
                 " other shards; every source reads its history again",
                 len(dropped),
             )
-        self._fingerprint = snapshot.fingerprint(self.kpi, self.shard.exact_levels)
+        try:
+            self._fingerprint: str | None = snapshot.fingerprint(self.kpi, self.shard.exact_levels)
+        except OSError as error:  # the package's source cannot be read: no snapshot
+            log.warning("no snapshot of the sums: %s", error)
+            self._fingerprint = None
         # The store's change counter the sums reflect (None: unknown, never saved), that of
         # the saved snapshot, and when a poll last changed the store.
         self._changes: int | None = None
@@ -114,6 +118,8 @@ class Pipeline:
 
     def _load_snapshot(self) -> Aggregate | None:
         """The sums of the saved snapshot, when it matches exactly; None otherwise."""
+        if self._fingerprint is None:
+            return None
         try:
             saved = self.store.snapshot()
             if saved is None:
@@ -179,7 +185,7 @@ class Pipeline:
         saved already or do not match the store's change counter; True when saved."""
         with self._lock:
             changes = self._changes
-            if changes is None or changes == self._saved:
+            if changes is None or changes == self._saved or self._fingerprint is None:
                 return False
             started = time.monotonic()
             state = snapshot.dump(self.aggregate)
