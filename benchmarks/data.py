@@ -12,7 +12,15 @@ from dataclasses import dataclass
 
 from kpi_exporter.kpis import KpiSettings
 from kpi_exporter.linking import LinkSettings, assess
-from kpi_exporter.model import Change, Deployment, DeploymentOutcome, Event, Incident
+from kpi_exporter.model import (
+    Change,
+    Defect,
+    Deployment,
+    DeploymentOutcome,
+    Event,
+    Incident,
+    Vulnerability,
+)
 
 MINUTE = 60.0
 HOUR = 3600.0
@@ -23,8 +31,10 @@ SOURCE = "bench"
 SEVERITIES = ("critical", "high", "low")
 
 # Expected stored events per deployment of :func:`history`, outcomes included: the deployment,
-# its outcome, 1.5 changes and 0.05 incidents per successful production deployment (0.85 * 0.97).
+# its outcome, 1.5 changes and 0.05 incidents per successful production deployment (0.85 * 0.97),
+# and with ``findings``, 0.05 defects and 0.05 security findings more.
 EVENTS_PER_DEPLOYMENT = 2 + 0.85 * 0.97 * (1.5 + 0.05)
+EVENTS_PER_DEPLOYMENT_WITH_FINDINGS = EVENTS_PER_DEPLOYMENT + 0.85 * 0.97 * (0.05 + 0.05)
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,12 +96,55 @@ def _incident(deployment: Deployment, rng: random.Random) -> Incident:
     )
 
 
+def _defect(deployment: Deployment, rng: random.Random) -> Defect:
+    """A defect found within a week after ``deployment``; a third of them still open."""
+    created = deployment.finished_at + rng.uniform(HOUR, 7 * DAY)
+    return Defect(
+        source=SOURCE,
+        key=f"{deployment.key}-b",
+        app=deployment.app,
+        team=deployment.team,
+        created_at=created,
+        found_in="production" if rng.random() < 0.4 else "pre-production",
+        customer_reported=rng.random() < 0.2,
+        severity=rng.choice(SEVERITIES),
+        resolved_at=None if rng.random() < 0.33 else created + rng.uniform(HOUR, 20 * DAY),
+    )
+
+
+def _finding(deployment: Deployment, rng: random.Random) -> Vulnerability:
+    """A security finding created after ``deployment``: mostly fixed within days to months,
+    some dismissed, some still open."""
+    created = deployment.finished_at + rng.uniform(HOUR, 3 * DAY)
+    roll = rng.random()
+    state = "fixed" if roll < 0.75 else "dismissed" if roll < 0.85 else "open"
+    fix = min(rng.lognormvariate(math.log(5 * DAY), 1.2), 120 * DAY)
+    closed = None if state == "open" else created + fix
+    return Vulnerability(
+        source=SOURCE,
+        key=f"{deployment.key}-v",
+        app=deployment.app,
+        team=deployment.team,
+        severity=rng.choice(SEVERITIES),
+        created_at=created,
+        state=state,
+        closed_at=closed,
+        scanner="dependabot",
+    )
+
+
 def history(
-    app: App, deployments: int, rng: random.Random, start: float = START, span: float = YEAR
+    app: App,
+    deployments: int,
+    rng: random.Random,
+    start: float = START,
+    span: float = YEAR,
+    findings: bool = False,
 ) -> list[Event]:
     """``deployments`` deployments of ``app`` over ``[start, start + span)``: 85% to
     production, 3% failed, 4% hotfixes and 1% rollbacks; each successful production deployment
-    shipped one or two changes and is followed by an incident 5% of the time."""
+    shipped one or two changes and is followed by an incident 5% of the time (and, with
+    ``findings``, by a defect 5% of the time and a security finding 5% of the time)."""
     events: list[Event] = []
     times = sorted(rng.uniform(start, start + span) for _ in range(deployments))
     for i, finished in enumerate(times):
@@ -117,6 +170,10 @@ def history(
             events.extend(_changes(deployment, rng))
             if rng.random() < 0.05:
                 events.append(_incident(deployment, rng))
+            if findings and rng.random() < 0.05:
+                events.append(_defect(deployment, rng))
+            if findings and rng.random() < 0.05:
+                events.append(_finding(deployment, rng))
     return events
 
 

@@ -561,6 +561,10 @@ def _run(args: argparse.Namespace, config: Config) -> int:
         pass
     server.stop()
     scheduler.stop()
+    try:
+        pipeline.save_snapshot()
+    except Exception as error:  # the next start replays instead
+        log.warning("saving the snapshot failed: %s", error)
     store.close()
     log.info("stopped")
     return 0

@@ -303,6 +303,29 @@ _FIELD_NAMES: dict[type[Any], tuple[str, ...]] = {
 }
 
 
+_JSON_TYPES: dict[str, tuple[type[Any], ...]] = {
+    "str": (str,),
+    "float": (float, int),
+    "int": (int, float),  # numbers either way, as Python computes with them
+    "bool": (bool,),
+    "None": (type(None),),
+}
+
+
+def _types(annotation: str) -> tuple[type[Any], ...]:
+    """The JSON types a field annotated ``annotation`` may hold (tuples once decoded)."""
+    allowed: list[type[Any]] = []
+    for part in annotation.split("|"):
+        allowed.extend(_JSON_TYPES.get(part.strip().split("[")[0], (tuple,)))
+    return tuple(allowed)
+
+
+_FIELD_TYPES: dict[type[Any], dict[str, tuple[type[Any], ...]]] = {
+    cls: {field.name: _types(str(field.type)) for field in dataclasses.fields(cls)}
+    for cls in EVENT_TYPES.values()
+}
+
+
 def to_json(event: Event) -> str:
     """Serialise an event deterministically (sorted keys), so equal events give equal text.
 
@@ -313,13 +336,19 @@ def to_json(event: Event) -> str:
 
 
 def from_json(kind: str, text: str) -> Event:
-    """Rebuild an event of ``kind`` from :func:`to_json` output."""
+    """Rebuild an event of ``kind`` from :func:`to_json` output. On the path of every
+    stored event at a start: fields are only looked at when they hold a list."""
     cls = EVENT_TYPES[kind]
     data = json.loads(text)
-    for field in dataclasses.fields(cls):
-        value = data.get(field.name)
+    if not isinstance(data, dict):
+        raise ValueError(f"a stored {kind} is not an object")
+    types = _FIELD_TYPES[cls]
+    for name, value in data.items():
         # JSON has no tuples: turn lists back into the tuples the dataclass declares.
-        if isinstance(value, list):
-            data[field.name] = tuple(tuple(v) if isinstance(v, list) else v for v in value)
+        if type(value) is list:
+            value = data[name] = tuple(tuple(v) if type(v) is list else v for v in value)
+        # A stored value of another type would fail far from here (in a KPI function).
+        if not isinstance(value, types.get(name, ())):
+            raise ValueError(f"a stored {kind}: {name} holds a {type(value).__name__}")
     event: Event = cls(**data)
     return event

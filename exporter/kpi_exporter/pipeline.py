@@ -12,6 +12,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 
+from . import snapshot
 from .exposition import ExpositionCache
 from .health import Health
 from .kpis import Aggregate, KpiSettings
@@ -27,6 +28,10 @@ from .store import Store, Transaction
 log = logging.getLogger(__name__)
 
 
+def _skip_row(what: str, error: Exception) -> None:
+    log.error("skipped a stored row that cannot be read (%s): %s", what, error)
+
+
 class Pipeline:
     def __init__(
         self,
@@ -38,13 +43,17 @@ class Pipeline:
         shard: Shard | None = None,
     ) -> None:
         """``clock`` is "now" for the time-dependent series (open changes by age), read at
-        each refresh. ``shard``: only the events of its apps are stored (see sharding)."""
+        each refresh. ``shard``: only the events of its apps are stored (see sharding).
+
+        The running sums come from the snapshot saved in the store when it matches the
+        store and this code and settings exactly, else from a replay of every stored event
+        (see :mod:`kpi_exporter.snapshot`)."""
         self.store = store
         self.shard = shard or Shard()
         self.kpi = kpi or KpiSettings()
         self.linking = linking or LinkSettings()
         self.health = health or Health()
-        self.aggregate = Aggregate(self.kpi, clock, exact_levels=self.shard.exact_levels)
+        self._clock = clock
         self._lock = threading.Lock()
         dropped = store.claim_shard(self.shard.assignment, self.shard.owns)
         if dropped:
@@ -53,19 +62,75 @@ class Pipeline:
                 " other shards; every source reads its history again",
                 len(dropped),
             )
+        try:
+            self._fingerprint: str | None = snapshot.fingerprint(self.kpi, self.shard.exact_levels)
+        except OSError as error:  # the package's source cannot be read: no snapshot
+            log.warning("no snapshot of the sums: %s", error)
+            self._fingerprint = None
+        # The store's change counter the sums reflect (None: unknown, never saved), that of
+        # the saved snapshot, and when a poll last changed the store.
+        self._changes: int | None = None
+        self._saved: int | None = None
+        self._last_change = time.monotonic()
         started = time.monotonic()
-        for event in store.iter_events():
-            self.aggregate.add(event)
-        for observation, times in store.retractions():
-            if observation.family in FAMILY_BY_NAME:  # a family since renamed is not shown
-                self.aggregate.retract(observation, times)
+        loaded = self._load_snapshot()
+        self.aggregate = loaded or self._replay()
+        self.from_snapshot = loaded is not None
+        self.cache = ExpositionCache(self.aggregate.exposition, self._health_exposition)
+        try:
+            self.cache.refresh()
+        except Exception:
+            if loaded is None:
+                raise
+            log.exception("rendering the snapshot's sums failed: replaying every stored event")
+            self.aggregate = self._replay()
+            self.cache = ExpositionCache(self.aggregate.exposition, self._health_exposition)
+            self.cache.refresh()
+            self.from_snapshot = False
         log.info(
-            "loaded %d stored events in %.1f s",
+            "loaded %d stored events (%s) and rendered them in %.1f s",
             sum(self.aggregate.stored.values()),
+            "from the snapshot" if self.from_snapshot else "replayed",
             time.monotonic() - started,
         )
-        self.cache = ExpositionCache(self.aggregate.exposition, self._health_exposition)
-        self.cache.refresh()
+
+    def _load_snapshot(self) -> Aggregate | None:
+        """The sums of the saved snapshot, when it matches exactly; None otherwise."""
+        if self._fingerprint is None:
+            return None
+        try:
+            saved = self.store.snapshot()
+            if saved is None:
+                return None
+            if saved.fingerprint != self._fingerprint:
+                log.info("the snapshot was saved by other code or settings: replaying")
+                return None
+            if saved.changes != saved.store_changes:
+                log.info("the store changed since the snapshot: replaying")
+                return None
+            loaded = snapshot.load(saved.state, self.kpi, self._clock, self.shard.exact_levels)
+        except Exception:  # a corrupt snapshot costs a replay, never a start
+            log.exception("the snapshot cannot be read: replaying every stored event")
+            return None
+        self._changes = self._saved = saved.changes
+        return loaded
+
+    def _replay(self) -> Aggregate:
+        """The sums of every stored event and retraction. A row that cannot be read or
+        observed is logged and skipped: it must not stop the start."""
+        aggregate = Aggregate(self.kpi, self._clock, exact_levels=self.shard.exact_levels)
+        before = self.store.change_count()
+        for event in self.store.iter_events(unreadable=_skip_row):
+            try:
+                aggregate.add(event)
+            except Exception as error:
+                _skip_row(f"{event.kind} {event.source}/{event.key}", error)
+        for observation, times in self.store.retractions(unreadable=_skip_row):
+            if observation.family in FAMILY_BY_NAME:  # a family since renamed is not shown
+                aggregate.retract(observation, times)
+        after = self.store.change_count()
+        self._changes = after if after == before else None
+        return aggregate
 
     def _health_exposition(self, openmetrics: bool) -> Iterator[str]:
         return self.health.exposition(self.aggregate.stored, openmetrics)
@@ -74,6 +139,7 @@ class Pipeline:
         """Store one poll atomically; return how many stored events changed."""
         with self._lock:
             with self.store.transaction() as tx:
+                before = self.store.change_count()
                 for event in poll.events:
                     if self.shard.keeps(event):
                         tx.upsert(self._merge(tx, event))
@@ -85,8 +151,39 @@ class Pipeline:
                 changes = tx.changes()
                 retracted = retractions(changes, self.kpi)
                 tx.add_retractions(retracted)
+                after = self.store.change_count()
             self.aggregate.apply(changes, retracted)
+            # A write by anyone else since the last one: the sums no longer match a counter.
+            self._changes = after if self._changes == before else None
+            if changes:
+                self._last_change = time.monotonic()
         return len(changes)
+
+    def save_snapshot(self) -> bool:
+        """Save the sums into the store (see :mod:`kpi_exporter.snapshot`), unless they are
+        saved already or do not match the store's change counter; True when saved."""
+        with self._lock:
+            changes = self._changes
+            if changes is None or changes == self._saved or self._fingerprint is None:
+                return False
+            started = time.monotonic()
+            state = snapshot.dump(self.aggregate)
+            if not self.store.save_snapshot(changes, self._fingerprint, state):
+                self._changes = None
+                return False
+            self._saved = changes
+        log.info(
+            "saved a snapshot of the sums (%.1f MiB) in %.1f s",
+            len(state) / 2**20,
+            time.monotonic() - started,
+        )
+        return True
+
+    def save_snapshot_when_idle(self, idle: float) -> bool:
+        """Save the snapshot once no poll has changed the store for ``idle`` seconds."""
+        if time.monotonic() - self._last_change < idle:
+            return False
+        return self.save_snapshot()
 
     def _merge(self, tx: Transaction, event: Event) -> Event:
         if isinstance(event, Change):

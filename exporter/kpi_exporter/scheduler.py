@@ -19,6 +19,9 @@ from .sources import Source
 log = logging.getLogger(__name__)
 
 MAX_BACKOFF = 3600.0
+# The snapshot of the sums (see kpi_exporter.snapshot) is saved once no poll has changed the
+# store for this long, so that a restart, even after a crash, need not replay every event.
+SNAPSHOT_IDLE = 600.0
 
 
 def next_delay(interval: float, failures: int, rng: random.Random) -> float:
@@ -61,6 +64,10 @@ class Scheduler:
                 self.pipeline.refresh()
             except Exception as error:  # the next tick or poll tries again
                 log.warning("refreshing the windows failed: %s", error)
+            try:
+                self.pipeline.save_snapshot_when_idle(SNAPSHOT_IDLE)
+            except Exception as error:  # a restart replays instead
+                log.warning("saving the snapshot failed: %s", error)
 
     def stop(self, timeout: float = 30.0) -> None:
         """Ask every poll loop to end, and wait for polls in progress to finish writing."""

@@ -82,7 +82,49 @@ MIGRATIONS: tuple[str, ...] = (
         FROM events
         WHERE kind = 'change' AND json_extract(payload, '$.deployed_at') IS NOT NULL;
     """,
+    # A change counter that every write to the events and retractions bumps (whoever writes:
+    # the triggers see every connection), and the snapshot of the running sums that a start
+    # loads instead of replaying every event when the counter still matches (see snapshot).
+    """
+    CREATE TABLE changes (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        count INTEGER NOT NULL
+    );
+    INSERT INTO changes (id, count) VALUES (1, 0);
+    CREATE TRIGGER events_inserted AFTER INSERT ON events
+    BEGIN UPDATE changes SET count = count + 1; END;
+    CREATE TRIGGER events_updated AFTER UPDATE ON events
+    BEGIN UPDATE changes SET count = count + 1; END;
+    CREATE TRIGGER events_deleted AFTER DELETE ON events
+    BEGIN UPDATE changes SET count = count + 1; END;
+    CREATE TRIGGER retractions_inserted AFTER INSERT ON retractions
+    BEGIN UPDATE changes SET count = count + 1; END;
+    CREATE TRIGGER retractions_updated AFTER UPDATE ON retractions
+    BEGIN UPDATE changes SET count = count + 1; END;
+    CREATE TRIGGER retractions_deleted AFTER DELETE ON retractions
+    BEGIN UPDATE changes SET count = count + 1; END;
+    CREATE TABLE snapshot (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        changes INTEGER NOT NULL,
+        fingerprint TEXT NOT NULL,
+        state BLOB NOT NULL
+    );
+    """,
 )
+
+
+def statements(script: str) -> Iterator[str]:
+    """The SQL statements of a migration, split at the semicolons that end one (a trigger's
+    body holds semicolons of its own)."""
+    pending = ""
+    for piece in script.split(";"):
+        pending += piece + ";"
+        if sqlite3.complete_statement(pending):
+            if pending.strip(" \n;"):
+                yield pending
+            pending = ""
+    if pending.strip(" \n;"):
+        yield pending
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,6 +152,17 @@ class Shipment(NamedTuple):
     deployment_key: str
     environment: str
     deployed_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """A saved snapshot: the change counter and fingerprint it was saved at, its state, and
+    the change counter of the store when it was read (it matches when the two are equal)."""
+
+    changes: int
+    fingerprint: str
+    state: bytes
+    store_changes: int
 
 
 EventChange = tuple[Event | None, Event]
@@ -276,9 +329,8 @@ class Store:
             for version in range(current, len(MIGRATIONS)):
                 self._conn.execute("BEGIN IMMEDIATE")
                 try:
-                    for statement in MIGRATIONS[version].split(";"):
-                        if statement.strip():
-                            self._conn.execute(statement)
+                    for statement in statements(MIGRATIONS[version]):
+                        self._conn.execute(statement)
                     self._conn.execute(f"PRAGMA user_version = {version + 1}")
                     self._conn.execute("COMMIT")
                 except BaseException:
@@ -339,10 +391,15 @@ class Store:
             return dropped
 
     def iter_events(
-        self, kinds: Iterable[str] | None = None, ordered: bool = False
+        self,
+        kinds: Iterable[str] | None = None,
+        ordered: bool = False,
+        unreadable: Callable[[str, Exception], None] | None = None,
     ) -> Iterator[Event]:
         """Every stored event (of ``kinds``), read in batches to keep memory flat;
-        ``ordered``: oldest ``time`` first (SQLite sorts, spilling to disk if needed)."""
+        ``ordered``: oldest ``time`` first (SQLite sorts, spilling to disk if needed).
+        ``unreadable``: called with a row's kind and the error for a row that cannot be
+        decoded, which is then skipped (without it, the error is raised)."""
         order = " ORDER BY time, kind, source, key" if ordered else ""
         with self._lock:
             if kinds is None:
@@ -355,16 +412,70 @@ class Store:
                 )
             while batch := cursor.fetchmany(5000):
                 for kind, payload in batch:
-                    yield from_json(kind, payload)
+                    if unreadable is None:
+                        yield from_json(kind, payload)
+                        continue
+                    try:
+                        event = from_json(kind, payload)
+                    except Exception as error:  # a poison row must not stop a start
+                        unreadable(kind, error)
+                        continue
+                    yield event
 
-    def retractions(self) -> list[tuple[Observation, int]]:
-        """Every contribution ever retracted, with how many times."""
+    def change_count(self) -> int:
+        """The change counter: bumped by every write to the events or the retractions."""
+        with self._lock:
+            (count,) = self._conn.execute("SELECT count FROM changes").fetchone()
+            return int(count)
+
+    def snapshot(self) -> Snapshot | None:
+        """The saved snapshot, if any, with the change counter as it stands now."""
+        with self._lock:
+            self._conn.execute("BEGIN")
+            try:
+                (now,) = self._conn.execute("SELECT count FROM changes").fetchone()
+                row = self._conn.execute(
+                    "SELECT changes, fingerprint, state FROM snapshot"
+                ).fetchone()
+            finally:
+                self._conn.execute("COMMIT")
+        if row is None:
+            return None
+        return Snapshot(int(row[0]), str(row[1]), bytes(row[2]), int(now))
+
+    def save_snapshot(self, changes: int, fingerprint: str, state: bytes) -> bool:
+        """Save a snapshot of the sums at the change counter ``changes``; False (nothing
+        saved) when the store has changed since."""
+        with self.transaction():
+            if self._conn.execute("SELECT count FROM changes").fetchone()[0] != changes:
+                return False
+            self._conn.execute(
+                "INSERT INTO snapshot (id, changes, fingerprint, state) VALUES (1, ?, ?, ?)"
+                " ON CONFLICT (id) DO UPDATE SET changes = excluded.changes,"
+                " fingerprint = excluded.fingerprint, state = excluded.state",
+                (changes, fingerprint, state),
+            )
+            return True
+
+    def retractions(
+        self, unreadable: Callable[[str, Exception], None] | None = None
+    ) -> list[tuple[Observation, int]]:
+        """Every contribution ever retracted, with how many times. ``unreadable``: called
+        with the family and the error for a row that cannot be decoded, which is skipped."""
+        result = []
         with self._lock:
             rows = self._conn.execute("SELECT family, labels, value, times FROM retractions")
-            return [
-                (Observation(family, tuple(json.loads(labels)), value), times)
-                for family, labels, value, times in rows
-            ]
+            for family, labels, value, times in rows:
+                try:
+                    decoded = tuple(json.loads(labels))
+                    if not all(isinstance(label, str) for label in decoded):
+                        raise ValueError(f"labels {labels}: not strings")
+                    result.append((Observation(family, decoded, float(value)), int(times)))
+                except Exception as error:
+                    if unreadable is None:
+                        raise
+                    unreadable(family, error)
+        return result
 
     def count(self) -> int:
         with self._lock:

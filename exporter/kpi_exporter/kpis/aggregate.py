@@ -27,10 +27,17 @@ from __future__ import annotations
 import time
 from bisect import bisect_left
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 
-from ..exposition import Family, histogram_lines, scalar_lines
+from ..exposition import (
+    Family,
+    SeriesLines,
+    header,
+    histogram_series_lines,
+    scalar_line,
+    scalar_lines,
+)
 from ..model import Event
 from .cost import COST_DERIVATIONS, DailySpend, budget_samples
 from .families import FAMILIES, FAMILY_BY_NAME, retracted_name
@@ -100,6 +107,16 @@ def retraction_family(family: Family) -> Family:
     )
 
 
+RETRACTION_FAMILIES: dict[str, Family] = {
+    family.name: retraction_family(family)
+    for family in FAMILIES
+    if family.type in ("counter", "histogram")
+}
+"""The retraction family of every counter and histogram family, by the family's name."""
+RETRACTED_OF: dict[str, str] = {family.name: name for name, family in RETRACTION_FAMILIES.items()}
+"""The family whose retractions each retraction family publishes, by its name."""
+
+
 @dataclass(slots=True)
 class LiveSeries:
     """One series of a time-dependent family: how many events belong to it (it is shown while
@@ -131,14 +148,23 @@ class Aggregate:
     # The levels above the app this process sees whole (see kpis.windows).
     exact_levels: tuple[str, ...] = ("team", "org")
     windows: Windows = field(init=False)
+    # The rendered lines of every summed family, per series, and the series changed since
+    # they were rendered, by published family name (retraction families included).
+    lines: dict[str, SeriesLines] = field(init=False, default_factory=dict, repr=False)
+    changed: dict[str, set[Labels]] = field(init=False, default_factory=dict, repr=False)
+    # The series of each time-dependent family with a live item: the only ones whose
+    # samples move with the clock (a series with none renders the same at any instant).
+    ticking: dict[str, set[Labels]] = field(init=False, default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
         self.windows = Windows(self.settings.windows, self.settings.quantiles, self.exact_levels)
 
     def add(self, event: Event, sign: int = 1) -> None:
-        """Add (sign=1) or take out (sign=-1) the contributions of one event."""
+        """Add (sign=1) or take out (sign=-1) the contributions of one event. An event the
+        KPI functions cannot observe raises before anything is added."""
+        observations = list(observe(event, self.settings))
         self.stored[(event.source, event.kind)] += sign
-        for observation in observe(event, self.settings):
+        for observation in observations:
             if isinstance(observation, Since):
                 self._track(observation, (event.kind, event.source, event.key), sign)
             elif isinstance(observation, Daily):
@@ -172,6 +198,35 @@ class Aggregate:
             series[observation.labels] = (
                 series.get(observation.labels, 0.0) + times * observation.value
             )
+        self._changed(family.name, observation.labels)
+        self._changed(RETRACTION_FAMILIES[family.name].name, observation.labels)
+
+    def invalidate(self) -> None:
+        """Forget every rendered line and window result: the next exposition renders every
+        series again from the sums and timelines, as a computation from scratch would."""
+        self.lines.clear()
+        self.changed.clear()
+        kept: tuple[Mapping[str, Mapping[Labels, object]], ...] = (
+            self.values,
+            self.histograms,
+            self.live,
+            self.retracted_values,
+            self.retracted_histograms,
+        )
+        for by_family in kept:
+            for name, series in by_family.items():
+                self.changed.setdefault(name, set()).update(series)
+        for retracted in kept[3:]:
+            for name, series in retracted.items():
+                self.changed.setdefault(RETRACTION_FAMILIES[name].name, set()).update(series)
+        self.windows.invalidate()
+
+    def _changed(self, name: str, labels: Labels) -> None:
+        changed = self.changed.get(name)
+        if changed is None:
+            self.changed[name] = {labels}
+        else:
+            changed.add(labels)
 
     @staticmethod
     def _observe(
@@ -189,6 +244,7 @@ class Aggregate:
 
     def _record(self, observation: Observation, sign: int) -> None:
         family = FAMILY_BY_NAME[observation.family]
+        self._changed(family.name, observation.labels)
         if family.type == "histogram":
             self._observe(self.histograms, family, observation, sign)
         else:
@@ -213,20 +269,37 @@ class Aggregate:
         if sign > 0:
             if since.at is not None:
                 entry.since[key] = since.at
-            return
-        entry.since.pop(key, None)
-        if entry.events == 0:
-            # Dropped with its last event, as a computation from scratch would not have it.
-            del series[since.labels]
+        else:
+            entry.since.pop(key, None)
+            if entry.events == 0:
+                # Dropped with its last event, as a computation from scratch would not have it.
+                del series[since.labels]
+        self._changed(since.family, since.labels)
+        ticking = self.ticking.setdefault(since.family, set())
+        if entry.since and entry.events:
+            ticking.add(since.labels)
+        else:
+            ticking.discard(since.labels)
 
-    def _derived(self, family: Family, now: float) -> Iterator[tuple[Labels, float]]:
-        """The samples of a time-dependent family at ``now``, series in label order."""
+    def _live_lines(self, family: Family, now: float) -> SeriesLines:
+        """The lines of a time-dependent family at ``now``: its changed series and those with
+        a live item rendered again."""
+        lines = self.lines.get(family.name)
+        if lines is None:
+            lines = self.lines[family.name] = SeriesLines()
+        series = self.live.get(family.name, {})
         derive = DERIVATIONS[family.name]
-        for labels, entry in sorted(self.live.get(family.name, {}).items()):
-            for extra, value in derive(entry.since.values(), now):
-                yield (*labels, *extra), value
+        changed = self.changed.pop(family.name, set())
+        for labels in changed.union(self.ticking.get(family.name, ())):
+            entry = series.get(labels)
+            samples = derive(entry.since.values(), now) if entry is not None else ()
+            lines.set(
+                labels,
+                "".join(scalar_line(family, (*labels, *extra), value) for extra, value in samples),
+            )
+        return lines
 
-    def exposition(self, openmetrics: bool) -> Iterator[str]:
+    def exposition(self, openmetrics: bool) -> Iterator[str | bytes]:
         """Every family with at least one series, in catalogue order, series sorted; then
         the retraction families and the window families.
 
@@ -236,7 +309,8 @@ class Aggregate:
         from scratch. Gauges keep their zeros ("no open incident" is 0, not a missing series)
         while any event contributes to the series.
         Time-dependent families and windows are derived at the aggregate's ``clock()``, read
-        once.
+        once. Summed and time-dependent families re-render only the series changed since the
+        last call and those with a live item (see :class:`~kpi_exporter.exposition.SeriesLines`).
         """
         now = self.clock()
         for family in FAMILIES:
@@ -247,57 +321,60 @@ class Aggregate:
                 if self.settings.budgets:
                     yield scalar_lines(family, budget_samples(self.settings), openmetrics)
             elif family.name in DERIVATIONS:
-                if self.live.get(family.name):
-                    yield scalar_lines(family, self._derived(family, now), openmetrics)
-            elif family.type == "histogram":
-                if histograms := self.gross_histograms(family.name):
-                    yield histogram_lines(family, _histogram_series(histograms), openmetrics)
-            elif family.type == "counter":
-                if counters := self.gross_values(family.name):
-                    yield scalar_lines(family, _nonzero(counters), openmetrics)
-            elif values := self.values.get(family.name):
-                yield scalar_lines(family, sorted(values.items()), openmetrics)
+                live = self._live_lines(family, now)
+                if self.live.get(family.name):  # shown, maybe without samples, while any event
+                    yield header(family, openmetrics)
+                    yield live.text()
+            elif summed := self._lines_of(family, self._series_lines):
+                yield header(family, openmetrics)
+                yield summed.text()
         for family in FAMILIES:
-            if family.type == "histogram" and (
-                taken_out := self.retracted_histograms.get(family.name)
+            if family.type in ("counter", "histogram") and (
+                taken_out := self._lines_of(RETRACTION_FAMILIES[family.name], self._retracted_lines)
             ):
-                yield histogram_lines(
-                    retraction_family(family), _histogram_series(taken_out), openmetrics
-                )
-            elif family.type == "counter" and (retracted := self.retracted_values.get(family.name)):
-                yield scalar_lines(retraction_family(family), _nonzero(retracted), openmetrics)
-        yield from self.windows.exposition(now, openmetrics)
+                yield header(RETRACTION_FAMILIES[family.name], openmetrics)
+                yield taken_out.text()
+        yield from self.windows.chunks(now, openmetrics)
 
-    def gross_values(self, name: str) -> dict[Labels, float]:
-        """A counter family's published values: stored contributions plus retracted ones."""
-        net = self.values.get(name, {})
-        retracted = self.retracted_values.get(name)
-        if not retracted:
-            return net
-        gross = dict(net)
-        for labels, value in retracted.items():
-            gross[labels] = gross.get(labels, 0.0) + value
-        return gross
+    def _lines_of(
+        self, family: Family, render: Callable[[Family, Labels], str]
+    ) -> SeriesLines | None:
+        """The lines of a summed family, its changed series rendered again."""
+        lines = self.lines.get(family.name)
+        changed = self.changed.pop(family.name, None)
+        if changed:
+            if lines is None:
+                lines = self.lines[family.name] = SeriesLines()
+            for labels in changed:
+                lines.set(labels, render(family, labels))
+        return lines
 
-    def gross_histograms(self, name: str) -> dict[Labels, Histogram]:
-        """A histogram family's published buckets: stored observations plus retracted ones."""
-        net = self.histograms.get(name, {})
-        retracted = self.retracted_histograms.get(name)
-        if not retracted:
-            return net
-        gross = {labels: h.plus(retracted.get(labels)) for labels, h in net.items()}
-        for labels, histogram in retracted.items():
-            gross.setdefault(labels, histogram)
-        return gross
+    def _series_lines(self, family: Family, labels: Labels) -> str:
+        """The lines of one series of a summed family as published: a counter or histogram
+        with its retracted contributions ("" at 0), a gauge while any event contributes."""
+        name = family.name
+        if family.type == "histogram":
+            histogram = self.histograms.get(name, {}).get(labels)
+            retracted = self.retracted_histograms.get(name, {}).get(labels)
+            gross = histogram.plus(retracted) if histogram is not None else retracted
+            if gross is None or not gross.count:
+                return ""
+            return histogram_series_lines(family, labels, gross.counts, gross.sum_ms / 1000)
+        value = self.values.get(name, {}).get(labels)
+        if family.type == "counter":
+            taken_out = self.retracted_values.get(name, {}).get(labels)
+            if taken_out is not None:
+                value = (0.0 if value is None else value) + taken_out
+            return scalar_line(family, labels, value) if value else ""
+        return "" if value is None else scalar_line(family, labels, value)
 
-
-def _nonzero(values: dict[Labels, float]) -> Iterator[tuple[Labels, float]]:
-    return ((labels, value) for labels, value in sorted(values.items()) if value)
-
-
-def _histogram_series(
-    histograms: dict[Labels, Histogram],
-) -> Iterator[tuple[Labels, list[int], float]]:
-    return (
-        (labels, h.counts, h.sum_ms / 1000) for labels, h in sorted(histograms.items()) if h.count
-    )
+    def _retracted_lines(self, family: Family, labels: Labels) -> str:
+        """The lines of one series of a retraction family ("" at 0)."""
+        name = RETRACTED_OF[family.name]  # the family it publishes the retractions of
+        if family.type == "histogram":
+            histogram = self.retracted_histograms.get(name, {}).get(labels)
+            if histogram is None or not histogram.count:
+                return ""
+            return histogram_series_lines(family, labels, histogram.counts, histogram.sum_ms / 1000)
+        value = self.retracted_values.get(name, {}).get(labels)
+        return scalar_line(family, labels, value) if value else ""

@@ -91,14 +91,6 @@ class Timeline:
         """Index range of the observations in the window ``(now - width, now]``."""
         return bisect_right(self.times, now - width), bisect_right(self.times, now)
 
-    def next_change(self, now: float, width: float) -> float:
-        """When the window's content changes next with no new observation: the first
-        observation in it leaves, or the first one after ``now`` enters."""
-        low, high = self.span(now, width)
-        leaves = self.times[low] + width if low < high else INF
-        enters = self.times[high] if high < len(self.times) else INF
-        return min(leaves, enters)
-
 
 Sample = tuple[Labels, Labels, float]
 """(label names, label values, value) of one published series."""
@@ -132,8 +124,12 @@ class FamilyState:
     entries: dict[Labels, Entry] = field(default_factory=dict)
     dirty: set[Labels] = field(default_factory=set)
     order: list[Labels] | None = None  # entry keys in rendering order; None: sort again
-    text: str = ""  # every entry's lines, in order, without the header
-    changed: bool = True
+    # Where the team entries and the organisation's start in ``order``.
+    split: tuple[int, int] = (0, 0)
+    # The entries' lines, in order, without the header, in three parts (apps, teams, the
+    # organisation), each joined again only when one of its entries changed: the
+    # organisation's result changes at almost every tick, an app's rarely.
+    parts: list[bytes] = field(default_factory=lambda: [b"", b"", b""])
 
 
 def _team_key(team: str) -> Labels:
@@ -141,6 +137,7 @@ def _team_key(team: str) -> Labels:
 
 
 ORG_KEY: Labels = ("\x00org",)
+APPS, TEAMS, ORG = 0, 1, 2  # the parts of a family's lines
 
 
 class Windows:
@@ -184,18 +181,38 @@ class Windows:
             state.order = None
         state.dirty.add(dated.labels)
 
-    def observations(self) -> int:
-        """How many dated observations are kept (for memory figures)."""
-        return sum(len(t) for s in self.families.values() for t in s.timelines.values())
+    def invalidate(self) -> None:
+        """Forget every cached result: the next exposition computes every entry afresh."""
+        for state in self.families.values():
+            state.entries.clear()
+            state.dirty = set(state.timelines)
+            state.order = None
+            state.parts = [b"", b"", b""]
+
+    def observations(self, after: float = -INF, until: float = INF) -> int:
+        """How many dated observations are kept with ``after < at <= until`` (for memory
+        figures)."""
+        return sum(
+            bisect_right(t.times, until) - bisect_right(t.times, after)
+            for s in self.families.values()
+            for t in s.timelines.values()
+        )
 
     # -- rendering ------------------------------------------------------------------------
 
     def exposition(self, now: float, openmetrics: bool) -> Iterator[str]:
-        """Every window family with at least one series, at ``now``."""
+        """Every window family with at least one series, at ``now``, as text."""
+        for chunk in self.chunks(now, openmetrics):
+            yield chunk if isinstance(chunk, str) else chunk.decode()
+
+    def chunks(self, now: float, openmetrics: bool) -> Iterator[str | bytes]:
+        """Every window family with at least one series, at ``now``: each family's header,
+        then its cached lines, encoded."""
         for state in self.families.values():
             self._update(state, now)
-            if state.text:
-                yield header(state.windowed.family, openmetrics) + state.text
+            if any(state.parts):
+                yield header(state.windowed.family, openmetrics)
+                yield from (part for part in state.parts if part)
             if state.windowed.kind == "quantiles" and self.exact_levels != {"team", "org"}:
                 text = self._observations_text(state, now)
                 if text:
@@ -225,32 +242,36 @@ class Windows:
                 state.entries.pop(labels, None)
             stale_teams.add(labels[1])
         state.dirty.clear()
-        changed = bool(stale_teams)
+        changed = {APPS} if stale_teams else set()
         for labels, timeline in state.timelines.items():
             entry = state.entries[labels]
             if now >= entry.valid_until:
                 entry.set(name, *self._app_samples(state.windowed, labels, timeline, now))
                 stale_teams.add(labels[1])
-                changed = True
+                changed.add(APPS)
         if state.windowed.kind != "count":
             changed |= self._update_levels(state, now, stale_teams)
         if state.order is None:
-            state.order = sorted(k for k in state.entries if not k[0].startswith("\x00"))
-            state.order += sorted(k for k in state.entries if k[0] == "\x00team")
-            state.order += [ORG_KEY] if ORG_KEY in state.entries else []
-            changed = True
-        if changed:
-            state.text = "".join(state.entries[key].lines for key in state.order)
+            apps = sorted(k for k in state.entries if not k[0].startswith("\x00"))
+            teams = sorted(k for k in state.entries if k[0] == "\x00team")
+            state.order = apps + teams + ([ORG_KEY] if ORG_KEY in state.entries else [])
+            state.split = (len(apps), len(apps) + len(teams))
+            changed = {APPS, TEAMS, ORG}
+        bounds = (0, *state.split, len(state.order))
+        for part in changed:
+            keys = state.order[bounds[part] : bounds[part + 1]]
+            state.parts[part] = "".join([state.entries[key].lines for key in keys]).encode()
 
-    def _update_levels(self, state: FamilyState, now: float, stale_teams: set[str]) -> bool:
-        changed = False
+    def _update_levels(self, state: FamilyState, now: float, stale_teams: set[str]) -> set[int]:
+        """Recompute the team and organisation entries that are stale; the parts changed."""
+        changed: set[int] = set()
         if "team" in self.exact_levels:
             for team in list(stale_teams) + [t for t in state.teams if t not in stale_teams]:
                 key = _team_key(team)
                 members = state.teams.get(team)
                 if not members:
                     if state.entries.pop(key, None) is not None:
-                        state.order, changed = None, True
+                        state.order = None
                     continue
                 entry = state.entries.get(key)
                 if entry is None:
@@ -262,11 +283,11 @@ class Windows:
                         state.windowed.family.name,
                         *self._level_samples(state.windowed, ("team",), (team,), timelines, now),
                     )
-                    changed = True
+                    changed.add(TEAMS)
         if "org" in self.exact_levels:
             if not state.timelines:
                 if state.entries.pop(ORG_KEY, None) is not None:
-                    state.order, changed = None, True
+                    state.order = None
                 return changed
             entry = state.entries.get(ORG_KEY)
             if entry is None:
@@ -278,23 +299,46 @@ class Windows:
                     state.windowed.family.name,
                     *self._level_samples(state.windowed, (), (), timelines, now),
                 )
-                changed = True
+                changed.add(ORG)
         return changed
 
     def _app_samples(
         self, windowed: Windowed, labels: Labels, timeline: Timeline, now: float
     ) -> tuple[list[Sample], float]:
+        if windowed.kind == "quantiles":
+            return self._app_quantiles(windowed, labels, timeline, now)
         if windowed.kind != "count":
             names = windowed.family.labels[: len(labels)]
             return self._level_samples(windowed, names, labels, [timeline], now)
         samples: list[Sample] = []
-        valid_until = INF
+        times, values = timeline.times, timeline.values
+        high = bisect_right(times, now)
+        valid_until = times[high] if high < len(times) else INF  # the next one enters
         for window, width in self.durations:
-            low, high = timeline.span(now, width)
-            samples.append(
-                (windowed.family.labels, (*labels, window), sum(timeline.values[low:high]))
-            )
-            valid_until = min(valid_until, timeline.next_change(now, width))
+            low = bisect_right(times, now - width, 0, high)
+            samples.append((windowed.family.labels, (*labels, window), sum(values[low:high])))
+            if low < high:  # the first one in the window leaves
+                valid_until = min(valid_until, times[low] + width)
+        return samples, valid_until
+
+    def _app_quantiles(
+        self, windowed: Windowed, labels: Labels, timeline: Timeline, now: float
+    ) -> tuple[list[Sample], float]:
+        """:meth:`_level_samples` of quantiles over one app's timeline, without the
+        bookkeeping of several (the most frequent recomputation)."""
+        names = (*windowed.family.labels[: len(labels)], "window", "percentile")
+        samples: list[Sample] = []
+        times, values = timeline.times, timeline.values
+        high = bisect_right(times, now)
+        valid_until = times[high] if high < len(times) else INF  # the next one enters
+        for window, width in self.durations:
+            low = bisect_right(times, now - width, 0, high)
+            if low == high:
+                continue
+            valid_until = min(valid_until, times[low] + width)  # the first one leaves
+            ordered = sorted(values[low:high])
+            for q, q_label in zip(self.quantiles, self.percentile_labels, strict=True):
+                samples.append((names, (*labels, window, q_label), quantile(ordered, q)))
         return samples, valid_until
 
     def _level_samples(
@@ -315,13 +359,22 @@ class Windows:
                 samples.append(((*names, "window"), (*values, window), float(len(seen))))
             # Complete days change at midnight UTC; new deployments come through add().
             return samples, (math.floor(now / DAY) + 1) * DAY
-        valid_until = INF
+        # Each window holds, per timeline, the observations from its first after
+        # ``now - width`` up to ``highs[i]`` (the first after ``now``, which enters next).
+        highs = [bisect_right(timeline.times, now) for timeline in timelines]
+        valid_until = min(
+            (t.times[high] for t, high in zip(timelines, highs, strict=True) if high < len(t)),
+            default=INF,
+        )
         for window, width in self.durations:
             in_window: list[float] = []
-            for timeline in timelines:
-                low, high = timeline.span(now, width)
-                in_window.extend(timeline.values[low:high])
-                valid_until = min(valid_until, timeline.next_change(now, width))
+            start = now - width
+            for timeline, high in zip(timelines, highs, strict=True):
+                times = timeline.times
+                low = bisect_right(times, start, 0, high)
+                if low < high:
+                    in_window += timeline.values[low:high]
+                    valid_until = min(valid_until, times[low] + width)  # the first leaves
             if not in_window:
                 continue
             in_window.sort()
