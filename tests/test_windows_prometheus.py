@@ -59,6 +59,7 @@ class Setup:
 
     def __init__(self, directory: Path, clock: Clock, store: Path | None = None) -> None:
         self.clock = clock
+        directory.mkdir(parents=True, exist_ok=True)
         self.ownership = Ownership(parse_config(CONFIG))
         self.store = Store(store or directory / "kpi.db")
         self.pipeline = Pipeline(self.store, clock=clock)
@@ -102,6 +103,7 @@ def start(directory: Path, port: int) -> tuple[Server, str]:
     binary = shutil.which("prometheus")
     if binary is None:
         pytest.fail("prometheus not found: install the Debian package prometheus")
+    directory.mkdir(parents=True, exist_ok=True)
     rules = yaml.safe_load(RULES.read_text())
     for group in rules["groups"]:
         group["interval"] = "1s"
