@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import errno
 import html
 import json
 import logging
@@ -21,6 +22,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from . import __version__
+from .connections import BUSY, IDLE, READING, Connections, Limits
 from .health import Health
 from .pipeline import Pipeline
 from .sources import Poll
@@ -30,6 +32,12 @@ from .webconfig import BasicAuth
 log = logging.getLogger(__name__)
 
 TLS_HANDSHAKE_TIMEOUT = 10.0
+ACCEPT_PAUSE = 0.1  # seconds, when the open-file limit stops accept()
+TOO_MANY_CONNECTIONS = (
+    b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\n"
+    b"Retry-After: 1\r\nConnection: close\r\nContent-Length: 21\r\n\r\n"
+    b"too many connections\n"
+)
 
 
 def parse_listen_address(address: str) -> tuple[str, int]:
@@ -45,10 +53,43 @@ class _Server(ThreadingHTTPServer):
     tls: ssl.SSLContext | None = None
 
     # An IPv6 literal needs an AF_INET6 socket.
-    def __init__(self, address: tuple[str, int], handler: Any) -> None:
+    def __init__(self, address: tuple[str, int], handler: Any, limits: Limits) -> None:
         if ":" in address[0]:
             self.address_family = socket.AF_INET6
+        # socketserver's default of 5 resets connections as soon as a few dozen arrive at once.
+        self.request_queue_size = limits.backlog
+        self.connections = Connections(limits)
         super().__init__(address, handler)
+
+    def get_request(self) -> tuple[socket.socket, Any]:
+        try:
+            return super().get_request()
+        except OSError as error:
+            if error.errno in (errno.EMFILE, errno.ENFILE):
+                # The listening socket stays readable: without a pause the loop spins.
+                log.warning("cannot accept a connection: %s", error.strerror)
+                time.sleep(ACCEPT_PAUSE)
+            raise
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        if not self.connections.admit(request):
+            log.warning(
+                "refused a connection from %s: %d connections open, all busy",
+                client_address[0],
+                self.connections.limits.max_connections,
+            )
+            _refuse(request, self.tls is None)
+            self.shutdown_request(request)
+            return
+        super().process_request(request, client_address)
+
+    def service_actions(self) -> None:
+        """Run by serve_forever about twice a second: enforce the connection deadlines."""
+        self.connections.expire()
+
+    def shutdown_request(self, request: Any) -> None:
+        self.connections.forget(request)
+        super().shutdown_request(request)
 
     def finish_request(self, request: Any, client_address: Any) -> None:
         if self.tls is None:
@@ -64,10 +105,22 @@ class _Server(ThreadingHTTPServer):
             log.debug("TLS handshake with %s failed: %s", client_address[0], error)
             return
         connection.settimeout(None)
+        self.connections.replace(request, connection)
         try:
             super().finish_request(connection, client_address)
         finally:
+            self.connections.forget(connection)
             connection.close()
+
+
+def _refuse(request: socket.socket, plain: bool) -> None:
+    """Answer 503 without waiting for the client (over TLS: just close)."""
+    if plain:
+        try:
+            request.setblocking(False)
+            request.send(TOO_MANY_CONNECTIONS)
+        except OSError:
+            pass
 
 
 class ExporterServer:
@@ -78,11 +131,13 @@ class ExporterServer:
         ingest: Ingest | None = None,
         basic_auth: BasicAuth | None = None,
         tls: ssl.SSLContext | None = None,
+        limits: Limits | None = None,
     ) -> None:
         self.pipeline = pipeline
         self.ingest = ingest
         self.basic_auth = basic_auth or BasicAuth({})
-        self.httpd = _Server(address, self._handler())
+        self.limits = (limits or Limits()).within_file_limit()
+        self.httpd = _Server(address, self._handler(), self.limits)
         self.httpd.tls = tls
         self._thread: threading.Thread | None = None
 
@@ -109,8 +164,28 @@ class ExporterServer:
             # Headers and body are separate writes: without this, Nagle's algorithm and the
             # client's delayed ACK hold small keep-alive responses back ~40 ms.
             disable_nagle_algorithm = True
-            # A client that stops sending (a short body, an idle keep-alive) frees its thread.
-            timeout = 120
+            # A backstop for every read and write; the connection deadlines (connections.py)
+            # are shorter and end idle connections and slow readers first.
+            timeout = max(server.limits.idle_timeout, server.limits.read_timeout) + 5
+
+            def handle_one_request(self) -> None:
+                connections = server.httpd.connections
+                connections.mark(self.connection, IDLE)
+                try:
+                    waiting = self.rfile.peek(1)  # type: ignore[attr-defined]
+                except OSError:  # shut down by a deadline, reset by the client
+                    waiting = b""
+                if not waiting:
+                    self.close_connection = True
+                    return
+                connections.mark(self.connection, READING)
+                super().handle_one_request()
+
+            def parse_request(self) -> bool:
+                parsed = super().parse_request()
+                if parsed and self.command != "POST":
+                    server.httpd.connections.mark(self.connection, BUSY)
+                return parsed
 
             def log_message(self, format: str, *args: Any) -> None:
                 log.debug("%s %s", self.address_string(), format % args)
@@ -190,6 +265,7 @@ class ExporterServer:
                             413, f"body larger than {ingest.config.max_body_bytes} bytes"
                         )
                     body = self.rfile.read(length)
+                    server.httpd.connections.mark(self.connection, BUSY)
                     self.close_connection = close_after
                     ingest.verify(
                         self.headers.get(TIMESTAMP_HEADER), self.headers.get(SIGNATURE_HEADER), body

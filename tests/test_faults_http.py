@@ -1,0 +1,378 @@
+"""Fault and abuse suite of the HTTP side: the server, the ingest endpoint, basic auth.
+
+Each case sends what an attacker or a clumsy client would, against a real server on
+127.0.0.1 and a free port, and checks the answer and what was stored: events sent vs
+accepted vs stored. Every wait is bounded; every server is stopped by its fixture.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import http.client
+import json
+import socket
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from kpi_exporter.config import Config, IngestSource, parse_config
+from kpi_exporter.connections import Limits
+from kpi_exporter.health import Health
+from kpi_exporter.ownership import Ownership
+from kpi_exporter.pipeline import Pipeline
+from kpi_exporter.server import ExporterServer
+from kpi_exporter.sources.ingest import Ingest
+from kpi_exporter.store import Store
+from tests.process import Exporter
+
+TIMEOUT = 10.0
+SECRET = "hmac-fault-suite-secret"
+SOURCE = "ci-push"
+MAX_SKEW = 300
+CONFIG = f"""
+apps:
+  shop:
+    team: payments
+    repos: [acme/shop]
+sources:
+  - type: ingest
+    name: {SOURCE}
+    secret_env: KPI_FAULTS_SECRET
+    max_skew: {MAX_SKEW}s
+    max_body_bytes: 1048576
+"""
+
+
+# --- helpers ------------------------------------------------------------------------------
+
+
+def deployment(id_: str, **fields: Any) -> dict[str, Any]:
+    return {
+        "type": "deployment",
+        "id": id_,
+        "app": "shop",
+        "finished_at": "2025-11-20T10:00:00Z",
+        **fields,
+    }
+
+
+def signature(body: bytes, timestamp: str) -> str:
+    mac = hmac.new(SECRET.encode(), timestamp.encode() + b"." + body, hashlib.sha256)
+    return "sha256=" + mac.hexdigest()
+
+
+def signed(body: bytes, timestamp: str | None = None) -> dict[str, str]:
+    timestamp = timestamp or str(int(time.time()))
+    return {
+        "Content-Type": "application/json",
+        "X-KPI-Timestamp": timestamp,
+        "X-KPI-Signature": signature(body, timestamp),
+    }
+
+
+def stored_deployments(store: Store) -> int:
+    return sum(1 for _ in store.iter_events(["deployment"]))
+
+
+def raw_request(port: int, data: bytes, timeout: float = TIMEOUT) -> bytes:
+    """Send bytes as they are and read the whole answer (the server closes after it)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as conn:
+        conn.sendall(data)
+        chunks = []
+        while chunk := conn.recv(65536):
+            chunks.append(chunk)
+            if b"\r\n\r\n" in b"".join(chunks) and _complete(b"".join(chunks)):
+                break
+    return b"".join(chunks)
+
+
+def _complete(answer: bytes) -> bool:
+    head, _, body = answer.partition(b"\r\n\r\n")
+    for line in head.split(b"\r\n"):
+        if line.lower().startswith(b"content-length:"):
+            return len(body) >= int(line.split(b":")[1])
+    return True
+
+
+def status_of(answer: bytes) -> int:
+    return int(answer.split(b" ", 2)[1])
+
+
+def post_raw(port: int, body: bytes, headers: dict[str, bytes]) -> bytes:
+    lines = [b"POST /api/v1/events HTTP/1.1", b"Host: 127.0.0.1", b"Connection: close"]
+    lines += [name.encode() + b": " + value for name, value in headers.items()]
+    lines.append(b"Content-Length: " + str(len(body)).encode())
+    return raw_request(port, b"\r\n".join(lines) + b"\r\n\r\n" + body)
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process, from /proc (clock ticks of 1/100 s)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / 100
+
+
+# --- fixtures -----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def config(monkeypatch: pytest.MonkeyPatch) -> Config:
+    monkeypatch.setenv("KPI_FAULTS_SECRET", SECRET)
+    return parse_config(CONFIG, "kpi.yml")
+
+
+def make_ingest(config: Config) -> Ingest:
+    source = config.sources[0]
+    assert isinstance(source, IngestSource)
+    return Ingest(source, SECRET, Ownership(config))
+
+
+def make_pipeline(store: Store, config: Config) -> Pipeline:
+    health = Health()
+    health.register(SOURCE, "ingest", polled=True)
+    return Pipeline(store, config.kpi_settings(), config.link_settings(), health)
+
+
+class Running:
+    """A started server and what it was built from; ``errors`` are unhandled errors."""
+
+    def __init__(self, store: Store, config: Config, limits: Limits | None = None) -> None:
+        self.store = store
+        self.pipeline = make_pipeline(store, config)
+        self.server = ExporterServer(
+            ("127.0.0.1", 0), self.pipeline, make_ingest(config), limits=limits
+        )
+        self.errors: list[BaseException | None] = []
+        handle_error = self.server.httpd.handle_error
+
+        def record(request: Any, client_address: Any) -> None:
+            self.errors.append(sys.exc_info()[1])
+            handle_error(request, client_address)
+
+        self.server.httpd.handle_error = record  # type: ignore[method-assign]
+        self.server.start()
+        self.port = self.server.port
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    def post(self, body: bytes, headers: dict[str, str]) -> requests.Response:
+        return requests.post(
+            self.url("/api/v1/events"), data=body, headers=headers, timeout=TIMEOUT
+        )
+
+    def get(self, path: str, **kwargs: Any) -> requests.Response:
+        return requests.get(self.url(path), timeout=TIMEOUT, **kwargs)
+
+
+@pytest.fixture
+def running(store: Store, config: Config) -> Iterator[Running]:
+    server = Running(store, config)
+    yield server
+    server.server.stop()
+
+
+def probes_answer(server: Running, within: float = 3.0) -> None:
+    for path in ("/healthz", "/readyz", "/metrics"):
+        started = time.monotonic()
+        response = requests.get(server.url(path), timeout=within)
+        assert response.status_code == 200, path
+        assert time.monotonic() - started < within, path
+
+
+# --- item 2: the listen backlog -----------------------------------------------------------
+
+
+def push_at_once(port: int, bodies: list[bytes]) -> tuple[list[int], list[str]]:
+    """Send every body on its own connection, all released at the same moment."""
+    statuses: list[int] = []
+    failures: list[str] = []
+    lock = threading.Lock()
+    start = threading.Barrier(len(bodies), timeout=30)
+
+    def push(body: bytes) -> None:
+        headers = signed(body)
+        try:
+            start.wait()
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+            conn.request("POST", "/api/v1/events", body, headers)
+            status = conn.getresponse().status
+            conn.close()
+            with lock:
+                statuses.append(status)
+        except OSError as error:
+            with lock:
+                failures.append(type(error).__name__)
+
+    threads = [threading.Thread(target=push, args=(b,), daemon=True) for b in bodies]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(90)
+    return statuses, failures
+
+
+def test_200_concurrent_pushes_are_all_answered_none_reset_each_stored_once(running):
+    sent = 200
+    bodies = [json.dumps(deployment(f"burst-{i}")).encode() for i in range(sent)]
+
+    statuses, failures = push_at_once(running.port, bodies)
+
+    stored = stored_deployments(running.store)
+    print(f"sent {sent}, answered {len(statuses)}, failed {len(failures)}, stored {stored}")
+    assert failures == []  # no reset, no refused connection
+    assert statuses == [200] * sent
+    assert stored_deployments(running.store) == sent
+    assert running.errors == []
+
+
+def test_scrapes_answer_while_pushes_arrive(running):
+    results: list[int] = []
+    bodies = [json.dumps(deployment(f"load-{i}")).encode() for i in range(40)]
+
+    def scrape() -> None:
+        for _ in range(5):
+            results.append(running.get("/metrics").status_code)
+
+    scrapers = [threading.Thread(target=scrape, daemon=True) for _ in range(20)]
+    for thread in scrapers:
+        thread.start()
+    statuses, failures = push_at_once(running.port, bodies)
+    for thread in scrapers:
+        thread.join(60)
+
+    assert results == [200] * 100
+    assert (statuses, failures) == ([200] * 40, [])
+    assert stored_deployments(running.store) == 40
+
+
+# --- item 3: bounded connections, slow-loris, idle connections ----------------------------
+
+
+@pytest.fixture
+def limited(store: Store, config: Config) -> Iterator[Running]:
+    server = Running(store, config, Limits(max_connections=16, read_timeout=1, idle_timeout=2))
+    yield server
+    server.server.stop()
+
+
+def open_idle(port: int, count: int) -> list[socket.socket]:
+    return [socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT) for _ in range(count)]
+
+
+def test_idle_connections_beyond_the_limit_never_stop_probes_or_scrapes(limited):
+    idle = open_idle(limited.port, 64)  # four times the limit, none sends a byte
+    try:
+        time.sleep(0.2)
+        probes_answer(limited)
+        assert len(limited.server.httpd.connections) <= 16
+        assert limited.server.httpd.connections.evicted >= 64 - 16
+    finally:
+        for conn in idle:
+            conn.close()
+
+
+def test_a_slow_loris_is_cut_at_the_read_timeout_and_probes_answer_meanwhile(limited):
+    conn = socket.create_connection(("127.0.0.1", limited.port), timeout=TIMEOUT)
+    conn.sendall(b"GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+    started = time.monotonic()
+    closed = False
+    try:
+        while time.monotonic() - started < 5:
+            probes_answer(limited)
+            try:
+                conn.sendall(b"X-Slow: 1\r\n")  # one header line every 0.3 s, never the end
+            except OSError:
+                closed = True
+                break
+            time.sleep(0.3)
+        else:
+            conn.settimeout(0.5)
+            closed = conn.recv(1024) is not None
+    finally:
+        conn.close()
+
+    assert closed
+    assert 0.9 < time.monotonic() - started < 4.5  # read_timeout 1 s, checked twice a second
+
+
+def test_an_idle_keep_alive_connection_is_closed_after_the_idle_timeout(limited):
+    conn = http.client.HTTPConnection("127.0.0.1", limited.port, timeout=TIMEOUT)
+    conn.request("GET", "/healthz")
+    assert conn.getresponse().read() == b"ok\n"
+    sock = conn.sock
+    assert sock is not None
+    started = time.monotonic()
+
+    sock.settimeout(5)
+    assert sock.recv(1) == b""  # the server closed it
+
+    assert 1.9 < time.monotonic() - started < 4.5  # idle_timeout 2 s
+    conn.close()
+
+
+def test_when_every_connection_is_busy_reading_a_new_one_gets_503_then_a_slow_one_makes_room(
+    store, config
+):
+    server = Running(store, config, Limits(max_connections=2, read_timeout=30))
+    readers = open_idle(server.port, 2)
+    try:
+        for conn in readers:
+            conn.sendall(b"GET /metrics HTTP/1.1\r\n")  # reading, not finished
+        time.sleep(0.3)
+
+        refused = raw_request(server.port, b"GET /healthz HTTP/1.1\r\n\r\n")
+        time.sleep(2.0)  # now both are slow readers: a new connection takes one's place
+        answered = server.get("/healthz")
+    finally:
+        for conn in readers:
+            conn.close()
+        server.server.stop()
+
+    assert status_of(refused) == 503
+    assert b"too many connections" in refused
+    assert answered.status_code == 200
+    assert server.server.httpd.connections.refused == 1
+
+
+def test_limits_refuse_nonsense_values():
+    for bad in ({"max_connections": 0}, {"read_timeout": float("nan")}, {"idle_timeout": -1}):
+        with pytest.raises(ValueError, match="--web"):
+            Limits(**bad)
+
+
+def test_idle_connections_up_to_the_file_limit_keep_probes_answering_and_the_loop_calm(
+    tmp_path, monkeypatch
+):
+    """The real command under an open-file limit of 128, with 300 idle connections."""
+    config = tmp_path / "kpi.yml"
+    config.write_text(CONFIG + f"store:\n  path: {tmp_path / 'kpi.db'}\n")
+    monkeypatch.setenv("KPI_FAULTS_SECRET", SECRET)
+    exporter = Exporter(config, tmp_path)
+    exporter.args = ["prlimit", "--nofile=128:128", "--", *exporter.args]
+    with exporter:
+        assert exporter.process is not None
+        idle = []
+        try:
+            for _ in range(300):
+                idle.append(socket.create_connection(("127.0.0.1", exporter.port), timeout=5))
+            time.sleep(0.5)
+            before = cpu_seconds(exporter.process.pid)
+            for path in ("/healthz", "/readyz", "/metrics"):
+                assert exporter.get(path).status_code == 200
+            time.sleep(2.0)
+            spent = cpu_seconds(exporter.process.pid) - before
+        finally:
+            for conn in idle:
+                conn.close()
+        log = exporter.log.read_text()
+    print(f"300 idle connections, nofile 128: {spent:.2f} s CPU in 2 s")
+    assert spent < 0.6  # over 2 s: the accept loop does not spin
+    assert "lowered to 64" in log
+    assert "Traceback" not in log
