@@ -7,10 +7,12 @@ accepted vs stored. Every wait is bounded; every server is stopped by its fixtur
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import http.client
 import json
+import logging
 import socket
 import sys
 import threading
@@ -19,8 +21,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import bcrypt
 import pytest
 import requests
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from kpi_exporter.config import Config, IngestSource, parse_config
 from kpi_exporter.connections import Limits
@@ -28,14 +33,16 @@ from kpi_exporter.health import Health
 from kpi_exporter.ownership import Ownership
 from kpi_exporter.pipeline import Pipeline
 from kpi_exporter.server import ExporterServer
-from kpi_exporter.sources.ingest import Ingest
+from kpi_exporter.sources.ingest import Ingest, IngestError
 from kpi_exporter.store import Store
+from kpi_exporter.webconfig import BasicAuth
 from tests.process import Exporter
 
 TIMEOUT = 10.0
 SECRET = "hmac-fault-suite-secret"
 SOURCE = "ci-push"
 MAX_SKEW = 300
+PASSWORD = "correct horse"
 CONFIG = f"""
 apps:
   shop:
@@ -376,3 +383,228 @@ def test_idle_connections_up_to_the_file_limit_keep_probes_answering_and_the_loo
     assert spent < 0.6  # over 2 s: the accept loop does not spin
     assert "lowered to 64" in log
     assert "Traceback" not in log
+
+
+# --- item 12: answers, never tracebacks ---------------------------------------------------
+
+
+def test_a_non_ascii_signature_header_is_400(running):
+    body = json.dumps(deployment("accent")).encode()
+    timestamp = str(int(time.time()))
+    answer = post_raw(
+        running.port,
+        body,
+        {"X-KPI-Timestamp": timestamp.encode(), "X-KPI-Signature": "sha256=é".encode("latin-1")},
+    )
+
+    assert status_of(answer) == 400
+    assert b"X-KPI-Signature: expected ASCII" in answer
+    assert running.errors == []
+    assert stored_deployments(running.store) == 0
+
+
+def test_a_non_ascii_timestamp_header_is_400(running):
+    body = json.dumps(deployment("digits")).encode()
+    # Arabic-Indic digits: float() would read them as a number
+    timestamp = "".join(chr(0x0660 + int(d)) for d in str(int(time.time())))
+    answer = post_raw(
+        running.port,
+        body,
+        {
+            "X-KPI-Timestamp": timestamp.encode("utf-8"),
+            "X-KPI-Signature": signature(body, timestamp).encode(),
+        },
+    )
+
+    assert status_of(answer) == 400
+    assert b"X-KPI-Timestamp: expected ASCII" in answer
+    assert running.errors == []
+
+
+@pytest.mark.parametrize(
+    "credentials",
+    [
+        "Basic jörg:pässword".encode("latin-1"),  # not base64 at all, not ASCII
+        b"Basic " + base64.b64encode("jörg:pässword".encode("latin-1")),  # not UTF-8
+    ],
+    ids=["raw-latin-1", "base64-of-latin-1"],
+)
+def test_non_ascii_basic_credentials_are_400(running, monkeypatch, credentials):
+    hashed = bcrypt.hashpw(PASSWORD.encode(), bcrypt.gensalt(rounds=4)).decode()
+    monkeypatch.setattr(running.server, "basic_auth", BasicAuth({"prometheus": hashed}))
+
+    answer = raw_request(
+        running.port,
+        b"GET /metrics HTTP/1.1\r\nHost: x\r\nAuthorization: " + credentials + b"\r\n\r\n",
+    )
+
+    assert status_of(answer) == 400
+    assert b"base64 of UTF-8" in answer
+    assert running.errors == []
+
+
+def test_utf8_basic_credentials_are_checked_like_any_other(running, monkeypatch):
+    hashed = bcrypt.hashpw("pässword".encode(), bcrypt.gensalt(rounds=4)).decode()
+    monkeypatch.setattr(running.server, "basic_auth", BasicAuth({"jörg": hashed}))
+
+    right = running.get("/metrics", headers={"Authorization": "Basic " + b64("jörg:pässword")})
+    wrong = running.get("/metrics", headers={"Authorization": "Basic " + b64("jörg:nope")})
+
+    assert (right.status_code, wrong.status_code) == (200, 401)
+
+
+def b64(text: str) -> str:
+    return base64.b64encode(text.encode()).decode()
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (b"[" * 100_000 + b"]" * 100_000, "nested deeper than 32 levels"),
+        (b'{"events": ' + b"[" * 40 + b"]" * 40 + b"}", "nested deeper than 32 levels"),
+        (b'{"type": "deployment", "id": ' + b"7" * 5000 + b"}", "number out of range"),
+        (b'{"type": "deployment", "id": "x", "size": NaN}', "number out of range"),
+        (b'{"type": "deployment", "id": "x", "finished_at": 1e999}', "number out of range"),
+        (b'{"id": "\xff"}', "not UTF-8"),
+    ],
+    ids=["nested-100000", "nested-40", "5000-digits", "nan", "1e999", "latin-1"],
+)
+def test_hostile_json_is_400_with_a_clear_message(running, body, message):
+    response = running.post(body, signed(body))
+
+    assert response.status_code == 400, response.text
+    assert message in response.json()["error"]
+    assert "Content-Length" not in response.json()["error"]
+    assert running.errors == []
+    assert stored_deployments(running.store) == 0
+
+
+@pytest.mark.parametrize("length", ["+5", "1_0", "\u0665", "-1", "0x10", "5 5"])
+def test_a_malformed_content_length_is_400_naming_it(running, length):
+    answer = raw_request(
+        running.port,
+        b"POST /api/v1/events HTTP/1.1\r\nHost: x\r\nContent-Length: "
+        + length.encode()
+        + b"\r\n\r\n",
+    )
+
+    assert status_of(answer) == 400
+    assert b"Content-Length: expected a non-negative integer" in answer
+    assert running.errors == []
+
+
+def test_a_5000_digit_content_length_is_413_naming_it(running):
+    answer = raw_request(
+        running.port,
+        b"POST /api/v1/events HTTP/1.1\r\nHost: x\r\nContent-Length: " + b"9" * 5000 + b"\r\n\r\n",
+    )
+
+    assert status_of(answer) == 413
+    assert b"Content-Length: 5000 digits" in answer
+    assert running.errors == []
+
+
+def test_a_body_shorter_than_content_length_is_400_and_stores_nothing(running):
+    body = json.dumps(deployment("short")).encode()
+    headers = signed(body)
+    with socket.create_connection(("127.0.0.1", running.port), timeout=TIMEOUT) as conn:
+        head = [b"POST /api/v1/events HTTP/1.1", b"Host: x", b"Content-Length: 9999"]
+        head += [f"{name}: {value}".encode() for name, value in headers.items()]
+        conn.sendall(b"\r\n".join(head) + b"\r\n\r\n" + body)
+        conn.shutdown(socket.SHUT_WR)
+        answer = b""
+        while chunk := conn.recv(65536):  # the server closes after answering
+            answer += chunk
+
+    assert status_of(answer) == 400
+    assert b"shorter than Content-Length" in answer
+    assert stored_deployments(running.store) == 0
+
+
+def test_a_broken_pipe_is_one_log_line_in_the_log_format_and_no_traceback(running, caplog, capsys):
+    caplog.set_level(logging.INFO, logger="kpi_exporter.server")
+    httpd = running.server.httpd
+    try:
+        raise BrokenPipeError(32, "Broken pipe")
+    except BrokenPipeError:
+        httpd.handle_error(None, ("203.0.113.9", 4242))
+
+    assert capsys.readouterr().err == ""
+    [record] = [r for r in caplog.records if r.name == "kpi_exporter.server"]
+    assert record.levelno == logging.INFO
+    assert "203.0.113.9" in record.getMessage()
+    assert "Broken pipe" in record.getMessage()
+    assert record.exc_info is None
+
+
+def test_a_client_that_resets_mid_scrape_leaves_no_traceback(running, capfd):
+    for _ in range(20):
+        conn = socket.create_connection(("127.0.0.1", running.port), timeout=TIMEOUT)
+        conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+        conn.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n" * 50)
+        conn.close()  # RST while the answers are written
+    probes_answer(running)
+
+    assert "Traceback" not in capfd.readouterr().err
+
+
+# --- fuzzing of the ingest endpoint -------------------------------------------------------
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner),
+    max_leaves=12,
+)
+TIMES = st.one_of(
+    st.integers(0, 4_000_000_000),
+    st.floats(0, 4e9, allow_nan=False),
+    st.sampled_from(["2025-11-20T10:00:00Z", "2025-11-20", "yesterday", ""]),
+)
+EVENT = st.fixed_dictionaries(
+    {
+        "type": st.sampled_from(["deployment", "incident", "change", "defect", "nope"]),
+        "id": st.text(max_size=8),
+    },
+    optional={
+        "app": st.text(max_size=8),
+        "repo": st.sampled_from(["acme/shop", "acme/other"]),
+        "finished_at": TIMES,
+        "started_at": TIMES,
+        "resolved_at": TIMES,
+        "status": st.sampled_from(["success", "failure", 1]),
+        "changes": st.lists(st.fixed_dictionaries({"id": st.text(max_size=4)}), max_size=2),
+        "extra": JSON,
+    },
+)
+BODY = st.one_of(
+    st.binary(max_size=200),
+    JSON.map(lambda value: json.dumps(value).encode()),
+    EVENT.map(lambda event: json.dumps(event).encode()),
+    st.lists(EVENT, max_size=3).map(lambda events: json.dumps({"events": events}).encode()),
+)
+HEADER_TEXT = st.text(st.characters(min_codepoint=32, max_codepoint=255), max_size=30)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
+@given(body=BODY, timestamp=st.none() | HEADER_TEXT, forged=st.none() | HEADER_TEXT)
+def test_fuzzed_pushes_always_get_a_2xx_or_4xx_answer(running, body, timestamp, forged):
+    """Signed when ``forged`` is None, else with that text as the signature header."""
+    headers = signed(body) if forged is None else {"X-KPI-Signature": forged}
+    if timestamp is not None:
+        headers["X-KPI-Timestamp"] = timestamp
+    encoded = {name: value.encode("latin-1") for name, value in headers.items()}
+
+    answer = post_raw(running.port, body, encoded)
+
+    assert 200 <= status_of(answer) < 500, answer
+    assert running.errors == []
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
+@given(body=BODY)
+def test_fuzzed_bodies_raise_only_ingest_errors(config, body):
+    ingest = make_ingest(config)
+    try:
+        ingest.events(body)
+    except IngestError as error:
+        assert 400 <= error.status < 500

@@ -15,6 +15,7 @@ import json
 import logging
 import socket
 import ssl
+import sys
 import threading
 import time
 from http import HTTPStatus
@@ -26,7 +27,13 @@ from .connections import BUSY, IDLE, READING, Connections, Limits
 from .health import Health
 from .pipeline import Pipeline
 from .sources import Poll
-from .sources.ingest import SIGNATURE_HEADER, TIMESTAMP_HEADER, Ingest, IngestError
+from .sources.ingest import (
+    SIGNATURE_HEADER,
+    TIMESTAMP_HEADER,
+    Ingest,
+    IngestError,
+    content_length,
+)
 from .webconfig import BasicAuth
 
 log = logging.getLogger(__name__)
@@ -90,6 +97,16 @@ class _Server(ThreadingHTTPServer):
     def shutdown_request(self, request: Any) -> None:
         self.connections.forget(request)
         super().shutdown_request(request)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """One log line in the log format, never a traceback on stderr."""
+        error = sys.exc_info()[1]
+        client = client_address[0] if client_address else "?"
+        if isinstance(error, (ConnectionError, TimeoutError, ssl.SSLError)):
+            log.info("connection from %s ended early: %s", client, error)
+        else:
+            log.error("request from %s failed: %r", client, error)
+            log.debug("request from %s failed", client, exc_info=True)
 
     def finish_request(self, request: Any, client_address: Any) -> None:
         if self.tls is None:
@@ -219,11 +236,15 @@ class ExporterServer:
                 header = self.headers.get("Authorization", "")
                 if header.startswith("Basic "):
                     try:
-                        user, _, password = (
-                            base64.b64decode(header[6:], validate=True).decode().partition(":")
-                        )
-                    except (binascii.Error, UnicodeDecodeError):
+                        decoded = base64.b64decode(header[6:].encode("ascii"), validate=True)
+                        user, _, password = decoded.decode("utf-8").partition(":")
+                    except binascii.Error:  # not base64: wrong credentials
                         user, password = "", ""
+                    except UnicodeError:  # not ASCII, or credentials that are not UTF-8
+                        self.close_connection = True
+                        message = b"Authorization: Basic credentials must be base64 of UTF-8\n"
+                        self._send(HTTPStatus.BAD_REQUEST, message, "text/plain; charset=utf-8")
+                        return False
                     if server.basic_auth.check(user, password):
                         return True
                 self.send_response(HTTPStatus.UNAUTHORIZED)
@@ -257,15 +278,15 @@ class ExporterServer:
                         raise IngestError(404, "no ingest source is configured")
                     if "Transfer-Encoding" in self.headers:
                         raise IngestError(411, "Content-Length is required")
-                    length = int(self.headers.get("Content-Length") or "0")
-                    if length < 0:
-                        raise ValueError(length)
+                    length = content_length(self.headers.get("Content-Length"))
                     if length > ingest.config.max_body_bytes:
                         raise IngestError(
                             413, f"body larger than {ingest.config.max_body_bytes} bytes"
                         )
                     body = self.rfile.read(length)
                     server.httpd.connections.mark(self.connection, BUSY)
+                    if len(body) < length:
+                        raise IngestError(400, "body shorter than Content-Length")
                     self.close_connection = close_after
                     ingest.verify(
                         self.headers.get(TIMESTAMP_HEADER), self.headers.get(SIGNATURE_HEADER), body
@@ -281,8 +302,11 @@ class ExporterServer:
                         server.pipeline.refresh()  # else not shown until the next good push
                     self._json(error.status, {"error": str(error)})
                     return
-                except ValueError:
-                    self._json(400, {"error": "Content-Length: expected a non-negative integer"})
+                except Exception as error:  # an answer rather than a dropped connection
+                    log.error("ingest: failed: %r", error)
+                    log.debug("ingest: failed", exc_info=True)
+                    self.close_connection = True
+                    self._json(500, {"error": f"internal error: {type(error).__name__}"})
                     return
                 # A shard stores its own apps' events only: the others belong to other shards.
                 kept = sum(1 for event in events if server.pipeline.shard.keeps(event))

@@ -15,8 +15,10 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import math
 import time
 from collections.abc import Callable
+from typing import Any
 
 from ..config import IngestSource
 from ..model import Event
@@ -26,12 +28,24 @@ from .event_format import EventFormatError, parse_event
 TIMESTAMP_HEADER = "X-KPI-Timestamp"
 SIGNATURE_HEADER = "X-KPI-Signature"
 MAX_EVENTS = 10_000
+MAX_DEPTH = 32  # nesting of JSON objects and lists in a body; a batch of events needs 5
 
 
 class IngestError(Exception):
     def __init__(self, status: int, message: str) -> None:
         super().__init__(message)
         self.status = status
+
+
+def content_length(header: str | None) -> int:
+    """The Content-Length header as a byte count (absent: 0); IngestError 400 otherwise."""
+    value = (header or "0").strip()
+    # ASCII digits only: int() would take "+5", " 5", "1_0" and other scripts' digits.
+    if not (value.isascii() and value.isdigit()):
+        raise IngestError(400, "Content-Length: expected a non-negative integer")
+    if len(value) > 18:  # int() refuses more than 4,300 digits; no body is that large anyway
+        raise IngestError(413, f"Content-Length: {len(value)} digits, larger than any body")
+    return int(value)
 
 
 def sign(secret: str, timestamp: str, body: bytes) -> str:
@@ -60,6 +74,9 @@ class Ingest:
                 401,
                 f"unsigned request: {TIMESTAMP_HEADER} and {SIGNATURE_HEADER} headers are required",
             )
+        for header, value in ((TIMESTAMP_HEADER, timestamp), (SIGNATURE_HEADER, signature)):
+            if not value.isascii():
+                raise IngestError(400, f"{header}: expected ASCII characters only")
         try:
             sent_at = float(timestamp)
         except ValueError:
@@ -77,10 +94,7 @@ class Ingest:
 
     def events(self, body: bytes) -> list[Event]:
         """Parse a verified body; raise :class:`IngestError` (400) naming the bad event."""
-        try:
-            data = json.loads(body)
-        except (UnicodeDecodeError, json.JSONDecodeError) as error:
-            raise IngestError(400, f"body is not valid JSON: {error}") from None
+        data = parse_json(body)
         items = data["events"] if isinstance(data, dict) and "events" in data else [data]
         if not isinstance(items, list):
             raise IngestError(400, "field 'events': expected a list")
@@ -93,3 +107,45 @@ class Ingest:
             except EventFormatError as error:
                 raise IngestError(400, f"events[{index}]: {error}") from None
         return events
+
+
+def parse_json(body: bytes) -> Any:
+    """A request body as JSON, bounded; IngestError 400 saying what is wrong."""
+    try:
+        data = json.loads(body, parse_constant=_no_constant, parse_float=_finite_float)
+    except UnicodeDecodeError as error:
+        raise IngestError(400, f"body is not UTF-8: {error.reason} at byte {error.start}") from None
+    except json.JSONDecodeError as error:
+        raise IngestError(400, f"body is not valid JSON: {error}") from None
+    except RecursionError:
+        raise IngestError(400, f"body nested deeper than {MAX_DEPTH} levels") from None
+    except ValueError as error:  # an integer of more than 4,300 digits, NaN, 1e999
+        raise IngestError(400, f"body: number out of range: {error}") from None
+    if _depth(data) > MAX_DEPTH:
+        raise IngestError(400, f"body nested deeper than {MAX_DEPTH} levels")
+    return data
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"{text[:20]} is too large for a float")
+    return value
+
+
+def _depth(data: Any) -> int:
+    """How deeply objects and lists nest in ``data`` (iterative: no recursion limit)."""
+    deepest, stack = 0, [(data, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, dict):
+            value = list(value.values())
+        if isinstance(value, list):
+            deepest = max(deepest, depth)
+            if depth <= MAX_DEPTH:
+                stack.extend((item, depth + 1) for item in value)
+    return deepest
