@@ -8,6 +8,7 @@ accepted vs stored. Every wait is bounded; every server is stopped by its fixtur
 from __future__ import annotations
 
 import base64
+import gzip
 import hashlib
 import hmac
 import http.client
@@ -32,7 +33,7 @@ from kpi_exporter.connections import Limits
 from kpi_exporter.health import Health
 from kpi_exporter.ownership import Ownership
 from kpi_exporter.pipeline import Pipeline
-from kpi_exporter.server import ExporterServer
+from kpi_exporter.server import ExporterServer, accepts_gzip
 from kpi_exporter.sources.ingest import Ingest, IngestError
 from kpi_exporter.store import Store
 from kpi_exporter.webconfig import BasicAuth
@@ -546,6 +547,44 @@ def test_a_client_that_resets_mid_scrape_leaves_no_traceback(running, capfd):
     probes_answer(running)
 
     assert "Traceback" not in capfd.readouterr().err
+
+
+# --- item 15: content coding --------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("header", "gzip_ok"),
+    [
+        ("gzip", True),
+        ("GZIP", True),
+        ("gzip;q=0", False),
+        ("gzip; q=0.0", False),
+        ("gzip;q=0.5, identity", True),
+        ("identity", False),
+        ("*", True),
+        ("*;q=0", False),
+        ("*, gzip;q=0", False),
+        ("deflate, br", False),
+        ("x-gzip", True),
+        ("gzip;q=nan", False),
+        ("gzip;q=bogus", False),
+        ("", False),
+    ],
+)
+def test_accept_encoding_is_read_with_its_quality_values(header, gzip_ok):
+    assert accepts_gzip(header) is gzip_ok
+
+
+def test_gzip_q0_gets_plain_text_and_every_scrape_says_vary(running):
+    refused = running.get("/metrics", headers={"Accept-Encoding": "gzip;q=0"}, stream=True)
+    asked = running.get("/metrics", headers={"Accept-Encoding": "gzip"}, stream=True)
+
+    assert "Content-Encoding" not in refused.headers
+    assert refused.raw.read(decode_content=False).startswith(b"# HELP")
+    assert asked.headers["Content-Encoding"] == "gzip"
+    assert gzip.decompress(asked.raw.read(decode_content=False)).startswith(b"# HELP")
+    for response in (refused, asked):
+        assert "Accept-Encoding" in response.headers["Vary"]
 
 
 # --- fuzzing of the ingest endpoint -------------------------------------------------------

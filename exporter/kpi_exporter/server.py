@@ -254,10 +254,11 @@ class ExporterServer:
                 return False
 
             def _metrics(self) -> None:
+                wanted = "gzip" if accepts_gzip(self.headers.get("Accept-Encoding", "")) else ""
                 body, content_type, compressed = server.pipeline.cache.body(
-                    self.headers.get("Accept", ""), self.headers.get("Accept-Encoding", "")
+                    self.headers.get("Accept", ""), wanted
                 )
-                self._send(HTTPStatus.OK, body, content_type, gzip=compressed)
+                self._send(HTTPStatus.OK, body, content_type, gzip=compressed, vary=True)
 
             def _readyz(self) -> None:
                 health = server.pipeline.health
@@ -320,11 +321,18 @@ class ExporterServer:
                 self._send(HTTPStatus(status), body, "application/json")
 
             def _send(
-                self, status: HTTPStatus, body: bytes, content_type: str, gzip: bool = False
+                self,
+                status: HTTPStatus,
+                body: bytes,
+                content_type: str,
+                gzip: bool = False,
+                vary: bool = False,
             ) -> None:
                 self.send_response(status)
                 self.send_header("Content-Type", content_type)
                 self.send_header("Content-Length", str(len(body)))
+                if vary:  # caches must not hand a gzip body to a client that refused it
+                    self.send_header("Vary", "Accept, Accept-Encoding")
                 if self.close_connection:
                     self.send_header("Connection", "close")
                 if gzip:
@@ -336,6 +344,27 @@ class ExporterServer:
             do_HEAD = do_GET
 
         return Handler
+
+
+def accepts_gzip(accept_encoding: str) -> bool:
+    """Whether an Accept-Encoding header allows gzip (RFC 9110: ``q=0`` means "not")."""
+    wildcard: bool | None = None
+    for item in accept_encoding.split(","):
+        coding, _, parameters = item.partition(";")
+        quality = 1.0
+        for parameter in parameters.split(";"):
+            name, _, value = parameter.partition("=")
+            if name.strip().lower() == "q":
+                try:
+                    quality = float(value)
+                except ValueError:
+                    quality = 0.0
+        coding = coding.strip().lower()
+        if coding in ("gzip", "x-gzip"):
+            return quality > 0  # NaN is refused too
+        if coding == "*":
+            wildcard = quality > 0
+    return bool(wildcard)
 
 
 def landing_page(health: Health) -> str:
