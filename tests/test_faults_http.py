@@ -15,6 +15,7 @@ import http.client
 import json
 import logging
 import socket
+import sqlite3
 import sys
 import threading
 import time
@@ -384,6 +385,109 @@ def test_idle_connections_up_to_the_file_limit_keep_probes_answering_and_the_loo
     assert spent < 0.6  # over 2 s: the accept loop does not spin
     assert "lowered to 64" in log
     assert "Traceback" not in log
+
+
+# --- item 7: replays within max_skew ------------------------------------------------------
+
+
+def test_a_replayed_push_is_409_and_stored_once(running):
+    body = json.dumps(deployment("replayed")).encode()
+    headers = signed(body)
+
+    first = running.post(body, headers)
+    replays = [running.post(body, headers) for _ in range(3)]
+
+    assert first.status_code == 200
+    assert [r.status_code for r in replays] == [409] * 3
+    assert "replay" in replays[0].json()["error"]
+    assert stored_deployments(running.store) == 1
+
+
+def test_the_same_push_sent_20_times_at_once_is_accepted_once(running):
+    body = json.dumps(deployment("racing")).encode()
+    headers = signed(body)
+    statuses: list[int] = []
+    start = threading.Barrier(20, timeout=30)
+
+    def push() -> None:
+        start.wait()
+        statuses.append(running.post(body, headers).status_code)
+
+    threads = [threading.Thread(target=push, daemon=True) for _ in range(20)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+
+    assert sorted(statuses) == [200] + [409] * 19
+    assert stored_deployments(running.store) == 1
+
+
+def test_a_replay_cannot_reopen_a_resolved_incident_even_after_a_restart(tmp_path, config):
+    opened = json.dumps(
+        {"type": "incident", "id": "inc-1", "app": "shop", "started_at": 1_763_640_000}
+    ).encode()
+    resolved = json.dumps(
+        {
+            "type": "incident",
+            "id": "inc-1",
+            "app": "shop",
+            "started_at": 1_763_640_000,
+            "resolved_at": 1_763_643_600,
+        }
+    ).encode()
+    captured = signed(opened, str(int(time.time()) - 5))
+    path = tmp_path / "kpi.db"
+
+    store = Store(path)
+    server = Running(store, config)
+    try:
+        assert server.post(opened, captured).status_code == 200
+        assert server.post(resolved, signed(resolved)).status_code == 200
+    finally:
+        server.server.stop()
+        store.close()
+
+    store = Store(path)  # a restart: a new process reads the same store
+    server = Running(store, config)
+    try:
+        replay = server.post(opened, captured)
+        incidents = list(store.iter_events(["incident"]))
+    finally:
+        server.server.stop()
+        store.close()
+
+    assert replay.status_code == 409
+    assert len(incidents) == 1
+    assert getattr(incidents[0], "resolved_at", None) is not None
+
+
+def test_a_refused_push_is_not_remembered_so_it_can_be_retried_as_it_is(running, monkeypatch):
+    body = json.dumps(deployment("retry")).encode()
+    headers = signed(body)
+
+    def full_disk(*args: Any) -> int:
+        raise sqlite3.OperationalError("database or disk is full")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(running.pipeline, "record", full_disk)
+        failed = running.post(body, headers)
+    retried = running.post(body, headers)
+
+    assert failed.status_code == 503
+    assert "nothing was stored" in failed.json()["error"]
+    assert retried.status_code == 200
+    assert stored_deployments(running.store) == 1
+
+
+def test_remembered_pushes_are_forgotten_after_twice_the_skew(store):
+    store.remember_push(SOURCE, "a" * 64, 1000.0, forget_before=0.0)
+    assert store.push_seen(SOURCE, "a" * 64)
+
+    store.remember_push(SOURCE, "b" * 64, 2000.0, forget_before=1500.0)
+
+    assert not store.push_seen(SOURCE, "a" * 64)
+    assert store.push_seen(SOURCE, "b" * 64)
 
 
 # --- item 12: answers, never tracebacks ---------------------------------------------------

@@ -14,6 +14,7 @@ import html
 import json
 import logging
 import socket
+import sqlite3
 import ssl
 import sys
 import threading
@@ -289,11 +290,14 @@ class ExporterServer:
                     if len(body) < length:
                         raise IngestError(400, "body shorter than Content-Length")
                     self.close_connection = close_after
-                    ingest.verify(
+                    signed = ingest.verify(
                         self.headers.get(TIMESTAMP_HEADER), self.headers.get(SIGNATURE_HEADER), body
                     )
                     events = ingest.events(body)
-                    changed = server.pipeline.record(ingest.name, Poll(events=events, cursor=None))
+                    with ingest.first_time(server.pipeline.store, signed):
+                        changed = server.pipeline.record(
+                            ingest.name, Poll(events=events, cursor=None)
+                        )
                     server.pipeline.health.success(ingest.name, 0.0)
                     server.pipeline.refresh()
                 except IngestError as error:
@@ -302,6 +306,10 @@ class ExporterServer:
                         server.pipeline.health.rejected(ingest.name, 1)
                         server.pipeline.refresh()  # else not shown until the next good push
                     self._json(error.status, {"error": str(error)})
+                    return
+                except sqlite3.Error as error:  # nothing was committed (one transaction)
+                    log.error("ingest: the store failed: %s", error)
+                    self._json(503, {"error": f"the store failed, nothing was stored: {error}"})
                     return
                 except Exception as error:  # an answer rather than a dropped connection
                     log.error("ingest: failed: %r", error)

@@ -6,8 +6,11 @@ A request is signed with HMAC-SHA256 over ``<timestamp>.<body>`` with the shared
     X-KPI-Signature: sha256=<hex digest>
 
 Unsigned, wrongly signed or stale requests (timestamp further than ``max_skew`` from now) are
-refused. The body is one event object, or ``{"events": [...]}`` (format: docs/events.md);
-a batch is all or nothing. Events are idempotent by ``id``, so a retried request is harmless.
+refused, and so is a replay: a request whose signature was already accepted within the skew
+window (remembered in the store, across restarts) gets 409; to send the same events again,
+sign them again with a new timestamp. The body is one event object, or ``{"events": [...]}``
+(format: docs/events.md); a batch is all or nothing. Events are idempotent by ``id``, so a
+re-signed retry is harmless.
 """
 
 from __future__ import annotations
@@ -15,20 +18,34 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import logging
 import math
+import sqlite3
+import threading
 import time
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any, NamedTuple
 
 from ..config import IngestSource
 from ..model import Event
 from ..ownership import Ownership
+from ..store import Store
 from .event_format import EventFormatError, parse_event
+
+log = logging.getLogger(__name__)
 
 TIMESTAMP_HEADER = "X-KPI-Timestamp"
 SIGNATURE_HEADER = "X-KPI-Signature"
 MAX_EVENTS = 10_000
 MAX_DEPTH = 32  # nesting of JSON objects and lists in a body; a batch of events needs 5
+
+
+class Signed(NamedTuple):
+    """A verified request: a digest of its signature (what a replay repeats) and its time."""
+
+    digest: str
+    sent_at: float
 
 
 class IngestError(Exception):
@@ -67,8 +84,10 @@ class Ingest:
         self._secret = secret
         self.ownership = ownership
         self.clock = clock
+        self._replay_lock = threading.Lock()
+        self._in_flight: set[str] = set()
 
-    def verify(self, timestamp: str | None, signature: str | None, body: bytes) -> None:
+    def verify(self, timestamp: str | None, signature: str | None, body: bytes) -> Signed:
         if not timestamp or not signature:
             raise IngestError(
                 401,
@@ -91,6 +110,35 @@ class Ingest:
         expected = sign(self._secret, timestamp, body)
         if not hmac.compare_digest(expected, signature.strip()):
             raise IngestError(401, f"{SIGNATURE_HEADER}: signature does not match the body")
+        return Signed(hashlib.sha256(expected.encode()).hexdigest(), sent_at)
+
+    @contextmanager
+    def first_time(self, store: Store, signed: Signed) -> Iterator[None]:
+        """Run the block (storing the request's events) unless the same signed request was
+        accepted before within the skew window, or is being stored right now: then raise
+        IngestError 409. Remembered only once the block succeeds, so a request that failed
+        can be retried as it is; a crash between the two commits lets one replay through
+        rather than refuse an unstored retry."""
+        with self._replay_lock:
+            if signed.digest in self._in_flight or store.push_seen(self.name, signed.digest):
+                raise IngestError(
+                    409,
+                    f"replay: this signed request was already accepted ({SIGNATURE_HEADER} "
+                    "seen before); to send the same events again, sign them with a new "
+                    f"{TIMESTAMP_HEADER}",
+                )
+            self._in_flight.add(signed.digest)
+        try:
+            yield
+            # Kept twice the window: a replay is also refused after the clock steps back.
+            forget_before = self.clock() - 2 * self.config.max_skew
+            try:
+                store.remember_push(self.name, signed.digest, signed.sent_at, forget_before)
+            except sqlite3.Error as error:  # the events are committed: still acknowledge them
+                log.error("ingest: cannot remember an accepted push against replays: %s", error)
+        finally:
+            with self._replay_lock:
+                self._in_flight.discard(signed.digest)
 
     def events(self, body: bytes) -> list[Event]:
         """Parse a verified body; raise :class:`IngestError` (400) naming the bad event."""
