@@ -29,7 +29,7 @@ import requests
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from kpi_exporter.config import Config, IngestSource, parse_config
+from kpi_exporter.config import Config, ConfigError, IngestSource, parse_config
 from kpi_exporter.connections import Limits
 from kpi_exporter.health import Health
 from kpi_exporter.ownership import Ownership
@@ -37,7 +37,7 @@ from kpi_exporter.pipeline import Pipeline
 from kpi_exporter.server import ExporterServer, accepts_gzip
 from kpi_exporter.sources.ingest import Ingest, IngestError
 from kpi_exporter.store import Store
-from kpi_exporter.webconfig import BasicAuth
+from kpi_exporter.webconfig import BasicAuth, load_web_config
 from tests.process import Exporter
 
 TIMEOUT = 10.0
@@ -488,6 +488,87 @@ def test_remembered_pushes_are_forgotten_after_twice_the_skew(store):
 
     assert not store.push_seen(SOURCE, "a" * 64)
     assert store.push_seen(SOURCE, "b" * 64)
+
+
+# --- item 10: basic auth ------------------------------------------------------------------
+
+
+def test_a_plain_password_in_the_web_config_is_refused_naming_the_user(tmp_path):
+    path = tmp_path / "web.yml"
+    path.write_text("basic_auth_users:\n  prometheus: 'hunter2-in-clear'\n")
+
+    with pytest.raises(ConfigError) as raised:
+        load_web_config(path)
+
+    message = str(raised.value)
+    assert "prometheus" in message
+    assert "bcrypt hash" in message
+    assert "hunter2" not in message  # a password is never echoed
+
+
+def test_an_unknown_user_is_checked_at_the_cost_of_the_configured_hashes():
+    hashed = bcrypt.hashpw(PASSWORD.encode(), bcrypt.gensalt(rounds=10)).decode()
+    auth = BasicAuth({"prometheus": hashed})
+    assert auth.decoy_cost == 10
+
+    def timed(user: str, password: str) -> float:
+        started = time.perf_counter()
+        assert not auth.check(user, password)
+        return time.perf_counter() - started
+
+    known = sorted(timed("prometheus", f"wrong-{i}") for i in range(5))[2]
+    unknown = sorted(timed("nobody", f"guess-{i}") for i in range(5))[2]
+
+    assert unknown > 0.5 * known  # medians; before: cost 10 decoy vs cost 12, 4x faster
+
+
+def test_a_flood_of_wrong_passwords_never_evicts_the_remembered_right_one(monkeypatch):
+    hashed = bcrypt.hashpw(PASSWORD.encode(), bcrypt.gensalt(rounds=4)).decode()
+    auth = BasicAuth({"prometheus": hashed})
+    assert auth.check("prometheus", PASSWORD)
+    for i in range(BasicAuth.MEMORY + 10):
+        assert not auth.check("prometheus", f"guess-{i}")
+
+    def no_bcrypt(*args: Any) -> bool:
+        raise AssertionError("bcrypt ran again for a remembered password")
+
+    monkeypatch.setattr(bcrypt, "checkpw", no_bcrypt)
+    assert auth.check("prometheus", PASSWORD)
+
+
+def test_password_guessing_does_not_hold_up_an_authorised_scrape(running, monkeypatch):
+    hashed = bcrypt.hashpw(PASSWORD.encode(), bcrypt.gensalt(rounds=11)).decode()
+    monkeypatch.setattr(running.server, "basic_auth", BasicAuth({"prometheus": hashed}))
+    started = time.perf_counter()
+    assert running.get("/metrics", auth=("prometheus", PASSWORD)).status_code == 200
+    one_bcrypt = time.perf_counter() - started
+    stop = threading.Event()
+
+    def guess(worker: int) -> None:
+        i = 0
+        while not stop.is_set():
+            running.get("/metrics", auth=("prometheus", f"guess-{worker}-{i}"))
+            i += 1
+
+    guessers = [threading.Thread(target=guess, args=(w,), daemon=True) for w in range(2)]
+    for thread in guessers:
+        thread.start()
+    try:
+        time.sleep(0.3)
+        slowest = 0.0
+        for _ in range(5):
+            started = time.perf_counter()
+            assert running.get("/metrics", auth=("prometheus", PASSWORD)).status_code == 200
+            slowest = max(slowest, time.perf_counter() - started)
+    finally:
+        stop.set()
+        for thread in guessers:
+            thread.join(30)
+
+    print(f"authorised scrape under guessing: {slowest:.3f} s, one bcrypt {one_bcrypt:.3f} s")
+    # Under one global lock, each scrape waited for the guesses' bcrypt before its own
+    # remembered answer: at least one whole bcrypt.
+    assert slowest < 0.5 * one_bcrypt, (slowest, one_bcrypt)
 
 
 # --- item 12: answers, never tracebacks ---------------------------------------------------
