@@ -16,6 +16,7 @@ import json
 import logging
 import socket
 import sqlite3
+import ssl
 import sys
 import threading
 import time
@@ -39,6 +40,7 @@ from kpi_exporter.sources.ingest import Ingest, IngestError
 from kpi_exporter.store import Store
 from kpi_exporter.webconfig import BasicAuth, load_web_config
 from tests.process import Exporter
+from tests.test_webconfig import certificate, tls_context  # noqa: F401 (a fixture)
 
 TIMEOUT = 10.0
 SECRET = "hmac-fault-suite-secret"
@@ -249,14 +251,14 @@ def test_scrapes_answer_while_pushes_arrive(running):
         for _ in range(5):
             results.append(running.get("/metrics").status_code)
 
-    scrapers = [threading.Thread(target=scrape, daemon=True) for _ in range(20)]
+    scrapers = [threading.Thread(target=scrape, daemon=True) for _ in range(60)]
     for thread in scrapers:
         thread.start()
     statuses, failures = push_at_once(running.port, bodies)
     for thread in scrapers:
         thread.join(60)
 
-    assert results == [200] * 100
+    assert results == [200] * 300  # 60 scrapers, 5 scrapes each
     assert (statuses, failures) == ([200] * 40, [])
     assert stored_deployments(running.store) == 40
 
@@ -348,6 +350,62 @@ def test_when_every_connection_is_busy_reading_a_new_one_gets_503_then_a_slow_on
     assert b"too many connections" in refused
     assert answered.status_code == 200
     assert server.server.httpd.connections.refused == 1
+
+
+@pytest.fixture
+def tls_limited(
+    certificate: Path,  # noqa: F811 (the fixture)
+    store: Store,
+    config: Config,
+) -> Iterator[ExporterServer]:
+    server = ExporterServer(
+        ("127.0.0.1", 0),
+        make_pipeline(store, config),
+        tls=tls_context(certificate),
+        limits=Limits(max_connections=8, read_timeout=1, idle_timeout=1),
+    )
+    server.start()
+    yield server
+    server.stop()
+
+
+def test_over_tls_idle_and_silent_connections_are_cut_and_probes_answer(
+    tls_limited,
+    certificate,  # noqa: F811 (the fixture)
+):
+    client = ssl.create_default_context(cafile=str(certificate / "cert.pem"))
+    port = tls_limited.port
+    silent = open_idle(port, 20)  # no handshake at all, more than the limit
+    keep_alive = client.wrap_socket(
+        socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT), server_hostname="127.0.0.1"
+    )
+    try:
+        keep_alive.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        answer = b""
+        while not answer.endswith(b"\r\n\r\nok\n"):
+            answer += keep_alive.recv(1024)
+        assert answer.startswith(b"HTTP/1.1 200")
+        started = time.monotonic()
+        for path in ("/healthz", "/readyz", "/metrics"):
+            response = requests.get(
+                f"https://127.0.0.1:{port}{path}",
+                verify=str(certificate / "cert.pem"),
+                timeout=3,
+            )
+            assert response.status_code == 200, path
+        keep_alive.settimeout(5)
+        try:
+            closed = keep_alive.recv(1024) == b""
+        except (ssl.SSLError, ConnectionError):
+            closed = True
+        idle_for = time.monotonic() - started
+    finally:
+        keep_alive.close()
+        for conn in silent:
+            conn.close()
+
+    assert closed
+    assert idle_for < 4.5  # idle_timeout 1 s
 
 
 def test_limits_refuse_nonsense_values():

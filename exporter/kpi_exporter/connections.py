@@ -1,8 +1,8 @@
 """Bounds on the HTTP server's connections: how many, and how long each may idle or dawdle.
 
 Every open connection is in one of three states: ``idle`` (waiting for the first byte of a
-request), ``reading`` (request line, headers, body, or a TLS handshake) or ``busy`` (the
-exporter is answering). The accept loop checks the deadlines about twice a second and shuts
+request, or for a TLS handshake), ``reading`` (request line, headers and body) or ``busy``
+(the exporter is answering). The accept loop checks the deadlines about twice a second and shuts
 down an idle connection after ``idle_timeout`` and a reading one after ``read_timeout``
 (slow-loris). When ``max_connections`` are open, a new connection takes the place of the
 oldest idle one (then of the oldest slow reader), so idle clients never stop probes and
@@ -91,7 +91,8 @@ class Connections:
                     return False
                 self._shut(victim)
                 self.evicted += 1
-            self._slots[connection] = _Slot(READING, time.monotonic())
+            # Nothing received yet (over TLS: not even the handshake): the first to make room.
+            self._slots[connection] = _Slot(IDLE, time.monotonic())
             return True
 
     def replace(self, old: socket.socket, new: socket.socket) -> None:
