@@ -41,6 +41,7 @@ log = logging.getLogger(__name__)
 
 TLS_HANDSHAKE_TIMEOUT = 10.0
 ACCEPT_PAUSE = 0.1  # seconds, when the open-file limit stops accept()
+REFUSALS_LOGGED_EVERY = 10.0  # seconds
 TOO_MANY_CONNECTIONS = (
     b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\n"
     b"Retry-After: 1\r\nConnection: close\r\nContent-Length: 21\r\n\r\n"
@@ -67,6 +68,7 @@ class _Server(ThreadingHTTPServer):
         # socketserver's default of 5 resets connections as soon as a few dozen arrive at once.
         self.request_queue_size = limits.backlog
         self.connections = Connections(limits)
+        self._refusal_logged = -REFUSALS_LOGGED_EVERY
         super().__init__(address, handler)
 
     def get_request(self) -> tuple[socket.socket, Any]:
@@ -81,11 +83,16 @@ class _Server(ThreadingHTTPServer):
 
     def process_request(self, request: Any, client_address: Any) -> None:
         if not self.connections.admit(request):
-            log.warning(
-                "refused a connection from %s: %d connections open, all busy",
-                client_address[0],
-                self.connections.limits.max_connections,
-            )
+            now = time.monotonic()
+            if now - self._refusal_logged >= REFUSALS_LOGGED_EVERY:  # no log flood
+                self._refusal_logged = now
+                log.warning(
+                    "refused a connection from %s: %d connections open, all busy "
+                    "(%d refused since start-up)",
+                    client_address[0],
+                    self.connections.limits.max_connections,
+                    self.connections.refused,
+                )
             _refuse(request, self.tls is None)
             self.shutdown_request(request)
             return
