@@ -1,5 +1,6 @@
 """The push endpoint POST /api/v1/events: signatures, freshness, all-or-nothing batches,
-idempotent replays, limits, and where the shared secret comes from (and never goes)."""
+refused replays, idempotent retries, limits, and where the shared secret comes from (and
+never goes)."""
 
 from __future__ import annotations
 
@@ -192,16 +193,19 @@ def test_signed_request_stores_the_event_and_metrics_show_it_at_once(server):
     assert sample(text, f'kpi_exporter_source_polls_total{{result="success",source="{SOURCE}"}}')
 
 
-def test_replaying_the_same_request_is_idempotent(server, store):
+def test_a_replayed_request_is_409_and_a_re_signed_retry_is_idempotent(server, store):
     body = encode(deployment("deploy-1"))
-    headers = signed(body)
+    headers = signed(body, str(int(time.time()) - 1))
     assert post(server, body, headers).status_code == 200
     stored = store.count()
 
     replay = post(server, body, headers)
+    retry = post(server, body, signed(body))
 
-    assert replay.status_code == 200
-    assert replay.json() == {"accepted": 1, "changed": 0}
+    assert replay.status_code == 409
+    assert "replay" in replay.json()["error"]
+    assert retry.status_code == 200
+    assert retry.json() == {"accepted": 1, "changed": 0}
     assert store.count() == stored
     assert sample(metrics(server), SHOP_DEPLOYMENTS) == "1.0"
 

@@ -40,6 +40,7 @@ from .config import (
     SurveySource,
     load_config,
 )
+from .connections import Limits
 from .credentials import CredentialError, read_secret
 from .health import Health
 from .ownership import Ownership
@@ -183,6 +184,31 @@ def _parser() -> argparse.ArgumentParser:
         help=f"address to listen on (default :{DEFAULT_PORT})",
     )
     run.add_argument("--web.config.file", dest="web_config", help="TLS and basic auth (YAML)")
+    limits = Limits()  # the defaults
+    run.add_argument(
+        "--web.max-connections",
+        dest="max_connections",
+        type=int,
+        default=limits.max_connections,
+        help="open HTTP connections at most; idle ones make room for new ones "
+        f"(default {limits.max_connections}, lowered to fit the open-file limit)",
+    )
+    run.add_argument(
+        "--web.read-timeout",
+        dest="read_timeout",
+        type=float,
+        default=limits.read_timeout,
+        help="seconds to receive a request's line, headers and body "
+        f"(default {limits.read_timeout:g})",
+    )
+    run.add_argument(
+        "--web.idle-timeout",
+        dest="idle_timeout",
+        type=float,
+        default=limits.idle_timeout,
+        help=f"seconds a keep-alive connection may wait for its next request "
+        f"(default {limits.idle_timeout:g})",
+    )
     run.add_argument("--log.level", dest="log_level", default="info", choices=list(logs.LEVELS))
     run.add_argument(
         "--log.format", dest="log_format", default="logfmt", choices=["logfmt", "json"]
@@ -510,6 +536,7 @@ def _run(args: argparse.Namespace, config: Config) -> int:
     logs.setup(args.log_level, args.log_format)
     try:
         address = parse_listen_address(args.listen)
+        limits = Limits(args.max_connections, args.read_timeout, args.idle_timeout)
     except ValueError as error:
         raise ConfigError([str(error)]) from None
     basic_auth, tls = BasicAuth({}), None
@@ -533,7 +560,7 @@ def _run(args: argparse.Namespace, config: Config) -> int:
     store = Store(config.store.path)
     pipeline = Pipeline(store, config.kpi_settings(), config.link_settings(), health, shard=shard)
     try:
-        server = ExporterServer(address, pipeline, ingest, basic_auth, tls)
+        server = ExporterServer(address, pipeline, ingest, basic_auth, tls, limits)
     except OSError as error:
         raise ConfigError([f"--web.listen-address {args.listen}: {error.strerror}"]) from None
     scheduler = Scheduler(pipeline, polled, config.windows.refresh_interval)

@@ -110,6 +110,17 @@ MIGRATIONS: tuple[str, ...] = (
         state BLOB NOT NULL
     );
     """,
+    # Signed pushes accepted within the ingest endpoint's skew window (sources/ingest.py),
+    # by a digest of their signature: a replay is refused, after a restart too.
+    """
+    CREATE TABLE pushes (
+        source TEXT NOT NULL,
+        digest TEXT NOT NULL,
+        sent_at REAL NOT NULL,
+        PRIMARY KEY (source, digest)
+    ) WITHOUT ROWID;
+    CREATE INDEX pushes_by_time ON pushes (sent_at);
+    """,
 )
 
 
@@ -476,6 +487,23 @@ class Store:
                         raise
                     unreadable(family, error)
         return result
+
+    def push_seen(self, source: str, digest: str) -> bool:
+        """Whether a signed push with this signature digest was accepted (and not forgotten)."""
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT 1 FROM pushes WHERE source = ? AND digest = ?", (source, digest)
+            ).fetchone()
+            return row is not None
+
+    def remember_push(self, source: str, digest: str, sent_at: float, forget_before: float) -> None:
+        """Remember an accepted push; forget those sent before ``forget_before``."""
+        with self.transaction():
+            self._conn.execute("DELETE FROM pushes WHERE sent_at < ?", (forget_before,))
+            self._conn.execute(
+                "INSERT OR IGNORE INTO pushes (source, digest, sent_at) VALUES (?, ?, ?)",
+                (source, digest, sent_at),
+            )
 
     def count(self) -> int:
         with self._lock:
