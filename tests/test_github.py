@@ -27,7 +27,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from kpi_exporter.cli import build_sources
-from kpi_exporter.config import ConfigError, GitHubSource, parse_config
+from kpi_exporter.config import ConfigError, parse_config
 from kpi_exporter.health import Health
 from kpi_exporter.kpis import KpiSettings
 from kpi_exporter.kpis.families import FAMILY_BY_NAME
@@ -38,6 +38,7 @@ from kpi_exporter.pipeline import Pipeline
 from kpi_exporter.scheduler import Scheduler
 from kpi_exporter.sources import Poll, SourceError
 from kpi_exporter.sources.github import GitHub
+from kpi_exporter.sources.github.config import GitHubSource
 from kpi_exporter.store import SourceState, Store
 from tests.github_fake import (
     FakeGitHub,

@@ -19,7 +19,7 @@ import requests
 import responses
 
 from kpi_exporter.cli import build_sources
-from kpi_exporter.config import ConfigError, GitLabSource, parse_config
+from kpi_exporter.config import ConfigError, parse_config
 from kpi_exporter.health import Health
 from kpi_exporter.kpis import KpiSettings
 from kpi_exporter.model import Change, Defect, Deployment, Event, Incident
@@ -27,7 +27,7 @@ from kpi_exporter.ownership import Ownership
 from kpi_exporter.pipeline import Pipeline
 from kpi_exporter.scheduler import Scheduler
 from kpi_exporter.sources import Poll, SourceError
-from kpi_exporter.sources.gitlab import GitLab
+from kpi_exporter.sources.gitlab import GitLab, GitLabSource
 from kpi_exporter.store import SourceState, Store
 from tests.support import HOUR, ts, value
 

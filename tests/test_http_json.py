@@ -10,13 +10,13 @@ from typing import Any
 import pytest
 import responses
 
-from kpi_exporter.config import ConfigError, HttpJsonSource, parse_config
+from kpi_exporter.config import ConfigError, parse_config
 from kpi_exporter.health import Health
 from kpi_exporter.model import Event, Gauge
 from kpi_exporter.ownership import Ownership
 from kpi_exporter.selector import SelectorError, parse, select
 from kpi_exporter.sources import SourceError
-from kpi_exporter.sources.http_json import HttpJson
+from kpi_exporter.sources.http_json import HttpJson, HttpJsonSource
 from kpi_exporter.store import SourceState
 from tests.support import exposition, ts, value
 

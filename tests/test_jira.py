@@ -16,13 +16,13 @@ import pytest
 import responses
 
 from kpi_exporter.cli import build_sources
-from kpi_exporter.config import ConfigError, JiraSource, parse_config
+from kpi_exporter.config import ConfigError, parse_config
 from kpi_exporter.health import Health
 from kpi_exporter.kpis import KpiSettings
 from kpi_exporter.model import Defect, Incident
 from kpi_exporter.ownership import Ownership
 from kpi_exporter.sources import SourceError
-from kpi_exporter.sources.jira import Jira
+from kpi_exporter.sources.jira import Jira, JiraSource
 from kpi_exporter.store import SourceState
 from tests.support import HOUR, ts, value
 from tests.support import exposition as render

@@ -19,13 +19,13 @@ import requests
 import responses
 
 from kpi_exporter.cli import build_sources
-from kpi_exporter.config import ConfigError, PagerDutySource, parse_config
+from kpi_exporter.config import ConfigError, parse_config
 from kpi_exporter.health import Health
 from kpi_exporter.model import Deployment, DeploymentOutcome, Incident
 from kpi_exporter.ownership import Ownership
 from kpi_exporter.pipeline import Pipeline
 from kpi_exporter.sources import Poll, SourceError
-from kpi_exporter.sources.pagerduty import PagerDuty
+from kpi_exporter.sources.pagerduty import PagerDuty, PagerDutySource
 from kpi_exporter.store import SourceState, Store
 from tests.support import HOUR, ts, value
 

@@ -10,12 +10,12 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import responses
 
-from kpi_exporter.config import ConfigError, SonarQubeSource, parse_config
+from kpi_exporter.config import ConfigError, parse_config
 from kpi_exporter.health import Health
 from kpi_exporter.model import Event, Gauge
 from kpi_exporter.ownership import Ownership
 from kpi_exporter.sources import SourceError
-from kpi_exporter.sources.sonarqube import SonarQube
+from kpi_exporter.sources.sonarqube import SonarQube, SonarQubeSource
 from kpi_exporter.store import SourceState
 from tests.support import exposition, ts, value
 

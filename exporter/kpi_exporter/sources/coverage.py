@@ -31,16 +31,43 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from pathlib import Path
+from typing import Literal
 
-from ..config import CoverageSource
+from pydantic import Field
+
 from ..health import Health
 from ..model import Coverage, Event
 from ..ownership import Owner, Ownership
 from ..store import SourceState
 from . import Poll, SourceError
 from .coverage_reports import ReportError, counts, parse
-from .files import ReportSource
+from .files import ReportInputs, ReportSource
 from .http import HttpClient
+from .registry import SourceContext, SourceType
+
+
+class CoverageSource(ReportInputs):
+    """Cobertura XML or lcov coverage reports, from files and/or URLs (a token, if set, is
+    sent as ``Authorization: Bearer`` to the URLs)."""
+
+    type: Literal["coverage"]
+    format: Literal["auto", "cobertura", "lcov"] = Field(
+        "auto", description="auto: Cobertura when the report starts with '<', else lcov."
+    )
+    app: str | None = Field(
+        None, description="App of every covered file; else from the apps' `paths` globs."
+    )
+    strip_prefix: str = Field(
+        "", description="Removed from the start of covered file paths (a CI checkout dir)."
+    )
+    depth: int = Field(
+        1, ge=1, description="Component: the first `depth` directories below the app's root."
+    )
+    components: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="Explicit components: name -> path globs (first match wins, else depth).",
+    )
+
 
 Part = tuple[str, str]  # (app, component)
 MAGIC = "*?["
@@ -252,3 +279,27 @@ def _root(pattern: str) -> str:
     cut = min((i for i in (pattern.find(c) for c in MAGIC) if i >= 0), default=len(pattern))
     literal = pattern[:cut]
     return literal[: literal.rfind("/") + 1]
+
+
+def _build(config: CoverageSource, context: SourceContext) -> CoverageReports:
+    return CoverageReports(
+        config,
+        context.base_dir,
+        context.ownership,
+        context.health,
+        what=context.what,
+        clock=context.clock,
+    )
+
+
+def _describe(source: CoverageReports) -> list[str]:
+    files = source.files()
+    app = source.config.app or "from apps.*.paths"
+    return [
+        f"- {source.name} (coverage, every {source.interval:g}s): {len(files)} file(s), app {app}",
+        *(f"    {file}" for file in files),
+        *(f"    {url}" for url in source.config.urls),
+    ]
+
+
+SOURCE_TYPE = SourceType("coverage", CoverageSource, _build, _describe)

@@ -14,15 +14,26 @@ import json
 import logging
 import os
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, Literal
 
-from ..config import EventsFileSource
+from pydantic import Field
+
+from ..config_base import Duration, Name, Strict
 from ..model import Event
 from ..ownership import Ownership
 from ..store import SourceState
 from . import Poll, SourceError
 from .event_format import EventFormatError, parse_event
 from .files import matching_files
+from .registry import SourceContext, SourceType
+
+
+class EventsFileSource(Strict):
+    type: Literal["events_file"]
+    name: Name
+    interval: Duration = 60.0
+    paths: list[str] = Field(min_length=1, description="JSON Lines files or globs.")
+
 
 log = logging.getLogger(__name__)
 HEAD_BYTES = 4096
@@ -103,3 +114,18 @@ def _head(file: BinaryIO, offset: int) -> str:
     (same inode, and as long as before) no longer matches and is read from the start."""
     file.seek(0)
     return hashlib.sha256(file.read(min(offset, HEAD_BYTES))).hexdigest()[:16]
+
+
+def _build(config: EventsFileSource, context: SourceContext) -> EventsFiles:
+    return EventsFiles(config, context.base_dir, context.ownership)
+
+
+def _describe(source: EventsFiles) -> list[str]:
+    files = source.files()
+    return [
+        f"- {source.name} (events_file, every {source.interval:g}s): {len(files)} file(s)",
+        *(f"    {file}" for file in files),
+    ]
+
+
+SOURCE_TYPE = SourceType("events_file", EventsFileSource, _build, _describe)

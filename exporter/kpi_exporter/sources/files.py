@@ -8,15 +8,35 @@ import os
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import TypeVar
+from typing import Self, TypeVar
 
-from ..config.sources import ReportInputs
+from pydantic import Field, model_validator
+
+from ..config_base import Credentials, Duration, Name
 from ..credentials import read_secret
 from ..health import Health
 from ..ownership import Ownership
 from ..store import SourceState
 from . import PolledSource, poll_secret
 from .http import HttpClient
+
+
+class ReportInputs(Credentials):
+    """Report files (paths or globs) and/or URLs, a token, if set, sent to the URLs as
+    ``Authorization: Bearer``."""
+
+    token_required = False
+
+    name: Name
+    interval: Duration = 300.0
+    paths: list[str] = Field(default_factory=list, description="Report files or globs.")
+    urls: list[str] = Field(default_factory=list, description="Report URLs.")
+
+    @model_validator(mode="after")
+    def _inputs(self) -> Self:
+        if not self.paths and not self.urls:
+            raise ValueError("set paths, urls, or both")
+        return self
 
 
 def matching_files(base_dir: Path, paths: Iterable[str]) -> list[str]:

@@ -37,14 +37,32 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from ..config import FocusSource
+from pydantic import Field
+
+from ..config_base import Duration, Name, Strict
 from ..model import CostLine, Event
 from ..ownership import Ownership
 from ..store import SourceState
 from . import Poll, SourceError
 from .files import matching_files
+from .registry import SourceContext, SourceType
+
+
+class FocusSource(Strict):
+    """FOCUS cost exports (CSV, gzip CSV; Parquet with the ``cost`` extra) of any provider."""
+
+    type: Literal["focus"]
+    name: Name
+    interval: Duration = 3600.0
+    paths: list[str] = Field(min_length=1, description="Export files or globs.")
+    cost_column: Literal["BilledCost", "EffectiveCost"] = Field(
+        "BilledCost", description="The amount that counts as spend."
+    )
+    app_tag: str = Field("app", description="Key of the `Tags` object that names the app.")
+    team_tag: str = Field("team", description="Key of the `Tags` object that names the team.")
+
 
 DAY = 86400
 CACHE_LIMIT = 100_000  # distinct dates or tag texts remembered while reading one file
@@ -258,3 +276,19 @@ def _tags(tags: Any) -> dict[str, str]:
     if not isinstance(tags, dict):
         raise ValueError("Tags is not a JSON object")
     return {str(k): str(v) for k, v in tags.items() if v is not None}
+
+
+def _build(config: FocusSource, context: SourceContext) -> FocusFiles:
+    return FocusFiles(config, context.base_dir, context.ownership)
+
+
+def _describe(source: FocusFiles) -> list[str]:
+    files = source.files()
+    return [
+        f"- {source.name} (focus, every {source.interval:g}s): {len(files)} file(s), "
+        f"spend from {source.config.cost_column}",
+        *(f"    {file}" for file in files),
+    ]
+
+
+SOURCE_TYPE = SourceType("focus", FocusSource, _build, _describe)

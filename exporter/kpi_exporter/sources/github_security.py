@@ -30,18 +30,55 @@ import json
 import time
 from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 import requests
+from pydantic import Field, model_validator
 
-from ..config import GitHubSecuritySource
+from ..config_base import Credentials, Duration, Name
 from ..health import Health
 from ..model import Event, Vulnerability
 from ..ownership import Ownership
 from ..store import SourceState
 from . import Poll, PolledSource, SourceError
-from .github.auth import make_auth
+from .github.auth import check_credentials, make_auth
+from .github.config import GitHubApp
 from .http import HttpClient, HttpStatusError
+from .registry import SourceContext, SourceType
+
+AlertKind = Literal["dependabot", "code_scanning", "secret_scanning"]
+
+
+ALERT_KINDS: tuple[AlertKind, ...] = ("dependabot", "code_scanning", "secret_scanning")
+
+
+class GitHubSecuritySource(Credentials):
+    """GitHub Dependabot, code scanning and secret scanning alerts (REST API)."""
+
+    token_alternative = "app"
+
+    type: Literal["github_security"]
+    name: Name
+    interval: Duration = 900.0
+    api_url: str = Field("https://api.github.com", description="REST API root (GHES: /api/v3).")
+    app: GitHubApp | None = None
+    repos: list[str] = Field(default_factory=list, description="owner/name, listed explicitly.")
+    org: str | None = Field(None, description="Read the alerts of a whole organisation.")
+    alerts: list[AlertKind] = Field(
+        default_factory=lambda: list(ALERT_KINDS),
+        min_length=1,
+        description="Which alert kinds to read.",
+    )
+    horizon: Duration = Field(
+        365 * 86400.0, description="Closed alerts older than this are left out."
+    )
+
+    @model_validator(mode="after")
+    def _scope(self) -> GitHubSecuritySource:
+        if not self.repos and self.org is None:
+            raise ValueError("set repos, org, or both")
+        return self
+
 
 PATHS = {
     "dependabot": "dependabot/alerts",
@@ -234,3 +271,22 @@ def _severity(kind: str, alert: Mapping[str, Any]) -> str:
             severity = RULE_SEVERITY.get(str(rule.get("severity") or ""), "")
     severity = severity.lower()
     return severity if severity in SEVERITIES else "unknown"
+
+
+def _build(config: GitHubSecuritySource, context: SourceContext) -> GitHubSecurity:
+    check_credentials(config, context.what)
+    return GitHubSecurity(
+        config, context.ownership, context.health, what=context.what, clock=context.clock
+    )
+
+
+def _describe(source: GitHubSecurity) -> list[str]:
+    security = source.config
+    scope = [*security.repos] + ([f"org {security.org}"] if security.org else [])
+    return [
+        f"- {source.name} (github_security, every {security.interval:g}s): "
+        f"{', '.join(security.alerts)} alerts of {', '.join(scope)}; API {source.api}"
+    ]
+
+
+SOURCE_TYPE = SourceType("github_security", GitHubSecuritySource, _build, _describe)

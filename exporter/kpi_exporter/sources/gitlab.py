@@ -69,10 +69,12 @@ import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import quote
 
-from ..config import GitLabSource
+from pydantic import Field, model_validator
+
+from ..config_base import Credentials, Duration, Name
 from ..credentials import read_secret
 from ..health import Health
 from ..kpis.settings import KpiSettings
@@ -80,6 +82,7 @@ from ..model import Change, Defect, Deployment, Event, Incident, from_json, to_j
 from ..ownership import Owner, Ownership
 from ..store import SourceState, Validator
 from . import Poll, SourceError, poll_secret, read_as
+from .delivery import FlowLabels
 from .gitlab_changes import (
     PER_PAGE,
     MergeRequest,
@@ -92,6 +95,27 @@ from .gitlab_changes import (
 )
 from .gitlab_deployments import Shipped, ship, shipped
 from .http import HttpClient, with_query
+from .registry import SourceContext, SourceType
+
+
+class GitLabSource(Credentials):
+    type: Literal["gitlab"]
+    name: Name
+    interval: Duration = 300.0
+    api_url: str = Field("https://gitlab.com/api/v4", description="REST API root.")
+    projects: list[str] = Field(default_factory=list, description="group/project paths.")
+    group: str | None = Field(None, description="Discover the projects of a group.")
+    include_subgroups: bool = True
+    labels: FlowLabels = Field(default_factory=FlowLabels)
+    horizon: Duration = Field(365 * 86400.0, description="How far back the first sync reads.")
+    concurrency: int = Field(4, ge=1, le=32, description="Requests in flight at once.")
+
+    @model_validator(mode="after")
+    def _scope(self) -> GitLabSource:
+        if not self.projects and self.group is None:
+            raise ValueError("set projects, group, or both")
+        return self
+
 
 log = logging.getLogger(__name__)
 
@@ -550,3 +574,30 @@ class GitLab:
                 )
             )
         return events
+
+
+def _build(config: GitLabSource, context: SourceContext) -> GitLab:
+    return GitLab(
+        config,
+        context.ownership,
+        context.settings,
+        context.health,
+        what=context.what,
+        clock=context.clock,
+    )
+
+
+def _describe(source: GitLab) -> list[str]:
+    gitlab = source.config
+    scope = [*gitlab.projects]
+    if gitlab.group:
+        scope.append(
+            f"group {gitlab.group}" + (" and subgroups" if gitlab.include_subgroups else "")
+        )
+    return [
+        f"- {source.name} (gitlab, every {gitlab.interval:g}s): {', '.join(scope)}; "
+        f"API {source.api}"
+    ]
+
+
+SOURCE_TYPE = SourceType("gitlab", GitLabSource, _build, _describe)

@@ -10,10 +10,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from ..config import FlowLabels
 from ..model import Change
 from ..ownership import Owner
 from . import SourceError
+from .delivery import FlowLabels
 from .http import HttpClient, HttpStatusError
 
 PER_PAGE = 100

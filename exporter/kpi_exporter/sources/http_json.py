@@ -22,9 +22,11 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
-from ..config import HttpJsonMeasure, HttpJsonSource
+from pydantic import Field, field_validator, model_validator
+
+from ..config_base import Credentials, Duration, Name, Strict
 from ..credentials import read_secret
 from ..health import Health
 from ..model import Event
@@ -32,8 +34,62 @@ from ..ownership import Ownership
 from ..selector import select
 from ..store import SourceState
 from . import Poll, PolledSource, poll_secret
-from .business_values import business_gauges, finite_number, label_text
-from .http import HttpClient
+from .business_values import (
+    BusinessLabel,
+    MetricName,
+    Selector,
+    business_gauges,
+    check_selector,
+    finite_number,
+    label_text,
+    unique_metrics,
+)
+from .http import HttpClient, public_url
+from .registry import SourceContext, SourceType
+
+
+class HttpJsonMeasure(Strict):
+    """One measure of an HTTP JSON answer (selector grammar in docs/sources.md)."""
+
+    metric: MetricName
+    select: Selector = Field("$", description="The items of the answer this measure reads.")
+    value: str = Field(
+        "count",
+        description="`count` (items per label set) or a selector of each item's number"
+        " (summed per label set).",
+    )
+    labels: dict[BusinessLabel, Selector] = Field(
+        default_factory=dict, description="app / team -> selector of each item."
+    )
+    app: str | None = Field(None, description="App when no `labels.app` selector is set.")
+
+    @field_validator("value")
+    @classmethod
+    def _count_or_selector(cls, value: str) -> str:
+        return value if value == "count" else check_selector(value)
+
+
+class HttpJsonSource(Credentials):
+    """A configured HTTP request answering JSON, read into kpi_business_value."""
+
+    token_required = False
+
+    type: Literal["http_json"]
+    name: Name
+    interval: Duration = 300.0
+    url: str = Field(pattern=r"^https?://")
+    method: Literal["GET", "POST"] = "GET"
+    body: Any = Field(None, description="JSON body of a POST.")
+    token_header: str = Field("Authorization", description="Header carrying the token.")
+    token_prefix: str = Field("Bearer ", description="Written before the token in the header.")
+    app: str | None = Field(None, description="Default app of every measure.")
+    measures: list[HttpJsonMeasure] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _check(self) -> HttpJsonSource:
+        unique_metrics(self.measures)
+        return self
+
 
 T = TypeVar("T")
 
@@ -125,3 +181,21 @@ def _read(item: Any, selector: str, path: str, convert: Callable[[Any], T]) -> T
         return convert(raw)
     except ValueError as error:
         raise ValueError(f"{path}{relative[1:]}: {error}") from None
+
+
+def _build(config: HttpJsonSource, context: SourceContext) -> HttpJson:
+    return HttpJson(
+        config, context.ownership, context.health, what=context.what, clock=context.clock
+    )
+
+
+def _describe(source: HttpJson) -> list[str]:
+    metrics = ", ".join(measure.metric for measure in source.config.measures)
+    return [
+        f"- {source.name} (http_json, every {source.interval:g}s): "
+        f"{source.config.method} {public_url(source.config.url)}"
+        f" -> kpi_business_value{{metric={metrics}}}"
+    ]
+
+
+SOURCE_TYPE = SourceType("http_json", HttpJsonSource, _build, _describe)

@@ -14,6 +14,13 @@ from typing import Any
 from ..ownership import Owner, Ownership
 from . import SourceError
 
+# A 7-40 character hex SHA (with a digit, so that words such as "defaced" are none), or
+# "deploy: ID" / "deployment #ID". The first non-empty group is the reference.
+DEFAULT_DEPLOYMENT_PATTERN = (
+    r"(?i:deploy(?:ment)?)\s*[:#]\s*([\w.-]+)|\b((?=[0-9a-f]*[0-9])[0-9a-f]{7,40})\b"
+)
+
+
 log = logging.getLogger(__name__)
 
 CURSOR_VERSION = 1

@@ -43,9 +43,11 @@ import logging
 import time
 from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
-from ..config import JiraSource
+from pydantic import Field, model_validator
+
+from ..config_base import Credentials, Duration, Name, Strict
 from ..credentials import read_secret
 from ..health import Health
 from ..kpis.settings import KpiSettings
@@ -54,6 +56,60 @@ from ..ownership import Owner, Ownership
 from ..store import SourceState
 from . import Poll, PolledSource, SourceError, poll_secret, read_as
 from .http import HttpClient, with_query
+from .registry import SourceContext, SourceType
+
+
+class JiraFields(Strict):
+    """Where the Jira source finds each fact: a field id (``components``, ``priority``,
+    ``environment``, ``labels`` or a custom field such as ``customfield_10010``)."""
+
+    app_field: str = Field(
+        "components", description="App: its values are looked up in apps.*.services."
+    )
+    environment_field: str | None = Field(
+        "environment", description="Bugs: found in production when it matches the pattern."
+    )
+    customer_field: str | None = Field(
+        None, description="Bugs: reported by a customer when it holds a customer_values entry."
+    )
+    customer_values: list[str] = Field(
+        default_factory=lambda: ["customer"], description="Case-insensitive values."
+    )
+    impact_start_field: str | None = Field(
+        None, description="Incidents: a date-time field holding when the impact started."
+    )
+    severity_field: str = Field("priority", description="Severity (lowercased).")
+    deployment_field: str | None = Field(
+        None, description="Incidents: an explicit deployment reference (key, SHA or version)."
+    )
+
+
+class JiraSource(JiraFields, Credentials):
+    type: Literal["jira"]
+    name: Name
+    interval: Duration = 300.0
+    flavour: Literal["cloud", "datacenter"] = Field(
+        "cloud", description="cloud: email + API token; datacenter: personal access token."
+    )
+    api_url: str = Field(
+        pattern=r"^https?://",
+        description="Site root: https://your.atlassian.net or https://jira.example.com.",
+    )
+    email: str | None = Field(None, description="Cloud: the account of the API token.")
+    incident_jql: str = Field("", description="Issues that are incidents (empty: none).")
+    bug_jql: str = Field("", description="Issues that are bugs (empty: none).")
+    horizon: Duration = Field(365 * 86400.0, description="How far back the first sync reads.")
+
+    @model_validator(mode="after")
+    def _scope(self) -> JiraSource:
+        if self.flavour == "cloud" and not self.email:
+            raise ValueError("flavour cloud needs email (the account of the API token)")
+        if not self.incident_jql.strip() and not self.bug_jql.strip():
+            raise ValueError("set incident_jql, bug_jql, or both")
+        if self.customer_field and not self.customer_values:
+            raise ValueError("customer_field needs at least one customer_values entry")
+        return self
+
 
 log = logging.getLogger(__name__)
 
@@ -399,3 +455,30 @@ class Jira(PolledSource[JiraSource]):
             severity=self.severity(fields),
             resolved_at=resolved,
         )
+
+
+def _build(config: JiraSource, context: SourceContext) -> Jira:
+    return Jira(
+        config,
+        context.ownership,
+        context.settings,
+        context.health,
+        what=context.what,
+        clock=context.clock,
+    )
+
+
+def _describe(source: Jira) -> list[str]:
+    jira = source.config
+    queries = [
+        f"{what} ({jql})"
+        for what, jql in (("incidents", jira.incident_jql), ("bugs", jira.bug_jql))
+        if jql.strip()
+    ]
+    return [
+        f"- {source.name} (jira {jira.flavour}, every {jira.interval:g}s): "
+        f"{'; '.join(queries)}; app from {jira.app_field}, API {source.api}"
+    ]
+
+
+SOURCE_TYPE = SourceType("jira", JiraSource, _build, _describe)

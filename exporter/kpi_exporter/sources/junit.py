@@ -37,16 +37,38 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from xml.etree.ElementTree import Element
 
-from ..config import JUnitSource
+from pydantic import Field
+
+from ..config_base import Duration, Name, Regex, Strict
 from ..model import Event, TestRun
 from ..ownership import Owner, Ownership
 from ..store import SourceState
 from . import Poll, SourceError
 from .files import matching_files
+from .registry import SourceContext, SourceType
 from .safe_xml import XmlError, parse_xml
+
+
+class JUnitSource(Strict):
+    """JUnit XML test reports."""
+
+    type: Literal["junit"]
+    name: Name
+    interval: Duration = 300.0
+    paths: list[str] = Field(min_length=1, description="Report files or globs.")
+    app: str | None = Field(
+        None, description="App of every report; else the report's path via apps' `paths`."
+    )
+    commit_property: str = Field(
+        "commit", description="<property> of the testsuite(s) that holds the commit SHA."
+    )
+    commit_pattern: Regex | None = Field(
+        None, description="Else a regex on the report's path; group `commit` (or 1) is the SHA."
+    )
+
 
 CURSOR_VERSION = 1
 Group = tuple[str, str, str]  # (app, commit, suite)
@@ -270,3 +292,19 @@ def _finished(suite: Element) -> float | None:
     except ValueError:
         duration = 0.0
     return started.timestamp() + max(0.0, duration)
+
+
+def _build(config: JUnitSource, context: SourceContext) -> JUnitReports:
+    return JUnitReports(config, context.base_dir, context.ownership)
+
+
+def _describe(source: JUnitReports) -> list[str]:
+    files = source.files()
+    app = source.config.app or "from apps.*.paths"
+    return [
+        f"- {source.name} (junit, every {source.interval:g}s): {len(files)} file(s), app {app}",
+        *(f"    {file}" for file in files),
+    ]
+
+
+SOURCE_TYPE = SourceType("junit", JUnitSource, _build, _describe)

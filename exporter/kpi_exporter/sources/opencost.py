@@ -20,15 +20,33 @@ import math
 import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
-from ..config import OpenCostSource
+from pydantic import Field
+
+from ..config_base import Duration, Name, Strict
 from ..health import Health
 from ..model import CostLine, Event
 from ..ownership import Owner, Ownership
 from ..store import SourceState
 from . import Poll, PolledSource, SourceError
 from .http import HttpClient
+from .registry import SourceContext, SourceType
+
+
+class OpenCostSource(Strict):
+    """Kubernetes spend from the OpenCost allocation API, one amount per day."""
+
+    type: Literal["opencost"]
+    name: Name
+    interval: Duration = 3600.0
+    api_url: str = Field(pattern=r"^https?://", description="OpenCost API root.")
+    window: str = Field("7d", description="How far back each poll asks (OpenCost window).")
+    aggregate: str = Field(
+        "namespace", description="namespace (names an app) or label:<key> (the app label)."
+    )
+    currency: str = Field("USD", description="Currency OpenCost is configured with.")
+
 
 DAY = 86400
 PROVIDER = "kubernetes"
@@ -119,3 +137,17 @@ def _day_and_cost(allocation: Any) -> tuple[int, float]:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     return math.floor(moment.timestamp() / DAY), float(cost)
+
+
+def _build(config: OpenCostSource, context: SourceContext) -> OpenCost:
+    return OpenCost(config, context.ownership, context.health, clock=context.clock)
+
+
+def _describe(source: OpenCost) -> list[str]:
+    return [
+        f"- {source.name} (opencost, every {source.interval:g}s): {source.api}, "
+        f"window {source.config.window} by {source.config.aggregate}"
+    ]
+
+
+SOURCE_TYPE = SourceType("opencost", OpenCostSource, _build, _describe)

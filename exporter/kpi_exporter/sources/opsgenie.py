@@ -30,10 +30,12 @@ import logging
 import re
 import time
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlencode
 
-from ..config import OpsgenieSource
+from pydantic import Field
+
+from ..config_base import Credentials, Duration, Name, Regex
 from ..credentials import read_secret
 from ..health import Health
 from ..model import Event, Incident
@@ -41,8 +43,34 @@ from ..ownership import Ownership
 from ..store import SourceState
 from . import Poll, PolledSource, SourceError, poll_secret, read_as
 from .http import HttpClient
-from .incident_tools import deployment_ref, dump_cursor, fingerprint, load_cursor, owner_of
+from .incident_tools import (
+    DEFAULT_DEPLOYMENT_PATTERN,
+    deployment_ref,
+    dump_cursor,
+    fingerprint,
+    load_cursor,
+    owner_of,
+)
 from .incident_tools import timestamp as _timestamp
+from .registry import SourceContext, SourceType
+
+
+class OpsgenieSource(Credentials):
+    type: Literal["opsgenie"]
+    name: Name
+    interval: Duration = 300.0
+    api_url: str = Field(
+        "https://api.opsgenie.com", description="API root (EU: https://api.eu.opsgenie.com)."
+    )
+    query: str = Field(
+        "priority: (P1 OR P2)",
+        description="Opsgenie alert search: the alerts that are incidents (empty: all).",
+    )
+    horizon: Duration = Field(365 * 86400.0, description="How far back the first sync reads.")
+    deployment_pattern: Regex = Field(
+        DEFAULT_DEPLOYMENT_PATTERN, description="Explicit deployment reference in the message."
+    )
+
 
 log = logging.getLogger(__name__)
 
@@ -182,3 +210,19 @@ class Opsgenie(PolledSource[OpsgenieSource]):
             resolved_at=resolved,
             deployment_ref=deployment_ref(self.pattern, [alert.get("message")]),
         )
+
+
+def _build(config: OpsgenieSource, context: SourceContext) -> Opsgenie:
+    return Opsgenie(
+        config, context.ownership, context.health, what=context.what, clock=context.clock
+    )
+
+
+def _describe(source: Opsgenie) -> list[str]:
+    return [
+        f"- {source.name} (opsgenie, every {source.interval:g}s): alerts matching "
+        f"{source.config.query or 'anything'!r}; API {source.api}"
+    ]
+
+
+SOURCE_TYPE = SourceType("opsgenie", OpsgenieSource, _build, _describe)

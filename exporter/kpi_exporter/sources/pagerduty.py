@@ -35,10 +35,12 @@ import logging
 import re
 import time
 from collections.abc import Callable, Iterator, Mapping
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import quote, urlencode
 
-from ..config import PagerDutySource
+from pydantic import Field
+
+from ..config_base import Credentials, Duration, Name, Regex
 from ..credentials import read_secret
 from ..health import Health
 from ..model import Event, Incident
@@ -47,6 +49,7 @@ from ..store import SourceState
 from . import Poll, PolledSource, SourceError, poll_secret, read_as
 from .http import HttpClient, HttpStatusError
 from .incident_tools import (
+    DEFAULT_DEPLOYMENT_PATTERN,
     deployment_ref,
     dump_cursor,
     fingerprint,
@@ -55,6 +58,23 @@ from .incident_tools import (
     owner_of,
     timestamp,
 )
+from .registry import SourceContext, SourceType
+
+
+class PagerDutySource(Credentials):
+    type: Literal["pagerduty"]
+    name: Name
+    interval: Duration = 300.0
+    api_url: str = Field("https://api.pagerduty.com", description="REST API root.")
+    service_ids: list[str] = Field(
+        default_factory=list, description="Only the incidents of these services (all if empty)."
+    )
+    horizon: Duration = Field(365 * 86400.0, description="How far back the first sync reads.")
+    deployment_pattern: Regex = Field(
+        DEFAULT_DEPLOYMENT_PATTERN,
+        description="Explicit deployment reference in the title or description.",
+    )
+
 
 log = logging.getLogger(__name__)
 
@@ -246,3 +266,20 @@ class PagerDuty(PolledSource[PagerDutySource]):
                 self.pattern, (item.get("title"), item.get("description"))
             ),
         )
+
+
+def _build(config: PagerDutySource, context: SourceContext) -> PagerDuty:
+    return PagerDuty(
+        config, context.ownership, context.health, what=context.what, clock=context.clock
+    )
+
+
+def _describe(source: PagerDuty) -> list[str]:
+    services = ", ".join(source.config.service_ids) or "every service"
+    return [
+        f"- {source.name} (pagerduty, every {source.interval:g}s): incidents of "
+        f"{services}; API {source.api}"
+    ]
+
+
+SOURCE_TYPE = SourceType("pagerduty", PagerDutySource, _build, _describe)

@@ -36,14 +36,32 @@ import re
 from collections.abc import Mapping
 from datetime import datetime
 from fnmatch import fnmatchcase
-from typing import Any, NamedTuple
+from typing import Any, Literal, NamedTuple
 
-from ..config import ScanReportSource
+from pydantic import Field
+
 from ..model import Event, Vulnerability
 from ..ownership import Owner
 from ..store import SourceState
 from . import Poll, SourceError
-from .files import ReportSource
+from .files import ReportInputs, ReportSource
+from .registry import SourceContext, SourceType
+
+
+class ScanReportSource(ReportInputs):
+    """Trivy (``--format json``) and OSV-Scanner (``--format json``) reports, from files
+    and/or URLs (a token, if set, is sent as ``Authorization: Bearer`` to the URLs)."""
+
+    type: Literal["scan_report"]
+    format: Literal["auto", "trivy", "osv"] = Field(
+        "auto", description="auto: Trivy when the report has `Results`, OSV when `results`."
+    )
+    app: str | None = Field(None, description="App of every finding not matched by `apps`.")
+    apps: dict[str, str] = Field(
+        default_factory=dict,
+        description="Artifact glob (Trivy ArtifactName, OSV source path) -> app; first wins.",
+    )
+
 
 SEVERITIES = {"critical", "high", "medium", "low"}
 CVSS_BANDS = ((9.0, "critical"), (7.0, "high"), (4.0, "medium"), (0.0, "low"))
@@ -233,3 +251,25 @@ def _time(text: str) -> float:
     """An RFC 3339 time; Trivy writes nanoseconds, which datetime cannot read: cut to micro."""
     text = re.sub(r"(\.\d{6})\d+", r"\1", text.replace("Z", "+00:00"))
     return datetime.fromisoformat(text).timestamp()
+
+
+def _build(config: ScanReportSource, context: SourceContext) -> ScanReports:
+    return ScanReports(
+        config,
+        context.base_dir,
+        context.ownership,
+        context.health,
+        what=context.what,
+        clock=context.clock,
+    )
+
+
+def _describe(source: ScanReports) -> list[str]:
+    files = source.files()
+    return [
+        f"- {source.name} (scan_report, every {source.interval:g}s): {len(files)} file(s)"
+        f", {len(source.config.urls)} URL(s)"
+    ]
+
+
+SOURCE_TYPE = SourceType("scan_report", ScanReportSource, _build, _describe)

@@ -28,9 +28,11 @@ import base64
 import math
 import time
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, Literal
 
-from ..config import SonarQubeSource
+from pydantic import Field, model_validator
+
+from ..config_base import Credentials, Duration, Name
 from ..credentials import read_secret
 from ..health import Health
 from ..model import Event, Gauge
@@ -38,6 +40,34 @@ from ..ownership import Ownership
 from ..store import SourceState
 from . import Poll, PolledSource, SourceError, poll_secret
 from .http import HttpClient, HttpStatusError
+from .registry import SourceContext, SourceType
+
+
+class SonarQubeSource(Credentials):
+    token_required = False
+
+    type: Literal["sonarqube"]
+    name: Name
+    interval: Duration = 900.0
+    api_url: str = Field(
+        "https://sonarcloud.io", pattern=r"^https?://", description="Server root (no /api)."
+    )
+    auth: Literal["bearer", "basic"] = Field(
+        "bearer", description="bearer (SonarQube 10+, SonarCloud) or basic (token as user)."
+    )
+    projects: dict[str, str] = Field(
+        min_length=1, description="Project key -> app (one project per app)."
+    )
+
+    @model_validator(mode="after")
+    def _one_project_per_app(self) -> SonarQubeSource:
+        apps = list(self.projects.values())
+        twice = sorted({app for app in apps if apps.count(app) > 1})
+        if twice:
+            # Ratios of two projects cannot be summed into one series.
+            raise ValueError(f"one project per app: {', '.join(twice)} named more than once")
+        return self
+
 
 # SonarQube metric -> (Gauge name, scale to the exported unit).
 METRICS: dict[str, tuple[str, float]] = {
@@ -143,3 +173,19 @@ def _metric(measure: Mapping[str, Any]) -> tuple[str, float | None]:
     except (KeyError, TypeError, ValueError):
         return metric, None
     return metric, value if math.isfinite(value) else None
+
+
+def _build(config: SonarQubeSource, context: SourceContext) -> SonarQube:
+    return SonarQube(
+        config, context.ownership, context.health, what=context.what, clock=context.clock
+    )
+
+
+def _describe(source: SonarQube) -> list[str]:
+    projects = ", ".join(f"{k} -> {v}" for k, v in source.config.projects.items())
+    return [
+        f"- {source.name} (sonarqube, every {source.interval:g}s): {projects}; API {source.api}"
+    ]
+
+
+SOURCE_TYPE = SourceType("sonarqube", SonarQubeSource, _build, _describe)

@@ -31,14 +31,38 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from ..config import SurveySource
+from pydantic import Field, model_validator
+
+from ..config_base import Duration, Name, Strict
 from ..model import Event, Gauge
 from ..store import SourceState
 from . import Poll, SourceError
 from .business_values import finite_number
 from .files import matching_files
+from .registry import SourceContext, SourceType
+
+
+class SurveySource(Strict):
+    """CSV survey answers (columns team, question, score; optional survey, date)."""
+
+    type: Literal["survey"]
+    name: Name
+    interval: Duration = 300.0
+    paths: list[str] = Field(min_length=1, description="CSV files or globs.")
+    scale_min: float = Field(1.0, description="Lowest score of the non-NPS questions.")
+    scale_max: float = Field(5.0, description="Highest score of the non-NPS questions.")
+    nps_questions: list[str] = Field(
+        default_factory=list, description="Questions scored 0..10 whose NPS is exported."
+    )
+
+    @model_validator(mode="after")
+    def _scale(self) -> SurveySource:
+        if self.scale_min >= self.scale_max:
+            raise ValueError("scale_min must be below scale_max")
+        return self
+
 
 NPS_SCALE = (0.0, 10.0)
 REQUIRED = ("team", "question", "score")
@@ -180,3 +204,18 @@ class SurveyFiles:
                     )
                 )
         return events
+
+
+def _build(config: SurveySource, context: SourceContext) -> SurveyFiles:
+    return SurveyFiles(config, context.base_dir)
+
+
+def _describe(source: SurveyFiles) -> list[str]:
+    files = source.files()
+    return [
+        f"- {source.name} (survey, every {source.interval:g}s): {len(files)} file(s)",
+        *(f"    {file}" for file in files),
+    ]
+
+
+SOURCE_TYPE = SourceType("survey", SurveySource, _build, _describe)

@@ -14,18 +14,21 @@ import json
 import threading
 from collections.abc import Callable, Mapping
 from datetime import datetime
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import requests
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from ... import __version__
-from ...config import GitHubApp, GitHubSecuritySource, GitHubSource
 from ...credentials import CredentialError, read_secret
 from ...health import Health
 from .. import SourceError
 from ..http import HttpClient, HttpStatusError
+from .config import GitHubApp, GitHubSource
+
+if TYPE_CHECKING:  # github_security builds on this module
+    from ..github_security import GitHubSecuritySource
 
 API_HEADERS: Mapping[str, str] = {
     "Accept": "application/vnd.github+json",

@@ -24,11 +24,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from ...config import FlowLabels
 from ...kpis.settings import KpiSettings
 from ...model import Change, Defect, Event, Incident
 from ...ownership import Owner
 from .. import SourceError
+from ..delivery import FlowLabels
 
 Node = dict[str, Any]
 

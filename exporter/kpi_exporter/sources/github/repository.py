@@ -20,11 +20,11 @@ from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import quote
 
-from ...config import GitHubSource
 from ...kpis.settings import KpiSettings
 from ...model import Change, Deployment, Event
 from ...ownership import Owner
 from ..http import HttpClient, HttpStatusError, with_query
+from .config import GitHubSource
 from .normalise import (
     Malformed,
     Node,

@@ -27,7 +27,6 @@ from urllib.parse import quote
 
 import requests
 
-from ...config import GitHubSource
 from ...health import Health
 from ...kpis.settings import KpiSettings
 from ...model import Event
@@ -35,7 +34,9 @@ from ...ownership import Ownership
 from ...store import SourceState
 from .. import Poll, SourceError
 from ..http import HttpClient, with_query
-from .auth import make_auth
+from ..registry import SourceContext, SourceType
+from .auth import check_credentials, make_auth
+from .config import GitHubSource
 from .normalise import Malformed, checked
 from .queries import GraphQL, RepositoryNotFound, graphql_url
 from .repository import Settings, Synced, checks, sync
@@ -286,3 +287,30 @@ class GitHub:
                 else:
                     client.validators[url] = validator
             return f"{repo}: skipped: {error}"
+
+
+def _build(config: GitHubSource, context: SourceContext) -> GitHub:
+    check_credentials(config, context.what)
+    return GitHub(
+        config,
+        context.ownership,
+        context.settings,
+        context.health,
+        what=context.what,
+        clock=context.clock,
+    )
+
+
+def _describe(source: GitHub) -> list[str]:
+    github = source.config
+    scope = [*github.repos]
+    if github.org:
+        topics = f", topics {','.join(github.topics)}" if github.topics else ""
+        scope.append(f"org {github.org} (names ~ {github.repo_pattern!r}{topics})")
+    return [
+        f"- {source.name} (github, every {github.interval:g}s): {', '.join(scope)}; "
+        f"deployments from {github.deploy_signal}, API {source.api}"
+    ]
+
+
+SOURCE_TYPE = SourceType("github", GitHubSource, _build, _describe)
