@@ -29,7 +29,6 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Iterator, Mapping
-from datetime import datetime
 from typing import Any, Literal
 
 import requests
@@ -45,6 +44,7 @@ from .github.auth import check_credentials, make_auth
 from .github.config import GitHubApp
 from .http import HttpClient, HttpStatusError
 from .registry import SourceContext, SourceType
+from .times import parse_time
 
 AlertKind = Literal["dependabot", "code_scanning", "secret_scanning"]
 
@@ -232,7 +232,7 @@ class GitHubSecurity(PolledSource[GitHubSecuritySource]):
 
 
 def _time(text: str) -> float:
-    return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+    return parse_time(text)
 
 
 def _at(alert: Mapping[str, Any], *fields: str) -> float:

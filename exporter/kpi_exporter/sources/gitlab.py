@@ -87,7 +87,6 @@ from .gitlab_changes import (
     PER_PAGE,
     MergeRequest,
     http_status,
-    iso,
     label_set,
     read_merge_request,
     required_time,
@@ -96,6 +95,7 @@ from .gitlab_changes import (
 from .gitlab_deployments import Shipped, ship, shipped
 from .http import HttpClient, with_query
 from .registry import SourceContext, SourceType
+from .times import iso
 
 
 class GitLabSource(Credentials):

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 from ..model import Change
@@ -15,6 +14,7 @@ from ..ownership import Owner
 from . import SourceError
 from .delivery import FlowLabels
 from .http import HttpClient, HttpStatusError
+from .times import api_time
 
 PER_PAGE = 100
 # A merge or squash commit is written when GitLab merges (a merge train writes it when the
@@ -29,14 +29,7 @@ CHANGE_TYPES = ("normal", "hotfix", "rollback")  # in rising precedence
 
 def timestamp(text: Any) -> float | None:
     """Epoch seconds of a GitLab time (``2026-03-02T10:00:00.000Z``), or None when absent."""
-    if text in (None, ""):
-        return None
-    if not isinstance(text, str):
-        raise SourceError(f"unexpected time value {text!r} in a GitLab response")
-    try:
-        return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
-    except ValueError:
-        raise SourceError(f"unexpected time value {text!r} in a GitLab response") from None
+    return api_time(text, "GitLab")
 
 
 def required_time(item: Mapping[str, Any], name: str) -> float:
@@ -44,11 +37,6 @@ def required_time(item: Mapping[str, Any], name: str) -> float:
     if value is None:
         raise SourceError(f"GitLab response without {name!r}")
     return value
-
-
-def iso(seconds: float) -> str:
-    """The ISO 8601 UTC form GitLab's ``*_after`` and ``since`` parameters take."""
-    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def http_status(error: SourceError) -> int | None:

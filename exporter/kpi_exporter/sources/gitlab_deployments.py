@@ -13,8 +13,9 @@ from typing import Any
 
 from ..kpis.settings import KpiSettings
 from ..model import Change
-from .gitlab_changes import MergeRequest, every, iso, required_time, stronger, timestamp
+from .gitlab_changes import MergeRequest, every, required_time, stronger, timestamp
 from .http import HttpClient, HttpStatusError
+from .times import iso
 
 DAY = 86400.0
 RECENT = 14 * DAY  # production deployments the cursor remembers

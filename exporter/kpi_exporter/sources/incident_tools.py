@@ -8,11 +8,9 @@ import json
 import logging
 import re
 from collections.abc import Iterable
-from datetime import UTC, datetime
 from typing import Any
 
 from ..ownership import Owner, Ownership
-from . import SourceError
 
 # A 7-40 character hex SHA (with a digit, so that words such as "defaced" are none), or
 # "deploy: ID" / "deployment #ID". The first non-empty group is the reference.
@@ -24,25 +22,6 @@ DEFAULT_DEPLOYMENT_PATTERN = (
 log = logging.getLogger(__name__)
 
 CURSOR_VERSION = 1
-
-
-def timestamp(text: Any, system: str) -> float | None:
-    """Epoch seconds of an ISO 8601 time (``2026-03-02T10:00:00Z``), or None when absent."""
-    if text in (None, ""):
-        return None
-    if not isinstance(text, str):
-        raise SourceError(f"unexpected time value {text!r} in a {system} response")
-    try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise SourceError(f"unexpected time value {text!r} in a {system} response") from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.timestamp()
-
-
-def iso(seconds: float) -> str:
-    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def deployment_ref(pattern: re.Pattern[str], texts: Iterable[Any]) -> str:

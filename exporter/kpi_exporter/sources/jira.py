@@ -57,6 +57,7 @@ from ..store import SourceState
 from . import Poll, PolledSource, SourceError, poll_secret, read_as
 from .http import HttpClient, with_query
 from .registry import SourceContext, SourceType
+from .times import api_time
 
 
 class JiraFields(Strict):
@@ -121,16 +122,8 @@ QUERIES = ("incident", "bug")
 
 def timestamp(value: Any) -> float | None:
     """Epoch seconds of a Jira time (``2026-03-02T10:00:00.000+0000``), None when absent."""
-    if value in (None, ""):
-        return None
-    if not isinstance(value, str):
-        raise SourceError(f"unexpected time value {value!r} in a Jira response")
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        raise SourceError(f"unexpected time value {value!r} in a Jira response") from None
     # A date-time custom field always carries an offset; a bare date is read as UTC.
-    return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).timestamp()
+    return api_time(value, "Jira")
 
 
 def jql_time(seconds: float) -> str:

@@ -35,7 +35,6 @@ import os
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 from xml.etree.ElementTree import Element
@@ -50,6 +49,7 @@ from . import Poll, SourceError
 from .files import matching_files
 from .registry import SourceContext, SourceType
 from .safe_xml import XmlError, parse_xml
+from .times import parse_time
 
 
 class JUnitSource(Strict):
@@ -282,16 +282,14 @@ def _finished(suite: Element) -> float | None:
     if not stamp:
         return None
     try:
-        started = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+        started = parse_time(stamp)
     except ValueError:
         return None
-    if started.tzinfo is None:
-        started = started.replace(tzinfo=UTC)
     try:
         duration = float(suite.get("time") or 0)
     except ValueError:
         duration = 0.0
-    return started.timestamp() + max(0.0, duration)
+    return started + max(0.0, duration)
 
 
 def _build(config: JUnitSource, context: SourceContext) -> JUnitReports:

@@ -51,8 +51,8 @@ from .incident_tools import (
     load_cursor,
     owner_of,
 )
-from .incident_tools import timestamp as _timestamp
 from .registry import SourceContext, SourceType
+from .times import api_time
 
 
 class OpsgenieSource(Credentials):
@@ -80,7 +80,7 @@ APP_TAG = "app:"
 
 
 def timestamp(text: Any) -> float | None:
-    return _timestamp(text, SYSTEM)
+    return api_time(text, SYSTEM)
 
 
 class Opsgenie(PolledSource[OpsgenieSource]):

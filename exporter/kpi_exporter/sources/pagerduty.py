@@ -53,12 +53,11 @@ from .incident_tools import (
     deployment_ref,
     dump_cursor,
     fingerprint,
-    iso,
     load_cursor,
     owner_of,
-    timestamp,
 )
 from .registry import SourceContext, SourceType
+from .times import api_time, iso
 
 
 class PagerDutySource(Credentials):
@@ -216,7 +215,7 @@ class PagerDuty(PolledSource[PagerDutySource]):
         acknowledged: list[float] = []
         resolved: list[float] = []
         for entry in self._offset_pages(http, url, query, "log_entries"):
-            at = timestamp(entry.get("created_at"), SYSTEM)
+            at = api_time(entry.get("created_at"), SYSTEM)
             if at is None:
                 continue
             if entry.get("type") == "acknowledge_log_entry":
@@ -233,18 +232,18 @@ class PagerDuty(PolledSource[PagerDutySource]):
         """The Incident of one incident object; ``known_ack``: its acknowledgement time seen
         while it was open, if any."""
         id_ = str(item["id"])
-        created = timestamp(item.get("created_at"), SYSTEM)
+        created = api_time(item.get("created_at"), SYSTEM)
         if created is None:
             raise SourceError(f"{SYSTEM} incident {id_} without created_at")
         status = item["status"]
-        acks = [timestamp(a.get("at"), SYSTEM) for a in item.get("acknowledgements") or ()]
+        acks = [api_time(a.get("at"), SYSTEM) for a in item.get("acknowledgements") or ()]
         acknowledged = min((a for a in acks if a is not None), default=known_ack)
-        resolved = timestamp(item.get("resolved_at"), SYSTEM) if status == "resolved" else None
+        resolved = api_time(item.get("resolved_at"), SYSTEM) if status == "resolved" else None
         if status == "resolved" and (resolved is None or acknowledged is None):
             logged_ack, logged_resolved = self.log_times(http, id_)
             acknowledged = acknowledged if acknowledged is not None else logged_ack
             if resolved is None:
-                resolved = logged_resolved or timestamp(item.get("last_status_change_at"), SYSTEM)
+                resolved = logged_resolved or api_time(item.get("last_status_change_at"), SYSTEM)
         priority = item.get("priority")
         if isinstance(priority, dict) and priority.get("summary"):
             severity = str(priority["summary"]).lower()

@@ -32,9 +32,7 @@ from __future__ import annotations
 import email.utils
 import json
 import os
-import re
 from collections.abc import Mapping
-from datetime import datetime
 from fnmatch import fnmatchcase
 from typing import Any, Literal, NamedTuple
 
@@ -46,6 +44,7 @@ from ..store import SourceState
 from . import Poll, SourceError
 from .files import ReportInputs, ReportSource
 from .registry import SourceContext, SourceType
+from .times import parse_time
 
 
 class ScanReportSource(ReportInputs):
@@ -248,9 +247,8 @@ def _osv_severity(vulnerability: Mapping[str, Any], groups: list[Any]) -> str:
 
 
 def _time(text: str) -> float:
-    """An RFC 3339 time; Trivy writes nanoseconds, which datetime cannot read: cut to micro."""
-    text = re.sub(r"(\.\d{6})\d+", r"\1", text.replace("Z", "+00:00"))
-    return datetime.fromisoformat(text).timestamp()
+    """An RFC 3339 time (Trivy writes nanoseconds)."""
+    return parse_time(text)
 
 
 def _build(config: ScanReportSource, context: SourceContext) -> ScanReports:

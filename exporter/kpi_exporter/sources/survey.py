@@ -28,7 +28,6 @@ import json
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 from typing import Any, Literal
@@ -42,6 +41,7 @@ from . import Poll, SourceError
 from .business_values import finite_number
 from .files import matching_files
 from .registry import SourceContext, SourceType
+from .times import parse_time
 
 
 class SurveySource(Strict):
@@ -173,12 +173,9 @@ class SurveyFiles:
         at = None
         if date := (row.get("date") or "").strip():
             try:
-                parsed = datetime.fromisoformat(date.replace("Z", "+00:00"))
+                at = parse_time(date)  # a date without a zone is UTC
             except ValueError:
                 raise ValueError(f"date {date[:40]!r} is not ISO 8601") from None
-            if parsed.tzinfo is None:
-                parsed = parsed.replace(tzinfo=UTC)  # a date without a zone is UTC
-            at = parsed.timestamp()
         return (team, survey, question), score, at
 
     def gauges(self, answers: dict[tuple[str, str, str], Answers]) -> list[Event]:

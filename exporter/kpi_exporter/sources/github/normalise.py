@@ -21,13 +21,12 @@ import re
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 from ...kpis.settings import KpiSettings
 from ...model import Change, Defect, Event, Incident
 from ...ownership import Owner
-from .. import SourceError
+from .. import SourceError, times
 from ..delivery import FlowLabels
 
 Node = dict[str, Any]
@@ -40,14 +39,7 @@ _NOT_FINAL = frozenset({None, "PENDING", "QUEUED", "IN_PROGRESS", "WAITING"})
 
 def parse_time(text: Any) -> float | None:
     """Epoch seconds of GitHub's ISO 8601 times (``2026-01-05T10:00:00Z``); None for null."""
-    if text is None:
-        return None
-    return datetime.fromisoformat(str(text).replace("Z", "+00:00")).timestamp()
-
-
-def iso(seconds: float) -> str:
-    """GitHub's UTC spelling of epoch seconds."""
-    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return None if text is None else times.parse_time(str(text))
 
 
 def _time(node: Node, key: str) -> float:

@@ -24,6 +24,7 @@ from ...kpis.settings import KpiSettings
 from ...model import Change, Deployment, Event
 from ...ownership import Owner
 from ..http import HttpClient, HttpStatusError, with_query
+from ..times import iso
 from .config import GitHubSource
 from .normalise import (
     Malformed,
@@ -31,7 +32,6 @@ from .normalise import (
     Signal,
     checked,
     deployment_signal,
-    iso,
     issue_events,
     parse_time,
     pull_request,
