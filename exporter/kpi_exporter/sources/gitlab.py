@@ -61,7 +61,6 @@ fails the poll as a whole and leaves the stored data as it was.
 from __future__ import annotations
 
 import copy
-import hashlib
 import json
 import logging
 import threading
@@ -82,6 +81,7 @@ from ..model import Change, Defect, Deployment, Event, Incident, from_json, to_j
 from ..ownership import Owner, Ownership
 from ..store import SourceState, Validator
 from . import Poll, SourceError, poll_secret, read_as
+from .cursor import dump_cursor, fingerprint, load_cursor
 from .delivery import FlowLabels
 from .gitlab_changes import (
     PER_PAGE,
@@ -119,7 +119,6 @@ class GitLabSource(Credentials):
 
 log = logging.getLogger(__name__)
 
-CURSOR_VERSION = 1
 LISTS = ("deployments", "merge_requests", "issues")
 
 
@@ -214,9 +213,7 @@ class GitLab:
             "labels": config.labels.model_dump(),
             "production": settings.production.pattern,
         }
-        self.fingerprint = hashlib.sha256(
-            json.dumps(what_matters, sort_keys=True).encode()
-        ).hexdigest()[:16]
+        self.fingerprint = fingerprint(what_matters)
 
     def _token(self) -> str:
         """Read on every poll, so a rotated token file is picked up."""
@@ -259,35 +256,16 @@ class GitLab:
                 projects[path] = polled[path].state.to_json()
             elif path in known:
                 projects[path] = known[path].to_json()
-        cursor = {
-            "version": CURSOR_VERSION,
-            "settings": self.fingerprint,
-            "discovered": discovered,
-            "projects": projects,
-        }
         return Poll(
             events=events,
-            cursor=json.dumps(cursor, sort_keys=True, separators=(",", ":")),
+            cursor=dump_cursor(self.fingerprint, discovered=discovered, projects=projects),
             validators=http.validators,
             problems=problems,
         )
 
     def _load(self, text: str | None) -> dict[str, Any]:
-        empty: dict[str, Any] = {"discovered": None, "projects": {}}
-        if not text:
-            return empty
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError:
-            return empty
-        if (
-            not isinstance(data, dict)
-            or data.get("version") != CURSOR_VERSION
-            or data.get("settings") != self.fingerprint
-        ):
-            log.info("%s: settings changed, starting over with a first sync", self.name)
-            return empty
-        return data
+        saved = load_cursor(text, self.fingerprint, self.name)
+        return saved if saved is not None else {"discovered": None, "projects": {}}
 
     # --- projects ----------------------------------------------------------------------------
 

@@ -1,10 +1,8 @@
-"""Small helpers the incident-management sources (PagerDuty, Opsgenie) share: times, the
-explicit deployment reference, the owner of a list of service names, the cursor envelope."""
+"""Small helpers the incident-management sources (PagerDuty, Opsgenie) share: the explicit
+deployment reference and the owner of a list of service names."""
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import re
 from collections.abc import Iterable
@@ -20,8 +18,6 @@ DEFAULT_DEPLOYMENT_PATTERN = (
 
 
 log = logging.getLogger(__name__)
-
-CURSOR_VERSION = 1
 
 
 def deployment_ref(pattern: re.Pattern[str], texts: Iterable[Any]) -> str:
@@ -47,32 +43,3 @@ def owner_of(ownership: Ownership, services: Iterable[str], apps: Iterable[str] 
         if owner != ownership.default:
             return owner
     return ownership.default
-
-
-def fingerprint(what_matters: dict[str, Any]) -> str:
-    """Settings that, when changed, make the next poll a first sync."""
-    text = json.dumps(what_matters, sort_keys=True)
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
-
-
-def load_cursor(text: str | None, settings: str, name: str) -> dict[str, Any] | None:
-    """The saved cursor, or None for a first sync (none yet, or other settings)."""
-    if not text:
-        return None
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError:
-        return None
-    if (
-        not isinstance(data, dict)
-        or data.get("version") != CURSOR_VERSION
-        or data.get("settings") != settings
-    ):
-        log.info("%s: settings changed, starting over with a first sync", name)
-        return None
-    return data
-
-
-def dump_cursor(settings: str, **state: Any) -> str:
-    cursor = {"version": CURSOR_VERSION, "settings": settings, **state}
-    return json.dumps(cursor, sort_keys=True, separators=(",", ":"))

@@ -37,8 +37,6 @@ leaves the stored data as it was. Issues that stop matching a query stay stored.
 from __future__ import annotations
 
 import base64
-import hashlib
-import json
 import logging
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -55,6 +53,7 @@ from ..model import Defect, Event, Incident
 from ..ownership import Owner, Ownership
 from ..store import SourceState
 from . import Poll, PolledSource, SourceError, poll_secret, read_as
+from .cursor import dump_cursor, fingerprint, load_cursor
 from .http import HttpClient, with_query
 from .registry import SourceContext, SourceType
 from .times import api_time
@@ -114,7 +113,6 @@ class JiraSource(JiraFields, Credentials):
 
 log = logging.getLogger(__name__)
 
-CURSOR_VERSION = 1
 PAGE_SIZE = 100
 OVERLAP = 86400.0
 QUERIES = ("incident", "bug")
@@ -199,9 +197,7 @@ class Jira(PolledSource[JiraSource]):
             "horizon": config.horizon,
             "production": settings.production.pattern,
         }
-        self.fingerprint = hashlib.sha256(
-            json.dumps(what_matters, sort_keys=True).encode()
-        ).hexdigest()[:16]
+        self.fingerprint = fingerprint(what_matters)
 
     def _token(self) -> str:
         """Read on every poll, so a rotated token file is picked up."""
@@ -250,28 +246,15 @@ class Jira(PolledSource[JiraSource]):
                 log.info("%s: first sync: %d %s issues read", self.name, count, query)
             if newest is not None:
                 marks[query] = newest
-        cursor = {"version": CURSOR_VERSION, "settings": self.fingerprint, "done": done, **marks}
+        kept: dict[str, Any] = {"done": done, **marks}
         return Poll(
             events=events,
-            cursor=json.dumps(cursor, sort_keys=True, separators=(",", ":")),
+            cursor=dump_cursor(self.fingerprint, **kept),
             validators=http.validators,
         )
 
     def _load(self, text: str | None) -> dict[str, Any]:
-        if not text:
-            return {}
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError:
-            return {}
-        if (
-            not isinstance(data, dict)
-            or data.get("version") != CURSOR_VERSION
-            or data.get("settings") != self.fingerprint
-        ):
-            log.info("%s: settings changed, starting over with a first sync", self.name)
-            return {}
-        return data
+        return load_cursor(text, self.fingerprint, self.name) or {}
 
     # --- requests ----------------------------------------------------------------------------
 

@@ -30,7 +30,6 @@ suite is recomputed, and their TestRuns stay stored as they were.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 from collections.abc import Iterable
@@ -46,6 +45,7 @@ from ..model import Event, TestRun
 from ..ownership import Owner, Ownership
 from ..store import SourceState
 from . import Poll, SourceError
+from .cursor import dump_cursor, load_cursor
 from .files import matching_files
 from .registry import SourceContext, SourceType
 from .safe_xml import XmlError, parse_xml
@@ -70,7 +70,6 @@ class JUnitSource(Strict):
     )
 
 
-CURSOR_VERSION = 1
 Group = tuple[str, str, str]  # (app, commit, suite)
 FAILED, PASSED = 1, 2  # outcome bits of a test case
 
@@ -146,16 +145,11 @@ class JUnitReports:
                 except JUnitError as error:
                     problems.append(str(error))
         events = self._events(changed, parsed.values())
-        cursor = {"version": CURSOR_VERSION, "reports": reports}
-        return Poll(events=events, cursor=json.dumps(cursor, sort_keys=True), problems=problems)
+        return Poll(events=events, cursor=dump_cursor(None, reports=reports), problems=problems)
 
     def _load(self, text: str | None) -> dict[str, Any]:
-        if not text:
-            return {}
-        data = json.loads(text)
-        if data.get("version") != CURSOR_VERSION:
-            return {}
-        reports: dict[str, Any] = data["reports"]
+        saved = load_cursor(text, None, self.name)
+        reports: dict[str, Any] = saved["reports"] if saved is not None else {}
         return reports
 
     def _events(self, changed: set[Group], reads: Iterable[dict[Group, SuiteRuns]]) -> list[Event]:

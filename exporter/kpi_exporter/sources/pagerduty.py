@@ -47,13 +47,11 @@ from ..model import Event, Incident
 from ..ownership import Ownership
 from ..store import SourceState
 from . import Poll, PolledSource, SourceError, poll_secret, read_as
+from .cursor import dump_cursor, fingerprint, load_cursor
 from .http import HttpClient, HttpStatusError
 from .incident_tools import (
     DEFAULT_DEPLOYMENT_PATTERN,
     deployment_ref,
-    dump_cursor,
-    fingerprint,
-    load_cursor,
     owner_of,
 )
 from .registry import SourceContext, SourceType

@@ -33,6 +33,7 @@ from ...model import Event
 from ...ownership import Ownership
 from ...store import SourceState
 from .. import Poll, SourceError
+from ..cursor import CURSOR_VERSION, dump_cursor, load_cursor
 from ..http import HttpClient, with_query
 from ..registry import SourceContext, SourceType
 from .auth import check_credentials, make_auth
@@ -42,8 +43,6 @@ from .queries import GraphQL, RepositoryNotFound, graphql_url
 from .repository import Settings, Synced, checks, sync
 
 log = logging.getLogger(__name__)
-
-CURSOR_VERSION = 1
 
 
 @dataclass(slots=True)
@@ -57,21 +56,14 @@ class Cursor:
     repos: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @classmethod
-    def load(cls, text: str | None, settings: str) -> Cursor:
-        try:
-            data = json.loads(text) if text else None
-        except ValueError:
-            data = None
-        if not isinstance(data, dict) or data.get("settings") != settings:
+    def load(cls, text: str | None, settings: str, name: str) -> Cursor:
+        data = load_cursor(text, settings, name, version=None)  # the version is in settings
+        if data is None:
             return cls(settings)  # new settings: read everything again
         return cls(settings, data.get("org"), data.get("repos") or {})
 
     def dump(self) -> str:
-        return json.dumps(
-            {"settings": self.settings, "org": self.org, "repos": self.repos},
-            separators=(",", ":"),
-            sort_keys=True,
-        )
+        return dump_cursor(self.settings, version=None, org=self.org, repos=self.repos)
 
 
 class GitHub:
@@ -135,7 +127,7 @@ class GitHub:
     def poll(self, state: SourceState) -> Poll:
         now = self.clock()
         self.auth.begin()
-        cursor = Cursor.load(state.cursor, self.settings)
+        cursor = Cursor.load(state.cursor, self.settings, self.name)
         abandoned = threading.Event()  # set when one repository failed the poll
 
         def headers() -> Mapping[str, str]:
