@@ -11,9 +11,9 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Generic, Protocol, TypeVar
+from typing import ClassVar, Generic, Protocol, TypeVar
 
-from ..credentials import CredentialError
+from ..credentials import CredentialError, read_secret
 from ..health import Health
 from ..model import Event
 from ..ownership import Ownership
@@ -47,10 +47,17 @@ SettingsT = TypeVar("SettingsT", bound=_Settings)
 
 
 class PolledSource(Generic[SettingsT]):
-    """What every polled API or report source keeps: its configuration, name and interval,
-    who owns what it reads (``ownership``, with this exporter's shard), the ``health`` that
-    counts its requests, the ``sleep`` and ``clock`` its HTTP client uses (tests inject both),
-    and ``what`` names it in errors (``sources[3]``)."""
+    """The base of every polled API or report source. It keeps the configuration, name and
+    interval, who owns what it reads (``ownership``, with this exporter's shard), the
+    ``health`` that counts its requests, the ``sleep`` and ``clock`` its HTTP client uses
+    (tests inject both), and ``what`` names it in errors (``sources[3]``).
+
+    Its token (``token_env`` or ``token_file``, when the model has them) is read at start, so
+    a missing one is a configuration error, and again by :meth:`poll_token` on every poll, so
+    a rotated file is picked up. :meth:`poll` runs :meth:`read` under :func:`read_as`: an
+    answer of another shape than ``system``'s API reference fails the poll naming it."""
+
+    system: ClassVar[str] = ""
 
     def __init__(
         self,
@@ -70,6 +77,26 @@ class PolledSource(Generic[SettingsT]):
         self.health = health or Health()
         self.sleep = sleep
         self.clock = clock
+        self.token()  # a missing secret is a configuration error, found at start
+
+    def token(self) -> str:
+        """The configured token, read now; empty when the source has none configured."""
+        env = getattr(self.config, "token_env", None)
+        file = getattr(self.config, "token_file", None)
+        if env is None and file is None:
+            return ""
+        return read_secret(env, file, self.what)
+
+    def poll_token(self) -> str:
+        """The token read when a poll starts: one gone missing fails that poll."""
+        return poll_secret(self.token)
+
+    def poll(self, state: SourceState) -> Poll:
+        return read_as(self.system or self.name, lambda: self.read(state))
+
+    def read(self, state: SourceState) -> Poll:
+        """One poll of the source from the ``state`` it left last time."""
+        raise NotImplementedError
 
 
 class SourceError(Exception):

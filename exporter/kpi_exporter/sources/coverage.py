@@ -85,6 +85,8 @@ class Read:
 class CoverageReports(ReportSource[CoverageSource]):
     """Polls the configured coverage report files and URLs."""
 
+    system = "coverage report"
+
     def __init__(
         self,
         config: CoverageSource,
@@ -99,7 +101,7 @@ class CoverageReports(ReportSource[CoverageSource]):
         super().__init__(config, base_dir, ownership, health, clock=clock, sleep=sleep, what=what)
         self._reads: dict[str, Read] = {}  # last good read per report, by path or URL
 
-    def poll(self, state: SourceState) -> Poll:
+    def read(self, state: SourceState) -> Poll:
         problems: list[str] = []
         reads: dict[str, Read] = {}
         failed = 0

@@ -13,11 +13,10 @@ from typing import Self, TypeVar
 from pydantic import Field, model_validator
 
 from ..config_base import Credentials, Duration, Name
-from ..credentials import read_secret
 from ..health import Health
 from ..ownership import Ownership
 from ..store import SourceState
-from . import PolledSource, poll_secret
+from . import PolledSource
 from .http import HttpClient
 
 
@@ -71,20 +70,14 @@ class ReportSource(PolledSource[ReportT]):
         super().__init__(config, ownership, health, sleep=sleep, clock=clock, what=what)
         self.base_dir = base_dir
         self.paths = list(config.paths)
-        if config.token_env or config.token_file:
-            self._token()  # a missing secret is a configuration error, found at start
-
-    def _token(self) -> str:
-        return read_secret(self.config.token_env, self.config.token_file, self.what)
 
     def files(self) -> list[str]:
         return matching_files(self.base_dir, self.paths)
 
     def _http(self, state: SourceState) -> HttpClient:
         """The client of the report URLs: the token read once per poll."""
-        headers: dict[str, str] = {}
-        if self.config.token_env or self.config.token_file:
-            headers = {"Authorization": f"Bearer {poll_secret(self._token)}"}
+        token = self.poll_token()
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
         return HttpClient.for_poll(
             self,
             state,

@@ -93,6 +93,8 @@ SEVERITIES = ("critical", "high", "medium", "low")
 class GitHubSecurity(PolledSource[GitHubSecuritySource]):
     """Polls the security alerts of the configured repositories or organisation."""
 
+    system = "GitHub"
+
     def __init__(
         self,
         config: GitHubSecuritySource,
@@ -133,7 +135,7 @@ class GitHubSecurity(PolledSource[GitHubSecuritySource]):
                 if self.ownership.polls_repo(repo):  # this shard's (see sharding)
                     yield repo, kind, f"{self.api}/repos/{repo}/{PATHS[kind]}"
 
-    def poll(self, state: SourceState) -> Poll:
+    def read(self, state: SourceState) -> Poll:
         now = self.clock()
         self.auth.begin()
         client = HttpClient.for_poll(

@@ -74,13 +74,12 @@ from urllib.parse import quote
 from pydantic import Field, model_validator
 
 from ..config_base import Credentials, Duration, Name
-from ..credentials import read_secret
 from ..health import Health
 from ..kpis.settings import KpiSettings
 from ..model import Change, Defect, Deployment, Event, Incident, from_json, to_json
 from ..ownership import Owner, Ownership
 from ..store import SourceState, Validator
-from . import Poll, SourceError, poll_secret, read_as
+from . import Poll, PolledSource, SourceError
 from .cursor import dump_cursor, fingerprint, load_cursor
 from .delivery import FlowLabels
 from .gitlab_changes import (
@@ -181,8 +180,10 @@ class ProjectPoll:
     state: ProjectState
 
 
-class GitLab:
+class GitLab(PolledSource[GitLabSource]):
     """Polls the projects of one GitLab source."""
+
+    system = "GitLab"
 
     def __init__(
         self,
@@ -195,17 +196,9 @@ class GitLab:
         clock: Callable[[], float] = time.time,
         what: str = "",
     ) -> None:
-        self.name = config.name
-        self.what = what or f"source {config.name}"  # how errors name it: sources[i]
-        self.interval = config.interval
-        self.config = config
-        self.ownership = ownership
+        super().__init__(config, ownership, health, sleep=sleep, clock=clock, what=what)
         self.settings = settings
-        self.health = health
-        self.sleep = sleep
-        self.clock = clock
         self.api = config.api_url.rstrip("/")
-        self._token()  # a missing secret is a configuration error, found at start
         what_matters = {
             "api": self.api,
             "group": [config.group, config.include_subgroups],
@@ -215,17 +208,10 @@ class GitLab:
         }
         self.fingerprint = fingerprint(what_matters)
 
-    def _token(self) -> str:
-        """Read on every poll, so a rotated token file is picked up."""
-        return read_secret(self.config.token_env, self.config.token_file, self.what)
-
     # --- one poll ----------------------------------------------------------------------------
 
-    def poll(self, state: SourceState) -> Poll:
-        return read_as("GitLab", lambda: self._poll(state))
-
-    def _poll(self, state: SourceState) -> Poll:
-        token = poll_secret(self._token)
+    def read(self, state: SourceState) -> Poll:
+        token = self.poll_token()
         http = HttpClient.for_poll(
             self,
             state,

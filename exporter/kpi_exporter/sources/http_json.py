@@ -27,13 +27,12 @@ from typing import Any, Literal, TypeVar
 from pydantic import Field, field_validator, model_validator
 
 from ..config_base import Credentials, Duration, Name, Strict
-from ..credentials import read_secret
 from ..health import Health
 from ..model import Event
 from ..ownership import Ownership
 from ..selector import select
 from ..store import SourceState
-from . import Poll, PolledSource, poll_secret
+from . import Poll, PolledSource
 from .business_values import (
     BusinessLabel,
     MetricName,
@@ -97,6 +96,8 @@ T = TypeVar("T")
 class HttpJson(PolledSource[HttpJsonSource]):
     """Polls one configured JSON endpoint."""
 
+    system = "HTTP JSON"
+
     def __init__(
         self,
         config: HttpJsonSource,
@@ -108,17 +109,14 @@ class HttpJson(PolledSource[HttpJsonSource]):
         what: str = "",
     ) -> None:
         super().__init__(config, ownership, health, sleep=sleep, clock=clock, what=what)
-        self._headers()  # a missing secret is a configuration error, found at start
 
-    def _headers(self) -> dict[str, str]:
-        """Read on every poll, so a rotated token file is picked up."""
-        if self.config.token_env is None and self.config.token_file is None:
+    def _headers(self, token: str) -> dict[str, str]:
+        if not token:
             return {}
-        token = read_secret(self.config.token_env, self.config.token_file, self.what)
         return {self.config.token_header: f"{self.config.token_prefix}{token}"}
 
-    def poll(self, state: SourceState) -> Poll:
-        headers = poll_secret(self._headers)
+    def read(self, state: SourceState) -> Poll:
+        headers = self._headers(self.poll_token())
         http = HttpClient.for_poll(
             self,
             state,
@@ -135,12 +133,12 @@ class HttpJson(PolledSource[HttpJsonSource]):
         events: list[Event] = []
         problems: list[str] = []
         for measure in self.config.measures:
-            values, bad = self.read(measure, document)
+            values, bad = self.measure(measure, document)
             problems.extend(bad)
             events.extend(business_gauges(self.name, measure.metric, values, self.ownership, now))
         return Poll(events=events, cursor=None, validators=http.validators, problems=problems)
 
-    def read(
+    def measure(
         self, measure: HttpJsonMeasure, document: Any
     ) -> tuple[dict[tuple[str, str], float], list[str]]:
         """Values per (app, team) of one measure, and the problems of its items."""

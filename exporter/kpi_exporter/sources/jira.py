@@ -46,13 +46,12 @@ from typing import Any, Literal
 from pydantic import Field, model_validator
 
 from ..config_base import Credentials, Duration, Name, Strict
-from ..credentials import read_secret
 from ..health import Health
 from ..kpis.settings import KpiSettings
 from ..model import Defect, Event, Incident
 from ..ownership import Owner, Ownership
 from ..store import SourceState
-from . import Poll, PolledSource, SourceError, poll_secret, read_as
+from . import Poll, PolledSource, SourceError
 from .cursor import dump_cursor, fingerprint, load_cursor
 from .http import HttpClient, with_query
 from .registry import SourceContext, SourceType
@@ -165,6 +164,8 @@ def _adf_text(node: Any) -> Iterator[str]:
 class Jira(PolledSource[JiraSource]):
     """Polls the incident and bug queries of one Jira site."""
 
+    system = "Jira"
+
     def __init__(
         self,
         config: JiraSource,
@@ -180,7 +181,6 @@ class Jira(PolledSource[JiraSource]):
         self.settings = settings
         self.api = config.api_url.rstrip("/")
         self.version = "3" if config.flavour == "cloud" else "2"
-        self._token()  # a missing secret is a configuration error, found at start
         what_matters = {
             "api": self.api,
             "flavour": config.flavour,
@@ -199,10 +199,6 @@ class Jira(PolledSource[JiraSource]):
         }
         self.fingerprint = fingerprint(what_matters)
 
-    def _token(self) -> str:
-        """Read on every poll, so a rotated token file is picked up."""
-        return read_secret(self.config.token_env, self.config.token_file, self.what)
-
     def _headers(self, token: str) -> dict[str, str]:
         if self.config.flavour == "cloud":
             pair = f"{self.config.email}:{token}".encode()
@@ -211,11 +207,8 @@ class Jira(PolledSource[JiraSource]):
 
     # --- one poll ----------------------------------------------------------------------------
 
-    def poll(self, state: SourceState) -> Poll:
-        return read_as("Jira", lambda: self._poll(state))
-
-    def _poll(self, state: SourceState) -> Poll:
-        token = poll_secret(self._token)
+    def read(self, state: SourceState) -> Poll:
+        token = self.poll_token()
         headers = {"Accept": "application/json", **self._headers(token)}
         http = HttpClient.for_poll(
             self,

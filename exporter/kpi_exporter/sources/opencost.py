@@ -55,6 +55,8 @@ PROVIDER = "kubernetes"
 class OpenCost(PolledSource[OpenCostSource]):
     """Polls the daily allocations of one OpenCost API."""
 
+    system = "OpenCost"
+
     def __init__(
         self,
         config: OpenCostSource,
@@ -67,7 +69,7 @@ class OpenCost(PolledSource[OpenCostSource]):
         super().__init__(config, ownership, health, sleep=sleep, clock=clock)
         self.api = config.api_url.rstrip("/")
 
-    def poll(self, state: SourceState) -> Poll:
+    def read(self, state: SourceState) -> Poll:
         http = HttpClient(self.name, self.health, sleep=self.sleep, clock=self.clock)
         response = http.get(
             f"{self.api}/allocation/compute",

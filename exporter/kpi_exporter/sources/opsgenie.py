@@ -36,12 +36,11 @@ from urllib.parse import urlencode
 from pydantic import Field
 
 from ..config_base import Credentials, Duration, Name, Regex
-from ..credentials import read_secret
 from ..health import Health
 from ..model import Event, Incident
 from ..ownership import Ownership
 from ..store import SourceState
-from . import Poll, PolledSource, SourceError, poll_secret, read_as
+from . import Poll, PolledSource, SourceError
 from .cursor import dump_cursor, fingerprint, load_cursor
 from .http import HttpClient
 from .incident_tools import (
@@ -84,6 +83,8 @@ def timestamp(text: Any) -> float | None:
 class Opsgenie(PolledSource[OpsgenieSource]):
     """Polls the alerts of one Opsgenie account."""
 
+    system = SYSTEM
+
     def __init__(
         self,
         config: OpsgenieSource,
@@ -97,7 +98,6 @@ class Opsgenie(PolledSource[OpsgenieSource]):
         super().__init__(config, ownership, health, sleep=sleep, clock=clock, what=what)
         self.api = config.api_url.rstrip("/")
         self.pattern = re.compile(config.deployment_pattern)
-        self._key()  # a missing secret is a configuration error, found at start
         self.fingerprint = fingerprint(
             {
                 "api": self.api,
@@ -107,13 +107,6 @@ class Opsgenie(PolledSource[OpsgenieSource]):
             }
         )
 
-    def _key(self) -> str:
-        """Read on every poll, so a rotated key file is picked up."""
-        return read_secret(self.config.token_env, self.config.token_file, self.what)
-
-    def poll(self, state: SourceState) -> Poll:
-        return read_as(SYSTEM, lambda: self._poll(state))
-
     def alerts_url(self, floor: float) -> str:
         query = f"createdAt >= {int(floor * 1000)}"
         if self.config.query.strip():
@@ -121,8 +114,8 @@ class Opsgenie(PolledSource[OpsgenieSource]):
         params = [("query", query), ("sort", "updatedAt"), ("order", "desc")]
         return f"{self.api}/v2/alerts?{urlencode([*params, ('limit', LIMIT), ('offset', 0)])}"
 
-    def _poll(self, state: SourceState) -> Poll:
-        key = poll_secret(self._key)
+    def read(self, state: SourceState) -> Poll:
+        key = self.poll_token()
         http = HttpClient.for_poll(
             self,
             state,

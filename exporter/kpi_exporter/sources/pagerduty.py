@@ -41,12 +41,11 @@ from urllib.parse import quote, urlencode
 from pydantic import Field
 
 from ..config_base import Credentials, Duration, Name, Regex
-from ..credentials import read_secret
 from ..health import Health
 from ..model import Event, Incident
 from ..ownership import Ownership
 from ..store import SourceState
-from . import Poll, PolledSource, SourceError, poll_secret, read_as
+from . import Poll, PolledSource, SourceError
 from .cursor import dump_cursor, fingerprint, load_cursor
 from .http import HttpClient, HttpStatusError
 from .incident_tools import (
@@ -95,6 +94,8 @@ def windows(since: float, until: float) -> Iterator[tuple[float, float]]:
 class PagerDuty(PolledSource[PagerDutySource]):
     """Polls the incidents of one PagerDuty account."""
 
+    system = SYSTEM
+
     def __init__(
         self,
         config: PagerDutySource,
@@ -108,7 +109,6 @@ class PagerDuty(PolledSource[PagerDutySource]):
         super().__init__(config, ownership, health, sleep=sleep, clock=clock, what=what)
         self.api = config.api_url.rstrip("/")
         self.pattern = re.compile(config.deployment_pattern)
-        self._token()  # a missing secret is a configuration error, found at start
         self.fingerprint = fingerprint(
             {
                 "api": self.api,
@@ -118,15 +118,8 @@ class PagerDuty(PolledSource[PagerDutySource]):
             }
         )
 
-    def _token(self) -> str:
-        """Read on every poll, so a rotated token file is picked up."""
-        return read_secret(self.config.token_env, self.config.token_file, self.what)
-
-    def poll(self, state: SourceState) -> Poll:
-        return read_as(SYSTEM, lambda: self._poll(state))
-
-    def _poll(self, state: SourceState) -> Poll:
-        token = poll_secret(self._token)
+    def read(self, state: SourceState) -> Poll:
+        token = self.poll_token()
         http = HttpClient.for_poll(
             self,
             state,

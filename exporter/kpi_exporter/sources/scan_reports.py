@@ -84,7 +84,9 @@ class Scan(NamedTuple):
 class ScanReports(ReportSource[ScanReportSource]):
     """Polls the configured scanner report files and URLs."""
 
-    def poll(self, state: SourceState) -> Poll:
+    system = "scanner report"
+
+    def read(self, state: SourceState) -> Poll:
         cursor: dict[str, Any] = json.loads(state.cursor) if state.cursor else {}
         problems: list[str] = []
         scans: list[Scan] = []

@@ -33,12 +33,11 @@ from typing import Any, Literal
 from pydantic import Field, model_validator
 
 from ..config_base import Credentials, Duration, Name
-from ..credentials import read_secret
 from ..health import Health
 from ..model import Event, Gauge
 from ..ownership import Ownership
 from ..store import SourceState
-from . import Poll, PolledSource, SourceError, poll_secret
+from . import Poll, PolledSource, SourceError
 from .http import HttpClient, HttpStatusError
 from .registry import SourceContext, SourceType
 
@@ -82,6 +81,8 @@ METRICS: dict[str, tuple[str, float]] = {
 class SonarQube(PolledSource[SonarQubeSource]):
     """Polls the measures of the configured SonarQube projects."""
 
+    system = "SonarQube"
+
     def __init__(
         self,
         config: SonarQubeSource,
@@ -94,19 +95,16 @@ class SonarQube(PolledSource[SonarQubeSource]):
     ) -> None:
         super().__init__(config, ownership, health, sleep=sleep, clock=clock, what=what)
         self.api = config.api_url.rstrip("/")
-        self._headers()  # a missing secret is a configuration error, found at start
 
-    def _headers(self) -> dict[str, str]:
-        """Read on every poll, so a rotated token file is picked up."""
-        if self.config.token_env is None and self.config.token_file is None:
+    def _headers(self, token: str) -> dict[str, str]:
+        if not token:
             return {}
-        token = read_secret(self.config.token_env, self.config.token_file, self.what)
         if self.config.auth == "basic":
             return {"Authorization": "Basic " + base64.b64encode(f"{token}:".encode()).decode()}
         return {"Authorization": f"Bearer {token}"}
 
-    def poll(self, state: SourceState) -> Poll:
-        headers = poll_secret(self._headers)
+    def read(self, state: SourceState) -> Poll:
+        headers = self._headers(self.poll_token())
         http = HttpClient.for_poll(
             self,
             state,
