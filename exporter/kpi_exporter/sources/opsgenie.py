@@ -48,6 +48,7 @@ from .incident_tools import (
     deployment_ref,
     owner_of,
 )
+from .marks import Mark, moved, unread
 from .registry import SourceContext, SourceType
 from .times import api_time
 
@@ -126,9 +127,9 @@ class Opsgenie(PolledSource[OpsgenieSource]):
         url = self.alerts_url(floor)
         if saved is None:  # a validator left from an earlier state must not skip the first sync
             http.validators.pop(url, None)
-        mark: tuple[float, list[str]] | None = None
+        mark: Mark | None = None
         if saved is not None and saved["mark"] is not None:
-            mark = (float(saved["mark"][0]), list(saved["mark"][1]))
+            mark = Mark(float(saved["mark"][0]), list(saved["mark"][1]))
 
         new: list[Mapping[str, Any]] = []
         page = http.get(url)
@@ -137,15 +138,8 @@ class Opsgenie(PolledSource[OpsgenieSource]):
             alerts = body.get("data") if isinstance(body, dict) else None
             if not isinstance(alerts, list):
                 raise SourceError(f"GET {url.split('?')[0]}: expected a JSON object with 'data'")
-            reached_old = False
-            for alert in alerts:
-                updated = self.required(alert, "updatedAt")
-                if mark is not None and (
-                    updated < mark[0] or (updated == mark[0] and alert["id"] in mark[1])
-                ):
-                    reached_old = reached_old or updated < mark[0]
-                    continue
-                new.append(alert)
+            unread_alerts, reached_old = unread(alerts, mark, _updated_at, _id)
+            new.extend(unread_alerts)
             following = (body.get("paging") or {}).get("next")
             if reached_old or not alerts or not following:
                 break  # sorted by updatedAt, newest first: the rest was read before
@@ -153,16 +147,15 @@ class Opsgenie(PolledSource[OpsgenieSource]):
         if saved is None:
             log.info("%s: first sync: %d alerts read", self.name, len(new))
 
-        if new:
-            newest = max(self.required(alert, "updatedAt") for alert in new)
-            ids = [str(a["id"]) for a in new if self.required(a, "updatedAt") == newest]
-            if mark is not None and mark[0] == newest:
-                ids = sorted(set(ids) | set(mark[1]))
-            mark = (newest, sorted(ids))
+        mark = moved(mark, new, _updated_at, _id)
         events: list[Event] = [self.incident(alert) for alert in new]
         return Poll(
             events=events,
-            cursor=dump_cursor(self.fingerprint, floor=floor, mark=mark),
+            cursor=dump_cursor(
+                self.fingerprint,
+                floor=floor,
+                mark=None if mark is None else [mark.updated, mark.ids],
+            ),
             validators=http.validators,
         )
 
@@ -201,6 +194,14 @@ class Opsgenie(PolledSource[OpsgenieSource]):
             resolved_at=resolved,
             deployment_ref=deployment_ref(self.pattern, [alert.get("message")]),
         )
+
+
+def _updated_at(alert: Mapping[str, Any]) -> float:
+    return Opsgenie.required(alert, "updatedAt")
+
+
+def _id(alert: Mapping[str, Any]) -> str:
+    return str(alert["id"])
 
 
 def _build(config: OpsgenieSource, context: SourceContext) -> Opsgenie:

@@ -27,7 +27,7 @@ from ...kpis.settings import KpiSettings
 from ...model import Change, Defect, Event, Incident
 from ...ownership import Owner
 from .. import SourceError, times
-from ..delivery import FlowLabels
+from ..delivery import FlowLabels, merge_change_type
 
 Node = dict[str, Any]
 
@@ -35,6 +35,11 @@ _SEVERITY = re.compile(r"^(?:severity|sev)(?:\s*[:/=_-]\s*|\s+|(?=\d))(.+)$")
 _FOUND_IN = re.compile(r"^(?:found[ _-]?in|env(?:ironment)?)\s*[:/=]\s*(.+)$")
 _FINAL_FAILURE = frozenset({"FAILURE", "ERROR"})
 _NOT_FINAL = frozenset({None, "PENDING", "QUEUED", "IN_PROGRESS", "WAITING"})
+
+# A waiting pull request's change type as the cursor keeps it (the shared vocabulary's
+# rollback is "revert", normal is ""); TYPES reads it back.
+KINDS = {"rollback": "revert", "hotfix": "hotfix", "normal": ""}
+TYPES = {kind: change_type for change_type, kind in KINDS.items()}
 
 
 def parse_time(text: Any) -> float | None:
@@ -139,12 +144,7 @@ def pull_request(
     )
     merge = node.get("mergeCommit") or {}
     title = str(node.get("title") or "")
-    if _any(names, labels.revert) or title.startswith('Revert "'):
-        kind = "revert"  # GitHub's revert button titles its pull request 'Revert "..."'
-    elif _any(names, labels.hotfix):
-        kind = "hotfix"
-    else:
-        kind = ""
+    kind = KINDS[merge_change_type(names, title, labels)]
     return PullRequest(
         change=change,
         base=str(node.get("baseRefName") or ""),

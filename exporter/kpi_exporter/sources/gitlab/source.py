@@ -68,21 +68,21 @@ import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
-from typing import Any, Literal
+from typing import Any
 from urllib.parse import quote
 
-from pydantic import Field, model_validator
-
-from ..config_base import Credentials, Duration, Name
-from ..health import Health
-from ..kpis.settings import KpiSettings
-from ..model import Change, Defect, Deployment, Event, Incident, from_json, to_json
-from ..ownership import Owner, Ownership
-from ..store import SourceState, Validator
-from . import Poll, PolledSource, SourceError
-from .cursor import dump_cursor, fingerprint, load_cursor
-from .delivery import FlowLabels
-from .gitlab_changes import (
+from ...health import Health
+from ...kpis.settings import KpiSettings
+from ...model import Change, Defect, Deployment, Event, Incident, from_json, to_json
+from ...ownership import Owner, Ownership
+from ...store import SourceState, Validator
+from .. import Poll, PolledSource, SourceError
+from ..cursor import dump_cursor, fingerprint, load_cursor
+from ..http import HttpClient, with_query
+from ..marks import Mark, moved, unread
+from ..registry import SourceContext, SourceType
+from ..times import iso
+from .changes import (
     PER_PAGE,
     MergeRequest,
     http_status,
@@ -91,30 +91,8 @@ from .gitlab_changes import (
     required_time,
     timestamp,
 )
-from .gitlab_deployments import Shipped, ship, shipped
-from .http import HttpClient, with_query
-from .registry import SourceContext, SourceType
-from .times import iso
-
-
-class GitLabSource(Credentials):
-    type: Literal["gitlab"]
-    name: Name
-    interval: Duration = 300.0
-    api_url: str = Field("https://gitlab.com/api/v4", description="REST API root.")
-    projects: list[str] = Field(default_factory=list, description="group/project paths.")
-    group: str | None = Field(None, description="Discover the projects of a group.")
-    include_subgroups: bool = True
-    labels: FlowLabels = Field(default_factory=FlowLabels)
-    horizon: Duration = Field(365 * 86400.0, description="How far back the first sync reads.")
-    concurrency: int = Field(4, ge=1, le=32, description="Requests in flight at once.")
-
-    @model_validator(mode="after")
-    def _scope(self) -> GitLabSource:
-        if not self.projects and self.group is None:
-            raise ValueError("set projects, group, or both")
-        return self
-
+from .config import GitLabSource
+from .deployments import Shipped, ship, shipped
 
 log = logging.getLogger(__name__)
 
@@ -123,14 +101,6 @@ LISTS = ("deployments", "merge_requests", "issues")
 
 class ProjectMissing(Exception):
     """A project the token cannot see (404): a problem of the poll, not a failure."""
-
-
-@dataclass(slots=True)
-class Mark:
-    """How far a list was read: the newest ``updated_at`` and the ids updated at that instant."""
-
-    updated: float
-    ids: list[int]
 
 
 @dataclass(slots=True)
@@ -430,15 +400,8 @@ class GitLab(PolledSource[GitLabSource]):
             items = page.json()
             if not isinstance(items, list):
                 raise SourceError(f"GET {url}: expected a JSON list")
-            reached_old = False
-            for item in items:
-                updated = required_time(item, "updated_at")
-                if mark is not None and (
-                    updated < mark.updated or (updated == mark.updated and item["id"] in mark.ids)
-                ):
-                    reached_old = reached_old or updated < mark.updated
-                    continue
-                new.append(item)
+            unread_items, reached_old = unread(items, mark, _updated_at, _id)
+            new.extend(unread_items)
             if fresh:
                 log.info(
                     "%s: %s: first sync: %d %s read (page %d)",
@@ -450,12 +413,8 @@ class GitLab(PolledSource[GitLabSource]):
                 )
             if reached_old:
                 break  # sorted newest first: the remaining pages were read before
-        if new:
-            newest = max(required_time(item, "updated_at") for item in new)
-            ids = [int(item["id"]) for item in new if required_time(item, "updated_at") == newest]
-            if mark is not None and mark.updated == newest:
-                ids = sorted(set(ids) | set(mark.ids))
-            state.marks[name] = Mark(newest, ids)
+        if (moved_mark := moved(mark, new, _updated_at, _id)) is not None:
+            state.marks[name] = moved_mark
         return new
 
     def read_merge_requests(
@@ -538,6 +497,14 @@ class GitLab(PolledSource[GitLabSource]):
                 )
             )
         return events
+
+
+def _updated_at(item: Mapping[str, Any]) -> float:
+    return required_time(item, "updated_at")
+
+
+def _id(item: Mapping[str, Any]) -> int:
+    return int(item["id"])
 
 
 def _build(config: GitLabSource, context: SourceContext) -> GitLab:
