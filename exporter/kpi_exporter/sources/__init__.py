@@ -11,13 +11,16 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import ClassVar, Generic, Protocol, TypeVar
+from typing import TYPE_CHECKING, ClassVar, Generic, Protocol, Self, TypeVar
 
 from ..credentials import CredentialError, read_secret
 from ..health import Health
 from ..model import Event
 from ..ownership import Ownership
 from ..store import SourceState, Validator
+
+if TYPE_CHECKING:  # the registry builds on this module
+    from .registry import SourceContext
 
 
 @dataclass(slots=True)
@@ -77,7 +80,17 @@ class PolledSource(Generic[SettingsT]):
         self.health = health or Health()
         self.sleep = sleep
         self.clock = clock
+        # The API root of a source that reads one (its configured api_url), for its requests.
+        self.api = str(getattr(config, "api_url", "")).rstrip("/")
         self.token()  # a missing secret is a configuration error, found at start
+
+    @classmethod
+    def build(cls, config: SettingsT, context: SourceContext) -> Self:
+        """The source of ``config``, made from the registry's context: the factory of the
+        source types whose constructor takes nothing else."""
+        return cls(
+            config, context.ownership, context.health, what=context.what, clock=context.clock
+        )
 
     def token(self) -> str:
         """The configured token, read now; empty when the source has none configured."""

@@ -39,7 +39,7 @@ from ..model import CostLine, Event
 from ..ownership import Ownership
 from ..store import SourceState
 from . import Poll, SourceError
-from .registry import SourceContext, SourceType
+from .registry import SourceContext, SourceType, headline
 
 
 class AwsCostSource(Strict):
@@ -277,10 +277,8 @@ def _describe(source: AwsCost) -> list[str]:
     config = source.config
     tags = ", ".join(f"tag {t}" for t in (config.app_tag, config.team_tag) if t)
     chain = f"profile {config.profile}" if config.profile else "the AWS chain"
-    return [
-        f"- {source.name} (aws_cost, every {source.interval:g}s): Cost Explorer "
-        f"{config.metric} in {config.region}, daily by {tags}, credentials from {chain}"
-    ]
+    explorer = f"Cost Explorer {config.metric} in {config.region}, daily by {tags}"
+    return [headline(source, "aws_cost", f"{explorer}, credentials from {chain}")]
 
 
 SOURCE_TYPE = SourceType("aws_cost", AwsCostSource, _build, _describe)

@@ -43,7 +43,7 @@ from . import Poll, SourceError
 from .coverage_reports import ReportError, counts, parse
 from .files import ReportInputs, ReportSource
 from .http import HttpClient
-from .registry import SourceContext, SourceType
+from .registry import SourceType, headline, listed
 
 
 class CoverageSource(ReportInputs):
@@ -283,25 +283,14 @@ def _root(pattern: str) -> str:
     return literal[: literal.rfind("/") + 1]
 
 
-def _build(config: CoverageSource, context: SourceContext) -> CoverageReports:
-    return CoverageReports(
-        config,
-        context.base_dir,
-        context.ownership,
-        context.health,
-        what=context.what,
-        clock=context.clock,
-    )
-
-
 def _describe(source: CoverageReports) -> list[str]:
     files = source.files()
     app = source.config.app or "from apps.*.paths"
     return [
-        f"- {source.name} (coverage, every {source.interval:g}s): {len(files)} file(s), app {app}",
-        *(f"    {file}" for file in files),
-        *(f"    {url}" for url in source.config.urls),
+        headline(source, "coverage", f"{len(files)} file(s), app {app}"),
+        *listed(files),
+        *listed(source.config.urls),
     ]
 
 
-SOURCE_TYPE = SourceType("coverage", CoverageSource, _build, _describe)
+SOURCE_TYPE = SourceType("coverage", CoverageSource, CoverageReports.build, _describe)

@@ -25,7 +25,7 @@ from ..store import SourceState
 from . import Poll, SourceError
 from .event_format import EventFormatError, parse_event
 from .files import matching_files
-from .registry import SourceContext, SourceType
+from .registry import SourceContext, SourceType, headline, listed
 
 
 class EventsFileSource(Strict):
@@ -122,10 +122,7 @@ def _build(config: EventsFileSource, context: SourceContext) -> EventsFiles:
 
 def _describe(source: EventsFiles) -> list[str]:
     files = source.files()
-    return [
-        f"- {source.name} (events_file, every {source.interval:g}s): {len(files)} file(s)",
-        *(f"    {file}" for file in files),
-    ]
+    return [headline(source, "events_file", f"{len(files)} file(s)"), *listed(files)]
 
 
 SOURCE_TYPE = SourceType("events_file", EventsFileSource, _build, _describe)

@@ -8,7 +8,7 @@ import os
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Self, TypeVar
+from typing import TYPE_CHECKING, Self, TypeVar
 
 from pydantic import Field, model_validator
 
@@ -18,6 +18,9 @@ from ..ownership import Ownership
 from ..store import SourceState
 from . import PolledSource
 from .http import HttpClient
+
+if TYPE_CHECKING:  # the registry builds on the sources
+    from .registry import SourceContext
 
 
 class ReportInputs(Credentials):
@@ -70,6 +73,17 @@ class ReportSource(PolledSource[ReportT]):
         super().__init__(config, ownership, health, sleep=sleep, clock=clock, what=what)
         self.base_dir = base_dir
         self.paths = list(config.paths)
+
+    @classmethod
+    def build(cls, config: ReportT, context: SourceContext) -> Self:
+        return cls(
+            config,
+            context.base_dir,
+            context.ownership,
+            context.health,
+            what=context.what,
+            clock=context.clock,
+        )
 
     def files(self) -> list[str]:
         return matching_files(self.base_dir, self.paths)

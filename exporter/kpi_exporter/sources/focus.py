@@ -47,7 +47,7 @@ from ..ownership import Ownership
 from ..store import SourceState
 from . import Poll, SourceError
 from .files import matching_files
-from .registry import SourceContext, SourceType
+from .registry import SourceContext, SourceType, headline, listed
 
 
 class FocusSource(Strict):
@@ -284,11 +284,8 @@ def _build(config: FocusSource, context: SourceContext) -> FocusFiles:
 
 def _describe(source: FocusFiles) -> list[str]:
     files = source.files()
-    return [
-        f"- {source.name} (focus, every {source.interval:g}s): {len(files)} file(s), "
-        f"spend from {source.config.cost_column}",
-        *(f"    {file}" for file in files),
-    ]
+    spend = f"{len(files)} file(s), spend from {source.config.cost_column}"
+    return [headline(source, "focus", spend), *listed(files)]
 
 
 SOURCE_TYPE = SourceType("focus", FocusSource, _build, _describe)

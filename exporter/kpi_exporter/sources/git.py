@@ -29,7 +29,7 @@ from ..model import Change, Deployment, Event
 from ..ownership import Owner
 from ..store import SourceState
 from . import Poll, SourceError
-from .registry import SourceContext, SourceType
+from .registry import SourceContext, SourceType, headline
 
 
 class DeployRule(Strict):
@@ -268,10 +268,10 @@ def _build(config: GitSource, context: SourceContext) -> GitRepository | None:
 def _describe(source: GitRepository) -> list[str]:
     rule = source.config.deploy
     how = rule.tag_pattern if rule.rule == "tags" else f"{rule.branch}"
+    owner = source.owner
     return [
-        f"- {source.name} (git, every {source.interval:g}s): {source.path} "
-        f"deployments by {rule.rule} ({how}) -> app={source.owner.app} "
-        f"team={source.owner.team} environment={source.config.environment}"
+        headline(source, "git", f"{source.path} deployments by {rule.rule} ({how})")
+        + f" -> app={owner.app} team={owner.team} environment={source.config.environment}"
     ]
 
 

@@ -43,7 +43,7 @@ from . import Poll, PolledSource, SourceError
 from .github.auth import check_credentials, make_auth
 from .github.config import GitHubApp
 from .http import HttpClient, HttpStatusError
-from .registry import SourceContext, SourceType
+from .registry import SourceContext, SourceType, headline
 from .times import parse_time
 
 AlertKind = Literal["dependabot", "code_scanning", "secret_scanning"]
@@ -108,7 +108,6 @@ class GitHubSecurity(PolledSource[GitHubSecuritySource]):
     ) -> None:
         super().__init__(config, ownership, health, sleep=sleep, clock=clock, what=what)
         self.session = session or requests.Session()
-        self.api = config.api_url.rstrip("/")
         self.auth = make_auth(
             config.token_env,
             config.token_file,
@@ -285,10 +284,8 @@ def _build(config: GitHubSecuritySource, context: SourceContext) -> GitHubSecuri
 def _describe(source: GitHubSecurity) -> list[str]:
     security = source.config
     scope = [*security.repos] + ([f"org {security.org}"] if security.org else [])
-    return [
-        f"- {source.name} (github_security, every {security.interval:g}s): "
-        f"{', '.join(security.alerts)} alerts of {', '.join(scope)}; API {source.api}"
-    ]
+    alerts = f"{', '.join(security.alerts)} alerts of {', '.join(scope)}; API {source.api}"
+    return [headline(source, "github_security", alerts)]
 
 
 SOURCE_TYPE = SourceType("github_security", GitHubSecuritySource, _build, _describe)

@@ -20,16 +20,13 @@ answer that is not JSON fails the poll and keeps the stored gauges.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from typing import Any, Literal, TypeVar
 
 from pydantic import Field, field_validator, model_validator
 
 from ..config_base import Credentials, Duration, Name, Strict
-from ..health import Health
 from ..model import Event
-from ..ownership import Ownership
 from ..selector import select
 from ..store import SourceState
 from . import Poll, PolledSource
@@ -44,7 +41,7 @@ from .business_values import (
     unique_metrics,
 )
 from .http import HttpClient, public_url
-from .registry import SourceContext, SourceType
+from .registry import SourceType, headline
 
 
 class HttpJsonMeasure(Strict):
@@ -97,18 +94,6 @@ class HttpJson(PolledSource[HttpJsonSource]):
     """Polls one configured JSON endpoint."""
 
     system = "HTTP JSON"
-
-    def __init__(
-        self,
-        config: HttpJsonSource,
-        ownership: Ownership,
-        health: Health,
-        *,
-        sleep: Callable[[float], None] = time.sleep,
-        clock: Callable[[], float] = time.time,
-        what: str = "",
-    ) -> None:
-        super().__init__(config, ownership, health, sleep=sleep, clock=clock, what=what)
 
     def _headers(self, token: str) -> dict[str, str]:
         if not token:
@@ -181,19 +166,10 @@ def _read(item: Any, selector: str, path: str, convert: Callable[[Any], T]) -> T
         raise ValueError(f"{path}{relative[1:]}: {error}") from None
 
 
-def _build(config: HttpJsonSource, context: SourceContext) -> HttpJson:
-    return HttpJson(
-        config, context.ownership, context.health, what=context.what, clock=context.clock
-    )
-
-
 def _describe(source: HttpJson) -> list[str]:
     metrics = ", ".join(measure.metric for measure in source.config.measures)
-    return [
-        f"- {source.name} (http_json, every {source.interval:g}s): "
-        f"{source.config.method} {public_url(source.config.url)}"
-        f" -> kpi_business_value{{metric={metrics}}}"
-    ]
+    request = f"{source.config.method} {public_url(source.config.url)}"
+    return [headline(source, "http_json", f"{request} -> kpi_business_value{{metric={metrics}}}")]
 
 
-SOURCE_TYPE = SourceType("http_json", HttpJsonSource, _build, _describe)
+SOURCE_TYPE = SourceType("http_json", HttpJsonSource, HttpJson.build, _describe)

@@ -54,7 +54,7 @@ from ..store import SourceState
 from . import Poll, PolledSource, SourceError
 from .cursor import dump_cursor, fingerprint, load_cursor
 from .http import HttpClient, with_query
-from .registry import SourceContext, SourceType
+from .registry import SourceContext, SourceType, headline
 from .times import api_time
 
 
@@ -179,7 +179,6 @@ class Jira(PolledSource[JiraSource]):
     ) -> None:
         super().__init__(config, ownership, health, sleep=sleep, clock=clock, what=what)
         self.settings = settings
-        self.api = config.api_url.rstrip("/")
         self.version = "3" if config.flavour == "cloud" else "2"
         what_matters = {
             "api": self.api,
@@ -444,10 +443,8 @@ def _describe(source: Jira) -> list[str]:
         for what, jql in (("incidents", jira.incident_jql), ("bugs", jira.bug_jql))
         if jql.strip()
     ]
-    return [
-        f"- {source.name} (jira {jira.flavour}, every {jira.interval:g}s): "
-        f"{'; '.join(queries)}; app from {jira.app_field}, API {source.api}"
-    ]
+    found = f"{'; '.join(queries)}; app from {jira.app_field}, API {source.api}"
+    return [headline(source, f"jira {jira.flavour}", found)]
 
 
 SOURCE_TYPE = SourceType("jira", JiraSource, _build, _describe)

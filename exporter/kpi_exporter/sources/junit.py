@@ -47,7 +47,7 @@ from ..store import SourceState
 from . import Poll, SourceError
 from .cursor import dump_cursor, load_cursor
 from .files import matching_files
-from .registry import SourceContext, SourceType
+from .registry import SourceContext, SourceType, headline, listed
 from .safe_xml import XmlError, parse_xml
 from .times import parse_time
 
@@ -293,10 +293,7 @@ def _build(config: JUnitSource, context: SourceContext) -> JUnitReports:
 def _describe(source: JUnitReports) -> list[str]:
     files = source.files()
     app = source.config.app or "from apps.*.paths"
-    return [
-        f"- {source.name} (junit, every {source.interval:g}s): {len(files)} file(s), app {app}",
-        *(f"    {file}" for file in files),
-    ]
+    return [headline(source, "junit", f"{len(files)} file(s), app {app}"), *listed(files)]
 
 
 SOURCE_TYPE = SourceType("junit", JUnitSource, _build, _describe)

@@ -17,21 +17,19 @@ An allocation without a number or a window is a problem and is skipped.
 from __future__ import annotations
 
 import math
-import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, Literal
 
 from pydantic import Field
 
 from ..config_base import Duration, Name, Strict
-from ..health import Health
 from ..model import CostLine, Event
-from ..ownership import Owner, Ownership
+from ..ownership import Owner
 from ..store import SourceState
 from . import Poll, PolledSource, SourceError
 from .http import HttpClient
-from .registry import SourceContext, SourceType
+from .registry import SourceType, headline
 
 
 class OpenCostSource(Strict):
@@ -56,18 +54,6 @@ class OpenCost(PolledSource[OpenCostSource]):
     """Polls the daily allocations of one OpenCost API."""
 
     system = "OpenCost"
-
-    def __init__(
-        self,
-        config: OpenCostSource,
-        ownership: Ownership,
-        health: Health,
-        *,
-        sleep: Callable[[float], None] = time.sleep,
-        clock: Callable[[], float] = time.time,
-    ) -> None:
-        super().__init__(config, ownership, health, sleep=sleep, clock=clock)
-        self.api = config.api_url.rstrip("/")
 
     def read(self, state: SourceState) -> Poll:
         http = HttpClient(self.name, self.health, sleep=self.sleep, clock=self.clock)
@@ -141,15 +127,11 @@ def _day_and_cost(allocation: Any) -> tuple[int, float]:
     return math.floor(moment.timestamp() / DAY), float(cost)
 
 
-def _build(config: OpenCostSource, context: SourceContext) -> OpenCost:
-    return OpenCost(config, context.ownership, context.health, clock=context.clock)
-
-
 def _describe(source: OpenCost) -> list[str]:
+    config = source.config
     return [
-        f"- {source.name} (opencost, every {source.interval:g}s): {source.api}, "
-        f"window {source.config.window} by {source.config.aggregate}"
+        headline(source, "opencost", f"{source.api}, window {config.window} by {config.aggregate}")
     ]
 
 
-SOURCE_TYPE = SourceType("opencost", OpenCostSource, _build, _describe)
+SOURCE_TYPE = SourceType("opencost", OpenCostSource, OpenCost.build, _describe)

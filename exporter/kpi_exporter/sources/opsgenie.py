@@ -28,17 +28,15 @@ from __future__ import annotations
 
 import logging
 import re
-import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
+from functools import cached_property
 from typing import Any, Literal
 from urllib.parse import urlencode
 
 from pydantic import Field
 
 from ..config_base import Credentials, Duration, Name, Regex
-from ..health import Health
 from ..model import Event, Incident
-from ..ownership import Ownership
 from ..store import SourceState
 from . import Poll, PolledSource, SourceError
 from .cursor import dump_cursor, fingerprint, load_cursor
@@ -49,7 +47,7 @@ from .incident_tools import (
     owner_of,
 )
 from .marks import Mark, moved, unread
-from .registry import SourceContext, SourceType
+from .registry import SourceType, headline
 from .times import api_time
 
 
@@ -86,25 +84,18 @@ class Opsgenie(PolledSource[OpsgenieSource]):
 
     system = SYSTEM
 
-    def __init__(
-        self,
-        config: OpsgenieSource,
-        ownership: Ownership,
-        health: Health,
-        *,
-        sleep: Callable[[float], None] = time.sleep,
-        clock: Callable[[], float] = time.time,
-        what: str = "",
-    ) -> None:
-        super().__init__(config, ownership, health, sleep=sleep, clock=clock, what=what)
-        self.api = config.api_url.rstrip("/")
-        self.pattern = re.compile(config.deployment_pattern)
-        self.fingerprint = fingerprint(
+    @cached_property
+    def pattern(self) -> re.Pattern[str]:
+        return re.compile(self.config.deployment_pattern)
+
+    @cached_property
+    def fingerprint(self) -> str:
+        return fingerprint(
             {
                 "api": self.api,
-                "query": config.query,
-                "horizon": config.horizon,
-                "pattern": config.deployment_pattern,
+                "query": self.config.query,
+                "horizon": self.config.horizon,
+                "pattern": self.config.deployment_pattern,
             }
         )
 
@@ -204,17 +195,9 @@ def _id(alert: Mapping[str, Any]) -> str:
     return str(alert["id"])
 
 
-def _build(config: OpsgenieSource, context: SourceContext) -> Opsgenie:
-    return Opsgenie(
-        config, context.ownership, context.health, what=context.what, clock=context.clock
-    )
-
-
 def _describe(source: Opsgenie) -> list[str]:
-    return [
-        f"- {source.name} (opsgenie, every {source.interval:g}s): alerts matching "
-        f"{source.config.query or 'anything'!r}; API {source.api}"
-    ]
+    query = source.config.query or "anything"
+    return [headline(source, "opsgenie", f"alerts matching {query!r}; API {source.api}")]
 
 
-SOURCE_TYPE = SourceType("opsgenie", OpsgenieSource, _build, _describe)
+SOURCE_TYPE = SourceType("opsgenie", OpsgenieSource, Opsgenie.build, _describe)

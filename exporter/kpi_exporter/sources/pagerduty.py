@@ -33,17 +33,15 @@ from __future__ import annotations
 
 import logging
 import re
-import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
+from functools import cached_property
 from typing import Any, Literal
 from urllib.parse import quote, urlencode
 
 from pydantic import Field
 
 from ..config_base import Credentials, Duration, Name, Regex
-from ..health import Health
 from ..model import Event, Incident
-from ..ownership import Ownership
 from ..store import SourceState
 from . import Poll, PolledSource, SourceError
 from .cursor import dump_cursor, fingerprint, load_cursor
@@ -53,7 +51,7 @@ from .incident_tools import (
     deployment_ref,
     owner_of,
 )
-from .registry import SourceContext, SourceType
+from .registry import SourceType, headline
 from .times import api_time, iso
 
 
@@ -96,25 +94,18 @@ class PagerDuty(PolledSource[PagerDutySource]):
 
     system = SYSTEM
 
-    def __init__(
-        self,
-        config: PagerDutySource,
-        ownership: Ownership,
-        health: Health,
-        *,
-        sleep: Callable[[float], None] = time.sleep,
-        clock: Callable[[], float] = time.time,
-        what: str = "",
-    ) -> None:
-        super().__init__(config, ownership, health, sleep=sleep, clock=clock, what=what)
-        self.api = config.api_url.rstrip("/")
-        self.pattern = re.compile(config.deployment_pattern)
-        self.fingerprint = fingerprint(
+    @cached_property
+    def pattern(self) -> re.Pattern[str]:
+        return re.compile(self.config.deployment_pattern)
+
+    @cached_property
+    def fingerprint(self) -> str:
+        return fingerprint(
             {
                 "api": self.api,
-                "services": sorted(config.service_ids),
-                "horizon": config.horizon,
-                "pattern": config.deployment_pattern,
+                "services": sorted(self.config.service_ids),
+                "horizon": self.config.horizon,
+                "pattern": self.config.deployment_pattern,
             }
         )
 
@@ -258,18 +249,9 @@ class PagerDuty(PolledSource[PagerDutySource]):
         )
 
 
-def _build(config: PagerDutySource, context: SourceContext) -> PagerDuty:
-    return PagerDuty(
-        config, context.ownership, context.health, what=context.what, clock=context.clock
-    )
-
-
 def _describe(source: PagerDuty) -> list[str]:
     services = ", ".join(source.config.service_ids) or "every service"
-    return [
-        f"- {source.name} (pagerduty, every {source.interval:g}s): incidents of "
-        f"{services}; API {source.api}"
-    ]
+    return [headline(source, "pagerduty", f"incidents of {services}; API {source.api}")]
 
 
-SOURCE_TYPE = SourceType("pagerduty", PagerDutySource, _build, _describe)
+SOURCE_TYPE = SourceType("pagerduty", PagerDutySource, PagerDuty.build, _describe)

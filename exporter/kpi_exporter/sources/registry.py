@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import importlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Generic, Protocol, TypeVar
@@ -91,6 +91,16 @@ class SourceType(Generic[ConfigT, BuiltT]):
     build: Callable[[ConfigT, SourceContext], BuiltT | None]
     describe: Callable[[BuiltT], list[str]]
     pushed: bool = False
+
+
+def headline(source: Any, kind: str, what: str) -> str:
+    """The first line ``check-config`` prints for a polled source."""
+    return f"- {source.name} ({kind}, every {source.interval:g}s): {what}"
+
+
+def listed(entries: Iterable[str]) -> list[str]:
+    """The files or URLs a source reads, one indented line each under its headline."""
+    return [f"    {entry}" for entry in entries]
 
 
 def _load() -> tuple[SourceType[Any, Any], ...]:

@@ -43,7 +43,7 @@ from ..ownership import Owner
 from ..store import SourceState
 from . import Poll, SourceError
 from .files import ReportInputs, ReportSource
-from .registry import SourceContext, SourceType
+from .registry import SourceType, headline
 from .times import parse_time
 
 
@@ -253,23 +253,9 @@ def _time(text: str) -> float:
     return parse_time(text)
 
 
-def _build(config: ScanReportSource, context: SourceContext) -> ScanReports:
-    return ScanReports(
-        config,
-        context.base_dir,
-        context.ownership,
-        context.health,
-        what=context.what,
-        clock=context.clock,
-    )
-
-
 def _describe(source: ScanReports) -> list[str]:
-    files = source.files()
-    return [
-        f"- {source.name} (scan_report, every {source.interval:g}s): {len(files)} file(s)"
-        f", {len(source.config.urls)} URL(s)"
-    ]
+    read = f"{len(source.files())} file(s), {len(source.config.urls)} URL(s)"
+    return [headline(source, "scan_report", read)]
 
 
-SOURCE_TYPE = SourceType("scan_report", ScanReportSource, _build, _describe)
+SOURCE_TYPE = SourceType("scan_report", ScanReportSource, ScanReports.build, _describe)

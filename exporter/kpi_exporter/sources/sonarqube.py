@@ -26,20 +26,17 @@ from __future__ import annotations
 
 import base64
 import math
-import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
 from ..config_base import Credentials, Duration, Name
-from ..health import Health
 from ..model import Event, Gauge
-from ..ownership import Ownership
 from ..store import SourceState
 from . import Poll, PolledSource, SourceError
 from .http import HttpClient, HttpStatusError
-from .registry import SourceContext, SourceType
+from .registry import SourceType, headline
 
 
 class SonarQubeSource(Credentials):
@@ -82,19 +79,6 @@ class SonarQube(PolledSource[SonarQubeSource]):
     """Polls the measures of the configured SonarQube projects."""
 
     system = "SonarQube"
-
-    def __init__(
-        self,
-        config: SonarQubeSource,
-        ownership: Ownership,
-        health: Health,
-        *,
-        sleep: Callable[[float], None] = time.sleep,
-        clock: Callable[[], float] = time.time,
-        what: str = "",
-    ) -> None:
-        super().__init__(config, ownership, health, sleep=sleep, clock=clock, what=what)
-        self.api = config.api_url.rstrip("/")
 
     def _headers(self, token: str) -> dict[str, str]:
         if not token:
@@ -173,17 +157,9 @@ def _metric(measure: Mapping[str, Any]) -> tuple[str, float | None]:
     return metric, value if math.isfinite(value) else None
 
 
-def _build(config: SonarQubeSource, context: SourceContext) -> SonarQube:
-    return SonarQube(
-        config, context.ownership, context.health, what=context.what, clock=context.clock
-    )
-
-
 def _describe(source: SonarQube) -> list[str]:
     projects = ", ".join(f"{k} -> {v}" for k, v in source.config.projects.items())
-    return [
-        f"- {source.name} (sonarqube, every {source.interval:g}s): {projects}; API {source.api}"
-    ]
+    return [headline(source, "sonarqube", f"{projects}; API {source.api}")]
 
 
-SOURCE_TYPE = SourceType("sonarqube", SonarQubeSource, _build, _describe)
+SOURCE_TYPE = SourceType("sonarqube", SonarQubeSource, SonarQube.build, _describe)

@@ -38,7 +38,7 @@ from .business_values import (
     label_text,
     unique_metrics,
 )
-from .registry import SourceContext, SourceType
+from .registry import SourceContext, SourceType, headline
 
 
 class SqlMeasure(Strict):
@@ -222,11 +222,8 @@ def _build(config: SqlSource, context: SourceContext) -> SqlQueries:
 
 def _describe(source: SqlQueries) -> list[str]:
     metrics = ", ".join(measure.metric for measure in source.config.measures)
-    return [
-        f"- {source.name} (sql, every {source.interval:g}s): "
-        f"URL from {source.config.url_env or source.config.url_file}"
-        f" -> kpi_business_value{{metric={metrics}}}"
-    ]
+    url = f"URL from {source.config.url_env or source.config.url_file}"
+    return [headline(source, "sql", f"{url} -> kpi_business_value{{metric={metrics}}}")]
 
 
 SOURCE_TYPE = SourceType("sql", SqlSource, _build, _describe)

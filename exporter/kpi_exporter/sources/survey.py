@@ -40,7 +40,7 @@ from ..store import SourceState
 from . import Poll, SourceError
 from .business_values import finite_number
 from .files import matching_files
-from .registry import SourceContext, SourceType
+from .registry import SourceContext, SourceType, headline, listed
 from .times import parse_time
 
 
@@ -209,10 +209,7 @@ def _build(config: SurveySource, context: SourceContext) -> SurveyFiles:
 
 def _describe(source: SurveyFiles) -> list[str]:
     files = source.files()
-    return [
-        f"- {source.name} (survey, every {source.interval:g}s): {len(files)} file(s)",
-        *(f"    {file}" for file in files),
-    ]
+    return [headline(source, "survey", f"{len(files)} file(s)"), *listed(files)]
 
 
 SOURCE_TYPE = SourceType("survey", SurveySource, _build, _describe)

@@ -35,7 +35,7 @@ from ...store import SourceState
 from .. import Poll, SourceError
 from ..cursor import CURSOR_VERSION, dump_cursor, load_cursor
 from ..http import HttpClient, with_query
-from ..registry import SourceContext, SourceType
+from ..registry import SourceContext, SourceType, headline
 from .auth import check_credentials, make_auth
 from .config import GitHubSource
 from .normalise import Malformed, checked
@@ -300,8 +300,8 @@ def _describe(source: GitHub) -> list[str]:
         topics = f", topics {','.join(github.topics)}" if github.topics else ""
         scope.append(f"org {github.org} (names ~ {github.repo_pattern!r}{topics})")
     return [
-        f"- {source.name} (github, every {github.interval:g}s): {', '.join(scope)}; "
-        f"deployments from {github.deploy_signal}, API {source.api}"
+        headline(source, "github", f"{', '.join(scope)}; ")
+        + f"deployments from {github.deploy_signal}, API {source.api}"
     ]
 
 

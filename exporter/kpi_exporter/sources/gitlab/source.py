@@ -80,7 +80,7 @@ from .. import Poll, PolledSource, SourceError
 from ..cursor import dump_cursor, fingerprint, load_cursor
 from ..http import HttpClient, with_query
 from ..marks import Mark, moved, unread
-from ..registry import SourceContext, SourceType
+from ..registry import SourceContext, SourceType, headline
 from ..times import iso
 from .changes import (
     PER_PAGE,
@@ -168,7 +168,6 @@ class GitLab(PolledSource[GitLabSource]):
     ) -> None:
         super().__init__(config, ownership, health, sleep=sleep, clock=clock, what=what)
         self.settings = settings
-        self.api = config.api_url.rstrip("/")
         what_matters = {
             "api": self.api,
             "group": [config.group, config.include_subgroups],
@@ -522,13 +521,9 @@ def _describe(source: GitLab) -> list[str]:
     gitlab = source.config
     scope = [*gitlab.projects]
     if gitlab.group:
-        scope.append(
-            f"group {gitlab.group}" + (" and subgroups" if gitlab.include_subgroups else "")
-        )
-    return [
-        f"- {source.name} (gitlab, every {gitlab.interval:g}s): {', '.join(scope)}; "
-        f"API {source.api}"
-    ]
+        subgroups = " and subgroups" if gitlab.include_subgroups else ""
+        scope.append(f"group {gitlab.group}{subgroups}")
+    return [headline(source, "gitlab", f"{', '.join(scope)}; API {source.api}")]
 
 
 SOURCE_TYPE = SourceType("gitlab", GitLabSource, _build, _describe)
