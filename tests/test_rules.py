@@ -15,8 +15,9 @@ from typing import Any
 import pytest
 import yaml
 
-from kpi_exporter import bundle, cli, reference
+from kpi_exporter import cli
 from kpi_exporter.kpis.families import AGE_THRESHOLDS, EXPORTER_FAMILIES, FAMILIES
+from kpi_exporter.render import bundle, reference
 
 ROOT = Path(__file__).resolve().parent.parent
 RENDERED = sorted((ROOT / "alerts" / "rendered").glob("*.yaml"))

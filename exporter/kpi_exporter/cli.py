@@ -14,12 +14,13 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from . import __version__, backfill, bundle, explain, logs, reference
+from . import __version__, backfill, explain, logs
 from .config import DEFAULT_PORT, Config, ConfigError, load_config
 from .credentials import CredentialError
 from .health import Health
 from .ownership import Ownership
 from .pipeline import Pipeline
+from .render import bundle, reference
 from .scheduler import Scheduler
 from .server import ExporterServer, parse_listen_address
 from .sharding import Shard, parse_index
