@@ -18,8 +18,7 @@ import pytest
 import requests
 import responses
 
-from kpi_exporter.cli import build_sources
-from kpi_exporter.config import ConfigError, parse_config
+from kpi_exporter.config import parse_config
 from kpi_exporter.health import Health
 from kpi_exporter.kpis import KpiSettings
 from kpi_exporter.model import Change, Defect, Deployment, Event, Incident
@@ -993,19 +992,3 @@ def test_a_rollback_redeploys_an_older_commit(fake):
         "gitlab/acme/shop/deployment/302": "normal",
         "gitlab/acme/shop/deployment/303": "rollback",
     }
-
-
-def test_build_sources_registers_gitlab_and_a_missing_token_is_a_config_error(monkeypatch):
-    config = parse_config(
-        CONFIG + "sources:\n  - {type: gitlab, name: gl, token_env: GL_TOKEN, group: acme}\n"
-    )
-    monkeypatch.setenv("GL_TOKEN", TOKEN)
-    polled, _ = build_sources(config, Ownership(config))
-    assert [type(source) for source in polled] == [GitLab]
-
-    monkeypatch.delenv("GL_TOKEN")
-    with pytest.raises(ConfigError) as raised:
-        build_sources(config, Ownership(config))
-    assert raised.value.problems == [
-        "sources[0]: environment variable GL_TOKEN is not set or empty"
-    ]

@@ -15,7 +15,6 @@ from urllib.parse import parse_qsl, urlsplit
 import pytest
 import responses
 
-from kpi_exporter.cli import build_sources
 from kpi_exporter.config import ConfigError, parse_config
 from kpi_exporter.health import Health
 from kpi_exporter.kpis import KpiSettings
@@ -557,20 +556,3 @@ def test_config_checks_auth_and_queries() -> None:
         "secrets are not allowed inline; use token_env (an environment variable) or token_file"
         " (a file) instead"
     )
-
-
-def test_build_sources_registers_jira_and_a_missing_token_is_a_config_error(monkeypatch):
-    config = parse_config(
-        CONFIG
-        + "sources:\n  - {type: jira, name: j, flavour: datacenter, api_url: "
-        + DC
-        + ", token_env: J_TOKEN, bug_jql: 'type = Bug'}\n"
-    )
-    monkeypatch.setenv("J_TOKEN", TOKEN)
-    polled, _ = build_sources(config, Ownership(config))
-    assert [type(source) for source in polled] == [Jira]
-
-    monkeypatch.delenv("J_TOKEN")
-    with pytest.raises(ConfigError) as raised:
-        build_sources(config, Ownership(config))
-    assert raised.value.problems == ["sources[0]: environment variable J_TOKEN is not set or empty"]

@@ -18,7 +18,6 @@ import pytest
 import requests
 import responses
 
-from kpi_exporter.cli import build_sources
 from kpi_exporter.config import ConfigError, parse_config
 from kpi_exporter.health import Health
 from kpi_exporter.model import Deployment, DeploymentOutcome, Incident
@@ -427,13 +426,6 @@ def test_a_5xx_is_retried_then_succeeds(fake):
     assert len(poll.events) == 2 and len(slept) == 1 and 0.5 <= slept[0] <= 1.5
 
 
-def test_malformed_json_fails_the_poll(fake):
-    fake.queue("/incidents", 200, {}, '{"incidents": [{"id": "P1", ')
-
-    with pytest.raises(SourceError, match=r"GET https://pd.example.test/incidents: response is"):
-        pagerduty().poll(SourceState())
-
-
 def test_json_of_an_unexpected_shape_fails_the_poll_clearly(fake):
     fake.queue("/incidents", 200, {}, {"incidents": [{"title": "no id"}], "more": False})
 
@@ -485,22 +477,6 @@ def test_service_ids_filter_every_list(fake):
     assert [e.key for e in poll.events] == ["pagerduty/PDEF2"]
     queries = [parse_qsl(urlsplit(str(c.request.url)).query) for c in responses.calls]
     assert all(("service_ids[]", "PSVC2") in query for query in queries)
-
-
-def test_build_sources_registers_pagerduty_and_a_missing_token_is_a_config_error(monkeypatch):
-    config = parse_config(
-        CONFIG + "sources:\n  - {type: pagerduty, name: pd, token_env: PD_TOKEN}\n"
-    )
-    monkeypatch.setenv("PD_TOKEN", TOKEN)
-    polled, _ = build_sources(config, Ownership(config))
-    assert [type(source) for source in polled] == [PagerDuty]
-
-    monkeypatch.delenv("PD_TOKEN")
-    with pytest.raises(ConfigError) as raised:
-        build_sources(config, Ownership(config))
-    assert raised.value.problems == [
-        "sources[0]: environment variable PD_TOKEN is not set or empty"
-    ]
 
 
 def test_an_inline_token_is_refused():

@@ -124,15 +124,6 @@ def test_basic_auth_sends_the_token_as_the_user_name(monkeypatch):
 
 
 @responses.activate
-def test_malformed_json_fails_the_poll_without_the_token(monkeypatch):
-    responses.get(MEASURES, body="<html>proxy error</html>")
-
-    with pytest.raises(SourceError, match="response is not valid JSON") as raised:
-        sonarqube(monkeypatch).poll(SourceState())
-    assert TOKEN not in str(raised.value)
-
-
-@responses.activate
 def test_an_answer_of_another_shape_fails_the_poll(monkeypatch):
     responses.get(MEASURES, json={"errors": [{"msg": "odd"}]})
 
