@@ -1,14 +1,18 @@
-"""Small helpers the incident-management sources (PagerDuty, Opsgenie) share: the explicit
-deployment reference and the owner of a list of service names."""
+"""What the incident-management sources (PagerDuty, Opsgenie) share: their base (the explicit
+deployment reference they look for, the fingerprint of their settings), the reference itself
+and the owner of a list of service names."""
 
 from __future__ import annotations
 
 import logging
 import re
 from collections.abc import Iterable
-from typing import Any
+from functools import cached_property
+from typing import Any, Protocol, TypeVar
 
 from ..ownership import Owner, Ownership
+from . import PolledSource
+from .cursor import fingerprint
 
 # A 7-40 character hex SHA (with a digit, so that words such as "defaced" are none), or
 # "deploy: ID" / "deployment #ID". The first non-empty group is the reference.
@@ -43,3 +47,43 @@ def owner_of(ownership: Ownership, services: Iterable[str], apps: Iterable[str] 
         if owner != ownership.default:
             return owner
     return ownership.default
+
+
+class _IncidentSettings(Protocol):
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def interval(self) -> float: ...
+
+    @property
+    def horizon(self) -> float: ...
+
+    @property
+    def deployment_pattern(self) -> str: ...
+
+
+IncidentT = TypeVar("IncidentT", bound=_IncidentSettings)
+
+
+class IncidentTool(PolledSource[IncidentT]):
+    """An incident-management API: the explicit deployment reference its incidents may carry
+    (``pattern``), and the fingerprint of the settings its events depend on, which are the
+    API, the horizon, the pattern and what :meth:`scope` selects."""
+
+    @cached_property
+    def pattern(self) -> re.Pattern[str]:
+        return re.compile(self.config.deployment_pattern)
+
+    @cached_property
+    def fingerprint(self) -> str:
+        what_matters = {
+            "api": self.api,
+            "horizon": self.config.horizon,
+            "pattern": self.config.deployment_pattern,
+        }
+        return fingerprint({**what_matters, **self.scope()})
+
+    def scope(self) -> dict[str, Any]:
+        """The settings that choose the incidents read (services, a query)."""
+        raise NotImplementedError

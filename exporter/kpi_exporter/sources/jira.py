@@ -54,7 +54,7 @@ from ..store import SourceState
 from . import Poll, PolledSource, SourceError
 from .cursor import dump_cursor, fingerprint, load_cursor
 from .http import HttpClient, with_query
-from .registry import SourceContext, SourceType, headline
+from .registry import SourceType, headline, with_settings
 from .times import api_time
 
 
@@ -425,17 +425,6 @@ class Jira(PolledSource[JiraSource]):
         )
 
 
-def _build(config: JiraSource, context: SourceContext) -> Jira:
-    return Jira(
-        config,
-        context.ownership,
-        context.settings,
-        context.health,
-        what=context.what,
-        clock=context.clock,
-    )
-
-
 def _describe(source: Jira) -> list[str]:
     jira = source.config
     queries = [
@@ -447,4 +436,4 @@ def _describe(source: Jira) -> list[str]:
     return [headline(source, f"jira {jira.flavour}", found)]
 
 
-SOURCE_TYPE = SourceType("jira", JiraSource, _build, _describe)
+SOURCE_TYPE = SourceType("jira", JiraSource, with_settings(Jira), _describe)

@@ -27,9 +27,7 @@ bad key or spent retries fail the poll as a whole.
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Mapping
-from functools import cached_property
 from typing import Any, Literal
 from urllib.parse import urlencode
 
@@ -38,11 +36,12 @@ from pydantic import Field
 from ..config_base import Credentials, Duration, Name, Regex
 from ..model import Event, Incident
 from ..store import SourceState
-from . import Poll, PolledSource, SourceError
-from .cursor import dump_cursor, fingerprint, load_cursor
+from . import Poll, SourceError
+from .cursor import dump_cursor, load_cursor
 from .http import HttpClient
 from .incident_tools import (
     DEFAULT_DEPLOYMENT_PATTERN,
+    IncidentTool,
     deployment_ref,
     owner_of,
 )
@@ -79,25 +78,13 @@ def timestamp(text: Any) -> float | None:
     return api_time(text, SYSTEM)
 
 
-class Opsgenie(PolledSource[OpsgenieSource]):
+class Opsgenie(IncidentTool[OpsgenieSource]):
     """Polls the alerts of one Opsgenie account."""
 
     system = SYSTEM
 
-    @cached_property
-    def pattern(self) -> re.Pattern[str]:
-        return re.compile(self.config.deployment_pattern)
-
-    @cached_property
-    def fingerprint(self) -> str:
-        return fingerprint(
-            {
-                "api": self.api,
-                "query": self.config.query,
-                "horizon": self.config.horizon,
-                "pattern": self.config.deployment_pattern,
-            }
-        )
+    def scope(self) -> dict[str, Any]:
+        return {"query": self.config.query}
 
     def alerts_url(self, floor: float) -> str:
         query = f"createdAt >= {int(floor * 1000)}"

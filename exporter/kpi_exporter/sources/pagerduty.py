@@ -32,9 +32,7 @@ idempotent). Malformed JSON, a bad token or spent retries fail the poll as a who
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Iterator, Mapping
-from functools import cached_property
 from typing import Any, Literal
 from urllib.parse import quote, urlencode
 
@@ -43,11 +41,12 @@ from pydantic import Field
 from ..config_base import Credentials, Duration, Name, Regex
 from ..model import Event, Incident
 from ..store import SourceState
-from . import Poll, PolledSource, SourceError
-from .cursor import dump_cursor, fingerprint, load_cursor
+from . import Poll, SourceError
+from .cursor import dump_cursor, load_cursor
 from .http import HttpClient, HttpStatusError
 from .incident_tools import (
     DEFAULT_DEPLOYMENT_PATTERN,
+    IncidentTool,
     deployment_ref,
     owner_of,
 )
@@ -89,25 +88,13 @@ def windows(since: float, until: float) -> Iterator[tuple[float, float]]:
         start = end
 
 
-class PagerDuty(PolledSource[PagerDutySource]):
+class PagerDuty(IncidentTool[PagerDutySource]):
     """Polls the incidents of one PagerDuty account."""
 
     system = SYSTEM
 
-    @cached_property
-    def pattern(self) -> re.Pattern[str]:
-        return re.compile(self.config.deployment_pattern)
-
-    @cached_property
-    def fingerprint(self) -> str:
-        return fingerprint(
-            {
-                "api": self.api,
-                "services": sorted(self.config.service_ids),
-                "horizon": self.config.horizon,
-                "pattern": self.config.deployment_pattern,
-            }
-        )
+    def scope(self) -> dict[str, Any]:
+        return {"services": sorted(self.config.service_ids)}
 
     def read(self, state: SourceState) -> Poll:
         token = self.poll_token()

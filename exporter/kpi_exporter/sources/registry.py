@@ -93,6 +93,23 @@ class SourceType(Generic[ConfigT, BuiltT]):
     pushed: bool = False
 
 
+def with_settings(make: Callable[..., BuiltT]) -> Callable[[Any, SourceContext], BuiltT]:
+    """The factory of a source whose constructor takes the KPI settings after the ownership
+    (the delivery sources: GitHub, GitLab, Jira)."""
+
+    def build(config: Any, context: SourceContext) -> BuiltT:
+        return make(
+            config,
+            context.ownership,
+            context.settings,
+            context.health,
+            what=context.what,
+            clock=context.clock,
+        )
+
+    return build
+
+
 def headline(source: Any, kind: str, what: str) -> str:
     """The first line ``check-config`` prints for a polled source."""
     return f"- {source.name} ({kind}, every {source.interval:g}s): {what}"

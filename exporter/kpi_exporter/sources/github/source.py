@@ -35,7 +35,7 @@ from ...store import SourceState
 from .. import Poll, SourceError
 from ..cursor import CURSOR_VERSION, dump_cursor, load_cursor
 from ..http import HttpClient, with_query
-from ..registry import SourceContext, SourceType, headline
+from ..registry import SourceContext, SourceType, headline, with_settings
 from .auth import check_credentials, make_auth
 from .config import GitHubSource
 from .normalise import Malformed, checked
@@ -282,15 +282,8 @@ class GitHub:
 
 
 def _build(config: GitHubSource, context: SourceContext) -> GitHub:
-    check_credentials(config, context.what)
-    return GitHub(
-        config,
-        context.ownership,
-        context.settings,
-        context.health,
-        what=context.what,
-        clock=context.clock,
-    )
+    check_credentials(config, context.what)  # the App's key too, at start
+    return with_settings(GitHub)(config, context)
 
 
 def _describe(source: GitHub) -> list[str]:

@@ -80,7 +80,7 @@ from .. import Poll, PolledSource, SourceError
 from ..cursor import dump_cursor, fingerprint, load_cursor
 from ..http import HttpClient, with_query
 from ..marks import Mark, moved, unread
-from ..registry import SourceContext, SourceType, headline
+from ..registry import SourceType, headline, with_settings
 from ..times import iso
 from .changes import (
     PER_PAGE,
@@ -506,17 +506,6 @@ def _id(item: Mapping[str, Any]) -> int:
     return int(item["id"])
 
 
-def _build(config: GitLabSource, context: SourceContext) -> GitLab:
-    return GitLab(
-        config,
-        context.ownership,
-        context.settings,
-        context.health,
-        what=context.what,
-        clock=context.clock,
-    )
-
-
 def _describe(source: GitLab) -> list[str]:
     gitlab = source.config
     scope = [*gitlab.projects]
@@ -526,4 +515,4 @@ def _describe(source: GitLab) -> list[str]:
     return [headline(source, "gitlab", f"{', '.join(scope)}; API {source.api}")]
 
 
-SOURCE_TYPE = SourceType("gitlab", GitLabSource, _build, _describe)
+SOURCE_TYPE = SourceType("gitlab", GitLabSource, with_settings(GitLab), _describe)
