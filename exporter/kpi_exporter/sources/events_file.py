@@ -13,19 +13,17 @@ import hashlib
 import json
 import logging
 import os
-from pathlib import Path
 from typing import Any, BinaryIO, Literal
 
 from pydantic import Field
 
 from ..config_base import Duration, Name, Strict
 from ..model import Event
-from ..ownership import Ownership
 from ..store import SourceState
 from . import Poll, SourceError
 from .event_format import EventFormatError, parse_event
-from .files import matching_files
-from .registry import SourceContext, SourceType, headline, listed
+from .files import FileSource
+from .registry import SourceType, headline, listed
 
 
 class EventsFileSource(Strict):
@@ -39,18 +37,8 @@ log = logging.getLogger(__name__)
 HEAD_BYTES = 4096
 
 
-class EventsFiles:
+class EventsFiles(FileSource[EventsFileSource]):
     """Polls the files matching the configured paths or globs."""
-
-    def __init__(self, config: EventsFileSource, base_dir: Path, ownership: Ownership) -> None:
-        self.name = config.name
-        self.interval = config.interval
-        self.base_dir = base_dir
-        self.paths = list(config.paths)
-        self.ownership = ownership
-
-    def files(self) -> list[str]:
-        return matching_files(self.base_dir, self.paths)
 
     def poll(self, state: SourceState) -> Poll:
         positions: dict[str, Any] = json.loads(state.cursor) if state.cursor else {}
@@ -116,13 +104,9 @@ def _head(file: BinaryIO, offset: int) -> str:
     return hashlib.sha256(file.read(min(offset, HEAD_BYTES))).hexdigest()[:16]
 
 
-def _build(config: EventsFileSource, context: SourceContext) -> EventsFiles:
-    return EventsFiles(config, context.base_dir, context.ownership)
-
-
 def _describe(source: EventsFiles) -> list[str]:
     files = source.files()
     return [headline(source, "events_file", f"{len(files)} file(s)"), *listed(files)]
 
 
-SOURCE_TYPE = SourceType("events_file", EventsFileSource, _build, _describe)
+SOURCE_TYPE = SourceType("events_file", EventsFileSource, EventsFiles.build, _describe)

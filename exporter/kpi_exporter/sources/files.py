@@ -8,7 +8,7 @@ import os
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, Self, TypeVar
+from typing import TYPE_CHECKING, Generic, Protocol, Self, TypeVar
 
 from pydantic import Field, model_validator
 
@@ -21,6 +21,40 @@ from .http import HttpClient
 
 if TYPE_CHECKING:  # the registry builds on the sources
     from .registry import SourceContext
+
+
+class _FileSettings(Protocol):
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def interval(self) -> float: ...
+
+    @property
+    def paths(self) -> list[str]: ...
+
+
+FileT = TypeVar("FileT", bound=_FileSettings)
+
+
+class FileSource(Generic[FileT]):
+    """The base of a source of local files: its configuration, name and interval, the files
+    matching its ``paths`` (globs, relative to ``base_dir``) and who owns what they hold."""
+
+    def __init__(self, config: FileT, base_dir: Path, ownership: Ownership) -> None:
+        self.config = config
+        self.name = config.name
+        self.interval = config.interval
+        self.base_dir = base_dir
+        self.paths = list(config.paths)
+        self.ownership = ownership
+
+    @classmethod
+    def build(cls, config: FileT, context: SourceContext) -> Self:
+        return cls(config, context.base_dir, context.ownership)
+
+    def files(self) -> list[str]:
+        return matching_files(self.base_dir, self.paths)
 
 
 class ReportInputs(Credentials):

@@ -46,8 +46,8 @@ from ..model import CostLine, Event
 from ..ownership import Ownership
 from ..store import SourceState
 from . import Poll, SourceError
-from .files import matching_files
-from .registry import SourceContext, SourceType, headline, listed
+from .files import FileSource
+from .registry import SourceType, headline, listed
 
 
 class FocusSource(Strict):
@@ -73,22 +73,14 @@ class FocusError(Exception):
     """A file that cannot be read at all (a required column missing, Parquet without pyarrow)."""
 
 
-class FocusFiles:
+class FocusFiles(FileSource[FocusSource]):
     """Polls the FOCUS export files matching the configured paths or globs."""
 
     def __init__(self, config: FocusSource, base_dir: Path, ownership: Ownership) -> None:
-        self.name = config.name
-        self.interval = config.interval
-        self.config = config
-        self.ownership = ownership
-        self.base_dir = base_dir
-        self.paths = list(config.paths)
+        super().__init__(config, base_dir, ownership)
         # Last good read per file: ((size, mtime_ns), totals), and the keys last emitted.
         self._reads: dict[str, tuple[tuple[int, int], dict[Total, float]]] = {}
         self._emitted: dict[str, CostLine] = {}
-
-    def files(self) -> list[str]:
-        return matching_files(self.base_dir, self.paths)
 
     def poll(self, state: SourceState) -> Poll:
         problems: list[str] = []
@@ -278,14 +270,10 @@ def _tags(tags: Any) -> dict[str, str]:
     return {str(k): str(v) for k, v in tags.items() if v is not None}
 
 
-def _build(config: FocusSource, context: SourceContext) -> FocusFiles:
-    return FocusFiles(config, context.base_dir, context.ownership)
-
-
 def _describe(source: FocusFiles) -> list[str]:
     files = source.files()
     spend = f"{len(files)} file(s), spend from {source.config.cost_column}"
     return [headline(source, "focus", spend), *listed(files)]
 
 
-SOURCE_TYPE = SourceType("focus", FocusSource, _build, _describe)
+SOURCE_TYPE = SourceType("focus", FocusSource, FocusFiles.build, _describe)

@@ -46,8 +46,8 @@ from ..ownership import Owner, Ownership
 from ..store import SourceState
 from . import Poll, SourceError
 from .cursor import dump_cursor, load_cursor
-from .files import matching_files
-from .registry import SourceContext, SourceType, headline, listed
+from .files import FileSource
+from .registry import SourceType, headline, listed
 from .safe_xml import XmlError, parse_xml
 from .times import parse_time
 
@@ -89,20 +89,12 @@ class SuiteRuns:
         self.outcomes[test] = self.outcomes.get(test, 0) | outcome
 
 
-class JUnitReports:
+class JUnitReports(FileSource[JUnitSource]):
     """Polls the configured JUnit XML report files."""
 
     def __init__(self, config: JUnitSource, base_dir: Path, ownership: Ownership) -> None:
-        self.name = config.name
-        self.interval = config.interval
-        self.config = config
-        self.base_dir = base_dir
-        self.ownership = ownership
-        self.paths = list(config.paths)
+        super().__init__(config, base_dir, ownership)
         self.commit_pattern = re.compile(config.commit_pattern) if config.commit_pattern else None
-
-    def files(self) -> list[str]:
-        return matching_files(self.base_dir, self.paths)
 
     def poll(self, state: SourceState) -> Poll:
         known: dict[str, Any] = self._load(state.cursor)
@@ -286,14 +278,10 @@ def _finished(suite: Element) -> float | None:
     return started + max(0.0, duration)
 
 
-def _build(config: JUnitSource, context: SourceContext) -> JUnitReports:
-    return JUnitReports(config, context.base_dir, context.ownership)
-
-
 def _describe(source: JUnitReports) -> list[str]:
     files = source.files()
     app = source.config.app or "from apps.*.paths"
     return [headline(source, "junit", f"{len(files)} file(s), app {app}"), *listed(files)]
 
 
-SOURCE_TYPE = SourceType("junit", JUnitSource, _build, _describe)
+SOURCE_TYPE = SourceType("junit", JUnitSource, JUnitReports.build, _describe)
