@@ -11,13 +11,16 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, ClassVar, Generic, Protocol, Self, TypeVar
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, Protocol, Self, TypeVar
 
 from ..credentials import CredentialError, read_secret
 from ..health import Health
+from ..kpis.settings import KpiSettings
 from ..model import Event
 from ..ownership import Ownership
 from ..store import SourceState, Validator
+from .cursor import fingerprint
 
 if TYPE_CHECKING:  # the registry builds on this module
     from .registry import SourceContext
@@ -38,7 +41,9 @@ class Source(Protocol):
     def poll(self, state: SourceState) -> Poll: ...
 
 
-class _Settings(Protocol):
+class PolledSettings(Protocol):
+    """What every source configuration has."""
+
     @property
     def name(self) -> str: ...
 
@@ -46,7 +51,7 @@ class _Settings(Protocol):
     def interval(self) -> float: ...
 
 
-SettingsT = TypeVar("SettingsT", bound=_Settings)
+SettingsT = TypeVar("SettingsT", bound=PolledSettings)
 
 
 class PolledSource(Generic[SettingsT]):
@@ -109,6 +114,55 @@ class PolledSource(Generic[SettingsT]):
 
     def read(self, state: SourceState) -> Poll:
         """One poll of the source from the ``state`` it left last time."""
+        raise NotImplementedError
+
+
+class HorizonSettings(PolledSettings, Protocol):
+    """The configuration of a source that reads back ``horizon`` seconds on a first sync."""
+
+    @property
+    def horizon(self) -> float: ...
+
+
+HorizonT = TypeVar("HorizonT", bound=HorizonSettings)
+
+
+class KpiSource(PolledSource[HorizonT]):
+    """A polled source whose events depend on the KPI ``settings`` too (the production
+    pattern: GitLab, Jira). Its cursor is made with the fingerprint of the API, the horizon,
+    the production pattern and what :meth:`scope` adds: a change of any reads all again."""
+
+    def __init__(
+        self,
+        config: HorizonT,
+        ownership: Ownership,
+        settings: KpiSettings,
+        health: Health | None = None,
+        *,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.time,
+        what: str = "",
+    ) -> None:
+        super().__init__(config, ownership, health, sleep=sleep, clock=clock, what=what)
+        self.settings = settings
+
+    @classmethod
+    def build(cls, config: HorizonT, context: SourceContext) -> Self:
+        from .registry import with_settings  # the registry imports every source module
+
+        return with_settings(cls)(config, context)
+
+    @cached_property
+    def fingerprint(self) -> str:
+        what_matters = {
+            "api": self.api,
+            "horizon": self.config.horizon,
+            "production": self.settings.production.pattern,
+        }
+        return fingerprint({**what_matters, **self.scope()})
+
+    def scope(self) -> dict[str, Any]:
+        """The settings besides those that the events depend on."""
         raise NotImplementedError
 
 

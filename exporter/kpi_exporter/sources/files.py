@@ -16,20 +16,14 @@ from ..config_base import Credentials, Duration, Name
 from ..health import Health
 from ..ownership import Ownership
 from ..store import SourceState
-from . import PolledSource
+from . import PolledSettings, PolledSource
 from .http import HttpClient
 
 if TYPE_CHECKING:  # the registry builds on the sources
     from .registry import SourceContext
 
 
-class _FileSettings(Protocol):
-    @property
-    def name(self) -> str: ...
-
-    @property
-    def interval(self) -> float: ...
-
+class _FileSettings(PolledSettings, Protocol):
     @property
     def paths(self) -> list[str]: ...
 

@@ -11,7 +11,7 @@ from functools import cached_property
 from typing import Any, Protocol, TypeVar
 
 from ..ownership import Owner, Ownership
-from . import PolledSource
+from . import HorizonSettings, PolledSource
 from .cursor import fingerprint
 
 # A 7-40 character hex SHA (with a digit, so that words such as "defaced" are none), or
@@ -49,16 +49,7 @@ def owner_of(ownership: Ownership, services: Iterable[str], apps: Iterable[str] 
     return ownership.default
 
 
-class _IncidentSettings(Protocol):
-    @property
-    def name(self) -> str: ...
-
-    @property
-    def interval(self) -> float: ...
-
-    @property
-    def horizon(self) -> float: ...
-
+class _IncidentSettings(HorizonSettings, Protocol):
     @property
     def deployment_pattern(self) -> str: ...
 

@@ -38,23 +38,20 @@ from __future__ import annotations
 
 import base64
 import logging
-import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
 from ..config_base import Credentials, Duration, Name, Strict
-from ..health import Health
-from ..kpis.settings import KpiSettings
 from ..model import Defect, Event, Incident
-from ..ownership import Owner, Ownership
+from ..ownership import Owner
 from ..store import SourceState
-from . import Poll, PolledSource, SourceError
-from .cursor import dump_cursor, fingerprint, load_cursor
+from . import KpiSource, Poll, SourceError
+from .cursor import dump_cursor, load_cursor
 from .http import HttpClient, with_query
-from .registry import SourceType, headline, with_settings
+from .registry import SourceType, headline
 from .times import api_time
 
 
@@ -161,27 +158,19 @@ def _adf_text(node: Any) -> Iterator[str]:
             yield from _adf_text(child)
 
 
-class Jira(PolledSource[JiraSource]):
+class Jira(KpiSource[JiraSource]):
     """Polls the incident and bug queries of one Jira site."""
 
     system = "Jira"
 
-    def __init__(
-        self,
-        config: JiraSource,
-        ownership: Ownership,
-        settings: KpiSettings,
-        health: Health,
-        *,
-        sleep: Callable[[float], None] = time.sleep,
-        clock: Callable[[], float] = time.time,
-        what: str = "",
-    ) -> None:
-        super().__init__(config, ownership, health, sleep=sleep, clock=clock, what=what)
-        self.settings = settings
-        self.version = "3" if config.flavour == "cloud" else "2"
-        what_matters = {
-            "api": self.api,
+    @property
+    def version(self) -> str:
+        """The REST API version of the flavour."""
+        return "3" if self.config.flavour == "cloud" else "2"
+
+    def scope(self) -> dict[str, Any]:
+        config = self.config
+        return {
             "flavour": config.flavour,
             "jql": [config.incident_jql, config.bug_jql],
             "fields": [
@@ -193,10 +182,7 @@ class Jira(PolledSource[JiraSource]):
                 config.severity_field,
                 config.deployment_field,
             ],
-            "horizon": config.horizon,
-            "production": settings.production.pattern,
         }
-        self.fingerprint = fingerprint(what_matters)
 
     def _headers(self, token: str) -> dict[str, str]:
         if self.config.flavour == "cloud":
@@ -436,4 +422,4 @@ def _describe(source: Jira) -> list[str]:
     return [headline(source, f"jira {jira.flavour}", found)]
 
 
-SOURCE_TYPE = SourceType("jira", JiraSource, with_settings(Jira), _describe)
+SOURCE_TYPE = SourceType("jira", JiraSource, Jira.build, _describe)

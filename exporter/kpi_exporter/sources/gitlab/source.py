@@ -64,23 +64,20 @@ import copy
 import json
 import logging
 import threading
-import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 from urllib.parse import quote
 
-from ...health import Health
-from ...kpis.settings import KpiSettings
 from ...model import Change, Defect, Deployment, Event, Incident, from_json, to_json
-from ...ownership import Owner, Ownership
+from ...ownership import Owner
 from ...store import SourceState, Validator
-from .. import Poll, PolledSource, SourceError
-from ..cursor import dump_cursor, fingerprint, load_cursor
+from .. import KpiSource, Poll, SourceError
+from ..cursor import dump_cursor, load_cursor
 from ..http import HttpClient, with_query
 from ..marks import Mark, moved, unread
-from ..registry import SourceType, headline, with_settings
+from ..registry import SourceType, headline
 from ..times import iso
 from .changes import (
     PER_PAGE,
@@ -150,32 +147,17 @@ class ProjectPoll:
     state: ProjectState
 
 
-class GitLab(PolledSource[GitLabSource]):
+class GitLab(KpiSource[GitLabSource]):
     """Polls the projects of one GitLab source."""
 
     system = "GitLab"
 
-    def __init__(
-        self,
-        config: GitLabSource,
-        ownership: Ownership,
-        settings: KpiSettings,
-        health: Health,
-        *,
-        sleep: Callable[[float], None] = time.sleep,
-        clock: Callable[[], float] = time.time,
-        what: str = "",
-    ) -> None:
-        super().__init__(config, ownership, health, sleep=sleep, clock=clock, what=what)
-        self.settings = settings
-        what_matters = {
-            "api": self.api,
+    def scope(self) -> dict[str, Any]:
+        config = self.config
+        return {
             "group": [config.group, config.include_subgroups],
-            "horizon": config.horizon,
             "labels": config.labels.model_dump(),
-            "production": settings.production.pattern,
         }
-        self.fingerprint = fingerprint(what_matters)
 
     # --- one poll ----------------------------------------------------------------------------
 
@@ -515,4 +497,4 @@ def _describe(source: GitLab) -> list[str]:
     return [headline(source, "gitlab", f"{', '.join(scope)}; API {source.api}")]
 
 
-SOURCE_TYPE = SourceType("gitlab", GitLabSource, with_settings(GitLab), _describe)
+SOURCE_TYPE = SourceType("gitlab", GitLabSource, GitLab.build, _describe)
