@@ -15,15 +15,11 @@ import pytest
 import requests
 import responses
 
-from kpi_exporter.config import parse_config
-from kpi_exporter.health import Health
-from kpi_exporter.kpis import KpiSettings
-from kpi_exporter.model import Change, Defect, Deployment, Event, Incident
-from kpi_exporter.ownership import Ownership
+from kpi_exporter.model import Change, Defect, Deployment, Incident
 from kpi_exporter.pipeline import Pipeline
 from kpi_exporter.scheduler import Scheduler
-from kpi_exporter.sources import Poll, SourceError
-from kpi_exporter.sources.gitlab import GitLab, GitLabSource
+from kpi_exporter.sources import SourceError
+from kpi_exporter.sources.gitlab import GitLab
 from kpi_exporter.store import SourceState, Store
 from tests.gitlab_fake import (
     ALICE,
@@ -46,7 +42,7 @@ from tests.gitlab_fake import (
     serve_history,
     serve_lists,
 )
-from tests.support import HOUR, ts, value
+from tests.support import HOUR, built_source, by_key, poll_into, served, ts, value
 
 TOKEN = "glpat-s3cret-token-value"
 NOW = ts("2026-03-10T00:00:00Z")
@@ -167,20 +163,8 @@ def gitlab(slept: list[float] | None = None, **config: Any) -> GitLab:
     settings: dict[str, Any] = {"type": "gitlab", "name": "gl", "token_env": "GITLAB_TOKEN"}
     settings.update(api_url=API, projects=["acme/shop"])
     settings.update(config)
-    return GitLab(
-        GitLabSource.model_validate(settings),
-        Ownership(parse_config(CONFIG)),
-        KpiSettings(),
-        Health(),
-        sleep=(slept if slept is not None else []).append,
-        clock=lambda: NOW,
-    )
-
-
-def poll_into(pipeline: Pipeline, source: GitLab) -> Poll:
-    poll = source.poll(pipeline.store.state(source.name))
-    pipeline.record(source.name, poll)
-    return poll
+    source: GitLab = built_source(settings, CONFIG, clock=lambda: NOW, slept=slept)
+    return source
 
 
 def calls() -> list[tuple[requests.PreparedRequest, requests.Response]]:
@@ -195,15 +179,6 @@ def requested() -> list[str]:
 
 def statuses() -> list[int]:
     return [response.status_code for _, response in calls()]
-
-
-def by_key(events: Iterable[Event]) -> dict[tuple[str, str], Event]:
-    return {(event.kind, event.key): event for event in events}
-
-
-def exposition(pipeline: Pipeline) -> str:
-    pipeline.refresh()
-    return pipeline.cache.current.text.decode()
 
 
 # --- tests ---------------------------------------------------------------------------------
@@ -304,7 +279,7 @@ def test_first_sync_gives_hand_computed_deployments_changes_flow_and_incidents(f
         created_at=ts("2026-03-06T08:00:00Z"),
     )
 
-    text = exposition(pipeline)
+    text = served(pipeline)
     assert value(text, "kpi_deployments_total", **SHOP) == 2
     # !1: 10 h, in the 1 d bucket; !2: 49 h, in the 4 d bucket.
     lead = "kpi_change_lead_time_seconds"
@@ -345,7 +320,7 @@ def test_steady_state_costs_three_conditional_requests_answered_304(fake, tmp_pa
         assert response.status_code == 304
         assert request.headers["If-None-Match"] == etags[request.url]
     assert again.events == [] and source.health.api_requests[("gl", "304")] == 3
-    assert value(exposition(pipeline), "kpi_deployments_total", **SHOP) == 2  # nothing lost
+    assert value(served(pipeline), "kpi_deployments_total", **SHOP) == 2  # nothing lost
 
 
 def test_a_merged_mr_never_deployed_waits_and_a_later_deployment_ships_it_without_rereading(
@@ -390,7 +365,7 @@ def test_a_merged_mr_never_deployed_waits_and_a_later_deployment_ships_it_withou
         deployment_key="gitlab/acme/shop/deployment/104",
     )
     # 03-05 20:00 -> 03-08 10:00 = 62 h: a third change in the 4 d bucket.
-    text = exposition(pipeline)
+    text = served(pipeline)
     lead = "kpi_change_lead_time_seconds"
     assert value(text, f"{lead}_bucket", **SHOP, le=str(96 * HOUR)) == 3
     assert value(text, f"{lead}_sum", **SHOP) == (59 + 62) * HOUR
@@ -527,7 +502,7 @@ def test_malformed_json_fails_the_poll_and_the_stored_data_stays(fake, tmp_path)
     pipeline.health.register(source.name, "gitlab")
     scheduler = Scheduler(pipeline, [source])
     assert scheduler.poll_once(source)
-    before = exposition(pipeline)
+    before = served(pipeline)
     state = pipeline.store.state("gl")
     # A changed first page, whose body is cut short.
     fake.route(
@@ -540,7 +515,7 @@ def test_malformed_json_fails_the_poll_and_the_stored_data_stays(fake, tmp_path)
         source.poll(state)
     assert not scheduler.poll_once(source)
 
-    after = exposition(pipeline)
+    after = served(pipeline)
     assert value(after, "kpi_deployments_total", **SHOP) == 2
     assert value(after, "kpi_change_lead_time_seconds_count", **SHOP) == 2
     assert pipeline.store.state("gl") == state  # cursor and validators untouched

@@ -16,14 +16,11 @@ import pytest
 import responses
 
 from kpi_exporter.config import ConfigError, parse_config
-from kpi_exporter.health import Health
-from kpi_exporter.kpis import KpiSettings
 from kpi_exporter.model import Defect, Incident
-from kpi_exporter.ownership import Ownership
 from kpi_exporter.sources import SourceError
-from kpi_exporter.sources.jira import Jira, JiraSource
+from kpi_exporter.sources.jira import Jira
 from kpi_exporter.store import SourceState
-from tests.support import HOUR, ts, value
+from tests.support import HOUR, built_source, ts, value
 from tests.support import exposition as render
 
 CLOUD = "https://acme.atlassian.test"
@@ -258,14 +255,8 @@ def jira(api: str, flavour: str, slept: list[float] | None = None, **config: Any
     if flavour == "cloud":
         settings["email"] = "kpi@acme.test"
     settings.update(config)
-    return Jira(
-        JiraSource.model_validate(settings),
-        Ownership(parse_config(CONFIG)),
-        KpiSettings(),
-        Health(),
-        sleep=(slept if slept is not None else []).append,
-        clock=lambda: NOW,
-    )
+    source: Jira = built_source(settings, CONFIG, clock=lambda: NOW, slept=slept)
+    return source
 
 
 def by_key(events: Iterable[Any]) -> dict[tuple[str, str], Any]:
