@@ -93,9 +93,7 @@ class PolledSource(Generic[SettingsT]):
     def build(cls, config: SettingsT, context: SourceContext) -> Self:
         """The source of ``config``, made from the registry's context: the factory of the
         source types whose constructor takes nothing else."""
-        return cls(
-            config, context.ownership, context.health, what=context.what, clock=context.clock
-        )
+        return cls(config, context.ownership, context.health, **context.naming())
 
     def token(self) -> str:
         """The configured token, read now; empty when the source has none configured."""

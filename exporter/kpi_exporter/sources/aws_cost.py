@@ -38,7 +38,7 @@ from ..config_base import ConfigError, Duration, Name, Strict
 from ..model import CostLine, Event
 from ..ownership import Ownership
 from ..store import SourceState
-from . import Poll, SourceError
+from . import Poll, PolledSource, SourceError
 from .registry import SourceContext, SourceType, headline
 
 
@@ -103,7 +103,7 @@ def cost_explorer(config: AwsCostSource, what: str) -> Any:
         ) from None
 
 
-class AwsCost:
+class AwsCost(PolledSource[AwsCostSource]):
     """Polls the daily spend of one AWS account (or organisation) from Cost Explorer."""
 
     def __init__(
@@ -115,11 +115,7 @@ class AwsCost:
         clock: Callable[[], float] = time.time,
         what: str = "aws_cost",
     ) -> None:
-        self.name = config.name
-        self.interval = config.interval
-        self.config = config
-        self.ownership = ownership
-        self.clock = clock
+        super().__init__(config, ownership, clock=clock, what=what)
         self.client = client if client is not None else cost_explorer(config, what)
         self._emitted: dict[str, CostLine] = {}  # lines of the last poll, by key
 
@@ -270,7 +266,7 @@ def _tag_value(keys: list[str], tag: str) -> str | None:
 
 
 def _build(config: AwsCostSource, context: SourceContext) -> AwsCost:
-    return AwsCost(config, context.ownership, what=context.what, clock=context.clock)
+    return AwsCost(config, context.ownership, **context.naming())
 
 
 def _describe(source: AwsCost) -> list[str]:

@@ -104,14 +104,7 @@ class ReportSource(PolledSource[ReportT]):
 
     @classmethod
     def build(cls, config: ReportT, context: SourceContext) -> Self:
-        return cls(
-            config,
-            context.base_dir,
-            context.ownership,
-            context.health,
-            what=context.what,
-            clock=context.clock,
-        )
+        return cls(config, context.base_dir, context.ownership, context.health, **context.naming())
 
     def files(self) -> list[str]:
         return matching_files(self.base_dir, self.paths)

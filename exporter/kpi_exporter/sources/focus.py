@@ -48,6 +48,7 @@ from ..store import SourceState
 from . import Poll, SourceError
 from .files import FileSource
 from .registry import SourceType, headline, listed
+from .times import utc_date
 
 
 class FocusSource(Strict):
@@ -103,8 +104,7 @@ class FocusFiles(FileSource[FocusSource]):
             raise SourceError("; ".join(problems))
         lines: list[CostLine] = []
         for (day, provider, app, team, currency), amount in sorted(totals.items()):
-            date = datetime.fromtimestamp(day * DAY, UTC).strftime("%Y-%m-%d")
-            key = f"focus/{provider}/{app}/{team}/{currency}/{date}"
+            key = f"focus/{provider}/{app}/{team}/{currency}/{utc_date(day)}"
             lines.append(
                 CostLine(
                     self.name,

@@ -30,6 +30,7 @@ from ..store import SourceState
 from . import Poll, PolledSource, SourceError
 from .http import HttpClient
 from .registry import SourceType, headline
+from .times import utc_date
 
 
 class OpenCostSource(Strict):
@@ -87,8 +88,7 @@ class OpenCost(PolledSource[OpenCostSource]):
         currency = self.config.currency
         events: list[Event] = []
         for (day, owner), amount in sorted(totals.items()):
-            date = datetime.fromtimestamp(day * DAY, UTC).strftime("%Y-%m-%d")
-            key = f"opencost/{owner.app}/{owner.team}/{currency}/{date}"
+            key = f"opencost/{owner.app}/{owner.team}/{currency}/{utc_date(day)}"
             events.append(
                 CostLine(
                     self.name,

@@ -68,6 +68,10 @@ class SourceContext:
     what: str
     clock: Callable[[], float] = time.time
 
+    def naming(self) -> dict[str, Any]:
+        """The keyword arguments every source constructor takes: ``what`` and ``clock``."""
+        return {"what": self.what, "clock": self.clock}
+
     def resolve(self, path: str) -> Path:
         """A configured path, relative to the configuration file's directory."""
         candidate = Path(path).expanduser()
@@ -98,14 +102,7 @@ def with_settings(make: Callable[..., BuiltT]) -> Callable[[Any, SourceContext],
     (the delivery sources: GitHub, GitLab, Jira)."""
 
     def build(config: Any, context: SourceContext) -> BuiltT:
-        return make(
-            config,
-            context.ownership,
-            context.settings,
-            context.health,
-            what=context.what,
-            clock=context.clock,
-        )
+        return make(config, context.ownership, context.settings, context.health, **context.naming())
 
     return build
 

@@ -29,7 +29,7 @@ from ..credentials import CredentialError, read_secret
 from ..model import Event
 from ..ownership import Ownership
 from ..store import SourceState
-from . import Poll, SourceError
+from . import Poll, PolledSource, SourceError
 from .business_values import (
     BusinessLabel,
     MetricName,
@@ -94,7 +94,7 @@ def _sqlalchemy(what: str) -> Any:
         ) from None
 
 
-class SqlQueries:
+class SqlQueries(PolledSource[SqlSource]):
     """Runs the configured read-only queries."""
 
     def __init__(
@@ -105,12 +105,7 @@ class SqlQueries:
         clock: Callable[[], float] = time.time,
         what: str = "",
     ) -> None:
-        self.name = config.name
-        self.interval = config.interval
-        self.config = config
-        self.ownership = ownership
-        self.clock = clock
-        self.what = what or f"source {config.name}"
+        super().__init__(config, ownership, clock=clock, what=what)
         self.sqlalchemy = _sqlalchemy(self.what)
         try:
             self.engine = self._engine()
@@ -167,7 +162,7 @@ class SqlQueries:
                     with connection.begin() as transaction:
                         self._read_only(connection)
                         rows = connection.execute(self.sqlalchemy.text(measure.query))
-                        values, bad = self.read(measure, list(rows.mappings()))
+                        values, bad = self.measure(measure, list(rows.mappings()))
                         transaction.rollback()
                 except self.sqlalchemy.exc.SQLAlchemyError as error:
                     problems.append(f"measure {measure.metric}: query failed: {_reason(error)}")
@@ -180,7 +175,7 @@ class SqlQueries:
             raise SourceError("; ".join(problems))
         return Poll(events=events, cursor=None, problems=problems)
 
-    def read(
+    def measure(
         self, measure: SqlMeasure, rows: list[Any]
     ) -> tuple[dict[tuple[str, str], float], list[str]]:
         """Values per (app, team) of one query's rows, and the problems of bad rows."""
@@ -217,7 +212,7 @@ def _reason(error: Exception) -> str:
 
 
 def _build(config: SqlSource, context: SourceContext) -> SqlQueries:
-    return SqlQueries(config, context.ownership, what=context.what, clock=context.clock)
+    return SqlQueries(config, context.ownership, **context.naming())
 
 
 def _describe(source: SqlQueries) -> list[str]:

@@ -35,3 +35,8 @@ def api_time(value: Any, system: str) -> float | None:
 def iso(seconds: float) -> str:
     """The UTC spelling APIs take in ``since`` and ``*_after`` parameters."""
     return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def utc_date(day: int) -> str:
+    """The UTC date of the ``day``-th day since the epoch (``2026-03-05``)."""
+    return datetime.fromtimestamp(day * 86400.0, UTC).strftime("%Y-%m-%d")
