@@ -21,6 +21,18 @@ import requests
 LISTENING = re.compile(r"listening on 127\.0\.0\.1:(\d+)")
 
 
+def terminate(process: subprocess.Popen[bytes], grace: float) -> int:
+    """SIGTERM, ``grace`` seconds to exit, then SIGKILL (each wait bounded); the exit code."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(grace)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(10)
+    return process.returncode
+
+
 class Exporter:
     """``with Exporter(config) as exporter:`` starts the process and stops it afterwards.
     ``env`` adds to (or overrides) the test's environment variables in the process's."""
@@ -92,14 +104,7 @@ class Exporter:
         """SIGTERM, then wait (bounded); returns the exit code."""
         if self.process is None:
             return 0
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(10)
-        return self.process.returncode
+        return terminate(self.process, 30)
 
     def __enter__(self) -> Exporter:
         return self.start()
@@ -153,10 +158,4 @@ class Server:
         raise AssertionError(f"{self.ready_url} not ready:\n{self.log.read_text(errors='replace')}")
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(10)
+        terminate(self.process, 10)
