@@ -92,14 +92,15 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-import requests
 import yaml
+from tests.process import Server
 from tests.prometheus_fixture import (
     BLOCK,
     DASHBOARDS,
     RULE_FILES,
     SLO_FAMILIES,
     App,
+    PrometheusClient,
     fill_store,
     history,
     panels,
@@ -110,7 +111,6 @@ from tests.prometheus_fixture import (
     substitute,
     variables,
 )
-from tests.test_alerting_e2e import Server
 
 from kpi_exporter import backfill
 from kpi_exporter.backfill import parse_duration
@@ -387,45 +387,8 @@ def serve_traffic(start: float) -> ThreadingHTTPServer:
     return httpd
 
 
-class Client:
-    """Prometheus' HTTP API over one kept-alive connection."""
-
-    def __init__(self, url: str) -> None:
-        self.url = url
-        self.session = requests.Session()
-        self.counts: dict[str, int] = {}
-
-    def get(self, path: str, params: dict[str, str]) -> tuple[float, Any]:
-        """(wall seconds of the request, decoded body)."""
-        started = time.perf_counter()
-        response = self.session.get(f"{self.url}{path}", params=params, timeout=600)
-        elapsed = time.perf_counter() - started
-        return elapsed, self.decoded(response, f"{path} {params}")
-
-    def decoded(self, response: requests.Response, what: str) -> Any:
-        """The body of a successful API response; else an error naming ``what``."""
-        body = response.json()
-        if response.status_code != 200 or body.get("status") != "success":
-            raise RuntimeError(f"{what}: {body.get('errorType')}: {body.get('error')}")
-        return body
-
-    def series(self, matchers: Sequence[str], start: float) -> list[dict[str, str]]:
-        """The label sets of the series any of ``matchers`` selects since ``start``
-        (``/api/v1/series``, posted: the matchers may not fit in a URL)."""
-        form = {"match[]": list(matchers), "start": f"{start:.3f}"}
-        response = self.session.post(f"{self.url}/api/v1/series", data=form, timeout=600)
-        data: list[dict[str, str]] = self.decoded(response, "/api/v1/series")["data"]
-        return data
-
-    def value(self, expr: str) -> float:
-        result = self.get("/api/v1/query", {"query": expr})[1]["data"]["result"]
-        return float(result[0]["value"][1]) if result else 0.0
-
-    def count(self, selector: str) -> int:
-        """Series of ``selector`` at the end of the history (cached)."""
-        if selector not in self.counts:
-            self.counts[selector] = int(self.value(f"count({selector})"))
-        return self.counts[selector]
+class Client(PrometheusClient):
+    """The shared client, and what the benchmark reads of the Prometheus process."""
 
     def cpu(self, server: Server) -> float:
         """CPU seconds (user + system) the server's process has used."""

@@ -15,10 +15,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from kpi_exporter.config import FocusSource, parse_config
+from kpi_exporter.config import parse_config
 from kpi_exporter.ownership import Ownership
 from kpi_exporter.pipeline import Pipeline
-from kpi_exporter.sources.focus import FocusFiles
+from kpi_exporter.sources.focus import FocusFiles, FocusSource
 from kpi_exporter.store import SourceState, Store
 
 from .common import count_series, memory_line, memory_mib, verdict

@@ -18,13 +18,13 @@ from typing import Any
 import pytest
 import requests
 
-from kpi_exporter.config import Config, IngestSource, parse_config
+from kpi_exporter.config import Config, parse_config
 from kpi_exporter.connections import Limits
 from kpi_exporter.health import Health
 from kpi_exporter.ownership import Ownership
 from kpi_exporter.pipeline import Pipeline
 from kpi_exporter.server import ExporterServer
-from kpi_exporter.sources.ingest import Ingest
+from kpi_exporter.sources.ingest import Ingest, IngestSource
 from kpi_exporter.store import Store
 
 TIMEOUT = 10.0

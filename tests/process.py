@@ -1,9 +1,13 @@
-"""Run the real ``kpi-exporter`` command in a subprocess, on 127.0.0.1 and a free port."""
+"""Real programs in subprocesses, on 127.0.0.1 and free ports: the ``kpi-exporter`` command
+(:class:`Exporter`) and any server that answers a readiness URL (:class:`Server`, for
+Prometheus, Alertmanager, ...). Shared by the tests and the benchmarks."""
 
 from __future__ import annotations
 
 import os
 import re
+import shutil
+import socket
 import subprocess
 import sys
 import time
@@ -11,9 +15,22 @@ from collections.abc import Mapping
 from pathlib import Path
 from types import TracebackType
 
+import pytest
 import requests
 
 LISTENING = re.compile(r"listening on 127\.0\.0\.1:(\d+)")
+
+
+def terminate(process: subprocess.Popen[bytes], grace: float) -> int:
+    """SIGTERM, ``grace`` seconds to exit, then SIGKILL (each wait bounded); the exit code."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(grace)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(10)
+    return process.returncode
 
 
 class Exporter:
@@ -87,14 +104,7 @@ class Exporter:
         """SIGTERM, then wait (bounded); returns the exit code."""
         if self.process is None:
             return 0
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(10)
-        return self.process.returncode
+        return terminate(self.process, 30)
 
     def __enter__(self) -> Exporter:
         return self.start()
@@ -106,3 +116,46 @@ class Exporter:
         tb: TracebackType | None,
     ) -> None:
         self.stop()
+
+
+def program(name: str, package: str) -> str:
+    """The path of a real program the test needs: missing is a failure, never a skip."""
+    path = shutil.which(name)
+    if path is None:
+        pytest.fail(f"{name} not found: install the Debian package {package} (make system-deps)")
+    return path
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+class Server:
+    """A real server process on 127.0.0.1, its output in a log file, ready when ``ready_url``
+    answers 200; stopped with SIGTERM, then SIGKILL, each wait bounded."""
+
+    def __init__(self, args: list[str], log: Path, ready_url: str) -> None:
+        self.log = log
+        self.ready_url = ready_url
+        with log.open("wb") as output:
+            self.process = subprocess.Popen(args, stdout=output, stderr=subprocess.STDOUT)
+
+    def wait_ready(self, timeout: float = 20.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                break
+            try:
+                if requests.get(self.ready_url, timeout=1).status_code == 200:
+                    return
+            except requests.ConnectionError:
+                pass
+            time.sleep(0.05)
+        self.stop()
+        raise AssertionError(f"{self.ready_url} not ready:\n{self.log.read_text(errors='replace')}")
+
+    def stop(self) -> None:
+        terminate(self.process, 10)

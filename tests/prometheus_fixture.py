@@ -47,8 +47,8 @@ from kpi_exporter.model import (
 )
 from kpi_exporter.pipeline import Pipeline
 from kpi_exporter.store import Store
+from tests.process import Server, free_port
 from tests.support import DAY, HOUR
-from tests.test_alerting_e2e import Server, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 DASHBOARDS = sorted((ROOT / "dashboards" / "rendered").rglob("*.json"))
@@ -484,3 +484,49 @@ def variables(
         else:
             values[name] = regular_escape(found[0]) if found else ""
     return values, problems
+
+
+class PrometheusClient:
+    """Prometheus' HTTP API over one kept-alive connection (the tests' and the benchmarks')."""
+
+    def __init__(self, url: str, timeout: float = 600.0) -> None:
+        self.url = url
+        self.timeout = timeout  # seconds per request (the benchmark's queries are long)
+        self.session = requests.Session()
+        self.counts: dict[str, int] = {}
+
+    def get(self, path: str, params: dict[str, str]) -> tuple[float, Any]:
+        """(wall seconds of the request, decoded body)."""
+        started = time.perf_counter()
+        response = self.session.get(f"{self.url}{path}", params=params, timeout=self.timeout)
+        elapsed = time.perf_counter() - started
+        return elapsed, self.decoded(response, f"{path} {params}")
+
+    def decoded(self, response: requests.Response, what: str) -> Any:
+        """The body of a successful API response; else an error naming ``what``."""
+        body = response.json()
+        if response.status_code != 200 or body.get("status") != "success":
+            raise RuntimeError(f"{what}: {body.get('errorType')}: {body.get('error')}")
+        return body
+
+    def series(self, matchers: Sequence[str], start: float) -> list[dict[str, str]]:
+        """The label sets of the series any of ``matchers`` selects since ``start``
+        (``/api/v1/series``, posted: the matchers may not fit in a URL)."""
+        form = {"match[]": list(matchers), "start": f"{start:.3f}"}
+        response = self.session.post(f"{self.url}/api/v1/series", data=form, timeout=self.timeout)
+        data: list[dict[str, str]] = self.decoded(response, "/api/v1/series")["data"]
+        return data
+
+    def query(self, expr: str) -> Any:
+        """The body of an instant query; RuntimeError naming the query when it fails."""
+        return self.get("/api/v1/query", {"query": expr})[1]
+
+    def value(self, expr: str) -> float:
+        result = self.query(expr)["data"]["result"]
+        return float(result[0]["value"][1]) if result else 0.0
+
+    def count(self, selector: str) -> int:
+        """Series of ``selector`` at the end of the history (cached)."""
+        if selector not in self.counts:
+            self.counts[selector] = int(self.value(f"count({selector})"))
+        return self.counts[selector]

@@ -1,19 +1,25 @@
-"""Small builders shared by the tests: times, events and parsed expositions."""
+"""Small builders shared by the tests: times, events, parsed expositions, and sources built and
+polled as the exporter does."""
 
 from __future__ import annotations
 
 import shutil
 import subprocess
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from prometheus_client.parser import text_string_to_metric_families
 
+from kpi_exporter.config import parse_config
 from kpi_exporter.exposition import render
+from kpi_exporter.health import Health
 from kpi_exporter.kpis import KpiSettings, aggregate
 from kpi_exporter.model import Change, Deployment, Event, Incident
+from kpi_exporter.ownership import Ownership
+from kpi_exporter.pipeline import Pipeline
+from kpi_exporter.sources import Poll, Source, registry
 
 HOUR = 3600.0
 DAY = 86400.0
@@ -102,6 +108,45 @@ def value(text: str, name: str, **labels: str) -> float:
 def exposition(events: Iterable[Event], settings: KpiSettings | None = None) -> str:
     """The text exposition of the domain metrics computed from scratch from ``events``."""
     return render(aggregate(events, settings).exposition).text.decode()
+
+
+def built_source(
+    settings: dict[str, Any],
+    apps: str,
+    *,
+    clock: Callable[[], float],
+    slept: list[float] | None = None,
+) -> Any:
+    """The source of the configuration entry ``settings`` made by its registered type, as the
+    exporter makes it, under the ``apps`` section given as YAML text; its clock is ``clock`` and
+    its sleep appends to ``slept``."""
+    config = parse_config(apps)
+    kind = registry.BY_NAME[settings["type"]]
+    context = registry.SourceContext(
+        Ownership(config), Health(), KpiSettings(), config.base_dir, f"source {settings['name']}"
+    )
+    source = kind.build(kind.model.model_validate(settings), context)
+    assert source is not None
+    source.sleep = (slept if slept is not None else []).append
+    source.clock = clock
+    return source
+
+
+def poll_into(pipeline: Pipeline, source: Source) -> Poll:
+    """One poll of ``source`` from its stored state, recorded by the pipeline."""
+    poll = source.poll(pipeline.store.state(source.name))
+    pipeline.record(source.name, poll)
+    return poll
+
+
+def served(pipeline: Pipeline) -> str:
+    """The exposition the pipeline serves once refreshed."""
+    pipeline.refresh()
+    return pipeline.cache.current.text.decode()
+
+
+def by_key(events: Iterable[Event]) -> dict[tuple[str, str], Event]:
+    return {(event.kind, event.key): event for event in events}
 
 
 def npm_ci(package: Path, into: Path, *extra: str) -> None:

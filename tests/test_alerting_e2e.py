@@ -6,8 +6,6 @@ example routing, and a critical alert inhibits the warning of the same alert."""
 from __future__ import annotations
 
 import json
-import shutil
-import socket
 import subprocess
 import sys
 import threading
@@ -21,26 +19,11 @@ import pytest
 import requests
 import yaml
 
-from tests.process import Exporter
+from tests.process import Exporter, Server, free_port, program
 
 ROOT = Path(__file__).resolve().parent.parent
 ALERTMANAGER_CONFIG = ROOT / "alerts" / "alertmanager.yml"
 Notification = dict[str, Any]
-
-
-def program(name: str, package: str) -> str:
-    """The path of a real program the test needs: missing is a failure, never a skip."""
-    path = shutil.which(name)
-    if path is None:
-        pytest.fail(f"{name} not found: install the Debian package {package} (make system-deps)")
-    return path
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 class Receiver:
@@ -87,40 +70,6 @@ class Receiver:
         self.server.shutdown()
         self.server.server_close()
         self.thread.join(5)
-
-
-class Server:
-    """A real server process on 127.0.0.1, its output in a log file, ready when ``ready_url``
-    answers 200; stopped with SIGTERM, then SIGKILL, each wait bounded."""
-
-    def __init__(self, args: list[str], log: Path, ready_url: str) -> None:
-        self.log = log
-        self.ready_url = ready_url
-        with log.open("wb") as output:
-            self.process = subprocess.Popen(args, stdout=output, stderr=subprocess.STDOUT)
-
-    def wait_ready(self, timeout: float = 20.0) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                break
-            try:
-                if requests.get(self.ready_url, timeout=1).status_code == 200:
-                    return
-            except requests.ConnectionError:
-                pass
-            time.sleep(0.05)
-        self.stop()
-        raise AssertionError(f"{self.ready_url} not ready:\n{self.log.read_text(errors='replace')}")
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(10)
 
 
 @pytest.fixture(scope="module")

@@ -17,14 +17,14 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from kpi_exporter.config import AwsCostSource, ConfigError, parse_config
+from kpi_exporter.config import ConfigError, parse_config
 from kpi_exporter.exposition import render
 from kpi_exporter.kpis import aggregate
 from kpi_exporter.model import CostLine, Event
 from kpi_exporter.ownership import Ownership
 from kpi_exporter.pipeline import Pipeline
 from kpi_exporter.sources import SourceError
-from kpi_exporter.sources.aws_cost import AwsCost, cost_explorer
+from kpi_exporter.sources.aws_cost import AwsCost, AwsCostSource, cost_explorer
 from kpi_exporter.store import SourceState, Store
 from tests.support import ts, value
 

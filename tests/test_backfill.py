@@ -35,8 +35,8 @@ from kpi_exporter import backfill, cli
 from kpi_exporter.kpis import KpiSettings
 from kpi_exporter.model import Deployment, Event
 from kpi_exporter.store import Store
+from tests.process import Server, free_port, program
 from tests.support import DAY, HOUR, change, deployment, incident
-from tests.test_alerting_e2e import Server, free_port, program
 
 DAY0 = (math.floor(time.time() / DAY) - 10) * DAY
 END = DAY0 + 6 * DAY

@@ -130,7 +130,10 @@ def test_apps_map_repos_services_and_paths_to_app_and_team() -> None:
     ownership = Ownership(config)
     assert ownership.of_repo("acme/checkout") == ("checkout", "payments")
     assert ownership.of_service("checkout-api") == ("checkout", "payments")
-    assert ownership.of_path("services/checkout/main.py") == ("checkout", "payments")
+    assert ownership.match_path("services/checkout/main.py") == (
+        ("checkout", "payments"),
+        "services/checkout/*",
+    )
     assert ownership.of_repo("acme/unknown") == ("other", "nobody")
     assert ownership.of_app("search") == ("search", "nobody")
 

@@ -11,12 +11,12 @@ from typing import Any
 import pytest
 import responses
 
-from kpi_exporter.config import ConfigError, CoverageSource, parse_config
+from kpi_exporter.config import ConfigError, parse_config
 from kpi_exporter.health import Health
 from kpi_exporter.model import Coverage, Event, Incident, from_json
 from kpi_exporter.ownership import Ownership
 from kpi_exporter.sources import SourceError
-from kpi_exporter.sources.coverage import CoverageReports
+from kpi_exporter.sources.coverage import CoverageReports, CoverageSource
 from kpi_exporter.sources.event_format import parse_event
 from kpi_exporter.store import SourceState
 from tests.support import exposition, incident, ts, value

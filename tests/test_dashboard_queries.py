@@ -35,13 +35,14 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-import requests
 
 from kpi_exporter import backfill
 from kpi_exporter.store import Store
+from tests.process import program
 from tests.prometheus_fixture import (
     APPS,
     DASHBOARDS,
+    PrometheusClient,
     fill_store,
     history,
     panels,
@@ -51,7 +52,6 @@ from tests.prometheus_fixture import (
     variables,
 )
 from tests.support import DAY
-from tests.test_alerting_e2e import program
 
 BUILT_IN = {"__rate_interval": "4h", "__interval": "1h", "__range": "1d"}
 # What a user picks in the variables: nothing (All, as the dashboards open), one team of two
@@ -89,10 +89,10 @@ def prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 def evaluate(url: str, expr: str) -> str | None:
     """Why ``expr`` fails to return data; None when it does."""
-    response = requests.get(f"{url}/api/v1/query", params={"query": expr}, timeout=10)
-    body = response.json()
-    if response.status_code != 200 or body.get("status") != "success":
-        return f"{body.get('errorType')}: {body.get('error')}"
+    try:
+        body = PrometheusClient(url, timeout=10).query(expr)
+    except RuntimeError as error:
+        return str(error)
     if not body["data"]["result"]:
         return "no data"
     return None
@@ -214,8 +214,7 @@ LEVEL_CHECKS: list[tuple[str, str, tuple[str, str, str], Callable[[dict[str, lis
 
 def results(url: str, expr: str) -> dict[tuple[tuple[str, str], ...], float]:
     """The instant result of ``expr``: labels (without the name) -> value."""
-    body = requests.get(f"{url}/api/v1/query", params={"query": expr}, timeout=10).json()
-    assert body.get("status") == "success", f"{expr}: {body}"
+    body = PrometheusClient(url, timeout=10).query(expr)
     return {
         tuple(sorted((k, v) for k, v in row["metric"].items() if k != "__name__")): float(
             row["value"][1]

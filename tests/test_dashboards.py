@@ -14,8 +14,8 @@ import jsonschema
 import pytest
 import yaml
 
-from kpi_exporter import dashboards, reference
 from kpi_exporter.kpis.families import EXPORTER_FAMILIES, FAMILIES
+from kpi_exporter.render import dashboards, reference
 from tests.support import npm_ci
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -12,12 +12,12 @@ from typing import Any
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from kpi_exporter.config import EventsFileSource, parse_config
+from kpi_exporter.config import parse_config
 from kpi_exporter.model import Change, Deployment, Event, Incident
 from kpi_exporter.ownership import Ownership
 from kpi_exporter.pipeline import Pipeline
 from kpi_exporter.sources import Poll, SourceError
-from kpi_exporter.sources.events_file import EventsFiles
+from kpi_exporter.sources.events_file import EventsFiles, EventsFileSource
 from kpi_exporter.store import SourceState, Store
 from tests.support import exposition as exposition_of
 

@@ -14,14 +14,14 @@ from pathlib import Path
 
 import pytest
 
-from kpi_exporter.config import ConfigError, FocusSource, parse_config
+from kpi_exporter.config import ConfigError, parse_config
 from kpi_exporter.exposition import render
 from kpi_exporter.kpis import KpiSettings, aggregate
 from kpi_exporter.model import CostLine, Event
 from kpi_exporter.ownership import Ownership
 from kpi_exporter.pipeline import Pipeline
 from kpi_exporter.sources import SourceError
-from kpi_exporter.sources.focus import FocusFiles
+from kpi_exporter.sources.focus import FocusFiles, FocusSource
 from kpi_exporter.store import SourceState, Store
 from tests.support import ts, value
 

@@ -11,7 +11,6 @@ from prometheus_client.openmetrics.parser import (
 )
 from prometheus_client.parser import text_string_to_metric_families
 
-from kpi_exporter import reference
 from kpi_exporter.kpis.business import SURVEY_FAMILIES
 from kpi_exporter.kpis.code_quality import SONARQUBE_FAMILIES
 from kpi_exporter.kpis.families import (
@@ -24,6 +23,7 @@ from kpi_exporter.kpis.families import (
 from kpi_exporter.kpis.settings import Budget, KpiSettings
 from kpi_exporter.model import CostLine, Coverage, Defect, Event, Gauge, TestRun, Vulnerability
 from kpi_exporter.pipeline import Pipeline
+from kpi_exporter.render import reference
 from kpi_exporter.sources import Poll
 from kpi_exporter.store import Store
 from tests.support import DAY, change, deployment, incident, samples, ts

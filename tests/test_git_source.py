@@ -15,12 +15,11 @@ from typing import Any
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from kpi_exporter.config import GitSource
 from kpi_exporter.model import Change, Deployment, Event
 from kpi_exporter.ownership import Owner
 from kpi_exporter.pipeline import Pipeline
 from kpi_exporter.sources import SourceError
-from kpi_exporter.sources.git import GitRepository
+from kpi_exporter.sources.git import GitRepository, GitSource
 from kpi_exporter.store import SourceState, Store
 from tests.support import exposition as exposition_of
 

@@ -26,11 +26,9 @@ import responses
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
-from kpi_exporter.cli import build_sources
-from kpi_exporter.config import ConfigError, GitHubSource, parse_config
+from kpi_exporter.config import parse_config
 from kpi_exporter.health import Health
 from kpi_exporter.kpis import KpiSettings
-from kpi_exporter.kpis.families import FAMILY_BY_NAME
 from kpi_exporter.linking import LinkSettings
 from kpi_exporter.model import Change, Defect, Deployment, Event, Incident, to_json
 from kpi_exporter.ownership import Ownership
@@ -38,6 +36,7 @@ from kpi_exporter.pipeline import Pipeline
 from kpi_exporter.scheduler import Scheduler
 from kpi_exporter.sources import Poll, SourceError
 from kpi_exporter.sources.github import GitHub
+from kpi_exporter.sources.github.config import GitHubSource
 from kpi_exporter.store import SourceState, Store
 from tests.github_fake import (
     FakeGitHub,
@@ -453,30 +452,29 @@ def test_first_sync_of_a_small_org_gives_hand_computed_events_and_kpis(fake, clo
     assert value(text, "kpi_change_lead_time_seconds_sum", **SHOP) == 98400 + 95400 + 9900
     assert buckets(text, "kpi_change_lead_time_seconds", **SEARCH) == {2 * WEEK: 1}
     assert value(text, "kpi_incidents_total", **SEARCH, severity="sev2") == 1
-    if "kpi_change_pickup_seconds" in FAMILY_BY_NAME:
-        # Flow stages of the merged shop PRs (kpis/flow.py):
-        # coding:  #1 2 h, #2 2 h, #3 30 m, #4 1 h      -> le 30m: 1, le 1h: 1, le 2h: 2
-        # pickup:  #1 1 h, #2 18 h, #3 30 m (#4 none)    -> le 30m: 1, le 1h: 1, le 1d: 1
-        # review:  #1 23 h, #2 5 h, #3 1 h               -> le 1h: 1, le 8h: 1, le 1d: 1
-        # deploy:  #1 1 h 20 m, #2 1 h 30 m, #3 45 m     -> le 1h: 1, le 2h: 2
-        assert buckets(text, "kpi_change_coding_seconds", **SHOP) == {
-            30 * 60: 1,
-            HOUR: 1,
-            2 * HOUR: 2,
-        }
-        assert buckets(text, "kpi_change_pickup_seconds", **SHOP) == {
-            30 * 60: 1,
-            HOUR: 1,
-            DAY: 1,
-        }
-        assert buckets(text, "kpi_change_review_seconds", **SHOP) == {
-            HOUR: 1,
-            8 * HOUR: 1,
-            DAY: 1,
-        }
-        assert buckets(text, "kpi_change_deploy_seconds", **SHOP) == {HOUR: 1, 2 * HOUR: 2}
-        assert value(text, "kpi_changes_merged_unreviewed_total", **SHOP) == 1  # #4
-        assert value(text, "kpi_changes_open", **SHOP) == 1  # #5
+    # Flow stages of the merged shop PRs (kpis/flow.py):
+    # coding:  #1 2 h, #2 2 h, #3 30 m, #4 1 h      -> le 30m: 1, le 1h: 1, le 2h: 2
+    # pickup:  #1 1 h, #2 18 h, #3 30 m (#4 none)    -> le 30m: 1, le 1h: 1, le 1d: 1
+    # review:  #1 23 h, #2 5 h, #3 1 h               -> le 1h: 1, le 8h: 1, le 1d: 1
+    # deploy:  #1 1 h 20 m, #2 1 h 30 m, #3 45 m     -> le 1h: 1, le 2h: 2
+    assert buckets(text, "kpi_change_coding_seconds", **SHOP) == {
+        30 * 60: 1,
+        HOUR: 1,
+        2 * HOUR: 2,
+    }
+    assert buckets(text, "kpi_change_pickup_seconds", **SHOP) == {
+        30 * 60: 1,
+        HOUR: 1,
+        DAY: 1,
+    }
+    assert buckets(text, "kpi_change_review_seconds", **SHOP) == {
+        HOUR: 1,
+        8 * HOUR: 1,
+        DAY: 1,
+    }
+    assert buckets(text, "kpi_change_deploy_seconds", **SHOP) == {HOUR: 1, 2 * HOUR: 2}
+    assert value(text, "kpi_changes_merged_unreviewed_total", **SHOP) == 1  # #4
+    assert value(text, "kpi_changes_open", **SHOP) == 1  # #5
 
     # Requests: per repository 4 conditional checks (nothing stored yet: answered 200) and ONE
     # GraphQL query for everything; no request per pull request or deployment.
@@ -1236,26 +1234,3 @@ def test_github_enterprise_server_answers_under_api_v3_and_api_graphql(clock, mo
 
 
 # --- registration --------------------------------------------------------------------------------
-
-
-def test_build_sources_registers_a_github_source_and_checks_its_secret(monkeypatch):
-    # No request: registration only reads the token reference.
-    text = (
-        CONFIG
-        + f"""
-sources:
-  - type: github
-    name: gh
-    token_env: {TOKEN_ENV}
-    repos: [acme/shop]
-"""
-    )
-    monkeypatch.setenv(TOKEN_ENV, TOKEN)
-    polled, _ = build_sources(parse_config(text), Ownership(parse_config(text)))
-    assert [type(s).__name__ for s in polled] == ["GitHub"]
-    monkeypatch.delenv(TOKEN_ENV)
-    with pytest.raises(ConfigError) as raised:
-        build_sources(parse_config(text), Ownership(parse_config(text)))
-    assert raised.value.problems == [
-        f"sources[0]: environment variable {TOKEN_ENV} is not set or empty"
-    ]

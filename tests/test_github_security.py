@@ -11,12 +11,12 @@ from typing import Any
 import pytest
 import responses
 
-from kpi_exporter.config import GitHubSecuritySource, parse_config
+from kpi_exporter.config import parse_config
 from kpi_exporter.model import Vulnerability
 from kpi_exporter.ownership import Ownership
 from kpi_exporter.pipeline import Pipeline
 from kpi_exporter.sources import Poll, SourceError
-from kpi_exporter.sources.github_security import GitHubSecurity
+from kpi_exporter.sources.github_security import GitHubSecurity, GitHubSecuritySource
 from kpi_exporter.store import SourceState, Store
 from tests.support import ts, value
 

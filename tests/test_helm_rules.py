@@ -1,10 +1,10 @@
 """The chart's PrometheusRule equals ``kpi-exporter render --thresholds`` for the same values.
 
 Helm cannot run Jsonnet: the chart fills the threshold markers of the generated
-``files/rules/groups.yaml`` (see ``kpi_exporter.helm``) from its values. These tests render the
-real chart (helm-python-sdk) and compare its rule groups with the Jsonnet rendering of the
-same overrides, with the default thresholds and with overrides of every kind of threshold
-(ratio, count, duration as text or seconds, a label value, a percentage in text).
+``files/rules/groups.yaml`` (see ``kpi_exporter.render.helm``) from its values. These tests
+render the real chart (helm-python-sdk) and compare its rule groups with the Jsonnet rendering
+of the same overrides, with the default thresholds and with overrides of every kind of
+threshold (ratio, count, duration as text or seconds, a label value, a percentage in text).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import helm_python
 import pytest
 import yaml
 
-from kpi_exporter import bundle, helm
+from kpi_exporter.render import bundle, helm
 
 ROOT = Path(__file__).resolve().parent.parent
 CHART = ROOT / helm.CHART

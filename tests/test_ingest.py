@@ -17,14 +17,14 @@ import pytest
 import requests
 
 from kpi_exporter.cli import build_sources
-from kpi_exporter.config import Config, ConfigError, IngestSource, parse_config
+from kpi_exporter.config import Config, ConfigError, parse_config
 from kpi_exporter.credentials import CredentialError, read_secret
 from kpi_exporter.health import Health
 from kpi_exporter.ownership import Ownership
 from kpi_exporter.pipeline import Pipeline
 from kpi_exporter.server import ExporterServer
 from kpi_exporter.sharding import Shard
-from kpi_exporter.sources.ingest import Ingest, IngestError, sign
+from kpi_exporter.sources.ingest import Ingest, IngestError, IngestSource, sign
 from kpi_exporter.store import Store
 
 TIMEOUT = 5.0

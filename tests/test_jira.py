@@ -15,16 +15,12 @@ from urllib.parse import parse_qsl, urlsplit
 import pytest
 import responses
 
-from kpi_exporter.cli import build_sources
-from kpi_exporter.config import ConfigError, JiraSource, parse_config
-from kpi_exporter.health import Health
-from kpi_exporter.kpis import KpiSettings
+from kpi_exporter.config import ConfigError, parse_config
 from kpi_exporter.model import Defect, Incident
-from kpi_exporter.ownership import Ownership
 from kpi_exporter.sources import SourceError
 from kpi_exporter.sources.jira import Jira
 from kpi_exporter.store import SourceState
-from tests.support import HOUR, ts, value
+from tests.support import HOUR, built_source, ts, value
 from tests.support import exposition as render
 
 CLOUD = "https://acme.atlassian.test"
@@ -259,14 +255,8 @@ def jira(api: str, flavour: str, slept: list[float] | None = None, **config: Any
     if flavour == "cloud":
         settings["email"] = "kpi@acme.test"
     settings.update(config)
-    return Jira(
-        JiraSource.model_validate(settings),
-        Ownership(parse_config(CONFIG)),
-        KpiSettings(),
-        Health(),
-        sleep=(slept if slept is not None else []).append,
-        clock=lambda: NOW,
-    )
+    source: Jira = built_source(settings, CONFIG, clock=lambda: NOW, slept=slept)
+    return source
 
 
 def by_key(events: Iterable[Any]) -> dict[tuple[str, str], Any]:
@@ -557,20 +547,3 @@ def test_config_checks_auth_and_queries() -> None:
         "secrets are not allowed inline; use token_env (an environment variable) or token_file"
         " (a file) instead"
     )
-
-
-def test_build_sources_registers_jira_and_a_missing_token_is_a_config_error(monkeypatch):
-    config = parse_config(
-        CONFIG
-        + "sources:\n  - {type: jira, name: j, flavour: datacenter, api_url: "
-        + DC
-        + ", token_env: J_TOKEN, bug_jql: 'type = Bug'}\n"
-    )
-    monkeypatch.setenv("J_TOKEN", TOKEN)
-    polled, _ = build_sources(config, Ownership(config))
-    assert [type(source) for source in polled] == [Jira]
-
-    monkeypatch.delenv("J_TOKEN")
-    with pytest.raises(ConfigError) as raised:
-        build_sources(config, Ownership(config))
-    assert raised.value.problems == ["sources[0]: environment variable J_TOKEN is not set or empty"]

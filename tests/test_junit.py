@@ -10,11 +10,11 @@ from typing import Any
 import pytest
 
 from kpi_exporter import model
-from kpi_exporter.config import JUnitSource, parse_config
+from kpi_exporter.config import parse_config
 from kpi_exporter.model import Event
 from kpi_exporter.ownership import Ownership
 from kpi_exporter.sources import SourceError
-from kpi_exporter.sources.junit import JUnitReports
+from kpi_exporter.sources.junit import JUnitReports, JUnitSource
 from kpi_exporter.store import SourceState
 from tests.support import exposition, ts, value
 

@@ -9,13 +9,13 @@ from typing import Any
 import pytest
 import responses
 
-from kpi_exporter.config import OpenCostSource, parse_config
+from kpi_exporter.config import parse_config
 from kpi_exporter.health import Health
 from kpi_exporter.model import CostLine
 from kpi_exporter.ownership import Ownership
 from kpi_exporter.pipeline import Pipeline
 from kpi_exporter.sources import SourceError
-from kpi_exporter.sources.opencost import OpenCost
+from kpi_exporter.sources.opencost import OpenCost, OpenCostSource
 from kpi_exporter.store import SourceState, Store
 from tests.support import ts, value
 

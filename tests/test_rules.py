@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 import yaml
 
-from kpi_exporter import bundle, cli, reference
+from kpi_exporter import cli
 from kpi_exporter.kpis.families import (
     AGE_THRESHOLDS,
     EXPORTER_FAMILIES,
@@ -26,6 +26,7 @@ from kpi_exporter.kpis.families import (
     WINDOWED,
     retracted_name,
 )
+from kpi_exporter.render import bundle, reference
 
 ROOT = Path(__file__).resolve().parent.parent
 RENDERED = sorted((ROOT / "alerts" / "rendered").glob("*.yaml"))

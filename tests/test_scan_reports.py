@@ -11,11 +11,11 @@ from typing import Any
 
 import responses
 
-from kpi_exporter.config import ScanReportSource, parse_config
+from kpi_exporter.config import parse_config
 from kpi_exporter.model import Vulnerability
 from kpi_exporter.ownership import Ownership
 from kpi_exporter.sources import Poll
-from kpi_exporter.sources.scan_reports import ScanReports
+from kpi_exporter.sources.scan_reports import ScanReports, ScanReportSource
 from kpi_exporter.store import SourceState
 from tests.support import ts
 

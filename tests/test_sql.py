@@ -11,11 +11,11 @@ from typing import Any
 
 import pytest
 
-from kpi_exporter.config import ConfigError, SqlSource, parse_config
+from kpi_exporter.config import ConfigError, parse_config
 from kpi_exporter.model import Event, Gauge
 from kpi_exporter.ownership import Ownership
 from kpi_exporter.sources import SourceError
-from kpi_exporter.sources.sql import SqlQueries
+from kpi_exporter.sources.sql import SqlQueries, SqlSource
 from kpi_exporter.store import SourceState
 from tests.support import exposition, ts, value
 

@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
-from kpi_exporter.config import ConfigError, SurveySource, parse_config
+from kpi_exporter.config import ConfigError, parse_config
 from kpi_exporter.model import Event, Gauge
 from kpi_exporter.sources import SourceError
-from kpi_exporter.sources.survey import SurveyFiles
+from kpi_exporter.sources.survey import SurveyFiles, SurveySource
 from kpi_exporter.store import SourceState
 from tests.support import exposition, ts, value
 

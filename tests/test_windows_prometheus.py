@@ -33,8 +33,8 @@ from kpi_exporter.server import ExporterServer
 from kpi_exporter.sources import Poll
 from kpi_exporter.sources.event_format import parse_event
 from kpi_exporter.store import Store
+from tests.process import Server, free_port
 from tests.support import DAY, HOUR, ts
-from tests.test_alerting_e2e import Server, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 RULES = ROOT / "alerts" / "rendered" / "rules.yaml"

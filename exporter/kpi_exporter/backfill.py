@@ -59,34 +59,30 @@ import time
 from collections.abc import Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
 from itertools import pairwise
 from pathlib import Path
 from typing import TextIO
 
+from . import config_base
 from .exposition import Family, _bucket_bounds, format_value, header, label_block
 from .kpis import Aggregate, KpiSettings
 from .kpis.cost import COST_DERIVATIONS, budget_samples
 from .kpis.families import FAMILIES, FAMILY_BY_NAME, WINDOW_FAMILIES
 from .kpis.live import DERIVATIONS
 from .model import Change, Event, Incident
+from .sources import times
 from .store import Store
 
 Labels = tuple[str, ...]
 Values = tuple[float, ...]  # a scalar: (value,); a histogram: per-bucket counts..., sum
-SAFE_MARGIN = 3 * 3600.0
-"""Prometheus documents the last 3 hours (its head block) as unsafe to backfill."""
-
-_DURATION = re.compile(r"^(\d+(?:\.\d+)?)(s|m|h|d|w)$")
-_UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}
 
 
 def parse_duration(text: str) -> float:
-    """``30s``, ``15m``, ``1h``, ``1d``, ``1w`` in seconds."""
-    match = _DURATION.match(text.strip())
-    if not match or float(match.group(1)) <= 0:
-        raise ValueError(f"invalid duration {text!r} (use e.g. 15m, 1h, 1d)")
-    return float(match.group(1)) * _UNITS[match.group(2)]
+    """``30s``, ``15m``, ``1h``, ``1d``, ``1w`` in seconds: the configuration's grammar."""
+    try:
+        return config_base.parse_duration(text)
+    except ValueError:
+        raise ValueError(f"invalid duration {text!r} (use e.g. 15m, 1h, 1d)") from None
 
 
 def parse_time(text: str, now: float) -> float:
@@ -98,12 +94,9 @@ def parse_time(text: str, now: float) -> float:
     if text.endswith("-ago"):
         return now - parse_duration(text.removesuffix("-ago"))
     try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        return times.parse_time(text)
     except ValueError:
         raise ValueError(f"invalid time {text!r} (use now, 365d-ago or 2026-01-31)") from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.timestamp()
 
 
 def versions(event: Event) -> list[tuple[float, Event]]:

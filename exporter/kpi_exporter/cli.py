@@ -12,63 +12,22 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
-from typing import assert_never
+from typing import Any
 
-from . import __version__, backfill, bundle, explain, logs, reference
-from .config import (
-    DEFAULT_PORT,
-    AwsCostSource,
-    Config,
-    ConfigError,
-    CoverageSource,
-    EventsFileSource,
-    FocusSource,
-    GitHubSecuritySource,
-    GitHubSource,
-    GitLabSource,
-    GitSource,
-    HttpJsonSource,
-    IngestSource,
-    JiraSource,
-    JUnitSource,
-    OpenCostSource,
-    OpsgenieSource,
-    PagerDutySource,
-    ScanReportSource,
-    SonarQubeSource,
-    SqlSource,
-    SurveySource,
-    load_config,
-)
+from . import __version__, backfill, explain, logs
+from .config import DEFAULT_PORT, Config, ConfigError, load_config
 from .connections import Limits
-from .credentials import CredentialError, read_secret
+from .credentials import CredentialError
 from .health import Health
 from .ownership import Ownership
 from .pipeline import Pipeline
+from .render import bundle, reference
 from .scheduler import Scheduler
 from .server import ExporterServer, parse_listen_address
 from .sharding import Shard, parse_index
-from .sources import Source
-from .sources.aws_cost import AwsCost
-from .sources.coverage import CoverageReports
-from .sources.events_file import EventsFiles
-from .sources.focus import FocusFiles
-from .sources.git import GitRepository
-from .sources.github import GitHub, check_credentials
-from .sources.github_security import GitHubSecurity
-from .sources.gitlab import GitLab
-from .sources.http import public_url
-from .sources.http_json import HttpJson
+from .sources import Source, registry
 from .sources.ingest import Ingest
-from .sources.jira import Jira
-from .sources.junit import JUnitReports
-from .sources.opencost import OpenCost
-from .sources.opsgenie import Opsgenie
-from .sources.pagerduty import PagerDuty
-from .sources.scan_reports import ScanReports
-from .sources.sonarqube import SonarQube
-from .sources.sql import SqlQueries
-from .sources.survey import SurveyFiles
+from .sources.registry import SourceContext, SourceType
 from .store import Store
 from .webconfig import BasicAuth, load_web_config
 
@@ -77,96 +36,33 @@ log = logging.getLogger("kpi_exporter")
 EXIT_CONFIG = 2
 
 
+def _built(
+    config: Config, ownership: Ownership, health: Health
+) -> list[tuple[SourceType[Any, Any], Any]]:
+    """Each configured source made by its registered type (those another shard polls left
+    out). A secret that cannot be read is a configuration error."""
+    built = []
+    settings = config.kpi_settings()
+    for index, source in enumerate(config.sources):
+        kind = registry.BY_NAME[source.type]
+        context = SourceContext(ownership, health, settings, config.base_dir, f"sources[{index}]")
+        try:
+            made = kind.build(source, context)
+        except CredentialError as error:
+            raise ConfigError([str(error)]) from None
+        if made is not None:
+            built.append((kind, made))
+    return built
+
+
 def build_sources(
     config: Config, ownership: Ownership, health: Health | None = None
 ) -> tuple[list[Source], Ingest | None]:
     """The polled sources and the ingest endpoint (if configured) of a configuration.
     ``health`` counts the API requests of HTTP sources."""
-    health = health or Health()
-    polled: list[Source] = []
-    ingest: Ingest | None = None
-    for index, source in enumerate(config.sources):
-        where = f"sources[{index}]"
-        if isinstance(source, GitSource):
-            owner = ownership.of_app(source.app) if source.app else ownership.of_repo(source.path)
-            if ownership.shard.owns(owner.app):  # another shard polls the other apps
-                polled.append(GitRepository(source, config.resolve(source.path), owner))
-        elif isinstance(source, EventsFileSource):
-            polled.append(EventsFiles(source, config.base_dir, ownership))
-        elif isinstance(source, IngestSource):
-            try:
-                secret = read_secret(source.secret_env, source.secret_file, where)
-            except CredentialError as error:
-                raise ConfigError([str(error)]) from None
-            ingest = Ingest(source, secret, ownership)
-        elif isinstance(source, GitLabSource):
-            try:
-                polled.append(GitLab(source, ownership, config.kpi_settings(), health, what=where))
-            except CredentialError as error:
-                raise ConfigError([str(error)]) from None
-        elif isinstance(source, GitHubSource):
-            try:
-                check_credentials(source, where)
-            except CredentialError as error:
-                raise ConfigError([str(error)]) from None
-            polled.append(GitHub(source, ownership, config.kpi_settings(), health, what=where))
-        elif isinstance(source, JiraSource):
-            try:
-                polled.append(Jira(source, ownership, config.kpi_settings(), health, what=where))
-            except CredentialError as error:
-                raise ConfigError([str(error)]) from None
-        elif isinstance(source, PagerDutySource):
-            try:
-                polled.append(PagerDuty(source, ownership, health, what=where))
-            except CredentialError as error:
-                raise ConfigError([str(error)]) from None
-        elif isinstance(source, OpsgenieSource):
-            try:
-                polled.append(Opsgenie(source, ownership, health, what=where))
-            except CredentialError as error:
-                raise ConfigError([str(error)]) from None
-        elif isinstance(source, CoverageSource):
-            try:
-                polled.append(
-                    CoverageReports(source, config.base_dir, ownership, health, what=where)
-                )
-            except CredentialError as error:
-                raise ConfigError([str(error)]) from None
-        elif isinstance(source, JUnitSource):
-            polled.append(JUnitReports(source, config.base_dir, ownership))
-        elif isinstance(source, SonarQubeSource):
-            try:
-                polled.append(SonarQube(source, ownership, health, what=where))
-            except CredentialError as error:
-                raise ConfigError([str(error)]) from None
-        elif isinstance(source, GitHubSecuritySource):
-            try:
-                check_credentials(source, where)
-            except CredentialError as error:
-                raise ConfigError([str(error)]) from None
-            polled.append(GitHubSecurity(source, ownership, health, what=where))
-        elif isinstance(source, ScanReportSource):
-            try:
-                polled.append(ScanReports(source, config.base_dir, ownership, health, what=where))
-            except CredentialError as error:
-                raise ConfigError([str(error)]) from None
-        elif isinstance(source, HttpJsonSource):
-            try:
-                polled.append(HttpJson(source, ownership, health, what=where))
-            except CredentialError as error:
-                raise ConfigError([str(error)]) from None
-        elif isinstance(source, SqlSource):
-            polled.append(SqlQueries(source, ownership, what=where))
-        elif isinstance(source, SurveySource):
-            polled.append(SurveyFiles(source, config.base_dir))
-        elif isinstance(source, FocusSource):
-            polled.append(FocusFiles(source, config.base_dir, ownership))
-        elif isinstance(source, OpenCostSource):
-            polled.append(OpenCost(source, ownership, health))
-        elif isinstance(source, AwsCostSource):
-            polled.append(AwsCost(source, ownership, what=where))
-        else:
-            assert_never(source)
+    built = _built(config, ownership, health or Health())
+    polled = [source for kind, source in built if not kind.pushed]
+    ingest = next((source for kind, source in built if kind.pushed), None)
     return polled, ingest
 
 
@@ -394,141 +290,12 @@ def _render(root: Path, check: bool, thresholds_file: str | None) -> int:
 
 
 def _check(config: Config) -> int:
-    ownership = Ownership(config)
-    polled, ingest = build_sources(config, ownership)
+    built = _built(config, Ownership(config), Health())
     print(f"configuration OK: {len(config.sources)} source(s), store {config.store.path}")
-    for source in polled:
-        if isinstance(source, GitRepository):
-            rule = source.config.deploy
-            how = rule.tag_pattern if rule.rule == "tags" else f"{rule.branch}"
-            print(
-                f"- {source.name} (git, every {source.interval:g}s): {source.path} "
-                f"deployments by {rule.rule} ({how}) -> app={source.owner.app} "
-                f"team={source.owner.team} environment={source.config.environment}"
-            )
-        elif isinstance(source, EventsFiles):
-            files = source.files()
-            print(
-                f"- {source.name} (events_file, every {source.interval:g}s): {len(files)} file(s)"
-            )
-            for file in files:
-                print(f"    {file}")
-        elif isinstance(source, GitHub):
-            github = source.config
-            scope = [*github.repos]
-            if github.org:
-                topics = f", topics {','.join(github.topics)}" if github.topics else ""
-                scope.append(f"org {github.org} (names ~ {github.repo_pattern!r}{topics})")
-            print(
-                f"- {source.name} (github, every {github.interval:g}s): {', '.join(scope)}; "
-                f"deployments from {github.deploy_signal}, API {source.api}"
-            )
-        elif isinstance(source, GitLab):
-            gitlab = source.config
-            scope = [*gitlab.projects]
-            if gitlab.group:
-                scope.append(
-                    f"group {gitlab.group}" + (" and subgroups" if gitlab.include_subgroups else "")
-                )
-            print(
-                f"- {source.name} (gitlab, every {gitlab.interval:g}s): {', '.join(scope)}; "
-                f"API {source.api}"
-            )
-        elif isinstance(source, Jira):
-            jira = source.config
-            queries = [
-                f"{what} ({jql})"
-                for what, jql in (("incidents", jira.incident_jql), ("bugs", jira.bug_jql))
-                if jql.strip()
-            ]
-            print(
-                f"- {source.name} (jira {jira.flavour}, every {jira.interval:g}s): "
-                f"{'; '.join(queries)}; app from {jira.app_field}, API {source.api}"
-            )
-        elif isinstance(source, PagerDuty):
-            services = ", ".join(source.config.service_ids) or "every service"
-            print(
-                f"- {source.name} (pagerduty, every {source.interval:g}s): incidents of "
-                f"{services}; API {source.api}"
-            )
-        elif isinstance(source, Opsgenie):
-            print(
-                f"- {source.name} (opsgenie, every {source.interval:g}s): alerts matching "
-                f"{source.config.query or 'anything'!r}; API {source.api}"
-            )
-        elif isinstance(source, CoverageReports | JUnitReports):
-            kind = "coverage" if isinstance(source, CoverageReports) else "junit"
-            files = source.files()
-            app = source.config.app or "from apps.*.paths"
-            print(
-                f"- {source.name} ({kind}, every {source.interval:g}s): {len(files)} file(s)"
-                f", app {app}"
-            )
-            for file in files:
-                print(f"    {file}")
-            if isinstance(source, CoverageReports):
-                for url in source.config.urls:
-                    print(f"    {url}")
-        elif isinstance(source, SonarQube):
-            projects = ", ".join(f"{k} -> {v}" for k, v in source.config.projects.items())
-            print(
-                f"- {source.name} (sonarqube, every {source.interval:g}s): {projects}; "
-                f"API {source.api}"
-            )
-        elif isinstance(source, GitHubSecurity):
-            security = source.config
-            scope = [*security.repos] + ([f"org {security.org}"] if security.org else [])
-            print(
-                f"- {source.name} (github_security, every {security.interval:g}s): "
-                f"{', '.join(security.alerts)} alerts of {', '.join(scope)}; API {source.api}"
-            )
-        elif isinstance(source, ScanReports):
-            files = source.files()
-            print(
-                f"- {source.name} (scan_report, every {source.interval:g}s): {len(files)} file(s)"
-                f", {len(source.config.urls)} URL(s)"
-            )
-        elif isinstance(source, HttpJson | SqlQueries):
-            kind = "http_json" if isinstance(source, HttpJson) else "sql"
-            metrics = ", ".join(measure.metric for measure in source.config.measures)
-            where_ = (
-                f"{source.config.method} {public_url(source.config.url)}"
-                if isinstance(source, HttpJson)
-                else f"URL from {source.config.url_env or source.config.url_file}"
-            )
-            print(
-                f"- {source.name} ({kind}, every {source.interval:g}s): {where_}"
-                f" -> kpi_business_value{{metric={metrics}}}"
-            )
-        elif isinstance(source, SurveyFiles):
-            files = source.files()
-            print(f"- {source.name} (survey, every {source.interval:g}s): {len(files)} file(s)")
-            for file in files:
-                print(f"    {file}")
-        elif isinstance(source, FocusFiles):
-            files = source.files()
-            print(
-                f"- {source.name} (focus, every {source.interval:g}s): {len(files)} file(s), "
-                f"spend from {source.config.cost_column}"
-            )
-            for file in files:
-                print(f"    {file}")
-        elif isinstance(source, OpenCost):
-            print(
-                f"- {source.name} (opencost, every {source.interval:g}s): {source.api}, "
-                f"window {source.config.window} by {source.config.aggregate}"
-            )
-        elif isinstance(source, AwsCost):
-            config_ = source.config
-            tags = ", ".join(f"tag {t}" for t in (config_.app_tag, config_.team_tag) if t)
-            chain = f"profile {config_.profile}" if config_.profile else "the AWS chain"
-            print(
-                f"- {source.name} (aws_cost, every {source.interval:g}s): Cost Explorer "
-                f"{config_.metric} in {config_.region}, daily by {tags}, credentials from {chain}"
-            )
-    if ingest is not None:
-        reference_ = ingest.config.secret_env or ingest.config.secret_file
-        print(f"- {ingest.name} (ingest): POST /api/v1/events, secret from {reference_}")
+    # The polled sources in configuration order, then the push endpoint.
+    for kind, source in sorted(built, key=lambda pair: pair[0].pushed):
+        for line in kind.describe(source):
+            print(line)
     return 0
 
 

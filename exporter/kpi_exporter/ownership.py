@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from fnmatch import fnmatchcase
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
-from .config import Config
 from .sharding import Shard
+
+if TYPE_CHECKING:  # the configuration imports the sources, which import this module
+    from .config import Config
 
 
 class Owner(NamedTuple):
@@ -46,10 +48,6 @@ class Ownership:
     def of_service(self, service: str) -> Owner:
         app = self._services.get(service.lower())
         return self.of_app(app) if app else self.default
-
-    def of_path(self, path: str) -> Owner:
-        match = self.match_path(path)
-        return match[0] if match else self.default
 
     def match_path(self, path: str) -> tuple[Owner, str] | None:
         """The owner of a monorepo path and the glob that matched; None when none does."""

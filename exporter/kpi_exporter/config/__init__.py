@@ -11,13 +11,11 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Union
 
 from pydantic import Field, field_validator, model_validator
 
-from ..kpis.settings import DEFAULT_PRODUCTION_PATTERN, Budget, KpiSettings
-from ..linking import LinkSettings
-from .base import (
+from ..config_base import (
     DEFAULT_PORT,
     SEMVER_TAG_PATTERN,
     ConfigError,
@@ -28,91 +26,41 @@ from .base import (
     Strict,
     parse_duration,
 )
+from ..kpis.settings import DEFAULT_PRODUCTION_PATTERN, Budget, KpiSettings
+from ..linking import LinkSettings
+from ..sources import registry
+from ..sources.registry import SourceSettings
 from .loading import Path_, format_path, no_inline_secrets, parse_yaml_model
-from .sources import (
-    DEFAULT_DEPLOYMENT_PATTERN,
-    SOURCE_TYPES,
-    AlertKind,
-    AwsCostSource,
-    BusinessLabel,
-    CoverageSource,
-    DeployRule,
-    EventsFileSource,
-    FlowLabels,
-    FocusSource,
-    GitHubApp,
-    GitHubSecuritySource,
-    GitHubSource,
-    GitLabSource,
-    GitSource,
-    HttpJsonMeasure,
-    HttpJsonSource,
-    IngestSource,
-    JiraFields,
-    JiraSource,
-    JUnitSource,
-    MetricName,
-    OpenCostSource,
-    OpsgenieSource,
-    PagerDutySource,
-    ScanReportSource,
-    Selector,
-    SonarQubeSource,
-    Source,
-    SqlMeasure,
-    SqlSource,
-    SurveySource,
-)
+
+# The type of each source entry: a union tagged by ``type`` over the registered models.
+SOURCE_TYPES = tuple(kind.name for kind in registry.TYPES)
+if TYPE_CHECKING:
+    Source = SourceSettings
+else:
+    Source = Annotated[
+        Union[tuple(kind.model for kind in registry.TYPES)],  # noqa: UP007
+        Field(discriminator="type"),
+    ]
 
 __all__ = [
-    "DEFAULT_DEPLOYMENT_PATTERN",
     "DEFAULT_PORT",
     "SEMVER_TAG_PATTERN",
     "SOURCE_TYPES",
-    "AlertKind",
     "AppOwnership",
-    "AwsCostSource",
-    "BusinessLabel",
     "Config",
     "ConfigError",
     "CostBudget",
-    "CoverageSource",
     "Credentials",
     "Defaults",
-    "DeployRule",
     "Duration",
-    "EventsFileSource",
-    "FlowLabels",
-    "FocusSource",
-    "GitHubApp",
-    "GitHubSecuritySource",
-    "GitHubSource",
-    "GitLabSource",
-    "GitSource",
-    "HttpJsonMeasure",
-    "HttpJsonSource",
-    "IngestSource",
-    "JUnitSource",
-    "JiraFields",
-    "JiraSource",
     "LinkingConfig",
-    "MetricName",
     "Name",
-    "OpenCostSource",
-    "OpsgenieSource",
-    "PagerDutySource",
     "Path_",
     "Regex",
-    "ScanReportSource",
     "SecurityConfig",
-    "Selector",
-    "SonarQubeSource",
     "Source",
-    "SqlMeasure",
-    "SqlSource",
     "StoreConfig",
     "Strict",
-    "SurveySource",
     "format_path",
     "json_schema",
     "json_schema_text",
@@ -339,7 +287,7 @@ def json_schema_text() -> str:
 
 def parse_config(text: str, filename: str = "<config>") -> Config:
     """Validate configuration text; raise :class:`ConfigError` naming every bad key and line."""
-    return parse_yaml_model(text, filename, Config, no_inline_secrets)
+    return parse_yaml_model(text, filename, Config, no_inline_secrets, frozenset(SOURCE_TYPES))
 
 
 def load_config(path: str | Path) -> Config:

@@ -11,8 +11,7 @@ from pydantic import (
     ValidationError,
 )
 
-from .base import ConfigError
-from .sources import SOURCE_TYPES
+from ..config_base import ConfigError
 
 # --- loading -------------------------------------------------------------------------------
 
@@ -97,11 +96,13 @@ def parse_yaml_model(
     filename: str,
     model: type[M],
     check: Callable[[Any, Callable[[Path_], str]], None] | None = None,
+    union_tags: frozenset[str] = frozenset(),
 ) -> M:
     """Validate YAML text into ``model``; :class:`ConfigError` names every bad key and line.
 
     ``check`` may inspect the raw data first and raise ConfigError itself; it receives a
-    function that turns a key path into ``file:line``.
+    function that turns a key path into ``file:line``. ``union_tags`` are the tags of the
+    model's tagged unions in lists (the source types), left out of the key paths.
     """
     try:
         loader = yaml.SafeLoader(text)
@@ -133,7 +134,7 @@ def parse_yaml_model(
     except ValidationError as error:
         problems = []
         for item in error.errors():
-            path = _without_union_tag(item["loc"])
+            path = _without_union_tag(item["loc"], union_tags)
             problems.append(f"{where(path)}: {format_path(path)}: {_message(item)}")
         raise ConfigError(problems) from None
 
@@ -150,10 +151,10 @@ def no_inline_secrets(data: Any, where: Callable[[Path_], str]) -> None:
         )
 
 
-def _without_union_tag(loc: tuple[str | int, ...]) -> Path_:
+def _without_union_tag(loc: tuple[str | int, ...], tags: frozenset[str]) -> Path_:
     """Drop the source-type tag pydantic inserts after a list index for tagged unions."""
     return tuple(
         part
         for index, part in enumerate(loc)
-        if not (index and isinstance(loc[index - 1], int) and part in SOURCE_TYPES)
+        if not (index and isinstance(loc[index - 1], int) and part in tags)
     )

@@ -30,13 +30,52 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
-from ..config import AwsCostSource, ConfigError
+from pydantic import Field, model_validator
+
+from ..config_base import ConfigError, Duration, Name, Strict
 from ..model import CostLine, Event
 from ..ownership import Ownership
 from ..store import SourceState
-from . import Poll, SourceError
+from . import Poll, PolledSource, SourceError
+from .registry import SourceContext, SourceType, headline
+
+
+class AwsCostSource(Strict):
+    """AWS spend from the Cost Explorer API (boto3, the ``cost`` extra), one amount per day.
+
+    Credentials come from the standard AWS chain (environment, instance or task role, shared
+    profile); never from this file."""
+
+    type: Literal["aws_cost"]
+    name: Name
+    interval: Duration = Field(
+        6 * 3600.0, description="Cost Explorer charges per request: poll a few times a day."
+    )
+    region: str = Field("us-east-1", description="Region of the Cost Explorer endpoint.")
+    profile: str | None = Field(None, description="Shared config profile; else the default chain.")
+    app_tag: str = Field(
+        "app", min_length=1, description="Cost-allocation tag naming the app (first GroupBy)."
+    )
+    team_tag: str | None = Field(
+        None, description="Cost-allocation tag naming the team (second GroupBy); else the app's."
+    )
+    metric: Literal["UnblendedCost", "AmortizedCost", "NetUnblendedCost"] = Field(
+        "UnblendedCost", description="The Cost Explorer metric that counts as spend."
+    )
+    horizon: Duration = Field(
+        90 * 86400.0,
+        le=365 * 86400.0,
+        description="How far back the first poll reads (Cost Explorer keeps about 13 months).",
+    )
+
+    @model_validator(mode="after")
+    def _two_tags(self) -> AwsCostSource:
+        if self.team_tag is not None and self.team_tag in ("", self.app_tag):
+            raise ValueError("team_tag must be a tag key other than app_tag")
+        return self
+
 
 DAY = 86400
 PROVIDER = "aws"
@@ -64,7 +103,7 @@ def cost_explorer(config: AwsCostSource, what: str) -> Any:
         ) from None
 
 
-class AwsCost:
+class AwsCost(PolledSource[AwsCostSource]):
     """Polls the daily spend of one AWS account (or organisation) from Cost Explorer."""
 
     def __init__(
@@ -76,11 +115,7 @@ class AwsCost:
         clock: Callable[[], float] = time.time,
         what: str = "aws_cost",
     ) -> None:
-        self.name = config.name
-        self.interval = config.interval
-        self.config = config
-        self.ownership = ownership
-        self.clock = clock
+        super().__init__(config, ownership, clock=clock, what=what)
         self.client = client if client is not None else cost_explorer(config, what)
         self._emitted: dict[str, CostLine] = {}  # lines of the last poll, by key
 
@@ -228,3 +263,18 @@ def _tag_value(keys: list[str], tag: str) -> str | None:
         if key.startswith(prefix):
             return key[len(prefix) :] or None
     return None
+
+
+def _build(config: AwsCostSource, context: SourceContext) -> AwsCost:
+    return AwsCost(config, context.ownership, **context.naming())
+
+
+def _describe(source: AwsCost) -> list[str]:
+    config = source.config
+    tags = ", ".join(f"tag {t}" for t in (config.app_tag, config.team_tag) if t)
+    chain = f"profile {config.profile}" if config.profile else "the AWS chain"
+    explorer = f"Cost Explorer {config.metric} in {config.region}, daily by {tags}"
+    return [headline(source, "aws_cost", f"{explorer}, credentials from {chain}")]
+
+
+SOURCE_TYPE = SourceType("aws_cost", AwsCostSource, _build, _describe)

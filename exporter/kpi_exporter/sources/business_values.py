@@ -5,11 +5,56 @@ with the configured measure as its ``metric`` label."""
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
-from typing import Any
+from typing import Annotated, Any, Literal
 
+from pydantic import BeforeValidator, Field
+
+from .. import selector
 from ..model import Gauge
 from ..ownership import Ownership
+
+
+def _check_metric(value: Any) -> Any:
+    if isinstance(value, str) and not re.fullmatch(r"[a-z][a-z0-9_]*", value):
+        raise ValueError(
+            f"metric {value!r}: expected lower-case letters, digits and '_', starting with a letter"
+        )
+    return value
+
+
+MetricName = Annotated[
+    str,
+    BeforeValidator(_check_metric),
+    Field(
+        pattern=r"^[a-z][a-z0-9_]*$",
+        max_length=64,
+        description="The measure: value of the `metric` label (lower case, digits, _).",
+    ),
+]
+
+
+def check_selector(value: str) -> str:
+    try:
+        selector.parse(value)
+    except selector.SelectorError as error:
+        raise ValueError(str(error)) from None
+    return value
+
+
+Selector = Annotated[str, BeforeValidator(check_selector)]
+
+
+BusinessLabel = Literal["app", "team"]
+
+
+def unique_metrics(measures: list[Any]) -> None:
+    metrics = [measure.metric for measure in measures]
+    twice = sorted({metric for metric in metrics if metrics.count(metric) > 1})
+    if twice:
+        raise ValueError(f"one measure per metric: {', '.join(twice)} named more than once")
+
 
 BUSINESS_FAMILY = "kpi_business_value"
 

@@ -31,16 +31,43 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from pathlib import Path
+from typing import Literal
 
-from ..config import CoverageSource
+from pydantic import Field
+
 from ..health import Health
 from ..model import Coverage, Event
 from ..ownership import Owner, Ownership
 from ..store import SourceState
 from . import Poll, SourceError
 from .coverage_reports import ReportError, counts, parse
-from .files import ReportSource
+from .files import ReportInputs, ReportSource
 from .http import HttpClient
+from .registry import SourceType, headline, listed
+
+
+class CoverageSource(ReportInputs):
+    """Cobertura XML or lcov coverage reports, from files and/or URLs (a token, if set, is
+    sent as ``Authorization: Bearer`` to the URLs)."""
+
+    type: Literal["coverage"]
+    format: Literal["auto", "cobertura", "lcov"] = Field(
+        "auto", description="auto: Cobertura when the report starts with '<', else lcov."
+    )
+    app: str | None = Field(
+        None, description="App of every covered file; else from the apps' `paths` globs."
+    )
+    strip_prefix: str = Field(
+        "", description="Removed from the start of covered file paths (a CI checkout dir)."
+    )
+    depth: int = Field(
+        1, ge=1, description="Component: the first `depth` directories below the app's root."
+    )
+    components: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="Explicit components: name -> path globs (first match wins, else depth).",
+    )
+
 
 Part = tuple[str, str]  # (app, component)
 MAGIC = "*?["
@@ -58,6 +85,8 @@ class Read:
 class CoverageReports(ReportSource[CoverageSource]):
     """Polls the configured coverage report files and URLs."""
 
+    system = "coverage report"
+
     def __init__(
         self,
         config: CoverageSource,
@@ -72,7 +101,7 @@ class CoverageReports(ReportSource[CoverageSource]):
         super().__init__(config, base_dir, ownership, health, clock=clock, sleep=sleep, what=what)
         self._reads: dict[str, Read] = {}  # last good read per report, by path or URL
 
-    def poll(self, state: SourceState) -> Poll:
+    def read(self, state: SourceState) -> Poll:
         problems: list[str] = []
         reads: dict[str, Read] = {}
         failed = 0
@@ -252,3 +281,16 @@ def _root(pattern: str) -> str:
     cut = min((i for i in (pattern.find(c) for c in MAGIC) if i >= 0), default=len(pattern))
     literal = pattern[:cut]
     return literal[: literal.rfind("/") + 1]
+
+
+def _describe(source: CoverageReports) -> list[str]:
+    files = source.files()
+    app = source.config.app or "from apps.*.paths"
+    return [
+        headline(source, "coverage", f"{len(files)} file(s), app {app}"),
+        *listed(files),
+        *listed(source.config.urls),
+    ]
+
+
+SOURCE_TYPE = SourceType("coverage", CoverageSource, CoverageReports.build, _describe)

@@ -13,33 +13,32 @@ import hashlib
 import json
 import logging
 import os
-from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, Literal
 
-from ..config import EventsFileSource
+from pydantic import Field
+
+from ..config_base import Duration, Name, Strict
 from ..model import Event
-from ..ownership import Ownership
 from ..store import SourceState
 from . import Poll, SourceError
 from .event_format import EventFormatError, parse_event
-from .files import matching_files
+from .files import FileSource
+from .registry import SourceType, headline, listed
+
+
+class EventsFileSource(Strict):
+    type: Literal["events_file"]
+    name: Name
+    interval: Duration = 60.0
+    paths: list[str] = Field(min_length=1, description="JSON Lines files or globs.")
+
 
 log = logging.getLogger(__name__)
 HEAD_BYTES = 4096
 
 
-class EventsFiles:
+class EventsFiles(FileSource[EventsFileSource]):
     """Polls the files matching the configured paths or globs."""
-
-    def __init__(self, config: EventsFileSource, base_dir: Path, ownership: Ownership) -> None:
-        self.name = config.name
-        self.interval = config.interval
-        self.base_dir = base_dir
-        self.paths = list(config.paths)
-        self.ownership = ownership
-
-    def files(self) -> list[str]:
-        return matching_files(self.base_dir, self.paths)
 
     def poll(self, state: SourceState) -> Poll:
         positions: dict[str, Any] = json.loads(state.cursor) if state.cursor else {}
@@ -103,3 +102,11 @@ def _head(file: BinaryIO, offset: int) -> str:
     (same inode, and as long as before) no longer matches and is read from the start."""
     file.seek(0)
     return hashlib.sha256(file.read(min(offset, HEAD_BYTES))).hexdigest()[:16]
+
+
+def _describe(source: EventsFiles) -> list[str]:
+    files = source.files()
+    return [headline(source, "events_file", f"{len(files)} file(s)"), *listed(files)]
+
+
+SOURCE_TYPE = SourceType("events_file", EventsFileSource, EventsFiles.build, _describe)

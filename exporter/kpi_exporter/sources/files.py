@@ -8,15 +8,65 @@ import os
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, Generic, Protocol, Self, TypeVar
 
-from ..config.sources import ReportInputs
-from ..credentials import read_secret
+from pydantic import Field, model_validator
+
+from ..config_base import Credentials, Duration, Name
 from ..health import Health
 from ..ownership import Ownership
 from ..store import SourceState
-from . import PolledSource, poll_secret
+from . import PolledSettings, PolledSource
 from .http import HttpClient
+
+if TYPE_CHECKING:  # the registry builds on the sources
+    from .registry import SourceContext
+
+
+class _FileSettings(PolledSettings, Protocol):
+    @property
+    def paths(self) -> list[str]: ...
+
+
+FileT = TypeVar("FileT", bound=_FileSettings)
+
+
+class FileSource(Generic[FileT]):
+    """The base of a source of local files: its configuration, name and interval, the files
+    matching its ``paths`` (globs, relative to ``base_dir``) and who owns what they hold."""
+
+    def __init__(self, config: FileT, base_dir: Path, ownership: Ownership) -> None:
+        self.config = config
+        self.name = config.name
+        self.interval = config.interval
+        self.base_dir = base_dir
+        self.paths = list(config.paths)
+        self.ownership = ownership
+
+    @classmethod
+    def build(cls, config: FileT, context: SourceContext) -> Self:
+        return cls(config, context.base_dir, context.ownership)
+
+    def files(self) -> list[str]:
+        return matching_files(self.base_dir, self.paths)
+
+
+class ReportInputs(Credentials):
+    """Report files (paths or globs) and/or URLs, a token, if set, sent to the URLs as
+    ``Authorization: Bearer``."""
+
+    token_required = False
+
+    name: Name
+    interval: Duration = 300.0
+    paths: list[str] = Field(default_factory=list, description="Report files or globs.")
+    urls: list[str] = Field(default_factory=list, description="Report URLs.")
+
+    @model_validator(mode="after")
+    def _inputs(self) -> Self:
+        if not self.paths and not self.urls:
+            raise ValueError("set paths, urls, or both")
+        return self
 
 
 def matching_files(base_dir: Path, paths: Iterable[str]) -> list[str]:
@@ -51,20 +101,18 @@ class ReportSource(PolledSource[ReportT]):
         super().__init__(config, ownership, health, sleep=sleep, clock=clock, what=what)
         self.base_dir = base_dir
         self.paths = list(config.paths)
-        if config.token_env or config.token_file:
-            self._token()  # a missing secret is a configuration error, found at start
 
-    def _token(self) -> str:
-        return read_secret(self.config.token_env, self.config.token_file, self.what)
+    @classmethod
+    def build(cls, config: ReportT, context: SourceContext) -> Self:
+        return cls(config, context.base_dir, context.ownership, context.health, **context.naming())
 
     def files(self) -> list[str]:
         return matching_files(self.base_dir, self.paths)
 
     def _http(self, state: SourceState) -> HttpClient:
         """The client of the report URLs: the token read once per poll."""
-        headers: dict[str, str] = {}
-        if self.config.token_env or self.config.token_file:
-            headers = {"Authorization": f"Bearer {poll_secret(self._token)}"}
+        token = self.poll_token()
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
         return HttpClient.for_poll(
             self,
             state,

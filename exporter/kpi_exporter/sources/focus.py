@@ -37,14 +37,33 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from ..config import FocusSource
+from pydantic import Field
+
+from ..config_base import Duration, Name, Strict
 from ..model import CostLine, Event
 from ..ownership import Ownership
 from ..store import SourceState
 from . import Poll, SourceError
-from .files import matching_files
+from .files import FileSource
+from .registry import SourceType, headline, listed
+from .times import utc_date
+
+
+class FocusSource(Strict):
+    """FOCUS cost exports (CSV, gzip CSV; Parquet with the ``cost`` extra) of any provider."""
+
+    type: Literal["focus"]
+    name: Name
+    interval: Duration = 3600.0
+    paths: list[str] = Field(min_length=1, description="Export files or globs.")
+    cost_column: Literal["BilledCost", "EffectiveCost"] = Field(
+        "BilledCost", description="The amount that counts as spend."
+    )
+    app_tag: str = Field("app", description="Key of the `Tags` object that names the app.")
+    team_tag: str = Field("team", description="Key of the `Tags` object that names the team.")
+
 
 DAY = 86400
 CACHE_LIMIT = 100_000  # distinct dates or tag texts remembered while reading one file
@@ -55,22 +74,14 @@ class FocusError(Exception):
     """A file that cannot be read at all (a required column missing, Parquet without pyarrow)."""
 
 
-class FocusFiles:
+class FocusFiles(FileSource[FocusSource]):
     """Polls the FOCUS export files matching the configured paths or globs."""
 
     def __init__(self, config: FocusSource, base_dir: Path, ownership: Ownership) -> None:
-        self.name = config.name
-        self.interval = config.interval
-        self.config = config
-        self.ownership = ownership
-        self.base_dir = base_dir
-        self.paths = list(config.paths)
+        super().__init__(config, base_dir, ownership)
         # Last good read per file: ((size, mtime_ns), totals), and the keys last emitted.
         self._reads: dict[str, tuple[tuple[int, int], dict[Total, float]]] = {}
         self._emitted: dict[str, CostLine] = {}
-
-    def files(self) -> list[str]:
-        return matching_files(self.base_dir, self.paths)
 
     def poll(self, state: SourceState) -> Poll:
         problems: list[str] = []
@@ -93,8 +104,7 @@ class FocusFiles:
             raise SourceError("; ".join(problems))
         lines: list[CostLine] = []
         for (day, provider, app, team, currency), amount in sorted(totals.items()):
-            date = datetime.fromtimestamp(day * DAY, UTC).strftime("%Y-%m-%d")
-            key = f"focus/{provider}/{app}/{team}/{currency}/{date}"
+            key = f"focus/{provider}/{app}/{team}/{currency}/{utc_date(day)}"
             lines.append(
                 CostLine(
                     self.name,
@@ -258,3 +268,12 @@ def _tags(tags: Any) -> dict[str, str]:
     if not isinstance(tags, dict):
         raise ValueError("Tags is not a JSON object")
     return {str(k): str(v) for k, v in tags.items() if v is not None}
+
+
+def _describe(source: FocusFiles) -> list[str]:
+    files = source.files()
+    spend = f"{len(files)} file(s), spend from {source.config.cost_column}"
+    return [headline(source, "focus", spend), *listed(files)]
+
+
+SOURCE_TYPE = SourceType("focus", FocusSource, FocusFiles.build, _describe)

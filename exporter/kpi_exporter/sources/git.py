@@ -20,12 +20,43 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Literal
 
-from ..config import GitSource
+from pydantic import Field
+
+from ..config_base import SEMVER_TAG_PATTERN, Duration, Name, Regex, Strict
 from ..model import Change, Deployment, Event
 from ..ownership import Owner
 from ..store import SourceState
 from . import Poll, SourceError
+from .registry import SourceContext, SourceType, headline
+
+
+class DeployRule(Strict):
+    """How a local git history tells deployments.
+
+    - ``tags``: every tag matching ``tag_pattern`` is a deployment at the tag's date;
+    - ``merges``: every merge commit on ``branch`` (first parent) is a deployment;
+    - ``train``: a release train on ``branch``: per ``period`` (UTC, from the epoch), the
+      last first-parent commit of the period is deployed at its commit time.
+    """
+
+    rule: Literal["tags", "merges", "train"] = "tags"
+    tag_pattern: Regex = SEMVER_TAG_PATTERN
+    branch: str = "HEAD"
+    period: Duration = 86400.0
+
+
+class GitSource(Strict):
+    type: Literal["git"]
+    name: Name
+    interval: Duration = 300.0
+    path: str = Field(description="A local git repository, relative to this file.")
+    app: str | None = Field(None, description="App label; else from the apps mapping (repos).")
+    environment: str = "production"
+    deploy: DeployRule = Field(default_factory=DeployRule)
+    horizon: Duration = Field(365 * 86400.0, description="How far back the history is read.")
+
 
 log = logging.getLogger(__name__)
 GIT_TIMEOUT = 120.0
@@ -224,3 +255,24 @@ class GitRepository:
                 )
             )
         return events
+
+
+def _build(config: GitSource, context: SourceContext) -> GitRepository | None:
+    ownership = context.ownership
+    owner = ownership.of_app(config.app) if config.app else ownership.of_repo(config.path)
+    if not ownership.shard.owns(owner.app):  # another shard polls the other apps
+        return None
+    return GitRepository(config, context.resolve(config.path), owner)
+
+
+def _describe(source: GitRepository) -> list[str]:
+    rule = source.config.deploy
+    how = rule.tag_pattern if rule.rule == "tags" else f"{rule.branch}"
+    owner = source.owner
+    return [
+        headline(source, "git", f"{source.path} deployments by {rule.rule} ({how})")
+        + f" -> app={owner.app} team={owner.team} environment={source.config.environment}"
+    ]
+
+
+SOURCE_TYPE = SourceType("git", GitSource, _build, _describe)

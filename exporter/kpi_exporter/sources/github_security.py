@@ -29,19 +29,56 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Iterator, Mapping
-from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 import requests
+from pydantic import Field, model_validator
 
-from ..config import GitHubSecuritySource
+from ..config_base import Credentials, Duration, Name
 from ..health import Health
 from ..model import Event, Vulnerability
 from ..ownership import Ownership
 from ..store import SourceState
 from . import Poll, PolledSource, SourceError
-from .github.auth import make_auth
+from .github.auth import check_credentials, make_auth
+from .github.config import GitHubApp
 from .http import HttpClient, HttpStatusError
+from .registry import SourceContext, SourceType, headline
+from .times import parse_time
+
+AlertKind = Literal["dependabot", "code_scanning", "secret_scanning"]
+
+
+ALERT_KINDS: tuple[AlertKind, ...] = ("dependabot", "code_scanning", "secret_scanning")
+
+
+class GitHubSecuritySource(Credentials):
+    """GitHub Dependabot, code scanning and secret scanning alerts (REST API)."""
+
+    token_alternative = "app"
+
+    type: Literal["github_security"]
+    name: Name
+    interval: Duration = 900.0
+    api_url: str = Field("https://api.github.com", description="REST API root (GHES: /api/v3).")
+    app: GitHubApp | None = None
+    repos: list[str] = Field(default_factory=list, description="owner/name, listed explicitly.")
+    org: str | None = Field(None, description="Read the alerts of a whole organisation.")
+    alerts: list[AlertKind] = Field(
+        default_factory=lambda: list(ALERT_KINDS),
+        min_length=1,
+        description="Which alert kinds to read.",
+    )
+    horizon: Duration = Field(
+        365 * 86400.0, description="Closed alerts older than this are left out."
+    )
+
+    @model_validator(mode="after")
+    def _scope(self) -> GitHubSecuritySource:
+        if not self.repos and self.org is None:
+            raise ValueError("set repos, org, or both")
+        return self
+
 
 PATHS = {
     "dependabot": "dependabot/alerts",
@@ -56,6 +93,8 @@ SEVERITIES = ("critical", "high", "medium", "low")
 class GitHubSecurity(PolledSource[GitHubSecuritySource]):
     """Polls the security alerts of the configured repositories or organisation."""
 
+    system = "GitHub"
+
     def __init__(
         self,
         config: GitHubSecuritySource,
@@ -69,7 +108,6 @@ class GitHubSecurity(PolledSource[GitHubSecuritySource]):
     ) -> None:
         super().__init__(config, ownership, health, sleep=sleep, clock=clock, what=what)
         self.session = session or requests.Session()
-        self.api = config.api_url.rstrip("/")
         self.auth = make_auth(
             config.token_env,
             config.token_file,
@@ -96,7 +134,7 @@ class GitHubSecurity(PolledSource[GitHubSecuritySource]):
                 if self.ownership.polls_repo(repo):  # this shard's (see sharding)
                     yield repo, kind, f"{self.api}/repos/{repo}/{PATHS[kind]}"
 
-    def poll(self, state: SourceState) -> Poll:
+    def read(self, state: SourceState) -> Poll:
         now = self.clock()
         self.auth.begin()
         client = HttpClient.for_poll(
@@ -195,7 +233,7 @@ class GitHubSecurity(PolledSource[GitHubSecuritySource]):
 
 
 def _time(text: str) -> float:
-    return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+    return parse_time(text)
 
 
 def _at(alert: Mapping[str, Any], *fields: str) -> float:
@@ -234,3 +272,20 @@ def _severity(kind: str, alert: Mapping[str, Any]) -> str:
             severity = RULE_SEVERITY.get(str(rule.get("severity") or ""), "")
     severity = severity.lower()
     return severity if severity in SEVERITIES else "unknown"
+
+
+def _build(config: GitHubSecuritySource, context: SourceContext) -> GitHubSecurity:
+    check_credentials(config, context.what)
+    return GitHubSecurity(
+        config, context.ownership, context.health, what=context.what, clock=context.clock
+    )
+
+
+def _describe(source: GitHubSecurity) -> list[str]:
+    security = source.config
+    scope = [*security.repos] + ([f"org {security.org}"] if security.org else [])
+    alerts = f"{', '.join(security.alerts)} alerts of {', '.join(scope)}; API {source.api}"
+    return [headline(source, "github_security", alerts)]
+
+
+SOURCE_TYPE = SourceType("github_security", GitHubSecuritySource, _build, _describe)

@@ -20,20 +20,72 @@ answer that is not JSON fails the poll and keeps the stored gauges.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
-from ..config import HttpJsonMeasure, HttpJsonSource
-from ..credentials import read_secret
-from ..health import Health
+from pydantic import Field, field_validator, model_validator
+
+from ..config_base import Credentials, Duration, Name, Strict
 from ..model import Event
-from ..ownership import Ownership
 from ..selector import select
 from ..store import SourceState
-from . import Poll, PolledSource, poll_secret
-from .business_values import business_gauges, finite_number, label_text
-from .http import HttpClient
+from . import Poll, PolledSource
+from .business_values import (
+    BusinessLabel,
+    MetricName,
+    Selector,
+    business_gauges,
+    check_selector,
+    finite_number,
+    label_text,
+    unique_metrics,
+)
+from .http import HttpClient, public_url
+from .registry import SourceType, headline
+
+
+class HttpJsonMeasure(Strict):
+    """One measure of an HTTP JSON answer (selector grammar in docs/sources.md)."""
+
+    metric: MetricName
+    select: Selector = Field("$", description="The items of the answer this measure reads.")
+    value: str = Field(
+        "count",
+        description="`count` (items per label set) or a selector of each item's number"
+        " (summed per label set).",
+    )
+    labels: dict[BusinessLabel, Selector] = Field(
+        default_factory=dict, description="app / team -> selector of each item."
+    )
+    app: str | None = Field(None, description="App when no `labels.app` selector is set.")
+
+    @field_validator("value")
+    @classmethod
+    def _count_or_selector(cls, value: str) -> str:
+        return value if value == "count" else check_selector(value)
+
+
+class HttpJsonSource(Credentials):
+    """A configured HTTP request answering JSON, read into kpi_business_value."""
+
+    token_required = False
+
+    type: Literal["http_json"]
+    name: Name
+    interval: Duration = 300.0
+    url: str = Field(pattern=r"^https?://")
+    method: Literal["GET", "POST"] = "GET"
+    body: Any = Field(None, description="JSON body of a POST.")
+    token_header: str = Field("Authorization", description="Header carrying the token.")
+    token_prefix: str = Field("Bearer ", description="Written before the token in the header.")
+    app: str | None = Field(None, description="Default app of every measure.")
+    measures: list[HttpJsonMeasure] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _check(self) -> HttpJsonSource:
+        unique_metrics(self.measures)
+        return self
+
 
 T = TypeVar("T")
 
@@ -41,28 +93,15 @@ T = TypeVar("T")
 class HttpJson(PolledSource[HttpJsonSource]):
     """Polls one configured JSON endpoint."""
 
-    def __init__(
-        self,
-        config: HttpJsonSource,
-        ownership: Ownership,
-        health: Health,
-        *,
-        sleep: Callable[[float], None] = time.sleep,
-        clock: Callable[[], float] = time.time,
-        what: str = "",
-    ) -> None:
-        super().__init__(config, ownership, health, sleep=sleep, clock=clock, what=what)
-        self._headers()  # a missing secret is a configuration error, found at start
+    system = "HTTP JSON"
 
-    def _headers(self) -> dict[str, str]:
-        """Read on every poll, so a rotated token file is picked up."""
-        if self.config.token_env is None and self.config.token_file is None:
+    def _headers(self, token: str) -> dict[str, str]:
+        if not token:
             return {}
-        token = read_secret(self.config.token_env, self.config.token_file, self.what)
         return {self.config.token_header: f"{self.config.token_prefix}{token}"}
 
-    def poll(self, state: SourceState) -> Poll:
-        headers = poll_secret(self._headers)
+    def read(self, state: SourceState) -> Poll:
+        headers = self._headers(self.poll_token())
         http = HttpClient.for_poll(
             self,
             state,
@@ -79,12 +118,12 @@ class HttpJson(PolledSource[HttpJsonSource]):
         events: list[Event] = []
         problems: list[str] = []
         for measure in self.config.measures:
-            values, bad = self.read(measure, document)
+            values, bad = self.measure(measure, document)
             problems.extend(bad)
             events.extend(business_gauges(self.name, measure.metric, values, self.ownership, now))
         return Poll(events=events, cursor=None, validators=http.validators, problems=problems)
 
-    def read(
+    def measure(
         self, measure: HttpJsonMeasure, document: Any
     ) -> tuple[dict[tuple[str, str], float], list[str]]:
         """Values per (app, team) of one measure, and the problems of its items."""
@@ -125,3 +164,12 @@ def _read(item: Any, selector: str, path: str, convert: Callable[[Any], T]) -> T
         return convert(raw)
     except ValueError as error:
         raise ValueError(f"{path}{relative[1:]}: {error}") from None
+
+
+def _describe(source: HttpJson) -> list[str]:
+    metrics = ", ".join(measure.metric for measure in source.config.measures)
+    request = f"{source.config.method} {public_url(source.config.url)}"
+    return [headline(source, "http_json", f"{request} -> kpi_business_value{{metric={metrics}}}")]
+
+
+SOURCE_TYPE = SourceType("http_json", HttpJsonSource, HttpJson.build, _describe)

@@ -1,41 +1,27 @@
-"""Small helpers the incident-management sources (PagerDuty, Opsgenie) share: times, the
-explicit deployment reference, the owner of a list of service names, the cursor envelope."""
+"""What the incident-management sources (PagerDuty, Opsgenie) share: their base (the explicit
+deployment reference they look for, the fingerprint of their settings), the reference itself
+and the owner of a list of service names."""
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import re
 from collections.abc import Iterable
-from datetime import UTC, datetime
-from typing import Any
+from functools import cached_property
+from typing import Any, Protocol, TypeVar
 
 from ..ownership import Owner, Ownership
-from . import SourceError
+from . import HorizonSettings, PolledSource
+from .cursor import fingerprint
+
+# A 7-40 character hex SHA (with a digit, so that words such as "defaced" are none), or
+# "deploy: ID" / "deployment #ID". The first non-empty group is the reference.
+DEFAULT_DEPLOYMENT_PATTERN = (
+    r"(?i:deploy(?:ment)?)\s*[:#]\s*([\w.-]+)|\b((?=[0-9a-f]*[0-9])[0-9a-f]{7,40})\b"
+)
+
 
 log = logging.getLogger(__name__)
-
-CURSOR_VERSION = 1
-
-
-def timestamp(text: Any, system: str) -> float | None:
-    """Epoch seconds of an ISO 8601 time (``2026-03-02T10:00:00Z``), or None when absent."""
-    if text in (None, ""):
-        return None
-    if not isinstance(text, str):
-        raise SourceError(f"unexpected time value {text!r} in a {system} response")
-    try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise SourceError(f"unexpected time value {text!r} in a {system} response") from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.timestamp()
-
-
-def iso(seconds: float) -> str:
-    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def deployment_ref(pattern: re.Pattern[str], texts: Iterable[Any]) -> str:
@@ -63,30 +49,32 @@ def owner_of(ownership: Ownership, services: Iterable[str], apps: Iterable[str] 
     return ownership.default
 
 
-def fingerprint(what_matters: dict[str, Any]) -> str:
-    """Settings that, when changed, make the next poll a first sync."""
-    text = json.dumps(what_matters, sort_keys=True)
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
+class _IncidentSettings(HorizonSettings, Protocol):
+    @property
+    def deployment_pattern(self) -> str: ...
 
 
-def load_cursor(text: str | None, settings: str, name: str) -> dict[str, Any] | None:
-    """The saved cursor, or None for a first sync (none yet, or other settings)."""
-    if not text:
-        return None
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError:
-        return None
-    if (
-        not isinstance(data, dict)
-        or data.get("version") != CURSOR_VERSION
-        or data.get("settings") != settings
-    ):
-        log.info("%s: settings changed, starting over with a first sync", name)
-        return None
-    return data
+IncidentT = TypeVar("IncidentT", bound=_IncidentSettings)
 
 
-def dump_cursor(settings: str, **state: Any) -> str:
-    cursor = {"version": CURSOR_VERSION, "settings": settings, **state}
-    return json.dumps(cursor, sort_keys=True, separators=(",", ":"))
+class IncidentTool(PolledSource[IncidentT]):
+    """An incident-management API: the explicit deployment reference its incidents may carry
+    (``pattern``), and the fingerprint of the settings its events depend on, which are the
+    API, the horizon, the pattern and what :meth:`scope` selects."""
+
+    @cached_property
+    def pattern(self) -> re.Pattern[str]:
+        return re.compile(self.config.deployment_pattern)
+
+    @cached_property
+    def fingerprint(self) -> str:
+        what_matters = {
+            "api": self.api,
+            "horizon": self.config.horizon,
+            "pattern": self.config.deployment_pattern,
+        }
+        return fingerprint({**what_matters, **self.scope()})
+
+    def scope(self) -> dict[str, Any]:
+        """The settings that choose the incidents read (services, a query)."""
+        raise NotImplementedError

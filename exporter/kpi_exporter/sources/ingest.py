@@ -25,13 +25,32 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any, NamedTuple
+from typing import Any, Literal, NamedTuple
 
-from ..config import IngestSource
+from pydantic import Field, model_validator
+
+from ..config_base import Duration, Name, Strict, exactly_one
+from ..credentials import read_secret
 from ..model import Event
 from ..ownership import Ownership
 from ..store import Store
 from .event_format import EventFormatError, parse_event
+from .registry import SourceContext, SourceType
+
+
+class IngestSource(Strict):
+    type: Literal["ingest"]
+    name: Name
+    secret_env: str | None = Field(None, description="Env variable holding the HMAC secret.")
+    secret_file: str | None = Field(None, description="File holding the HMAC secret.")
+    max_skew: Duration = Field(300.0, description="Oldest or most future signed timestamp.")
+    max_body_bytes: int = Field(1_048_576, gt=0)
+
+    @model_validator(mode="after")
+    def _one_secret(self) -> IngestSource:
+        exactly_one(self, "secret_env", "secret_file")
+        return self
+
 
 log = logging.getLogger(__name__)
 
@@ -197,3 +216,16 @@ def _depth(data: Any) -> int:
             if depth <= MAX_DEPTH:
                 stack.extend((item, depth + 1) for item in value)
     return deepest
+
+
+def _build(config: IngestSource, context: SourceContext) -> Ingest:
+    secret = read_secret(config.secret_env, config.secret_file, context.what)
+    return Ingest(config, secret, context.ownership)
+
+
+def _describe(ingest: Ingest) -> list[str]:
+    reference = ingest.config.secret_env or ingest.config.secret_file
+    return [f"- {ingest.name} (ingest): POST /api/v1/events, secret from {reference}"]
+
+
+SOURCE_TYPE = SourceType("ingest", IngestSource, _build, _describe, pushed=True)

@@ -37,27 +37,78 @@ leaves the stored data as it was. Issues that stop matching a query stay stored.
 from __future__ import annotations
 
 import base64
-import hashlib
-import json
 import logging
-import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
-from ..config import JiraSource
-from ..credentials import read_secret
-from ..health import Health
-from ..kpis.settings import KpiSettings
+from pydantic import Field, model_validator
+
+from ..config_base import Credentials, Duration, Name, Strict
 from ..model import Defect, Event, Incident
-from ..ownership import Owner, Ownership
+from ..ownership import Owner
 from ..store import SourceState
-from . import Poll, PolledSource, SourceError, poll_secret, read_as
+from . import KpiSource, Poll, SourceError
+from .cursor import dump_cursor, load_cursor
 from .http import HttpClient, with_query
+from .registry import SourceType, headline
+from .times import api_time
+
+
+class JiraFields(Strict):
+    """Where the Jira source finds each fact: a field id (``components``, ``priority``,
+    ``environment``, ``labels`` or a custom field such as ``customfield_10010``)."""
+
+    app_field: str = Field(
+        "components", description="App: its values are looked up in apps.*.services."
+    )
+    environment_field: str | None = Field(
+        "environment", description="Bugs: found in production when it matches the pattern."
+    )
+    customer_field: str | None = Field(
+        None, description="Bugs: reported by a customer when it holds a customer_values entry."
+    )
+    customer_values: list[str] = Field(
+        default_factory=lambda: ["customer"], description="Case-insensitive values."
+    )
+    impact_start_field: str | None = Field(
+        None, description="Incidents: a date-time field holding when the impact started."
+    )
+    severity_field: str = Field("priority", description="Severity (lowercased).")
+    deployment_field: str | None = Field(
+        None, description="Incidents: an explicit deployment reference (key, SHA or version)."
+    )
+
+
+class JiraSource(JiraFields, Credentials):
+    type: Literal["jira"]
+    name: Name
+    interval: Duration = 300.0
+    flavour: Literal["cloud", "datacenter"] = Field(
+        "cloud", description="cloud: email + API token; datacenter: personal access token."
+    )
+    api_url: str = Field(
+        pattern=r"^https?://",
+        description="Site root: https://your.atlassian.net or https://jira.example.com.",
+    )
+    email: str | None = Field(None, description="Cloud: the account of the API token.")
+    incident_jql: str = Field("", description="Issues that are incidents (empty: none).")
+    bug_jql: str = Field("", description="Issues that are bugs (empty: none).")
+    horizon: Duration = Field(365 * 86400.0, description="How far back the first sync reads.")
+
+    @model_validator(mode="after")
+    def _scope(self) -> JiraSource:
+        if self.flavour == "cloud" and not self.email:
+            raise ValueError("flavour cloud needs email (the account of the API token)")
+        if not self.incident_jql.strip() and not self.bug_jql.strip():
+            raise ValueError("set incident_jql, bug_jql, or both")
+        if self.customer_field and not self.customer_values:
+            raise ValueError("customer_field needs at least one customer_values entry")
+        return self
+
 
 log = logging.getLogger(__name__)
 
-CURSOR_VERSION = 1
 PAGE_SIZE = 100
 OVERLAP = 86400.0
 QUERIES = ("incident", "bug")
@@ -65,16 +116,8 @@ QUERIES = ("incident", "bug")
 
 def timestamp(value: Any) -> float | None:
     """Epoch seconds of a Jira time (``2026-03-02T10:00:00.000+0000``), None when absent."""
-    if value in (None, ""):
-        return None
-    if not isinstance(value, str):
-        raise SourceError(f"unexpected time value {value!r} in a Jira response")
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        raise SourceError(f"unexpected time value {value!r} in a Jira response") from None
     # A date-time custom field always carries an offset; a bare date is read as UTC.
-    return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).timestamp()
+    return api_time(value, "Jira")
 
 
 def jql_time(seconds: float) -> str:
@@ -115,27 +158,19 @@ def _adf_text(node: Any) -> Iterator[str]:
             yield from _adf_text(child)
 
 
-class Jira(PolledSource[JiraSource]):
+class Jira(KpiSource[JiraSource]):
     """Polls the incident and bug queries of one Jira site."""
 
-    def __init__(
-        self,
-        config: JiraSource,
-        ownership: Ownership,
-        settings: KpiSettings,
-        health: Health,
-        *,
-        sleep: Callable[[float], None] = time.sleep,
-        clock: Callable[[], float] = time.time,
-        what: str = "",
-    ) -> None:
-        super().__init__(config, ownership, health, sleep=sleep, clock=clock, what=what)
-        self.settings = settings
-        self.api = config.api_url.rstrip("/")
-        self.version = "3" if config.flavour == "cloud" else "2"
-        self._token()  # a missing secret is a configuration error, found at start
-        what_matters = {
-            "api": self.api,
+    system = "Jira"
+
+    @property
+    def version(self) -> str:
+        """The REST API version of the flavour."""
+        return "3" if self.config.flavour == "cloud" else "2"
+
+    def scope(self) -> dict[str, Any]:
+        config = self.config
+        return {
             "flavour": config.flavour,
             "jql": [config.incident_jql, config.bug_jql],
             "fields": [
@@ -147,16 +182,7 @@ class Jira(PolledSource[JiraSource]):
                 config.severity_field,
                 config.deployment_field,
             ],
-            "horizon": config.horizon,
-            "production": settings.production.pattern,
         }
-        self.fingerprint = hashlib.sha256(
-            json.dumps(what_matters, sort_keys=True).encode()
-        ).hexdigest()[:16]
-
-    def _token(self) -> str:
-        """Read on every poll, so a rotated token file is picked up."""
-        return read_secret(self.config.token_env, self.config.token_file, self.what)
 
     def _headers(self, token: str) -> dict[str, str]:
         if self.config.flavour == "cloud":
@@ -166,11 +192,8 @@ class Jira(PolledSource[JiraSource]):
 
     # --- one poll ----------------------------------------------------------------------------
 
-    def poll(self, state: SourceState) -> Poll:
-        return read_as("Jira", lambda: self._poll(state))
-
-    def _poll(self, state: SourceState) -> Poll:
-        token = poll_secret(self._token)
+    def read(self, state: SourceState) -> Poll:
+        token = self.poll_token()
         headers = {"Accept": "application/json", **self._headers(token)}
         http = HttpClient.for_poll(
             self,
@@ -201,28 +224,15 @@ class Jira(PolledSource[JiraSource]):
                 log.info("%s: first sync: %d %s issues read", self.name, count, query)
             if newest is not None:
                 marks[query] = newest
-        cursor = {"version": CURSOR_VERSION, "settings": self.fingerprint, "done": done, **marks}
+        kept: dict[str, Any] = {"done": done, **marks}
         return Poll(
             events=events,
-            cursor=json.dumps(cursor, sort_keys=True, separators=(",", ":")),
+            cursor=dump_cursor(self.fingerprint, **kept),
             validators=http.validators,
         )
 
     def _load(self, text: str | None) -> dict[str, Any]:
-        if not text:
-            return {}
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError:
-            return {}
-        if (
-            not isinstance(data, dict)
-            or data.get("version") != CURSOR_VERSION
-            or data.get("settings") != self.fingerprint
-        ):
-            log.info("%s: settings changed, starting over with a first sync", self.name)
-            return {}
-        return data
+        return load_cursor(text, self.fingerprint, self.name) or {}
 
     # --- requests ----------------------------------------------------------------------------
 
@@ -399,3 +409,17 @@ class Jira(PolledSource[JiraSource]):
             severity=self.severity(fields),
             resolved_at=resolved,
         )
+
+
+def _describe(source: Jira) -> list[str]:
+    jira = source.config
+    queries = [
+        f"{what} ({jql})"
+        for what, jql in (("incidents", jira.incident_jql), ("bugs", jira.bug_jql))
+        if jql.strip()
+    ]
+    found = f"{'; '.join(queries)}; app from {jira.app_field}, API {source.api}"
+    return [headline(source, f"jira {jira.flavour}", found)]
+
+
+SOURCE_TYPE = SourceType("jira", JiraSource, Jira.build, _describe)

@@ -30,25 +30,46 @@ suite is recomputed, and their TestRuns stay stored as they were.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from xml.etree.ElementTree import Element
 
-from ..config import JUnitSource
+from pydantic import Field
+
+from ..config_base import Duration, Name, Regex, Strict
 from ..model import Event, TestRun
 from ..ownership import Owner, Ownership
 from ..store import SourceState
 from . import Poll, SourceError
-from .files import matching_files
+from .cursor import dump_cursor, load_cursor
+from .files import FileSource
+from .registry import SourceType, headline, listed
 from .safe_xml import XmlError, parse_xml
+from .times import parse_time
 
-CURSOR_VERSION = 1
+
+class JUnitSource(Strict):
+    """JUnit XML test reports."""
+
+    type: Literal["junit"]
+    name: Name
+    interval: Duration = 300.0
+    paths: list[str] = Field(min_length=1, description="Report files or globs.")
+    app: str | None = Field(
+        None, description="App of every report; else the report's path via apps' `paths`."
+    )
+    commit_property: str = Field(
+        "commit", description="<property> of the testsuite(s) that holds the commit SHA."
+    )
+    commit_pattern: Regex | None = Field(
+        None, description="Else a regex on the report's path; group `commit` (or 1) is the SHA."
+    )
+
+
 Group = tuple[str, str, str]  # (app, commit, suite)
 FAILED, PASSED = 1, 2  # outcome bits of a test case
 
@@ -68,20 +89,12 @@ class SuiteRuns:
         self.outcomes[test] = self.outcomes.get(test, 0) | outcome
 
 
-class JUnitReports:
+class JUnitReports(FileSource[JUnitSource]):
     """Polls the configured JUnit XML report files."""
 
     def __init__(self, config: JUnitSource, base_dir: Path, ownership: Ownership) -> None:
-        self.name = config.name
-        self.interval = config.interval
-        self.config = config
-        self.base_dir = base_dir
-        self.ownership = ownership
-        self.paths = list(config.paths)
+        super().__init__(config, base_dir, ownership)
         self.commit_pattern = re.compile(config.commit_pattern) if config.commit_pattern else None
-
-    def files(self) -> list[str]:
-        return matching_files(self.base_dir, self.paths)
 
     def poll(self, state: SourceState) -> Poll:
         known: dict[str, Any] = self._load(state.cursor)
@@ -124,16 +137,11 @@ class JUnitReports:
                 except JUnitError as error:
                     problems.append(str(error))
         events = self._events(changed, parsed.values())
-        cursor = {"version": CURSOR_VERSION, "reports": reports}
-        return Poll(events=events, cursor=json.dumps(cursor, sort_keys=True), problems=problems)
+        return Poll(events=events, cursor=dump_cursor(None, reports=reports), problems=problems)
 
     def _load(self, text: str | None) -> dict[str, Any]:
-        if not text:
-            return {}
-        data = json.loads(text)
-        if data.get("version") != CURSOR_VERSION:
-            return {}
-        reports: dict[str, Any] = data["reports"]
+        saved = load_cursor(text, None, self.name)
+        reports: dict[str, Any] = saved["reports"] if saved is not None else {}
         return reports
 
     def _events(self, changed: set[Group], reads: Iterable[dict[Group, SuiteRuns]]) -> list[Event]:
@@ -260,13 +268,20 @@ def _finished(suite: Element) -> float | None:
     if not stamp:
         return None
     try:
-        started = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+        started = parse_time(stamp)
     except ValueError:
         return None
-    if started.tzinfo is None:
-        started = started.replace(tzinfo=UTC)
     try:
         duration = float(suite.get("time") or 0)
     except ValueError:
         duration = 0.0
-    return started.timestamp() + max(0.0, duration)
+    return started + max(0.0, duration)
+
+
+def _describe(source: JUnitReports) -> list[str]:
+    files = source.files()
+    app = source.config.app or "from apps.*.paths"
+    return [headline(source, "junit", f"{len(files)} file(s), app {app}"), *listed(files)]
+
+
+SOURCE_TYPE = SourceType("junit", JUnitSource, JUnitReports.build, _describe)

@@ -17,18 +17,35 @@ An allocation without a number or a window is a problem and is skipped.
 from __future__ import annotations
 
 import math
-import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
-from ..config import OpenCostSource
-from ..health import Health
+from pydantic import Field
+
+from ..config_base import Duration, Name, Strict
 from ..model import CostLine, Event
-from ..ownership import Owner, Ownership
+from ..ownership import Owner
 from ..store import SourceState
 from . import Poll, PolledSource, SourceError
 from .http import HttpClient
+from .registry import SourceType, headline
+from .times import utc_date
+
+
+class OpenCostSource(Strict):
+    """Kubernetes spend from the OpenCost allocation API, one amount per day."""
+
+    type: Literal["opencost"]
+    name: Name
+    interval: Duration = 3600.0
+    api_url: str = Field(pattern=r"^https?://", description="OpenCost API root.")
+    window: str = Field("7d", description="How far back each poll asks (OpenCost window).")
+    aggregate: str = Field(
+        "namespace", description="namespace (names an app) or label:<key> (the app label)."
+    )
+    currency: str = Field("USD", description="Currency OpenCost is configured with.")
+
 
 DAY = 86400
 PROVIDER = "kubernetes"
@@ -37,19 +54,9 @@ PROVIDER = "kubernetes"
 class OpenCost(PolledSource[OpenCostSource]):
     """Polls the daily allocations of one OpenCost API."""
 
-    def __init__(
-        self,
-        config: OpenCostSource,
-        ownership: Ownership,
-        health: Health,
-        *,
-        sleep: Callable[[float], None] = time.sleep,
-        clock: Callable[[], float] = time.time,
-    ) -> None:
-        super().__init__(config, ownership, health, sleep=sleep, clock=clock)
-        self.api = config.api_url.rstrip("/")
+    system = "OpenCost"
 
-    def poll(self, state: SourceState) -> Poll:
+    def read(self, state: SourceState) -> Poll:
         http = HttpClient(self.name, self.health, sleep=self.sleep, clock=self.clock)
         response = http.get(
             f"{self.api}/allocation/compute",
@@ -81,8 +88,7 @@ class OpenCost(PolledSource[OpenCostSource]):
         currency = self.config.currency
         events: list[Event] = []
         for (day, owner), amount in sorted(totals.items()):
-            date = datetime.fromtimestamp(day * DAY, UTC).strftime("%Y-%m-%d")
-            key = f"opencost/{owner.app}/{owner.team}/{currency}/{date}"
+            key = f"opencost/{owner.app}/{owner.team}/{currency}/{utc_date(day)}"
             events.append(
                 CostLine(
                     self.name,
@@ -119,3 +125,13 @@ def _day_and_cost(allocation: Any) -> tuple[int, float]:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     return math.floor(moment.timestamp() / DAY), float(cost)
+
+
+def _describe(source: OpenCost) -> list[str]:
+    config = source.config
+    return [
+        headline(source, "opencost", f"{source.api}, window {config.window} by {config.aggregate}")
+    ]
+
+
+SOURCE_TYPE = SourceType("opencost", OpenCostSource, OpenCost.build, _describe)

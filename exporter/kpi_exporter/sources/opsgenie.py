@@ -27,22 +27,45 @@ bad key or spent retries fail the poll as a whole.
 from __future__ import annotations
 
 import logging
-import re
-import time
-from collections.abc import Callable, Mapping
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, Literal
 from urllib.parse import urlencode
 
-from ..config import OpsgenieSource
-from ..credentials import read_secret
-from ..health import Health
+from pydantic import Field
+
+from ..config_base import Credentials, Duration, Name, Regex
 from ..model import Event, Incident
-from ..ownership import Ownership
 from ..store import SourceState
-from . import Poll, PolledSource, SourceError, poll_secret, read_as
+from . import Poll, SourceError
+from .cursor import dump_cursor, load_cursor
 from .http import HttpClient
-from .incident_tools import deployment_ref, dump_cursor, fingerprint, load_cursor, owner_of
-from .incident_tools import timestamp as _timestamp
+from .incident_tools import (
+    DEFAULT_DEPLOYMENT_PATTERN,
+    IncidentTool,
+    deployment_ref,
+    owner_of,
+)
+from .marks import Mark, moved, unread
+from .registry import SourceType, headline
+from .times import api_time
+
+
+class OpsgenieSource(Credentials):
+    type: Literal["opsgenie"]
+    name: Name
+    interval: Duration = 300.0
+    api_url: str = Field(
+        "https://api.opsgenie.com", description="API root (EU: https://api.eu.opsgenie.com)."
+    )
+    query: str = Field(
+        "priority: (P1 OR P2)",
+        description="Opsgenie alert search: the alerts that are incidents (empty: all).",
+    )
+    horizon: Duration = Field(365 * 86400.0, description="How far back the first sync reads.")
+    deployment_pattern: Regex = Field(
+        DEFAULT_DEPLOYMENT_PATTERN, description="Explicit deployment reference in the message."
+    )
+
 
 log = logging.getLogger(__name__)
 
@@ -52,41 +75,16 @@ APP_TAG = "app:"
 
 
 def timestamp(text: Any) -> float | None:
-    return _timestamp(text, SYSTEM)
+    return api_time(text, SYSTEM)
 
 
-class Opsgenie(PolledSource[OpsgenieSource]):
+class Opsgenie(IncidentTool[OpsgenieSource]):
     """Polls the alerts of one Opsgenie account."""
 
-    def __init__(
-        self,
-        config: OpsgenieSource,
-        ownership: Ownership,
-        health: Health,
-        *,
-        sleep: Callable[[float], None] = time.sleep,
-        clock: Callable[[], float] = time.time,
-        what: str = "",
-    ) -> None:
-        super().__init__(config, ownership, health, sleep=sleep, clock=clock, what=what)
-        self.api = config.api_url.rstrip("/")
-        self.pattern = re.compile(config.deployment_pattern)
-        self._key()  # a missing secret is a configuration error, found at start
-        self.fingerprint = fingerprint(
-            {
-                "api": self.api,
-                "query": config.query,
-                "horizon": config.horizon,
-                "pattern": config.deployment_pattern,
-            }
-        )
+    system = SYSTEM
 
-    def _key(self) -> str:
-        """Read on every poll, so a rotated key file is picked up."""
-        return read_secret(self.config.token_env, self.config.token_file, self.what)
-
-    def poll(self, state: SourceState) -> Poll:
-        return read_as(SYSTEM, lambda: self._poll(state))
+    def scope(self) -> dict[str, Any]:
+        return {"query": self.config.query}
 
     def alerts_url(self, floor: float) -> str:
         query = f"createdAt >= {int(floor * 1000)}"
@@ -95,8 +93,8 @@ class Opsgenie(PolledSource[OpsgenieSource]):
         params = [("query", query), ("sort", "updatedAt"), ("order", "desc")]
         return f"{self.api}/v2/alerts?{urlencode([*params, ('limit', LIMIT), ('offset', 0)])}"
 
-    def _poll(self, state: SourceState) -> Poll:
-        key = poll_secret(self._key)
+    def read(self, state: SourceState) -> Poll:
+        key = self.poll_token()
         http = HttpClient.for_poll(
             self,
             state,
@@ -107,9 +105,9 @@ class Opsgenie(PolledSource[OpsgenieSource]):
         url = self.alerts_url(floor)
         if saved is None:  # a validator left from an earlier state must not skip the first sync
             http.validators.pop(url, None)
-        mark: tuple[float, list[str]] | None = None
+        mark: Mark | None = None
         if saved is not None and saved["mark"] is not None:
-            mark = (float(saved["mark"][0]), list(saved["mark"][1]))
+            mark = Mark(float(saved["mark"][0]), list(saved["mark"][1]))
 
         new: list[Mapping[str, Any]] = []
         page = http.get(url)
@@ -118,15 +116,8 @@ class Opsgenie(PolledSource[OpsgenieSource]):
             alerts = body.get("data") if isinstance(body, dict) else None
             if not isinstance(alerts, list):
                 raise SourceError(f"GET {url.split('?')[0]}: expected a JSON object with 'data'")
-            reached_old = False
-            for alert in alerts:
-                updated = self.required(alert, "updatedAt")
-                if mark is not None and (
-                    updated < mark[0] or (updated == mark[0] and alert["id"] in mark[1])
-                ):
-                    reached_old = reached_old or updated < mark[0]
-                    continue
-                new.append(alert)
+            unread_alerts, reached_old = unread(alerts, mark, _updated_at, _id)
+            new.extend(unread_alerts)
             following = (body.get("paging") or {}).get("next")
             if reached_old or not alerts or not following:
                 break  # sorted by updatedAt, newest first: the rest was read before
@@ -134,16 +125,15 @@ class Opsgenie(PolledSource[OpsgenieSource]):
         if saved is None:
             log.info("%s: first sync: %d alerts read", self.name, len(new))
 
-        if new:
-            newest = max(self.required(alert, "updatedAt") for alert in new)
-            ids = [str(a["id"]) for a in new if self.required(a, "updatedAt") == newest]
-            if mark is not None and mark[0] == newest:
-                ids = sorted(set(ids) | set(mark[1]))
-            mark = (newest, sorted(ids))
+        mark = moved(mark, new, _updated_at, _id)
         events: list[Event] = [self.incident(alert) for alert in new]
         return Poll(
             events=events,
-            cursor=dump_cursor(self.fingerprint, floor=floor, mark=mark),
+            cursor=dump_cursor(
+                self.fingerprint,
+                floor=floor,
+                mark=None if mark is None else [mark.updated, mark.ids],
+            ),
             validators=http.validators,
         )
 
@@ -182,3 +172,19 @@ class Opsgenie(PolledSource[OpsgenieSource]):
             resolved_at=resolved,
             deployment_ref=deployment_ref(self.pattern, [alert.get("message")]),
         )
+
+
+def _updated_at(alert: Mapping[str, Any]) -> float:
+    return Opsgenie.required(alert, "updatedAt")
+
+
+def _id(alert: Mapping[str, Any]) -> str:
+    return str(alert["id"])
+
+
+def _describe(source: Opsgenie) -> list[str]:
+    query = source.config.query or "anything"
+    return [headline(source, "opsgenie", f"alerts matching {query!r}; API {source.api}")]
+
+
+SOURCE_TYPE = SourceType("opsgenie", OpsgenieSource, Opsgenie.build, _describe)

@@ -32,29 +32,42 @@ idempotent). Malformed JSON, a bad token or spent retries fail the poll as a who
 from __future__ import annotations
 
 import logging
-import re
-import time
-from collections.abc import Callable, Iterator, Mapping
-from typing import Any
+from collections.abc import Iterator, Mapping
+from typing import Any, Literal
 from urllib.parse import quote, urlencode
 
-from ..config import PagerDutySource
-from ..credentials import read_secret
-from ..health import Health
+from pydantic import Field
+
+from ..config_base import Credentials, Duration, Name, Regex
 from ..model import Event, Incident
-from ..ownership import Ownership
 from ..store import SourceState
-from . import Poll, PolledSource, SourceError, poll_secret, read_as
+from . import Poll, SourceError
+from .cursor import dump_cursor, load_cursor
 from .http import HttpClient, HttpStatusError
 from .incident_tools import (
+    DEFAULT_DEPLOYMENT_PATTERN,
+    IncidentTool,
     deployment_ref,
-    dump_cursor,
-    fingerprint,
-    iso,
-    load_cursor,
     owner_of,
-    timestamp,
 )
+from .registry import SourceType, headline
+from .times import api_time, iso
+
+
+class PagerDutySource(Credentials):
+    type: Literal["pagerduty"]
+    name: Name
+    interval: Duration = 300.0
+    api_url: str = Field("https://api.pagerduty.com", description="REST API root.")
+    service_ids: list[str] = Field(
+        default_factory=list, description="Only the incidents of these services (all if empty)."
+    )
+    horizon: Duration = Field(365 * 86400.0, description="How far back the first sync reads.")
+    deployment_pattern: Regex = Field(
+        DEFAULT_DEPLOYMENT_PATTERN,
+        description="Explicit deployment reference in the title or description.",
+    )
+
 
 log = logging.getLogger(__name__)
 
@@ -75,41 +88,16 @@ def windows(since: float, until: float) -> Iterator[tuple[float, float]]:
         start = end
 
 
-class PagerDuty(PolledSource[PagerDutySource]):
+class PagerDuty(IncidentTool[PagerDutySource]):
     """Polls the incidents of one PagerDuty account."""
 
-    def __init__(
-        self,
-        config: PagerDutySource,
-        ownership: Ownership,
-        health: Health,
-        *,
-        sleep: Callable[[float], None] = time.sleep,
-        clock: Callable[[], float] = time.time,
-        what: str = "",
-    ) -> None:
-        super().__init__(config, ownership, health, sleep=sleep, clock=clock, what=what)
-        self.api = config.api_url.rstrip("/")
-        self.pattern = re.compile(config.deployment_pattern)
-        self._token()  # a missing secret is a configuration error, found at start
-        self.fingerprint = fingerprint(
-            {
-                "api": self.api,
-                "services": sorted(config.service_ids),
-                "horizon": config.horizon,
-                "pattern": config.deployment_pattern,
-            }
-        )
+    system = SYSTEM
 
-    def _token(self) -> str:
-        """Read on every poll, so a rotated token file is picked up."""
-        return read_secret(self.config.token_env, self.config.token_file, self.what)
+    def scope(self) -> dict[str, Any]:
+        return {"services": sorted(self.config.service_ids)}
 
-    def poll(self, state: SourceState) -> Poll:
-        return read_as(SYSTEM, lambda: self._poll(state))
-
-    def _poll(self, state: SourceState) -> Poll:
-        token = poll_secret(self._token)
+    def read(self, state: SourceState) -> Poll:
+        token = self.poll_token()
         http = HttpClient.for_poll(
             self,
             state,
@@ -196,7 +184,7 @@ class PagerDuty(PolledSource[PagerDutySource]):
         acknowledged: list[float] = []
         resolved: list[float] = []
         for entry in self._offset_pages(http, url, query, "log_entries"):
-            at = timestamp(entry.get("created_at"), SYSTEM)
+            at = api_time(entry.get("created_at"), SYSTEM)
             if at is None:
                 continue
             if entry.get("type") == "acknowledge_log_entry":
@@ -213,18 +201,18 @@ class PagerDuty(PolledSource[PagerDutySource]):
         """The Incident of one incident object; ``known_ack``: its acknowledgement time seen
         while it was open, if any."""
         id_ = str(item["id"])
-        created = timestamp(item.get("created_at"), SYSTEM)
+        created = api_time(item.get("created_at"), SYSTEM)
         if created is None:
             raise SourceError(f"{SYSTEM} incident {id_} without created_at")
         status = item["status"]
-        acks = [timestamp(a.get("at"), SYSTEM) for a in item.get("acknowledgements") or ()]
+        acks = [api_time(a.get("at"), SYSTEM) for a in item.get("acknowledgements") or ()]
         acknowledged = min((a for a in acks if a is not None), default=known_ack)
-        resolved = timestamp(item.get("resolved_at"), SYSTEM) if status == "resolved" else None
+        resolved = api_time(item.get("resolved_at"), SYSTEM) if status == "resolved" else None
         if status == "resolved" and (resolved is None or acknowledged is None):
             logged_ack, logged_resolved = self.log_times(http, id_)
             acknowledged = acknowledged if acknowledged is not None else logged_ack
             if resolved is None:
-                resolved = logged_resolved or timestamp(item.get("last_status_change_at"), SYSTEM)
+                resolved = logged_resolved or api_time(item.get("last_status_change_at"), SYSTEM)
         priority = item.get("priority")
         if isinstance(priority, dict) and priority.get("summary"):
             severity = str(priority["summary"]).lower()
@@ -246,3 +234,11 @@ class PagerDuty(PolledSource[PagerDutySource]):
                 self.pattern, (item.get("title"), item.get("description"))
             ),
         )
+
+
+def _describe(source: PagerDuty) -> list[str]:
+    services = ", ".join(source.config.service_ids) or "every service"
+    return [headline(source, "pagerduty", f"incidents of {services}; API {source.api}")]
+
+
+SOURCE_TYPE = SourceType("pagerduty", PagerDutySource, PagerDuty.build, _describe)

@@ -32,18 +32,35 @@ from __future__ import annotations
 import email.utils
 import json
 import os
-import re
 from collections.abc import Mapping
-from datetime import datetime
 from fnmatch import fnmatchcase
-from typing import Any, NamedTuple
+from typing import Any, Literal, NamedTuple
 
-from ..config import ScanReportSource
+from pydantic import Field
+
 from ..model import Event, Vulnerability
 from ..ownership import Owner
 from ..store import SourceState
 from . import Poll, SourceError
-from .files import ReportSource
+from .files import ReportInputs, ReportSource
+from .registry import SourceType, headline
+from .times import parse_time
+
+
+class ScanReportSource(ReportInputs):
+    """Trivy (``--format json``) and OSV-Scanner (``--format json``) reports, from files
+    and/or URLs (a token, if set, is sent as ``Authorization: Bearer`` to the URLs)."""
+
+    type: Literal["scan_report"]
+    format: Literal["auto", "trivy", "osv"] = Field(
+        "auto", description="auto: Trivy when the report has `Results`, OSV when `results`."
+    )
+    app: str | None = Field(None, description="App of every finding not matched by `apps`.")
+    apps: dict[str, str] = Field(
+        default_factory=dict,
+        description="Artifact glob (Trivy ArtifactName, OSV source path) -> app; first wins.",
+    )
+
 
 SEVERITIES = {"critical", "high", "medium", "low"}
 CVSS_BANDS = ((9.0, "critical"), (7.0, "high"), (4.0, "medium"), (0.0, "low"))
@@ -67,7 +84,9 @@ class Scan(NamedTuple):
 class ScanReports(ReportSource[ScanReportSource]):
     """Polls the configured scanner report files and URLs."""
 
-    def poll(self, state: SourceState) -> Poll:
+    system = "scanner report"
+
+    def read(self, state: SourceState) -> Poll:
         cursor: dict[str, Any] = json.loads(state.cursor) if state.cursor else {}
         problems: list[str] = []
         scans: list[Scan] = []
@@ -230,6 +249,13 @@ def _osv_severity(vulnerability: Mapping[str, Any], groups: list[Any]) -> str:
 
 
 def _time(text: str) -> float:
-    """An RFC 3339 time; Trivy writes nanoseconds, which datetime cannot read: cut to micro."""
-    text = re.sub(r"(\.\d{6})\d+", r"\1", text.replace("Z", "+00:00"))
-    return datetime.fromisoformat(text).timestamp()
+    """An RFC 3339 time (Trivy writes nanoseconds)."""
+    return parse_time(text)
+
+
+def _describe(source: ScanReports) -> list[str]:
+    read = f"{len(source.files())} file(s), {len(source.config.urls)} URL(s)"
+    return [headline(source, "scan_report", read)]
+
+
+SOURCE_TYPE = SourceType("scan_report", ScanReportSource, ScanReports.build, _describe)

@@ -26,18 +26,44 @@ from __future__ import annotations
 
 import base64
 import math
-import time
-from collections.abc import Callable, Mapping
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, Literal
 
-from ..config import SonarQubeSource
-from ..credentials import read_secret
-from ..health import Health
+from pydantic import Field, model_validator
+
+from ..config_base import Credentials, Duration, Name
 from ..model import Event, Gauge
-from ..ownership import Ownership
 from ..store import SourceState
-from . import Poll, PolledSource, SourceError, poll_secret
+from . import Poll, PolledSource, SourceError
 from .http import HttpClient, HttpStatusError
+from .registry import SourceType, headline
+
+
+class SonarQubeSource(Credentials):
+    token_required = False
+
+    type: Literal["sonarqube"]
+    name: Name
+    interval: Duration = 900.0
+    api_url: str = Field(
+        "https://sonarcloud.io", pattern=r"^https?://", description="Server root (no /api)."
+    )
+    auth: Literal["bearer", "basic"] = Field(
+        "bearer", description="bearer (SonarQube 10+, SonarCloud) or basic (token as user)."
+    )
+    projects: dict[str, str] = Field(
+        min_length=1, description="Project key -> app (one project per app)."
+    )
+
+    @model_validator(mode="after")
+    def _one_project_per_app(self) -> SonarQubeSource:
+        apps = list(self.projects.values())
+        twice = sorted({app for app in apps if apps.count(app) > 1})
+        if twice:
+            # Ratios of two projects cannot be summed into one series.
+            raise ValueError(f"one project per app: {', '.join(twice)} named more than once")
+        return self
+
 
 # SonarQube metric -> (Gauge name, scale to the exported unit).
 METRICS: dict[str, tuple[str, float]] = {
@@ -52,31 +78,17 @@ METRICS: dict[str, tuple[str, float]] = {
 class SonarQube(PolledSource[SonarQubeSource]):
     """Polls the measures of the configured SonarQube projects."""
 
-    def __init__(
-        self,
-        config: SonarQubeSource,
-        ownership: Ownership,
-        health: Health,
-        *,
-        sleep: Callable[[float], None] = time.sleep,
-        clock: Callable[[], float] = time.time,
-        what: str = "",
-    ) -> None:
-        super().__init__(config, ownership, health, sleep=sleep, clock=clock, what=what)
-        self.api = config.api_url.rstrip("/")
-        self._headers()  # a missing secret is a configuration error, found at start
+    system = "SonarQube"
 
-    def _headers(self) -> dict[str, str]:
-        """Read on every poll, so a rotated token file is picked up."""
-        if self.config.token_env is None and self.config.token_file is None:
+    def _headers(self, token: str) -> dict[str, str]:
+        if not token:
             return {}
-        token = read_secret(self.config.token_env, self.config.token_file, self.what)
         if self.config.auth == "basic":
             return {"Authorization": "Basic " + base64.b64encode(f"{token}:".encode()).decode()}
         return {"Authorization": f"Bearer {token}"}
 
-    def poll(self, state: SourceState) -> Poll:
-        headers = poll_secret(self._headers)
+    def read(self, state: SourceState) -> Poll:
+        headers = self._headers(self.poll_token())
         http = HttpClient.for_poll(
             self,
             state,
@@ -143,3 +155,11 @@ def _metric(measure: Mapping[str, Any]) -> tuple[str, float | None]:
     except (KeyError, TypeError, ValueError):
         return metric, None
     return metric, value if math.isfinite(value) else None
+
+
+def _describe(source: SonarQube) -> list[str]:
+    projects = ", ".join(f"{k} -> {v}" for k, v in source.config.projects.items())
+    return [headline(source, "sonarqube", f"{projects}; API {source.api}")]
+
+
+SOURCE_TYPE = SourceType("sonarqube", SonarQubeSource, SonarQube.build, _describe)

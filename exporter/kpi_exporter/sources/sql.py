@@ -17,17 +17,69 @@ database's driver); without it the source is a configuration error that says so.
 from __future__ import annotations
 
 import importlib
+import re
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Literal
 
-from ..config import ConfigError, SqlMeasure, SqlSource
+from pydantic import Field, field_validator, model_validator
+
+from ..config_base import ConfigError, Duration, Name, Strict, exactly_one
 from ..credentials import CredentialError, read_secret
 from ..model import Event
 from ..ownership import Ownership
 from ..store import SourceState
-from . import Poll, SourceError
-from .business_values import business_gauges, finite_number, label_text
+from . import Poll, PolledSource, SourceError
+from .business_values import (
+    BusinessLabel,
+    MetricName,
+    business_gauges,
+    finite_number,
+    label_text,
+    unique_metrics,
+)
+from .registry import SourceContext, SourceType, headline
+
+
+class SqlMeasure(Strict):
+    """One read-only query: label columns and one value column per row."""
+
+    metric: MetricName
+    query: str = Field(description="One SELECT (or WITH ... SELECT) statement.")
+    value_column: str = "value"
+    label_columns: dict[BusinessLabel, str] = Field(
+        default_factory=dict, description="app / team -> column holding it."
+    )
+    app: str | None = Field(None, description="App when no `label_columns.app` is set.")
+
+    @field_validator("query")
+    @classmethod
+    def _read_only(cls, query: str) -> str:
+        text = re.sub(r"--[^\n]*|/\*.*?\*/", " ", query, flags=re.S).strip().rstrip(";").strip()
+        if not re.match(r"(?i)(select|with)\b", text):
+            raise ValueError("expected a read-only query starting with SELECT or WITH")
+        if ";" in text:
+            raise ValueError("expected one statement (no ';' inside the query)")
+        return query
+
+
+class SqlSource(Strict):
+    """Read-only SQL queries (SQLAlchemy; the `sql` extra), read into kpi_business_value."""
+
+    type: Literal["sql"]
+    name: Name
+    interval: Duration = 300.0
+    url_env: str | None = Field(None, description="Env variable holding the SQLAlchemy URL.")
+    url_file: str | None = Field(None, description="File holding the SQLAlchemy URL.")
+    timeout: Duration = Field(30.0, description="Connect and statement timeout.")
+    app: str | None = Field(None, description="Default app of every measure.")
+    measures: list[SqlMeasure] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _check(self) -> SqlSource:
+        exactly_one(self, "url_env", "url_file")
+        unique_metrics(self.measures)
+        return self
 
 
 def _sqlalchemy(what: str) -> Any:
@@ -42,7 +94,7 @@ def _sqlalchemy(what: str) -> Any:
         ) from None
 
 
-class SqlQueries:
+class SqlQueries(PolledSource[SqlSource]):
     """Runs the configured read-only queries."""
 
     def __init__(
@@ -53,12 +105,7 @@ class SqlQueries:
         clock: Callable[[], float] = time.time,
         what: str = "",
     ) -> None:
-        self.name = config.name
-        self.interval = config.interval
-        self.config = config
-        self.ownership = ownership
-        self.clock = clock
-        self.what = what or f"source {config.name}"
+        super().__init__(config, ownership, clock=clock, what=what)
         self.sqlalchemy = _sqlalchemy(self.what)
         try:
             self.engine = self._engine()
@@ -115,7 +162,7 @@ class SqlQueries:
                     with connection.begin() as transaction:
                         self._read_only(connection)
                         rows = connection.execute(self.sqlalchemy.text(measure.query))
-                        values, bad = self.read(measure, list(rows.mappings()))
+                        values, bad = self.measure(measure, list(rows.mappings()))
                         transaction.rollback()
                 except self.sqlalchemy.exc.SQLAlchemyError as error:
                     problems.append(f"measure {measure.metric}: query failed: {_reason(error)}")
@@ -128,7 +175,7 @@ class SqlQueries:
             raise SourceError("; ".join(problems))
         return Poll(events=events, cursor=None, problems=problems)
 
-    def read(
+    def measure(
         self, measure: SqlMeasure, rows: list[Any]
     ) -> tuple[dict[tuple[str, str], float], list[str]]:
         """Values per (app, team) of one query's rows, and the problems of bad rows."""
@@ -162,3 +209,16 @@ def _reason(error: Exception) -> str:
     original = getattr(error, "orig", None)
     message = str(original if original is not None else type(error).__name__)
     return message.splitlines()[0][:200] if message else type(error).__name__
+
+
+def _build(config: SqlSource, context: SourceContext) -> SqlQueries:
+    return SqlQueries(config, context.ownership, **context.naming())
+
+
+def _describe(source: SqlQueries) -> list[str]:
+    metrics = ", ".join(measure.metric for measure in source.config.measures)
+    url = f"URL from {source.config.url_env or source.config.url_file}"
+    return [headline(source, "sql", f"{url} -> kpi_business_value{{metric={metrics}}}")]
+
+
+SOURCE_TYPE = SourceType("sql", SqlSource, _build, _describe)

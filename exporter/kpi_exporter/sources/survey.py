@@ -28,17 +28,41 @@ import json
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from ..config import SurveySource
+from pydantic import Field, model_validator
+
+from ..config_base import Duration, Name, Strict
 from ..model import Event, Gauge
 from ..store import SourceState
 from . import Poll, SourceError
 from .business_values import finite_number
 from .files import matching_files
+from .registry import SourceContext, SourceType, headline, listed
+from .times import parse_time
+
+
+class SurveySource(Strict):
+    """CSV survey answers (columns team, question, score; optional survey, date)."""
+
+    type: Literal["survey"]
+    name: Name
+    interval: Duration = 300.0
+    paths: list[str] = Field(min_length=1, description="CSV files or globs.")
+    scale_min: float = Field(1.0, description="Lowest score of the non-NPS questions.")
+    scale_max: float = Field(5.0, description="Highest score of the non-NPS questions.")
+    nps_questions: list[str] = Field(
+        default_factory=list, description="Questions scored 0..10 whose NPS is exported."
+    )
+
+    @model_validator(mode="after")
+    def _scale(self) -> SurveySource:
+        if self.scale_min >= self.scale_max:
+            raise ValueError("scale_min must be below scale_max")
+        return self
+
 
 NPS_SCALE = (0.0, 10.0)
 REQUIRED = ("team", "question", "score")
@@ -149,12 +173,9 @@ class SurveyFiles:
         at = None
         if date := (row.get("date") or "").strip():
             try:
-                parsed = datetime.fromisoformat(date.replace("Z", "+00:00"))
+                at = parse_time(date)  # a date without a zone is UTC
             except ValueError:
                 raise ValueError(f"date {date[:40]!r} is not ISO 8601") from None
-            if parsed.tzinfo is None:
-                parsed = parsed.replace(tzinfo=UTC)  # a date without a zone is UTC
-            at = parsed.timestamp()
         return (team, survey, question), score, at
 
     def gauges(self, answers: dict[tuple[str, str, str], Answers]) -> list[Event]:
@@ -180,3 +201,15 @@ class SurveyFiles:
                     )
                 )
         return events
+
+
+def _build(config: SurveySource, context: SourceContext) -> SurveyFiles:
+    return SurveyFiles(config, context.base_dir)
+
+
+def _describe(source: SurveyFiles) -> list[str]:
+    files = source.files()
+    return [headline(source, "survey", f"{len(files)} file(s)"), *listed(files)]
+
+
+SOURCE_TYPE = SourceType("survey", SurveySource, _build, _describe)

@@ -12,6 +12,6 @@ from __future__ import annotations
 
 from .auth import check_credentials
 from .queries import graphql_url
-from .source import GitHub
+from .source import SOURCE_TYPE, GitHub
 
-__all__ = ["GitHub", "check_credentials", "graphql_url"]
+__all__ = ["SOURCE_TYPE", "GitHub", "check_credentials", "graphql_url"]

@@ -13,19 +13,22 @@ import base64
 import json
 import threading
 from collections.abc import Callable, Mapping
-from datetime import datetime
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import requests
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from ... import __version__
-from ...config import GitHubApp, GitHubSecuritySource, GitHubSource
 from ...credentials import CredentialError, read_secret
 from ...health import Health
 from .. import SourceError
 from ..http import HttpClient, HttpStatusError
+from ..times import parse_time
+from .config import GitHubApp, GitHubSource
+
+if TYPE_CHECKING:  # github_security builds on this module
+    from ..github_security import GitHubSecuritySource
 
 API_HEADERS: Mapping[str, str] = {
     "Accept": "application/vnd.github+json",
@@ -151,7 +154,7 @@ class AppAuth:
         token = body.get("token") if isinstance(body, dict) else None
         expires = body.get("expires_at") if isinstance(body, dict) else None
         try:
-            expires_at = datetime.fromisoformat(str(expires).replace("Z", "+00:00")).timestamp()
+            expires_at: float | None = parse_time(str(expires))
         except ValueError:
             expires_at = None
         if not isinstance(token, str) or not token or expires_at is None:

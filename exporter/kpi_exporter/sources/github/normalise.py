@@ -21,14 +21,13 @@ import re
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
-from ...config import FlowLabels
 from ...kpis.settings import KpiSettings
 from ...model import Change, Defect, Event, Incident
 from ...ownership import Owner
-from .. import SourceError
+from .. import SourceError, times
+from ..delivery import FlowLabels, merge_change_type
 
 Node = dict[str, Any]
 
@@ -37,17 +36,15 @@ _FOUND_IN = re.compile(r"^(?:found[ _-]?in|env(?:ironment)?)\s*[:/=]\s*(.+)$")
 _FINAL_FAILURE = frozenset({"FAILURE", "ERROR"})
 _NOT_FINAL = frozenset({None, "PENDING", "QUEUED", "IN_PROGRESS", "WAITING"})
 
+# A waiting pull request's change type as the cursor keeps it (the shared vocabulary's
+# rollback is "revert", normal is ""); TYPES reads it back.
+KINDS = {"rollback": "revert", "hotfix": "hotfix", "normal": ""}
+TYPES = {kind: change_type for change_type, kind in KINDS.items()}
+
 
 def parse_time(text: Any) -> float | None:
     """Epoch seconds of GitHub's ISO 8601 times (``2026-01-05T10:00:00Z``); None for null."""
-    if text is None:
-        return None
-    return datetime.fromisoformat(str(text).replace("Z", "+00:00")).timestamp()
-
-
-def iso(seconds: float) -> str:
-    """GitHub's UTC spelling of epoch seconds."""
-    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return None if text is None else times.parse_time(str(text))
 
 
 def _time(node: Node, key: str) -> float:
@@ -147,12 +144,7 @@ def pull_request(
     )
     merge = node.get("mergeCommit") or {}
     title = str(node.get("title") or "")
-    if _any(names, labels.revert) or title.startswith('Revert "'):
-        kind = "revert"  # GitHub's revert button titles its pull request 'Revert "..."'
-    elif _any(names, labels.hotfix):
-        kind = "hotfix"
-    else:
-        kind = ""
+    kind = KINDS[merge_change_type(names, title, labels)]
     return PullRequest(
         change=change,
         base=str(node.get("baseRefName") or ""),

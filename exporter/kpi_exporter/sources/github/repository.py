@@ -20,18 +20,20 @@ from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import quote
 
-from ...config import GitHubSource
 from ...kpis.settings import KpiSettings
 from ...model import Change, Deployment, Event
 from ...ownership import Owner
+from ..delivery import stronger
 from ..http import HttpClient, HttpStatusError, with_query
+from ..times import iso
+from .config import GitHubSource
 from .normalise import (
+    TYPES,
     Malformed,
     Node,
     Signal,
     checked,
     deployment_signal,
-    iso,
     issue_events,
     parse_time,
     pull_request,
@@ -307,13 +309,11 @@ def _deployments(
     for signal in sorted(final, key=lambda s: (s.finished_at, s.id)):
         change_type = "normal"
         if signal.status == "success":
-            rollback = state.redeploys(signal)
-            shipped = state.ship(signal)
-            kinds = {waiting.kind for waiting in shipped}
-            if rollback or "revert" in kinds:
+            if state.redeploys(signal):
                 change_type = "rollback"
-            elif "hotfix" in kinds:
-                change_type = "hotfix"
+            shipped = state.ship(signal)
+            for waiting in shipped:
+                change_type = stronger(change_type, TYPES[waiting.kind])
             for waiting in shipped:
                 change = _deployed(waiting.change, repo, state.shipped[-1])
                 events[(change.kind, change.key)] = change

@@ -27,22 +27,22 @@ from urllib.parse import quote
 
 import requests
 
-from ...config import GitHubSource
 from ...health import Health
 from ...kpis.settings import KpiSettings
 from ...model import Event
 from ...ownership import Ownership
 from ...store import SourceState
 from .. import Poll, SourceError
+from ..cursor import CURSOR_VERSION, dump_cursor, load_cursor
 from ..http import HttpClient, with_query
-from .auth import make_auth
+from ..registry import SourceContext, SourceType, headline, with_settings
+from .auth import check_credentials, make_auth
+from .config import GitHubSource
 from .normalise import Malformed, checked
 from .queries import GraphQL, RepositoryNotFound, graphql_url
 from .repository import Settings, Synced, checks, sync
 
 log = logging.getLogger(__name__)
-
-CURSOR_VERSION = 1
 
 
 @dataclass(slots=True)
@@ -56,21 +56,14 @@ class Cursor:
     repos: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @classmethod
-    def load(cls, text: str | None, settings: str) -> Cursor:
-        try:
-            data = json.loads(text) if text else None
-        except ValueError:
-            data = None
-        if not isinstance(data, dict) or data.get("settings") != settings:
+    def load(cls, text: str | None, settings: str, name: str) -> Cursor:
+        data = load_cursor(text, settings, name, version=None)  # the version is in settings
+        if data is None:
             return cls(settings)  # new settings: read everything again
         return cls(settings, data.get("org"), data.get("repos") or {})
 
     def dump(self) -> str:
-        return json.dumps(
-            {"settings": self.settings, "org": self.org, "repos": self.repos},
-            separators=(",", ":"),
-            sort_keys=True,
-        )
+        return dump_cursor(self.settings, version=None, org=self.org, repos=self.repos)
 
 
 class GitHub:
@@ -134,7 +127,7 @@ class GitHub:
     def poll(self, state: SourceState) -> Poll:
         now = self.clock()
         self.auth.begin()
-        cursor = Cursor.load(state.cursor, self.settings)
+        cursor = Cursor.load(state.cursor, self.settings, self.name)
         abandoned = threading.Event()  # set when one repository failed the poll
 
         def headers() -> Mapping[str, str]:
@@ -286,3 +279,23 @@ class GitHub:
                 else:
                     client.validators[url] = validator
             return f"{repo}: skipped: {error}"
+
+
+def _build(config: GitHubSource, context: SourceContext) -> GitHub:
+    check_credentials(config, context.what)  # the App's key too, at start
+    return with_settings(GitHub)(config, context)
+
+
+def _describe(source: GitHub) -> list[str]:
+    github = source.config
+    scope = [*github.repos]
+    if github.org:
+        topics = f", topics {','.join(github.topics)}" if github.topics else ""
+        scope.append(f"org {github.org} (names ~ {github.repo_pattern!r}{topics})")
+    return [
+        headline(source, "github", f"{', '.join(scope)}; ")
+        + f"deployments from {github.deploy_signal}, API {source.api}"
+    ]
+
+
+SOURCE_TYPE = SourceType("github", GitHubSource, _build, _describe)

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ...model import Change, from_json, to_json
+from ..delivery import first_shipped, redeploys
 from .normalise import Node, Signal, parse_time
 
 DAY = 86400.0
@@ -96,16 +97,10 @@ class RepoState:
             self._walk(shipped.commit, shipped.id)
 
     def _walk(self, tip: str, by: str) -> list[str]:
-        reached = []
-        stack = [tip]
-        while stack:
-            oid = stack.pop()
-            commit = self.commits.get(oid)
-            if commit is None or commit.deployed_by:
-                continue
-            commit.deployed_by = by
-            reached.append(oid)
-            stack.extend(commit.parents)
+        parents = {oid: commit.parents for oid, commit in self.commits.items()}
+        reached = first_shipped(tip, parents, lambda oid: bool(self.commits[oid].deployed_by))
+        for oid in reached:
+            self.commits[oid].deployed_by = by
         return reached
 
     def deployment_of(self, oid: str) -> Shipped | None:
@@ -120,10 +115,8 @@ class RepoState:
     def redeploys(self, signal: Signal) -> bool:
         """Whether ``signal`` deploys again a commit an earlier deployment to the same
         environment shipped, other than the one running there now: a rollback."""
-        earlier = [s for s in self.shipped if s.environment == signal.environment]
-        if not earlier or earlier[-1].commit == signal.commit:
-            return False
-        return any(s.commit == signal.commit for s in earlier)
+        earlier = [s.commit for s in self.shipped if s.environment == signal.environment]
+        return redeploys(earlier, signal.commit)
 
     def ship(self, signal: Signal) -> list[Waiting]:
         """Record a successful production deployment; the pull requests it deploys."""

@@ -19,9 +19,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from .config import ConfigError
+from ..config import ConfigError
 
-SOURCES = Path(__file__).resolve().parents[2] / "dashboards"
+SOURCES = Path(__file__).resolve().parents[3] / "dashboards"
 RENDERED = "dashboards/rendered"
 
 # Entry point -> the audience folder it is provisioned in.

@@ -1,6 +1,6 @@
 """GitLab deployments, and the merge requests each one ships first.
 
-Helpers of :mod:`.gitlab` (whose docstring states the definitions). :func:`ship` is where a
+Helpers of :mod:`.source` (whose docstring states the definitions). :func:`ship` is where a
 poll's deployments and merged MRs meet: it reads the default branch's history only when a
 merged MR and a deployment after its merge are new, and returns what the cursor keeps.
 """
@@ -11,10 +11,12 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
-from ..kpis.settings import KpiSettings
-from ..model import Change
-from .gitlab_changes import MergeRequest, every, iso, required_time, stronger, timestamp
-from .http import HttpClient, HttpStatusError
+from ...kpis.settings import KpiSettings
+from ...model import Change
+from ..delivery import first_shipped, redeploys, stronger
+from ..http import HttpClient, HttpStatusError
+from ..times import iso
+from .changes import MergeRequest, every, required_time, timestamp
 
 DAY = 86400.0
 RECENT = 14 * DAY  # production deployments the cursor remembers
@@ -55,31 +57,20 @@ def first_deployments(
     commit has it as an ancestor (or is it)."""
     first: dict[str, Shipped] = {}
     for deployment in sorted(deployments, key=lambda d: (d.finished_at, d.id)):
-        stack = [deployment.sha]
-        while stack:
-            sha = stack.pop()
-            if sha in first or sha not in graph:
-                continue
+        for sha in first_shipped(deployment.sha, graph, first.__contains__):
             first[sha] = deployment
-            stack.extend(graph[sha])
     return first
 
 
-def redeploys(deployments: Iterable[Shipped]) -> set[int]:
-    """Deployments that go back to the commit of an earlier deployment to the same environment
-    while the one just before deployed another commit: GitLab's "Rollback" re-runs the older
-    deployment's job."""
+def rollbacks(deployments: Iterable[Shipped]) -> set[int]:
+    """The deployments that are rollbacks by redeployment (:func:`.delivery.redeploys`)."""
     found: set[int] = set()
-    history: dict[str, list[Shipped]] = {}
+    history: dict[str, list[str]] = {}
     for deployment in sorted(deployments, key=lambda d: (d.finished_at, d.id)):
         before = history.setdefault(deployment.environment, [])
-        if (
-            before
-            and before[-1].sha != deployment.sha
-            and any(d.sha == deployment.sha for d in before[:-1])
-        ):
+        if redeploys(before, deployment.sha):
             found.add(deployment.id)
-        before.append(deployment)
+        before.append(deployment.sha)
     return found
 
 
@@ -173,7 +164,7 @@ def ship(
 
     # A deployment read again keeps what its MRs made of it.
     types = {d.id: before.get(d.id, d).change_type for d in ordered}
-    for rollback in redeploys(ordered) & new_ids:
+    for rollback in rollbacks(ordered) & new_ids:
         types[rollback] = "rollback"
     still_waiting: list[MergeRequest] = []
     for mr, read_now in candidates.values():

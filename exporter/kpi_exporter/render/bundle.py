@@ -18,11 +18,11 @@ from typing import Any
 
 import yaml
 
+from ..config import ConfigError
 from . import runbooks
-from .config import ConfigError
 
 # The Jsonnet sources live in the checkout, next to the package's source tree.
-SOURCES = Path(__file__).resolve().parents[2] / "alerts"
+SOURCES = Path(__file__).resolve().parents[3] / "alerts"
 
 RULE_FILES = {
     "alerts/rendered/rules.yaml": "rules.jsonnet",

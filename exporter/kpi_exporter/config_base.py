@@ -1,9 +1,13 @@
-"""Building blocks of the configuration models: durations, names, secrets by reference."""
+"""Building blocks of the configuration models: durations, names, secrets by reference.
+
+Outside the ``config`` package on purpose: each source module declares its own model with these
+blocks, and the ``config`` package builds its source union from the source registry.
+"""
 
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any
+from typing import Annotated, Any, ClassVar, Self
 
 from pydantic import (
     BaseModel,
@@ -11,6 +15,7 @@ from pydantic import (
     ConfigDict,
     Field,
     WithJsonSchema,
+    model_validator,
 )
 
 DEFAULT_PORT = 9864
@@ -72,8 +77,35 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+def exactly_one(model: BaseModel, first: str, second: str) -> None:
+    """The rule of every secret by reference: exactly one of two fields (``*_env``, ``*_file``)."""
+    if (getattr(model, first) is None) == (getattr(model, second) is None):
+        raise ValueError(f"set exactly one of {first} or {second}")
+
+
 class Credentials(Strict):
-    """A token by reference: exactly one of ``token_env`` or ``token_file``."""
+    """A token by reference: exactly one of ``token_env`` or ``token_file``.
+
+    A model whose token is optional (sent only when set) says ``token_required = False``;
+    one that may authenticate another way names that field in ``token_alternative``
+    (GitHub's ``app``): then exactly one of the three is set."""
+
+    token_required: ClassVar[bool] = True
+    token_alternative: ClassVar[str | None] = None
 
     token_env: str | None = Field(None, description="Environment variable holding the token.")
     token_file: str | None = Field(None, description="File holding the token.")
+
+    @model_validator(mode="after")
+    def _one_token(self) -> Self:
+        given = (self.token_env is not None) + (self.token_file is not None)
+        if self.token_alternative is not None:
+            if given + (getattr(self, self.token_alternative) is not None) != 1:
+                raise ValueError(
+                    f"set exactly one of token_env, token_file or {self.token_alternative}"
+                )
+        elif self.token_required:
+            exactly_one(self, "token_env", "token_file")
+        elif given > 1:
+            raise ValueError("set at most one of token_env or token_file")
+        return self

@@ -1,27 +1,26 @@
 """GitLab merge requests: flow timestamps, reviews and size; and small parsing helpers.
 
-Helpers of :mod:`.gitlab`, whose docstring states the definitions. Nothing here keeps state.
+Helpers of :mod:`.source`, whose docstring states the definitions. Nothing here keeps state.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
-from ..config import FlowLabels
-from ..model import Change
-from ..ownership import Owner
-from . import SourceError
-from .http import HttpClient, HttpStatusError
+from ...model import Change
+from ...ownership import Owner
+from .. import SourceError
+from ..delivery import FlowLabels, merge_change_type
+from ..http import HttpClient, HttpStatusError
+from ..times import api_time
 
 PER_PAGE = 100
 # A merge or squash commit is written when GitLab merges (a merge train writes it when the
 # train is built, before the merge): the history is read from this long before ``merged_at``.
 COMMIT_SLACK = 86400.0
 APPROVED_NOTE = "approved this merge request"
-CHANGE_TYPES = ("normal", "hotfix", "rollback")  # in rising precedence
 
 
 # --- small parsing helpers -----------------------------------------------------------------
@@ -29,14 +28,7 @@ CHANGE_TYPES = ("normal", "hotfix", "rollback")  # in rising precedence
 
 def timestamp(text: Any) -> float | None:
     """Epoch seconds of a GitLab time (``2026-03-02T10:00:00.000Z``), or None when absent."""
-    if text in (None, ""):
-        return None
-    if not isinstance(text, str):
-        raise SourceError(f"unexpected time value {text!r} in a GitLab response")
-    try:
-        return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
-    except ValueError:
-        raise SourceError(f"unexpected time value {text!r} in a GitLab response") from None
+    return api_time(text, "GitLab")
 
 
 def required_time(item: Mapping[str, Any], name: str) -> float:
@@ -44,11 +36,6 @@ def required_time(item: Mapping[str, Any], name: str) -> float:
     if value is None:
         raise SourceError(f"GitLab response without {name!r}")
     return value
-
-
-def iso(seconds: float) -> str:
-    """The ISO 8601 UTC form GitLab's ``*_after`` and ``since`` parameters take."""
-    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def http_status(error: SourceError) -> int | None:
@@ -74,23 +61,6 @@ def _user_id(item: Mapping[str, Any], field: str = "author") -> Any:
 
 def label_set(item: Mapping[str, Any]) -> set[str]:
     return {str(label).lower() for label in item.get("labels") or ()}
-
-
-def change_type(item: Mapping[str, Any], labels: FlowLabels) -> str:
-    """``rollback`` for a revert (label, or the title GitLab's Revert button writes),
-    ``hotfix`` for a hotfix label, else ``normal``."""
-    names = label_set(item)
-    if names & {name.lower() for name in labels.revert} or str(item.get("title", "")).startswith(
-        'Revert "'
-    ):
-        return "rollback"
-    if names & {name.lower() for name in labels.hotfix}:
-        return "hotfix"
-    return "normal"
-
-
-def stronger(first: str, second: str) -> str:
-    return max(first, second, key=CHANGE_TYPES.index)
 
 
 # --- one merge request ---------------------------------------------------------------------
@@ -163,7 +133,13 @@ def read_merge_request(
         labels=tuple(sorted(str(label) for label in item.get("labels") or ())),
         state=state,
     )
-    return MergeRequest(iid, change, commit, since, change_type(item, labels))
+    return MergeRequest(
+        iid,
+        change,
+        commit,
+        since,
+        merge_change_type(label_set(item), str(item.get("title", "")), labels),
+    )
 
 
 def _reviews(

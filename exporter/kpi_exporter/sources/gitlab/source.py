@@ -61,54 +61,43 @@ fails the poll as a whole and leaves the stored data as it was.
 from __future__ import annotations
 
 import copy
-import hashlib
 import json
 import logging
 import threading
-import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 from urllib.parse import quote
 
-from ..config import GitLabSource
-from ..credentials import read_secret
-from ..health import Health
-from ..kpis.settings import KpiSettings
-from ..model import Change, Defect, Deployment, Event, Incident, from_json, to_json
-from ..ownership import Owner, Ownership
-from ..store import SourceState, Validator
-from . import Poll, SourceError, poll_secret, read_as
-from .gitlab_changes import (
+from ...model import Change, Defect, Deployment, Event, Incident, from_json, to_json
+from ...ownership import Owner
+from ...store import SourceState, Validator
+from .. import KpiSource, Poll, SourceError
+from ..cursor import dump_cursor, load_cursor
+from ..http import HttpClient, with_query
+from ..marks import Mark, moved, unread
+from ..registry import SourceType, headline
+from ..times import iso
+from .changes import (
     PER_PAGE,
     MergeRequest,
     http_status,
-    iso,
     label_set,
     read_merge_request,
     required_time,
     timestamp,
 )
-from .gitlab_deployments import Shipped, ship, shipped
-from .http import HttpClient, with_query
+from .config import GitLabSource
+from .deployments import Shipped, ship, shipped
 
 log = logging.getLogger(__name__)
 
-CURSOR_VERSION = 1
 LISTS = ("deployments", "merge_requests", "issues")
 
 
 class ProjectMissing(Exception):
     """A project the token cannot see (404): a problem of the poll, not a failure."""
-
-
-@dataclass(slots=True)
-class Mark:
-    """How far a list was read: the newest ``updated_at`` and the ids updated at that instant."""
-
-    updated: float
-    ids: list[int]
 
 
 @dataclass(slots=True)
@@ -158,53 +147,22 @@ class ProjectPoll:
     state: ProjectState
 
 
-class GitLab:
+class GitLab(KpiSource[GitLabSource]):
     """Polls the projects of one GitLab source."""
 
-    def __init__(
-        self,
-        config: GitLabSource,
-        ownership: Ownership,
-        settings: KpiSettings,
-        health: Health,
-        *,
-        sleep: Callable[[float], None] = time.sleep,
-        clock: Callable[[], float] = time.time,
-        what: str = "",
-    ) -> None:
-        self.name = config.name
-        self.what = what or f"source {config.name}"  # how errors name it: sources[i]
-        self.interval = config.interval
-        self.config = config
-        self.ownership = ownership
-        self.settings = settings
-        self.health = health
-        self.sleep = sleep
-        self.clock = clock
-        self.api = config.api_url.rstrip("/")
-        self._token()  # a missing secret is a configuration error, found at start
-        what_matters = {
-            "api": self.api,
-            "group": [config.group, config.include_subgroups],
-            "horizon": config.horizon,
-            "labels": config.labels.model_dump(),
-            "production": settings.production.pattern,
-        }
-        self.fingerprint = hashlib.sha256(
-            json.dumps(what_matters, sort_keys=True).encode()
-        ).hexdigest()[:16]
+    system = "GitLab"
 
-    def _token(self) -> str:
-        """Read on every poll, so a rotated token file is picked up."""
-        return read_secret(self.config.token_env, self.config.token_file, self.what)
+    def scope(self) -> dict[str, Any]:
+        config = self.config
+        return {
+            "group": [config.group, config.include_subgroups],
+            "labels": config.labels.model_dump(),
+        }
 
     # --- one poll ----------------------------------------------------------------------------
 
-    def poll(self, state: SourceState) -> Poll:
-        return read_as("GitLab", lambda: self._poll(state))
-
-    def _poll(self, state: SourceState) -> Poll:
-        token = poll_secret(self._token)
+    def read(self, state: SourceState) -> Poll:
+        token = self.poll_token()
         http = HttpClient.for_poll(
             self,
             state,
@@ -235,35 +193,16 @@ class GitLab:
                 projects[path] = polled[path].state.to_json()
             elif path in known:
                 projects[path] = known[path].to_json()
-        cursor = {
-            "version": CURSOR_VERSION,
-            "settings": self.fingerprint,
-            "discovered": discovered,
-            "projects": projects,
-        }
         return Poll(
             events=events,
-            cursor=json.dumps(cursor, sort_keys=True, separators=(",", ":")),
+            cursor=dump_cursor(self.fingerprint, discovered=discovered, projects=projects),
             validators=http.validators,
             problems=problems,
         )
 
     def _load(self, text: str | None) -> dict[str, Any]:
-        empty: dict[str, Any] = {"discovered": None, "projects": {}}
-        if not text:
-            return empty
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError:
-            return empty
-        if (
-            not isinstance(data, dict)
-            or data.get("version") != CURSOR_VERSION
-            or data.get("settings") != self.fingerprint
-        ):
-            log.info("%s: settings changed, starting over with a first sync", self.name)
-            return empty
-        return data
+        saved = load_cursor(text, self.fingerprint, self.name)
+        return saved if saved is not None else {"discovered": None, "projects": {}}
 
     # --- projects ----------------------------------------------------------------------------
 
@@ -442,15 +381,8 @@ class GitLab:
             items = page.json()
             if not isinstance(items, list):
                 raise SourceError(f"GET {url}: expected a JSON list")
-            reached_old = False
-            for item in items:
-                updated = required_time(item, "updated_at")
-                if mark is not None and (
-                    updated < mark.updated or (updated == mark.updated and item["id"] in mark.ids)
-                ):
-                    reached_old = reached_old or updated < mark.updated
-                    continue
-                new.append(item)
+            unread_items, reached_old = unread(items, mark, _updated_at, _id)
+            new.extend(unread_items)
             if fresh:
                 log.info(
                     "%s: %s: first sync: %d %s read (page %d)",
@@ -462,12 +394,8 @@ class GitLab:
                 )
             if reached_old:
                 break  # sorted newest first: the remaining pages were read before
-        if new:
-            newest = max(required_time(item, "updated_at") for item in new)
-            ids = [int(item["id"]) for item in new if required_time(item, "updated_at") == newest]
-            if mark is not None and mark.updated == newest:
-                ids = sorted(set(ids) | set(mark.ids))
-            state.marks[name] = Mark(newest, ids)
+        if (moved_mark := moved(mark, new, _updated_at, _id)) is not None:
+            state.marks[name] = moved_mark
         return new
 
     def read_merge_requests(
@@ -550,3 +478,23 @@ class GitLab:
                 )
             )
         return events
+
+
+def _updated_at(item: Mapping[str, Any]) -> float:
+    return required_time(item, "updated_at")
+
+
+def _id(item: Mapping[str, Any]) -> int:
+    return int(item["id"])
+
+
+def _describe(source: GitLab) -> list[str]:
+    gitlab = source.config
+    scope = [*gitlab.projects]
+    if gitlab.group:
+        subgroups = " and subgroups" if gitlab.include_subgroups else ""
+        scope.append(f"group {gitlab.group}{subgroups}")
+    return [headline(source, "gitlab", f"{', '.join(scope)}; API {source.api}")]
+
+
+SOURCE_TYPE = SourceType("gitlab", GitLabSource, GitLab.build, _describe)

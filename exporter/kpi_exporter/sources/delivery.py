@@ -1,0 +1,75 @@
+"""Delivery rules the repository sources (GitHub, GitLab) share, each written once:
+
+- the labels that classify a change (:class:`FlowLabels`);
+- the change type a merge gives the deployment that ships it (:func:`merge_change_type`),
+  and which of two types wins (:func:`stronger`);
+- the commits a deployment ships first (:func:`first_shipped`): the walk over the commit
+  graph from the deployed commit that stops at what an earlier deployment shipped;
+- a rollback by redeployment (:func:`redeploys`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Literal
+
+from pydantic import Field
+
+from ..config_base import Strict
+
+ChangeType = Literal["normal", "hotfix", "rollback"]
+CHANGE_TYPES: tuple[ChangeType, ...] = ("normal", "hotfix", "rollback")  # rising precedence
+# The title GitHub's and GitLab's Revert buttons give the pull or merge request they open.
+REVERT_TITLE = 'Revert "'
+
+
+class FlowLabels(Strict):
+    """Labels that classify issues and pull/merge requests (case-insensitive)."""
+
+    incident: list[str] = Field(default_factory=lambda: ["incident"])
+    bug: list[str] = Field(default_factory=lambda: ["bug"])
+    hotfix: list[str] = Field(default_factory=lambda: ["hotfix"])
+    revert: list[str] = Field(default_factory=lambda: ["revert"])
+
+
+def merge_change_type(labels: Iterable[str], title: str, flow: FlowLabels) -> ChangeType:
+    """What deploying a merged pull or merge request makes of the deployment: ``rollback``
+    for a revert (a revert label, or the Revert button's title), ``hotfix`` for a hotfix
+    label, else ``normal``. Labels match case-insensitively."""
+    names = {label.lower() for label in labels}
+    if names & {name.lower() for name in flow.revert} or title.startswith(REVERT_TITLE):
+        return "rollback"
+    if names & {name.lower() for name in flow.hotfix}:
+        return "hotfix"
+    return "normal"
+
+
+def stronger(first: str, second: str) -> str:
+    """The change type of a deployment that ships changes of both types."""
+    return max(first, second, key=CHANGE_TYPES.index)
+
+
+def first_shipped(
+    tip: str, parents: Mapping[str, Sequence[str]], shipped: Callable[[str], bool]
+) -> list[str]:
+    """The commits a successful production deployment of ``tip`` ships first: those of the
+    commit graph (``parents``: commit -> its parents) reachable from ``tip``, itself
+    included, without passing a commit an earlier deployment ``shipped``. In walk order."""
+    reached: list[str] = []
+    seen: set[str] = set()
+    stack = [tip]
+    while stack:
+        commit = stack.pop()
+        if commit in seen or commit not in parents or shipped(commit):
+            continue
+        seen.add(commit)
+        reached.append(commit)
+        stack.extend(parents[commit])
+    return reached
+
+
+def redeploys(earlier: Sequence[str], commit: str) -> bool:
+    """Whether deploying ``commit`` goes back to one an earlier deployment to the same
+    environment shipped (``earlier``: their commits, oldest first), other than the one
+    running there now: a rollback (GitLab's "Rollback" re-runs the older job)."""
+    return bool(earlier) and earlier[-1] != commit and commit in earlier
