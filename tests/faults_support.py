@@ -12,6 +12,7 @@ import socket
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -204,3 +205,16 @@ def fault_config(monkeypatch: pytest.MonkeyPatch) -> Config:
     """The suite's configuration: one ingest source whose secret is in the environment."""
     monkeypatch.setenv("KPI_FAULTS_SECRET", SECRET)
     return parse_config(CONFIG, "kpi.yml")
+
+
+# The fixtures of the three fault suites (imported there under these names).
+@pytest.fixture(name="config")
+def config_fixture(monkeypatch: pytest.MonkeyPatch) -> Config:
+    return fault_config(monkeypatch)
+
+
+@pytest.fixture(name="running")
+def running_fixture(store: Store, config: Config) -> Iterator[Running]:
+    server = Running(store, config)
+    yield server
+    server.server.stop()

@@ -8,35 +8,21 @@ from __future__ import annotations
 import base64
 import threading
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import bcrypt
 import pytest
 
-from kpi_exporter.config import Config, ConfigError
-from kpi_exporter.store import Store
+from kpi_exporter.config import ConfigError
 from kpi_exporter.webconfig import BasicAuth, load_web_config
 from tests.faults_support import (
     PASSWORD,
-    Running,
     b64,
-    fault_config,
+    config_fixture,  # noqa: F401 (a fixture)
     raw_request,
+    running_fixture,  # noqa: F401 (a fixture)
     status_of,
 )
-
-
-@pytest.fixture
-def config(monkeypatch: pytest.MonkeyPatch) -> Config:
-    return fault_config(monkeypatch)
-
-
-@pytest.fixture
-def running(store: Store, config: Config) -> Iterator[Running]:
-    server = Running(store, config)
-    yield server
-    server.server.stop()
 
 
 def test_a_plain_password_in_the_web_config_is_refused_naming_the_user(tmp_path):

@@ -29,31 +29,20 @@ from tests.faults_support import (
     SECRET,
     TIMEOUT,
     Running,
+    config_fixture,  # noqa: F401 (a fixture)
     cpu_seconds,
     deployment,
-    fault_config,
     make_pipeline,
     open_idle,
     probes_answer,
     push_at_once,
     raw_request,
+    running_fixture,  # noqa: F401 (a fixture)
     status_of,
     stored_deployments,
 )
 from tests.process import Exporter
 from tests.test_webconfig import certificate, tls_context  # noqa: F401 (a fixture)
-
-
-@pytest.fixture
-def config(monkeypatch: pytest.MonkeyPatch) -> Config:
-    return fault_config(monkeypatch)
-
-
-@pytest.fixture
-def running(store: Store, config: Config) -> Iterator[Running]:
-    server = Running(store, config)
-    yield server
-    server.server.stop()
 
 
 def test_200_concurrent_pushes_are_all_answered_none_reset_each_stored_once(running):

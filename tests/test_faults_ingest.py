@@ -10,42 +10,29 @@ import socket
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from kpi_exporter.config import Config
 from kpi_exporter.sources.ingest import IngestError
 from kpi_exporter.store import Store
 from tests.faults_support import (
     SOURCE,
     TIMEOUT,
     Running,
+    config_fixture,  # noqa: F401 (a fixture)
     deployment,
-    fault_config,
     make_ingest,
     post_raw,
     raw_request,
+    running_fixture,  # noqa: F401 (a fixture)
     signature,
     signed,
     status_of,
     stored_deployments,
 )
-
-
-@pytest.fixture
-def config(monkeypatch: pytest.MonkeyPatch) -> Config:
-    return fault_config(monkeypatch)
-
-
-@pytest.fixture
-def running(store: Store, config: Config) -> Iterator[Running]:
-    server = Running(store, config)
-    yield server
-    server.server.stop()
 
 
 def test_a_replayed_push_is_409_and_stored_once(running):
