@@ -15,8 +15,9 @@ Step: 1d, not 1h. promtool 2.42 cuts a 2h block for every 2 hours holding a samp
 block holds every series (the backfill forward-fills), so promtool's time, the TSDB's size and
 the rules' reading grow with series x blocks. Measured on this 2-core machine: at 1h, 1,080
 blocks of ~140k series at ~1.4 s each (~25 min for promtool alone); at 6h, 368 blocks, 442 s of
-backfill, 4.8 GiB, and one evaluation of the rules over the uncompacted blocks ~600 CPU-s. At
-1d ``increase()`` over the rules' 1d/7d/30d windows stays exact at the steps. The lookback
+backfill, 4.8 GiB, and one evaluation of the rules over the uncompacted blocks ~600 CPU-s. The
+rules read the latest sample of the exporter's window gauges, so a 1d step loses nothing
+they read; only the few exact differences (``x - x offset 30d``) need the history. The lookback
 delta is twice the step, so that the history is "current" at any time.
 
 Prometheus. The real ``prometheus`` (127.0.0.1, a free port) starts on the blocks without
@@ -327,7 +328,7 @@ def build(
 def write_probe(tmp: Path, data: Path, now: float, apps: list[App], interval: float) -> int:
     """``PROBE`` for every app every ``interval`` over the last ``PROBE_DAYS`` days, as
     promtool blocks in ``data``; the samples written. Values change at every sample, as a
-    recorded increase() over a sliding window does."""
+    recorded window over sliding time does."""
     end = math.floor(now / interval) * interval
     first = end - PROBE_DAYS * DAY
     chunks: list[Path] = []

@@ -18,6 +18,7 @@ import pytest
 import yaml
 
 from kpi_exporter import cli
+from kpi_exporter.config_base import parse_duration
 from kpi_exporter.kpis.families import (
     AGE_THRESHOLDS,
     EXPORTER_FAMILIES,
@@ -26,6 +27,7 @@ from kpi_exporter.kpis.families import (
     WINDOWED,
     retracted_name,
 )
+from kpi_exporter.kpis.settings import DEFAULT_QUANTILES, DEFAULT_WINDOWS
 from kpi_exporter.render import bundle, reference
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -557,3 +559,15 @@ def test_drift_of_a_rendered_file_or_a_leftover_runbook_is_detected(tmp_path: Pa
         "docs/runbooks/RemovedAlert.md",
     ]
     assert not leftover.exists() and reference.stale(tmp_path) == []
+
+
+def test_the_exporter_computes_every_window_and_quantile_the_rules_record() -> None:
+    """The rules read the exporter's window gauges by their label values: the default
+    windows and quantiles of both must be the same, or a recorded series reads nothing."""
+    windows = config()["windows"]
+    assert [label for label, _ in DEFAULT_WINDOWS] == windows["all"]
+    assert {windows["short"], windows["long"]} <= set(windows["all"])
+    assert [seconds for _, seconds in DEFAULT_WINDOWS] == [
+        parse_duration(label) for label in windows["all"]
+    ]
+    assert list(DEFAULT_QUANTILES) == config()["quantiles"]

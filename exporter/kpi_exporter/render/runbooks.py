@@ -135,16 +135,20 @@ def index(alerts: list[dict[str, Any]], rules: list[Rule]) -> str:
 def reference(docs: dict[str, Any], groups: list[dict[str, Any]]) -> str:
     """docs/rules.md: the recorded series of every KPI, the DORA tiers and the SLOs."""
     config = docs["config"]
+    windows = ", ".join(config["windows"]["all"])
+    quantiles = ", ".join(f"`p{round(q * 100)}`" for q in config["quantiles"])
     lines = [
         HEADER,
         "# Recording rules",
         "",
         "Every KPI is recorded once, as `level:metric:operation`, at three levels: `app`",
         "(labels `app`, `team`), `team` (label `team`) and `org` (no label), over the windows",
-        f"{config['windows']['short']} and {config['windows']['long']}. Alerts and dashboards"
-        " read these series; the",
-        "expressions are in `alerts/rendered/rules.yaml`. Quantiles (`p50`, `p90`) are read",
-        "from the exporter's histograms, ratios and rates from its counters.",
+        f"{windows}. The exporter computes each window by event time (its `windows` settings)",
+        "and publishes it as a `kpi_window_*` gauge; a rule reads the latest sample, so a",
+        "recorded value is the exact one. Quantiles",
+        f"({quantiles}) are exact: linear between the two closest ranks of the window's events",
+        "(Excel's PERCENTILE.INC). Alerts and dashboards read these series; the expressions",
+        "are in `alerts/rendered/rules.yaml`.",
         "",
         "| KPI | Unit | Better | Recorded series (app level) |",
         "| --- | --- | --- | --- |",
