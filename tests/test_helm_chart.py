@@ -538,6 +538,13 @@ def test_probes_check_healthz_and_readyz_on_the_exporter_port(
     container = _container(rendered[case])
     assert container["ports"] == [{"name": "http", "containerPort": 9864, "protocol": "TCP"}]
     liveness, readiness = container["livenessProbe"], container["readinessProbe"]
+    startup = container["startupProbe"]
+    assert (startup["httpGet"]["path"], startup["httpGet"]["port"]) == ("/healthz", "http")
+    # A full replay of 1M events takes ~27 s on one core (benchmarks/refresh.py): the start-up
+    # budget leaves it 10 minutes, far above, so a slow pod is not killed in a loop.
+    assert startup["periodSeconds"] * startup["failureThreshold"] >= 600
+    schemes = {probe["httpGet"].get("scheme", "HTTP") for probe in (startup, liveness, readiness)}
+    assert len(schemes) == 1, "every probe speaks the same scheme (HTTPS when TLS is on)"
     assert (liveness["httpGet"]["path"], liveness["httpGet"]["port"]) == ("/healthz", "http")
     assert (readiness["httpGet"]["path"], readiness["httpGet"]["port"]) == ("/readyz", "http")
     assert liveness["failureThreshold"] > readiness["failureThreshold"]
@@ -601,7 +608,7 @@ def test_the_container_command_starts_the_exporter_on_its_shard(
             port = int(match.group(1)) if match else 0
             time.sleep(0.05)
         assert port, f"the exporter did not start:\n{log.read_text(errors='replace')}"
-        for probe in ("livenessProbe", "readinessProbe"):
+        for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
             path = container[probe]["httpGet"]["path"]
             deadline = time.monotonic() + 20
             status = 0
