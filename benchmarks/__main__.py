@@ -18,6 +18,7 @@ BENCHMARKS = (
     "benchmarks.focus",
     "benchmarks.dashboards",
     "benchmarks.rules",
+    "benchmarks.render",
 )
 
 

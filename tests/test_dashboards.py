@@ -124,7 +124,7 @@ def test_every_dashboard_has_datasource_app_team_environment_variables() -> None
 
 
 def _catalogue() -> list[dict[str, Any]]:
-    import _jsonnet
+    import _gojsonnet
 
     snippet = (
         "local config = (import 'alerts/lib/settings.libsonnet')({});"
@@ -132,7 +132,7 @@ def _catalogue() -> list[dict[str, Any]]:
         " for k in (import 'alerts/catalogue.libsonnet')(config).kpis]"
     )
     kpis: list[dict[str, Any]] = json.loads(
-        _jsonnet.evaluate_snippet("catalogue", snippet, jpathdir=[str(ROOT)])
+        _gojsonnet.evaluate_snippet("catalogue", snippet, jpathdir=[str(ROOT)])
     )
     return kpis
 

@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from ..config import ConfigError
+from . import jsonnet
 
 SOURCES = Path(__file__).resolve().parents[3] / "dashboards"
 RENDERED = "dashboards/rendered"
@@ -47,17 +47,10 @@ def path_of(name: str) -> str:
 
 def evaluate(name: str, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """The dashboard of ``dashboards/<name>.jsonnet`` with its content-derived version."""
-    import _jsonnet  # only rendering needs Jsonnet
-
-    path = SOURCES / f"{name}.jsonnet"
-    if not path.exists():
-        raise ConfigError([f"{path}: not found (render runs from a source checkout)"])
-    try:
-        text = _jsonnet.evaluate_file(
-            str(path), tla_codes={"overrides": json.dumps(dict(overrides or {}))}
-        )
-    except RuntimeError as error:
-        raise ConfigError([f"dashboards/{name}.jsonnet: {error}"]) from None
+    overrides_json = json.dumps(dict(overrides or {}))
+    text = jsonnet.evaluate_file(
+        SOURCES / f"{name}.jsonnet", overrides_json, f"dashboards/{name}.jsonnet"
+    )
     dashboard: dict[str, Any] = json.loads(text)
     dashboard["version"] = version(dashboard)
     return dashboard
