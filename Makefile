@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 CONFIG ?= examples/quickstart.yaml
-LISTEN ?= :9864
+LISTEN ?= 127.0.0.1:9864
 
 .PHONY: run test install install-test system-deps lint typecheck render check-generated pytest bench clean
 

@@ -67,7 +67,11 @@ def build_sources(
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="kpi-exporter", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="kpi-exporter",
+        description="Engineering KPIs for Prometheus (DORA, flow, reliability, security, cost).",
+        epilog="Start with: kpi-exporter run --config examples/quickstart.yaml",
+    )
     parser.add_argument("--version", action="version", version=f"kpi-exporter {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
 
