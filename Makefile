@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 CONFIG ?= examples/quickstart.yaml
 LISTEN ?= 127.0.0.1:9864
 
-.PHONY: run test install install-test system-deps lint typecheck render check-generated pytest bench clean
+.PHONY: run demo test install install-test system-deps lint typecheck render check-generated pytest bench clean
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +30,11 @@ system-deps:
 
 run: install
 	$(VENV)/bin/kpi-exporter run --config $(CONFIG) --web.listen-address $(LISTEN)
+
+# The exporter on the quick start and a real Prometheus (Debian's) evaluating the rendered
+# rules over the backfilled history, both on 127.0.0.1: see scripts/demo.py.
+demo: install system-deps
+	$(PY) scripts/demo.py
 
 lint: $(VENV)/.installed-test
 	$(VENV)/bin/ruff check .
