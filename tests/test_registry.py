@@ -82,3 +82,11 @@ def test_every_registered_type_has_a_row_in_docs_sources() -> None:
     assert [name for name, _ in rows] == [kind.name for kind in registry.TYPES]
     for name, module in rows:
         assert (ROOT / "exporter" / "kpi_exporter" / "sources" / module).exists(), name
+
+
+def test_every_registered_type_has_a_section_in_docs_sources() -> None:
+    """Beyond its row: a heading that names the type, where its configuration is shown."""
+    text = (ROOT / "docs" / "sources.md").read_text(encoding="utf-8")
+    headings = " ".join(re.findall(r"^#{2,3} .*$", text, re.M))
+    missing = [kind.name for kind in registry.TYPES if f"`{kind.name}`" not in headings]
+    assert not missing, f"docs/sources.md has no section for {missing}"
