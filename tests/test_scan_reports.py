@@ -169,7 +169,7 @@ def test_osv_severities_from_database_or_cvss_group(tmp_path: Path) -> None:
     found = by_key(poll)
     prefix = "scan//src/api/go.mod/Go/golang.org/x/net/"
     assert {key.removeprefix(prefix): f.severity for key, f in found.items()} == {
-        "GO-2023-1": "critical",  # CVSS 9.8
+        "CVE-2023-1": "critical",  # CVSS 9.8; the finding is named by its CVE alias
         "GHSA-aaaa": "medium",  # MODERATE
         "GO-2023-2": "high",  # CVSS 7.5
         "GO-2023-3": "unknown",  # no score

@@ -41,7 +41,7 @@ from pydantic import Field
 from ..model import Event, Vulnerability
 from ..ownership import Owner
 from ..store import SourceState
-from . import Poll, SourceError
+from . import Poll, SourceError, cvss
 from .files import ReportInputs, ReportSource
 from .registry import SourceType, headline
 from .times import parse_time
@@ -62,8 +62,8 @@ class ScanReportSource(ReportInputs):
     )
 
 
-SEVERITIES = {"critical", "high", "medium", "low"}
-CVSS_BANDS = ((9.0, "critical"), (7.0, "high"), (4.0, "medium"), (0.0, "low"))
+SEVERITY_ORDER = ("critical", "high", "medium", "low")  # worst first
+SEVERITIES = set(SEVERITY_ORDER)
 Findings = dict[str, str]  # finding id -> severity
 
 
@@ -97,7 +97,7 @@ class ScanReports(ReportSource[ScanReportSource]):
                 with open(path, "rb") as file:
                     data = file.read()
                     mtime = os.fstat(file.fileno()).st_mtime
-                scans.extend(self._parse(data, path, mtime))
+                scans.extend(self._parse(data, path, mtime, os.path.relpath(path, self.base_dir)))
             except OSError as error:
                 failed += 1
                 problems.append(f"{path}: cannot read: {error.strerror}")
@@ -116,7 +116,7 @@ class ScanReports(ReportSource[ScanReportSource]):
                     fallback = email.utils.parsedate_to_datetime(modified).timestamp()
                 except (TypeError, ValueError):
                     fallback = self.clock()
-                scans.extend(self._parse(response.body, url, fallback))
+                scans.extend(self._parse(response.body, url, fallback, url))
             except (SourceError, ReportError) as error:
                 failed += 1
                 problems.append(str(error))
@@ -130,7 +130,7 @@ class ScanReports(ReportSource[ScanReportSource]):
             problems=problems,
         )
 
-    def _parse(self, data: bytes, where: str, fallback: float) -> list[Scan]:
+    def _parse(self, data: bytes, where: str, fallback: float, name: str) -> list[Scan]:
         try:
             report = json.loads(data)
         except (UnicodeDecodeError, json.JSONDecodeError) as error:
@@ -145,7 +145,7 @@ class ScanReports(ReportSource[ScanReportSource]):
         try:
             if form == "trivy":
                 return trivy(report, where, fallback)
-            return osv(report, where, fallback)
+            return osv(report, where, fallback, name)
         except (KeyError, TypeError, ValueError, AttributeError) as error:
             raise ReportError(f"{where}: not a valid {form} report: bad field {error}") from None
 
@@ -155,9 +155,15 @@ class ScanReports(ReportSource[ScanReportSource]):
         events: dict[str, Event] = {}
         for scan in sorted(scans, key=lambda scan: (scan.at, scan.where, scan.artifact)):
             known = cursor.get(scan.artifact)
-            if known is not None and scan.at <= known["at"]:
-                continue  # read already
+            if known is not None and scan.at < known["at"]:
+                continue  # older than the report last read
             previous: dict[str, list[Any]] = known["open"] if known else {}
+            same = {finding: state[0] for finding, state in previous.items()} == scan.findings
+            if known is not None and scan.at == known["at"] and same:
+                # The same time and findings: read already. The same time with other findings
+                # is a new report (written within the file system's time resolution, or
+                # copied with its time) and counts.
+                continue
             owner = self._owner(scan.artifact)
             current: dict[str, list[Any]] = {}
             found: list[Vulnerability] = []
@@ -215,37 +221,130 @@ def trivy(report: Mapping[str, Any], where: str, fallback: float) -> list[Scan]:
     return [Scan(at, where, artifact, "trivy", findings)]
 
 
-def osv(report: Mapping[str, Any], where: str, fallback: float) -> list[Scan]:
-    """The findings of an OSV-Scanner JSON report, one scan per scanned source."""
+def osv(report: Mapping[str, Any], where: str, fallback: float, name: str = "") -> list[Scan]:
+    """The findings of an OSV-Scanner JSON report, one scan per scanned source. ``name`` is the
+    report's own name (relative path or URL), which tells the images of an image scan apart."""
+    image = _is_image_scan(report)
     scans: list[Scan] = []
-    for result in report["results"]:
+    for index, result in enumerate(_items(report, "results", f"{where}: ")):
+        at = f"{where}: results[{index}]"
         findings: Findings = {}
-        for package in result.get("packages") or []:
-            info = package["package"]
-            groups = package.get("groups") or []
-            for vulnerability in package.get("vulnerabilities") or []:
-                id_ = vulnerability["id"]
-                finding = f"{info.get('ecosystem', '')}/{info['name']}/{id_}"
-                findings[finding] = _osv_severity(vulnerability, groups)
+        for number, package in enumerate(_items(result, "packages", f"{at}.")):
+            place = f"{at}.packages[{number}]"
+            info = package.get("package")
+            if not isinstance(info, Mapping) or not info.get("name"):
+                raise ReportError(f"{place}.package.name: missing")
+            prefix = f"{info.get('ecosystem') or ''}/{info['name']}"
+            for finding, severity in _osv_findings(package, place):
+                findings[f"{prefix}/{finding}"] = severity
         source = result.get("source") or {}
-        scans.append(Scan(fallback, where, str(source.get("path") or where), "osv", findings))
+        path = str(source.get("path") or "")
+        if image or source.get("type") in IMAGE_SOURCE_TYPES:
+            # A package database inside an image (/lib/apk/db/installed) is the same path in
+            # every image of a distribution: the report names the image.
+            artifact = f"{name or where}:{path}"
+        else:
+            artifact = path or name or where
+        scans.append(Scan(fallback, where, artifact, "osv", findings))
     return scans
 
 
-def _osv_severity(vulnerability: Mapping[str, Any], groups: list[Any]) -> str:
-    declared = str((vulnerability.get("database_specific") or {}).get("severity") or "").lower()
-    declared = "medium" if declared == "moderate" else declared
-    if declared in SEVERITIES:
-        return declared
-    for group in groups:
-        if vulnerability["id"] in (*group.get("ids", ()), *group.get("aliases", ())):
-            try:
-                score = float(group.get("max_severity") or 0)
-            except ValueError:
-                return "unknown"
-            bands = (name for bound, name in CVSS_BANDS if score >= bound and score > 0)
-            return next(bands, "unknown")
-    return "unknown"
+IMAGE_SOURCE_TYPES = {"os", "artifact", "docker"}
+"""OSV-Scanner source types of what it found inside a container image."""
+
+
+def _is_image_scan(report: Mapping[str, Any]) -> bool:
+    return bool(report.get("image_metadata"))
+
+
+def _items(parent: Mapping[str, Any], field: str, at: str) -> list[Mapping[str, Any]]:
+    """The list ``parent[field]`` (absent or null: empty), each item an object; else a
+    ReportError naming ``{at}{field}``."""
+    items = parent.get(field)
+    if items is None:
+        return []
+    if not isinstance(items, list) or not all(isinstance(item, Mapping) for item in items):
+        raise ReportError(f"{at}{field}: expected a list of objects")
+    return items
+
+
+def _osv_findings(package: Mapping[str, Any], where: str) -> list[tuple[str, str]]:
+    """(finding, severity) per group of aliases of one package, as OSV-Scanner counts them.
+
+    The groups are the package's ``groups[]`` (each ``ids`` one vulnerability under several
+    names); a vulnerability in no group, or every one when there are no groups, is grouped
+    with the entries its ``aliases`` connect it to. The finding is the group's smallest CVE id
+    among its ids and aliases, else its smallest id; its severity the worst of: the group's
+    ``max_severity`` score, else its members' ``database_specific.severity``, else the base
+    score of their CVSS vectors (``severity[].score``)."""
+    vulnerabilities: dict[str, Mapping[str, Any]] = {}
+    for number, vulnerability in enumerate(_items(package, "vulnerabilities", f"{where}.")):
+        id_ = vulnerability.get("id")
+        if not isinstance(id_, str) or not id_:
+            raise ReportError(f"{where}.vulnerabilities[{number}].id: missing")
+        vulnerabilities[id_] = vulnerability
+    groups: list[tuple[set[str], Any]] = []
+    grouped: set[str] = set()
+    for number, group in enumerate(_items(package, "groups", f"{where}.")):
+        ids = group.get("ids") or []
+        if not isinstance(ids, list) or not ids:
+            raise ReportError(f"{where}.groups[{number}].ids: expected a list of ids")
+        member_ids = {str(id_) for id_ in ids}
+        names = member_ids | {str(alias) for alias in group.get("aliases") or ()}
+        groups.append((names, group.get("max_severity")))
+        grouped |= member_ids
+    groups.extend((names, None) for names in _alias_groups(vulnerabilities, grouped))
+    found: list[tuple[str, str]] = []
+    for names, max_severity in groups:
+        members = [vulnerabilities[id_] for id_ in sorted(names) if id_ in vulnerabilities]
+        for member in members:
+            names = names | {str(alias) for alias in member.get("aliases") or ()}
+        cves = sorted(name for name in names if name.startswith("CVE-"))
+        ids = sorted(id_ for id_ in names if id_ in vulnerabilities) or sorted(names)
+        found.append((cves[0] if cves else ids[0], _group_severity(max_severity, members)))
+    return found
+
+
+def _alias_groups(
+    vulnerabilities: Mapping[str, Mapping[str, Any]], grouped: set[str]
+) -> list[set[str]]:
+    """The entries in no group, joined when their ids and aliases connect them."""
+    groups: list[set[str]] = []
+    for id_, vulnerability in vulnerabilities.items():
+        if id_ in grouped:
+            continue
+        names = {id_, *(str(alias) for alias in vulnerability.get("aliases") or ())}
+        joined = [group for group in groups if group & names]
+        for group in joined:
+            groups.remove(group)
+            names |= group
+        groups.append(names)
+    return groups
+
+
+def _group_severity(max_severity: Any, members: list[Mapping[str, Any]]) -> str:
+    try:
+        score = float(max_severity) if max_severity not in (None, "") else None
+    except (TypeError, ValueError):
+        score = None
+    if score is not None and score > 0:
+        return cvss.severity(score)
+    declared = {_declared(member) for member in members} & SEVERITIES
+    if declared:
+        return min(declared, key=SEVERITY_ORDER.index)
+    scores = [
+        cvss.base_score(str(entry.get("score") or ""))
+        for member in members
+        for entry in member.get("severity") or ()
+        if isinstance(entry, Mapping)
+    ]
+    return cvss.severity(max((s for s in scores if s is not None), default=None))
+
+
+def _declared(vulnerability: Mapping[str, Any]) -> str:
+    specific = vulnerability.get("database_specific") or {}
+    declared = str(specific.get("severity") or "").lower() if isinstance(specific, Mapping) else ""
+    return "medium" if declared == "moderate" else declared
 
 
 def _time(text: str) -> float:
