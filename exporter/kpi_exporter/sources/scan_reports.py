@@ -5,13 +5,14 @@
   a finding is one ``Results[].Vulnerabilities[]`` entry, identified by ``PkgName`` and
   ``VulnerabilityID`` (the same package in two targets of one artifact counts once); the
   severity is its ``Severity`` (lower case; ``UNKNOWN`` is ``unknown``).
-- **OSV-Scanner**: the artifact is each ``results[].source.path`` (a lockfile or directory);
-  a finding is one ``packages[].vulnerabilities[]`` entry, identified by the package's
-  ecosystem and name and the vulnerability ``id``. Severity: ``database_specific.severity``
-  (``MODERATE`` is medium), else the ``max_severity`` CVSS score of the package's group that
-  names the id: 9.0 and above critical, 7.0 high, 4.0 medium, above 0 low, else unknown.
-  OSV output has no time: the file's modification time, the URL's Last-Modified, else the
-  poll time stands in.
+- **OSV-Scanner**: the artifact is each ``results[].source.path`` (a lockfile or directory),
+  after the report's name in an image scan (a package database such as
+  ``/lib/apk/db/installed`` is the same in every image); a finding is one group of aliases of
+  a package (``groups[].ids``, else joined through ``aliases``), named by its smallest CVE id,
+  else its smallest id; severity: the worst of the group, from ``max_severity``, else
+  ``database_specific.severity`` (``MODERATE`` is medium), else CVSS vectors (``cvss``). OSV
+  output has no time: the file's modification time, the URL's Last-Modified, else the poll
+  time stands in.
 
 The app of an artifact: the first ``apps`` glob matching its name, else ``app``, else the
 default app. Key: ``scan/{artifact}/{finding}``; the ``scanner`` label is ``trivy`` or ``osv``.
@@ -19,8 +20,9 @@ default app. Key: ``scan/{artifact}/{finding}``; the ``scanner`` label is ``triv
 A finding is created when a report of its artifact first has it. A report newer than the last
 one read for its artifact replaces it: a finding the last report had and the new one has not
 is **fixed** at the new report's time, so time to fix works for scanners too. The cursor keeps,
-per artifact, the last report's time and its open findings (with when they appeared); a
-report no newer than that is ignored, so re-reading an unchanged file costs no event. A report
+per artifact, the last report's time and its open findings (with when they appeared); an
+older report is ignored, and so is one of the same time with the same findings, so re-reading
+an unchanged file costs no event. A report
 that cannot be read or parsed is a problem naming it; the others still count.
 
 Not derived: dependency freshness (a Trivy finding carries ``InstalledVersion`` and
