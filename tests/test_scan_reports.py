@@ -321,3 +321,54 @@ def test_osv_one_finding_per_group_with_the_worst_severity(tmp_path: Path) -> No
         "RUSTSEC-2": "high",  # its vector's base score 7.5
         "GHSA-3": "critical",  # 2 entries joined by aliases; worst of MODERATE and CRITICAL
     }
+
+
+def test_findings_open_under_an_alias_keep_it_and_duplicates_are_dismissed(tmp_path: Path) -> None:
+    # Stored before groups were read: each alias of CVE-2022-1 was a finding of its own.
+    prefix = "crates.io/regex/"
+    artifact = "/src/Cargo.lock"
+    opened = ts("2026-11-01T00:00:00Z")
+    cursor = {
+        artifact: {
+            "at": opened,
+            "open": {
+                f"{prefix}GHSA-1": ["low", opened],
+                f"{prefix}RUSTSEC-1": ["unknown", opened],
+            },
+        }
+    }
+    vulnerabilities = [
+        {"id": "GHSA-1", "aliases": ["CVE-2022-1"], "database_specific": {"severity": "LOW"}},
+        {"id": "RUSTSEC-1", "aliases": ["CVE-2022-1", "GHSA-1"]},
+    ]
+    package = {"name": "regex", "version": "1", "ecosystem": "crates.io"}
+    report = {
+        "results": [
+            {
+                "source": {"path": artifact, "type": "lockfile"},
+                "packages": [
+                    {
+                        "package": package,
+                        "vulnerabilities": vulnerabilities,
+                        "groups": [{"ids": ["GHSA-1", "RUSTSEC-1"]}],
+                    }
+                ],
+            }
+        ]
+    }
+    path = tmp_path / "osv.json"
+    write(path, report)
+    later = ts("2026-11-02T00:00:00Z")
+    os.utime(path, (later, later))
+
+    poll = source(tmp_path, app="shop").poll(SourceState(cursor=json.dumps(cursor)))
+
+    found = {key.removeprefix(f"scan/{artifact}/{prefix}"): f for key, f in by_key(poll).items()}
+    # The group (named CVE-2022-1 when new) stays under the name it was open under, GHSA-1
+    # (the smaller), still open since Nov 1: no false fix. RUSTSEC-1, counted twice before,
+    # is closed as dismissed at the report's time: neither a fix nor a time to fix.
+    assert {name: (f.state, f.created_at, f.closed_at) for name, f in found.items()} == {
+        "GHSA-1": ("open", opened, None),
+        "RUSTSEC-1": ("dismissed", opened, later),
+    }
+    assert json.loads(poll.cursor or "{}")[artifact]["open"] == {f"{prefix}GHSA-1": ["low", opened]}

@@ -9,10 +9,11 @@
   after the report's name in an image scan (a package database such as
   ``/lib/apk/db/installed`` is the same in every image); a finding is one group of aliases of
   a package (``groups[].ids``, else joined through ``aliases``), named by its smallest CVE id,
-  else its smallest id; severity: the worst of the group, from ``max_severity``, else
-  ``database_specific.severity`` (``MODERATE`` is medium), else CVSS vectors (``cvss``). OSV
-  output has no time: the file's modification time, the URL's Last-Modified, else the poll
-  time stands in.
+  else its smallest id, unless it is open under another of its names already (then it keeps
+  that one, and its other open names, duplicates, are dismissed); severity: the worst of the
+  group, from ``max_severity``, else ``database_specific.severity`` (``MODERATE`` is medium),
+  else CVSS vectors (``cvss``). OSV output has no time: the file's modification time, the
+  URL's Last-Modified, else the poll time stands in.
 
 The app of an artifact: the first ``apps`` glob matching its name, else ``app``, else the
 default app. Key: ``scan/{artifact}/{finding}``; the ``scanner`` label is ``trivy`` or ``osv``.
@@ -22,8 +23,9 @@ one read for its artifact replaces it: a finding the last report had and the new
 is **fixed** at the new report's time, so time to fix works for scanners too. The cursor keeps,
 per artifact, the last report's time and its open findings (with when they appeared); an
 older report is ignored, and so is one of the same time with the same findings, so re-reading
-an unchanged file costs no event. A report
-that cannot be read or parsed is a problem naming it; the others still count.
+an unchanged file costs no event. A report that cannot be read or parsed is a problem naming
+it (with the field at fault, e.g. ``results[0].packages[1].groups[0].ids``); the others still
+count.
 
 Not derived: dependency freshness (a Trivy finding carries ``InstalledVersion`` and
 ``FixedVersion``, but nothing says how old the installed version is).
@@ -81,6 +83,9 @@ class Scan(NamedTuple):
     artifact: str
     scanner: str
     findings: Findings
+    # finding -> the other names of the same finding (an OSV group's other ids and aliases,
+    # with the same package prefix): a finding stored under one of them keeps that name.
+    aliases: dict[str, set[str]] = {}
 
 
 class ScanReports(ReportSource[ScanReportSource]):
@@ -160,7 +165,8 @@ class ScanReports(ReportSource[ScanReportSource]):
             if known is not None and scan.at < known["at"]:
                 continue  # older than the report last read
             previous: dict[str, list[Any]] = known["open"] if known else {}
-            same = {finding: state[0] for finding, state in previous.items()} == scan.findings
+            findings, duplicates = _keep_names(scan, previous)
+            same = {finding: state[0] for finding, state in previous.items()} == findings
             if known is not None and scan.at == known["at"] and same:
                 # The same time and findings: read already. The same time with other findings
                 # is a new report (written within the file system's time resolution, or
@@ -169,14 +175,15 @@ class ScanReports(ReportSource[ScanReportSource]):
             owner = self._owner(scan.artifact)
             current: dict[str, list[Any]] = {}
             found: list[Vulnerability] = []
-            for finding, severity in sorted(scan.findings.items()):
+            for finding, severity in sorted(findings.items()):
                 created = previous[finding][1] if finding in previous else scan.at
                 current[finding] = [severity, created]
                 found.append(self._finding(scan, owner, finding, severity, created))
             for finding in sorted(set(previous) - set(current)):
                 severity, created = previous[finding]
+                closed = "dismissed" if finding in duplicates else "fixed"
                 found.append(
-                    self._finding(scan, owner, finding, severity, created, closed_at=scan.at)
+                    self._finding(scan, owner, finding, severity, created, scan.at, closed)
                 )
             events.update((event.key, event) for event in found)
             cursor[scan.artifact] = {"at": scan.at, "open": current}
@@ -190,6 +197,7 @@ class ScanReports(ReportSource[ScanReportSource]):
         severity: str,
         created: float,
         closed_at: float | None = None,
+        closed: str = "fixed",
     ) -> Vulnerability:
         return Vulnerability(
             source=self.name,
@@ -198,7 +206,7 @@ class ScanReports(ReportSource[ScanReportSource]):
             team=owner.team,
             severity=severity,
             created_at=created,
-            state="open" if closed_at is None else "fixed",
+            state="open" if closed_at is None else closed,
             closed_at=closed_at,
             scanner=scan.scanner,
         )
@@ -208,6 +216,23 @@ class ScanReports(ReportSource[ScanReportSource]):
             if fnmatchcase(artifact, pattern):
                 return self.ownership.of_app(app)
         return self.ownership.of_app(self.config.app)
+
+
+def _keep_names(scan: Scan, previous: Mapping[str, Any]) -> tuple[Findings, set[str]]:
+    """The scan's findings, each under the name it is open under already when that is one of
+    its aliases: a group named anew (a CVE alias appeared, or an upgrade from counting each
+    alias) is the same finding, not one fixed and one new. Also the open names that are other
+    aliases of a finding (counted twice before): duplicates, to be dismissed, not fixed."""
+    findings: Findings = {}
+    duplicates: set[str] = set()
+    gone = set(previous) - set(scan.findings)
+    for finding, severity in scan.findings.items():
+        others = sorted(gone & scan.aliases.get(finding, set()))
+        name = finding if finding in previous or not others else others[0]
+        findings[name] = severity
+        duplicates.update(other for other in others if other != name)
+        gone.difference_update(others)
+    return findings, duplicates
 
 
 def trivy(report: Mapping[str, Any], where: str, fallback: float) -> list[Scan]:
@@ -231,14 +256,16 @@ def osv(report: Mapping[str, Any], where: str, fallback: float, name: str = "") 
     for index, result in enumerate(_items(report, "results", f"{where}: ")):
         at = f"{where}: results[{index}]"
         findings: Findings = {}
+        aliases: dict[str, set[str]] = {}
         for number, package in enumerate(_items(result, "packages", f"{at}.")):
             place = f"{at}.packages[{number}]"
             info = package.get("package")
             if not isinstance(info, Mapping) or not info.get("name"):
                 raise ReportError(f"{place}.package.name: missing")
             prefix = f"{info.get('ecosystem') or ''}/{info['name']}"
-            for finding, severity in _osv_findings(package, place):
+            for finding, names, severity in _osv_findings(package, place):
                 findings[f"{prefix}/{finding}"] = severity
+                aliases[f"{prefix}/{finding}"] = {f"{prefix}/{name}" for name in names}
         source = result.get("source") or {}
         path = str(source.get("path") or "")
         if image or source.get("type") in IMAGE_SOURCE_TYPES:
@@ -247,7 +274,7 @@ def osv(report: Mapping[str, Any], where: str, fallback: float, name: str = "") 
             artifact = f"{name or where}:{path}"
         else:
             artifact = path or name or where
-        scans.append(Scan(fallback, where, artifact, "osv", findings))
+        scans.append(Scan(fallback, where, artifact, "osv", findings, aliases))
     return scans
 
 
@@ -270,8 +297,9 @@ def _items(parent: Mapping[str, Any], field: str, at: str) -> list[Mapping[str, 
     return items
 
 
-def _osv_findings(package: Mapping[str, Any], where: str) -> list[tuple[str, str]]:
-    """(finding, severity) per group of aliases of one package, as OSV-Scanner counts them.
+def _osv_findings(package: Mapping[str, Any], where: str) -> list[tuple[str, set[str], str]]:
+    """(finding, its ids and aliases, severity) per group of aliases of one package, as
+    OSV-Scanner counts them.
 
     The groups are the package's ``groups[]`` (each ``ids`` one vulnerability under several
     names); a vulnerability in no group, or every one when there are no groups, is grouped
@@ -296,14 +324,14 @@ def _osv_findings(package: Mapping[str, Any], where: str) -> list[tuple[str, str
         groups.append((names, group.get("max_severity")))
         grouped |= member_ids
     groups.extend((names, None) for names in _alias_groups(vulnerabilities, grouped))
-    found: list[tuple[str, str]] = []
+    found: list[tuple[str, set[str], str]] = []
     for names, max_severity in groups:
         members = [vulnerabilities[id_] for id_ in sorted(names) if id_ in vulnerabilities]
         for member in members:
             names = names | {str(alias) for alias in member.get("aliases") or ()}
         cves = sorted(name for name in names if name.startswith("CVE-"))
         ids = sorted(id_ for id_ in names if id_ in vulnerabilities) or sorted(names)
-        found.append((cves[0] if cves else ids[0], _group_severity(max_severity, members)))
+        found.append((cves[0] if cves else ids[0], names, _group_severity(max_severity, members)))
     return found
 
 
