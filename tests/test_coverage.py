@@ -201,6 +201,49 @@ def test_lcov_maps_files_to_apps_by_path_and_warns_about_a_file_of_no_app(tmp_pa
     ]
 
 
+WINDOWS_LCOV = """SF:C:\\builds\\Acme\\mono\\services\\shop\\src\\cart.py
+DA:1,1
+DA:2,0
+end_of_record
+SF:c:\\builds\\acme\\mono\\services\\shop\\api\\views.py
+DA:1,1
+end_of_record
+"""
+
+
+@pytest.mark.parametrize("prefix", ["C:\\builds\\acme\\mono\\", "C:/builds/acme/mono/"])
+def test_a_windows_strip_prefix_matches_windows_paths_in_any_case(tmp_path, prefix):
+    (tmp_path / "lcov.info").write_text(WINDOWS_LCOV)
+
+    poll = reports(tmp_path, paths=["lcov.info"], strip_prefix=prefix).poll(SourceState())
+
+    # services/shop/src/cart.py: 1 of 2 lines; services/shop/api/views.py: 1 of 1. The drive
+    # letter and "Acme" differ in case: Windows paths are not case-sensitive.
+    assert lines(poll.events) == {"coverage/shop/src": (1, 2), "coverage/shop/api": (1, 1)}
+    assert poll.problems == []
+
+
+def test_absolute_paths_without_a_prefix_are_read_below_the_root_with_a_warning(tmp_path):
+    path = tmp_path / "lcov.info"
+    path.write_text(
+        "SF:/builds/acme/shop/src/cart.py\nDA:1,1\nDA:2,0\nend_of_record\n"
+        "SF:\\CommonLibrary\\Profiler.cpp\nDA:1,1\nend_of_record\n"
+    )
+
+    poll = reports(tmp_path, paths=["lcov.info"], app="shop").poll(SourceState())
+
+    # Not all in component ".": /builds/... is read as builds/... (1 of 2 lines), and the
+    # Windows path rooted on the current drive as CommonLibrary/... (1 of 1).
+    assert lines(poll.events) == {
+        "coverage/shop/builds": (1, 2),
+        "coverage/shop/CommonLibrary": (1, 1),
+    }
+    assert poll.problems == [
+        f"{path}: 2 covered file(s) have an absolute path (first: /builds/acme/shop/src/cart.py):"
+        " read from below the root; set strip_prefix to the checkout directory"
+    ]
+
+
 def test_explicit_components_win_over_the_depth_rule(tmp_path):
     (tmp_path / "lcov.info").write_text(LCOV)
     source = reports(

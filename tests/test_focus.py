@@ -84,7 +84,7 @@ ROWS = [
     row("2026-11-02", "Usage", "abc"),  # 12: not a number
     row("yesterday", "Usage", "1"),  # 13: unknown date
     row("2026-11-02", "Usage", "1")[:3],  # 14: missing columns
-    row("2026-11-02", "Usage", "1", Tags="[1, 2]"),  # 15: tags not an object
+    row("2026-11-02", "Usage", "1", Tags="[1, 2]"),  # 15: tags not an object: cost kept
 ]
 NOW = ts("2026-11-03T12:00:00Z")
 
@@ -143,10 +143,33 @@ def test_bad_rows_are_reported_with_file_and_line_and_skipped(tmp_path: Path) ->
         f"{path}:12: BilledCost is not a number: 'abc'",
         f"{path}:13: unknown date 'yesterdayT00:00:00Z'",
         f"{path}:14: missing BillingCurrency, BilledCost",
-        f"{path}:15: Tags is not a JSON object",
+        f"{path}:15: Tags is not a JSON object: cost counted as untagged",
     ]
-    # The 10 good rows count: Oct 31 and Nov 1 (USD) each sum two rows, so 8 daily totals.
-    assert len(poll.events) == 10 - 2
+    # The 10 good rows and row 15 count: Oct 31 and Nov 1 (USD) each sum two rows, so 9 daily
+    # totals; row 15's cost (1 USD on Nov 2, Amazon EC2 maps to no app) is the default owner's.
+    assert len(poll.events) == 11 - 2
+    untagged = [e for e in poll.events if isinstance(e, CostLine) and e.app == "unknown"]
+    assert [(line.team, line.amount) for line in untagged] == [("unassigned", 1.0)]
+
+
+def test_null_tags_and_unreadable_tags_never_drop_a_cost(tmp_path: Path) -> None:
+    # FOCUS exports write a null as the unquoted text NULL (the FinOps Foundation's sample does).
+    path = tmp_path / "export.csv"
+    lines = [
+        ",".join(HEADER),
+        "2026-11-01T00:00:00Z,2026-11-02T00:00:00Z,Usage,3,3,USD,AWS,OpenSearch,1,NULL",  # 2
+        "2026-11-01T00:00:00Z,2026-11-02T00:00:00Z,Credit,-1,-1,USD,AWS,OpenSearch,1,NULL",  # 3
+        '2026-11-01T00:00:00Z,2026-11-02T00:00:00Z,Usage,5,5,USD,AWS,NULL,1,"{""app"": ""sh"',
+        "2026-11-01T00:00:00Z,2026-11-02T00:00:00Z,Usage,7,7,USD,NULL,NULL,NULL,NULL",  # 5
+    ]
+    path.write_text("\n".join(lines) + "\n")
+    poll = source(tmp_path, ["export.csv"]).poll(SourceState())
+    # Line 4's tags are cut short: a problem, and its cost goes to the default owner.
+    assert poll.problems == [f"{path}:4: Tags is not a JSON object: cost counted as untagged"]
+    amounts = {(e.app, e.provider): e.amount for e in poll.events if isinstance(e, CostLine)}
+    # NULL tags are no tags: OpenSearch maps to finder, 3 - 1 (the credit) = 2;
+    # default owner, AWS: 5 (line 4); a NULL provider is "unknown": 7 (line 5).
+    assert amounts == {("finder", "AWS"): 2.0, ("unknown", "AWS"): 5.0, ("unknown", "unknown"): 7.0}
 
 
 def test_gzip_gives_the_same_lines_as_plain_csv(tmp_path: Path) -> None:

@@ -171,3 +171,32 @@ def test_a_poll_where_every_report_is_unreadable_fails(tmp_path):
 
     with pytest.raises(SourceError, match=r"missing\.xml: cannot read"):
         source.poll(SourceState())
+
+
+# go test -count=3 | go-junit-report: the same name once per repetition.
+REPEATED = """<testsuite name="pkg" timestamp="2026-01-07T10:00:00Z" time="1">
+  <properties><property name="commit" value="abc1234"/></properties>
+  <testcase classname="pkg" name="TestRepeat"/>
+  <testcase classname="pkg" name="TestRepeat"><failure message="once"/></testcase>
+  <testcase classname="pkg" name="TestRepeat"/>
+  <testcase classname="pkg" name="TestBroken"><failure/></testcase>
+  <testcase classname="pkg" name="TestBroken"><failure/></testcase>
+  <testcase classname="pkg" name="TestBroken"><failure/></testcase>
+</testsuite>
+"""
+
+
+def test_repeated_test_names_count_once_per_repetition(tmp_path):
+    write(tmp_path / "ci" / "run1.xml", REPEATED)
+    source = junit(tmp_path, app="shop")
+
+    first = source.poll(SourceState())
+
+    # 6 repetitions ran, as the tool counts them (tests="6"). TestRepeat's second repetition
+    # failed while its others passed: flaky. TestBroken failed all 3 times: 3 failures.
+    assert runs(first.events) == {"junit/shop/abc1234/pkg": (6, 3, 1)}
+
+    # A retry of the job: the k-th repetition meets the k-th; tests stay 6, not 12.
+    write(tmp_path / "ci" / "run2.xml", REPEATED)
+    second = source.poll(SourceState(cursor=first.cursor))
+    assert runs(second.events) == {"junit/shop/abc1234/pkg": (6, 3, 1)}

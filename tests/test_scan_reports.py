@@ -169,7 +169,7 @@ def test_osv_severities_from_database_or_cvss_group(tmp_path: Path) -> None:
     found = by_key(poll)
     prefix = "scan//src/api/go.mod/Go/golang.org/x/net/"
     assert {key.removeprefix(prefix): f.severity for key, f in found.items()} == {
-        "GO-2023-1": "critical",  # CVSS 9.8
+        "CVE-2023-1": "critical",  # CVSS 9.8; the finding is named by its CVE alias
         "GHSA-aaaa": "medium",  # MODERATE
         "GO-2023-2": "high",  # CVSS 7.5
         "GO-2023-3": "unknown",  # no score
@@ -205,3 +205,170 @@ def test_a_report_url_is_read_and_not_modified_costs_nothing(tmp_path: Path) -> 
     second = scans.poll(SourceState(cursor=first.cursor, validators=first.validators))
     assert second.events == []
     assert responses.calls[1].request.headers["If-None-Match"] == '"v1"'
+
+
+def osv_image(*packages: tuple[str, str, list[str] | None]) -> Any:
+    """An ``osv-scanner scan image --format json`` report: its package database has the same
+    path in every image of a distribution; (name, vulnerability id, aliases) per package."""
+    return {
+        "results": [
+            {
+                "source": {"path": "/lib/apk/db/installed", "type": "os"},
+                "packages": [
+                    {
+                        "package": {"name": name, "version": "1", "ecosystem": "Alpine:v3.18"},
+                        "vulnerabilities": [{"id": id_, "aliases": aliases}],
+                        "groups": [{"ids": [id_], "aliases": aliases, "max_severity": "7.5"}],
+                    }
+                    for name, id_, aliases in packages
+                ],
+            }
+        ],
+        "image_metadata": {"os": "Alpine Linux v3.18", "layer_metadata": [], "base_images": []},
+    }
+
+
+def test_osv_image_scans_of_two_images_are_two_artifacts(tmp_path: Path) -> None:
+    write(tmp_path / "shop-image.json", osv_image(("openssl", "CVE-2024-1", ["ALPINE-1"])))
+    write(tmp_path / "api-image.json", osv_image(("musl", "CVE-2024-2", [])))
+    poll = source(tmp_path, apps={"shop-*": "shop", "api-*": "api"}).poll(SourceState())
+    found = by_key(poll)
+    # The artifact is the report, then the package database: the two never collide.
+    assert {key: (f.app, f.state) for key, f in found.items()} == {
+        "scan/shop-image.json:/lib/apk/db/installed/Alpine:v3.18/openssl/CVE-2024-1": (
+            "shop",
+            "open",
+        ),
+        "scan/api-image.json:/lib/apk/db/installed/Alpine:v3.18/musl/CVE-2024-2": ("api", "open"),
+    }
+
+
+def test_a_new_report_with_the_same_modification_time_is_read(tmp_path: Path) -> None:
+    scans = source(tmp_path, app="shop")
+    path = tmp_path / "image.json"
+    moment = ts("2026-11-05T00:00:00Z")
+    write(path, osv_image(("openssl", "CVE-2024-1", []), ("musl", "CVE-2024-2", [])))
+    os.utime(path, (moment, moment))
+    first = scans.poll(SourceState())
+    assert len(first.events) == 2
+    # Unchanged: nothing new.
+    state = SourceState(cursor=first.cursor)
+    assert scans.poll(state).events == []
+    # Rewritten within the same second (a copy keeping its time): openssl fixed, read anyway.
+    write(path, osv_image(("musl", "CVE-2024-2", [])))
+    os.utime(path, (moment, moment))
+    second = scans.poll(state)
+    fixed = by_key(second)
+    key = "scan/image.json:/lib/apk/db/installed/Alpine:v3.18/openssl/CVE-2024-1"
+    assert (fixed[key].state, fixed[key].closed_at) == ("fixed", moment)
+
+
+def test_osv_aliases_null_as_osv_scanner_prints_them_is_read(tmp_path: Path) -> None:
+    # OSV-Scanner's JSON writer prints an empty alias list as null, in groups and records.
+    write(tmp_path / "osv.json", osv_image(("openssl", "OSV-1", None)))
+    poll = source(tmp_path, app="shop").poll(SourceState())
+    assert poll.problems == []
+    assert [f.severity for f in by_key(poll).values()] == ["high"]  # max_severity 7.5
+
+
+def test_osv_bad_fields_are_named(tmp_path: Path) -> None:
+    report = osv_image(("openssl", "OSV-1", []))
+    report["results"][0]["packages"][0]["groups"] = [{"ids": "OSV-1"}]
+    write(tmp_path / "osv.json", report)
+    write(tmp_path / "good.json", osv_image(("musl", "OSV-2", [])))
+    poll = source(tmp_path, app="shop").poll(SourceState())
+    assert len(poll.events) == 1
+    assert poll.problems == [
+        f"{tmp_path / 'osv.json'}: results[0].packages[0].groups[0].ids: expected a list of ids"
+    ]
+
+
+def test_osv_one_finding_per_group_with_the_worst_severity(tmp_path: Path) -> None:
+    package = {"name": "regex", "version": "1.5.1", "ecosystem": "crates.io"}
+    vector = "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:N/I:N/A:H"  # 7.5: high (see test_cvss)
+    vulnerabilities = [
+        # Group 1: a GHSA and a RUSTSEC id of one CVE, no max_severity.
+        {"id": "GHSA-1", "aliases": ["CVE-2022-1"], "database_specific": {"severity": "LOW"}},
+        {"id": "RUSTSEC-1", "aliases": ["CVE-2022-1", "GHSA-1"], "database_specific": {}},
+        # Group 2: no declared severity, a CVSS vector only.
+        {"id": "RUSTSEC-2", "aliases": None, "severity": [{"type": "CVSS_V3", "score": vector}]},
+        # In no group (an older OSV-Scanner): grouped by aliases with GHSA-3.
+        {"id": "GO-3", "aliases": ["GHSA-3"], "database_specific": {"severity": "MODERATE"}},
+        {"id": "GHSA-3", "database_specific": {"severity": "CRITICAL"}},
+    ]
+    report = {
+        "results": [
+            {
+                "source": {"path": "/src/Cargo.lock", "type": "lockfile"},
+                "packages": [
+                    {
+                        "package": package,
+                        "vulnerabilities": vulnerabilities,
+                        "groups": [
+                            {"ids": ["GHSA-1", "RUSTSEC-1"], "max_severity": ""},
+                            {"ids": ["RUSTSEC-2"], "aliases": None},
+                        ],
+                    }
+                ],
+            }
+        ]
+    }
+    write(tmp_path / "osv.json", report)
+    found = by_key(source(tmp_path, app="shop").poll(SourceState()))
+    prefix = "scan//src/Cargo.lock/crates.io/regex/"
+    assert {key.removeprefix(prefix): f.severity for key, f in found.items()} == {
+        "CVE-2022-1": "low",  # 2 entries, 1 finding named by its CVE; LOW declared by GHSA-1
+        "RUSTSEC-2": "high",  # its vector's base score 7.5
+        "GHSA-3": "critical",  # 2 entries joined by aliases; worst of MODERATE and CRITICAL
+    }
+
+
+def test_findings_open_under_an_alias_keep_it_and_duplicates_are_dismissed(tmp_path: Path) -> None:
+    # Stored before groups were read: each alias of CVE-2022-1 was a finding of its own.
+    prefix = "crates.io/regex/"
+    artifact = "/src/Cargo.lock"
+    opened = ts("2026-11-01T00:00:00Z")
+    cursor = {
+        artifact: {
+            "at": opened,
+            "open": {
+                f"{prefix}GHSA-1": ["low", opened],
+                f"{prefix}RUSTSEC-1": ["unknown", opened],
+            },
+        }
+    }
+    vulnerabilities = [
+        {"id": "GHSA-1", "aliases": ["CVE-2022-1"], "database_specific": {"severity": "LOW"}},
+        {"id": "RUSTSEC-1", "aliases": ["CVE-2022-1", "GHSA-1"]},
+    ]
+    package = {"name": "regex", "version": "1", "ecosystem": "crates.io"}
+    report = {
+        "results": [
+            {
+                "source": {"path": artifact, "type": "lockfile"},
+                "packages": [
+                    {
+                        "package": package,
+                        "vulnerabilities": vulnerabilities,
+                        "groups": [{"ids": ["GHSA-1", "RUSTSEC-1"]}],
+                    }
+                ],
+            }
+        ]
+    }
+    path = tmp_path / "osv.json"
+    write(path, report)
+    later = ts("2026-11-02T00:00:00Z")
+    os.utime(path, (later, later))
+
+    poll = source(tmp_path, app="shop").poll(SourceState(cursor=json.dumps(cursor)))
+
+    found = {key.removeprefix(f"scan/{artifact}/{prefix}"): f for key, f in by_key(poll).items()}
+    # The group (named CVE-2022-1 when new) stays under the name it was open under, GHSA-1
+    # (the smaller), still open since Nov 1: no false fix. RUSTSEC-1, counted twice before,
+    # is closed as dismissed at the report's time: neither a fix nor a time to fix.
+    assert {name: (f.state, f.created_at, f.closed_at) for name, f in found.items()} == {
+        "GHSA-1": ("open", opened, None),
+        "RUSTSEC-1": ("dismissed", opened, later),
+    }
+    assert json.loads(poll.cursor or "{}")[artifact]["open"] == {f"{prefix}GHSA-1": ["low", opened]}

@@ -4,10 +4,12 @@ and component.
 Every covered file of a report belongs to an app: the configured ``app``; else the app whose
 monorepo ``paths`` glob matches the file's path (after ``strip_prefix``); else the app whose
 glob matches the report's own path (a per-app report with relative entries). A file of no app
-is left out, with a warning naming the report. Its **component** is the first of the
-``components`` whose globs match the path; else its first ``depth`` directories below the
-app's root (the literal part of the matching glob, ``services/shop/`` for
-``services/shop/**``), ``.`` for a file at the root.
+is left out, with a warning naming the report. Paths use ``/`` (a Windows report's ``\\`` and
+a Windows ``strip_prefix`` are turned so, and such a prefix matches in any case); a path still
+absolute after the prefix is read from below its root, with a warning. Its **component** is
+the first of the ``components`` whose globs match the path; else its first ``depth``
+directories below the app's root (the literal part of the matching glob, ``services/shop/``
+for ``services/shop/**``), ``.`` for a file at the root.
 
 One Coverage event per app and component (key ``coverage/{app}/{component}``): the lines of
 every report of the poll, summed (two reports covering the same files count them twice, so
@@ -26,6 +28,7 @@ from __future__ import annotations
 import email.utils
 import json
 import os
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -185,8 +188,12 @@ class CoverageReports(ReportSource[CoverageSource]):
         problems.extend(report.problems)
         parts: dict[Part, tuple[int, int]] = {}
         orphans: list[str] = []
-        for path, covered, valid in counts(report):
-            path = self._strip(path)
+        absolute: list[str] = []
+        for written, covered, valid in counts(report):
+            path = self._strip(written)
+            if _is_absolute(path):
+                absolute.append(written)
+                path = _relative(path)
             owned = self._owner(path, relative)
             if owned is None:
                 orphans.append(path)
@@ -195,6 +202,12 @@ class CoverageReports(ReportSource[CoverageSource]):
             part = (owner.app, self._component(path, root))
             before = parts.get(part, (0, 0))
             parts[part] = (before[0] + covered, before[1] + valid)
+        if absolute:
+            problems.append(
+                f"{where}: {len(absolute)} covered file(s) have an absolute path (first:"
+                f" {absolute[0]}): read from below the root; set strip_prefix to the checkout"
+                " directory"
+            )
         if orphans:
             problems.append(
                 f"{where}: {len(orphans)} covered file(s) belong to no app (first:"
@@ -207,9 +220,15 @@ class CoverageReports(ReportSource[CoverageSource]):
     # --- ownership and components ------------------------------------------------------------
 
     def _strip(self, path: str) -> str:
+        """The path with ``/`` separators, without ``strip_prefix`` (written either way; a
+        Windows prefix, with a drive or backslashes, matches in any case) and ``./``."""
         path = path.replace("\\", "/")
-        prefix = self.config.strip_prefix
-        if prefix and path.startswith(prefix):
+        written = self.config.strip_prefix
+        prefix = written.replace("\\", "/")
+        windows = "\\" in written or WINDOWS_DRIVE.match(prefix) is not None
+        if prefix and (
+            path.startswith(prefix) or (windows and path.casefold().startswith(prefix.casefold()))
+        ):
             path = path[len(prefix) :].lstrip("/")
         return path.removeprefix("./")
 
@@ -273,6 +292,19 @@ class CoverageReports(ReportSource[CoverageSource]):
             lines_valid=0,
             measured_at=self.clock(),
         )
+
+
+WINDOWS_DRIVE = re.compile(r"^[A-Za-z]:/")
+
+
+def _is_absolute(path: str) -> bool:
+    """``/x``, or a Windows ``C:/x`` or ``\\x`` (rooted on the current drive)."""
+    return path.startswith("/") or WINDOWS_DRIVE.match(path) is not None
+
+
+def _relative(path: str) -> str:
+    """An absolute path without its root: ``/builds/x`` -> ``builds/x``, ``C:/x`` -> ``x``."""
+    return WINDOWS_DRIVE.sub("", path).lstrip("/")
 
 
 def _root(pattern: str) -> str:

@@ -4,9 +4,10 @@
   every ``<class filename=...>`` with its ``<lines><line number hits>``; a line is covered when
   its hits are above 0. A file split over several classes (inner classes) counts each line
   number once, covered when any class covers it. Lines inside ``<methods>`` repeat the class's
-  own and are not read again. A class with a ``line-rate`` but no ``<line>`` cannot give counts:
-  it is left out and said so. Report time: the root's ``timestamp`` (milliseconds when above
-  1e11, as Cobertura and coverage.py write it, else seconds).
+  own and are not read again. A class with a ``line-rate`` but no ``<lines>`` cannot give
+  counts: it is left out and said so (an empty ``<lines/>`` is a file without executable
+  lines). Report time: the root's ``timestamp`` (milliseconds when above 1e11, as Cobertura
+  and coverage.py write it, else seconds).
 - **lcov** (``geninfo``, ``c8``, ``jest``, ``cargo llvm-cov``): per ``SF:`` record, the
   ``DA:<line>,<hits>`` lines; a record without ``DA`` lines counts its ``LH``/``LF`` summary. A
   file in several records (several test names) counts each line once. lcov has no report time.
@@ -88,7 +89,9 @@ def parse_cobertura(data: bytes, where: str) -> Report:
             continue
         lines = element.findall("lines/line")
         if not lines:
-            rate_only += element.get("line-rate") is not None
+            # An empty <lines/> is a file without executable lines (coverage.py writes one
+            # per empty __init__.py, Cobertura per interface): nothing to count, nothing wrong.
+            rate_only += element.find("lines") is None and element.get("line-rate") is not None
             continue
         covered = report.file(path)
         for line in lines:

@@ -18,9 +18,12 @@ The app is the ``Tags`` value of ``app_tag`` (the tags column holds a JSON objec
 whose ``services`` mapping names the ``ServiceName``, else the default; the team is the
 ``team_tag`` value, else the app's team. Amounts in different currencies are never summed.
 
-A row with a missing column, a cost that is not a number, a date that cannot be read or tags
-that are not a JSON object is a problem naming ``file:line`` and is skipped; the rest of the
-file counts. A file missing a required column is skipped whole. Files whose size and
+In CSV the text ``NULL`` (unquoted, as the FOCUS sample and exports write a null) is a null,
+in every column. Tags that cannot be read (not JSON, not an object) never drop a cost: the row
+counts as untagged (``ServiceName`` mapping, else the default owner) and the tags are a problem
+naming ``file:line``, counted with the others. A row with a missing column, a cost that is not
+a number or a date that cannot be read is a problem naming ``file:line`` and is skipped; the
+rest of the file counts. A file missing a required column is skipped whole. Files whose size and
 modification time did not change are not read again (their totals are kept in memory). A
 total that no file has any more is set to 0.
 """
@@ -66,6 +69,7 @@ class FocusSource(Strict):
 
 
 DAY = 86400
+NULL = "NULL"  # how FOCUS CSV exports write a null
 CACHE_LIMIT = 100_000  # distinct dates or tag texts remembered while reading one file
 Total = tuple[int, str, str, str, str]  # (day number, provider, app, team, currency)
 
@@ -147,7 +151,7 @@ class FocusFiles(FileSource[FocusSource]):
         cost_column = self.config.cost_column
         required = ("ChargePeriodStart", "ChargePeriodEnd", "BillingCurrency", cost_column)
         days: dict[Any, int] = {}
-        owners: dict[tuple[Any, Any], tuple[str, str]] = {}
+        owners: dict[tuple[Any, Any], tuple[tuple[str, str], str]] = {}
         totals: dict[Total, float] = {}
         checked = False
         for line, row in rows:
@@ -166,34 +170,42 @@ class FocusFiles(FileSource[FocusSource]):
                 currency = str(row["BillingCurrency"]).strip()
                 if not currency:
                     raise ValueError("no BillingCurrency")
-                tags, service = row.get("Tags"), row.get("ServiceName")
-                cache_key = (_hashable(tags), service)
-                owner = owners.get(cache_key)
-                if owner is None:
-                    owner = self._owner(tags, service)
-                    if len(owners) >= CACHE_LIMIT:
-                        owners.clear()
-                    owners[cache_key] = owner
             except ValueError as error:
                 problems.append(f"{path}:{line}: {error}")
                 continue
+            tags, service = row.get("Tags"), row.get("ServiceName")
+            cache_key = (_hashable(tags), service)
+            cached = owners.get(cache_key)
+            if cached is None:
+                cached = self._owner(tags, service)
+                if len(owners) >= CACHE_LIMIT:
+                    owners.clear()
+                owners[cache_key] = cached
+            owner, unreadable = cached
+            if unreadable:
+                problems.append(f"{path}:{line}: {unreadable}: cost counted as untagged")
             provider = str(row.get("ProviderName") or row.get("ServiceProviderName") or "unknown")
             total = (day, provider, owner[0], owner[1], currency)
             totals[total] = totals.get(total, 0.0) + amount
         return totals
 
-    def _owner(self, tags: Any, service: Any) -> tuple[str, str]:
-        values = _tags(tags)
+    def _owner(self, tags: Any, service: Any) -> tuple[tuple[str, str], str]:
+        """(app, team) of a row, and why its tags could not be read ("" when they could)."""
+        try:
+            values, unreadable = _tags(tags), ""
+        except ValueError as error:
+            values, unreadable = {}, str(error)
         app = values.get(self.config.app_tag)
         owner = self.ownership.of_app(app) if app else self.ownership.of_service(str(service or ""))
-        return owner.app, values.get(self.config.team_tag) or owner.team
+        return (owner.app, values.get(self.config.team_tag) or owner.team), unreadable
 
 
 def _csv_rows(text: Iterable[str]) -> Iterator[tuple[int, dict[str, Any]]]:
     """(line number, row) of a CSV file; the line is where the row ends, the header is 1."""
     reader = csv.DictReader(text)
     for row in reader:
-        yield reader.line_num, row  # extra fields (under the key None) are ignored
+        # Extra fields (under the key None) are ignored; the text NULL is a null.
+        yield reader.line_num, {k: None if v == NULL else v for k, v in row.items()}
 
 
 def _parquet_rows(path: str) -> Iterator[tuple[int, dict[str, Any]]]:

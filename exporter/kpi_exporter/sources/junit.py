@@ -18,6 +18,10 @@ test cases (``classname`` and ``name``) that ran (not skipped) in any of them:
   (failed, then passed on a rerun within the run);
 - ``failures``: test cases that failed (``<failure>`` or ``<error>``) and never passed.
 
+A name repeated within one report (``go test -count=3``) is a test case per repetition, the
+k-th matched with the k-th of the other runs; a failed repetition of a name whose other
+repetitions passed is flaky.
+
 So a retried CI job that passes turns the failures of its first run into flaky tests, not
 failures. Finished: the suite's ``timestamp`` (UTC when it has no offset) plus its ``time``,
 else the report's modification time; the latest of the runs.
@@ -71,6 +75,7 @@ class JUnitSource(Strict):
 
 
 Group = tuple[str, str, str]  # (app, commit, suite)
+Test = tuple[str, int]  # (classname::name, repetition within its run: 1, 2, ...)
 FAILED, PASSED = 1, 2  # outcome bits of a test case
 
 
@@ -82,11 +87,22 @@ class JUnitError(ValueError):
 class SuiteRuns:
     """Outcome bits per test case over the runs of one suite for one commit."""
 
-    outcomes: dict[str, int] = field(default_factory=dict)
+    outcomes: dict[Test, int] = field(default_factory=dict)
     finished_at: float = 0.0
 
-    def add(self, test: str, outcome: int) -> None:
+    def add(self, test: Test, outcome: int) -> None:
         self.outcomes[test] = self.outcomes.get(test, 0) | outcome
+
+    def counts(self) -> tuple[int, int, int]:
+        """(tests, failures, flaky). A failed repetition of a test case whose other
+        repetitions passed (``go test -count=3``) is flaky, not a failure."""
+        passed = {name for (name, _), outcome in self.outcomes.items() if outcome & PASSED}
+        values = [
+            FAILED | PASSED if outcome == FAILED and name in passed else outcome
+            for (name, _), outcome in self.outcomes.items()
+        ]
+        failures = sum(1 for v in values if v == FAILED)
+        return len(values), failures, sum(1 for v in values if v == FAILED | PASSED)
 
 
 class JUnitReports(FileSource[JUnitSource]):
@@ -156,7 +172,7 @@ class JUnitReports(FileSource[JUnitSource]):
                 total.finished_at = max(total.finished_at, runs.finished_at)
         events: list[Event] = []
         for (app, commit, suite), runs in sorted(merged.items()):
-            values = list(runs.outcomes.values())
+            tests, failures, flaky = runs.counts()
             events.append(
                 TestRun(
                     source=self.name,
@@ -164,9 +180,9 @@ class JUnitReports(FileSource[JUnitSource]):
                     app=app,
                     team=self.ownership.of_app(app).team,
                     finished_at=runs.finished_at,
-                    tests=len(values),
-                    failures=sum(1 for v in values if v == FAILED),
-                    flaky=sum(1 for v in values if v == FAILED | PASSED),
+                    tests=tests,
+                    failures=failures,
+                    flaky=flaky,
                 )
             )
         return events
@@ -193,6 +209,7 @@ class JUnitReports(FileSource[JUnitSource]):
             )
         root_commit = _property(root, self.config.commit_property)
         suites: dict[Group, SuiteRuns] = {}
+        repetitions: dict[Group, dict[str, int]] = {}  # per name, in this report
         for suite in root.iter("testsuite"):  # the root itself too, when it is a testsuite
             cases = suite.findall("testcase")
             if not cases:
@@ -212,14 +229,16 @@ class JUnitReports(FileSource[JUnitSource]):
                     f"{path}: no commit: no <property name={self.config.commit_property!r}>,"
                     f" and {hint}"
                 )
-            runs = suites.setdefault(
-                (owner.app, commit, suite.get("name") or "default"), SuiteRuns()
-            )
+            group = (owner.app, commit, suite.get("name") or "default")
+            runs = suites.setdefault(group, SuiteRuns())
+            seen = repetitions.setdefault(group, {})
             runs.finished_at = max(runs.finished_at, _finished(suite) or modified)
             for case in cases:
+                name = f"{case.get('classname', '')}::{case.get('name', '')}"
+                seen[name] = seen.get(name, 0) + 1
                 outcome = _outcome(case)
                 if outcome:
-                    runs.add(f"{case.get('classname', '')}::{case.get('name', '')}", outcome)
+                    runs.add((name, seen[name]), outcome)
         return suites
 
     def _owner(self, relative: str) -> Owner | None:
