@@ -19,10 +19,10 @@ from typing import Any
 import yaml
 
 from ..config import ConfigError
-from . import jsonnet, runbooks
+from . import jsonnet, runbooks, sources
 
 # The Jsonnet sources live in the checkout, next to the package's source tree.
-SOURCES = Path(__file__).resolve().parents[3] / "alerts"
+SOURCES = sources.ROOT / "alerts"
 
 RULE_FILES = {
     "alerts/rendered/rules.yaml": "rules.jsonnet",

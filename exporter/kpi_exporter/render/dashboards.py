@@ -16,12 +16,11 @@ import functools
 import hashlib
 import json
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
-from . import jsonnet
+from . import jsonnet, sources
 
-SOURCES = Path(__file__).resolve().parents[3] / "dashboards"
+SOURCES = sources.ROOT / "dashboards"
 RENDERED = "dashboards/rendered"
 
 # Entry point -> the audience folder it is provisioned in.

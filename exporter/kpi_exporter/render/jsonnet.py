@@ -8,6 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..config_base import ConfigError
+from . import sources
 
 
 def evaluate_file(path: Path, overrides_json: str, name: str) -> str:
@@ -16,7 +17,8 @@ def evaluate_file(path: Path, overrides_json: str, name: str) -> str:
     import _gojsonnet  # only rendering needs Jsonnet
 
     if not path.exists():
-        raise ConfigError([f"{path}: not found (render runs from a source checkout)"])
+        places = ", ".join(str(place) for place in sources.candidates())
+        raise ConfigError([f"{path}: not found (the Jsonnet sources are looked for in {places})"])
     try:
         text: str = _gojsonnet.evaluate_file(str(path), tla_codes={"overrides": overrides_json})
     except RuntimeError as error:
