@@ -16,6 +16,9 @@ RUN apt-get update \
 WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY exporter ./exporter
+# The Jsonnet sources the wheel carries, for `kpi-exporter render --thresholds` in the image.
+COPY alerts ./alerts
+COPY dashboards ./dashboards
 RUN pip wheel --no-cache-dir --wheel-dir /wheels ".${EXTRAS:+[$EXTRAS]}"
 
 FROM python:${PYTHON_VERSION}-slim-bookworm

@@ -77,12 +77,21 @@ def test_the_stages_replayed_without_docker_install_a_working_command(tmp_path: 
     kept = [
         line for line in (ROOT / ".dockerignore").read_text().splitlines() if line.startswith("!")
     ]
-    assert sorted(kept) == ["!README.md", "!exporter/", "!pyproject.toml"]
-    shutil.copy(ROOT / "pyproject.toml", context)
-    shutil.copy(ROOT / "README.md", context)
+    assert sorted(kept) == [
+        "!README.md",
+        *("!alerts/**/*.jsonnet", "!alerts/**/*.libsonnet", "!alerts/tests/thresholds.yaml"),
+        *("!dashboards/**/*.jsonnet", "!dashboards/**/*.libsonnet"),
+        *("!exporter/", "!pyproject.toml"),
+    ]
     shutil.copytree(
         ROOT / "exporter", context / "exporter", ignore=shutil.ignore_patterns("__pycache__")
     )
+    for pattern in kept:
+        if pattern != "!exporter/":
+            for path in ROOT.glob(pattern.removeprefix("!")):
+                copy = context / path.relative_to(ROOT)
+                copy.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy(path, copy)
     wheels = tmp_path / "wheels"
     pip = [sys.executable, "-m", "pip", "--disable-pip-version-check", "--no-cache-dir"]
     subprocess.run(
@@ -110,3 +119,6 @@ def test_the_stages_replayed_without_docker_install_a_working_command(tmp_path: 
         exporter.wait_ready()
         assert "kpi_exporter_build_info" in exporter.metrics()
     assert (data / "kpi-exporter.db").exists()
+    # The image renders the rules with a chart's thresholds: the sources came along.
+    assert (venv / "share" / "kpi-exporter" / "alerts" / "config.libsonnet").is_file()
+    assert (venv / "share" / "kpi-exporter" / "dashboards" / "executive.jsonnet").is_file()
