@@ -27,8 +27,8 @@ STYLE = (
     "h1{font-size:1.5em;margin:0 0 .2em}h2{font-size:1.25em;margin:1.2em 0 .4em}"
     "h3{font-size:1em;margin:.2em 0 .4em}nav a,p a{margin-right:.8em}"
     ".meta{color:#59636e}.grid{display:grid;gap:1em;"
-    "grid-template-columns:repeat(auto-fit,minmax(34em,1fr))}"
-    ".quadrant{border:1px solid #d1d9e0;border-radius:6px;padding:.6em .8em}"
+    "grid-template-columns:repeat(auto-fit,minmax(46em,1fr))}"
+    ".quadrant{border:1px solid #d1d9e0;border-radius:6px;padding:.6em .8em;overflow-x:auto}"
     "table{border-collapse:collapse;width:100%}"
     "td,th{padding:.3em .5em;text-align:left;vertical-align:top}"
     "thead th{font-weight:600;color:#59636e;border-bottom:1px solid #d1d9e0}"
@@ -66,10 +66,10 @@ HEADERS = {
 }
 
 STATUS_TEXT = {
-    "crossed": "threshold crossed",
-    "over": "over, too few to count",
-    "ok": "within threshold",
-    "none": "no threshold",
+    "crossed": "crossed",
+    "over": "over, few deployments",
+    "ok": "within",
+    "none": "no data",
 }
 CHART_WIDTH, CHART_HEIGHT = 120, 28
 
@@ -103,11 +103,10 @@ def render(headlines: Headlines, health: Health) -> str:
 <title>kpi-exporter: engineering KPIs</title><link rel="icon" href="data:,">
 <style>{STYLE}</style></head>
 <body><header><h1>Engineering KPIs</h1>
-<p class="meta">kpi-exporter {html.escape(__version__)} &middot; as of {rendered_at}
-(the values of <a href="/metrics">/metrics</a>) &middot; windows {html.escape(windows)}
-by event time &middot; trends against the window before &middot; charts: the
-{html.escape(headlines.windows[0][0] if headlines.windows else "")} window at weekly steps
-over a quarter</p>
+<p class="meta">kpi-exporter {html.escape(__version__)} &middot; as of {rendered_at}, the
+values of <a href="/metrics">/metrics</a> &middot; windows {html.escape(windows)} by event
+time; under each value its trend against the window before &middot; charts: the shortest
+window at weekly steps over a quarter, oldest first</p>
 <nav>{nav} <a href="#sources">Sources</a></nav>{partial}</header>
 <main>
 {scopes}
@@ -141,7 +140,7 @@ def _quadrant(title: str, rows: list[Row], headlines: Headlines) -> str:
     windowed = any(row.windows for row in rows)
     if windowed:
         heads = "".join(f"<th>{html.escape(w)}</th>" for w, _ in headlines.windows)
-        heads += "<th>Trend</th>"
+        heads += f"<th>{html.escape(headlines.windows[0][0])}, weekly</th>"
     else:
         heads = "<th>Now</th>"
     body = []
@@ -151,7 +150,7 @@ def _quadrant(title: str, rows: list[Row], headlines: Headlines) -> str:
         body.append(
             f'<tr class="{row.status}" data-kpi="{row.spec.key}"><th>{html.escape(row.spec.title)}'
             f"</th>{cells}<td class='threshold'>{html.escape(row.threshold or '-')}</td>"
-            f"<td><span class='status'>{STATUS_TEXT[row.status]}</span></td></tr>"
+            f"<td><span class='status'>{_status(row)}</span></td></tr>"
         )
         if row.action:
             body.append(
@@ -163,6 +162,10 @@ def _quadrant(title: str, rows: list[Row], headlines: Headlines) -> str:
         f"{heads}<th>Threshold</th><th>Status</th></tr></thead><tbody>{''.join(body)}"
         "</tbody></table></section>"
     )
+
+
+def _status(row: Row) -> str:
+    return STATUS_TEXT[row.status] if row.threshold else "no threshold"
 
 
 def _number(row: Row, value: float | None, window: str = "", currency: str = "") -> str:
@@ -190,12 +193,12 @@ def _trend(row: Row, value: float | None, previous: float | None) -> str:
     if value is None and previous is None:
         return ""
     if previous is None:
-        return "<span class='trend'>new: nothing the window before</span>"
+        return "<span class='trend'>new</span>"
     before = format_value(previous, row.spec.unit)
     if value is None:
-        return f"<span class='trend'>none now; {before} the window before</span>"
+        return f"<span class='trend'>was {before}</span>"
     if value == previous:
-        return "<span class='trend'>&#8594; same as the window before</span>"
+        return "<span class='trend'>&#8594; same</span>"
     rising = value > previous
     better = rising != row.spec.lower
     arrow = "&#9650;" if rising else "&#9660;"

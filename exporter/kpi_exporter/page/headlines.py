@@ -17,7 +17,7 @@ ending earlier, computed from the same timelines.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -174,7 +174,8 @@ class Window:
     window: str
     value: float | None
     previous: float | None
-    count: float | None = None  # the denominator of a ratio (deployments in the window)
+    count: float | None = None  # deployments in the window (a ratio's denominator)
+    merged: float = 0.0  # changes merged in the window (deployment frequency only)
 
 
 @dataclass(slots=True)
@@ -253,18 +254,19 @@ def _members(by_series: Mapping[Labels, Timeline], team: str) -> list[Timeline]:
     return [t for labels, t in by_series.items() if not team or labels[1] == team]
 
 
-def _count(timelines: Iterable[Timeline], end: float, width: float) -> float | None:
-    """The sum of the observations in ``(end - width, end]``; None when none is there."""
-    total, seen = 0.0, False
+def _count(timelines: list[Timeline], end: float, width: float) -> float | None:
+    """The sum of the observations in ``(end - width, end]``: 0 when the scope has a series
+    but nothing in the window (as /metrics shows it), None when it has no series at all."""
+    if not timelines:
+        return None
+    total = 0.0
     for timeline in timelines:
         low, high = timeline.span(end, width)
-        if low < high:
-            total += sum(timeline.values[low:high])
-            seen = True
-    return total if seen else None
+        total += sum(timeline.values[low:high])
+    return total
 
 
-def _median(timelines: Iterable[Timeline], end: float, width: float) -> float | None:
+def _median(timelines: list[Timeline], end: float, width: float) -> float | None:
     values: list[float] = []
     for timeline in timelines:
         low, high = timeline.span(end, width)
@@ -294,6 +296,13 @@ def _value(
     return count, None
 
 
+def _merged(
+    timelines: Mapping[str, Mapping[Labels, Timeline]], team: str, end: float, width: float
+) -> float:
+    """Changes merged in the window (the stalled-deployments alert's condition)."""
+    return _count(_members(timelines.get("kpi_window_changes_merged", {}), team), end, width) or 0.0
+
+
 def _window_row(
     spec: Spec,
     team: str,
@@ -305,7 +314,8 @@ def _window_row(
     for window, width in windows:
         value, count = _value(spec, timelines, team, now, width)
         previous, _ = _value(spec, timelines, team, now - width, width)
-        row.windows.append(Window(window, value, previous, count))
+        merged = _merged(timelines, team, now, width) if spec.key == "deployment_frequency" else 0
+        row.windows.append(Window(window, value, previous, count, merged))
     if windows:
         width = min(w for _, w in windows)
         row.chart = [
@@ -392,7 +402,7 @@ def _judge(row: Row, thresholds: Mapping[str, Any], windows: tuple[tuple[str, fl
         value = None if window is None else window.value
         if spec.key == "deployment_frequency":
             row.threshold = f"a deployment every {settings['window']} while changes merge"
-            crossed = None if window is None else not window.count
+            crossed = None if window is None else bool(window.merged and not window.count)
         else:
             shown = format_value(limit, spec.unit)
             row.threshold = f"at most {shown} over {settings['window']}"
