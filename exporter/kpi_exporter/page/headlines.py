@@ -217,14 +217,15 @@ def compute(
 ) -> Headlines:
     """The headlines of the organisation and of every team with data, at ``now``."""
     windows = aggregate.settings.windows
-    timelines = {
-        name: state.timelines for name, state in aggregate.windows.families.items()
-    }  # family -> (app, team) -> timeline
-    gauges = _gauges(aggregate, now)
+    # family -> team ("" for the organisation) -> the timelines of its apps
+    timelines: dict[str, dict[str, list[Timeline]]] = {}
     teams: dict[str, set[str]] = {}
-    for by_series in timelines.values():
-        for app, team, *_ in by_series:
+    for name, state in aggregate.windows.families.items():
+        by_team = timelines[name] = {"": list(state.timelines.values())}
+        for (app, team, *_), timeline in state.timelines.items():
+            by_team.setdefault(team, []).append(timeline)
             teams.setdefault(team, set()).add(app)
+    gauges = _gauges(aggregate, now)
     for name, series in gauges.items():
         for labels in series:
             app, team = _app_team(name, labels)
@@ -250,8 +251,12 @@ def compute(
 # -- windows --------------------------------------------------------------------------------
 
 
-def _members(by_series: Mapping[Labels, Timeline], team: str) -> list[Timeline]:
-    return [t for labels, t in by_series.items() if not team or labels[1] == team]
+Members = Mapping[str, Mapping[str, list[Timeline]]]
+"""family -> team ("" for the organisation) -> the timelines of its apps."""
+
+
+def _members(timelines: Members, family: str, team: str) -> list[Timeline]:
+    return timelines.get(family, {}).get(team, [])
 
 
 def _count(timelines: list[Timeline], end: float, width: float) -> float | None:
@@ -276,17 +281,17 @@ def _median(timelines: list[Timeline], end: float, width: float) -> float | None
 
 def _value(
     spec: Spec,
-    timelines: Mapping[str, Mapping[Labels, Timeline]],
+    timelines: Members,
     team: str,
     end: float,
     width: float,
 ) -> tuple[float | None, float | None]:
     """(value, deployments) of a windowed headline over ``(end - width, end]``."""
-    members = _members(timelines.get(spec.family, {}), team)
+    members = _members(timelines, spec.family, team)
     if spec.kind == "median":
         return _median(members, end, width), None
     if spec.kind == "ratio":
-        deployments = _count(_members(timelines.get(spec.of, {}), team), end, width)
+        deployments = _count(_members(timelines, spec.of, team), end, width)
         if not deployments:
             return None, deployments
         return (_count(members, end, width) or 0.0) / deployments, deployments
@@ -296,17 +301,16 @@ def _value(
     return count, None
 
 
-def _merged(
-    timelines: Mapping[str, Mapping[Labels, Timeline]], team: str, end: float, width: float
-) -> float:
+def _merged(timelines: Members, team: str, end: float, width: float) -> float:
     """Changes merged in the window (the stalled-deployments alert's condition)."""
-    return _count(_members(timelines.get("kpi_window_changes_merged", {}), team), end, width) or 0.0
+    merged = _members(timelines, "kpi_window_changes_merged", team)
+    return _count(merged, end, width) or 0.0
 
 
 def _window_row(
     spec: Spec,
     team: str,
-    timelines: Mapping[str, Mapping[Labels, Timeline]],
+    timelines: Members,
     windows: tuple[tuple[str, float], ...],
     now: float,
 ) -> Row:
