@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 CONFIG ?= examples/quickstart.yaml
 LISTEN ?= :9864
 
-.PHONY: run test install install-test system-deps lint typecheck render check-generated pytest bench clean
+.PHONY: run samples test install install-test system-deps lint typecheck render check-generated pytest bench clean
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +30,10 @@ system-deps:
 
 run: install
 	$(VENV)/bin/kpi-exporter run --config $(CONFIG) --web.listen-address $(LISTEN)
+
+# The quick start's sample files dated relative to today (the KPIs are windows by event time).
+samples: $(VENV)/bin/python
+	$(PY) examples/samples.py
 
 lint: $(VENV)/.installed-test
 	$(VENV)/bin/ruff check .
