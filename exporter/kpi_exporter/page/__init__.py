@@ -72,6 +72,7 @@ STATUS_TEXT = {
     "none": "no data",
 }
 CHART_WIDTH, CHART_HEIGHT = 120, 28
+LISTED_APPS = 30
 
 
 @functools.cache
@@ -123,7 +124,9 @@ def _scope_name(scope: Scope) -> str:
 
 
 def _scope(index: int, scope: Scope, headlines: Headlines) -> str:
-    apps = ", ".join(scope.apps) if scope.apps else "none"
+    # The organisation of hundreds of apps: their number, not a wall of names.
+    apps = ", ".join(scope.apps) if len(scope.apps) <= LISTED_APPS else f"{len(scope.apps):,}"
+    apps = apps or "none"
     quadrants = []
     for quadrant in QUADRANTS:
         rows = [row for row in scope.rows if row.spec.quadrant == quadrant]
