@@ -168,6 +168,8 @@ def _quadrant(title: str, rows: list[Row], headlines: Headlines) -> str:
 
 
 def _status(row: Row) -> str:
+    if row.spec.unit == "money" and not any(budget for _, _, budget in row.budget):
+        return "no budget"
     return STATUS_TEXT[row.status] if row.threshold else "no threshold"
 
 
