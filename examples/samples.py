@@ -41,8 +41,9 @@ class Clock:
 
 
 def events(clock: Clock) -> str:
-    """Deployments of billing with their pull requests (commit, open, first review, merge),
-    and two incidents: one caused by a deployment (explicit reference), one not."""
+    """Deployments of billing with their pull requests (commit, open, first review, merge;
+    the hotfix merged without a review), and two incidents: one caused by a deployment
+    (explicit reference), one not."""
     lines = []
     # (deployment days ago, hour, change type, failed)
     deployments = [
@@ -70,13 +71,14 @@ def events(clock: Clock) -> str:
             }
             for k in range(1 if change_type == "hotfix" else 2)
         ]
-        if change_type == "hotfix":  # written and merged the same afternoon
+        if change_type == "hotfix":  # written and merged the same afternoon, unreviewed
             changes[0].update(
                 first_commit_at=clock.iso(days_ago, hour - 1.5),
                 opened_at=clock.iso(days_ago, hour - 1.2),
-                first_review_at=clock.iso(days_ago, hour - 1),
                 merged_at=clock.iso(days_ago, hour - 0.5),
+                reviewed=False,
             )
+            del changes[0]["first_review_at"]
         deployment = {
             "type": "deployment",
             "id": f"billing-{number}",

@@ -35,9 +35,12 @@ def test_quickstart_serves_every_core_family_from_the_checkout(tmp_path: Path) -
     assert value(text, "kpi_incidents_open") == 1
     assert value(text, "kpi_incident_restore_seconds_count", app="search") == 2
     # the samples (examples/samples, written by examples/samples.py): billing's 10
-    # deployments, 19 pull requests, and two incidents, both resolved
+    # deployments, 19 pull requests (18 reviewed: the hotfix was not), and two incidents,
+    # both resolved
     assert value(text, "kpi_deployments_total", app="billing") == 10
-    assert value(text, "kpi_change_review_seconds_count", app="billing") == 19
+    assert value(text, "kpi_change_coding_seconds_count", app="billing") == 19
+    assert value(text, "kpi_change_review_seconds_count", app="billing") == 18
+    assert value(text, "kpi_changes_merged_unreviewed_total", app="billing") == 1
     assert value(text, "kpi_incidents_total", app="billing") == 2
     assert value(text, "kpi_incident_restore_seconds_count", app="billing") == 2
     assert value(text, "kpi_exporter_source_up", source="self") == 1

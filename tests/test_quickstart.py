@@ -73,6 +73,7 @@ HEADLINE_FAMILIES: tuple[tuple[str, dict[str, str]], ...] = (
     ("kpi_window_change_pickup_seconds", {"window": "30d"}),
     ("kpi_window_change_review_seconds", {"window": "30d"}),
     ("kpi_window_change_size_lines", {"window": "30d"}),
+    ("kpi_window_changes_merged_unreviewed", {"window": "30d"}),
     ("kpi_window_incidents", {"window": "30d"}),
     ("kpi_window_incident_restore_seconds", {"window": "30d"}),
     ("kpi_window_incidents_by_component", {"window": "30d"}),
