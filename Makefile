@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 CONFIG ?= examples/quickstart.yaml
 LISTEN ?= 127.0.0.1:9864
 
-.PHONY: run demo test install install-test system-deps lint typecheck render check-generated pytest bench clean
+.PHONY: run demo samples test install install-test system-deps lint typecheck render check-generated pytest bench clean
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -28,12 +28,17 @@ install-test: $(VENV)/.installed-test system-deps
 system-deps:
 	scripts/install-system-deps.sh
 
-run: install
+run: install samples
 	$(VENV)/bin/kpi-exporter run --config $(CONFIG) --web.listen-address $(LISTEN)
+
+# The quick start's sample files dated relative to today (the KPIs are windows by event time;
+# the files in the repository are written for 2026-12-02, `make run` re-dates them).
+samples: $(VENV)/bin/python
+	$(PY) examples/samples.py
 
 # The exporter on the quick start and a real Prometheus (Debian's) evaluating the rendered
 # rules over the backfilled history, both on 127.0.0.1: see scripts/demo.py.
-demo: install system-deps
+demo: install system-deps samples
 	$(PY) scripts/demo.py
 
 lint: $(VENV)/.installed-test

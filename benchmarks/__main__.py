@@ -14,6 +14,7 @@ from pathlib import Path
 BENCHMARKS = (
     "benchmarks.scrape",
     "benchmarks.refresh",
+    "benchmarks.page",
     "benchmarks.github_sync",
     "benchmarks.focus",
     "benchmarks.dashboards",

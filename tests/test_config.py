@@ -167,10 +167,11 @@ def test_cli_missing_file_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[
 def test_check_config_prints_what_would_be_polled(capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["check-config", "--config", str(ROOT / "examples" / "quickstart.yaml")]) == 0
     out = capsys.readouterr().out
-    assert "configuration OK: 2 source(s)" in out
+    assert "configuration OK: 8 source(s)" in out
     assert "- self (git, every 60s)" in out and "deployments by train (HEAD)" in out
     assert "app=kpi-exporter team=platform environment=production" in out
     assert "examples/events/deployments.jsonl" in out
+    assert "- image-scans (scan_report, every 300s): 3 file(s)" in out
 
 
 def test_ingest_secret_reference_must_resolve(

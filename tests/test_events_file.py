@@ -374,3 +374,27 @@ def test_repo_and_service_are_mapped_to_app_and_team_by_the_apps_config(tmp_path
         "team-given": ("shop", "sre"),  # an explicit team wins over the mapping
         "repo-unmapped": ("unknown", "unassigned"),  # the defaults
     }
+
+
+def test_a_change_merged_without_review_counts_as_unreviewed(tmp_path):
+    change = {"first_commit_at": "2026-01-05T08:00:00Z", "merged_at": "2026-01-05T09:00:00Z"}
+    (tmp_path / "events.jsonl").write_text(
+        deploy(
+            "d1",
+            "2026-01-05T10:00:00Z",
+            changes=[{"id": "pr-1", **change}, {"id": "pr-2", "reviewed": False, **change}],
+        ),
+        encoding="utf-8",
+    )
+
+    events = events_files(tmp_path).poll(SourceState()).events
+
+    reviewed = {e.key: e.reviewed for e in events if isinstance(e, Change)}
+    assert reviewed == {"pr-1": True, "pr-2": False}
+    values = samples(text_string_to_metric_families(exposition_of(events)))
+    unreviewed = (
+        "kpi_changes_merged_unreviewed_total",
+        frozenset({("app", "shop"), ("team", "payments")}),
+    )
+    # pr-2 only: 1 of the 2 changes merged
+    assert values[unreviewed] == 1

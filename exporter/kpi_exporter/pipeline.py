@@ -12,7 +12,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 
-from . import snapshot
+from . import page, snapshot
 from .exposition import ExpositionCache
 from .health import Health
 from .kpis import Aggregate, KpiSettings
@@ -20,6 +20,8 @@ from .kpis.aggregate import retractions
 from .kpis.families import FAMILY_BY_NAME
 from .linking import LinkSettings, relink
 from .model import Change, Event
+from .page import headlines
+from .page.headlines import Headlines
 from .sharding import Shard
 from .shipping import reship, store_change
 from .sources import Poll
@@ -189,6 +191,17 @@ class Pipeline:
         if isinstance(event, Change):
             return store_change(event, tx, self.kpi)
         return event
+
+    def headlines(self) -> Headlines:
+        """The KPI page's numbers at the instant of the last rendering of /metrics, so both
+        show the same values."""
+        with self._lock:
+            now = self.aggregate.rendered_at
+            if now is None:
+                now = self._clock()
+            return headlines.compute(
+                self.aggregate, now, page.thresholds(), exact=not self.shard.sharded
+            )
 
     def refresh(self) -> None:
         """Render the exposition once, from the running sums."""

@@ -1,4 +1,4 @@
-"""The HTTP endpoint: cached /metrics, /healthz, /readyz, the landing page and the ingest API.
+"""The HTTP endpoint: cached /metrics, /healthz, /readyz, the KPI page and the ingest API.
 
 A scrape reads the bytes rendered after the last poll and writes them: no API call, no
 database query. Basic auth (when configured) protects / and /metrics; /healthz and /readyz
@@ -10,7 +10,6 @@ from __future__ import annotations
 import base64
 import binascii
 import errno
-import html
 import json
 import logging
 import socket
@@ -19,15 +18,15 @@ import ssl
 import sys
 import threading
 import time
+from collections.abc import Mapping
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from . import __version__
+from . import __version__, page
 from .connections import BUSY, IDLE, READING, Connections, Limits
-from .health import Health
 from .pipeline import Pipeline
-from .sources import Poll
+from .sources import Poll, registry  # noqa: F401  (before ingest: see below)
 from .sources.ingest import (
     SIGNATURE_HEADER,
     TIMESTAMP_HEADER,
@@ -38,6 +37,8 @@ from .sources.ingest import (
 from .webconfig import BasicAuth
 
 log = logging.getLogger(__name__)
+# ``registry`` is imported before ``sources.ingest`` on purpose: the registry loads every source
+# module, ingest included, and ingest imported first would find the registry half-built.
 
 TLS_HANDSHAKE_TIMEOUT = 10.0
 ACCEPT_PAUSE = 0.1  # seconds, when the open-file limit stops accept()
@@ -226,8 +227,11 @@ class ExporterServer:
                 elif path == "/metrics":
                     self._metrics()
                 elif path == "/":
-                    page = landing_page(server.pipeline.health).encode()
-                    self._send(HTTPStatus.OK, page, "text/html; charset=utf-8")
+                    pipeline = server.pipeline
+                    body = page.render(pipeline.headlines(), pipeline.health).encode()
+                    self._send(
+                        HTTPStatus.OK, body, "text/html; charset=utf-8", headers=page.HEADERS
+                    )
                 else:
                     self._send(HTTPStatus.NOT_FOUND, b"not found\n", "text/plain; charset=utf-8")
 
@@ -342,9 +346,12 @@ class ExporterServer:
                 content_type: str,
                 gzip: bool = False,
                 vary: bool = False,
+                headers: Mapping[str, str] | None = None,
             ) -> None:
                 self.send_response(status)
                 self.send_header("Content-Type", content_type)
+                for name, value in (headers or {}).items():
+                    self.send_header(name, value)
                 self.send_header("Content-Length", str(len(body)))
                 if vary:  # caches must not hand a gzip body to a client that refused it
                     self.send_header("Vary", "Accept, Accept-Encoding")
@@ -380,37 +387,3 @@ def accepts_gzip(accept_encoding: str) -> bool:
         if coding == "*":
             wildcard = quality > 0
     return bool(wildcard)
-
-
-def landing_page(health: Health) -> str:
-    """The page at /: every source, its status and last success. No secret is ever shown:
-    source errors are written without credentials by the sources themselves."""
-    rows = []
-    for source in sorted(health.snapshot(), key=lambda s: s.name):
-        status = ("up" if source.up else "down") if source.polled else "not polled yet"
-        last = (
-            time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(source.last_success))
-            if source.last_success
-            else "never"
-        )
-        rows.append(
-            "<tr>"
-            f"<td>{html.escape(source.name)}</td><td>{html.escape(source.type)}</td>"
-            f"<td class='{status.split()[0]}'>{status}</td><td>{last}</td>"
-            f"<td>{html.escape(source.last_error)}</td>"
-            "</tr>"
-        )
-    table = "\n".join(rows) or "<tr><td colspan='5'>no sources configured</td></tr>"
-    return f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>kpi-exporter</title>
-<style>body{{font-family:sans-serif;margin:2em}}td,th{{padding:.3em .8em;text-align:left}}
-.up{{color:#1a7f37}}.down{{color:#cf222e}}</style></head>
-<body><h1>kpi-exporter {html.escape(__version__)}</h1>
-<p><a href="/metrics">Metrics</a> &middot; <a href="/healthz">Health</a> &middot;
-<a href="/readyz">Readiness</a></p>
-<table><thead><tr><th>Source</th><th>Type</th><th>Status</th><th>Last success</th>
-<th>Last error</th></tr></thead>
-<tbody>
-{table}
-</tbody></table></body></html>
-"""

@@ -148,6 +148,8 @@ class Aggregate:
     # The levels above the app this process sees whole (see kpis.windows).
     exact_levels: tuple[str, ...] = ("team", "org")
     windows: Windows = field(init=False)
+    # The instant of the last exposition (the KPI page shows the values of that instant).
+    rendered_at: float | None = field(init=False, default=None)
     # The rendered lines of every summed family, per series, and the series changed since
     # they were rendered, by published family name (retraction families included).
     lines: dict[str, SeriesLines] = field(init=False, default_factory=dict, repr=False)
@@ -312,7 +314,7 @@ class Aggregate:
         once. Summed and time-dependent families re-render only the series changed since the
         last call and those with a live item (see :class:`~kpi_exporter.exposition.SeriesLines`).
         """
-        now = self.clock()
+        now = self.rendered_at = self.clock()
         for family in FAMILIES:
             if family.name in COST_DERIVATIONS:
                 if cost := list(self.spend.samples(family.name, now)):

@@ -44,6 +44,8 @@ class ChangeIn(_Strict):
     opened_at: AwareDatetime | float | None = None
     first_review_at: AwareDatetime | float | None = None
     size_lines: int | None = Field(None, ge=0)
+    # Whether someone other than its author reviewed or approved it before the merge.
+    reviewed: bool = True
 
 
 class DeploymentIn(_Owned):
@@ -207,6 +209,7 @@ def _change(
         opened_at=_epoch(change.opened_at),
         first_review_at=_epoch(change.first_review_at),
         size_lines=change.size_lines,
+        reviewed=change.reviewed,
         deployed_environment=environment if deployed_at is not None else "",
         deployed_at=deployed_at,
         deployment_key=deployment_key if deployed_at is not None else "",
