@@ -68,8 +68,10 @@ class Spec:
         matches.sort(key=lambda op: op.template.count("{"))
         return matches[0] if matches else None
 
-    def has_path(self, path: str) -> bool:
-        return any(_template_regex(t).fullmatch(path) for t in self.all_paths)
+    def has_path(self, path: str, template: str | None = None) -> bool:
+        """Whether the description has ``path`` (through ``template`` only, if given)."""
+        templates = self.all_paths if template is None else self.all_paths & {template}
+        return any(_template_regex(t).fullmatch(path) for t in templates)
 
 
 @cache
