@@ -25,8 +25,6 @@ from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 import responses
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 from graphql import GraphQLSchema, build_schema, parse, validate
 from graphql.execution.values import get_variable_values
 from graphql.language import OperationDefinitionNode
@@ -34,16 +32,7 @@ from graphql.language import OperationDefinitionNode
 # The registry before the GitHub package, which it loads (importing the package first is a
 # circular import).
 import kpi_exporter.sources.registry  # noqa: F401
-from kpi_exporter.sources.github.queries import (
-    DEPLOYMENTS,
-    HISTORY,
-    ISSUES,
-    PULL_REQUESTS,
-    RELEASES,
-    TAGS,
-    Want,
-    build_query,
-)
+from kpi_exporter.sources.github import queries
 from kpi_exporter.sources.http import HttpClient, Response
 from kpi_exporter.store import SourceState
 from tests import test_github as gh
@@ -82,7 +71,14 @@ def graphql_problems(query: str, variables: dict[str, Any]) -> list[str]:
     return [error.message for error in coerced] if isinstance(coerced, list) else []
 
 
-CONNECTIONS = (PULL_REQUESTS, HISTORY, DEPLOYMENTS, RELEASES, TAGS, ISSUES)
+CONNECTIONS = (
+    queries.PULL_REQUESTS,
+    queries.HISTORY,
+    queries.DEPLOYMENTS,
+    queries.RELEASES,
+    queries.TAGS,
+    queries.ISSUES,
+)
 VALUES = {
     "historySince": "2026-01-01T00:00:00Z",
     "issueLabels": ["incident", "bug"],
@@ -96,8 +92,8 @@ def test_every_graphql_document_the_github_source_can_send_validates_against_git
     for size in range(1, len(CONNECTIONS) + 1):
         for combination in itertools.combinations(CONNECTIONS, size):
             for after in (None, "Y3Vyc29yOnYyOjEwMA=="):
-                wanted = [(Want(c, VALUES), after) for c in combination]
-                query, variables = build_query(wanted)
+                wanted = [(queries.Want(c, VALUES), after) for c in combination]
+                query, variables = queries.build_query(wanted)
                 variables.update(owner="acme", name="shop")
                 names = [c.name for c in combination]
                 assert graphql_problems(query, variables) == [], names
@@ -110,7 +106,7 @@ def test_an_invalid_document_is_caught_by_the_schema_check():
     assert graphql_problems('query { repository(owner: "a", name: "b") { colour } }', {}) == [
         "Cannot query field 'colour' on type 'Repository'."
     ]
-    query, variables = build_query([(Want(ISSUES, VALUES), None)])
+    query, variables = queries.build_query([(queries.Want(queries.ISSUES, VALUES), None)])
     variables.update(owner="acme", name="shop", issueLabels=[12])
     assert graphql_problems(query, variables) != []
 
@@ -221,13 +217,7 @@ def test_the_check_finds_an_invented_field_a_bad_parameter_and_an_unknown_path()
 def test_the_github_source_and_its_fake_follow_github_s_descriptions(recorded, monkeypatch):
     # Token auth with each deployment signal; then App auth over an organisation's listing
     # with workflow runs as the signal, so that every operation the source calls is sent.
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    pem = key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    ).decode()
-    monkeypatch.setenv(gh.KEY_ENV, pem)
+    monkeypatch.setenv(gh.KEY_ENV, gh.pkcs8(gh.app_key()))
     monkeypatch.setenv(gh.TOKEN_ENV, gh.TOKEN)
     clock = gh.Clock()
     with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:

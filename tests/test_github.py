@@ -122,6 +122,20 @@ def source(
     )
 
 
+def app_key() -> rsa.RSAPrivateKey:
+    """A fresh RSA private key for a GitHub App."""
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
+def pkcs8(key: rsa.RSAPrivateKey) -> str:
+    """The key as PEM (PKCS#8), as GitHub hands it out."""
+    return key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    ).decode()
+
+
 def of(events: list[Event], kind: type[Any]) -> dict[str, Any]:
     return {event.key: event for event in events if isinstance(event, kind)}
 
@@ -1162,13 +1176,8 @@ def test_an_app_token_expiring_mid_sync_is_renewed_and_the_sync_completes(fake, 
     # POST /app/installations/{id}/access_tokens with an RS256 JWT; the installation token
     # lives an hour. Every API request here takes 10 minutes of the fake clock, so the
     # token is renewed (5 minutes before it expires) in the middle of the sync.
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    pem = key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    ).decode()
-    monkeypatch.setenv(KEY_ENV, pem)
+    key = app_key()
+    monkeypatch.setenv(KEY_ENV, pkcs8(key))
     shop_and_search(fake)
 
     def advance() -> None:

@@ -32,7 +32,7 @@ from pydantic import Field, model_validator
 from ..config_base import Strict, exactly_one
 from ..credentials import read_secret
 from ..model import Deployment, Event
-from ..ownership import Ownership
+from ..ownership import Owner, Ownership
 from .times import parse_time
 
 PATHS = {
@@ -202,12 +202,10 @@ class WebhookReceiver:
         if status is None:  # pending, queued, in_progress, inactive: not a finished deployment
             return Delivery(digest, [])
         repo = _text(payload, "repository.full_name")
-        owner = self.ownership.of_repo(repo)
-        deployment = Deployment(
-            source=self.source,
-            key=f"github/{repo}/deployment/{_text(payload, 'deployment.id')}",
-            app=owner.app,
-            team=owner.team,
+        return self._deployed(
+            digest,
+            f"github/{repo}/deployment/{_text(payload, 'deployment.id')}",
+            self.ownership.of_repo(repo),
             # named as the GitHub source names it (GitHub's environment, lowercased)
             environment=_text(payload, "deployment.environment").lower(),
             finished_at=_time(payload, "deployment_status.created_at"),
@@ -215,7 +213,6 @@ class WebhookReceiver:
             started_at=_time(payload, "deployment.created_at"),
             commit=_text(payload, "deployment.sha"),
         )
-        return Delivery(digest, [deployment])
 
     def _gitlab(self, headers: Headers, body: bytes, payload: dict[str, Any]) -> Delivery:
         # GitLab 17.4+ sends an Idempotency-Key that is the same on every retry
@@ -229,20 +226,16 @@ class WebhookReceiver:
         if status is None:  # created, running, canceled, blocked: no finished deployment
             return Delivery(digest, [])
         path = _text(payload, "project.path_with_namespace")
-        owner = self.ownership.of_repo(path)
-        # the full SHA ends the commit URL (the payload's short_sha is abbreviated)
-        commit = _text(payload, "commit_url").rstrip("/").rsplit("/", 1)[-1]
-        deployment = Deployment(
-            source=self.source,
-            key=f"gitlab/{path}/deployment/{_text(payload, 'deployment_id')}",
-            app=owner.app,
-            team=owner.team,
+        return self._deployed(
+            digest,
+            f"gitlab/{path}/deployment/{_text(payload, 'deployment_id')}",
+            self.ownership.of_repo(path),
             environment=_text(payload, "environment"),
             finished_at=_time(payload, "status_changed_at"),
             status=status,
-            commit=commit,
+            # the full SHA ends the commit URL (the payload's short_sha is abbreviated)
+            commit=_text(payload, "commit_url").rstrip("/").rsplit("/", 1)[-1],
         )
-        return Delivery(digest, [deployment])
 
     def _argocd(self, headers: Headers, body: bytes, payload: dict[str, Any]) -> Delivery:
         digest = _digest("argocd", hashlib.sha256(body).digest())
@@ -251,18 +244,21 @@ class WebhookReceiver:
         if status is None:  # Running, Terminating: the sync has not finished
             return Delivery(digest, [])
         application = _text(payload, "application")
-        owner = self.ownership.of_app(str(payload.get("app") or "") or application)
         started = _time(payload, "startedAt")
-        deployment = Deployment(
-            source=self.source,
+        return self._deployed(
+            digest,
             # one sync operation of one application: its start time tells it apart
-            key=f"argocd/{application}/{int(started)}",
-            app=owner.app,
-            team=owner.team,
+            f"argocd/{application}/{int(started)}",
+            self.ownership.of_app(str(payload.get("app") or "") or application),
             environment=_text(payload, "environment"),
             finished_at=_time(payload, "finishedAt"),
             status=status,
             started_at=started,
             commit=_text(payload, "revision"),
+        )
+
+    def _deployed(self, digest: str, key: str, owner: Owner, **fields: Any) -> Delivery:
+        deployment = Deployment(
+            source=self.source, key=key, app=owner.app, team=owner.team, **fields
         )
         return Delivery(digest, [deployment])
