@@ -36,6 +36,7 @@ from kpi_exporter.sources.github import queries
 from kpi_exporter.sources.http import HttpClient, Response
 from kpi_exporter.store import SourceState
 from tests import test_github as gh
+from tests import test_github_security as sec
 from tests import test_jira as jira
 from tests import test_opsgenie as og
 from tests import test_pagerduty as pd
@@ -286,3 +287,24 @@ def test_the_jira_cloud_source_and_its_fake_follow_jira_s_description(recorded, 
         "/rest/api/3/search/jql",
     }
     conforms(recorded, spec("jira-cloud-v3-subset"), jira.CLOUD)
+
+
+def test_the_github_security_source_follows_github_s_descriptions(recorded, monkeypatch):
+    # The three alert lists of a repository and of an organisation, with payloads as the
+    # security source's own tests write them.
+    monkeypatch.setenv("GH_TOKEN", "ghp-s3cret")
+    base = {"created_at": "2026-11-01T00:00:00Z", "updated_at": "2026-11-01T00:00:00Z"}
+    code = [{"number": 1, "state": "open", "rule": {"security_severity_level": "high"}, **base}]
+    secrets = [{"number": 7, "state": "resolved", "resolution": "revoked", **base}]
+    shop: dict[str, Any] = {"repository": {"full_name": "acme/shop"}}
+    with responses.RequestsMock() as mock:
+        for root, extra in ((sec.REPO, {}), (f"{sec.API}/orgs/acme", shop)):
+            mock.get(f"{root}/dependabot/alerts", json=[{**sec.dependabot(1), **extra}])
+            mock.get(f"{root}/code-scanning/alerts", json=[{**code[0], **extra}])
+            mock.get(f"{root}/secret-scanning/alerts", json=[{**secrets[0], **extra}])
+        alerts = ["dependabot", "code_scanning", "secret_scanning"]
+        assert sec.source(alerts=alerts).poll(SourceState()).problems == []
+        assert sec.source(alerts=alerts, repos=[], org="acme").poll(SourceState()).problems == []
+    assert len(recorded) == 6
+    for name in ("github-rest-subset", "github-ghes-3.17-rest-subset"):
+        conforms(recorded, spec(name), sec.API)
