@@ -10,30 +10,20 @@ The stored subsets are OpenAPI 3 or Swagger 2 operations with their ``$ref``s re
 from __future__ import annotations
 
 import json
-import os
 import re
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any
 
-import pytest
-
-REAL_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "real-data"
-SPECS = REAL_DATA / "api-specs"
+from tests.real_data import real_data_dir
 
 Schema = dict[str, Any]
 
 
-def require_real_data(path: Path) -> Path:
-    """``path`` under the real data; a missing folder is a skip with a reason, but a failure
-    under ``CI=true``."""
-    if not path.exists():
-        message = f"{path} is missing: the real data folder is expected at {REAL_DATA}"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
-    return path
+def specs_dir() -> Path:
+    """``api-specs/`` of the real data (skipped when missing, failed under ``CI=true``)."""
+    return real_data_dir() / "api-specs"
 
 
 @dataclass(frozen=True)
@@ -83,7 +73,7 @@ def _template_regex(template: str) -> re.Pattern[str]:
 @cache
 def spec(name: str) -> Spec:
     """One stored description, e.g. ``pagerduty-rest-subset``."""
-    path = require_real_data(SPECS / f"{name}.json")
+    path = specs_dir() / f"{name}.json"
     data = json.loads(path.read_text())
     operations = {}
     for key, body in data["operations"].items():

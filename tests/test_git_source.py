@@ -25,8 +25,8 @@ from kpi_exporter.sources.git import GitRepository, GitSource
 from kpi_exporter.store import SourceState, Store
 from tests.support import exposition as exposition_of
 
-from .api_specs import REAL_DATA, require_real_data
 from .gitrepo import GitRepo, git_env, run_git, ts
+from .real_data import real_data_dir
 
 HOUR = 3600.0
 DAY = 86400.0
@@ -526,7 +526,7 @@ def test_client_python_v0_24_0_keeps_its_nine_changes_on_a_first_sync(tmp_path):
     # non-merge ones reachable from it and from no earlier tag (v0.23.1 of 2025-09-18 reaches
     # 612). With a horizon starting 2025-12-02 (365 days before 2026-12-02), filtering commits
     # by date kept 619, 620 and 621 only: 6 of its 9 changes were lost.
-    source = require_real_data(REAL_DATA / "peers" / "client_python.json")
+    source = real_data_dir() / "peers" / "client_python.json"
     history = json.loads(source.read_text())
     shas = _import_history(tmp_path / "client_python", history)
     horizon = time.time() - ts("2025-12-02T00:00:00Z")

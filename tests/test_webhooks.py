@@ -21,7 +21,7 @@ from kpi_exporter.ownership import Ownership
 from kpi_exporter.pipeline import Pipeline
 from kpi_exporter.server import ExporterServer
 from kpi_exporter.store import Store
-from tests.api_specs import REAL_DATA, require_real_data
+from tests.real_data import artifact
 from tests.support import ts
 from tests.test_ingest import listening, metrics, sample  # noqa: F401  (listening: a fixture)
 
@@ -82,8 +82,7 @@ def stored(server: ExporterServer) -> dict[str, Deployment]:
 
 def github_payload() -> bytes:
     # GitHub's own example of a deployment_status webhook (octokit/webhooks), unmodified
-    path = require_real_data(REAL_DATA / "artifacts" / "events")
-    return (path / "github-deployment_status.payload.json").read_bytes()
+    return artifact("events/github-deployment_status.payload.json").read_bytes()
 
 
 def hub_signature(body: bytes, secret: str = GITHUB_SECRET) -> str:
