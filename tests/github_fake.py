@@ -6,7 +6,8 @@ them: PullRequest, Commit, Deployment, Release, Ref, Issue; REST objects for rep
 workflow runs) and the fake answers like GitHub:
 
 - REST ``per_page=1`` lists (pulls, commits, deployments, releases, tags, issues, workflow runs)
-  with an ``ETag`` computed from the body, and ``304`` when ``If-None-Match`` matches it;
+  and the unpaged list of tag refs (``git/matching-refs/tags``), with an ``ETag`` computed from
+  the body, and ``304`` when ``If-None-Match`` matches it;
 - REST lists with ``Link: <...>; rel="next"`` pagination (organisation repositories, workflow
   runs);
 - GraphQL: the connections the query asks for, ordered as GitHub orders them, filtered by
@@ -256,6 +257,16 @@ def _page(nodes: list[Node], after: str | None) -> Node:
     }
 
 
+def _name_key(name: str) -> list[tuple[int, int | str]]:
+    """A tag name with its runs of digits compared as numbers (v1.10.0 after v1.9.0)."""
+    return [(0, int(part)) if part.isdigit() else (1, part) for part in re.split(r"(\d+)", name)]
+
+
+def _tag_commit(node: Node) -> str:
+    target = node["target"]
+    return str((target.get("target") or target)["oid"])
+
+
 def _tag_date(node: Node) -> str:
     target = node["target"]
     return str((target.get("target") or target)["committedDate"])
@@ -418,11 +429,41 @@ class FakeGitHub:
                 for r in newest
             ]
         elif kind == "tags":
-            newest = sorted(repo.tags, key=lambda t: t["name"], reverse=True)
-            body = [{"name": t["name"], "commit": {"sha": t["target"]["oid"]}} for t in newest]
+            # GitHub lists tags by name, descending, numbers compared as numbers: not newest
+            # first (a backport v1.4.3 tagged after v2.0.0 comes second).
+            by_name = sorted(repo.tags, key=lambda t: _name_key(t["name"]), reverse=True)
+            body = [{"name": t["name"], "commit": {"sha": _tag_commit(t)}} for t in by_name]
+        elif kind == "git/matching-refs/tags":
+            # Every tag ref, in ref name order, in one unpaged list.
+            refs = sorted(repo.tags, key=lambda t: t["name"])
+            objects = f"{self.api}/repos/{repo.full_name}/git"
+            body = [
+                {
+                    "ref": f"refs/tags/{t['name']}",
+                    "node_id": "REF_" + t["name"],
+                    "url": f"{objects}/refs/tags/{t['name']}",
+                    "object": {
+                        "sha": t["target"]["oid"],
+                        "type": "tag" if t["target"]["__typename"] == "Tag" else "commit",
+                        "url": f"{objects}/commits/{t['target']['oid']}",
+                    },
+                }
+                for t in refs
+            ]
+            return self._listed(request, body, {"per_page": str(len(body) or 1)})
         elif kind == "issues":
-            newest = sorted(repo.issues, key=lambda i: i["updatedAt"], reverse=True)
-            body = [{"number": i["number"], "updated_at": i["updatedAt"]} for i in newest]
+            # pull requests are issues too in REST: listed with a ``pull_request`` object
+            items = [{"number": i["number"], "updated_at": i["updatedAt"]} for i in repo.issues]
+            for p in repo.pulls:
+                url = f"{self.api}/repos/{repo.full_name}/pulls/{p['number']}"
+                items.append(
+                    {
+                        "number": p["number"],
+                        "updated_at": p["updatedAt"],
+                        "pull_request": {"url": url},
+                    }
+                )
+            body = sorted(items, key=lambda i: i["updated_at"], reverse=True)
         elif re.fullmatch(r"actions/workflows/[^/]+/runs", kind):
             runs = sorted(repo.runs, key=lambda r: r["created_at"], reverse=True)
             return self._listed(request, runs, query, key="workflow_runs")

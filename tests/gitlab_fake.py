@@ -134,7 +134,9 @@ def list_params(name: str) -> dict[str, Any]:
 def deployment(
     id_: int, sha: str, finished: str, environment: str = "production", **fields: Any
 ) -> dict[str, Any]:
-    """``GET /projects/:id/deployments`` item."""
+    """``GET /projects/:id/deployments`` item: the fields of GitLab's Deployment entity (id,
+    iid, ref, sha, created_at, updated_at, user, environment, deployable, status; no
+    finished_at), the job's own times in ``deployable``."""
     started = earlier(finished, 5)
     item = {
         "id": id_,
@@ -143,7 +145,6 @@ def deployment(
         "sha": sha,
         "created_at": started,
         "updated_at": finished,
-        "finished_at": finished,
         "status": "success",
         "user": {"id": 1, "name": "Administrator", "username": "root", "state": "active"},
         "environment": {"id": 9, "name": environment, "external_url": "https://shop.test"},

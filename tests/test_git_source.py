@@ -7,6 +7,8 @@ lead time of each change (author time -> deployment time) and the histogram buck
 
 from __future__ import annotations
 
+import json
+import subprocess
 import time
 from collections.abc import Iterable
 from pathlib import Path
@@ -23,7 +25,8 @@ from kpi_exporter.sources.git import GitRepository, GitSource
 from kpi_exporter.store import SourceState, Store
 from tests.support import exposition as exposition_of
 
-from .gitrepo import GitRepo, run_git, ts
+from .gitrepo import GitRepo, git_env, run_git, ts
+from .real_data import real_data_dir
 
 HOUR = 3600.0
 DAY = 86400.0
@@ -419,3 +422,129 @@ def test_a_tag_of_a_tree_is_passed_over(tmp_path: Path) -> None:
     run_git(repo.path, "tag", "v2.0.0", tree)
     poll = git_source(repo.path, rule="tags").poll(SourceState())
     assert [d.version for d in deployments(poll.events)] == ["v1.0.0"]
+
+
+# --- the horizon selects deployments -------------------------------------------------------
+
+
+def test_a_deployment_in_the_horizon_keeps_its_changes_older_than_the_horizon(tmp_path):
+    # v0.9.0 (2019) is before the horizon (2021-01-01): neither it nor its commit is read.
+    # v1.0.0 (2026-01-05 10:00) is inside and ships two commits, one of 2020-06-01 10:00,
+    # before the horizon: it keeps both. Lead time of the old one: 2020-06-01 10:00 ->
+    # 2026-01-05 10:00 = 2,044 days (2020-06-01 -> 2026-06-01 is 2,191 days, less the 147
+    # from 2026-01-05 to 2026-06-01).
+    repo = GitRepo(tmp_path / "shop")
+    older = repo.commit("2019-03-01T10:00:00Z")
+    repo.tag("v0.9.0")
+    old = repo.commit("2020-06-01T10:00:00Z")
+    new = repo.commit("2026-01-05T10:00:00Z")
+    repo.tag("v1.0.0")  # lightweight: dated by its commit
+    horizon = time.time() - ts("2021-01-01T00:00:00Z")
+
+    poll = git_source(repo.path, horizon=horizon, rule="tags").poll(SourceState())
+
+    assert [d.key for d in deployments(poll.events)] == ["tag/v1.0.0"]
+    found = changes(poll.events)
+    assert found.keys() == {old, new}
+    assert older not in found
+    assert {sha: c.deployment_key for sha, c in found.items()} == {
+        old: "tag/v1.0.0",
+        new: "tag/v1.0.0",
+    }
+    lead = found[old].deployed_at - found[old].first_commit_at  # type: ignore[operator]
+    assert lead == 2044 * DAY
+
+
+def test_changes_no_deployment_reached_are_read_back_to_the_horizon_only(tmp_path):
+    # After v1.0.0 (2026-01-05), HEAD has two undeployed commits: one merged from a branch
+    # started in 2020 (committed 2020-06-01, before the 2021 horizon: not read) and one of
+    # 2026-01-06 (read, not deployed).
+    repo = GitRepo(tmp_path / "shop")
+    repo.commit("2026-01-05T10:00:00Z")
+    repo.tag("v1.0.0")
+    repo.branch("old-idea", "HEAD")
+    repo.checkout("old-idea")
+    stale = repo.commit("2020-06-01T10:00:00Z")
+    repo.checkout("main")
+    fresh = repo.commit("2026-01-06T10:00:00Z")
+    horizon = time.time() - ts("2021-01-01T00:00:00Z")
+    repo.merge("old-idea", "2026-01-07T10:00:00Z")
+
+    found = changes(git_source(repo.path, horizon=horizon, rule="tags").poll(SourceState()).events)
+
+    assert stale not in found
+    assert found[fresh].deployed_at is None
+
+
+def _import_history(path: Path, history: dict[str, Any]) -> list[str]:
+    """A real git repository with the commits and tags of ``history`` (client_python.json:
+    parents, author and committer times; tags lightweight or annotated), written with
+    ``git fast-import``; the SHA of each commit, by index."""
+    path.mkdir(parents=True)
+    run_git(path, "init", "--quiet")
+    who = "KPI Test <kpi-test@example.invalid>"
+    lines = []
+    for index, (parents, authored, committed) in enumerate(history["commits"]):
+        if not parents:
+            lines.append("reset refs/heads/main")
+        lines += [
+            "commit refs/heads/main",
+            f"mark :{index + 1}",
+            f"author {who} {authored} +0000",
+            f"committer {who} {committed} +0000",
+            f"data {len(f'c{index}')}",
+            f"c{index}",
+        ]
+        if parents:
+            lines.append(f"from :{parents[0] + 1}")
+            lines += [f"merge :{p + 1}" for p in parents[1:]]
+    for tag in history["tags"]:
+        if tag["annotated"]:
+            lines += [f"tag {tag['name']}", f"from :{tag['commit'] + 1}"]
+            lines += [f"tagger {who} {tag['time']} +0000", "data 0"]
+        else:
+            lines += [f"reset refs/tags/{tag['name']}", f"from :{tag['commit'] + 1}"]
+    lines += ["reset refs/heads/main", f"from :{history['head'] + 1}", ""]
+    marks = path / "marks"
+    subprocess.run(
+        ["git", "fast-import", "--quiet", f"--export-marks={marks}"],
+        cwd=path,
+        env=git_env(),
+        input="\n".join(lines),
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    run_git(path, "checkout", "--quiet", "main")
+    by_mark = dict(line.split() for line in marks.read_text().splitlines())
+    return [by_mark[f":{index + 1}"] for index in range(len(history["commits"]))]
+
+
+def test_client_python_v0_24_0_keeps_its_nine_changes_on_a_first_sync(tmp_path):
+    # prometheus/client_python's real history (peers/client_python.json, 644 commits, 51
+    # tags). v0.24.0 (annotated, tagged 2026-01-12 20:12:21) ships commits 613..621, the
+    # non-merge ones reachable from it and from no earlier tag (v0.23.1 of 2025-09-18 reaches
+    # 612). With a horizon starting 2025-12-02 (365 days before 2026-12-02), filtering commits
+    # by date kept 619, 620 and 621 only: 6 of its 9 changes were lost.
+    source = real_data_dir() / "peers" / "client_python.json"
+    history = json.loads(source.read_text())
+    shas = _import_history(tmp_path / "client_python", history)
+    horizon = time.time() - ts("2025-12-02T00:00:00Z")
+
+    poll = git_source(tmp_path / "client_python", horizon=horizon, rule="tags").poll(SourceState())
+
+    shipped = {
+        sha: change
+        for sha, change in changes(poll.events).items()
+        if change.deployment_key == "tag/v0.24.0"
+    }
+    assert sorted(shas.index(sha) for sha in shipped) == list(range(613, 622))
+    tagged = ts("2026-01-12T20:12:21Z")
+    assert {c.deployed_at for c in shipped.values()} == {tagged}
+    # the oldest, commit 613 authored 2025-09-19 17:43:45: 115 d (09-19 -> 01-12: 30 + 31 +
+    # 30 + 24) and 2 h 28 min 36 s (17:43:45 -> 20:12:21) before
+    oldest = shipped[shas[613]]
+    assert tagged - oldest.first_commit_at == 115 * DAY + 2 * HOUR + 28 * 60 + 36
+    # the deployments read are those tagged since the horizon: v0.24.0 is the first
+    first = deployments(poll.events)[0]
+    assert (first.key, first.finished_at) == ("tag/v0.24.0", tagged)

@@ -22,6 +22,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+import requests
 import responses
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
@@ -119,6 +120,20 @@ def source(
         clock=clock,
         sleep=slept.append if slept is not None else no_sleep,
     )
+
+
+def app_key() -> rsa.RSAPrivateKey:
+    """A fresh RSA private key for a GitHub App."""
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
+def pkcs8(key: rsa.RSAPrivateKey) -> str:
+    """The key as PEM (PKCS#8), as GitHub hands it out."""
+    return key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    ).decode()
 
 
 def of(events: list[Event], kind: type[Any]) -> dict[str, Any]:
@@ -487,9 +502,10 @@ def test_first_sync_of_a_small_org_gives_hand_computed_events_and_kpis(fake, clo
     )
     assert github.health.api_requests == {("gh", "200"): 10}
 
-    # Progress of the first sync, one line per repository.
+    # Progress of the first sync, one line per repository. shop has no issue: its /issues
+    # lists pull requests only, so its issues are not read.
     assert [r.getMessage() for r in caplog.records if "first sync" in r.getMessage()] == [
-        "gh: acme/shop (first sync): commits=6 pull_requests=7 deployments=6 issues=0 (1 of 2)",
+        "gh: acme/shop (first sync): commits=6 pull_requests=7 deployments=6 (1 of 2)",
         "gh: acme/search (first sync): commits=2 pull_requests=1 deployments=1 issues=2 (2 of 2)",
     ]
 
@@ -1000,7 +1016,8 @@ def test_releases_are_deployments_once_published(fake, clock):
 
 
 def test_tags_matching_the_pattern_are_deployments_at_their_tag_date(fake, clock):
-    # GET /repos/{o}/{r}/tags?per_page=1 (check), POST /graphql refs(refPrefix: "refs/tags/").
+    # GET /repos/{o}/{r}/git/matching-refs/tags (check), POST /graphql refs(refPrefix:
+    # "refs/tags/").
     repo = small_repo(fake)
     repo.commits.insert(0, commit("x2", "2026-05-02T10:00:00Z", "x1"))
     repo.tags = [
@@ -1013,6 +1030,69 @@ def test_tags_matching_the_pattern_are_deployments_at_their_tag_date(fake, clock
         "github/acme/shop/tag/v1.0.0": ts("2026-05-01T10:00:00Z"),
         "github/acme/shop/tag/v1.1.0": ts("2026-05-03T09:00:00Z"),
     }
+
+
+def test_any_new_tag_is_seen_whatever_its_place_in_name_order(fake, clock):
+    # GitHub's /tags sorts by name (numbers as numbers): its first entry is v1.9.0 and then
+    # v1.10.0 (seen), but v2.0.0 stays first when the backport v1.4.3 comes after it. The
+    # check lists every tag ref, so each new tag changes it.
+    repo = small_repo(fake)
+    github = source(fake, clock, repos=["acme/shop"], deploy_signal="tags")
+    state = SourceState()
+    pushed = [
+        ("v1.9.0", "c1", "2026-05-10T10:00:00Z"),
+        ("v1.10.0", "c2", "2026-05-11T10:00:00Z"),
+        ("v2.0.0", "c3", "2026-05-12T10:00:00Z"),
+        ("v1.4.3", "c4", "2026-05-13T10:00:00Z"),  # a backport, tagged last
+    ]
+    first_by_name = []
+    for name, oid, at in pushed:
+        repo.commits.insert(0, commit(oid, at, repo.commits[0]["oid"]))
+        repo.tags.append(tag(name, oid, at))
+        clock.now = ts(at) + HOUR
+        fake.reset_calls()
+        poll = github.poll(state)
+        state = SourceState(cursor=poll.cursor, validators=poll.validators)
+        # one deployment per poll: the tag just pushed, at its commit's date (lightweight)
+        assert {k: d.finished_at for k, d in of(poll.events, Deployment).items()} == {
+            f"github/acme/shop/tag/{name}": ts(at)
+        }
+        listed = requests.get(f"{fake.api}/repos/acme/shop/tags?per_page=1", timeout=5)
+        first_by_name.append(listed.json()[0]["name"])
+    assert first_by_name == ["v1.9.0", "v1.10.0", "v2.0.0", "v2.0.0"]
+
+    fake.reset_calls()
+    assert github.poll(state).events == []  # no new tag: the list of tag refs answers 304
+    refs = f"{fake.api}/repos/acme/shop/git/matching-refs/tags"
+    assert [(c, s) for c, s in zip(fake.calls, fake.statuses, strict=True) if c[1] == refs] == [
+        (("GET", refs, True), 304)
+    ]
+
+
+def test_a_pull_request_update_alone_does_not_read_the_issues(fake, clock):
+    # GET /issues lists pull requests too (each with a ``pull_request`` object): the check
+    # reads its first 100 entries and the issues are read (GraphQL ``issues(``) only when one
+    # that is not a pull request was updated after the newest issue read.
+    repo = small_repo(fake)
+    repo.issues = [issue(5, "2026-05-20T08:00:00Z", ["incident"])]
+    repo.pulls = [pull(7, created="2026-05-20T09:00:00Z", first_commit="2026-05-20T08:30:00Z")]
+    github = source(fake, clock, repos=["acme/shop"])
+
+    def polled(state: SourceState) -> tuple[SourceState, bool]:
+        fake.reset_calls()
+        poll = github.poll(state)
+        read = any("issues(" in q["query"] for q in fake.queries)
+        return SourceState(cursor=poll.cursor, validators=poll.validators), read
+
+    state, read = polled(SourceState())
+    assert read  # first sync
+    repo.pulls[0]["updatedAt"] = "2026-05-25T10:00:00Z"  # a review, a push: the PR only
+    state, read = polled(state)
+    assert not read
+    assert any("pullRequests(" in q["query"] for q in fake.queries)
+    repo.issues[0]["updatedAt"] = "2026-05-26T10:00:00Z"  # the incident is updated
+    state, read = polled(state)
+    assert read
 
 
 def test_workflow_runs_are_read_in_pages_following_the_link_header(fake, clock):
@@ -1096,13 +1176,8 @@ def test_an_app_token_expiring_mid_sync_is_renewed_and_the_sync_completes(fake, 
     # POST /app/installations/{id}/access_tokens with an RS256 JWT; the installation token
     # lives an hour. Every API request here takes 10 minutes of the fake clock, so the
     # token is renewed (5 minutes before it expires) in the middle of the sync.
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    pem = key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    ).decode()
-    monkeypatch.setenv(KEY_ENV, pem)
+    key = app_key()
+    monkeypatch.setenv(KEY_ENV, pkcs8(key))
     shop_and_search(fake)
 
     def advance() -> None:

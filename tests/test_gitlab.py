@@ -654,6 +654,26 @@ def test_a_self_managed_api_url_is_used_for_every_request(fake):
     assert all(str(request.url).startswith(root) for request, _ in calls())
 
 
+def test_a_deployment_finishes_when_its_job_finishes_else_at_its_last_update(fake):
+    """Endpoint: deployments. GitLab's Deployment entity has no finished_at. D401's job
+    (``deployable``) finished at 10:05 and the deployment was updated at 10:09 (its status
+    synced later): it finished at the job's 10:05. D402 was created through the API, with no
+    job: its last update, 11:30, when it was set to success. A top-level ``finished_at`` (not
+    GitLab's) is ignored."""
+    d401 = deployment(401, "a", at("2026-03-04T10:05"), updated_at=at("2026-03-04T10:09"))
+    d401["finished_at"] = at("2026-03-04T23:59")  # not a GitLab field: must not be read
+    d402 = deployment(402, "b", at("2026-03-04T11:30"), deployable=None)
+    serve_lists(fake, "acme/shop", [d402, d401])
+
+    events = gitlab().poll(SourceState()).events
+
+    finished = {e.key: e.finished_at for e in events if isinstance(e, Deployment)}
+    assert finished == {
+        "gitlab/acme/shop/deployment/401": ts("2026-03-04T10:05:00Z"),
+        "gitlab/acme/shop/deployment/402": ts("2026-03-04T11:30:00Z"),
+    }
+
+
 def test_a_rollback_redeploys_an_older_commit(fake):
     """Endpoint: deployments: D301 (a), D302 (b), then D303 redeploys a: GitLab's Rollback."""
     serve_lists(

@@ -6,6 +6,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import replace
 
+from kpi_exporter.config import parse_config
 from kpi_exporter.exposition import render
 from kpi_exporter.gofloat import go_float
 from kpi_exporter.kpis import Aggregate, KpiSettings
@@ -46,6 +47,24 @@ def test_production_pattern_is_configurable() -> None:
     text = exposition(events, settings)
     assert value(text, "kpi_deployments_total", environment="live") == 1
     assert value(text, "kpi_deployments_total", environment="production") == 0
+
+
+def test_production_environments_match_whatever_their_case() -> None:
+    # The default pattern and a configured one (through the configuration, as a user writes
+    # it) match case-insensitively; (?-i:...) keeps a pattern case-sensitive.
+    events = [
+        deployment("d1", "2026-11-02T10:00:00Z", environment="PRODUCTION"),
+        deployment("d2", "2026-11-02T11:00:00Z", environment="Prod-EU"),
+        deployment("d3", "2026-11-02T12:00:00Z", environment="STAGING"),
+    ]
+    text = exposition(events)
+    assert value(text, "kpi_deployments_total", environment="PRODUCTION") == 1
+    assert value(text, "kpi_deployments_total", environment="Prod-EU") == 1
+    assert value(text, "kpi_deployments_total", environment="STAGING") == 0
+    configured = parse_config("production_environments: '^live$'\n").kpi_settings()
+    assert configured.is_production("LIVE") and not configured.is_production("staging")
+    exact = parse_config("production_environments: '(?-i:^live$)'\n").kpi_settings()
+    assert exact.is_production("live") and not exact.is_production("LIVE")
 
 
 def test_lead_time_buckets_hold_hand_computed_counts() -> None:

@@ -63,7 +63,6 @@ def alert(
         "responders": [{"type": "team", "id": "8418d193-2dab-4490-b331-8c02cdd196b7"}],
         "integration": {"id": "4513b7ea", "name": "Prometheus", "type": "Prometheus"},
         "report": {},
-        "ownerTeamId": "8418d193",
     }
     item.update(fields)
     return item

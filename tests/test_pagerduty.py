@@ -23,12 +23,14 @@ from kpi_exporter.model import Deployment, DeploymentOutcome, Incident
 from kpi_exporter.pipeline import Pipeline
 from kpi_exporter.sources import Poll, SourceError
 from kpi_exporter.sources.pagerduty import PagerDuty
+from kpi_exporter.sources.times import iso
 from kpi_exporter.store import SourceState, Store
 from tests.support import HOUR, built_source, poll_into, served, ts, value
 
 API = "https://pd.example.test"
 MINUTE = 60.0
 TOKEN = "u+pd-s3cret-token-value"
+MAX_OFFSET = 10_000
 NOW = ts("2026-03-10T00:00:00Z")
 CONFIG = """
 defaults: {app: unknown, team: unassigned}
@@ -48,16 +50,15 @@ def incident(
     service: tuple[str, str] = ("PSVC1", "Checkout API"),
     **fields: Any,
 ) -> dict[str, Any]:
-    """A ``GET /incidents`` item."""
+    """A ``GET /incidents`` item, with only fields of PagerDuty's API description (no
+    ``description``; no ``priority`` unless given)."""
     item: dict[str, Any] = {
         "id": id_,
         "type": "incident",
         "incident_number": int(re.sub(r"\D", "", id_) or 0),
         "title": f"Incident {id_}",
-        "description": f"Incident {id_}",
         "status": status,
         "urgency": "high",
-        "priority": None,
         "created_at": created,
         "updated_at": created,
         "last_status_change_at": created,
@@ -87,12 +88,14 @@ Reply = tuple[int, dict[str, str], Any]
 
 class FakePagerDuty:
     """Serves ``incidents`` as PagerDuty would: filtered by creation time or status, sorted,
-    paged by offset and limit. Queued replies (errors, rate limits) come first, per path."""
+    paged by offset and limit (``400`` when offset + limit is above 10,000, as classic pagination
+    answers). Queued replies (errors, rate limits) come first, per path."""
 
     def __init__(self) -> None:
         self.incidents: dict[str, dict[str, Any]] = {}
         self.logs: dict[str, list[dict[str, Any]]] = {}
         self.queued: dict[str, list[Reply]] = {}
+        self.statuses: list[int] = []  # of every GET /incidents answered from the data
         responses.add_callback(responses.GET, re.compile(re.escape(API) + r"/.*"), self.reply)
 
     def add(self, *items: dict[str, Any]) -> None:
@@ -109,7 +112,9 @@ class FakePagerDuty:
             status, headers, body = waiting.pop(0)
             return status, headers, body if isinstance(body, str) else json.dumps(body)
         if parts.path == "/incidents":
-            return self._list(query)
+            answer = self._list(query)
+            self.statuses.append(answer[0])
+            return answer
         match = re.fullmatch(r"/incidents/(\w+)(/log_entries)?", parts.path)
         if match and match.group(1) in self.incidents:
             id_ = match.group(1)
@@ -139,6 +144,10 @@ class FakePagerDuty:
         items: list[dict[str, Any]], params: dict[str, str], field: str
     ) -> tuple[int, dict[str, str], str]:
         offset, limit = int(params["offset"]), int(params["limit"])
+        if offset + limit > MAX_OFFSET:  # classic pagination ends there
+            error = {"message": "Invalid Input Provided", "code": 2001}
+            error["errors"] = [f"Offset+limit must be at most {MAX_OFFSET}."]
+            return 400, {"Content-Type": "application/json"}, json.dumps({"error": error})
         page = items[offset : offset + limit]
         body = {field: page, "limit": limit, "offset": offset, "more": offset + limit < len(items)}
         return 200, {"Content-Type": "application/json"}, json.dumps(body)
@@ -197,8 +206,8 @@ PABC1 = incident(
 )
 PABC1_LOG = [
     log_entry("trigger_log_entry", "2026-03-05T12:00:00Z"),
-    log_entry("acknowledge_log_entry", "2026-03-05T12:04:00Z"),
-    log_entry("acknowledge_log_entry", "2026-03-05T12:30:00Z"),
+    log_entry("acknowledgement_log_entry", "2026-03-05T12:04:00Z"),
+    log_entry("acknowledgement_log_entry", "2026-03-05T12:30:00Z"),
     log_entry("resolve_log_entry", "2026-03-05T14:00:00Z"),
 ]
 PDEF2 = incident(
@@ -384,6 +393,69 @@ def test_pages_are_followed_while_more(fake):
         "/incidents[open@0]",
         "/incidents[open@100]",
     ]
+
+
+def test_a_window_over_ten_thousand_incidents_is_narrowed_instead_of_failing(fake):
+    """10,150 incidents, one a minute from 2025-12-01 00:00 (in the second 180-day window).
+    Offsets 0..9,900 read the first 10,000 (minutes 0..9,999); offset 10,000 would answer
+    400, so the window goes on from the last one read, minute 9,999 = 6 d 22 h 39 min later,
+    2025-12-07T22:39: its 151 incidents (9,999..10,149) in 2 pages (100 + 51), the incident
+    of minute 9,999 read twice and kept once: 10,000 + 151 - 1 = 10,150."""
+    start = ts("2025-12-01T00:00:00Z")
+    fake.add(
+        *(
+            incident(
+                f"P{n:05d}",
+                iso(start + n * MINUTE),
+                "resolved",
+                acknowledgements=[acknowledgement(iso(start + n * MINUTE + 60))],
+                resolved_at=iso(start + n * MINUTE + 600),
+            )
+            for n in range(10_150)
+        )
+    )
+
+    poll = pagerduty().poll(SourceState())
+
+    assert len(poll.events) == 10_150
+    assert {e.key for e in poll.events} == {f"pagerduty/P{n:05d}" for n in range(10_150)}
+    assert requested() == [
+        "/incidents[2025-03-10@0]",
+        *(f"/incidents[2025-09-06@{offset}]" for offset in range(0, 10_000, 100)),
+        "/incidents[2025-12-07@0]",
+        "/incidents[2025-12-07@100]",
+        "/incidents[2026-03-05@0]",
+        "/incidents[open@0]",
+    ]
+    narrowed = dict(parse_qsl(urlsplit(str(responses.calls[101].request.url)).query))
+    assert narrowed["since"] == "2025-12-07T22:39:00Z"
+    assert fake.statuses == [200] * len(requested())
+
+
+def test_the_fake_refuses_offsets_past_ten_thousand_like_pagerduty(fake):
+    answer = requests.get(
+        f"{API}/incidents?date_range=all&total=false&time_zone=UTC&offset=9950&limit=100"
+    )
+    assert answer.status_code == 400
+    assert answer.json()["error"]["code"] == 2001
+
+
+def test_an_acknowledgement_logged_under_either_spelling_counts(fake):
+    # PagerDuty's description lists ``acknowledge_log_entry`` among the log entry types and
+    # names it ``acknowledgement_log_entry`` in the AcknowledgeLogEntry schema.
+    for id_, spelling in (("PA1", "acknowledge_log_entry"), ("PA2", "acknowledgement_log_entry")):
+        fake.add(
+            incident(id_, "2026-03-06T10:00:00Z", "resolved", resolved_at="2026-03-06T11:00:00Z")
+        )
+        fake.logs[id_] = [log_entry(spelling, "2026-03-06T10:07:00Z")]
+
+    poll = pagerduty().poll(SourceState())
+
+    # 10:07 - 10:00 = 7 minutes after the trigger, for both
+    assert {e.key: e.acknowledged_at for e in poll.events if isinstance(e, Incident)} == {
+        "pagerduty/PA1": ts("2026-03-06T10:07:00Z"),
+        "pagerduty/PA2": ts("2026-03-06T10:07:00Z"),
+    }
 
 
 def test_a_429_waits_for_retry_after_through_the_injected_sleep(fake):

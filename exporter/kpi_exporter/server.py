@@ -2,7 +2,8 @@
 
 A scrape reads the bytes rendered after the last poll and writes them: no API call, no
 database query. Basic auth (when configured) protects / and /metrics; /healthz and /readyz
-stay open for probes, and /api/v1/events has its own HMAC signature.
+stay open for probes; /api/v1/events has its own HMAC signature and /api/v1/webhooks/* each
+vendor's own signature or token.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from .sources.ingest import (
     IngestError,
     content_length,
 )
+from .sources.webhooks import PATHS as WEBHOOK_PATHS
 from .webconfig import BasicAuth
 
 log = logging.getLogger(__name__)
@@ -236,11 +238,12 @@ class ExporterServer:
                     self._send(HTTPStatus.NOT_FOUND, b"not found\n", "text/plain; charset=utf-8")
 
             def do_POST(self) -> None:
-                if self.path.split("?", 1)[0] != "/api/v1/events":
+                path = self.path.split("?", 1)[0]
+                if path != "/api/v1/events" and path not in WEBHOOK_PATHS:
                     self.close_connection = True  # the unread body must not be parsed
                     self._send(HTTPStatus.NOT_FOUND, b"not found\n", "text/plain; charset=utf-8")
                     return
-                self._ingest()
+                self._ingest(path)
 
             def _authorised(self) -> bool:
                 if not server.basic_auth.enabled:
@@ -281,7 +284,7 @@ class ExporterServer:
                 body = f"not ready: not polled yet: {', '.join(waiting)}\n".encode()
                 self._send(HTTPStatus.SERVICE_UNAVAILABLE, body, "text/plain; charset=utf-8")
 
-            def _ingest(self) -> None:
+            def _ingest(self, path: str) -> None:
                 ingest = server.ingest
                 # Until the body is read, an error response closes the connection: the
                 # unread bytes would otherwise be parsed as the next request.
@@ -301,10 +304,15 @@ class ExporterServer:
                     if len(body) < length:
                         raise IngestError(400, "body shorter than Content-Length")
                     self.close_connection = close_after
-                    signed = ingest.verify(
-                        self.headers.get(TIMESTAMP_HEADER), self.headers.get(SIGNATURE_HEADER), body
-                    )
-                    events = ingest.events(body)
+                    if path in WEBHOOK_PATHS:
+                        signed, events = ingest.webhook(path, self.headers, body)
+                    else:
+                        signed = ingest.verify(
+                            self.headers.get(TIMESTAMP_HEADER),
+                            self.headers.get(SIGNATURE_HEADER),
+                            body,
+                        )
+                        events = ingest.events(body)
                     with ingest.first_time(server.pipeline.store, signed):
                         changed = server.pipeline.record(
                             ingest.name, Poll(events=events, cursor=None)

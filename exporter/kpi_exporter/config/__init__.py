@@ -26,7 +26,7 @@ from ..config_base import (
     Strict,
     parse_duration,
 )
-from ..kpis.settings import DEFAULT_PRODUCTION_PATTERN, Budget, KpiSettings
+from ..kpis.settings import DEFAULT_PRODUCTION_PATTERN, Budget, KpiSettings, environments
 from ..linking import LinkSettings
 from ..sources import registry
 from ..sources.registry import SourceSettings
@@ -173,8 +173,8 @@ class IncidentsConfig(Strict):
 
     environments: Regex | None = Field(
         None,
-        description="Environments of production incidents (regular expression); default:"
-        " production_environments.",
+        description="Environments of production incidents (regular expression, matched"
+        " case-insensitively); default: production_environments.",
     )
     severities: list[str] = Field(
         default_factory=list,
@@ -204,7 +204,8 @@ class Config(Strict):
     store: StoreConfig = Field(default_factory=StoreConfig)
     production_environments: Regex = Field(
         DEFAULT_PRODUCTION_PATTERN,
-        description="Environments whose deployments count for DORA (regular expression).",
+        description="Environments whose deployments count for DORA (regular expression,"
+        " matched case-insensitively; (?-i:...) matches case).",
     )
     defaults: Defaults = Field(default_factory=Defaults)
     apps: dict[str, AppOwnership] = Field(default_factory=dict)
@@ -249,7 +250,7 @@ class Config(Strict):
 
     def kpi_settings(self) -> KpiSettings:
         return KpiSettings(
-            production=re.compile(self.production_environments),
+            production=environments(self.production_environments),
             vulnerability_sla=tuple(sorted(self.security.sla.items())),
             budgets=tuple(
                 Budget(b.app or "", b.team or "", b.currency, b.amount) for b in self.budgets
@@ -257,7 +258,7 @@ class Config(Strict):
             windows=self.windows.seconds(),
             quantiles=tuple(self.windows.quantiles),
             incident_environments=(
-                re.compile(self.incidents.environments) if self.incidents.environments else None
+                environments(self.incidents.environments) if self.incidents.environments else None
             ),
             incident_severities=tuple(self.incidents.severities),
         )

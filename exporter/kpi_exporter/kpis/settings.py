@@ -7,6 +7,14 @@ from dataclasses import dataclass, field
 from typing import NamedTuple
 
 DEFAULT_PRODUCTION_PATTERN = r"^prod(uction)?([-_].*)?$"
+
+
+def environments(pattern: str) -> re.Pattern[str]:
+    """An environment pattern, matched case-insensitively (``PRODUCTION`` and ``Prod-EU``
+    are production too); ``(?-i:...)`` in the pattern matches case where wanted."""
+    return re.compile(pattern, re.IGNORECASE)
+
+
 DEFAULT_WINDOWS: tuple[tuple[str, float], ...] = (
     ("7d", 7 * 86400.0),
     ("30d", 30 * 86400.0),
@@ -34,7 +42,7 @@ class KpiSettings:
     ``vulnerability_sla`` is the time to fix per finding severity."""
 
     production: re.Pattern[str] = field(
-        default_factory=lambda: re.compile(DEFAULT_PRODUCTION_PATTERN)
+        default_factory=lambda: environments(DEFAULT_PRODUCTION_PATTERN)
     )
     # Security findings: how long an open finding of a severity may stay open (seconds);
     # severities not listed have no SLA.

@@ -5,6 +5,11 @@ matching a pattern, merge commits on a branch, or a release train on a branch. E
 non-merge commit is a change; the first deployment (in time order) whose commit reaches it
 deploys it, so its lead time is author time -> deployment time.
 
+The horizon selects deployments (a deployment older than it is not read), and a deployment
+keeps all its changes: those its commit reaches and no earlier deployment's does, however old.
+Commits no deployment reaches yet are read back to the horizon. A lightweight tag is dated by
+its commit (committer date), an annotated one by its tagging.
+
 Incremental: the cursor is a fingerprint of every ref (and of the settings the events depend
 on); when no ref moved, the poll reads nothing else. When one moved, the history within the
 horizon is read again and the store's idempotent upsert keeps only what changed.
@@ -138,14 +143,21 @@ class GitRepository:
         if fingerprint == state.cursor:
             return Poll(events=[], cursor=fingerprint)
         since = time.time() - self.config.horizon
-        releases = self.releases(since)
-        commits = self.commits([head.strip(), *(r.commit for r in releases)], since)
+        every = self.releases()
+        releases = [r for r in every if r.at >= since]
+        earlier = [r.commit for r in every if r.at < since]
+        # The horizon selects deployments: each keeps all its changes, however old (what an
+        # earlier deployment reached is its own). Changes no deployment reached yet are
+        # read back to the horizon.
+        shipped = [r.commit for r in releases]
+        commits = self.commits(shipped, earlier)
+        commits.update(self.commits([head.strip()], [*shipped, *earlier], since))
         events = self.events(releases, commits)
         log.info("%s: %d deployments, %d commits read", self.name, len(releases), len(commits))
         return Poll(events=events, cursor=fingerprint)
 
-    def releases(self, since: float) -> list[Release]:
-        """Deployments by the configured rule, oldest first."""
+    def releases(self) -> list[Release]:
+        """Every deployment by the configured rule, oldest first."""
         rule = self.config.deploy
         if rule.rule == "tags":
             pattern = re.compile(rule.tag_pattern)
@@ -163,13 +175,12 @@ class GitRepository:
                 commit = peeled if peeled else obj
                 if (peeled_kind or kind) != "commit":
                     continue
-                if pattern.search(name) and created and float(created) >= since:
+                if pattern.search(name) and created:
                     found.append(Release(f"tag/{name}", commit, float(created), name))
             return sorted(found, key=lambda r: (r.at, r.key))
         first_parent = self.git(
             "log",
             "--first-parent",
-            *_since(since),
             "--format=%H%x00%P%x00%ct",
             rule.branch,
             "--",  # a revision, even when a file or directory has the same name
@@ -194,17 +205,21 @@ class GitRepository:
                 trains[period] = Release(f"train/{version}", sha, float(ct), version)
         return sorted(trains.values(), key=lambda r: (r.at, r.key))
 
-    def commits(self, tips: list[str], since: float) -> dict[str, Commit]:
-        """Every commit reachable from ``tips`` and committed within the horizon."""
+    def commits(
+        self, tips: list[str], known: list[str], since: float | None = None
+    ) -> dict[str, Commit]:
+        """Every commit reachable from ``tips`` but not from ``known``, committed since
+        ``since`` when given."""
         tips = [tip for tip in tips if tip]
         if not tips:
             return {}
+        revisions = [*tips, *(f"^{sha}" for sha in known)]
         output = self.git(
             "log",
             "--stdin",
-            *_since(since),
+            *(_since(since) if since is not None else []),
             "--format=%H%x00%P%x00%at%x00%ct",
-            stdin="\n".join(tips) + "\n",
+            stdin="\n".join(revisions) + "\n",
         )
         commits = {}
         for line in output.splitlines():

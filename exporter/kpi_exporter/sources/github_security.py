@@ -215,8 +215,10 @@ class GitHubSecurity(PolledSource[GitHubSecuritySource]):
         return found, newest
 
     def _finding(self, kind: str, alert: Mapping[str, Any], where: str) -> Vulnerability:
-        repository = alert.get("repository") or {}
-        repo = repository.get("full_name") or where
+        # An organisation's alerts name their repository; a repository's alerts do not.
+        repo = where
+        if where.startswith("org "):
+            repo = str((alert.get("repository") or {}).get("full_name") or where)
         owner = self.ownership.of_repo(repo)
         state, closed_at = _state(kind, alert)
         return Vulnerability(

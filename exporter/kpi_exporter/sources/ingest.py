@@ -36,6 +36,7 @@ from ..ownership import Ownership
 from ..store import Store
 from .event_format import EventFormatError, parse_event
 from .registry import SourceContext, SourceType
+from .webhooks import PATHS, Headers, WebhookError, WebhookReceiver, Webhooks
 
 
 class IngestSource(Strict):
@@ -45,6 +46,11 @@ class IngestSource(Strict):
     secret_file: str | None = Field(None, description="File holding the HMAC secret.")
     max_skew: Duration = Field(300.0, description="Oldest or most future signed timestamp.")
     max_body_bytes: int = Field(1_048_576, gt=0)
+    webhooks: Webhooks = Field(
+        default_factory=Webhooks,
+        description="Native webhooks (GitHub deployment_status, GitLab deployment events,"
+        " Argo CD notifications) on /api/v1/webhooks/<vendor>, each with its own secret.",
+    )
 
     @model_validator(mode="after")
     def _one_secret(self) -> IngestSource:
@@ -97,12 +103,14 @@ class Ingest:
         secret: str,
         ownership: Ownership,
         clock: Callable[[], float] = time.time,
+        webhooks: WebhookReceiver | None = None,
     ) -> None:
         self.name = config.name
         self.config = config
         self._secret = secret
         self.ownership = ownership
         self.clock = clock
+        self.webhooks = webhooks or WebhookReceiver(self.name, {}, "", ownership)
         self._replay_lock = threading.Lock()
         self._in_flight: set[str] = set()
 
@@ -131,6 +139,20 @@ class Ingest:
             raise IngestError(401, f"{SIGNATURE_HEADER}: signature does not match the body")
         return Signed(hashlib.sha256(expected.encode()).hexdigest(), sent_at)
 
+    def webhook(self, path: str, headers: Headers, body: bytes) -> tuple[Signed, list[Event]]:
+        """A native webhook on ``path`` (``/api/v1/webhooks/<vendor>``), verified by its
+        vendor's scheme: what a replay of it repeats, and its deployments. IngestError 404
+        when that vendor is not configured, 401 unverified, 400 naming a bad field."""
+        vendor = PATHS[path]
+        if not self.webhooks.accepts(vendor):
+            raise IngestError(404, f"no {vendor} webhook is configured on {self.name}")
+        try:
+            self.webhooks.verify(vendor, headers, body)
+            delivery = self.webhooks.read(vendor, headers, body, parse_json(body))
+        except WebhookError as error:
+            raise IngestError(error.status, f"{vendor} webhook: {error}") from None
+        return Signed(delivery.digest, self.clock()), delivery.events
+
     @contextmanager
     def first_time(self, store: Store, signed: Signed) -> Iterator[None]:
         """Run the block (storing the request's events) unless the same signed request was
@@ -143,8 +165,8 @@ class Ingest:
                 raise IngestError(
                     409,
                     f"replay: this signed request was already accepted ({SIGNATURE_HEADER} "
-                    "seen before); to send the same events again, sign them with a new "
-                    f"{TIMESTAMP_HEADER}",
+                    "or webhook delivery seen before); to send the same events again, sign "
+                    f"them with a new {TIMESTAMP_HEADER}",
                 )
             self._in_flight.add(signed.digest)
         try:
@@ -220,12 +242,19 @@ def _depth(data: Any) -> int:
 
 def _build(config: IngestSource, context: SourceContext) -> Ingest:
     secret = read_secret(config.secret_env, config.secret_file, context.what)
-    return Ingest(config, secret, context.ownership)
+    receiver = WebhookReceiver.configured(
+        config.name, config.webhooks, context.ownership, context.what
+    )
+    return Ingest(config, secret, context.ownership, webhooks=receiver)
 
 
 def _describe(ingest: Ingest) -> list[str]:
     reference = ingest.config.secret_env or ingest.config.secret_file
-    return [f"- {ingest.name} (ingest): POST /api/v1/events, secret from {reference}"]
+    lines = [f"- {ingest.name} (ingest): POST /api/v1/events, secret from {reference}"]
+    for path, vendor in PATHS.items():
+        if ingest.webhooks.accepts(vendor):
+            lines.append(f"    POST {path} ({vendor} webhook)")
+    return lines
 
 
 SOURCE_TYPE = SourceType("ingest", IngestSource, _build, _describe, pushed=True)

@@ -6,11 +6,15 @@
 - severity: the priority's summary lowercased (``p1`` .. ``p5``) when the account uses
   priorities, else the urgency (``high``, ``low``);
 - app and team: the ``apps`` mapping (``apps.*.services``) by service name, else by service id;
-- explicit deployment: the first match of ``deployment_pattern`` in the title or description
-  (a SHA, or ``deploy: ID``), for :mod:`kpi_exporter.linking`.
+- explicit deployment: the first match of ``deployment_pattern`` in the title (a SHA, or
+  ``deploy: ID``), for :mod:`kpi_exporter.linking`. An incident object has no description
+  field in PagerDuty's own API description (its ``body`` is only on request, ``summary``
+  repeats the title).
 
 Requests. ``GET /incidents`` filters by creation time, with at most six months between
-``since`` and ``until``, and pages by ``offset`` while ``more``. Each poll reads
+``since`` and ``until``, and pages by ``offset`` while ``more``, up to ``offset + limit`` of
+10,000 (PagerDuty answers 400 past it): a window holding more incidents goes on from the
+creation time of the last one read. Each poll reads
 - the incidents created since the last poll's end less an hour of overlap (the first sync
   reads the horizon, in windows of 180 days), sorted by ``created_at`` so offsets stay stable;
 - the incidents open now (``date_range=all``, triggered and acknowledged): acknowledgements
@@ -77,6 +81,15 @@ LIMIT = 100
 DAY = 86400.0
 WINDOW = 180 * DAY  # PagerDuty accepts at most six months between since and until
 OVERLAP = 3600.0  # incidents created just before the last poll's end, read again
+MAX_OFFSET = 10_000  # classic pagination: offset + limit above it answers 400
+# PagerDuty's API description spells an acknowledgement's log entry type both ways: the list
+# of types says ``acknowledge_log_entry``, the AcknowledgeLogEntry schema
+# ``acknowledgement_log_entry``.
+ACKNOWLEDGE_LOG_ENTRIES = frozenset({"acknowledge_log_entry", "acknowledgement_log_entry"})
+
+
+class WindowFull(SourceError):
+    """A list holds more items than classic pagination can reach."""
 
 
 def windows(since: float, until: float) -> Iterator[tuple[float, float]]:
@@ -115,8 +128,7 @@ class PagerDuty(IncidentTool[PagerDutySource]):
 
         items: dict[str, Mapping[str, Any]] = {}
         for start, end in windows(since, now):
-            created = [("since", iso(start)), ("until", iso(end)), ("sort_by", "created_at:asc")]
-            items.update((str(item["id"]), item) for item in self.incidents(http, created))
+            items.update((str(item["id"]), item) for item in self.created(http, start, end))
         still_open = [("date_range", "all"), ("statuses[]", "triggered")]
         still_open.append(("statuses[]", "acknowledged"))
         items.update((str(item["id"]), item) for item in self.incidents(http, still_open))
@@ -161,12 +173,36 @@ class PagerDuty(IncidentTool[PagerDutySource]):
         query += [("time_zone", "UTC"), ("total", "false"), ("limit", str(LIMIT))]
         yield from self._offset_pages(http, f"{self.api}/incidents", query, "incidents")
 
+    def created(self, http: HttpClient, start: float, end: float) -> Iterator[Mapping[str, Any]]:
+        """The incidents created in ``[start, end)``, oldest first. A window holding more
+        than classic pagination reaches (offset + limit at most 10,000) is narrowed: it goes
+        on from the creation time of the last incident read (read again, kept once)."""
+        while True:
+            last = start
+            created = [("since", iso(start)), ("until", iso(end)), ("sort_by", "created_at:asc")]
+            try:
+                for item in self.incidents(http, created):
+                    last = api_time(item.get("created_at"), SYSTEM) or last
+                    yield item
+                return
+            except WindowFull:
+                if last <= start:
+                    raise SourceError(
+                        f"GET {self.api}/incidents: more than {MAX_OFFSET} incidents created"
+                        f" at {iso(start)}: the window cannot be narrowed"
+                    ) from None
+                log.info("%s: over %d incidents since %s", self.name, MAX_OFFSET, iso(start))
+                start = last
+
     def _offset_pages(
         self, http: HttpClient, url: str, query: list[tuple[str, str]], field: str
     ) -> Iterator[Mapping[str, Any]]:
-        """PagerDuty's classic pagination: ``offset`` moves on while the body says ``more``."""
+        """PagerDuty's classic pagination: ``offset`` moves on while the body says ``more``,
+        as long as ``offset + limit`` stays within 10,000 (PagerDuty answers 400 past it)."""
         offset = 0
         while True:
+            if offset + LIMIT > MAX_OFFSET:
+                raise WindowFull(f"GET {url}: more than {MAX_OFFSET} items; narrow the query")
             page = http.get(f"{url}?{urlencode([*query, ('offset', offset)])}", conditional=False)
             body = page.json()
             items = body.get(field) if isinstance(body, dict) else None
@@ -187,7 +223,7 @@ class PagerDuty(IncidentTool[PagerDutySource]):
             at = api_time(entry.get("created_at"), SYSTEM)
             if at is None:
                 continue
-            if entry.get("type") == "acknowledge_log_entry":
+            if entry.get("type") in ACKNOWLEDGE_LOG_ENTRIES:
                 acknowledged.append(at)
             elif entry.get("type") == "resolve_log_entry":
                 resolved.append(at)
@@ -230,9 +266,7 @@ class PagerDuty(IncidentTool[PagerDutySource]):
             detected_at=created,
             acknowledged_at=acknowledged,
             resolved_at=resolved,
-            deployment_ref=deployment_ref(
-                self.pattern, (item.get("title"), item.get("description"))
-            ),
+            deployment_ref=deployment_ref(self.pattern, (item.get("title"),)),
         )
 
 

@@ -1,8 +1,10 @@
 """One repository in one poll: what changed, what to read, and the events it gives.
 
 1. Change detection, REST and conditional (one request each, ``If-None-Match``): the newest
-   pull request, the newest default-branch commit, the newest deployment signal and (with
-   incident or bug labels) the newest issue. Each ``304`` skips the reading it guards.
+   pull request, the newest default-branch commit, the newest deployment signal (for tags:
+   every tag ref) and (with incident or bug labels) the newest issues, read only when one
+   that is not a pull request was updated since the last read. Each ``304`` skips the reading
+   it guards.
 2. Reading, GraphQL, in the same queries (``queries.py``): pull requests updated since the
    last poll, the default-branch history since the known head, deployment signals created
    since the newest one read (or the oldest that may still change), issues updated since the
@@ -59,6 +61,7 @@ log = logging.getLogger(__name__)
 
 GONE = frozenset({404, 410, 451})  # the repository is gone: its problem, not a failed poll
 HISTORY_SLACK = DAY  # the history is re-read from a day before the known head (clock skew)
+ISSUES_PAGE = 100
 TAG_SLACK = 30 * DAY  # tags are listed by commit date: a new tag of a month-old commit counts
 _CONNECTIONS = {"deployments": DEPLOYMENTS, "releases": RELEASES, "tags": TAGS}
 
@@ -98,6 +101,11 @@ def checks(settings: Settings, repo: str) -> dict[str, str]:
     if config.deploy_signal == "workflow_runs":
         runs = f"{base}/actions/workflows/{quote(str(config.workflow), safe='')}/runs"
         signal_url = with_query(runs, {"status": "success", "per_page": 1})
+    elif config.deploy_signal == "tags":
+        # Every tag ref in one list: any new, moved or deleted tag changes it. ``/tags`` sorts
+        # by name, so its first entry misses v1.10.0 after v1.9.0 or a backport v1.4.3 after
+        # v2.0.0.
+        signal_url = f"{base}/git/matching-refs/tags"
     else:
         signal_url = with_query(f"{base}/{config.deploy_signal}", {"per_page": 1})
     found = {
@@ -106,24 +114,42 @@ def checks(settings: Settings, repo: str) -> dict[str, str]:
         "signals": signal_url,
     }
     if config.labels.incident or config.labels.bug:
-        found["issues"] = with_query(f"{base}/issues", newest)
+        # /issues lists pull requests too: a page, to find the newest issue among them
+        found["issues"] = with_query(f"{base}/issues", {**newest, "per_page": ISSUES_PAGE})
     return found
 
 
-def _changed(client: HttpClient, kind: str, url: str) -> bool:
+def _changed(client: HttpClient, kind: str, url: str) -> Any:
+    """The answer of a check that changed (a list or an object), else None."""
     try:
         response = client.get(url)
     except HttpStatusError as error:
         if kind == "commits" and error.status == 409:
-            return False  # an empty repository: no history yet
+            return None  # an empty repository: no history yet
         if error.status in GONE:  # deleted, renamed, or (runs) no such workflow
             raise RepositoryNotFound(str(error)) from None
         raise
     if response.not_modified:
-        return False
-    if not isinstance(response.json(), list | dict):
+        return None
+    body = response.json()
+    if not isinstance(body, list | dict):
         raise Malformed(f"GET {url}: unexpected answer")
-    return True
+    return body
+
+
+def issues_changed(listed: Any, read_until: float | None) -> bool:
+    """Whether the newest issues (``GET /issues``, newest update first, pull requests among
+    them) hold an issue updated after ``read_until`` (None: none read yet). A full page of
+    pull requests only cannot tell: the issues are read."""
+    if not isinstance(listed, list):
+        return True
+    issues = [i for i in listed if isinstance(i, dict) and "pull_request" not in i]
+    if not issues:
+        return len(listed) >= ISSUES_PAGE
+    if read_until is None:
+        return True
+    newest = max(parse_time(i.get("updated_at")) or read_until + 1 for i in issues)
+    return newest > read_until
 
 
 def sync(
@@ -148,7 +174,10 @@ def sync(
         state = RepoState(owner.app, owner.team)
         for url in urls.values():
             client.validators.pop(url, None)
-    changed = {kind: _changed(client, kind, url) for kind, url in urls.items()}
+    answers = {kind: _changed(client, kind, url) for kind, url in urls.items()}
+    changed = {kind: answer is not None for kind, answer in answers.items()}
+    if changed.get("issues"):
+        changed["issues"] = issues_changed(answers["issues"], state.issues_read)
 
     horizon_start = now - config.horizon
     signal = config.deploy_signal

@@ -79,12 +79,10 @@ def shipped(item: Mapping[str, Any], settings: KpiSettings) -> Shipped | None:
     environment = str((item.get("environment") or {}).get("name", ""))
     if item.get("status") != "success" or not settings.is_production(environment):
         return None
+    # GitLab's Deployment entity has no finished_at: the deploying job's, else (a deployment
+    # created through the API, with no job) the deployment's last update, its status change.
     job = item.get("deployable") or {}
-    finished = (
-        timestamp(item.get("finished_at"))
-        or timestamp(job.get("finished_at"))
-        or required_time(item, "updated_at")
-    )
+    finished = timestamp(job.get("finished_at")) or required_time(item, "updated_at")
     return Shipped(
         id=int(item["id"]),
         environment=environment,
