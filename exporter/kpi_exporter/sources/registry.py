@@ -9,6 +9,7 @@ is its module, its name below, its test and its row in docs/sources.md.
 
 from __future__ import annotations
 
+import functools
 import importlib
 import time
 from collections.abc import Callable, Iterable
@@ -117,6 +118,7 @@ def listed(entries: Iterable[str]) -> list[str]:
     return [f"    {entry}" for entry in entries]
 
 
+@functools.cache
 def _load() -> tuple[SourceType[Any, Any], ...]:
     types = []
     for module in MODULES:
@@ -127,5 +129,16 @@ def _load() -> tuple[SourceType[Any, Any], ...]:
     return tuple(types)
 
 
-TYPES: tuple[SourceType[Any, Any], ...] = _load()
-BY_NAME: dict[str, SourceType[Any, Any]] = {kind.name: kind for kind in TYPES}
+# TYPES and BY_NAME are loaded at their first use, not when this module is imported: every
+# source module imports this one for SourceType, so importing a source module first (a test
+# of one source, say) would otherwise load the registry while that module is half-defined.
+TYPES: tuple[SourceType[Any, Any], ...]
+BY_NAME: dict[str, SourceType[Any, Any]]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "TYPES":
+        return _load()
+    if name == "BY_NAME":
+        return {kind.name: kind for kind in _load()}
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
