@@ -5,10 +5,11 @@ from __future__ import annotations
 import argparse
 import logging
 import signal
+import sqlite3
 import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
@@ -19,6 +20,7 @@ from .config import DEFAULT_PORT, Config, ConfigError, load_config
 from .connections import Limits
 from .credentials import CredentialError
 from .health import Health
+from .model import Event, event_problem
 from .ownership import Ownership
 from .pipeline import Pipeline
 from .render import bundle, reference
@@ -28,12 +30,13 @@ from .sharding import Shard, parse_index
 from .sources import Source, registry
 from .sources.ingest import Ingest
 from .sources.registry import SourceContext, SourceType
-from .store import Store
+from .store import Row, Store, StoreError
 from .webconfig import BasicAuth, load_web_config
 
 log = logging.getLogger("kpi_exporter")
 
 EXIT_CONFIG = 2
+EXIT_STORE = 1
 
 
 def _built(
@@ -196,6 +199,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         for problem in error.problems:
             print(f"error: {problem}", file=sys.stderr)
         return EXIT_CONFIG
+    except StoreError as error:
+        print(
+            f"error: {error} (restore a backup, or move the file away to start empty)",
+            file=sys.stderr,
+        )
+        return EXIT_STORE
+
+
+def open_store(config: Config) -> Store:
+    """The configured store; :class:`StoreError` (one line naming the file) when unusable."""
+    store = Store(config.store.path, config.store.max_bytes)
+    if store.empty_file:
+        log.warning("the store %s is an empty file (0 bytes): starting empty", store.path)
+    return store
 
 
 def _explain(args: argparse.Namespace, config: Config) -> int:
@@ -205,10 +222,10 @@ def _explain(args: argparse.Namespace, config: Config) -> int:
     if path != ":memory:" and not Path(path).is_file():
         print(f"error: no store at {path} (run the exporter first)", file=sys.stderr)
         return 1
-    store = Store(path)
+    store = open_store(config)
     try:
         lines = explain.explain(
-            store.iter_events(["deployment", "incident", "outcome"]),
+            readable(store, ["deployment", "incident", "outcome"]),
             config.kpi_settings(),
             config.link_settings(),
             app=args.app,
@@ -222,6 +239,24 @@ def _explain(args: argparse.Namespace, config: Config) -> int:
         store.close()
     print("\n".join(lines))
     return 0
+
+
+def readable(store: Store, kinds: list[str]) -> Iterator[Event]:
+    """The stored events of ``kinds`` that a start would count: a row that cannot be read or
+    has a time outside 1970 to a year ahead is left out, with a warning naming it."""
+    now = time.time()
+
+    def skipped(row: Row, problem: object) -> None:
+        print(
+            f"warning: left out the stored {row.kind} {row.source}/{row.key}: {problem}",
+            file=sys.stderr,
+        )
+
+    for event in store.iter_events(kinds, unreadable=skipped):
+        if (problem := event_problem(event, now)) is not None:
+            skipped(Row(event.kind, event.source, event.key), problem)
+        else:
+            yield event
 
 
 def _backfill(args: argparse.Namespace, config: Config) -> int:
@@ -247,7 +282,7 @@ def _backfill(args: argparse.Namespace, config: Config) -> int:
         return 1
     out = Path(args.out)
     openmetrics = out / "kpi-backfill.om"
-    store = Store(path)
+    store = open_store(config)
     try:
         summary = backfill.backfill(
             store, config.kpi_settings(), openmetrics, start, end, step, labels
@@ -328,8 +363,14 @@ def _run(args: argparse.Namespace, config: Config) -> int:
         health.register(source.name, _source_type(config, source.name))
     if ingest is not None:
         health.register(ingest.name, "ingest", polled=True)
-    store = Store(config.store.path)
-    pipeline = Pipeline(store, config.kpi_settings(), config.link_settings(), health, shard=shard)
+    store = open_store(config)
+    try:
+        pipeline = Pipeline(
+            store, config.kpi_settings(), config.link_settings(), health, shard=shard
+        )
+    except sqlite3.DatabaseError as error:  # found while reading it: truncated, corrupt
+        store.close()
+        raise StoreError(f"{store.path}: not a usable store: {error}") from None
     try:
         server = ExporterServer(address, pipeline, ingest, basic_auth, tls, limits)
     except OSError as error:

@@ -92,6 +92,12 @@ class Defaults(Strict):
 
 class StoreConfig(Strict):
     path: str = Field("./kpi-exporter.db", description="SQLite file, relative to the working dir.")
+    max_bytes: int | None = Field(
+        None,
+        gt=0,
+        description="Largest size of the SQLite file: a write beyond it is refused as on a"
+        " full disk (pushes get 503, /readyz reports not ready) instead of filling the volume.",
+    )
 
 
 class LinkingConfig(Strict):

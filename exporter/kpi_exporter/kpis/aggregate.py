@@ -38,11 +38,11 @@ from ..exposition import (
     scalar_line,
     scalar_lines,
 )
-from ..model import Event
+from ..model import Event, finite
 from .cost import COST_DERIVATIONS, DailySpend, budget_samples
 from .families import FAMILIES, FAMILY_BY_NAME, retracted_name
 from .live import DERIVATIONS
-from .observation import Daily, Dated, Observation, Since
+from .observation import Contribution, Daily, Dated, Observation, Since
 from .observe import observe
 from .settings import KpiSettings
 from .windows import Windows
@@ -161,20 +161,42 @@ class Aggregate:
     def __post_init__(self) -> None:
         self.windows = Windows(self.settings.windows, self.settings.quantiles, self.exact_levels)
 
+    def check(self, event: Event) -> list[Contribution]:
+        """The contributions of ``event``; ValueError naming the family when one holds a
+        number the sums cannot take (not finite), or the KPI functions' own error."""
+        contributions = list(observe(event, self.settings))
+        for contribution in contributions:
+            numbers = contribution[2:] if not isinstance(contribution, Daily) else contribution[1:]
+            if not all(number is None or finite(number) for number in numbers):
+                family = contribution[0] if not isinstance(contribution, Daily) else "cost"
+                raise ValueError(f"a contribution to {family} is not a finite number")
+        return contributions
+
     def add(self, event: Event, sign: int = 1) -> None:
-        """Add (sign=1) or take out (sign=-1) the contributions of one event. An event the
-        KPI functions cannot observe raises before anything is added."""
-        observations = list(observe(event, self.settings))
+        """Add (sign=1) or take out (sign=-1) the contributions of one event: all of them or,
+        when one fails, none (:meth:`check` first, then those made are taken out again)."""
+        contributions = self.check(event)
+        key = (event.kind, event.source, event.key)
+        done = 0
+        try:
+            for contribution in contributions:
+                self._contribute(contribution, key, sign)
+                done += 1
+        except BaseException:
+            for contribution in reversed(contributions[:done]):
+                self._contribute(contribution, key, -sign)
+            raise
         self.stored[(event.source, event.kind)] += sign
-        for observation in observations:
-            if isinstance(observation, Since):
-                self._track(observation, (event.kind, event.source, event.key), sign)
-            elif isinstance(observation, Daily):
-                self.spend.add(observation, sign, self.clock())
-            elif isinstance(observation, Dated):
-                self.windows.add(observation, sign)
-            else:
-                self._record(observation, sign)
+
+    def _contribute(self, contribution: Contribution, key: Key, sign: int) -> None:
+        if isinstance(contribution, Since):
+            self._track(contribution, key, sign)
+        elif isinstance(contribution, Daily):
+            self.spend.add(contribution, sign, self.clock())
+        elif isinstance(contribution, Dated):
+            self.windows.add(contribution, sign)
+        else:
+            self._record(contribution, sign)
 
     def apply(
         self,

@@ -21,7 +21,7 @@ from ..config_base import Duration, Name, Strict
 from ..model import Event
 from ..store import SourceState
 from . import Poll, SourceError
-from .event_format import EventFormatError, parse_event
+from .event_format import DuplicateKeyError, EventFormatError, parse_event, unique_keys
 from .files import FileSource
 from .registry import SourceType, headline, listed
 
@@ -86,13 +86,20 @@ class EventsFiles(FileSource[EventsFileSource]):
             if not text:
                 continue
             try:
-                events.extend(parse_event(json.loads(text), self.name, self.ownership))
+                data = json.loads(text, object_pairs_hook=unique_keys)
+                events.extend(parse_event(data, self.name, self.ownership))
+            except DuplicateKeyError as error:
+                problems.append(f"{path}:{line_number}: {error}")
             except UnicodeDecodeError:
                 problems.append(f"{path}:{line_number}: not UTF-8 text")
             except json.JSONDecodeError as error:
                 problems.append(f"{path}:{line_number}: not valid JSON: {error.msg}")
             except EventFormatError as error:
                 problems.append(f"{path}:{line_number}: {error}")
+            except ValueError as error:  # an integer of more than 4,300 digits
+                problems.append(f"{path}:{line_number}: number out of range: {error}")
+            except RecursionError:
+                problems.append(f"{path}:{line_number}: nested too deeply")
         position = {**identity, "offset": consumed, "line": line_number, "head": head}
         return events, position, problems
 
