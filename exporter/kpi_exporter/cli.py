@@ -330,6 +330,14 @@ def _render(root: Path, check: bool, thresholds_file: str | None) -> int:
 
 def _check(config: Config) -> int:
     built = _built(config, Ownership(config), Health())
+    # A source may look at what it will read (a git source: its repository) before any poll.
+    problems = [
+        f"source {source.name}: {problem}"
+        for _, source in built
+        for problem in (source.preflight() if hasattr(source, "preflight") else [])
+    ]
+    if problems:
+        raise ConfigError(problems)
     print(f"configuration OK: {len(config.sources)} source(s), store {config.store.path}")
     # The polled sources in configuration order, then the push endpoint.
     for kind, source in sorted(built, key=lambda pair: pair[0].pushed):
