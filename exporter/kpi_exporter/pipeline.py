@@ -11,6 +11,7 @@ import logging
 import sqlite3
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
@@ -76,10 +77,15 @@ class Pipeline:
         self._changes: int | None = None
         self._saved: int | None = None
         self._last_change = time.monotonic()
+        self._unmoved: Counter[str] = Counter()  # rows that could not be quarantined
         started = time.monotonic()
         loaded = self._load_snapshot()
         self.aggregate = loaded or self._replay()
         self.from_snapshot = loaded is not None
+        # Quarantined rows (those moved, and any a read-only store kept), counted either way.
+        quarantined = Counter(self.store.quarantined())
+        quarantined.update(self._unmoved)
+        self.health.quarantined = quarantined
         self.cache = ExpositionCache(self.aggregate.exposition, self._health_exposition)
         try:
             self.cache.refresh()
@@ -160,11 +166,8 @@ class Pipeline:
             except sqlite3.Error as error:  # a read-only store: skipped, still counted
                 log.error("cannot move %d row(s) to the quarantine table: %s", len(rows), error)
                 self.health.store_error(error)
-                for row, _ in rows:
-                    self.health.quarantined[row.kind] += 1
+                self._unmoved.update(row.kind for row, _ in rows)
                 moved = False
-        for kind, count in self.store.quarantined().items():
-            self.health.quarantined[kind] += count
         return moved
 
     def _health_exposition(self, openmetrics: bool) -> Iterator[str]:

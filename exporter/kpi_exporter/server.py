@@ -330,6 +330,7 @@ class ExporterServer:
                     return
                 except sqlite3.Error as error:  # nothing was committed (one transaction)
                     log.error("ingest: the store failed: %s", error)
+                    server.pipeline.refresh()  # the error count and readiness
                     reason = store_error_reason(error)
                     message = f"the store refused the write ({reason}), nothing was stored: {error}"
                     self._json(503, {"error": message})

@@ -163,13 +163,15 @@ class Aggregate:
 
     def check(self, event: Event) -> list[Contribution]:
         """The contributions of ``event``; ValueError naming the family when one holds a
-        number the sums cannot take (not finite), or the KPI functions' own error."""
+        number the sums cannot take, or the KPI functions' own error. Sums are kept in integer
+        milliseconds (histograms) and millionths (spend): a number must stay finite scaled by
+        a million (1e308 seconds does not)."""
         contributions = list(observe(event, self.settings))
         for contribution in contributions:
-            numbers = contribution[2:] if not isinstance(contribution, Daily) else contribution[1:]
-            if not all(number is None or finite(number) for number in numbers):
-                family = contribution[0] if not isinstance(contribution, Daily) else "cost"
-                raise ValueError(f"a contribution to {family} is not a finite number")
+            numbers = contribution[1:] if isinstance(contribution, Daily) else contribution[2:]
+            if not all(number is None or finite(number * 1e6) for number in numbers):
+                family = "cost" if isinstance(contribution, Daily) else contribution[0]
+                raise ValueError(f"a contribution to {family} is too large a number for the sums")
         return contributions
 
     def add(self, event: Event, sign: int = 1) -> None:
