@@ -372,6 +372,9 @@ def _run(args: argparse.Namespace, config: Config) -> int:
     if ingest is not None:
         health.register(ingest.name, "ingest", polled=True)
     store = open_store(config)
+    if store.read_only:  # served as it is; every write answers 503 and /readyz not ready
+        reason = health.store_error(sqlite3.OperationalError(store.read_only))
+        log.error("the store %s takes no write (%s): %s", store.path, reason, store.read_only)
     try:
         pipeline = Pipeline(
             store, config.kpi_settings(), config.link_settings(), health, shard=shard

@@ -365,6 +365,7 @@ class Store:
     def __init__(self, path: str | Path, max_size: int | None = None) -> None:
         self.path = str(path)
         self.empty_file = False  # a 0-byte file was found: it starts as an empty store
+        self.read_only = ""  # why the store takes no write ("" when it does)
         self._identity: tuple[int, int] | None = None
         try:
             if self.path != ":memory:":
@@ -385,11 +386,24 @@ class Store:
                 self._conn.execute(f"PRAGMA max_page_count = {max(1, max_size // page_size)}")
             self._migrate()
             self._conn.execute("SELECT count(*) FROM changes").fetchone()
+            self.read_only = self._refuses_writes()
         except sqlite3.Error as error:
             self._conn.close()
             raise StoreError(f"{self.path}: not a usable store: {_reason(error)}") from None
         if self.path != ":memory:":
             self._identity = _identity(self.path)
+
+    def _refuses_writes(self) -> str:
+        """Why the store takes no write ("" when it does): a write rolled back at once."""
+        try:
+            self._conn.execute("BEGIN IMMEDIATE")
+            self._conn.execute(f"PRAGMA user_version = {len(MIGRATIONS)}")
+        except sqlite3.OperationalError as error:
+            return str(error)
+        finally:
+            if self._conn.in_transaction:
+                self._conn.execute("ROLLBACK")
+        return ""
 
     def check_file(self) -> None:
         """Raise :class:`StoreGone` when the store's file was deleted or replaced while open."""
@@ -459,6 +473,10 @@ class Store:
         every cursor and validator is dropped, so the sources read their whole horizon again
         and pick up the apps this shard gained; re-read events replace themselves (upsert), so
         nothing is counted twice. Returns the apps dropped."""
+        with self._lock:  # the usual case, and all a read-only store allows: nothing to do
+            row = self._conn.execute("SELECT value FROM settings WHERE name = 'shard'").fetchone()
+            if row is not None and row[0] == shard:
+                return []
         with self.transaction():
             row = self._conn.execute("SELECT value FROM settings WHERE name = 'shard'").fetchone()
             if row is not None and row[0] == shard:
