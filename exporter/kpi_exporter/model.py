@@ -12,7 +12,9 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
+from operator import attrgetter
 from typing import Any, ClassVar
 
 
@@ -372,10 +374,32 @@ def time_problem(seconds: float, now: float) -> str | None:
     return None
 
 
+def _getter(names: tuple[str, ...]) -> Callable[[Any], tuple[Any, ...]]:
+    """A function reading the fields ``names`` of an event as a tuple (in C, one call)."""
+    if len(names) > 1:
+        return attrgetter(*names)
+    if names:
+        one = attrgetter(names[0])
+        return lambda event: (one(event),)
+    return lambda event: ()
+
+
+_TIMES = {cls: _getter(names) for cls, names in _TIME_FIELDS.items()}
+_NUMBERS = {cls: _getter(names) for cls, names in _NUMBER_FIELDS.items()}
+_FINITE = 1.7976931348623157e308  # the largest float
+
+
 def event_problem(event: Event, now: float) -> str | None:
     """Why ``event`` cannot be stored or counted (None when it can), naming the field: a time
     outside 1970 to a year ahead (:func:`time_problem`), or a number that is not finite."""
     cls = type(event)
+    latest = now + AHEAD
+    # On the path of every stored event at a start: comparisons first (NaN fails them too),
+    # the field named only when one fails.
+    if all(v is None or EARLIEST <= v <= latest for v in _TIMES[cls](event)) and all(
+        v is None or -_FINITE <= v <= _FINITE for v in _NUMBERS[cls](event)
+    ):
+        return None
     for name in _TIME_FIELDS[cls]:
         value = getattr(event, name)
         if value is not None and (problem := time_problem(value, now)):
