@@ -24,6 +24,7 @@ from kpi_exporter.kpis import Aggregate
 from kpi_exporter.model import Deployment, Incident, to_json
 from kpi_exporter.ownership import Ownership
 from kpi_exporter.pipeline import Pipeline
+from kpi_exporter.scheduler import Scheduler
 from kpi_exporter.sources import Poll
 from kpi_exporter.sources.events_file import EventsFiles, EventsFileSource
 from kpi_exporter.store import SourceState, Store
@@ -279,6 +280,40 @@ def test_a_full_store_answers_503_not_ready_counted_and_loses_nothing_acknowledg
     store = Store(tmp_path / "kpi.db")
     assert stored_deployments(store) == accepted
     store.close()
+
+
+def test_a_poll_that_does_not_fit_in_a_full_store_commits_nothing_and_the_source_is_down(
+    tmp_path, config
+):
+    store = Store(tmp_path / "kpi.db", max_size=256 * 1024)
+    pipeline = Pipeline(store, clock=lambda: NOW)
+    source = events_files(tmp_path, config)
+    pipeline.health.register(source.name, "events_file")
+    scheduler = Scheduler(pipeline, [source])
+    path = tmp_path / "events.jsonl"
+    written, results = 0, list[bool]()
+    while written < 2000 and results[-1:] != [False]:
+        with path.open("a") as file:  # 20 lines of 2 KB per poll
+            for index in range(written, written + 20):
+                event = deployment(f"d{index}", finished_at=STARTED + index, version="v" * 2000)
+                file.write(json.dumps(event) + "\n")
+        written += 20
+        results.append(scheduler.poll_once(source))
+    cursor = store.state(source.name).cursor
+    stored = stored_deployments(store)
+    store.close()
+
+    # Every poll before the last fitted (20 events each); the last was refused as a whole:
+    # its 20 events are not stored and the cursor stayed where the last good poll left it,
+    # so the next poll after space is freed reads them again.
+    assert results[-1] is False and all(results[:-1]) and len(results) > 1
+    assert stored == 20 * (len(results) - 1)
+    assert json.loads(cursor or "{}")[str(path)]["line"] == stored
+    health = pipeline.health.sources[source.name]
+    assert not health.up and "database or disk is full" in health.last_error
+    assert pipeline.health.store_errors == {"full": 1}
+    assert pipeline.health.store_problem.startswith("the store cannot be written (full)")
+    assert not pipeline.health.ready()
 
 
 def test_a_store_deleted_while_running_refuses_pushes_with_503_and_reports_not_ready(tmp_path):
