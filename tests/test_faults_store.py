@@ -206,6 +206,26 @@ def test_explain_survives_poisoned_rows_and_names_them(tmp_path):
     assert "good" in result.stdout
 
 
+def test_backfill_survives_poisoned_rows_and_names_them(tmp_path):
+    poison(tmp_path / "kpi.db")
+    exporter_config(tmp_path)
+
+    result = command(
+        tmp_path, "backfill", "--config", "kpi.yml", "--out", "out",
+        "--start", "2025-11-19", "--end", "2025-11-21", "--step", "1d",
+    )  # fmt: skip
+
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr
+    assert result.stderr.count("warning: left out the stored") == 3
+    # The good deployment (2025-11-20T12:00Z) counts from the step of 2025-11-21T00:00Z
+    # (1,763,596,800 = 2025-11-20T00:00Z, + 86,400), 0 the step before.
+    text = (tmp_path / "out" / "kpi-backfill.om").read_text()
+    series = 'kpi_deployments_total{app="shop",environment="production",job="kpi-exporter",'
+    assert f'{series}team="payments"}} 0.0 1763596800\n' in text
+    assert f'{series}team="payments"}} 1.0 1763683200\n' in text
+
+
 def test_a_start_quarantines_poisoned_rows_counts_them_and_keeps_serving(tmp_path):
     poison(tmp_path / "kpi.db")
 

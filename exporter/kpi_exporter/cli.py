@@ -9,7 +9,7 @@ import sqlite3
 import sys
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
@@ -20,7 +20,6 @@ from .config import DEFAULT_PORT, Config, ConfigError, load_config
 from .connections import Limits
 from .credentials import CredentialError
 from .health import Health
-from .model import Event, event_problem
 from .ownership import Ownership
 from .pipeline import Pipeline
 from .render import bundle, reference
@@ -225,7 +224,7 @@ def _explain(args: argparse.Namespace, config: Config) -> int:
     store = open_store(config)
     try:
         lines = explain.explain(
-            readable(store, ["deployment", "incident", "outcome"]),
+            store.usable_events(_left_out, ["deployment", "incident", "outcome"]),
             config.kpi_settings(),
             config.link_settings(),
             app=args.app,
@@ -241,22 +240,11 @@ def _explain(args: argparse.Namespace, config: Config) -> int:
     return 0
 
 
-def readable(store: Store, kinds: list[str]) -> Iterator[Event]:
-    """The stored events of ``kinds`` that a start would count: a row that cannot be read or
-    has a time outside 1970 to a year ahead is left out, with a warning naming it."""
-    now = time.time()
-
-    def skipped(row: Row, problem: object) -> None:
-        print(
-            f"warning: left out the stored {row.kind} {row.source}/{row.key}: {problem}",
-            file=sys.stderr,
-        )
-
-    for event in store.iter_events(kinds, unreadable=skipped):
-        if (problem := event_problem(event, now)) is not None:
-            skipped(Row(event.kind, event.source, event.key), problem)
-        else:
-            yield event
+def _left_out(row: Row, problem: str) -> None:
+    print(
+        f"warning: left out the stored {row.kind} {row.source}/{row.key}: {problem}",
+        file=sys.stderr,
+    )
 
 
 def _backfill(args: argparse.Namespace, config: Config) -> int:
@@ -285,7 +273,7 @@ def _backfill(args: argparse.Namespace, config: Config) -> int:
     store = open_store(config)
     try:
         summary = backfill.backfill(
-            store, config.kpi_settings(), openmetrics, start, end, step, labels
+            store, config.kpi_settings(), openmetrics, start, end, step, labels, _left_out
         )
     finally:
         store.close()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -18,7 +19,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from .kpis.observation import Observation
-from .model import Change, Deployment, Event, from_json, to_json
+from .model import Change, Deployment, Event, event_problem, from_json, to_json
 
 # Versioned migrations: entry i brings the schema from version i to version i + 1.
 # Never edit a released entry; append a new one.
@@ -527,6 +528,27 @@ class Store:
                         unreadable(Row(kind, source, key), error)
                         continue
                     yield event
+
+    def usable_events(
+        self,
+        skipped: Callable[[Row, str], None],
+        kinds: Iterable[str] | None = None,
+        ordered: bool = False,
+        now: float | None = None,
+    ) -> Iterator[Event]:
+        """The stored events a start would count: a row that cannot be read or whose times
+        are outside 1970 to a year after ``now`` (see :func:`~kpi_exporter.model.event_problem`)
+        is left out and passed to ``skipped`` with the reason."""
+        now = time.time() if now is None else now
+
+        def unreadable(row: Row, error: Exception) -> None:
+            skipped(row, f"cannot be read: {error}")
+
+        for event in self.iter_events(kinds, ordered, unreadable):
+            if (problem := event_problem(event, now)) is not None:
+                skipped(Row(event.kind, event.source, event.key), problem)
+            else:
+                yield event
 
     def quarantine(self, rows: Iterable[tuple[Row, str]], now: float) -> int:
         """Move stored rows (natural key, reason) from the events to the quarantine table,
