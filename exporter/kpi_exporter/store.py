@@ -395,12 +395,13 @@ class Store:
             self._identity = _identity(self.path)
 
     def _refuses_writes(self) -> str:
-        """Why the store takes no write ("" when it does): a write rolled back at once."""
+        """Why the store takes no write ("" when it does): a write rolled back at once. A
+        store busy with another writer is not read-only: its writes will wait their turn."""
         try:
             self._conn.execute("BEGIN IMMEDIATE")
             self._conn.execute(f"PRAGMA user_version = {len(MIGRATIONS)}")
         except sqlite3.OperationalError as error:
-            return str(error)
+            return str(error) if "readonly" in str(error) else ""
         finally:
             if self._conn.in_transaction:
                 self._conn.execute("ROLLBACK")
