@@ -20,6 +20,7 @@ BENCHMARKS = (
     "benchmarks.dashboards",
     "benchmarks.rules",
     "benchmarks.render",
+    "benchmarks.config_limits",
 )
 
 

@@ -50,13 +50,14 @@ and promtool runs on each, in parallel, and the blocks are gathered in one direc
 from __future__ import annotations
 
 import heapq
+import logging
 import os
 import re
 import shutil
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from itertools import pairwise
@@ -71,7 +72,9 @@ from .kpis.families import FAMILIES, FAMILY_BY_NAME, WINDOW_FAMILIES
 from .kpis.live import DERIVATIONS
 from .model import Change, Event, Incident
 from .sources import times
-from .store import Store
+from .store import Row, Store
+
+log = logging.getLogger(__name__)
 
 Labels = tuple[str, ...]
 Values = tuple[float, ...]  # a scalar: (value,); a histogram: per-bucket counts..., sum
@@ -184,13 +187,25 @@ def steps_between(start: float, end: float, step: float) -> list[float]:
     return [first + i * step for i in range(count)]
 
 
-def replay(store: Store, settings: KpiSettings, steps: list[float]) -> History:
-    """Replay the stored events over ``steps``; the change log of every series."""
+def _log_skipped(row: Row, problem: str) -> None:
+    log.warning(
+        "backfill: left out the stored %s %s/%s: %s", row.kind, row.source, row.key, problem
+    )
+
+
+def replay(
+    store: Store,
+    settings: KpiSettings,
+    steps: list[float],
+    skipped: Callable[[Row, str], None] = _log_skipped,
+) -> History:
+    """Replay the stored events over ``steps``; the change log of every series. Rows a
+    start would quarantine are left out (see :meth:`Store.usable_events`)."""
     now = [steps[0] if steps else 0.0]
     aggregate = Aggregate(settings, lambda: now[0])
     history: History = {}
     last: dict[tuple[str, Labels], Values] = {}
-    events = store.iter_events(ordered=True)
+    events = store.usable_events(skipped, ordered=True)
     upcoming = next(events, None)
     pending: list[tuple[float, int, Event, Event]] = []  # (at, order, before, after)
     order = 0
@@ -318,14 +333,16 @@ def backfill(
     end: float,
     step: float,
     labels: Mapping[str, str] | None = None,
+    skipped: Callable[[Row, str], None] | None = None,
 ) -> Summary:
     """Write the OpenMetrics history of ``store`` from ``start`` to ``end`` to ``path``,
-    every series with ``labels`` (default ``SCRAPE_LABELS``)."""
+    every series with ``labels`` (default ``SCRAPE_LABELS``). A stored row that a start
+    would quarantine is left out and passed to ``skipped`` (default: logged)."""
     labels = SCRAPE_LABELS if labels is None else labels
     check_labels(labels)
     end = min(end, time.time())  # no sample in the future
     steps = steps_between(start, end, step)
-    history = replay(store, settings, steps)
+    history = replay(store, settings, steps, skipped or _log_skipped)
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", encoding="utf-8") as out:
         return write(history, steps, out, labels)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import signal
+import sqlite3
 import sys
 import threading
 import time
@@ -28,12 +29,13 @@ from .sharding import Shard, parse_index
 from .sources import Source, registry
 from .sources.ingest import Ingest
 from .sources.registry import SourceContext, SourceType
-from .store import Store
+from .store import Row, Store, StoreError
 from .webconfig import BasicAuth, load_web_config
 
 log = logging.getLogger("kpi_exporter")
 
 EXIT_CONFIG = 2
+EXIT_STORE = 1
 
 
 def _built(
@@ -196,6 +198,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         for problem in error.problems:
             print(f"error: {problem}", file=sys.stderr)
         return EXIT_CONFIG
+    except StoreError as error:
+        print(
+            f"error: {error} (restore a backup, or move the file away to start empty)",
+            file=sys.stderr,
+        )
+        return EXIT_STORE
+
+
+def open_store(config: Config) -> Store:
+    """The configured store; :class:`StoreError` (one line naming the file) when unusable."""
+    store = Store(config.store.path, config.store.max_bytes)
+    if store.empty_file:
+        log.warning("the store %s is an empty file (0 bytes): starting empty", store.path)
+    return store
 
 
 def _explain(args: argparse.Namespace, config: Config) -> int:
@@ -205,10 +221,10 @@ def _explain(args: argparse.Namespace, config: Config) -> int:
     if path != ":memory:" and not Path(path).is_file():
         print(f"error: no store at {path} (run the exporter first)", file=sys.stderr)
         return 1
-    store = Store(path)
+    store = open_store(config)
     try:
         lines = explain.explain(
-            store.iter_events(["deployment", "incident", "outcome"]),
+            store.usable_events(_left_out, ["deployment", "incident", "outcome"]),
             config.kpi_settings(),
             config.link_settings(),
             app=args.app,
@@ -222,6 +238,13 @@ def _explain(args: argparse.Namespace, config: Config) -> int:
         store.close()
     print("\n".join(lines))
     return 0
+
+
+def _left_out(row: Row, problem: str) -> None:
+    print(
+        f"warning: left out the stored {row.kind} {row.source}/{row.key}: {problem}",
+        file=sys.stderr,
+    )
 
 
 def _backfill(args: argparse.Namespace, config: Config) -> int:
@@ -247,10 +270,10 @@ def _backfill(args: argparse.Namespace, config: Config) -> int:
         return 1
     out = Path(args.out)
     openmetrics = out / "kpi-backfill.om"
-    store = Store(path)
+    store = open_store(config)
     try:
         summary = backfill.backfill(
-            store, config.kpi_settings(), openmetrics, start, end, step, labels
+            store, config.kpi_settings(), openmetrics, start, end, step, labels, _left_out
         )
     finally:
         store.close()
@@ -295,6 +318,14 @@ def _render(root: Path, check: bool, thresholds_file: str | None) -> int:
 
 def _check(config: Config) -> int:
     built = _built(config, Ownership(config), Health())
+    # A source may look at what it will read (a git source: its repository) before any poll.
+    problems = [
+        f"source {source.name}: {problem}"
+        for _, source in built
+        for problem in (source.preflight() if hasattr(source, "preflight") else [])
+    ]
+    if problems:
+        raise ConfigError(problems)
     print(f"configuration OK: {len(config.sources)} source(s), store {config.store.path}")
     # The polled sources in configuration order, then the push endpoint.
     for kind, source in sorted(built, key=lambda pair: pair[0].pushed):
@@ -328,8 +359,17 @@ def _run(args: argparse.Namespace, config: Config) -> int:
         health.register(source.name, _source_type(config, source.name))
     if ingest is not None:
         health.register(ingest.name, "ingest", polled=True)
-    store = Store(config.store.path)
-    pipeline = Pipeline(store, config.kpi_settings(), config.link_settings(), health, shard=shard)
+    store = open_store(config)
+    if store.read_only:  # served as it is; every write answers 503 and /readyz not ready
+        reason = health.store_error(sqlite3.OperationalError(store.read_only))
+        log.error("the store %s takes no write (%s): %s", store.path, reason, store.read_only)
+    try:
+        pipeline = Pipeline(
+            store, config.kpi_settings(), config.link_settings(), health, shard=shard
+        )
+    except sqlite3.DatabaseError as error:  # found while reading it: truncated, corrupt
+        store.close()
+        raise StoreError(f"{store.path}: not a usable store: {error}") from None
     try:
         server = ExporterServer(address, pipeline, ingest, basic_auth, tls, limits)
     except OSError as error:

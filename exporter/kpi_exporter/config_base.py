@@ -6,6 +6,7 @@ blocks, and the ``config`` package builds its source union from the source regis
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Annotated, Any, ClassVar, Self
 
@@ -21,6 +22,8 @@ from pydantic import (
 DEFAULT_PORT = 9864
 SEMVER_TAG_PATTERN = r"^v?\d+\.\d+\.\d+$"
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)?\s*$")
+# A hundred years: longer is a mistake, and threading's waits refuse timeouts past ~292 years.
+MAX_DURATION = 100 * 365.25 * 86400
 _UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, None: 1}
 
 
@@ -42,8 +45,12 @@ def parse_duration(value: Any) -> float:
         seconds = float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
     else:
         raise ValueError("expected a duration such as 30s, 5m, 48h or 7d")
-    if seconds <= 0:
-        raise ValueError("expected a duration greater than zero")
+    # Written so that NaN (which compares false to everything) is refused as well.
+    if not 0 < seconds <= MAX_DURATION:
+        raise ValueError(
+            "expected a duration greater than zero and at most 100 years"
+            + ("" if math.isfinite(seconds) else f", not {value}")
+        )
     return seconds
 
 

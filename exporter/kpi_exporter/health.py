@@ -14,6 +14,21 @@ from .exposition import scalar_lines
 from .kpis.families import EXPORTER_FAMILIES
 from .sharding import Shard
 
+STORE_ERROR_REASONS = ("full", "read-only", "gone", "failed")
+
+
+def store_error_reason(error: Exception) -> str:
+    """Why a write failed, from SQLite's error: the disk or the size limit is full, the file
+    or its directory is read-only, the file was deleted while open, or another failure."""
+    text = str(error).lower()
+    if "full" in text:
+        return "full"
+    if "readonly" in text or "read-only" in text:
+        return "read-only"
+    if "deleted" in text or "no such" in text or "disk i/o" in text:
+        return "gone"
+    return "failed"
+
 
 @dataclass(slots=True)
 class SourceHealth:
@@ -37,6 +52,11 @@ class Health:
         self.sources: dict[str, SourceHealth] = {}
         self.api_requests: Counter[tuple[str, str]] = Counter()  # (source, status code)
         self.rate_limit_remaining: dict[tuple[str, str], float] = {}  # (source, resource)
+        # Stored rows a start moved to the store's quarantine table, by kind.
+        self.quarantined: Counter[str] = Counter()
+        # Writes the store refused, by reason (see store_error).
+        self.store_errors: Counter[str] = Counter()
+        self.store_problem = ""  # the last store error while writes fail; "" once one works
 
     def register(self, name: str, type_: str, *, polled: bool = False) -> None:
         """Add a source. ``polled=True`` for push sources, which are ready from the start."""
@@ -64,7 +84,21 @@ class Health:
 
     def rejected(self, name: str, count: int) -> None:
         with self._lock:
-            self.sources[name].rejected += count
+            if name in self.sources:
+                self.sources[name].rejected += count
+
+    def store_error(self, error: Exception) -> str:
+        """Count a write the store refused; until a write succeeds (:meth:`store_ok`) the
+        exporter reports not ready. Returns the reason: full, read-only, gone or failed."""
+        reason = store_error_reason(error)
+        with self._lock:
+            self.store_errors[reason] += 1
+            self.store_problem = f"the store cannot be written ({reason}): {error}"
+        return reason
+
+    def store_ok(self) -> None:
+        with self._lock:
+            self.store_problem = ""
 
     def request(
         self,
@@ -80,9 +114,10 @@ class Health:
                 self.rate_limit_remaining[(source, resource)] = rate_limit_remaining
 
     def ready(self) -> bool:
-        """True once every source has been polled once, successfully or not."""
+        """True once every source has been polled once, successfully or not, while the store
+        takes writes."""
         with self._lock:
-            return all(source.polled for source in self.sources.values())
+            return not self.store_problem and all(s.polled for s in self.sources.values())
 
     def snapshot(self) -> list[SourceHealth]:
         with self._lock:
@@ -120,6 +155,12 @@ class Health:
             for (source_name, resource), value in sorted(self.rate_limit_remaining.items()):
                 series["kpi_exporter_api_rate_limit_remaining"].append(
                     ((source_name, resource), value)
+                )
+            for kind, count in sorted(self.quarantined.items()):
+                series["kpi_exporter_events_quarantined"].append(((kind,), count))
+            for reason in STORE_ERROR_REASONS:
+                series["kpi_exporter_store_errors_total"].append(
+                    ((reason,), self.store_errors[reason])
                 )
         for (source_name, kind), count in sorted(stored.items()):
             series["kpi_exporter_events_stored"].append(((source_name, kind), count))

@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
+from collections.abc import Callable
 from dataclasses import dataclass
+from operator import attrgetter
 from typing import Any, ClassVar
 
 
@@ -324,6 +327,88 @@ _FIELD_TYPES: dict[type[Any], dict[str, tuple[type[Any], ...]]] = {
     cls: {field.name: _types(str(field.type)) for field in dataclasses.fields(cls)}
     for cls in EVENT_TYPES.values()
 }
+
+
+EARLIEST = 0.0
+"""The earliest time an event may carry: 1970-01-01T00:00:00Z (epoch 0)."""
+AHEAD = 366 * 86400.0
+"""How far past "now" an event's time may be: a year (and a day), for clocks that are off and
+events scheduled ahead; anything later is a unit mistake (milliseconds sent as seconds)."""
+
+# Per event type: its time fields (epoch seconds) and its other numbers.
+_TIME_FIELDS: dict[type[Any], tuple[str, ...]] = {
+    cls: tuple(
+        name
+        for name, types in _FIELD_TYPES[cls].items()
+        if float in types and (name.endswith("_at") or name == "day")
+    )
+    for cls in EVENT_TYPES.values()
+}
+_NUMBER_FIELDS: dict[type[Any], tuple[str, ...]] = {
+    cls: tuple(
+        name
+        for name, types in _FIELD_TYPES[cls].items()
+        if float in types and name not in _TIME_FIELDS[cls]
+    )
+    for cls in EVENT_TYPES.values()
+}
+
+
+def finite(value: float) -> bool:
+    """Whether a number is finite as a float (an integer too large for one is not)."""
+    try:
+        return math.isfinite(value)
+    except OverflowError:
+        return False
+
+
+def time_problem(seconds: float, now: float) -> str | None:
+    """Why ``seconds`` cannot be an event's time (None when it can): before 1970, more than
+    :data:`AHEAD` after ``now``, or not a finite number."""
+    if not finite(seconds):
+        return "not a finite number of seconds"
+    if seconds < EARLIEST:
+        return f"{seconds:.15g} is before 1970-01-01 (epoch 0)"
+    if seconds > now + AHEAD:
+        return f"{seconds:.15g} is more than a year ahead of now (milliseconds for seconds?)"
+    return None
+
+
+def _getter(names: tuple[str, ...]) -> Callable[[Any], tuple[Any, ...]]:
+    """A function reading the fields ``names`` of an event as a tuple (in C, one call)."""
+    if len(names) > 1:
+        return attrgetter(*names)
+    if names:
+        one = attrgetter(names[0])
+        return lambda event: (one(event),)
+    return lambda event: ()
+
+
+_TIMES = {cls: _getter(names) for cls, names in _TIME_FIELDS.items()}
+_NUMBERS = {cls: _getter(names) for cls, names in _NUMBER_FIELDS.items()}
+_FINITE = 1.7976931348623157e308  # the largest float
+
+
+def event_problem(event: Event, now: float) -> str | None:
+    """Why ``event`` cannot be stored or counted (None when it can), naming the field: a time
+    outside 1970 to a year ahead (:func:`time_problem`), or a number that is not finite."""
+    cls = type(event)
+    latest = now + AHEAD
+    # On the path of every stored event at a start: comparisons first (NaN fails them too),
+    # the field named only when one fails.
+    if all(v is None or EARLIEST <= v <= latest for v in _TIMES[cls](event)) and all(
+        v is None or -_FINITE <= v <= _FINITE for v in _NUMBERS[cls](event)
+    ):
+        return None
+    for name in _TIME_FIELDS[cls]:
+        value = getattr(event, name)
+        if value is not None and (problem := time_problem(value, now)):
+            return f"field '{name}': {problem}"
+    for name in _NUMBER_FIELDS[cls]:
+        value = getattr(event, name)
+        if value is not None and not finite(value):
+            return f"field '{name}': not a finite number"
+    return None
 
 
 def to_json(event: Event) -> str:

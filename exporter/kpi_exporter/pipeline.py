@@ -8,9 +8,12 @@ the exposition once; scrapes serve that rendering until the next refresh.
 from __future__ import annotations
 
 import logging
+import sqlite3
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 from . import page, snapshot
 from .exposition import ExpositionCache
@@ -19,19 +22,19 @@ from .kpis import Aggregate, KpiSettings
 from .kpis.aggregate import retractions
 from .kpis.families import FAMILY_BY_NAME
 from .linking import LinkSettings, relink
-from .model import Change, Event
+from .model import Change, Event, event_problem
 from .page import headlines
 from .page.headlines import Headlines
 from .sharding import Shard
 from .shipping import reship, store_change
 from .sources import Poll
-from .store import Store, Transaction
+from .store import Row, Store, Transaction
 
 log = logging.getLogger(__name__)
 
 
-def _skip_row(what: str, error: Exception) -> None:
-    log.error("skipped a stored row that cannot be read (%s): %s", what, error)
+def _skip_retraction(family: str, error: Exception) -> None:
+    log.error("skipped a stored retraction that cannot be read (%s): %s", family, error)
 
 
 class Pipeline:
@@ -74,10 +77,15 @@ class Pipeline:
         self._changes: int | None = None
         self._saved: int | None = None
         self._last_change = time.monotonic()
+        self._unmoved: Counter[str] = Counter()  # rows that could not be quarantined
         started = time.monotonic()
         loaded = self._load_snapshot()
         self.aggregate = loaded or self._replay()
         self.from_snapshot = loaded is not None
+        # Quarantined rows (those moved, and any a read-only store kept), counted either way.
+        quarantined = Counter(self.store.quarantined())
+        quarantined.update(self._unmoved)
+        self.health.quarantined = quarantined
         self.cache = ExpositionCache(self.aggregate.exposition, self._health_exposition)
         try:
             self.cache.refresh()
@@ -118,39 +126,77 @@ class Pipeline:
         return loaded
 
     def _replay(self) -> Aggregate:
-        """The sums of every stored event and retraction. A row that cannot be read or
-        observed is logged and skipped: it must not stop the start."""
+        """The sums of every stored event and retraction. A row that cannot be read, has a
+        time outside 1970 to a year ahead or cannot be counted is quarantined: logged, moved
+        out of the events (see :meth:`Store.quarantine`) and counted; it never stops the start."""
         aggregate = Aggregate(self.kpi, self._clock, exact_levels=self.shard.exact_levels)
         before = self.store.change_count()
-        for event in self.store.iter_events(unreadable=_skip_row):
-            try:
-                aggregate.add(event)
-            except Exception as error:
-                _skip_row(f"{event.kind} {event.source}/{event.key}", error)
-        for observation, times in self.store.retractions(unreadable=_skip_row):
+        poisoned: list[tuple[Row, str]] = []
+
+        def unreadable(row: Row, error: Exception) -> None:
+            poisoned.append((row, f"cannot be read: {error}"))
+
+        now = self._clock()
+        for event in self.store.iter_events(unreadable=unreadable):
+            problem = event_problem(event, now)
+            if problem is None:
+                try:
+                    aggregate.add(event)  # all of its contributions or none
+                except Exception as error:
+                    problem = f"cannot be counted: {error}"
+            if problem is not None:
+                poisoned.append((Row(event.kind, event.source, event.key), problem))
+        for observation, times in self.store.retractions(unreadable=_skip_retraction):
             if observation.family in FAMILY_BY_NAME:  # a family since renamed is not shown
                 aggregate.retract(observation, times)
-        after = self.store.change_count()
-        self._changes = after if after == before else None
+        unchanged = self.store.change_count() == before  # nobody else wrote meanwhile
+        moved = self._quarantine(poisoned, now)
+        self._changes = self.store.change_count() if unchanged and moved else None
         return aggregate
+
+    def _quarantine(self, rows: list[tuple[Row, str]], now: float) -> bool:
+        """Log, move to the quarantine table and count the stored rows a start skipped;
+        False when they could not be moved (they stay where they are, skipped)."""
+        moved = True
+        for row, reason in rows:
+            log.error("quarantined the stored %s %s/%s: %s", row.kind, row.source, row.key, reason)
+        if rows:
+            try:
+                self.store.quarantine(rows, now)
+            except sqlite3.Error as error:  # a read-only store: skipped, still counted
+                log.error("cannot move %d row(s) to the quarantine table: %s", len(rows), error)
+                self.health.store_error(error)
+                self._unmoved.update(row.kind for row, _ in rows)
+                moved = False
+        return moved
 
     def _health_exposition(self, openmetrics: bool) -> Iterator[str]:
         return self.health.exposition(self.aggregate.stored, openmetrics)
 
     def record(self, source: str, poll: Poll) -> int:
         """Store one poll atomically; return how many stored events changed."""
-        with self._lock:
+        refused = 0
+        with self._lock, self._store_errors():
             with self.store.transaction() as tx:
                 before = self.store.change_count()
+                now = self._clock()
                 for event in poll.events:
-                    if self.shard.keeps(event):
-                        tx.upsert(self._merge(tx, event))
+                    if not self.shard.keeps(event):
+                        continue
+                    problem = event_problem(event, now)
+                    if problem is not None:  # one bad event must not spoil the poll
+                        log.warning("%s: refused %s %s: %s", source, event.kind, event.key, problem)
+                        refused += 1
+                        continue
+                    tx.upsert(self._merge(tx, event))
                 touched = [e for pair in tx.changes() for e in pair if e is not None]
                 reship(touched, tx, self.kpi)
                 relink(tx, touched, self.kpi, self.linking)
                 tx.set_cursor(source, poll.cursor)
                 tx.set_validators(source, poll.validators)
                 changes = tx.changes()
+                for _, new in changes:  # nothing committed that the sums cannot take
+                    self.aggregate.check(new)
                 retracted = retractions(changes, self.kpi)
                 tx.add_retractions(retracted)
                 after = self.store.change_count()
@@ -159,7 +205,21 @@ class Pipeline:
             self._changes = after if self._changes == before else None
             if changes:
                 self._last_change = time.monotonic()
+        if refused:
+            self.health.rejected(source, refused)
         return len(changes)
+
+    @contextmanager
+    def _store_errors(self) -> Iterator[None]:
+        """Count a write the store refuses (full, read-only, deleted) and report not ready
+        until one succeeds again; the error goes on (nothing was committed)."""
+        try:
+            yield
+        except sqlite3.Error as error:
+            reason = self.health.store_error(error)
+            log.error("the store refused a write (%s): %s", reason, error)
+            raise
+        self.health.store_ok()
 
     def save_snapshot(self) -> bool:
         """Save the sums into the store (see :mod:`kpi_exporter.snapshot`), unless they are

@@ -26,6 +26,7 @@ from typing import Any
 
 from . import __version__, page
 from .connections import BUSY, IDLE, READING, Connections, Limits
+from .health import store_error_reason
 from .pipeline import Pipeline
 from .sources import Poll, registry  # noqa: F401  (before ingest: see below)
 from .sources.ingest import (
@@ -281,7 +282,8 @@ class ExporterServer:
                     self._send(HTTPStatus.OK, b"ready\n", "text/plain; charset=utf-8")
                     return
                 waiting = [s.name for s in health.snapshot() if not s.polled]
-                body = f"not ready: not polled yet: {', '.join(waiting)}\n".encode()
+                problem = health.store_problem or f"not polled yet: {', '.join(waiting)}"
+                body = f"not ready: {problem}\n".encode()
                 self._send(HTTPStatus.SERVICE_UNAVAILABLE, body, "text/plain; charset=utf-8")
 
             def _ingest(self, path: str) -> None:
@@ -328,7 +330,10 @@ class ExporterServer:
                     return
                 except sqlite3.Error as error:  # nothing was committed (one transaction)
                     log.error("ingest: the store failed: %s", error)
-                    self._json(503, {"error": f"the store failed, nothing was stored: {error}"})
+                    server.pipeline.refresh()  # the error count and readiness
+                    reason = store_error_reason(error)
+                    message = f"the store refused the write ({reason}), nothing was stored: {error}"
+                    self._json(503, {"error": message})
                     return
                 except Exception as error:  # an answer rather than a dropped connection
                     log.error("ingest: failed: %r", error)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -18,7 +19,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from .kpis.observation import Observation
-from .model import Change, Deployment, Event, from_json, to_json
+from .model import Change, Deployment, Event, event_problem, from_json, to_json
 
 # Versioned migrations: entry i brings the schema from version i to version i + 1.
 # Never edit a released entry; append a new one.
@@ -121,7 +122,38 @@ MIGRATIONS: tuple[str, ...] = (
     ) WITHOUT ROWID;
     CREATE INDEX pushes_by_time ON pushes (sent_at);
     """,
+    # Stored rows that cannot be read or counted (written by an older version, edited by
+    # hand): moved out of the events at a start, kept as they were with the reason, so that
+    # one row never stops a start again and nothing is deleted (see Store.quarantine).
+    """
+    CREATE TABLE quarantine (
+        kind TEXT NOT NULL,
+        source TEXT NOT NULL,
+        key TEXT NOT NULL,
+        app TEXT NOT NULL,
+        time REAL,
+        payload TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        quarantined_at REAL NOT NULL,
+        PRIMARY KEY (kind, source, key)
+    ) WITHOUT ROWID;
+    """,
 )
+
+
+def _reason(error: Exception) -> str:
+    if isinstance(error, OSError):
+        return error.strerror or str(error)
+    return str(error)
+
+
+def _identity(path: str) -> tuple[int, int] | None:
+    """(device, inode) of the file at ``path``; None when there is none."""
+    try:
+        stat = Path(path).stat()
+    except OSError:
+        return None
+    return (stat.st_dev, stat.st_ino)
 
 
 def statements(script: str) -> Iterator[str]:
@@ -174,6 +206,14 @@ class Snapshot:
     fingerprint: str
     state: bytes
     store_changes: int
+
+
+class Row(NamedTuple):
+    """The natural key of a stored row."""
+
+    kind: str
+    source: str
+    key: str
 
 
 EventChange = tuple[Event | None, Event]
@@ -307,21 +347,70 @@ class Transaction:
         return result
 
 
-class Store:
-    """One SQLite file in WAL mode, shared by the poll threads and the ingest endpoint."""
+class StoreError(Exception):
+    """A store that cannot be opened or used; the message names the file (one line)."""
 
-    def __init__(self, path: str | Path) -> None:
+
+class StoreGone(sqlite3.OperationalError):
+    """The store's file was deleted or replaced while open: a write would land in a file
+    nobody can open again, so it is refused."""
+
+
+class Store:
+    """One SQLite file in WAL mode, shared by the poll threads and the ingest endpoint.
+
+    ``max_size`` (bytes) bounds the file (``PRAGMA max_page_count``): a write beyond it fails
+    as a full disk would, and commits nothing. Opening raises :class:`StoreError`, one line
+    naming the file, when the file is not a store, cannot be opened or its directory made."""
+
+    def __init__(self, path: str | Path, max_size: int | None = None) -> None:
         self.path = str(path)
+        self.empty_file = False  # a 0-byte file was found: it starts as an empty store
+        self.read_only = ""  # why the store takes no write ("" when it does)
+        self._identity: tuple[int, int] | None = None
+        try:
+            if self.path != ":memory:":
+                Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+                self.empty_file = Path(self.path).is_file() and Path(self.path).stat().st_size == 0
+            self._lock = threading.RLock()
+            self._conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        except (OSError, sqlite3.Error) as error:
+            raise StoreError(f"{self.path}: cannot open the store: {_reason(error)}") from None
+        try:
+            self._conn.execute("PRAGMA journal_mode=WAL")
+            # NORMAL is durable against a killed process (the WAL survives); only an OS crash
+            # may lose the last transaction, which the next poll fetches again.
+            self._conn.execute("PRAGMA synchronous=NORMAL")
+            self._conn.execute("PRAGMA busy_timeout=5000")
+            if max_size is not None:
+                (page_size,) = self._conn.execute("PRAGMA page_size").fetchone()
+                self._conn.execute(f"PRAGMA max_page_count = {max(1, max_size // page_size)}")
+            self._migrate()
+            self._conn.execute("SELECT count(*) FROM changes").fetchone()
+            self.read_only = self._refuses_writes()
+        except sqlite3.Error as error:
+            self._conn.close()
+            raise StoreError(f"{self.path}: not a usable store: {_reason(error)}") from None
         if self.path != ":memory:":
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        self._lock = threading.RLock()
-        self._conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
-        self._conn.execute("PRAGMA journal_mode=WAL")
-        # NORMAL is durable against a killed process (the WAL survives); only an OS crash
-        # may lose the last transaction, which the next poll fetches again.
-        self._conn.execute("PRAGMA synchronous=NORMAL")
-        self._conn.execute("PRAGMA busy_timeout=5000")
-        self._migrate()
+            self._identity = _identity(self.path)
+
+    def _refuses_writes(self) -> str:
+        """Why the store takes no write ("" when it does): a write rolled back at once. A
+        store busy with another writer is not read-only: its writes will wait their turn."""
+        try:
+            self._conn.execute("BEGIN IMMEDIATE")
+            self._conn.execute(f"PRAGMA user_version = {len(MIGRATIONS)}")
+        except sqlite3.OperationalError as error:
+            return str(error) if "readonly" in str(error) else ""
+        finally:
+            if self._conn.in_transaction:
+                self._conn.execute("ROLLBACK")
+        return ""
+
+    def check_file(self) -> None:
+        """Raise :class:`StoreGone` when the store's file was deleted or replaced while open."""
+        if self._identity is not None and _identity(self.path) != self._identity:
+            raise StoreGone(f"{self.path} was deleted or replaced while the exporter ran")
 
     @property
     def schema_version(self) -> int:
@@ -355,10 +444,13 @@ class Store:
             self._conn.execute("BEGIN IMMEDIATE")
             try:
                 yield Transaction(self._conn)
+                self.check_file()
+                self._conn.execute("COMMIT")
             except BaseException:
-                self._conn.execute("ROLLBACK")
+                # SQLite may have rolled back already (a full disk does that).
+                if self._conn.in_transaction:
+                    self._conn.execute("ROLLBACK")
                 raise
-            self._conn.execute("COMMIT")
 
     def state(self, source: str) -> SourceState:
         """The cursor and validators a source resumes from."""
@@ -383,6 +475,10 @@ class Store:
         every cursor and validator is dropped, so the sources read their whole horizon again
         and pick up the apps this shard gained; re-read events replace themselves (upsert), so
         nothing is counted twice. Returns the apps dropped."""
+        with self._lock:  # the usual case, and all a read-only store allows: nothing to do
+            row = self._conn.execute("SELECT value FROM settings WHERE name = 'shard'").fetchone()
+            if row is not None and row[0] == shard:
+                return []
         with self.transaction():
             row = self._conn.execute("SELECT value FROM settings WHERE name = 'shard'").fetchone()
             if row is not None and row[0] == shard:
@@ -405,33 +501,80 @@ class Store:
         self,
         kinds: Iterable[str] | None = None,
         ordered: bool = False,
-        unreadable: Callable[[str, Exception], None] | None = None,
+        unreadable: Callable[[Row, Exception], None] | None = None,
     ) -> Iterator[Event]:
         """Every stored event (of ``kinds``), read in batches to keep memory flat;
         ``ordered``: oldest ``time`` first (SQLite sorts, spilling to disk if needed).
-        ``unreadable``: called with a row's kind and the error for a row that cannot be
-        decoded, which is then skipped (without it, the error is raised)."""
+        ``unreadable``: called with a row's natural key and the error for a row that cannot
+        be decoded, which is then skipped (without it, the error is raised)."""
         order = " ORDER BY time, kind, source, key" if ordered else ""
+        columns = "kind, source, key, payload"
         with self._lock:
             if kinds is None:
-                cursor = self._conn.execute(f"SELECT kind, payload FROM events{order}")
+                cursor = self._conn.execute(f"SELECT {columns} FROM events{order}")
             else:
                 wanted = sorted(set(kinds))
                 marks = ",".join("?" * len(wanted))
                 cursor = self._conn.execute(
-                    f"SELECT kind, payload FROM events WHERE kind IN ({marks}){order}", wanted
+                    f"SELECT {columns} FROM events WHERE kind IN ({marks}){order}", wanted
                 )
             while batch := cursor.fetchmany(5000):
-                for kind, payload in batch:
+                for kind, source, key, payload in batch:
                     if unreadable is None:
                         yield from_json(kind, payload)
                         continue
                     try:
                         event = from_json(kind, payload)
                     except Exception as error:  # a poison row must not stop a start
-                        unreadable(kind, error)
+                        unreadable(Row(kind, source, key), error)
                         continue
                     yield event
+
+    def usable_events(
+        self,
+        skipped: Callable[[Row, str], None],
+        kinds: Iterable[str] | None = None,
+        ordered: bool = False,
+        now: float | None = None,
+    ) -> Iterator[Event]:
+        """The stored events a start would count: a row that cannot be read or whose times
+        are outside 1970 to a year after ``now`` (see :func:`~kpi_exporter.model.event_problem`)
+        is left out and passed to ``skipped`` with the reason."""
+        now = time.time() if now is None else now
+
+        def unreadable(row: Row, error: Exception) -> None:
+            skipped(row, f"cannot be read: {error}")
+
+        for event in self.iter_events(kinds, ordered, unreadable):
+            if (problem := event_problem(event, now)) is not None:
+                skipped(Row(event.kind, event.source, event.key), problem)
+            else:
+                yield event
+
+    def quarantine(self, rows: Iterable[tuple[Row, str]], now: float) -> int:
+        """Move stored rows (natural key, reason) from the events to the quarantine table,
+        as they are, in one transaction; the number moved."""
+        moved = 0
+        with self.transaction():
+            for row, reason in rows:
+                cursor = self._conn.execute(
+                    "INSERT OR REPLACE INTO quarantine"
+                    " (kind, source, key, app, time, payload, reason, quarantined_at)"
+                    " SELECT kind, source, key, app, time, payload, ?, ? FROM events"
+                    " WHERE kind = ? AND source = ? AND key = ?",
+                    (reason, now, *row),
+                )
+                self._conn.execute(
+                    "DELETE FROM events WHERE kind = ? AND source = ? AND key = ?", row
+                )
+                moved += cursor.rowcount
+        return moved
+
+    def quarantined(self) -> dict[str, int]:
+        """How many rows the quarantine holds, by kind."""
+        with self._lock:
+            rows = self._conn.execute("SELECT kind, count(*) FROM quarantine GROUP BY kind")
+            return {str(kind): int(count) for kind, count in rows}
 
     def change_count(self) -> int:
         """The change counter: bumped by every write to the events or the retractions."""

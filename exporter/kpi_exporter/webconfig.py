@@ -16,7 +16,7 @@ from typing import Literal
 import bcrypt
 from pydantic import Field, field_validator
 
-from .config import ConfigError, Strict, parse_yaml_model
+from .config import ConfigError, Strict, parse_yaml_model, read_config_text
 
 # $2a$, $2b$ or $2y$ (htpasswd), a two-digit cost, 22 characters of salt and 31 of hash.
 BCRYPT_HASH = re.compile(r"\$2[aby]\$(0[4-9]|[12][0-9]|3[01])\$[./A-Za-z0-9]{53}")
@@ -136,10 +136,5 @@ def decoy_cost(users: dict[str, str]) -> int:
 
 def load_web_config(path: str | Path) -> tuple[WebConfig, Path]:
     file = Path(path)
-    try:
-        text = file.read_text(encoding="utf-8")
-    except OSError as error:
-        raise ConfigError(
-            [f"{file}: cannot read the web configuration: {error.strerror}"]
-        ) from None
+    text = read_config_text(file, "the web configuration")
     return parse_yaml_model(text, str(file), WebConfig), file.resolve().parent

@@ -30,7 +30,7 @@ from ..kpis.settings import DEFAULT_PRODUCTION_PATTERN, Budget, KpiSettings, env
 from ..linking import LinkSettings
 from ..sources import registry
 from ..sources.registry import SourceSettings
-from .loading import Path_, format_path, no_inline_secrets, parse_yaml_model
+from .loading import MAX_BYTES, Path_, format_path, no_inline_secrets, parse_yaml_model
 
 # The type of each source entry: a union tagged by ``type`` over the registered models.
 SOURCE_TYPES = tuple(kind.name for kind in registry.TYPES)
@@ -69,6 +69,7 @@ __all__ = [
     "parse_config",
     "parse_duration",
     "parse_yaml_model",
+    "read_config_text",
 ]
 
 
@@ -92,6 +93,12 @@ class Defaults(Strict):
 
 class StoreConfig(Strict):
     path: str = Field("./kpi-exporter.db", description="SQLite file, relative to the working dir.")
+    max_bytes: int | None = Field(
+        None,
+        gt=0,
+        description="Largest size of the SQLite file: a write beyond it is refused as on a"
+        " full disk (pushes get 503, /readyz reports not ready) instead of filling the volume.",
+    )
 
 
 class LinkingConfig(Strict):
@@ -286,6 +293,23 @@ def json_schema_text() -> str:
     return json.dumps(json_schema(), indent=2, sort_keys=True) + "\n"
 
 
+def read_config_text(file: Path, what: str) -> str:
+    """The text of a configuration file, bounded in size; ConfigError naming the file when
+    it cannot be read, is too large or is not UTF-8."""
+    try:
+        with file.open("rb") as opened:
+            data = opened.read(MAX_BYTES + 1)
+    except OSError as error:
+        raise ConfigError([f"{file}: cannot read {what}: {error.strerror}"]) from None
+    if len(data) > MAX_BYTES:
+        raise ConfigError([f"{file}: larger than {MAX_BYTES // 2**20} MiB"])
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = data[: error.start].count(b"\n") + 1
+        raise ConfigError([f"{file}:{line}: not UTF-8 text (byte {error.start})"]) from None
+
+
 def parse_config(text: str, filename: str = "<config>") -> Config:
     """Validate configuration text; raise :class:`ConfigError` naming every bad key and line."""
     return parse_yaml_model(text, filename, Config, no_inline_secrets, frozenset(SOURCE_TYPES))
@@ -294,9 +318,6 @@ def parse_config(text: str, filename: str = "<config>") -> Config:
 def load_config(path: str | Path) -> Config:
     """Read and validate the configuration file at ``path``."""
     file = Path(path)
-    try:
-        text = file.read_text(encoding="utf-8")
-    except OSError as error:
-        raise ConfigError([f"{file}: cannot read the configuration: {error.strerror}"]) from None
+    text = read_config_text(file, "the configuration")
     config = parse_config(text, str(file))
     return config.model_copy(update={"base_dir": file.resolve().parent})

@@ -42,13 +42,15 @@ from ..model import Event
 from .cost import COST_DERIVATIONS, DailySpend, budget_samples
 from .families import FAMILIES, FAMILY_BY_NAME, retracted_name
 from .live import DERIVATIONS
-from .observation import Daily, Dated, Observation, Since
+from .observation import Contribution, Daily, Dated, Observation, Since
 from .observe import observe
 from .settings import KpiSettings
 from .windows import Windows
 
 Labels = tuple[str, ...]
 Key = tuple[str, str, str]  # an event's natural key: (kind, source, key)
+LARGEST = 1e300
+"""The largest magnitude of a number the sums take (see :meth:`Aggregate.check`)."""
 
 
 @dataclass(slots=True)
@@ -161,20 +163,48 @@ class Aggregate:
     def __post_init__(self) -> None:
         self.windows = Windows(self.settings.windows, self.settings.quantiles, self.exact_levels)
 
-    def add(self, event: Event, sign: int = 1) -> None:
-        """Add (sign=1) or take out (sign=-1) the contributions of one event. An event the
-        KPI functions cannot observe raises before anything is added."""
-        observations = list(observe(event, self.settings))
-        self.stored[(event.source, event.kind)] += sign
-        for observation in observations:
-            if isinstance(observation, Since):
-                self._track(observation, (event.kind, event.source, event.key), sign)
-            elif isinstance(observation, Daily):
-                self.spend.add(observation, sign, self.clock())
-            elif isinstance(observation, Dated):
-                self.windows.add(observation, sign)
+    def check(self, event: Event) -> list[Contribution]:
+        """The contributions of ``event``; ValueError naming the family when one holds a
+        number the sums cannot take, or the KPI functions' own error. Sums are kept in integer
+        milliseconds (histograms) and millionths (spend): a number must stay within
+        :data:`LARGEST`, finite once scaled by a million (1e308 seconds is not)."""
+        contributions = list(observe(event, self.settings))
+        for contribution in contributions:
+            # Comparisons, not math.isfinite: on the path of every stored event at a start;
+            # NaN compares false, and so is refused too.
+            numbers: tuple[float | None, ...]
+            if isinstance(contribution, Daily):
+                family, numbers = "cost", (contribution.day, contribution.amount)
             else:
-                self._record(observation, sign)
+                family, numbers = contribution[0], contribution[2:]
+            for number in numbers:
+                if number is not None and not -LARGEST <= number <= LARGEST:
+                    raise ValueError(
+                        f"a contribution to {family} is too large a number for the sums"
+                    )
+        return contributions
+
+    def add(self, event: Event, sign: int = 1) -> None:
+        """Add (sign=1) or take out (sign=-1) the contributions of one event: all of them or,
+        when one fails, none (:meth:`check` first, then those made are taken out again)."""
+        self._contribute(self.check(event), (event.kind, event.source, event.key), sign)
+        self.stored[(event.source, event.kind)] += sign
+
+    def _contribute(self, contributions: list[Contribution], key: Key, sign: int) -> None:
+        done = 0
+        try:
+            for done, contribution in enumerate(contributions):  # noqa: B007 (read on error)
+                if isinstance(contribution, Since):
+                    self._track(contribution, key, sign)
+                elif isinstance(contribution, Daily):
+                    self.spend.add(contribution, sign, self.clock())
+                elif isinstance(contribution, Dated):
+                    self.windows.add(contribution, sign)
+                else:
+                    self._record(contribution, sign)
+        except BaseException:
+            self._contribute(contributions[done - 1 :: -1] if done else [], key, -sign)
+            raise
 
     def apply(
         self,

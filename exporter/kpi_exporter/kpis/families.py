@@ -778,6 +778,20 @@ EXPORTER_FAMILIES: tuple[Family, ...] = (
         "Events in the store, by source and kind (outcome: derived deployment outcomes).",
         ("source", "kind"),
     ),
+    Family(
+        "kpi_exporter_events_quarantined",
+        "gauge",
+        "Stored rows a start could not read or count (a time outside 1970 to a year ahead, a"
+        " broken row), moved to the store's quarantine table and left out of every KPI.",
+        ("kind",),
+    ),
+    Family(
+        "kpi_exporter_store_errors_total",
+        "counter",
+        "Writes the store refused since the exporter started, by reason: full (disk or"
+        " store.max_size), read-only, gone (the file was deleted), failed (anything else).",
+        ("reason",),
+    ),
 )
 
 EXPORTER_FAMILY_BY_NAME: dict[str, Family] = {family.name: family for family in EXPORTER_FAMILIES}

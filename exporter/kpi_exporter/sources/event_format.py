@@ -8,20 +8,66 @@ does not silently lose data. The full reference is in ``docs/events.md``.
 
 from __future__ import annotations
 
+import time
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictFloat,
+    StrictInt,
+    TypeAdapter,
+    ValidationError,
+)
+from pydantic_core import PydanticCustomError
 
-from ..model import Change, Deployment, Event, Incident
+from ..model import Change, Deployment, Event, Incident, time_problem
 from ..ownership import Ownership
 
 Id = Annotated[str, Field(min_length=1, max_length=200)]
-Label = Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[^\x00-\x1f]+$")]
+# No control characters (C0, DEL, C1) and no bidirectional controls, which would make a
+# label read differently from what it holds (a dashboard showing "ppa" for "app").
+LABEL_PATTERN = r"^[^\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]+$"
+Label = Annotated[str, Field(min_length=1, max_length=100, pattern=LABEL_PATTERN)]
+
+
+def _bounded(value: datetime | float) -> datetime | float:
+    """A time from 1970 to a year ahead (see :func:`~kpi_exporter.model.time_problem`)."""
+    seconds = value.timestamp() if isinstance(value, datetime) else float(value)
+    problem = time_problem(seconds, time.time())
+    if problem is not None:
+        raise PydanticCustomError("time_range", problem)
+    return value
+
+
+# RFC 3339 text or epoch seconds: a JSON number (true is not one), bounded.
+Time = Annotated[AwareDatetime | StrictFloat, AfterValidator(_bounded)]
 
 
 class EventFormatError(ValueError):
     """A JSON event that cannot be used; the message names the field."""
+
+
+class DuplicateKeyError(ValueError):
+    """A JSON object that names the same key twice."""
+
+
+def unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """``object_pairs_hook`` of :func:`json.loads` refusing a key given twice: JSON leaves it
+    undefined, and keeping the last one silently drops the first value."""
+    data = dict(pairs)
+    if len(data) < len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise DuplicateKeyError(f"duplicate key '{key}'")
+            seen.add(key)
+    return data
 
 
 class _Strict(BaseModel):
@@ -39,26 +85,26 @@ class _Owned(_Strict):
 
 class ChangeIn(_Strict):
     id: Id
-    first_commit_at: AwareDatetime | float
-    merged_at: AwareDatetime | float | None = None
-    opened_at: AwareDatetime | float | None = None
-    first_review_at: AwareDatetime | float | None = None
-    size_lines: int | None = Field(None, ge=0)
+    first_commit_at: Time
+    merged_at: Time | None = None
+    opened_at: Time | None = None
+    first_review_at: Time | None = None
+    size_lines: StrictInt | None = Field(None, ge=0)
     # Whether someone other than its author reviewed or approved it before the merge.
-    reviewed: bool = True
+    reviewed: StrictBool = True
 
 
 class DeploymentIn(_Owned):
     type: Literal["deployment"]
     id: Id
     environment: Label = "production"
-    finished_at: AwareDatetime | float
-    started_at: AwareDatetime | float | None = None
+    finished_at: Time
+    started_at: Time | None = None
     status: Literal["success", "failure"] = "success"
     version: str = ""
     commit: str = ""
     change_type: Literal["normal", "hotfix", "rollback"] = "normal"
-    failed: bool = False
+    failed: StrictBool = False
     changes: list[ChangeIn] = Field(default_factory=list, max_length=10_000)
 
 
@@ -67,18 +113,18 @@ class IncidentIn(_Owned):
     id: Id
     severity: Label = "unknown"
     environment: Label = "production"
-    started_at: AwareDatetime | float
-    detected_at: AwareDatetime | float | None = None
-    acknowledged_at: AwareDatetime | float | None = None
-    resolved_at: AwareDatetime | float | None = None
-    impact_started_at: AwareDatetime | float | None = None
+    started_at: Time
+    detected_at: Time | None = None
+    acknowledged_at: Time | None = None
+    resolved_at: Time | None = None
+    impact_started_at: Time | None = None
     deployment: str = ""
     component: Label | None = None
 
 
 class StandaloneChangeIn(_Owned, ChangeIn):
     type: Literal["change"]
-    deployed_at: AwareDatetime | float | None = None
+    deployed_at: Time | None = None
     environment: Label = "production"
     deployment: str = ""
 
@@ -97,7 +143,7 @@ def _time(value: datetime | float) -> float:
     return value.timestamp() if isinstance(value, datetime) else float(value)
 
 
-# The members of the time fields' union (AwareDatetime | float), which pydantic appends to
+# The members of the time fields' union (AwareDatetime | StrictFloat), which pydantic appends to
 # the location of an error; they are not fields.
 _UNION_MEMBERS = frozenset({"datetime", "float"})
 
@@ -119,6 +165,14 @@ def _describe(error: ValidationError) -> str:
         message = "unknown field"
     elif kind in ("union_tag_invalid", "union_tag_not_found"):
         message = "expected one of deployment, incident, change"
+    elif kind in ("bool_type", "bool_parsing"):
+        message = "expected true or false"
+    elif kind in ("int_type", "int_parsing", "int_from_float"):
+        message = "expected an integer"
+    elif kind == "time_range":
+        message = str(item["msg"])
+    elif kind == "string_pattern_mismatch":
+        message = "control or bidirectional characters are not allowed"
     elif "datetime" in kind or "timezone" in kind or field.endswith("_at"):
         message = "expected an RFC 3339 timestamp with a time zone, or epoch seconds"
     else:

@@ -121,6 +121,17 @@ class GitRepository:
             raise SourceError(f"{self.path}: git {args[0]} failed: {message}")
         return result.stdout
 
+    def preflight(self) -> list[str]:
+        """What ``check-config`` finds wrong before any poll: a path that is no directory or
+        no git repository."""
+        if not self.path.is_dir():
+            return [f"{self.path}: no such directory"]
+        try:
+            self.git("rev-parse", "--git-dir")
+        except SourceError as error:
+            return [str(error)]
+        return []
+
     def poll(self, state: SourceState) -> Poll:
         if not self.path.is_dir():
             raise SourceError(f"{self.path}: no such directory")

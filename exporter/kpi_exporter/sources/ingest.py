@@ -34,7 +34,7 @@ from ..credentials import read_secret
 from ..model import Event
 from ..ownership import Ownership
 from ..store import Store
-from .event_format import EventFormatError, parse_event
+from .event_format import DuplicateKeyError, EventFormatError, parse_event, unique_keys
 from .registry import SourceContext, SourceType
 from .webhooks import PATHS, Headers, WebhookError, WebhookReceiver, Webhooks
 
@@ -201,7 +201,14 @@ class Ingest:
 def parse_json(body: bytes) -> Any:
     """A request body as JSON, bounded; IngestError 400 saying what is wrong."""
     try:
-        data = json.loads(body, parse_constant=_no_constant, parse_float=_finite_float)
+        data = json.loads(
+            body,
+            parse_constant=_no_constant,
+            parse_float=_finite_float,
+            object_pairs_hook=unique_keys,
+        )
+    except DuplicateKeyError as error:
+        raise IngestError(400, f"body: {error}") from None
     except UnicodeDecodeError as error:
         raise IngestError(400, f"body is not UTF-8: {error.reason} at byte {error.start}") from None
     except json.JSONDecodeError as error:
