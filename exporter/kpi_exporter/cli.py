@@ -21,6 +21,7 @@ from .credentials import CredentialError
 from .health import Health
 from .ownership import Ownership
 from .pipeline import Pipeline
+from .redaction import redact
 from .render import bundle, reference
 from .scheduler import Scheduler
 from .server import ExporterServer, parse_listen_address
@@ -190,7 +191,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _run(args, config)
     except ConfigError as error:
         for problem in error.problems:
-            print(f"error: {problem}", file=sys.stderr)
+            print(f"error: {redact(problem)}", file=sys.stderr)
         return EXIT_CONFIG
 
 
@@ -295,7 +296,7 @@ def _check(config: Config) -> int:
     # The polled sources in configuration order, then the push endpoint.
     for kind, source in sorted(built, key=lambda pair: pair[0].pushed):
         for line in kind.describe(source):
-            print(line)
+            print(redact(line))
     return 0
 
 

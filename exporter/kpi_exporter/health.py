@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, replace
 from . import __version__
 from .exposition import scalar_lines
 from .kpis.families import EXPORTER_FAMILIES
+from .redaction import redact
 from .sharding import Shard
 
 
@@ -54,6 +55,9 @@ class Health:
             source.rejected += rejected
 
     def failure(self, name: str, duration: float, error: str) -> None:
+        """Record a failed poll; ``error`` is kept (for the landing page) with every
+        configured secret redacted."""
+        error = redact(error)
         with self._lock:
             source = self.sources[name]
             source.polled = True

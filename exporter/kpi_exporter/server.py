@@ -27,6 +27,7 @@ from . import __version__
 from .connections import BUSY, IDLE, READING, Connections, Limits
 from .health import Health
 from .pipeline import Pipeline
+from .redaction import redact
 from .sources import Poll
 from .sources.ingest import (
     SIGNATURE_HEADER,
@@ -274,7 +275,7 @@ class ExporterServer:
                     self._send(HTTPStatus.OK, b"ready\n", "text/plain; charset=utf-8")
                     return
                 waiting = [s.name for s in health.snapshot() if not s.polled]
-                body = f"not ready: not polled yet: {', '.join(waiting)}\n".encode()
+                body = redact(f"not ready: not polled yet: {', '.join(waiting)}\n").encode()
                 self._send(HTTPStatus.SERVICE_UNAVAILABLE, body, "text/plain; charset=utf-8")
 
             def _ingest(self) -> None:
@@ -332,7 +333,7 @@ class ExporterServer:
                 self._json(200, result)
 
             def _json(self, status: int, data: dict[str, Any]) -> None:
-                body = (json.dumps(data) + "\n").encode()
+                body = redact(json.dumps(data) + "\n").encode()
                 self._send(HTTPStatus(status), body, "application/json")
 
             def _send(
@@ -384,7 +385,8 @@ def accepts_gzip(accept_encoding: str) -> bool:
 
 def landing_page(health: Health) -> str:
     """The page at /: every source, its status and last success. No secret is ever shown:
-    source errors are written without credentials by the sources themselves."""
+    the page goes through :func:`~kpi_exporter.redaction.redact` (the errors are redacted
+    when recorded already)."""
     rows = []
     for source in sorted(health.snapshot(), key=lambda s: s.name):
         status = ("up" if source.up else "down") if source.polled else "not polled yet"
@@ -401,7 +403,7 @@ def landing_page(health: Health) -> str:
             "</tr>"
         )
     table = "\n".join(rows) or "<tr><td colspan='5'>no sources configured</td></tr>"
-    return f"""<!DOCTYPE html>
+    return redact(f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>kpi-exporter</title>
 <style>body{{font-family:sans-serif;margin:2em}}td,th{{padding:.3em .8em;text-align:left}}
 .up{{color:#1a7f37}}.down{{color:#cf222e}}</style></head>
@@ -413,4 +415,4 @@ def landing_page(health: Health) -> str:
 <tbody>
 {table}
 </tbody></table></body></html>
-"""
+""")
