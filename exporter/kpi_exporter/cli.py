@@ -326,7 +326,14 @@ def _run(args: argparse.Namespace, config: Config) -> int:
     if ingest is not None:
         health.register(ingest.name, "ingest", polled=True)
     store = Store(config.store.path)
-    pipeline = Pipeline(store, config.kpi_settings(), config.link_settings(), health, shard=shard)
+    pipeline = Pipeline(
+        store,
+        config.kpi_settings(),
+        config.link_settings(),
+        health,
+        shard=shard,
+        labels=config.label_policy(),
+    )
     try:
         server = ExporterServer(address, pipeline, ingest, basic_auth, tls, limits)
     except OSError as error:

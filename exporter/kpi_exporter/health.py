@@ -15,6 +15,9 @@ from .kpis.families import EXPORTER_FAMILIES
 from .redaction import redact
 from .sharding import Shard
 
+# Why input was rejected: a record that cannot be read, or a new label value over its limit.
+REJECTED_REASONS = ("invalid", "cardinality")
+
 
 @dataclass(slots=True)
 class SourceHealth:
@@ -26,7 +29,7 @@ class SourceHealth:
     last_duration: float = 0.0
     last_error: str = ""
     polls: Counter[str] = field(default_factory=Counter)  # by result: success | failure
-    rejected: int = 0
+    rejected: Counter[str] = field(default_factory=Counter)  # by reason: see REJECTED_REASONS
 
 
 class Health:
@@ -52,7 +55,7 @@ class Health:
             source.last_duration = duration
             source.last_error = ""
             source.polls["success"] += 1
-            source.rejected += rejected
+            source.rejected["invalid"] += rejected
 
     def failure(self, name: str, duration: float, error: str) -> None:
         """Record a failed poll; ``error`` is kept (for the landing page) with every
@@ -66,9 +69,10 @@ class Health:
             source.last_error = error
             source.polls["failure"] += 1
 
-    def rejected(self, name: str, count: int) -> None:
+    def rejected(self, name: str, count: int, reason: str = "invalid") -> None:
+        """Count ``count`` input records rejected for ``reason`` (see REJECTED_REASONS)."""
         with self._lock:
-            self.sources[name].rejected += count
+            self.sources[name].rejected[reason] += count
 
     def request(
         self,
@@ -90,7 +94,10 @@ class Health:
 
     def snapshot(self) -> list[SourceHealth]:
         with self._lock:
-            return [replace(s, polls=Counter(s.polls)) for s in self.sources.values()]
+            return [
+                replace(s, polls=Counter(s.polls), rejected=Counter(s.rejected))
+                for s in self.sources.values()
+            ]
 
     def exposition(self, stored: Counter[tuple[str, str]], openmetrics: bool) -> Iterator[str]:
         """Self metrics; ``stored`` counts stored events by (source, kind)."""
@@ -118,7 +125,10 @@ class Health:
                     series["kpi_exporter_source_polls_total"].append(
                         ((source.name, result), source.polls[result])
                     )
-                series["kpi_exporter_events_rejected_total"].append((name, source.rejected))
+                for reason in REJECTED_REASONS:
+                    series["kpi_exporter_events_rejected_total"].append(
+                        ((source.name, reason), source.rejected[reason])
+                    )
             for (source_name, code), count in sorted(self.api_requests.items()):
                 series["kpi_exporter_api_requests_total"].append(((source_name, code), count))
             for (source_name, resource), value in sorted(self.rate_limit_remaining.items()):

@@ -24,6 +24,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from . import __version__
+from .cardinality import LabelLimitError
 from .connections import BUSY, IDLE, READING, Connections, Limits
 from .health import Health
 from .pipeline import Pipeline
@@ -304,7 +305,7 @@ class ExporterServer:
                     events = ingest.events(body)
                     with ingest.first_time(server.pipeline.store, signed):
                         changed = server.pipeline.record(
-                            ingest.name, Poll(events=events, cursor=None)
+                            ingest.name, Poll(events=events, cursor=None), whole=True
                         )
                     server.pipeline.health.success(ingest.name, 0.0)
                     server.pipeline.refresh()
@@ -314,6 +315,16 @@ class ExporterServer:
                         server.pipeline.health.rejected(ingest.name, 1)
                         server.pipeline.refresh()  # else not shown until the next good push
                     self._json(error.status, {"error": str(error)})
+                    return
+                except LabelLimitError as error:  # checked before anything is stored
+                    more = len(error.refusals) - 1
+                    message = f"{error}{f' (and {more} more new values)' if more else ''}"
+                    log.warning("ingest: refused %d event(s): %s", error.events, message)
+                    if ingest is not None:  # always: only a push is refused whole
+                        health = server.pipeline.health
+                        health.rejected(ingest.name, error.events, "cardinality")
+                        server.pipeline.refresh()
+                    self._json(400, {"error": f"{message}; nothing was stored"})
                     return
                 except sqlite3.Error as error:  # nothing was committed (one transaction)
                     log.error("ingest: the store failed: %s", error)

@@ -755,8 +755,9 @@ EXPORTER_FAMILIES: tuple[Family, ...] = (
     Family(
         "kpi_exporter_events_rejected_total",
         "counter",
-        "Input records skipped as invalid since the exporter started.",
-        ("source",),
+        "Input records rejected since the exporter started, by reason: invalid (cannot be"
+        " read) or cardinality (a new app, team or environment over its label limit).",
+        ("source", "reason"),
     ),
     Family(
         "kpi_exporter_api_requests_total",
