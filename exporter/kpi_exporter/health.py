@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 
 from . import __version__
+from .connections import Connections
 from .exposition import scalar_lines
 from .kpis.families import EXPORTER_FAMILIES
 from .redaction import redact
@@ -41,6 +42,7 @@ class Health:
         self.sources: dict[str, SourceHealth] = {}
         self.api_requests: Counter[tuple[str, str]] = Counter()  # (source, status code)
         self.rate_limit_remaining: dict[tuple[str, str], float] = {}  # (source, resource)
+        self.connections: Connections | None = None  # the HTTP server's, once it runs
 
     def register(self, name: str, type_: str, *, polled: bool = False) -> None:
         """Add a source. ``polled=True`` for push sources, which are ready from the start."""
@@ -137,5 +139,14 @@ class Health:
                 )
         for (source_name, kind), count in sorted(stored.items()):
             series["kpi_exporter_events_stored"].append(((source_name, kind), count))
+        if self.connections is not None:
+            connections = self.connections
+            series["kpi_exporter_http_connections_open"].append(((), len(connections)))
+            limit = connections.limits.max_connections
+            series["kpi_exporter_http_connections_limit"].append(((), limit))
+            closed = series["kpi_exporter_http_connections_closed_total"]
+            closed.append((("refused",), connections.refused))
+            closed.append((("timed_out",), connections.timed_out))
+            closed.append((("evicted",), connections.evicted))
         for family in EXPORTER_FAMILIES:
             yield scalar_lines(family, series[family.name], openmetrics)

@@ -166,6 +166,7 @@ class ExporterServer:
         self.limits = (limits or Limits()).within_file_limit()
         self.httpd = _Server(address, self._handler(), self.limits)
         self.httpd.tls = tls
+        pipeline.health.connections = self.httpd.connections  # published with the health
         self._thread: threading.Thread | None = None
 
     @property
@@ -321,9 +322,10 @@ class ExporterServer:
                     message = f"{error}{f' (and {more} more new values)' if more else ''}"
                     log.warning("ingest: refused %d event(s): %s", error.events, message)
                     if ingest is not None:  # always: only a push is refused whole
+                        # Shown at the next refresh (a minute at most): rendering again
+                        # costs as much as an accepted push (0.5 s at 10,000 apps).
                         health = server.pipeline.health
                         health.rejected(ingest.name, error.events, "cardinality")
-                        server.pipeline.refresh()
                     self._json(400, {"error": f"{message}; nothing was stored"})
                     return
                 except sqlite3.Error as error:  # nothing was committed (one transaction)

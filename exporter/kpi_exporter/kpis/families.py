@@ -779,6 +779,26 @@ EXPORTER_FAMILIES: tuple[Family, ...] = (
         "Events in the store, by source and kind (outcome: derived deployment outcomes).",
         ("source", "kind"),
     ),
+    Family(
+        "kpi_exporter_http_connections_open",
+        "gauge",
+        "Connections open to the HTTP server, as of the last refresh.",
+        (),
+    ),
+    Family(
+        "kpi_exporter_http_connections_limit",
+        "gauge",
+        "Connections the HTTP server keeps open at most (--web.max-connections, lowered to"
+        " the open-file limit).",
+        (),
+    ),
+    Family(
+        "kpi_exporter_http_connections_closed_total",
+        "counter",
+        "Connections the HTTP server closed itself since it started, by reason: refused (all"
+        " busy: 503), timed_out (idle or read deadline) or evicted (made room for a new one).",
+        ("reason",),
+    ),
 )
 
 EXPORTER_FAMILY_BY_NAME: dict[str, Family] = {family.name: family for family in EXPORTER_FAMILIES}
