@@ -124,8 +124,11 @@ class LabelPolicy:
 
     def counted(self, label: str, known: LabelValues) -> int:
         """The known values of ``label`` the limit counts: those the file does not name."""
-        configured = self.configured.get(label, frozenset())
-        return sum(1 for value in known.counts[label] if value not in configured)
+        configured, counts = self.configured.get(label, frozenset()), known.counts[label]
+        # Walk the smaller of the two: a push must not cost one step per known app.
+        if len(configured) < len(counts):
+            return len(counts) - sum(1 for value in configured if value in counts)
+        return sum(1 for value in counts if value not in configured)
 
 
 def _values(event: Event) -> Iterable[tuple[str, str]]:
