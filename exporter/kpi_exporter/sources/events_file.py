@@ -93,6 +93,10 @@ class EventsFiles(FileSource[EventsFileSource]):
                 problems.append(f"{path}:{line_number}: not valid JSON: {error.msg}")
             except EventFormatError as error:
                 problems.append(f"{path}:{line_number}: {error}")
+            except RecursionError:
+                problems.append(f"{path}:{line_number}: not valid JSON: nested too deeply")
+            except ValueError:  # int() refuses more than 4,300 digits
+                problems.append(f"{path}:{line_number}: not valid JSON: a number too long")
         position = {**identity, "offset": consumed, "line": line_number, "head": head}
         return events, position, problems
 
