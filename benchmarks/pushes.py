@@ -35,12 +35,11 @@ from kpi_exporter.model import Deployment
 from kpi_exporter.ownership import Ownership
 from kpi_exporter.pipeline import Pipeline
 from kpi_exporter.server import ExporterServer
-from kpi_exporter.sources import Poll
 from kpi_exporter.sources.ingest import Ingest, IngestSource
 from kpi_exporter.store import Store
 
 from .common import count_series, memory_line, ms, percentile
-from .data import DAY, SOURCE, history, make_apps
+from .data import DAY, make_apps, record_histories
 
 SIZES = (100, 10_000)
 DEPLOYMENTS_PER_APP = 4
@@ -87,13 +86,9 @@ def run(apps_count: int, directory: Path) -> None:
     apps = make_apps(apps_count)
     rng = random.Random(apps_count)
     started = time.perf_counter()
-    for first in range(0, len(apps), APPS_PER_POLL):
-        events = [
-            event
-            for app in apps[first : first + APPS_PER_POLL]
-            for event in history(app, DEPLOYMENTS_PER_APP, rng, span=90 * DAY)
-        ]
-        pipeline.record(SOURCE, Poll(events=events, cursor=None))
+    record_histories(
+        pipeline, apps, rng, per_app=DEPLOYMENTS_PER_APP, per_poll=APPS_PER_POLL, span=90 * DAY
+    )
     pipeline.refresh()
     filled = time.perf_counter() - started
     series = count_series(pipeline.cache.body("", "")[0])
