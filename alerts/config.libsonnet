@@ -457,7 +457,9 @@
       'for': '0s',
       over: '1h',  // rejections counted over this window
       action: 'Fix what writes the rejected records: the exporter log names the file, line'
-              + ' and field of each one. The other records still count.',
+              + ' and field of each one (reason invalid), or the new app, team or environment'
+              + ' over its limit (reason cardinality: raise label_limits only if the values are'
+              + ' real). The other records still count.',
     },
   },
 

@@ -13,6 +13,7 @@ from pathlib import Path
 
 BENCHMARKS = (
     "benchmarks.scrape",
+    "benchmarks.pushes",
     "benchmarks.refresh",
     "benchmarks.page",
     "benchmarks.github_sync",

@@ -19,6 +19,12 @@ def memory_mib() -> tuple[float, float]:
     return values["VmRSS"], values["VmHWM"]
 
 
+def reset_peak() -> None:
+    """Start the peak RSS (VmHWM) over from the current RSS (Linux: clear_refs 5), so that a
+    later peak measures one phase of the process only."""
+    Path("/proc/self/clear_refs").write_text("5")
+
+
 def memory_line() -> str:
     rss, peak = memory_mib()
     return f"RSS {rss:,.0f} MiB, peak RSS (process so far) {peak:,.0f} MiB"

@@ -21,6 +21,8 @@ from kpi_exporter.model import (
     Incident,
     Vulnerability,
 )
+from kpi_exporter.pipeline import Pipeline
+from kpi_exporter.sources import Poll
 
 MINUTE = 60.0
 HOUR = 3600.0
@@ -233,3 +235,26 @@ def fresh_poll(apps: Sequence[App], at: float, tag: str) -> list[Event]:
             )
         )
     return events
+
+
+def record_histories(
+    pipeline: Pipeline,
+    apps: Sequence[App],
+    rng: random.Random,
+    *,
+    per_app: int,
+    per_poll: int,
+    span: float,
+) -> int:
+    """Record ``per_app`` deployments of history (over ``span`` seconds) of each of ``apps``,
+    ``per_poll`` apps per poll, as a source would; return the events recorded."""
+    recorded = 0
+    for first in range(0, len(apps), per_poll):
+        events = [
+            event
+            for app in apps[first : first + per_poll]
+            for event in history(app, per_app, rng, span=span)
+        ]
+        pipeline.record(SOURCE, Poll(events=events, cursor=None))
+        recorded += len(events)
+    return recorded

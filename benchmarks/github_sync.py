@@ -35,6 +35,7 @@ import random
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -62,9 +63,9 @@ from kpi_exporter.sources import Poll
 from kpi_exporter.sources.github import GitHub
 from kpi_exporter.store import SourceState, Store
 
-from .common import memory_line, verdict
+from .common import memory_line, memory_mib, reset_peak, verdict
 
-REPOS = 200
+REPOS = int(os.environ.get("KPI_BENCH_GITHUB_REPOS", "200"))  # the organisation synced
 PULLS = 300
 DEPLOYMENTS = 150
 INCIDENTS = 4
@@ -199,7 +200,8 @@ def config_text(api_url: str, repos: list[str], store: Path) -> str:
 
 
 class Timed:
-    """The source as the scheduler sees it, timing its poll apart from the store write."""
+    """The source as the scheduler sees it (its parts stored one by one), timing its reading
+    apart from the store writes."""
 
     def __init__(self, source: GitHub) -> None:
         self.source = source
@@ -208,11 +210,18 @@ class Timed:
         self.seconds = 0.0
 
     def poll(self, state: SourceState) -> Poll:
-        began = time.perf_counter()
-        try:
-            return self.source.poll(state)
-        finally:
-            self.seconds = time.perf_counter() - began
+        return self.source.poll(state)
+
+    def poll_parts(self, state: SourceState) -> Iterator[Poll]:
+        self.seconds = 0.0
+        parts = self.source.poll_parts(state)
+        while True:
+            began = time.perf_counter()
+            part = next(parts, None)
+            self.seconds += time.perf_counter() - began
+            if part is None:
+                return
+            yield part
 
 
 def by_code(served: list[Served]) -> str:
@@ -258,6 +267,11 @@ def main() -> None:
         )
 
         # --- first sync -------------------------------------------------------------------
+        # The fake GitHub's data and server live in this process: the exporter's own memory
+        # is what the first sync adds to them.
+        reset_peak()
+        baseline, _ = memory_mib()
+        print(f"  before the first sync (the fake GitHub's data and server): {memory_line()}")
         mark = server.mark()
         began = time.perf_counter()
         ok = scheduler.poll_once(timed)
@@ -307,6 +321,11 @@ def main() -> None:
             f" kpi_exporter_api_rate_limit_remaining shows {shown or 'nothing'}"
         )
         print(f"  after the first sync: {memory_line()}")
+        rss, peak = memory_mib()
+        print(
+            f"  the exporter's share: {rss - baseline:,.0f} MiB after the first sync, peak"
+            f" {peak - baseline:,.0f} MiB above what the fake GitHub holds"
+        )
 
         # --- steady state: nothing changed -----------------------------------------------
         mark = server.mark()

@@ -18,11 +18,10 @@ from pathlib import Path
 
 from kpi_exporter.pipeline import Pipeline
 from kpi_exporter.server import ExporterServer
-from kpi_exporter.sources import Poll
 from kpi_exporter.store import Store
 
 from .common import MIB, count_series, memory_line, ms, percentile, verdict
-from .data import DAY, SOURCE, App, history, make_apps
+from .data import DAY, App, make_apps, record_histories
 
 SIZES = (10_000, 50_000)
 CACHED_SCRAPES = 200
@@ -42,16 +41,9 @@ PROMETHEUS = {
 
 def record_apps(pipeline: Pipeline, apps: Sequence[App], rng: random.Random) -> int:
     """Record the histories of ``apps``, ``APPS_PER_POLL`` apps per poll; return the events."""
-    recorded = 0
-    for first in range(0, len(apps), APPS_PER_POLL):
-        events = [
-            event
-            for app in apps[first : first + APPS_PER_POLL]
-            for event in history(app, DEPLOYMENTS_PER_APP, rng, span=90 * DAY)
-        ]
-        pipeline.record(SOURCE, Poll(events=events, cursor=None))
-        recorded += len(events)
-    return recorded
+    return record_histories(
+        pipeline, apps, rng, per_app=DEPLOYMENTS_PER_APP, per_poll=APPS_PER_POLL, span=90 * DAY
+    )
 
 
 def build(pipeline: Pipeline, target: int) -> tuple[int, int, int]:

@@ -121,7 +121,9 @@ def make_ingest(config: Config) -> Ingest:
 def make_pipeline(store: Store, config: Config) -> Pipeline:
     health = Health()
     health.register(SOURCE, "ingest", polled=True)
-    return Pipeline(store, config.kpi_settings(), config.link_settings(), health)
+    return Pipeline(
+        store, config.kpi_settings(), config.link_settings(), health, labels=config.label_policy()
+    )
 
 
 class Running:

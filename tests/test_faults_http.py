@@ -42,6 +42,7 @@ from tests.faults_support import (
     stored_deployments,
 )
 from tests.process import Exporter
+from tests.support import value
 from tests.test_webconfig import certificate, tls_context  # noqa: F401 (a fixture)
 
 
@@ -159,6 +160,36 @@ def test_when_every_connection_is_busy_reading_a_new_one_gets_503_then_a_slow_on
     assert b"too many connections" in refused
     assert answered.status_code == 200
     assert server.server.httpd.connections.refused == 1
+
+
+def test_refused_evicted_and_timed_out_connections_are_counted_in_the_metrics(store, config):
+    server = Running(store, config, Limits(max_connections=2, read_timeout=30, idle_timeout=1))
+    readers = open_idle(server.port, 2)
+    try:
+        for conn in readers:
+            conn.sendall(b"GET /metrics HTTP/1.1\r\n")  # reading, not finished
+        time.sleep(0.3)
+        refused = raw_request(server.port, b"GET /healthz HTTP/1.1\r\n\r\n")  # both busy
+        time.sleep(2.0)  # both slow readers now: the next connection takes one's place
+        answered = raw_request(server.port, b"GET /healthz HTTP/1.1\r\nConnection: close\r\n\r\n")
+        for conn in readers:
+            conn.close()
+        time.sleep(0.3)
+        idle = open_idle(server.port, 1)  # sends nothing: closed after the idle timeout
+        time.sleep(2.0)
+        idle[0].close()
+        server.pipeline.refresh()
+        metrics = server.get("/metrics").text
+    finally:
+        server.server.stop()
+
+    assert status_of(refused) == 503
+    assert status_of(answered) == 200
+    # one refused (503), one slow reader evicted, one idle connection past its deadline
+    closed = "kpi_exporter_http_connections_closed_total"
+    for reason in ("refused", "evicted", "timed_out"):
+        assert value(metrics, closed, reason=reason) == 1, metrics
+    assert value(metrics, "kpi_exporter_http_connections_limit") == 2
 
 
 @pytest.fixture

@@ -111,7 +111,7 @@ def test_a_refused_push_is_not_remembered_so_it_can_be_retried_as_it_is(running,
     body = json.dumps(deployment("retry")).encode()
     headers = signed(body)
 
-    def full_disk(*args: Any) -> int:
+    def full_disk(*args: Any, **kwargs: Any) -> int:
         raise sqlite3.OperationalError("database or disk is full")
 
     with monkeypatch.context() as patch:

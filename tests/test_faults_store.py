@@ -151,7 +151,7 @@ def test_a_polled_event_out_of_bounds_is_skipped_counted_and_the_rest_of_the_pol
     # 4 sent, 1 stored (the good one, its outcome is derived), 3 rejected and counted.
     assert [e.key for e in store.iter_events(["deployment", "incident"])] == ["good"]
     assert changed == 2  # the deployment and its derived outcome
-    assert pipeline.health.sources["ci"].rejected == 3
+    assert pipeline.health.sources["ci"].rejected == {"invalid": 3}
 
 
 def test_an_event_the_sums_cannot_take_changes_no_sum_at_all():

@@ -361,6 +361,18 @@ def test_service_monitor_keeps_the_rules_job_name_and_one_instance_per_pod(
     assert full["basicAuth"]["password"] == {"name": "kpi-exporter-scrape", "key": "password"}
 
 
+def test_the_http_server_limits_are_values_passed_as_flags(
+    rendered: dict[str, list[Manifest]],
+) -> None:
+    default = _container(rendered["default"])["args"]
+    assert {"--web.max-connections=512", "--web.read-timeout=15", "--web.idle-timeout=60"} <= set(
+        default
+    )
+    full = _container(rendered["full"])["args"]
+    assert {"--web.max-connections=1024", "--web.read-timeout=7.5"} <= set(full)
+    assert "--web.idle-timeout=120" in full
+
+
 def test_replicas_are_shards_that_derive_their_index_from_the_pod_name(
     rendered: dict[str, list[Manifest]],
 ) -> None:

@@ -351,7 +351,10 @@ def test_batch_with_one_bad_event_is_400_and_stores_nothing(server, store):
     assert error == "events[1]: field 'finished_at': required field is missing"
     assert store.count() == 0
     text = metrics(server)
-    assert sample(text, f'kpi_exporter_events_rejected_total{{source="{SOURCE}"}}') == "1.0"
+    assert (
+        sample(text, f'kpi_exporter_events_rejected_total{{reason="invalid",source="{SOURCE}"}}')
+        == "1.0"
+    )
 
 
 def test_unknown_field_in_an_event_is_400_naming_it(server):

@@ -121,12 +121,15 @@ function(config)
           summary: 'kpi-exporter rejected invalid input records.',
           description: '%s rejected {{ $value | humanize }} invalid input records over the'
                        % source + ' last %s.' % self.settings.over,
-          meaning: 'Input records (event file lines, ingested events) skipped as invalid: a'
-                   + ' deployment or incident that does not count.',
+          meaning: 'Input records (event file lines, ingested events, polled records) skipped,'
+                   + ' by reason: invalid (cannot be read) or cardinality (a new app, team or'
+                   + ' environment over its label limit): a deployment or incident that does'
+                   + ' not count.',
           threshold: 'Any record rejected in the last %s.' % self.settings.over,
           next: [
-            logs + ' Each rejected record is logged with its file, line and field.',
-            'The event format: docs/events.md.',
+            logs + ' Each rejected record is logged with its file, line and field, each'
+            + ' refused label value with its limit.',
+            'The event format: docs/events.md; the label limits: docs/design.md#label-limits.',
           ],
         },
       ],

@@ -22,6 +22,7 @@ from .credentials import CredentialError
 from .health import Health
 from .ownership import Ownership
 from .pipeline import Pipeline
+from .redaction import redact
 from .render import bundle, reference
 from .scheduler import Scheduler
 from .server import ExporterServer, parse_listen_address
@@ -196,7 +197,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _run(args, config)
     except ConfigError as error:
         for problem in error.problems:
-            print(f"error: {problem}", file=sys.stderr)
+            print(f"error: {redact(problem)}", file=sys.stderr)
         return EXIT_CONFIG
     except StoreError as error:
         print(
@@ -330,7 +331,7 @@ def _check(config: Config) -> int:
     # The polled sources in configuration order, then the push endpoint.
     for kind, source in sorted(built, key=lambda pair: pair[0].pushed):
         for line in kind.describe(source):
-            print(line)
+            print(redact(line))
     return 0
 
 
@@ -365,7 +366,12 @@ def _run(args: argparse.Namespace, config: Config) -> int:
         log.error("the store %s takes no write (%s): %s", store.path, reason, store.read_only)
     try:
         pipeline = Pipeline(
-            store, config.kpi_settings(), config.link_settings(), health, shard=shard
+            store,
+            config.kpi_settings(),
+            config.link_settings(),
+            health,
+            shard=shard,
+            labels=config.label_policy(),
         )
     except sqlite3.DatabaseError as error:  # found while reading it: truncated, corrupt
         store.close()

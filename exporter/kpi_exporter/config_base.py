@@ -68,11 +68,15 @@ Duration = Annotated[
 ]
 
 
-def _check_regex(value: str) -> str:
+def _check_regex(value: Any) -> str:
+    if not isinstance(value, str):  # re.compile raises TypeError on a number or a list
+        raise ValueError("expected a string (a regular expression)")
     try:
         re.compile(value)
     except re.error as error:
         raise ValueError(f"not a valid regular expression: {error}") from None
+    except (RecursionError, OverflowError):  # nested or repeated beyond what re can hold
+        raise ValueError("not a valid regular expression: too large or too deeply nested") from None
     return value
 
 

@@ -5,17 +5,21 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from . import redaction
+
 
 class CredentialError(Exception):
     """A referenced secret that cannot be read. The message names the reference, never the value."""
 
 
 def read_secret(env: str | None, file: str | None, what: str) -> str:
-    """The secret named by ``env`` (a variable name) or ``file`` (a path), stripped."""
+    """The secret named by ``env`` (a variable name) or ``file`` (a path), stripped, and
+    registered to be redacted from every error, log line and page."""
     if env is not None:
         value = os.environ.get(env, "")
         if not value.strip():
             raise CredentialError(f"{what}: environment variable {env} is not set or empty")
+        redaction.register(value)
         return value.strip()
     if file is not None:
         try:
@@ -26,5 +30,6 @@ def read_secret(env: str | None, file: str | None, what: str) -> str:
             ) from None
         if not value.strip():
             raise CredentialError(f"{what}: secret file {file} is empty")
+        redaction.register(value)
         return value.strip()
     raise CredentialError(f"{what}: no secret reference given")

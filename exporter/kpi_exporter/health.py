@@ -10,8 +10,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 
 from . import __version__
+from .connections import Connections
 from .exposition import scalar_lines
 from .kpis.families import EXPORTER_FAMILIES
+from .redaction import redact
 from .sharding import Shard
 
 STORE_ERROR_REASONS = ("full", "read-only", "gone", "failed")
@@ -30,6 +32,10 @@ def store_error_reason(error: Exception) -> str:
     return "failed"
 
 
+# Why input was rejected: a record that cannot be read, or a new label value over its limit.
+REJECTED_REASONS = ("invalid", "cardinality")
+
+
 @dataclass(slots=True)
 class SourceHealth:
     name: str
@@ -40,7 +46,7 @@ class SourceHealth:
     last_duration: float = 0.0
     last_error: str = ""
     polls: Counter[str] = field(default_factory=Counter)  # by result: success | failure
-    rejected: int = 0
+    rejected: Counter[str] = field(default_factory=Counter)  # by reason: see REJECTED_REASONS
 
 
 class Health:
@@ -57,6 +63,7 @@ class Health:
         # Writes the store refused, by reason (see store_error).
         self.store_errors: Counter[str] = Counter()
         self.store_problem = ""  # the last store error while writes fail; "" once one works
+        self.connections: Connections | None = None  # the HTTP server's, once it runs
 
     def register(self, name: str, type_: str, *, polled: bool = False) -> None:
         """Add a source. ``polled=True`` for push sources, which are ready from the start."""
@@ -71,9 +78,12 @@ class Health:
             source.last_duration = duration
             source.last_error = ""
             source.polls["success"] += 1
-            source.rejected += rejected
+            source.rejected["invalid"] += rejected
 
     def failure(self, name: str, duration: float, error: str) -> None:
+        """Record a failed poll; ``error`` is kept (for the landing page) with every
+        configured secret redacted."""
+        error = redact(error)
         with self._lock:
             source = self.sources[name]
             source.polled = True
@@ -82,10 +92,11 @@ class Health:
             source.last_error = error
             source.polls["failure"] += 1
 
-    def rejected(self, name: str, count: int) -> None:
+    def rejected(self, name: str, count: int, reason: str = "invalid") -> None:
+        """Count ``count`` input records rejected for ``reason`` (see REJECTED_REASONS)."""
         with self._lock:
             if name in self.sources:
-                self.sources[name].rejected += count
+                self.sources[name].rejected[reason] += count
 
     def store_error(self, error: Exception) -> str:
         """Count a write the store refused; until a write succeeds (:meth:`store_ok`) the
@@ -121,7 +132,10 @@ class Health:
 
     def snapshot(self) -> list[SourceHealth]:
         with self._lock:
-            return [replace(s, polls=Counter(s.polls)) for s in self.sources.values()]
+            return [
+                replace(s, polls=Counter(s.polls), rejected=Counter(s.rejected))
+                for s in self.sources.values()
+            ]
 
     def exposition(self, stored: Counter[tuple[str, str]], openmetrics: bool) -> Iterator[str]:
         """Self metrics; ``stored`` counts stored events by (source, kind)."""
@@ -149,7 +163,10 @@ class Health:
                     series["kpi_exporter_source_polls_total"].append(
                         ((source.name, result), source.polls[result])
                     )
-                series["kpi_exporter_events_rejected_total"].append((name, source.rejected))
+                for reason in REJECTED_REASONS:
+                    series["kpi_exporter_events_rejected_total"].append(
+                        ((source.name, reason), source.rejected[reason])
+                    )
             for (source_name, code), count in sorted(self.api_requests.items()):
                 series["kpi_exporter_api_requests_total"].append(((source_name, code), count))
             for (source_name, resource), value in sorted(self.rate_limit_remaining.items()):
@@ -164,5 +181,14 @@ class Health:
                 )
         for (source_name, kind), count in sorted(stored.items()):
             series["kpi_exporter_events_stored"].append(((source_name, kind), count))
+        if self.connections is not None:
+            connections = self.connections
+            series["kpi_exporter_http_connections_open"].append(((), len(connections)))
+            limit = connections.limits.max_connections
+            series["kpi_exporter_http_connections_limit"].append(((), limit))
+            closed = series["kpi_exporter_http_connections_closed_total"]
+            closed.append((("refused",), connections.refused))
+            closed.append((("timed_out",), connections.timed_out))
+            closed.append((("evicted",), connections.evicted))
         for family in EXPORTER_FAMILIES:
             yield scalar_lines(family, series[family.name], openmetrics)

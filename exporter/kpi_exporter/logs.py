@@ -1,4 +1,5 @@
-"""Log output in logfmt (default) or JSON, like the Prometheus exporters."""
+"""Log output in logfmt (default) or JSON, like the Prometheus exporters; every configured
+secret redacted (see :mod:`kpi_exporter.redaction`)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ import json
 import logging
 import sys
 import time
+
+from .redaction import redact
 
 LEVELS = {
     "debug": logging.DEBUG,
@@ -31,10 +34,10 @@ class LogfmtFormatter(logging.Formatter):
             "ts": _timestamp(record),
             "level": _level(record),
             "caller": record.name.removeprefix("kpi_exporter."),
-            "msg": record.getMessage(),
+            "msg": redact(record.getMessage()),
         }
         if record.exc_info:
-            fields["err"] = self.formatException(record.exc_info)
+            fields["err"] = redact(self.formatException(record.exc_info))
         return " ".join(f"{key}={_quote(value)}" for key, value in fields.items())
 
 
@@ -44,10 +47,10 @@ class JSONFormatter(logging.Formatter):
             "ts": _timestamp(record),
             "level": _level(record),
             "caller": record.name.removeprefix("kpi_exporter."),
-            "msg": record.getMessage(),
+            "msg": redact(record.getMessage()),
         }
         if record.exc_info:
-            fields["err"] = self.formatException(record.exc_info)
+            fields["err"] = redact(self.formatException(record.exc_info))
         return json.dumps(fields)
 
 

@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from . import page, snapshot
+from .cardinality import LabelLimitError, LabelPolicy
 from .exposition import ExpositionCache
 from .health import Health
 from .kpis import Aggregate, KpiSettings
@@ -46,9 +47,11 @@ class Pipeline:
         health: Health | None = None,
         clock: Callable[[], float] = time.time,
         shard: Shard | None = None,
+        labels: LabelPolicy | None = None,
     ) -> None:
         """``clock`` is "now" for the time-dependent series (open changes by age), read at
         each refresh. ``shard``: only the events of its apps are stored (see sharding).
+        ``labels``: the limits on new app, team and environment values (see cardinality).
 
         The running sums come from the snapshot saved in the store when it matches the
         store and this code and settings exactly, else from a replay of every stored event
@@ -58,6 +61,7 @@ class Pipeline:
         self.kpi = kpi or KpiSettings()
         self.linking = linking or LinkSettings()
         self.health = health or Health()
+        self.labels = labels or LabelPolicy()
         self._clock = clock
         self._lock = threading.Lock()
         dropped = store.claim_shard(self.shard.assignment, self.shard.owns)
@@ -173,21 +177,41 @@ class Pipeline:
     def _health_exposition(self, openmetrics: bool) -> Iterator[str]:
         return self.health.exposition(self.aggregate.stored, openmetrics)
 
-    def record(self, source: str, poll: Poll) -> int:
-        """Store one poll atomically; return how many stored events changed."""
+    def record(self, source: str, poll: Poll, *, whole: bool = False) -> int:
+        """Store one poll atomically; return how many stored events changed.
+
+        An event with a time out of bounds is refused, logged and counted, the rest stored.
+        Events bringing a new app, team or environment over its limit are refused: with
+        ``whole`` (a push, all or nothing) by raising :class:`LabelLimitError` before
+        anything is stored; otherwise they are left out, logged and counted."""
         refused = 0
         with self._lock, self._store_errors():
+            now = self._clock()
+            valid = []
+            for event in poll.events:
+                if not self.shard.keeps(event):
+                    continue
+                problem = event_problem(event, now)
+                if problem is not None:  # one bad event must not spoil the poll
+                    log.warning("%s: refused %s %s: %s", source, event.kind, event.key, problem)
+                    refused += 1
+                    continue
+                valid.append(event)
+            admitted, refusals, over = self.labels.admit(valid, self.aggregate.label_values)
+            if refusals:
+                if whole:
+                    raise LabelLimitError(refusals, over)
+                self.health.rejected(source, over, "cardinality")
+                log.warning(
+                    "source %s: refused %d event(s): %s%s",
+                    source,
+                    over,
+                    refusals[0],
+                    f" (and {len(refusals) - 1} more new values)" if len(refusals) > 1 else "",
+                )
             with self.store.transaction() as tx:
                 before = self.store.change_count()
-                now = self._clock()
-                for event in poll.events:
-                    if not self.shard.keeps(event):
-                        continue
-                    problem = event_problem(event, now)
-                    if problem is not None:  # one bad event must not spoil the poll
-                        log.warning("%s: refused %s %s: %s", source, event.kind, event.key, problem)
-                        refused += 1
-                        continue
+                for event in admitted:
                     tx.upsert(self._merge(tx, event))
                 touched = [e for pair in tx.changes() for e in pair if e is not None]
                 reship(touched, tx, self.kpi)

@@ -11,10 +11,11 @@ import logging
 import random
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 from .pipeline import Pipeline
-from .sources import Source
+from .sources import Poll, Source
+from .store import SourceState
 
 log = logging.getLogger(__name__)
 
@@ -79,27 +80,33 @@ class Scheduler:
                 log.warning("source thread %s did not stop in time", thread.name)
 
     def poll_once(self, source: Source) -> bool:
-        """Poll one source and record the result; True on success."""
+        """Poll one source and record the result; True on success. A source that reads in
+        parts (``poll_parts``) has each part stored as it comes: what a failure part-way
+        leaves unread is read by the next poll."""
+        problems: list[str] = []
         health = self.pipeline.health
         started = time.monotonic()
+        events, changed = 0, 0
         try:
-            poll = source.poll(self.pipeline.store.state(source.name))
-            changed = self.pipeline.record(source.name, poll)
+            for poll in _parts(source, self.pipeline.store.state(source.name)):
+                changed += self.pipeline.record(source.name, poll)
+                events += len(poll.events)
+                problems.extend(poll.problems)
         except Exception as error:  # one failing source must never stop the others
             duration = time.monotonic() - started
             health.failure(source.name, duration, str(error))
             log.warning("source %s: poll failed: %s", source.name, error)
             self.pipeline.refresh()
             return False
-        for problem in poll.problems:
+        for problem in problems:
             log.warning("source %s: skipped: %s", source.name, problem)
         duration = time.monotonic() - started
-        health.success(source.name, duration, rejected=len(poll.problems))
+        health.success(source.name, duration, rejected=len(problems))
         log.info(
             "source %s: polled in %.2f s, %d events read, %d changed",
             source.name,
             duration,
-            len(poll.events),
+            events,
             changed,
         )
         self.pipeline.refresh()
@@ -111,3 +118,12 @@ class Scheduler:
         while not self._stop.is_set():
             failures = 0 if self.poll_once(source) else failures + 1
             self._stop.wait(next_delay(source.interval, failures, rng))
+
+
+def _parts(source: Source, state: SourceState) -> Iterator[Poll]:
+    """The polls to store: the parts of a source that reads in parts, else its one poll."""
+    parts: Callable[[SourceState], Iterator[Poll]] | None = getattr(source, "poll_parts", None)
+    if parts is None:
+        yield source.poll(state)
+    else:
+        yield from parts(state)

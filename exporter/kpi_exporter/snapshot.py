@@ -24,6 +24,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from .cardinality import LabelValues
 from .kpis import Aggregate, KpiSettings
 from .kpis.aggregate import Histogram, LiveSeries
 from .kpis.cost import DailySpend
@@ -62,6 +63,7 @@ def dump(aggregate: Aggregate) -> bytes:
         },
         "gauge_events": {name: dict(events) for name, events in aggregate.gauge_events.items()},
         "stored": dict(aggregate.stored),
+        "label_values": {label: dict(c) for label, c in aggregate.label_values.counts.items()},
         "spend": aggregate.spend.series,
         "retracted_values": aggregate.retracted_values,
         "retracted_histograms": _histograms(aggregate.retracted_histograms),
@@ -95,6 +97,9 @@ def load(
     gauge_events = state["gauge_events"]
     aggregate.gauge_events = {name: Counter(events) for name, events in gauge_events.items()}
     aggregate.stored = Counter(state["stored"])
+    aggregate.label_values = LabelValues(
+        {label: Counter(counts) for label, counts in state["label_values"].items()}
+    )
     aggregate.spend = DailySpend(state["spend"])
     aggregate.retracted_values = state["retracted_values"]
     aggregate.retracted_histograms = _from_histograms(state["retracted_histograms"])

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal, Union
 
 from pydantic import Field, field_validator, model_validator
 
+from ..cardinality import LabelLimits, LabelPolicy
 from ..config_base import (
     DEFAULT_PORT,
     SEMVER_TAG_PATTERN,
@@ -224,6 +225,11 @@ class Config(Strict):
     budgets: list[CostBudget] = Field(
         default_factory=list, description="Monthly cost budgets (kpi_cost_budget_month)."
     )
+    label_limits: LabelLimits = Field(
+        default_factory=LabelLimits,
+        description="Distinct values each label may take; events of a new value over the"
+        " limit are refused (the configured apps and teams are always accepted).",
+    )
     # Where relative source paths start; set by load_config, not by the file.
     base_dir: Path = Field(default=Path("."), exclude=True)
 
@@ -268,6 +274,18 @@ class Config(Strict):
                 environments(self.incidents.environments) if self.incidents.environments else None
             ),
             incident_severities=tuple(self.incidents.severities),
+        )
+
+    def label_policy(self) -> LabelPolicy:
+        """The label limits, with the values this file names (always accepted)."""
+        teams = {owner.team for owner in self.apps.values()} | {self.defaults.team}
+        return LabelPolicy(
+            self.label_limits,
+            {
+                "app": frozenset([*self.apps, self.defaults.app]),
+                "team": frozenset(teams),
+                "environment": frozenset(["production"]),
+            },
         )
 
     def link_settings(self) -> LinkSettings:

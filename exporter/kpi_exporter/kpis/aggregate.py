@@ -30,6 +30,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 
+from ..cardinality import LabelValues
 from ..exposition import (
     Family,
     SeriesLines,
@@ -142,6 +143,8 @@ class Aggregate:
     # Events contributing to each gauge series: a gauge at 0 is shown while any event does.
     gauge_events: dict[str, Counter[Labels]] = field(default_factory=dict)
     stored: Counter[tuple[str, str]] = field(default_factory=Counter)
+    # Stored events per app, team and environment value (the label limits read them).
+    label_values: LabelValues = field(default_factory=LabelValues)
     # Spend per cost series and UTC day, for the month-to-date and forecast families.
     spend: DailySpend = field(default_factory=DailySpend)
     # Contributions taken out by corrections, per counter or histogram family and series.
@@ -189,6 +192,7 @@ class Aggregate:
         when one fails, none (:meth:`check` first, then those made are taken out again)."""
         self._contribute(self.check(event), (event.kind, event.source, event.key), sign)
         self.stored[(event.source, event.kind)] += sign
+        self.label_values.add(event, sign)
 
     def _contribute(self, contributions: list[Contribution], key: Key, sign: int) -> None:
         done = 0

@@ -755,8 +755,9 @@ EXPORTER_FAMILIES: tuple[Family, ...] = (
     Family(
         "kpi_exporter_events_rejected_total",
         "counter",
-        "Input records skipped as invalid since the exporter started.",
-        ("source",),
+        "Input records rejected since the exporter started, by reason: invalid (cannot be"
+        " read) or cardinality (a new app, team or environment over its label limit).",
+        ("source", "reason"),
     ),
     Family(
         "kpi_exporter_api_requests_total",
@@ -790,6 +791,26 @@ EXPORTER_FAMILIES: tuple[Family, ...] = (
         "counter",
         "Writes the store refused since the exporter started, by reason: full (disk or"
         " store.max_size), read-only, gone (the file was deleted), failed (anything else).",
+        ("reason",),
+    ),
+    Family(
+        "kpi_exporter_http_connections_open",
+        "gauge",
+        "Connections open to the HTTP server, as of the last refresh.",
+        (),
+    ),
+    Family(
+        "kpi_exporter_http_connections_limit",
+        "gauge",
+        "Connections the HTTP server keeps open at most (--web.max-connections, lowered to"
+        " the open-file limit).",
+        (),
+    ),
+    Family(
+        "kpi_exporter_http_connections_closed_total",
+        "counter",
+        "Connections the HTTP server closed itself since it started, by reason: refused (all"
+        " busy: 503), timed_out (idle or read deadline) or evicted (made room for a new one).",
         ("reason",),
     ),
 )

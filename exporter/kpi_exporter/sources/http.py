@@ -10,8 +10,9 @@
 - bounded concurrency (a semaphore shared by a source's threads);
 - every request counted in ``kpi_exporter_api_requests_total{source,code}``.
 
-Errors name the method and the URL without its query string, never a header: credentials
-cannot leak into logs, metrics or the landing page.
+Errors name the method and the URL without its query string, never a header; the reason an
+API answers with is redacted (an API may echo the credential it was sent): credentials cannot
+leak into logs, metrics or the landing page.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 import requests
 
 from ..health import Health
+from ..redaction import redact
 from ..store import SourceState, Validator
 from . import SourceError
 
@@ -312,4 +314,5 @@ def _reason(raw: requests.Response) -> str:
         message = body.get("message", "") or "; ".join(map(str, body.get("errorMessages") or []))
     except (ValueError, AttributeError, TypeError):
         return ""
-    return f" ({str(message)[:200]})" if message else ""
+    # Redacted before it is cut short: a credential cut in two would no longer be found.
+    return f" ({redact(str(message))[:200]})" if message else ""

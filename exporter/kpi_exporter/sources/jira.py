@@ -36,7 +36,6 @@ leaves the stored data as it was. Issues that stop matching a query stay stored.
 
 from __future__ import annotations
 
-import base64
 import logging
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
@@ -47,6 +46,7 @@ from pydantic import Field, model_validator
 from ..config_base import Credentials, Duration, Name, Strict
 from ..model import Defect, Event, Incident
 from ..ownership import Owner
+from ..redaction import basic_authorization
 from ..store import SourceState
 from . import KpiSource, Poll, SourceError
 from .cursor import dump_cursor, load_cursor
@@ -186,8 +186,7 @@ class Jira(KpiSource[JiraSource]):
 
     def _headers(self, token: str) -> dict[str, str]:
         if self.config.flavour == "cloud":
-            pair = f"{self.config.email}:{token}".encode()
-            return {"Authorization": "Basic " + base64.b64encode(pair).decode()}
+            return {"Authorization": basic_authorization(str(self.config.email), token)}
         return {"Authorization": f"Bearer {token}"}
 
     # --- one poll ----------------------------------------------------------------------------

@@ -24,7 +24,6 @@ A project answering 404 is a problem naming it; the others still count. Any othe
 
 from __future__ import annotations
 
-import base64
 import math
 from collections.abc import Mapping
 from typing import Any, Literal
@@ -33,6 +32,7 @@ from pydantic import Field, model_validator
 
 from ..config_base import Credentials, Duration, Name
 from ..model import Event, Gauge
+from ..redaction import basic_authorization
 from ..store import SourceState
 from . import Poll, PolledSource, SourceError
 from .http import HttpClient, HttpStatusError
@@ -84,7 +84,7 @@ class SonarQube(PolledSource[SonarQubeSource]):
         if not token:
             return {}
         if self.config.auth == "basic":
-            return {"Authorization": "Basic " + base64.b64encode(f"{token}:".encode()).decode()}
+            return {"Authorization": basic_authorization(token, "")}
         return {"Authorization": f"Bearer {token}"}
 
     def read(self, state: SourceState) -> Poll:

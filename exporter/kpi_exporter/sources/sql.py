@@ -24,6 +24,7 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
+from .. import redaction
 from ..config_base import ConfigError, Duration, Name, Strict, exactly_one
 from ..credentials import CredentialError, read_secret
 from ..model import Event
@@ -120,6 +121,8 @@ class SqlQueries(PolledSource[SqlSource]):
             url = self.sqlalchemy.engine.make_url(text)
         except Exception:  # its message could quote the password
             raise CredentialError(f"{self.what}: the URL is not a SQLAlchemy URL") from None
+        if url.password:  # a driver's error may quote it alone
+            redaction.register(str(url.password))
         connect_args: dict[str, Any] = {}
         if url.get_backend_name() == "sqlite":
             connect_args["timeout"] = self.config.timeout

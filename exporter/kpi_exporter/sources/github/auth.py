@@ -22,6 +22,7 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from ... import __version__
 from ...credentials import CredentialError, read_secret
 from ...health import Health
+from ...redaction import register_minted
 from .. import SourceError
 from ..http import HttpClient, HttpStatusError
 from ..times import parse_time
@@ -130,6 +131,7 @@ class AppAuth:
         if self._key is None:
             raise SourceError(f"{self.what}: the private key was not read")
         jwt = app_jwt(self._key, self.app.app_id, self.clock())
+        register_minted(jwt)
         return {**API_HEADERS, "Authorization": f"Bearer {jwt}"}
 
     def headers(self) -> Mapping[str, str]:
@@ -159,6 +161,7 @@ class AppAuth:
             expires_at = None
         if not isinstance(token, str) or not token or expires_at is None:
             raise SourceError(f"POST {self.url}: no installation token in the answer")
+        register_minted(token)
         return token, expires_at
 
     def forget(self) -> None:

@@ -6,9 +6,12 @@ repos``, conditional). They are read in parallel (``concurrency`` at a time), ea
 that, and the state kept in the cursor (``state.py``) ties pull requests to deployments.
 
 A poll where nothing changed sends only conditional requests that all come back ``304``.
-A first sync reads back to the horizon and logs its progress per repository. A repository
-that no longer exists (404) is a problem of the poll, and the others still count. A malformed
-answer or a GraphQL error fails the whole poll, which then stores nothing.
+A first sync reads back to the horizon and logs its progress per repository. The scheduler
+stores each repository as it is read (:meth:`GitHub.poll_parts`), with at most twice
+``concurrency`` repositories read ahead, so memory does not grow with the organisation. A
+repository that no longer exists (404) is a problem of the poll, and the others still count.
+A malformed answer or a GraphQL error fails the poll: the repositories stored before it
+stay, the failed one and those after it are read by the next poll.
 """
 
 from __future__ import annotations
@@ -19,8 +22,9 @@ import logging
 import re
 import threading
 import time
-from collections.abc import Callable, Mapping
-from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
@@ -31,7 +35,7 @@ from ...health import Health
 from ...kpis.settings import KpiSettings
 from ...model import Event
 from ...ownership import Ownership
-from ...store import SourceState
+from ...store import SourceState, Validator
 from .. import Poll, SourceError
 from ..cursor import CURSOR_VERSION, dump_cursor, load_cursor
 from ..http import HttpClient, with_query
@@ -125,6 +129,25 @@ class GitHub:
         self.org_filters = [config.org, config.repo_pattern, sorted(config.topics)]
 
     def poll(self, state: SourceState) -> Poll:
+        """The whole poll at once: every part of :meth:`poll_parts` merged."""
+        events: list[Event] = []
+        problems: list[str] = []
+        validators: dict[str, Validator] = {}
+        cursor = state.cursor
+        for part in self.poll_parts(state):
+            events.extend(part.events)
+            problems.extend(part.problems)
+            validators.update(part.validators)
+            cursor = part.cursor
+        return Poll(events, cursor, validators, problems)
+
+    def poll_parts(self, state: SourceState) -> Iterator[Poll]:
+        """The poll as parts to store one after another, each in its own transaction: one
+        per repository as it is read (its events, its validators and the cursor with its new
+        state), then the organisation listing's validators and the final cursor. Only a few
+        repositories are held at a time, so a first sync's memory does not grow with the
+        organisation; a failure part-way keeps the repositories stored before it, and the
+        next poll resumes after them."""
         now = self.clock()
         self.auth.begin()
         cursor = Cursor.load(state.cursor, self.settings, self.name)
@@ -142,30 +165,39 @@ class GitHub:
             concurrency=self.config.concurrency,
             session=self.session,
         )
+        sent: set[str] = set()
+
+        def changed(urls: Iterable[str]) -> dict[str, Validator]:
+            found = {
+                url: validator
+                for url in urls
+                if (validator := client.validators.get(url)) is not None
+                and state.validators.get(url) != validator
+            }
+            sent.update(found)
+            return found
+
         try:
             repos = self.repositories(client, cursor)
-            results = self._sync_all(client, repos, cursor, now, abandoned)
+            stored = dict(cursor.repos)  # repositories not read yet keep their state
+            for repo, result in self._sync_each(client, repos, cursor, now, abandoned):
+                urls = checks(self.reading, repo).values()
+                if isinstance(result, str):
+                    yield Poll([], cursor.dump(), changed(urls), [result])
+                    continue
+                cursor.repos[repo] = result.state
+                yield Poll(result.events, cursor.dump(), changed(urls))
+                del result  # stored: not kept while the next repositories are read
         except SourceError:
             self.auth.forget()  # the token may have been revoked: mint a new one next time
             raise
-        events: list[Event] = []
-        problems: list[str] = []
-        states: dict[str, dict[str, Any]] = {}
-        for repo, result in zip(repos, results, strict=True):
-            if isinstance(result, str):
-                problems.append(result)
-                if repo in cursor.repos:
-                    states[repo] = cursor.repos[repo]
-            else:
-                events.extend(result.events)
-                states[repo] = result.state
-        cursor.repos = states
-        validators = {
-            url: validator
-            for url, validator in client.validators.items()
-            if state.validators.get(url) != validator
-        }
-        return Poll(events, cursor.dump(), validators, problems)
+        # Repositories no longer listed are forgotten; the listing's validators go last.
+        cursor.repos = {repo: cursor.repos[repo] for repo in repos if repo in cursor.repos}
+        for repo in repos:
+            if repo not in cursor.repos and repo in stored:
+                cursor.repos[repo] = stored[repo]
+        rest = changed(url for url in list(client.validators) if url not in sent)
+        yield Poll([], cursor.dump(), rest)
 
     def repositories(self, client: HttpClient, cursor: Cursor) -> list[str]:
         """The listed repositories, then the organisation's that pass the filters; of those,
@@ -207,14 +239,16 @@ class GitHub:
         cursor.org = {"filters": self.org_filters, "repos": sorted(found)}
         return sorted(found)
 
-    def _sync_all(
+    def _sync_each(
         self,
         client: HttpClient,
         repos: list[str],
         cursor: Cursor,
         now: float,
         abandoned: threading.Event,
-    ) -> list[Synced | str]:
+    ) -> Iterator[tuple[str, Synced | str]]:
+        """Each repository with its result, in order, read ``concurrency`` at a time with at
+        most as many more read ahead: results wait for the store, never pile up."""
         graphql = GraphQL(client, self.graphql_url)
         counter = itertools.count(1)
         lock = threading.Lock()
@@ -248,15 +282,29 @@ class GitHub:
 
         workers = min(self.config.concurrency, len(repos))
         if workers <= 1:
-            return [one(repo) for repo in repos]
-        with ThreadPoolExecutor(workers, thread_name_prefix=f"poll-{self.name}") as pool:
-            futures = [pool.submit(one, repo) for repo in repos]
-            wait(futures, return_when=FIRST_EXCEPTION)
-            for future in futures:
-                future.cancel()  # those not started yet
-        if failures:
-            raise failures[0]
-        return [future.result() for future in futures]
+            for repo in repos:
+                yield repo, one(repo)
+            return
+        pool = ThreadPoolExecutor(workers, thread_name_prefix=f"poll-{self.name}")
+        pending: deque[tuple[str, Future[Synced | str]]] = deque()
+        waiting = iter(repos)
+        try:
+            while True:
+                while len(pending) < 2 * workers and (ahead := next(waiting, None)) is not None:
+                    pending.append((ahead, pool.submit(one, ahead)))
+                if not pending:
+                    return
+                repo, future = pending.popleft()
+                try:
+                    result = future.result()
+                except BaseException as error:  # the first failure is the cause
+                    raise (failures[0] if failures else error) from None
+                yield repo, result
+        finally:
+            abandoned.set()  # the threads still reading stop at their next request
+            for _, future in pending:
+                future.cancel()
+            pool.shutdown(wait=True)
 
     def _sync_one(
         self,
