@@ -5,6 +5,7 @@ need that), the same bytes as the checkout renders."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import sysconfig
@@ -17,6 +18,8 @@ import yaml
 from kpi_exporter.render import bundle, dashboards, sources
 
 ROOT = Path(__file__).resolve().parent.parent
+# The installed package only: no PYTHONPATH of the caller's (it would show this checkout).
+CLEAN = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
 THRESHOLDS = {"alerts": {"ChangeFailureRateHigh": {"threshold": 0.27}}}
 
 
@@ -35,6 +38,7 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
         check=True,
         cwd=folder,
         timeout=300,
+        env=CLEAN,
     )
     (wheel,) = wheels.glob("kpi_exporter-*.whl")
     environment = folder / "venv"
@@ -45,6 +49,7 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
         check=True,
         capture_output=True,
         text=True,
+        env=CLEAN,
     ).stdout.strip()
     (Path(site) / "dependencies.pth").write_text(sysconfig.get_path("purelib") + "\n")
     subprocess.run(
@@ -54,6 +59,7 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
         ],
         check=True,
         timeout=300,
+        env=CLEAN,
     )
     return environment
 
@@ -76,7 +82,12 @@ def test_render_with_thresholds_from_the_installed_wheel(installed: Path, tmp_pa
     out = tmp_path / "out"
     command = [str(installed / "bin" / "kpi-exporter"), "render", "--thresholds", str(thresholds)]
     result = subprocess.run(
-        [*command, "--out", str(out)], cwd=tmp_path, capture_output=True, text=True, timeout=300
+        [*command, "--out", str(out)],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=CLEAN,
     )
     assert result.returncode == 0, result.stdout + result.stderr
     located = subprocess.run(
@@ -88,6 +99,7 @@ def test_render_with_thresholds_from_the_installed_wheel(installed: Path, tmp_pa
         capture_output=True,
         text=True,
         check=True,
+        env=CLEAN,
     ).stdout.strip()
     assert Path(located) == installed / sources.INSTALLED  # not this checkout
     expected = bundle.rendered_files(bundle.load_thresholds(thresholds))
