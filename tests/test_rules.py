@@ -200,6 +200,21 @@ def test_recording_rules_are_named_level_metric_operation() -> None:
     assert names and [name for name in names if not RECORD_NAME.match(name)] == []
 
 
+def test_every_catalogue_entry_lists_the_names_its_rules_record() -> None:
+    """Each KPI of the catalogue writes its recorded names out in full (``recorded`` in
+    alerts/kpis/*.libsonnet, for the default configuration), so that a search for
+    app:kpi_deployments:per_day_7d finds the KPI that records it: KPI by KPI, the list is the
+    names its rules record, in order, and together they are the rendered rule file's."""
+    kpis = bundle.evaluate("docs.jsonnet")["kpis"]
+    assert {kpi["name"]: kpi["recorded"] for kpi in kpis} == {
+        kpi["name"]: kpi["records"] for kpi in kpis
+    }
+    listed = sorted(name for kpi in kpis for name in kpi["recorded"])
+    rendered = rules([ROOT / "alerts" / "rendered" / "rules.yaml"])
+    assert listed == sorted(rule["record"] for rule in rendered if "record" in rule)
+    assert "app:kpi_deployments:per_day_7d" in listed
+
+
 # Metric names in PromQL: an identifier that is not a function call, a keyword, or inside a
 # label matcher, a range or a grouping clause.
 _STRINGS = re.compile(r'"(?:[^"\\]|\\.)*"')
