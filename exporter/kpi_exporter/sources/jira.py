@@ -194,11 +194,7 @@ class Jira(KpiSource[JiraSource]):
     def read(self, state: SourceState) -> Poll:
         token = self.poll_token()
         headers = {"Accept": "application/json", **self._headers(token)}
-        http = HttpClient.for_poll(
-            self,
-            state,
-            lambda: headers,
-        )
+        http = HttpClient.for_poll(self, state, lambda: headers)
         saved = self._load(state.cursor)
         fresh = not saved
         now = self.clock()

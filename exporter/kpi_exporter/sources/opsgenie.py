@@ -95,11 +95,7 @@ class Opsgenie(IncidentTool[OpsgenieSource]):
 
     def read(self, state: SourceState) -> Poll:
         key = self.poll_token()
-        http = HttpClient.for_poll(
-            self,
-            state,
-            lambda: {"Authorization": f"GenieKey {key}"},
-        )
+        http = HttpClient.for_poll(self, state, lambda: {"Authorization": f"GenieKey {key}"})
         saved = load_cursor(state.cursor, self.fingerprint, self.name)
         floor = self.clock() - self.config.horizon if saved is None else float(saved["floor"])
         url = self.alerts_url(floor)

@@ -89,11 +89,7 @@ class SonarQube(PolledSource[SonarQubeSource]):
 
     def read(self, state: SourceState) -> Poll:
         headers = self._headers(self.poll_token())
-        http = HttpClient.for_poll(
-            self,
-            state,
-            lambda: headers,
-        )
+        http = HttpClient.for_poll(self, state, lambda: headers)
         events: list[Event] = []
         problems: list[str] = []
         projects = {
