@@ -75,6 +75,14 @@ def business_values(events: list[Event]) -> dict[tuple[str, str, str], float]:
     return found
 
 
+def sample(body: str, series: str) -> str | None:
+    """The value of one series in an exposition, or None when absent."""
+    for line in body.splitlines():
+        if line.startswith(series + " "):
+            return line.split(" ")[1]
+    return None
+
+
 def samples(text: str) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
     """Every sample of a text exposition: (sample name, labels) -> value."""
     result = {}

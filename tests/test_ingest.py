@@ -26,6 +26,7 @@ from kpi_exporter.server import ExporterServer
 from kpi_exporter.sharding import Shard
 from kpi_exporter.sources.ingest import Ingest, IngestError, IngestSource, sign
 from kpi_exporter.store import Store
+from tests.support import sample
 
 TIMEOUT = 5.0
 SECRET = "hmac-4f9a-very-secret-value"
@@ -75,13 +76,6 @@ def signed(body: bytes, timestamp: str | None = None, secret: str = SECRET) -> d
         "X-KPI-Timestamp": timestamp,
         "X-KPI-Signature": signature(body, timestamp, secret),
     }
-
-
-def sample(body: str, series: str) -> str | None:
-    for line in body.splitlines():
-        if line.startswith(series + " "):
-            return line.split(" ")[1]
-    return None
 
 
 # --- fixtures -----------------------------------------------------------------------------

@@ -16,6 +16,7 @@ from kpi_exporter.pipeline import Pipeline
 from kpi_exporter.server import ExporterServer
 from kpi_exporter.sources import Poll
 from kpi_exporter.store import Store
+from tests.support import sample
 
 TIMEOUT = 5.0
 NOV_20 = 1_763_632_800.0  # 2025-11-20T10:00:00Z
@@ -33,14 +34,6 @@ def deployment(key: str, environment: str = "production", status: str = "success
         finished_at=NOV_20 + len(key) * 60,
         status=status,
     )
-
-
-def sample(body: str, series: str) -> str | None:
-    """The value of one series in an exposition, or None when absent."""
-    for line in body.splitlines():
-        if line.startswith(series + " "):
-            return line.split(" ")[1]
-    return None
 
 
 @pytest.fixture

@@ -22,8 +22,8 @@ from kpi_exporter.pipeline import Pipeline
 from kpi_exporter.server import ExporterServer
 from kpi_exporter.store import Store
 from tests.real_data import artifact
-from tests.support import ts
-from tests.test_ingest import listening, metrics, sample  # noqa: F401  (listening: a fixture)
+from tests.support import sample, ts
+from tests.test_ingest import listening, metrics  # noqa: F401  (listening: a fixture)
 
 TIMEOUT = 5.0
 SOURCE = "push"

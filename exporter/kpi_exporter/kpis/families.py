@@ -20,63 +20,31 @@ HOUR = 3600.0
 DAY = 86400.0
 WEEK = 7 * DAY
 
+# Five minutes to two weeks: the first bounds of lead time and of every flow stage.
+_MINUTES_TO_WEEKS: tuple[float, ...] = (
+    *(5 * MINUTE, 15 * MINUTE, 30 * MINUTE),
+    *(HOUR, 2 * HOUR, 4 * HOUR, 8 * HOUR),
+    *(DAY, 2 * DAY, 4 * DAY, WEEK, 2 * WEEK),
+)
+
 # Lead time spans minutes to months. The DORA tier limits (1 hour, 1 day, 1 week, 1 month,
 # 6 months) are bucket bounds, so "share of changes under a tier limit" is read exactly.
 LEAD_TIME_BUCKETS: tuple[float, ...] = (
-    5 * MINUTE,
-    15 * MINUTE,
-    30 * MINUTE,
-    HOUR,
-    2 * HOUR,
-    4 * HOUR,
-    8 * HOUR,
-    DAY,
-    2 * DAY,
-    4 * DAY,
-    WEEK,
-    2 * WEEK,
-    30 * DAY,
-    60 * DAY,
-    90 * DAY,
-    180 * DAY,
-    365 * DAY,
+    *_MINUTES_TO_WEEKS,
+    *(30 * DAY, 60 * DAY, 90 * DAY, 180 * DAY, 365 * DAY),
 )
 
 # Restore, recovery, detect and acknowledge times span a minute to a month.
 RESTORE_BUCKETS: tuple[float, ...] = (
-    MINUTE,
-    5 * MINUTE,
-    15 * MINUTE,
-    30 * MINUTE,
-    HOUR,
-    2 * HOUR,
-    4 * HOUR,
-    8 * HOUR,
-    DAY,
-    2 * DAY,
-    WEEK,
-    30 * DAY,
+    *(MINUTE, 5 * MINUTE, 15 * MINUTE, 30 * MINUTE),
+    *(HOUR, 2 * HOUR, 4 * HOUR, 8 * HOUR),
+    *(DAY, 2 * DAY, WEEK, 30 * DAY),
 )
 
 # Flow stages (coding, pickup, review, deploy) span minutes to weeks, with the usual review
 # and delivery limits (1 hour, 4 hours, 1 day, 1 week) as bounds. One set for every stage, so
 # stages compare bucket by bucket.
-FLOW_BUCKETS: tuple[float, ...] = (
-    5 * MINUTE,
-    15 * MINUTE,
-    30 * MINUTE,
-    HOUR,
-    2 * HOUR,
-    4 * HOUR,
-    8 * HOUR,
-    DAY,
-    2 * DAY,
-    4 * DAY,
-    WEEK,
-    2 * WEEK,
-    30 * DAY,
-    90 * DAY,
-)
+FLOW_BUCKETS: tuple[float, ...] = (*_MINUTES_TO_WEEKS, 30 * DAY, 90 * DAY)
 
 # Change size in lines: roughly doubling from a one-line fix to a large refactoring; 200 and
 # 400 lines are the common "small enough to review well" limits.
@@ -95,17 +63,8 @@ AGE_THRESHOLDS: tuple[tuple[str, float], ...] = (
 # Time to fix a security finding spans an hour to a year; the default SLAs (critical 7 days,
 # high 30 days) and the usual medium one (90 days) are bounds.
 VULNERABILITY_FIX_BUCKETS: tuple[float, ...] = (
-    HOUR,
-    4 * HOUR,
-    DAY,
-    3 * DAY,
-    WEEK,
-    2 * WEEK,
-    30 * DAY,
-    60 * DAY,
-    90 * DAY,
-    180 * DAY,
-    365 * DAY,
+    *(HOUR, 4 * HOUR, DAY, 3 * DAY, WEEK, 2 * WEEK),
+    *(30 * DAY, 60 * DAY, 90 * DAY, 180 * DAY, 365 * DAY),
 )
 
 DELIVERY_LABELS = ("app", "team", "environment")
