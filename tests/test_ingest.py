@@ -102,18 +102,6 @@ def pipeline(store: Store, config: Config) -> Pipeline:
     return Pipeline(store, config.kpi_settings(), config.link_settings(), health)
 
 
-@pytest.fixture(scope="module")
-def listening() -> Iterator[ExporterServer]:
-    """One server per module: stopping one waits up to its 0.5 s poll interval, so each test
-    wires its own pipeline and ingest into this one (the handler reads them per request)."""
-    idle = Store(":memory:")
-    server = ExporterServer(("127.0.0.1", 0), Pipeline(idle))
-    server.start()
-    yield server
-    server.stop()
-    idle.close()
-
-
 @pytest.fixture
 def server(
     listening: ExporterServer,

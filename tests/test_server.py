@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import gzip
 import re
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -57,18 +56,6 @@ def pipeline(store: Store, health: Health) -> Pipeline:
     pipeline.record("ci", Poll(events=list(events), cursor=None))
     pipeline.refresh()
     return pipeline
-
-
-@pytest.fixture(scope="module")
-def listening() -> Iterator[ExporterServer]:
-    """One server per module: stopping one waits up to its 0.5 s poll interval, so each test
-    wires its own pipeline into this one (the handler reads ``server.pipeline`` per request)."""
-    idle = Store(":memory:")
-    server = ExporterServer(("127.0.0.1", 0), Pipeline(idle))
-    server.start()
-    yield server
-    server.stop()
-    idle.close()
 
 
 @pytest.fixture
