@@ -29,6 +29,7 @@ from kpi_exporter.kpis.families import (
 )
 from kpi_exporter.kpis.settings import DEFAULT_QUANTILES, DEFAULT_WINDOWS
 from kpi_exporter.render import bundle, reference
+from tests.promql import metric_names
 
 ROOT = Path(__file__).resolve().parent.parent
 RENDERED = sorted((ROOT / "alerts" / "rendered").glob("*.yaml"))
@@ -213,20 +214,6 @@ def test_every_catalogue_entry_lists_the_names_its_rules_record() -> None:
     rendered = rules([ROOT / "alerts" / "rendered" / "rules.yaml"])
     assert listed == sorted(rule["record"] for rule in rendered if "record" in rule)
     assert "app:kpi_deployments:per_day_7d" in listed
-
-
-# Metric names in PromQL: an identifier that is not a function call, a keyword, or inside a
-# label matcher, a range or a grouping clause.
-_STRINGS = re.compile(r'"(?:[^"\\]|\\.)*"')
-_BRACES = re.compile(r"\{[^}]*\}|\[[^\]]*\]")
-_GROUPING = re.compile(r"\b(?:by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)")
-_IDENTIFIER = re.compile(r"(?<![\w.:])([a-zA-Z_:][a-zA-Z0-9_:]*)(?![\w:]|\s*\()")
-_KEYWORDS = {"and", "or", "unless", "bool", "offset", "inf", "nan"}
-
-
-def metric_names(expr: str) -> set[str]:
-    text = _GROUPING.sub(" ", _BRACES.sub(" ", _STRINGS.sub('""', expr)))
-    return {name for name in _IDENTIFIER.findall(text) if name.lower() not in _KEYWORDS}
 
 
 def test_metric_names_are_found_in_promql() -> None:
