@@ -590,42 +590,40 @@ class Windowed:
 
 
 def _count(
-    name: str, of: str, help_text: str, labels: tuple[str, ...] = WINDOW_COUNT_LABELS
+    name: str, of: Family, help_text: str, labels: tuple[str, ...] = WINDOW_COUNT_LABELS
 ) -> Windowed:
-    return Windowed(Family(name, "gauge", help_text, labels), "count", of)
+    return Windowed(Family(name, "gauge", help_text, labels), "count", of.name)
 
 
-def _quantiles(name: str, of: str, help_text: str) -> Windowed:
+def _quantiles(name: str, of: Family, help_text: str) -> Windowed:
     return Windowed(
-        Family(name, "gauge", help_text, WINDOW_QUANTILE_LABELS, FAMILY_BY_NAME[of].buckets),
+        Family(name, "gauge", help_text, WINDOW_QUANTILE_LABELS, of.buckets),
         "quantiles",
-        of,
+        of.name,
     )
 
 
-_IN = " in the window, by "
-
 WINDOW_DEPLOYMENTS = _count(
     "kpi_window_deployments",
-    "kpi_deployments_total",
+    DEPLOYMENTS,
     "Successful production deployments that finished in the window.",
 )
 
 WINDOW_DEPLOYMENTS_FAILED = _count(
     "kpi_window_deployments_failed",
-    "kpi_deployments_failed_total",
+    DEPLOYMENTS_FAILED,
     "Failed production deployments that finished in the window.",
 )
 
 WINDOW_DEPLOYMENTS_REWORK = _count(
     "kpi_window_deployments_rework",
-    "kpi_deployments_rework_total",
+    DEPLOYMENTS_REWORK,
     "Unplanned production deployments (hotfixes, rollbacks) that finished in the window.",
 )
 
 WINDOW_DEPLOYMENTS_RELEASE_FAILED = _count(
     "kpi_window_deployments_release_failed",
-    "kpi_deployments_release_failed_total",
+    DEPLOYMENTS_RELEASE_FAILED,
     "Production deployments that finished in the window and needed a rollback or a hotfix.",
 )
 
@@ -638,158 +636,158 @@ WINDOW_DEPLOYED_DATES = Windowed(
         WINDOW_COUNT_LABELS,
     ),
     "days",
-    "kpi_deployments_total",
+    DEPLOYMENTS.name,
 )
 
 WINDOW_CHANGES_MERGED = _count(
     "kpi_window_changes_merged",
-    "kpi_changes_merged_total",
-    "Changes merged" + _IN + "merge time.",
+    CHANGES_MERGED,
+    "Changes merged in the window, by merge time.",
 )
 
 WINDOW_CHANGES_MERGED_UNREVIEWED = _count(
     "kpi_window_changes_merged_unreviewed",
-    "kpi_changes_merged_unreviewed_total",
-    "Changes merged without a review by anyone but their author" + _IN + "merge time.",
+    CHANGES_MERGED_UNREVIEWED,
+    "Changes merged without a review by anyone but their author in the window, by merge time.",
 )
 
 WINDOW_INCIDENTS = _count(
     "kpi_window_incidents",
-    "kpi_incidents_total",
+    INCIDENTS,
     "Production incidents started in the window.",
 )
 
 WINDOW_INCIDENTS_UNLINKED = _count(
     "kpi_window_incidents_unlinked",
-    "kpi_incidents_unlinked_total",
+    INCIDENTS_UNLINKED,
     "Production incidents started in the window that are linked to no deployment.",
 )
 
 WINDOW_INCIDENTS_BY_COMPONENT = _count(
     "kpi_window_incidents_by_component",
-    "kpi_incidents_by_component_total",
+    INCIDENTS_BY_COMPONENT,
     "Production incidents naming the failing component, started in the window.",
     ("app", "team", "component", "window"),
 )
 
 WINDOW_DEFECTS = _count(
     "kpi_window_defects",
-    "kpi_defects_total",
+    DEFECTS,
     "Defects created in the window.",
 )
 
 WINDOW_DEFECTS_ESCAPED = _count(
     "kpi_window_defects_escaped",
-    "kpi_defects_escaped_total",
+    DEFECTS_ESCAPED,
     "Defects found in production, created in the window.",
 )
 
 WINDOW_DEFECTS_CUSTOMER_REPORTED = _count(
     "kpi_window_defects_customer_reported",
-    "kpi_defects_customer_reported_total",
+    DEFECTS_CUSTOMER_REPORTED,
     "Defects reported by a customer, created in the window.",
 )
 
 WINDOW_TEST_RUNS = _count(
     "kpi_window_test_runs",
-    "kpi_test_runs_total",
+    TEST_RUNS,
     "Test runs (suite and commit) that finished in the window.",
 )
 
 WINDOW_TEST_RUNS_FAILED = _count(
     "kpi_window_test_runs_failed",
-    "kpi_test_runs_failed_total",
+    TEST_RUNS_FAILED,
     "Test runs with a test that failed and never passed, finished in the window.",
 )
 
 WINDOW_TESTS = _count(
     "kpi_window_tests",
-    "kpi_tests_total",
+    TESTS,
     "Test cases run by the test runs that finished in the window.",
 )
 
 WINDOW_TESTS_FLAKY = _count(
     "kpi_window_tests_flaky",
-    "kpi_tests_flaky_total",
+    TESTS_FLAKY,
     "Flaky test cases of the test runs that finished in the window.",
 )
 
 WINDOW_VULNERABILITIES_FIXED = _count(
     "kpi_window_vulnerabilities_fixed",
-    "kpi_vulnerabilities_fixed_total",
-    "Security findings fixed" + _IN + "fix time.",
+    VULNERABILITIES_FIXED,
+    "Security findings fixed in the window, by fix time.",
 )
 
 WINDOW_VULNERABILITIES_DISMISSED = _count(
     "kpi_window_vulnerabilities_dismissed",
-    "kpi_vulnerabilities_dismissed_total",
-    "Security findings dismissed" + _IN + "dismissal time.",
+    VULNERABILITIES_DISMISSED,
+    "Security findings dismissed in the window, by dismissal time.",
 )
 
 WINDOW_CHANGE_LEAD_TIME_SECONDS = _quantiles(
     "kpi_window_change_lead_time_seconds",
-    "kpi_change_lead_time_seconds",
+    CHANGE_LEAD_TIME_SECONDS,
     "Exact quantiles of the lead time of the changes first deployed to production in the window.",
 )
 
 WINDOW_FAILED_DEPLOYMENT_RECOVERY_SECONDS = _quantiles(
     "kpi_window_failed_deployment_recovery_seconds",
-    "kpi_failed_deployment_recovery_seconds",
+    FAILED_DEPLOYMENT_RECOVERY_SECONDS,
     "Exact quantiles of the recovery time of the failed deployments that recovered in the window.",
 )
 
 WINDOW_CHANGE_CODING_SECONDS = _quantiles(
     "kpi_window_change_coding_seconds",
-    "kpi_change_coding_seconds",
+    CHANGE_CODING_SECONDS,
     "Exact quantiles of the coding time of the changes merged in the window.",
 )
 
 WINDOW_CHANGE_PICKUP_SECONDS = _quantiles(
     "kpi_window_change_pickup_seconds",
-    "kpi_change_pickup_seconds",
+    CHANGE_PICKUP_SECONDS,
     "Exact quantiles of the pickup time of the changes merged in the window.",
 )
 
 WINDOW_CHANGE_REVIEW_SECONDS = _quantiles(
     "kpi_window_change_review_seconds",
-    "kpi_change_review_seconds",
+    CHANGE_REVIEW_SECONDS,
     "Exact quantiles of the review time of the changes merged in the window.",
 )
 
 WINDOW_CHANGE_DEPLOY_SECONDS = _quantiles(
     "kpi_window_change_deploy_seconds",
-    "kpi_change_deploy_seconds",
+    CHANGE_DEPLOY_SECONDS,
     "Exact quantiles of the deploy time of the changes first deployed to production in the window.",
 )
 
 WINDOW_CHANGE_SIZE_LINES = _quantiles(
     "kpi_window_change_size_lines",
-    "kpi_change_size_lines",
+    CHANGE_SIZE_LINES,
     "Exact quantiles of the size of the changes merged in the window.",
 )
 
 WINDOW_INCIDENT_RESTORE_SECONDS = _quantiles(
     "kpi_window_incident_restore_seconds",
-    "kpi_incident_restore_seconds",
+    INCIDENT_RESTORE_SECONDS,
     "Exact quantiles of the time to restore of the production incidents resolved in the window.",
 )
 
 WINDOW_INCIDENT_DETECT_SECONDS = _quantiles(
     "kpi_window_incident_detect_seconds",
-    "kpi_incident_detect_seconds",
+    INCIDENT_DETECT_SECONDS,
     "Exact quantiles of the time to detect of the production incidents detected in the window.",
 )
 
 WINDOW_INCIDENT_ACKNOWLEDGE_SECONDS = _quantiles(
     "kpi_window_incident_acknowledge_seconds",
-    "kpi_incident_acknowledge_seconds",
+    INCIDENT_ACKNOWLEDGE_SECONDS,
     "Exact quantiles of the time to acknowledge of the production incidents acknowledged in"
     " the window.",
 )
 
 WINDOW_VULNERABILITY_FIX_SECONDS = _quantiles(
     "kpi_window_vulnerability_fix_seconds",
-    "kpi_vulnerability_fix_seconds",
+    VULNERABILITY_FIX_SECONDS,
     "Exact quantiles of the time to fix of the security findings fixed in the window.",
 )
 
