@@ -40,7 +40,7 @@ from .. import Poll, PolledSource, SourceError
 from ..cursor import CURSOR_VERSION, dump_cursor, load_cursor
 from ..http import HttpClient, with_query
 from ..registry import SourceContext, SourceType, headline, with_settings
-from .auth import check_credentials, make_auth
+from .auth import check_credentials, source_auth
 from .config import GitHubSource
 from .normalise import Malformed, checked
 from .queries import GraphQL, RepositoryNotFound, graphql_url
@@ -102,18 +102,7 @@ class GitHub(PolledSource[GitHubSource]):
         self.reading = Settings(
             config.name, config, kpi or KpiSettings(), self.api, re.compile(config.tag_pattern)
         )
-        self.auth = make_auth(
-            config.token_env,
-            config.token_file,
-            config.app,
-            self.api,
-            what,
-            source=self.name,
-            health=self.health,
-            clock=clock,
-            sleep=sleep,
-            session=self.session,
-        )
+        self.auth = source_auth(self, config.app, self.session)
         # What the events depend on besides the repositories' data: a change reads again.
         self.settings = json.dumps(
             [
