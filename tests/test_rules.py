@@ -19,14 +19,7 @@ import yaml
 
 from kpi_exporter import cli
 from kpi_exporter.config_base import parse_duration
-from kpi_exporter.kpis.families import (
-    AGE_THRESHOLDS,
-    EXPORTER_FAMILIES,
-    FAMILIES,
-    WINDOW_OBSERVATION_FAMILIES,
-    WINDOWED,
-    retracted_name,
-)
+from kpi_exporter.kpis import families
 from kpi_exporter.kpis.settings import DEFAULT_QUANTILES, DEFAULT_WINDOWS
 from kpi_exporter.render import bundle, reference
 from tests.promql import metric_names
@@ -228,18 +221,18 @@ def exported_series() -> set[str]:
     """Every series the exporter publishes: its families, the window gauges and their
     observations (sharded installations), and the retractions of its counters and histograms."""
     retractions = [
-        replace(family, name=retracted_name(family.name))
-        for family in FAMILIES
+        replace(family, name=families.retracted_name(family.name))
+        for family in families.FAMILIES
         if family.type in ("counter", "histogram")
     ]
-    windows = [windowed.family for windowed in WINDOWED]
+    windows = [windowed.family for windowed in families.WINDOWED]
     names = set()
     for family in (
-        *FAMILIES,
+        *families.FAMILIES,
         *retractions,
         *windows,
-        *WINDOW_OBSERVATION_FAMILIES,
-        *EXPORTER_FAMILIES,
+        *families.WINDOW_OBSERVATION_FAMILIES,
+        *families.EXPORTER_FAMILIES,
     ):
         if family.type == "histogram":
             names |= {f"{family.name}_bucket", f"{family.name}_count", f"{family.name}_sum"}
@@ -324,7 +317,7 @@ def test_every_window_and_quantile_is_recorded_at_every_level() -> None:
     assert settings["windows"]["short"] in windows and settings["windows"]["long"] in windows
     recorded = {rule["record"] for rule in rules() if "record" in rule}
     expected = set()
-    for windowed in WINDOWED:
+    for windowed in families.WINDOWED:
         metric = "kpi_" + windowed.family.name.removeprefix("kpi_window_")
         for level in ("app", "team", "org"):
             for window in windows:
@@ -342,11 +335,11 @@ def test_every_window_and_quantile_is_recorded_at_every_level() -> None:
         for name in metric_names(rule["expr"])
         if name.startswith("kpi_window_")
     }
-    assert {windowed.family.name for windowed in WINDOWED} <= window_reads
+    assert {windowed.family.name for windowed in families.WINDOWED} <= window_reads
 
 
 def test_open_change_ages_in_rules_are_ones_the_exporter_counts() -> None:
-    ages = {name for name, _ in AGE_THRESHOLDS}
+    ages = {name for name, _ in families.AGE_THRESHOLDS}
     used = {age for rule in rules() for age in re.findall(r'older_than="([^"]*)"', rule["expr"])}
     assert used and used <= ages
 
