@@ -15,7 +15,16 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from operator import attrgetter
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypedDict
+
+
+class Identity(TypedDict):
+    """The fields every event has first (see :class:`BaseEvent`), as keyword arguments."""
+
+    source: str
+    key: str
+    app: str
+    team: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +44,13 @@ class BaseEvent:
     def time(self) -> float:
         value: float = getattr(self, self.dated_by)
         return value
+
+    def identity(self, key: str | None = None) -> Identity:
+        """Its source, key (or ``key``), app and team: what an event derived from it keeps
+        (``DeploymentOutcome(**deployment.identity(), ...)``)."""
+        return Identity(
+            source=self.source, key=self.key if key is None else key, app=self.app, team=self.team
+        )
 
 
 @dataclass(frozen=True, slots=True)
