@@ -211,10 +211,7 @@ class GitHubSecurity(PolledSource[GitHubSecuritySource]):
         owner = self.ownership.of_repo(repo)
         state, closed_at = _state(kind, alert)
         return Vulnerability(
-            source=self.name,
-            key=f"github/{repo}/{kind}/{int(alert['number'])}",
-            app=owner.app,
-            team=owner.team,
+            **owner.identity(self.name, f"github/{repo}/{kind}/{int(alert['number'])}"),
             severity=_severity(kind, alert),
             created_at=_time(alert["created_at"]),
             state=state,

@@ -157,10 +157,7 @@ class Opsgenie(IncidentTool[OpsgenieSource]):
         apps = [tag[len(APP_TAG) :].strip() for tag in tags if tag.lower().startswith(APP_TAG)]
         owner = owner_of(self.ownership, tags, apps)
         return Incident(
-            source=self.name,
-            key=f"opsgenie/{alert['id']}",
-            app=owner.app,
-            team=owner.team,
+            **owner.identity(self.name, f"opsgenie/{alert['id']}"),
             severity=str(alert.get("priority") or "unknown").lower(),
             started_at=created,
             detected_at=created,

@@ -129,10 +129,7 @@ class SonarQube(PolledSource[SonarQubeSource]):
             name, scale = METRICS[metric]
             events.append(
                 Gauge(
-                    source=self.name,
-                    key=f"sonarqube/{project}/{name}",
-                    app=owner.app,
-                    team=owner.team,
+                    **owner.identity(self.name, f"sonarqube/{project}/{name}"),
                     name=name,
                     value=value * scale,
                     measured_at=now,
