@@ -29,6 +29,7 @@ function(overrides={})
         meaning: kpi.meaning,
         definition: kpi.definition,
         records: [rule.record for rule in kpi.records],
+        recorded: kpi.recorded,
       }
       for kpi in catalogue.kpis
     ],

@@ -18,6 +18,7 @@ from kpi_exporter.model import (
     Deployment,
     DeploymentOutcome,
     Event,
+    Identity,
     Incident,
     Vulnerability,
 )
@@ -54,6 +55,11 @@ def _sha(text: str) -> str:
     return hashlib.sha1(text.encode()).hexdigest()
 
 
+def _of(app: App, key: str) -> Identity:
+    """The identity of an event of ``app`` in the benchmark's source."""
+    return Identity(source=SOURCE, key=key, app=app.name, team=app.team)
+
+
 def _changes(deployment: Deployment, rng: random.Random) -> list[Change]:
     """One or two changes shipped by ``deployment``, with lead times of minutes to months."""
     changes = []
@@ -62,10 +68,7 @@ def _changes(deployment: Deployment, rng: random.Random) -> list[Change]:
         first_commit = deployment.finished_at - lead
         changes.append(
             Change(
-                source=SOURCE,
-                key=f"{deployment.key}-c{j}",
-                app=deployment.app,
-                team=deployment.team,
+                **deployment.identity(f"{deployment.key}-c{j}"),
                 first_commit_at=first_commit,
                 opened_at=first_commit + 0.3 * lead,
                 first_review_at=first_commit + 0.45 * lead,
@@ -84,10 +87,7 @@ def _incident(deployment: Deployment, rng: random.Random) -> Incident:
     """An incident that started within two days after ``deployment``."""
     started = deployment.finished_at + rng.uniform(10 * MINUTE, 2 * DAY)
     return Incident(
-        source=SOURCE,
-        key=f"{deployment.key}-i",
-        app=deployment.app,
-        team=deployment.team,
+        **deployment.identity(f"{deployment.key}-i"),
         severity=rng.choice(SEVERITIES),
         started_at=started,
         impact_started_at=started - rng.uniform(0, 30 * MINUTE),
@@ -102,10 +102,7 @@ def _defect(deployment: Deployment, rng: random.Random) -> Defect:
     """A defect found within a week after ``deployment``; a third of them still open."""
     created = deployment.finished_at + rng.uniform(HOUR, 7 * DAY)
     return Defect(
-        source=SOURCE,
-        key=f"{deployment.key}-b",
-        app=deployment.app,
-        team=deployment.team,
+        **deployment.identity(f"{deployment.key}-b"),
         created_at=created,
         found_in="production" if rng.random() < 0.4 else "pre-production",
         customer_reported=rng.random() < 0.2,
@@ -123,10 +120,7 @@ def _finding(deployment: Deployment, rng: random.Random) -> Vulnerability:
     fix = min(rng.lognormvariate(math.log(5 * DAY), 1.2), 120 * DAY)
     closed = None if state == "open" else created + fix
     return Vulnerability(
-        source=SOURCE,
-        key=f"{deployment.key}-v",
-        app=deployment.app,
-        team=deployment.team,
+        **deployment.identity(f"{deployment.key}-v"),
         severity=rng.choice(SEVERITIES),
         created_at=created,
         state=state,
@@ -155,10 +149,7 @@ def history(
         success = rng.random() < 0.97
         roll = rng.random()
         deployment = Deployment(
-            source=SOURCE,
-            key=key,
-            app=app.name,
-            team=app.team,
+            **_of(app, key),
             environment="production" if production else "staging",
             finished_at=finished,
             started_at=finished - rng.uniform(2 * MINUTE, 20 * MINUTE),
@@ -194,10 +185,7 @@ def fresh_poll(apps: Sequence[App], at: float, tag: str) -> list[Event]:
     for app in apps:
         deployments = [
             Deployment(
-                source=SOURCE,
-                key=f"{app.name}-{tag}-d{j}",
-                app=app.name,
-                team=app.team,
+                **_of(app, f"{app.name}-{tag}-d{j}"),
                 environment="production",
                 finished_at=at + j * HOUR,
                 version=f"2.{tag}.{j}",
@@ -210,10 +198,7 @@ def fresh_poll(apps: Sequence[App], at: float, tag: str) -> list[Event]:
             deployment = deployments[c % 8]
             events.append(
                 Change(
-                    source=SOURCE,
-                    key=f"{app.name}-{tag}-c{c}",
-                    app=app.name,
-                    team=app.team,
+                    **_of(app, f"{app.name}-{tag}-c{c}"),
                     first_commit_at=deployment.finished_at - (c + 1) * 5 * HOUR,
                     merged_at=deployment.finished_at - HOUR,
                     deployed_environment="production",
@@ -224,10 +209,7 @@ def fresh_poll(apps: Sequence[App], at: float, tag: str) -> list[Event]:
         started = deployments[3].finished_at + 10 * MINUTE
         events.append(
             Incident(
-                source=SOURCE,
-                key=f"{app.name}-{tag}-i",
-                app=app.name,
-                team=app.team,
+                **_of(app, f"{app.name}-{tag}-i"),
                 severity="high",
                 started_at=started,
                 detected_at=started,

@@ -45,10 +45,9 @@ from itertools import product
 from pathlib import Path
 from typing import Any
 
-import requests
 import yaml
-from tests.prometheus_fixture import SCRAPE_LABELS, slo_samples, start_prometheus
-from tests.test_rules import config, metric_names
+from tests.prometheus_fixture import SCRAPE_LABELS, PrometheusClient, slo_samples, start_prometheus
+from tests.promql import metric_names
 
 from kpi_exporter import backfill
 from kpi_exporter.exposition import Family
@@ -60,6 +59,7 @@ from kpi_exporter.kpis.families import (
     retracted_name,
 )
 from kpi_exporter.kpis.windows import percentile_label
+from kpi_exporter.render import bundle
 
 ROOT = Path(__file__).resolve().parent.parent
 RENDERED = ROOT / "alerts" / "rendered"
@@ -141,9 +141,9 @@ def _values(family: Family, label: str) -> tuple[str, ...]:
                 return severities
         return FINDING_SEVERITIES
     if label == "window":
-        return tuple(config()["windows"]["all"])
+        return tuple(bundle.evaluate("config.libsonnet")["windows"]["all"])
     if label == "percentile":
-        return tuple(percentile_label(q) for q in config()["quantiles"])
+        return tuple(percentile_label(q) for q in bundle.evaluate("config.libsonnet")["quantiles"])
     return VALUES[label]
 
 
@@ -228,24 +228,23 @@ def copies(directory: Path, names: Sequence[str]) -> list[Path]:
     return paths
 
 
-def rule_groups(url: str) -> list[dict[str, Any]]:
-    answer = requests.get(f"{url}/api/v1/rules", timeout=30).json()
-    groups: list[dict[str, Any]] = answer["data"]["groups"]
+def rule_groups(client: PrometheusClient) -> list[dict[str, Any]]:
+    groups: list[dict[str, Any]] = client.get("/api/v1/rules", {})[1]["data"]["groups"]
     return groups
 
 
-def wait_evaluated(url: str, timeout: float = 300) -> list[dict[str, Any]]:
+def wait_evaluated(client: PrometheusClient, timeout: float = 300) -> list[dict[str, Any]]:
     """The rule groups once each has been evaluated (bounded wait)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        groups = rule_groups(url)
+        groups = rule_groups(client)
         if groups and all(g["lastEvaluation"] > "2000" for g in groups):
             return groups
         time.sleep(1)
     raise AssertionError("the rule groups were not all evaluated in time")
 
 
-def evaluation_times(url: str, reads: int = 3) -> dict[str, float]:
+def evaluation_times(client: PrometheusClient, reads: int = 3) -> dict[str, float]:
     """Each group's evaluation time in seconds: the median of its last evaluation read
     ``reads`` times, an evaluation interval apart (one evaluation can catch a compaction)."""
     interval = float(EVALUATION.removesuffix("s"))
@@ -253,18 +252,14 @@ def evaluation_times(url: str, reads: int = 3) -> dict[str, float]:
     for read in range(reads):
         if read:
             time.sleep(interval)
-        for group in rule_groups(url):
+        for group in rule_groups(client):
             readings.setdefault(group["name"], []).append(float(group["evaluationTime"]))
     return {name: statistics.median(values) for name, values in readings.items()}
 
 
-def samples_read(url: str, expr: str, at: float) -> int:
-    answer = requests.get(
-        f"{url}/api/v1/query",
-        params={"query": expr, "time": f"{at:.3f}", "stats": "all"},
-        timeout=120,
-    ).json()
-    assert answer["status"] == "success", answer
+def samples_read(client: PrometheusClient, expr: str, at: float) -> int:
+    params = {"query": expr, "time": f"{at:.3f}", "stats": "all"}
+    answer = client.get("/api/v1/query", params)[1]  # fails naming the query
     total: int = answer["data"]["stats"]["samples"]["totalQueryableSamples"]
     return total
 
@@ -289,23 +284,21 @@ def measure(
     server, url = start_prometheus(
         binary, data, directory, rules, step=MINUTE, evaluation=EVALUATION, lookback=3600
     )
+    client = PrometheusClient(url, timeout=120)
     try:
-        wait_evaluated(url)
+        wait_evaluated(client)
         # Groups read records of other groups (cost -> budgets -> alerts): two more rounds
         # and every chain has its records.
         time.sleep(2 * float(EVALUATION.removesuffix("s")))
-        groups = rule_groups(url)
+        groups = rule_groups(client)
         print(f"  data and start: {time.perf_counter() - started:.0f} s", flush=True)
         at = time.time()
         samples = {
-            g["name"]: sum(samples_read(url, rule["query"], at) for rule in g["rules"])
+            g["name"]: sum(samples_read(client, rule["query"], at) for rule in g["rules"])
             for g in groups
         }
-        seconds = evaluation_times(url)
-        series = requests.get(
-            f"{url}/api/v1/query", params={"query": "count({__name__=~'.+'})"}, timeout=60
-        ).json()["data"]["result"]
-        count = int(float(series[0]["value"][1])) if series else 0
+        seconds = evaluation_times(client)
+        count = int(client.value("count({__name__=~'.+'})"))
     finally:
         server.stop()
     return Round(samples, seconds, count)

@@ -16,7 +16,7 @@ from kpi_exporter.config import parse_config
 from kpi_exporter.exposition import render
 from kpi_exporter.health import Health
 from kpi_exporter.kpis import KpiSettings, aggregate
-from kpi_exporter.model import Change, Deployment, Event, Incident
+from kpi_exporter.model import Change, Deployment, Event, Gauge, Incident
 from kpi_exporter.ownership import Ownership
 from kpi_exporter.pipeline import Pipeline
 from kpi_exporter.sources import Poll, Source, registry
@@ -24,51 +24,63 @@ from kpi_exporter.sources import Poll, Source, registry
 HOUR = 3600.0
 DAY = 86400.0
 
+# The ownership of the generic sources' tests: two apps, anything else unknown.
+SHOP_AND_BILLING = """
+defaults: {app: unknown, team: unassigned}
+apps:
+  shop: {team: payments}
+  billing: {team: finance}
+"""
+
 
 def ts(text: str) -> float:
     """Epoch seconds of an ISO 8601 UTC time such as ``2026-11-02T10:00:00Z``."""
     return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
 
 
+def _test_event(key: str, app: str) -> dict[str, Any]:
+    """The fields every test event shares: source "test", team "team-a"."""
+    return {"source": "test", "key": key, "app": app, "team": "team-a"}
+
+
 def deployment(key: str, at: str, app: str = "shop", **fields: Any) -> Deployment:
-    values: dict[str, Any] = {
-        "source": "test",
-        "key": key,
-        "app": app,
-        "team": "team-a",
-        "environment": "production",
-        "finished_at": ts(at),
-    }
-    values.update(fields)
-    return Deployment(**values)
+    values = {**_test_event(key, app), "environment": "production", "finished_at": ts(at)}
+    return Deployment(**{**values, **fields})
 
 
 def incident(key: str, started: str, app: str = "shop", **fields: Any) -> Incident:
-    values: dict[str, Any] = {
-        "source": "test",
-        "key": key,
-        "app": app,
-        "team": "team-a",
-        "severity": "critical",
-        "started_at": ts(started),
-    }
+    values = {**_test_event(key, app), "severity": "critical", "started_at": ts(started)}
     for name in ("resolved_at", "detected_at", "acknowledged_at", "impact_started_at"):
         if isinstance(fields.get(name), str):
             fields[name] = ts(fields[name])
-    values.update(fields)
-    return Incident(**values)
+    return Incident(**{**values, **fields})
 
 
 def change(key: str, first_commit: str, deployed: str | None, app: str = "shop") -> Change:
     return Change(
-        source="test",
-        key=key,
-        app=app,
-        team="team-a",
+        **_test_event(key, app),
         first_commit_at=ts(first_commit),
         deployed_at=ts(deployed) if deployed else None,
         deployed_environment="production" if deployed else "",
     )
+
+
+def business_values(events: list[Event]) -> dict[tuple[str, str, str], float]:
+    """The kpi_business_value gauges of a poll: (metric, app, team) -> value."""
+    found = {}
+    for event in events:
+        assert isinstance(event, Gauge)
+        assert event.name == "kpi_business_value"
+        found[(dict(event.labels)["metric"], event.app, event.team)] = event.value
+    return found
+
+
+def sample(body: str, series: str) -> str | None:
+    """The value of one series in an exposition, or None when absent."""
+    for line in body.splitlines():
+        if line.startswith(series + " "):
+            return line.split(" ")[1]
+    return None
 
 
 def samples(text: str) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:

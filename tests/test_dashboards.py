@@ -16,6 +16,7 @@ import yaml
 
 from kpi_exporter.kpis.families import EXPORTER_FAMILIES, FAMILIES
 from kpi_exporter.render import dashboards, reference
+from tests.promql import metric_names
 from tests.support import npm_ci
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -174,22 +175,6 @@ def test_audiences_have_their_panel_counts() -> None:
     assert 15 <= len(_panels(DASHBOARDS["leadership"])) <= 20
     rows = [p["title"] for p in DASHBOARDS["leadership"]["panels"] if p["type"] == "row"]
     assert rows == ["Velocity", "Reliability", "Security", "Business and cost"]
-
-
-_KEYWORDS = {
-    "by", "without", "on", "ignoring", "group_left", "group_right", "bool", "offset",
-    "and", "or", "unless", "le", "inf", "nan",
-}  # fmt: skip
-
-
-def metric_names(expr: str) -> set[str]:
-    """The series names a PromQL expression reads."""
-    expr = re.sub(r'"[^"]*"', "", expr)
-    expr = re.sub(r"\{[^}]*\}", "", expr)
-    expr = re.sub(r"\[[^\]]*\]", "", expr)
-    expr = re.sub(r"\b(?:by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)", "", expr)
-    names = re.findall(r"(?<![\w$.])([a-zA-Z_:][\w:]*)\b(?!\s*\()", expr)
-    return {name for name in names if name.lower() not in _KEYWORDS}
 
 
 def test_metric_names_parser_reads_series_only() -> None:

@@ -12,22 +12,16 @@ import responses
 
 from kpi_exporter.config import ConfigError, parse_config
 from kpi_exporter.health import Health
-from kpi_exporter.model import Event, Gauge
 from kpi_exporter.ownership import Ownership
 from kpi_exporter.selector import SelectorError, parse, select
 from kpi_exporter.sources.http_json import HttpJson, HttpJsonSource
 from kpi_exporter.store import SourceState
-from tests.support import exposition, ts, value
+from tests.support import SHOP_AND_BILLING, business_values, exposition, ts, value
 
 URL = "https://analytics.example.test/api/usage"
 TOKEN = "an4lytics-s3cret"
 NOW = ts("2026-03-01T00:00:00Z")
-CONFIG = """
-defaults: {app: unknown, team: unassigned}
-apps:
-  shop: {team: payments}
-  billing: {team: finance}
-"""
+CONFIG = SHOP_AND_BILLING
 ANSWER = {
     "data": {
         "users": [
@@ -75,15 +69,6 @@ def http_json(monkeypatch: pytest.MonkeyPatch, **config: Any) -> HttpJson:
     )
 
 
-def gauges(events: list[Event]) -> dict[tuple[str, str, str], float]:
-    found = {}
-    for event in events:
-        assert isinstance(event, Gauge)
-        assert event.name == "kpi_business_value"
-        found[(dict(event.labels)["metric"], event.app, event.team)] = event.value
-    return found
-
-
 @responses.activate
 def test_measures_are_counted_or_summed_per_app_and_a_304_keeps_them(monkeypatch):
     responses.get(URL, json=ANSWER, headers={"ETag": '"u1"'})
@@ -94,7 +79,7 @@ def test_measures_are_counted_or_summed_per_app_and_a_304_keeps_them(monkeypatch
     second = source.poll(SourceState(validators=first.validators))
 
     # shop: 2 users, 120.5 + 79.5 = 200; billing: 1 user, 40; adoption of the default app.
-    assert gauges(first.events) == {
+    assert business_values(first.events) == {
         ("active_users", "shop", "payments"): 2,
         ("active_users", "billing", "finance"): 1,
         ("revenue", "shop", "payments"): 200.0,
@@ -125,7 +110,7 @@ def test_a_post_sends_its_json_body_and_a_custom_token_header(monkeypatch):
         measures=[{"metric": "active_users", "value": "$.total"}],
     ).poll(SourceState())
 
-    assert gauges(poll.events) == {("active_users", "shop", "payments"): 7}
+    assert business_values(poll.events) == {("active_users", "shop", "payments"): 7}
     request = responses.calls[0].request
     assert json.loads(request.body or b"") == {"query": "active"}
     assert request.headers["X-Api-Key"] == TOKEN
@@ -153,7 +138,7 @@ def test_a_value_that_is_not_a_finite_number_is_refused_naming_measure_and_path(
     poll = http_json(monkeypatch, measures=[MEASURES[1]]).poll(SourceState())
 
     # The bad item is left out; the good one still counts.
-    assert gauges(poll.events) == {("revenue", "shop", "payments"): 10.0}
+    assert business_values(poll.events) == {("revenue", "shop", "payments"): 10.0}
     assert len(poll.problems) == 1
     assert poll.problems[0].startswith(
         "measure revenue: $.data.revenue[1].amount: expected a finite number, "
@@ -167,7 +152,7 @@ def test_a_missing_label_or_selection_is_a_problem_of_its_measure(monkeypatch):
 
     poll = http_json(monkeypatch, measures=MEASURES[:2]).poll(SourceState())
 
-    assert gauges(poll.events) == {("active_users", "shop", "payments"): 1}
+    assert business_values(poll.events) == {("active_users", "shop", "payments"): 1}
     assert poll.problems == [
         "measure active_users: $.data.users[1].app: missing",
         "measure revenue: $.data.revenue[*] matches nothing",

@@ -26,6 +26,7 @@ from kpi_exporter.server import ExporterServer
 from kpi_exporter.sharding import Shard
 from kpi_exporter.sources.ingest import Ingest, IngestError, IngestSource, sign
 from kpi_exporter.store import Store
+from tests.support import sample
 
 TIMEOUT = 5.0
 SECRET = "hmac-4f9a-very-secret-value"
@@ -77,13 +78,6 @@ def signed(body: bytes, timestamp: str | None = None, secret: str = SECRET) -> d
     }
 
 
-def sample(body: str, series: str) -> str | None:
-    for line in body.splitlines():
-        if line.startswith(series + " "):
-            return line.split(" ")[1]
-    return None
-
-
 # --- fixtures -----------------------------------------------------------------------------
 
 
@@ -106,18 +100,6 @@ def pipeline(store: Store, config: Config) -> Pipeline:
     health = Health()
     health.register(SOURCE, "ingest", polled=True)
     return Pipeline(store, config.kpi_settings(), config.link_settings(), health)
-
-
-@pytest.fixture(scope="module")
-def listening() -> Iterator[ExporterServer]:
-    """One server per module: stopping one waits up to its 0.5 s poll interval, so each test
-    wires its own pipeline and ingest into this one (the handler reads them per request)."""
-    idle = Store(":memory:")
-    server = ExporterServer(("127.0.0.1", 0), Pipeline(idle))
-    server.start()
-    yield server
-    server.stop()
-    idle.close()
 
 
 @pytest.fixture

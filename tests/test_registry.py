@@ -4,6 +4,8 @@ check-config built from it."""
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 import typing
 from pathlib import Path
 
@@ -90,3 +92,24 @@ def test_every_registered_type_has_a_section_in_docs_sources() -> None:
     headings = " ".join(re.findall(r"^#{2,3} .*$", text, re.M))
     missing = [kind.name for kind in registry.TYPES if f"`{kind.name}`" not in headings]
     assert not missing, f"docs/sources.md has no section for {missing}"
+
+
+def test_any_source_module_imports_first() -> None:
+    """A test imports its source module before anything else: the registry loads on first
+    use, so the module is not asked for its SOURCE_TYPE before it declares it."""
+    modules = [f"kpi_exporter.sources.{module}" for module in registry.MODULES]
+    script = (
+        "import importlib, sys\n"
+        "importlib.import_module(sys.argv[1])\n"
+        "from kpi_exporter.sources import registry\n"
+        "print(len(registry.TYPES))\n"
+    )
+    for module in modules:
+        done = subprocess.run(
+            [sys.executable, "-c", script, module], capture_output=True, text=True, check=False
+        )
+        assert (module, done.stderr[-300:], done.stdout) == (
+            module,
+            "",
+            f"{len(registry.MODULES)}\n",
+        )

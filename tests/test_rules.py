@@ -19,16 +19,10 @@ import yaml
 
 from kpi_exporter import cli
 from kpi_exporter.config_base import parse_duration
-from kpi_exporter.kpis.families import (
-    AGE_THRESHOLDS,
-    EXPORTER_FAMILIES,
-    FAMILIES,
-    WINDOW_OBSERVATION_FAMILIES,
-    WINDOWED,
-    retracted_name,
-)
+from kpi_exporter.kpis import families
 from kpi_exporter.kpis.settings import DEFAULT_QUANTILES, DEFAULT_WINDOWS
 from kpi_exporter.render import bundle, reference
+from tests.promql import metric_names
 
 ROOT = Path(__file__).resolve().parent.parent
 RENDERED = sorted((ROOT / "alerts" / "rendered").glob("*.yaml"))
@@ -200,18 +194,19 @@ def test_recording_rules_are_named_level_metric_operation() -> None:
     assert names and [name for name in names if not RECORD_NAME.match(name)] == []
 
 
-# Metric names in PromQL: an identifier that is not a function call, a keyword, or inside a
-# label matcher, a range or a grouping clause.
-_STRINGS = re.compile(r'"(?:[^"\\]|\\.)*"')
-_BRACES = re.compile(r"\{[^}]*\}|\[[^\]]*\]")
-_GROUPING = re.compile(r"\b(?:by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)")
-_IDENTIFIER = re.compile(r"(?<![\w.:])([a-zA-Z_:][a-zA-Z0-9_:]*)(?![\w:]|\s*\()")
-_KEYWORDS = {"and", "or", "unless", "bool", "offset", "inf", "nan"}
-
-
-def metric_names(expr: str) -> set[str]:
-    text = _GROUPING.sub(" ", _BRACES.sub(" ", _STRINGS.sub('""', expr)))
-    return {name for name in _IDENTIFIER.findall(text) if name.lower() not in _KEYWORDS}
+def test_every_catalogue_entry_lists_the_names_its_rules_record() -> None:
+    """Each KPI of the catalogue writes its recorded names out in full (``recorded`` in
+    alerts/kpis/*.libsonnet, for the default configuration), so that a search for
+    app:kpi_deployments:per_day_7d finds the KPI that records it: KPI by KPI, the list is the
+    names its rules record, in order, and together they are the rendered rule file's."""
+    kpis = bundle.evaluate("docs.jsonnet")["kpis"]
+    assert {kpi["name"]: kpi["recorded"] for kpi in kpis} == {
+        kpi["name"]: kpi["records"] for kpi in kpis
+    }
+    listed = sorted(name for kpi in kpis for name in kpi["recorded"])
+    rendered = rules([ROOT / "alerts" / "rendered" / "rules.yaml"])
+    assert listed == sorted(rule["record"] for rule in rendered if "record" in rule)
+    assert "app:kpi_deployments:per_day_7d" in listed
 
 
 def test_metric_names_are_found_in_promql() -> None:
@@ -226,18 +221,18 @@ def exported_series() -> set[str]:
     """Every series the exporter publishes: its families, the window gauges and their
     observations (sharded installations), and the retractions of its counters and histograms."""
     retractions = [
-        replace(family, name=retracted_name(family.name))
-        for family in FAMILIES
+        replace(family, name=families.retracted_name(family.name))
+        for family in families.FAMILIES
         if family.type in ("counter", "histogram")
     ]
-    windows = [windowed.family for windowed in WINDOWED]
+    windows = [windowed.family for windowed in families.WINDOWED]
     names = set()
     for family in (
-        *FAMILIES,
+        *families.FAMILIES,
         *retractions,
         *windows,
-        *WINDOW_OBSERVATION_FAMILIES,
-        *EXPORTER_FAMILIES,
+        *families.WINDOW_OBSERVATION_FAMILIES,
+        *families.EXPORTER_FAMILIES,
     ):
         if family.type == "histogram":
             names |= {f"{family.name}_bucket", f"{family.name}_count", f"{family.name}_sum"}
@@ -322,7 +317,7 @@ def test_every_window_and_quantile_is_recorded_at_every_level() -> None:
     assert settings["windows"]["short"] in windows and settings["windows"]["long"] in windows
     recorded = {rule["record"] for rule in rules() if "record" in rule}
     expected = set()
-    for windowed in WINDOWED:
+    for windowed in families.WINDOWED:
         metric = "kpi_" + windowed.family.name.removeprefix("kpi_window_")
         for level in ("app", "team", "org"):
             for window in windows:
@@ -340,11 +335,11 @@ def test_every_window_and_quantile_is_recorded_at_every_level() -> None:
         for name in metric_names(rule["expr"])
         if name.startswith("kpi_window_")
     }
-    assert {windowed.family.name for windowed in WINDOWED} <= window_reads
+    assert {windowed.family.name for windowed in families.WINDOWED} <= window_reads
 
 
 def test_open_change_ages_in_rules_are_ones_the_exporter_counts() -> None:
-    ages = {name for name, _ in AGE_THRESHOLDS}
+    ages = {name for name, _ in families.AGE_THRESHOLDS}
     used = {age for rule in rules() for age in re.findall(r'older_than="([^"]*)"', rule["expr"])}
     assert used and used <= ages
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import gzip
 import re
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -16,6 +15,7 @@ from kpi_exporter.pipeline import Pipeline
 from kpi_exporter.server import ExporterServer
 from kpi_exporter.sources import Poll
 from kpi_exporter.store import Store
+from tests.support import sample
 
 TIMEOUT = 5.0
 NOV_20 = 1_763_632_800.0  # 2025-11-20T10:00:00Z
@@ -33,14 +33,6 @@ def deployment(key: str, environment: str = "production", status: str = "success
         finished_at=NOV_20 + len(key) * 60,
         status=status,
     )
-
-
-def sample(body: str, series: str) -> str | None:
-    """The value of one series in an exposition, or None when absent."""
-    for line in body.splitlines():
-        if line.startswith(series + " "):
-            return line.split(" ")[1]
-    return None
 
 
 @pytest.fixture
@@ -64,18 +56,6 @@ def pipeline(store: Store, health: Health) -> Pipeline:
     pipeline.record("ci", Poll(events=list(events), cursor=None))
     pipeline.refresh()
     return pipeline
-
-
-@pytest.fixture(scope="module")
-def listening() -> Iterator[ExporterServer]:
-    """One server per module: stopping one waits up to its 0.5 s poll interval, so each test
-    wires its own pipeline into this one (the handler reads ``server.pipeline`` per request)."""
-    idle = Store(":memory:")
-    server = ExporterServer(("127.0.0.1", 0), Pipeline(idle))
-    server.start()
-    yield server
-    server.stop()
-    idle.close()
 
 
 @pytest.fixture

@@ -17,18 +17,13 @@ from kpi_exporter.ownership import Ownership
 from kpi_exporter.sources import SourceError
 from kpi_exporter.sources.sonarqube import SonarQube, SonarQubeSource
 from kpi_exporter.store import SourceState
-from tests.support import exposition, ts, value
+from tests.support import SHOP_AND_BILLING, exposition, ts, value
 
 API = "https://sonar.example.test"
 MEASURES = f"{API}/api/measures/component"
 TOKEN = "squ_s3cret-token-value"
 NOW = ts("2026-01-10T00:00:00Z")
-CONFIG = """
-defaults: {app: unknown, team: unassigned}
-apps:
-  shop: {team: payments}
-  billing: {team: finance}
-"""
+CONFIG = SHOP_AND_BILLING
 
 
 def answer(key: str, **values: str) -> dict[str, Any]:

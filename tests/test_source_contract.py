@@ -1,13 +1,15 @@
-"""The contract every HTTP source keeps, whatever its API: each source is built the way the
-exporter builds it (its registered type, from a configuration entry), then polled against an
-API that answers every request the same way (``responses``):
+"""The contract every HTTP source keeps, whatever its API (and the report sources reading URLs):
+each source is built the way the exporter builds it (its registered type, from a configuration
+entry), then polled against an API that answers every request the same way (``responses``):
 
 - 5xx: retried up to the attempt limit with jittered backoff through the injected sleep, then
   the poll fails naming the status;
 - 429 with ``Retry-After``: the source waits that long (through the injected sleep) first;
-- malformed JSON (a proxy's HTML page): the poll fails as a SourceError, nothing else;
+- a malformed answer (a proxy's HTML page): the poll fails as a SourceError, nothing else;
 - a missing token: a configuration error naming the entry and the variable, at start;
 - the token never shows: not in errors, logs, the health metrics.
+
+A source without a token (OpenCost) keeps the first three.
 """
 
 from __future__ import annotations
@@ -29,13 +31,16 @@ from kpi_exporter.config import ConfigError, parse_config
 from kpi_exporter.health import Health
 from kpi_exporter.ownership import Ownership
 from kpi_exporter.sources import Poll, SourceError, registry
+from kpi_exporter.sources.coverage import CoverageReports
 from kpi_exporter.sources.github import GitHub
 from kpi_exporter.sources.github_security import GitHubSecurity
 from kpi_exporter.sources.gitlab import GitLab
 from kpi_exporter.sources.http_json import HttpJson
 from kpi_exporter.sources.jira import Jira
+from kpi_exporter.sources.opencost import OpenCost
 from kpi_exporter.sources.opsgenie import Opsgenie
 from kpi_exporter.sources.pagerduty import PagerDuty
+from kpi_exporter.sources.scan_reports import ScanReports
 from kpi_exporter.sources.sonarqube import SonarQube
 from kpi_exporter.store import SourceState
 from tests.support import ts
@@ -56,6 +61,9 @@ class Case:
     entry: str
     api: str
     made: type[Any]
+    # How the poll's error starts for a proxy's HTML page instead of the answer ({url}: the
+    # URL asked): API sources name the request, report sources the report and its format.
+    malformed: str = "GET {url}: response is not valid JSON"
 
     def config(self, token: str = f"token_env: {ENV}") -> str:
         return CONFIG + "sources:\n  - " + self.entry.format(token=token) + "\n"
@@ -115,18 +123,42 @@ CASES = [
         "https://json.test",
         HttpJson,
     ),
+    Case(
+        "coverage",
+        "{{type: coverage, name: src, {token}, urls: ['https://ci.test/coverage.xml']}}",
+        "https://ci.test",
+        CoverageReports,
+        "{url}: not a Cobertura report",
+    ),
+    Case(
+        "scan_report",
+        "{{type: scan_report, name: src, {token}, urls: ['https://ci.test/trivy.json']}}",
+        "https://ci.test",
+        ScanReports,
+        "{url}: not valid JSON",
+    ),
 ]
 IDS = [case.kind for case in CASES]
+# HTTP sources without a token: the answers' part of the contract.
+TOKENLESS = [
+    Case(
+        "opencost",
+        "{{type: opencost, name: src, api_url: 'https://opencost.test'}}",
+        "https://opencost.test",
+        OpenCost,
+    ),
+]
+ANSWERED = CASES + TOKENLESS
+ANSWERED_IDS = [case.kind for case in ANSWERED]
 
 
-def test_every_http_source_with_a_token_is_a_case() -> None:
-    """A new source that reads an API with a token joins the contract (add it to CASES)."""
-    with_token = {
-        kind.name
-        for kind in registry.TYPES
-        if "token_env" in kind.model.model_fields and "urls" not in kind.model.model_fields
-    }
-    assert {case.kind for case in CASES} == with_token
+def test_every_http_source_is_a_case() -> None:
+    """A new source that reads an API or report URLs joins the contract: in CASES with a
+    token, in TOKENLESS without."""
+    fields = {kind.name: kind.model.model_fields for kind in registry.TYPES}
+    http = {name for name, f in fields.items() if {"api_url", "url", "urls"} & set(f)}
+    assert {case.kind for case in ANSWERED} == http
+    assert {case.kind for case in CASES} == {name for name in http if "token_env" in fields[name]}
 
 
 @pytest.fixture
@@ -182,7 +214,7 @@ def assert_secret_hidden(built: Built, *texts: str) -> None:
         assert TOKEN not in text
 
 
-@pytest.mark.parametrize("case", CASES, ids=IDS)
+@pytest.mark.parametrize("case", ANSWERED, ids=ANSWERED_IDS)
 def test_a_5xx_is_retried_to_the_limit_then_fails_the_poll_naming_the_status(
     case: Case, monkeypatch: pytest.MonkeyPatch, api: responses.RequestsMock, caplog
 ) -> None:
@@ -201,7 +233,7 @@ def test_a_5xx_is_retried_to_the_limit_then_fails_the_poll_naming_the_status(
     assert built.health.api_requests[("src", "503")] >= ATTEMPTS
 
 
-@pytest.mark.parametrize("case", CASES, ids=IDS)
+@pytest.mark.parametrize("case", ANSWERED, ids=ANSWERED_IDS)
 def test_a_429_waits_for_retry_after_through_the_injected_sleep(
     case: Case, monkeypatch: pytest.MonkeyPatch, api: responses.RequestsMock, caplog
 ) -> None:
@@ -214,8 +246,8 @@ def test_a_429_waits_for_retry_after_through_the_injected_sleep(
     assert built.health.api_requests[("src", "429")] >= 1
 
 
-@pytest.mark.parametrize("case", CASES, ids=IDS)
-def test_malformed_json_fails_the_poll_as_a_source_error(
+@pytest.mark.parametrize("case", ANSWERED, ids=ANSWERED_IDS)
+def test_a_malformed_answer_fails_the_poll_as_a_source_error(
     case: Case, monkeypatch: pytest.MonkeyPatch, api: responses.RequestsMock, caplog
 ) -> None:
     built = build(case, monkeypatch)
@@ -224,9 +256,8 @@ def test_malformed_json_fails_the_poll_as_a_source_error(
     error = poll_fails(built, caplog)
 
     first = urlsplit(api.calls[0].request.url or "")
-    assert str(error).startswith(
-        f"GET {first.scheme}://{first.netloc}{first.path}: response is not valid JSON"
-    )
+    url = f"{first.scheme}://{first.netloc}{first.path}"
+    assert str(error).startswith(case.malformed.format(url=url))
     assert "?" not in str(error)  # the query string is left out of errors
 
 

@@ -12,20 +12,14 @@ from typing import Any
 import pytest
 
 from kpi_exporter.config import ConfigError, parse_config
-from kpi_exporter.model import Event, Gauge
 from kpi_exporter.ownership import Ownership
 from kpi_exporter.sources import SourceError
 from kpi_exporter.sources.sql import SqlQueries, SqlSource
 from kpi_exporter.store import SourceState
-from tests.support import exposition, ts, value
+from tests.support import SHOP_AND_BILLING, business_values, exposition, ts, value
 
 NOW = ts("2026-03-01T00:00:00Z")
-CONFIG = """
-defaults: {app: unknown, team: unassigned}
-apps:
-  shop: {team: payments}
-  billing: {team: finance}
-"""
+CONFIG = SHOP_AND_BILLING
 USERS = "SELECT product AS app, COUNT(*) AS value FROM users WHERE active = 1 GROUP BY product"
 REVENUE = "SELECT product, squad, amount FROM revenue"
 
@@ -68,21 +62,12 @@ def sql(monkeypatch: pytest.MonkeyPatch, database: Path, **config: Any) -> SqlQu
     return SqlQueries(SqlSource(**settings), Ownership(parse_config(CONFIG)), clock=lambda: NOW)
 
 
-def gauges(events: list[Event]) -> dict[tuple[str, str, str], float]:
-    found = {}
-    for event in events:
-        assert isinstance(event, Gauge)
-        assert event.name == "kpi_business_value"
-        found[(dict(event.labels)["metric"], event.app, event.team)] = event.value
-    return found
-
-
 def test_rows_become_business_values_per_app_and_team(monkeypatch, database):
     poll = sql(monkeypatch, database).poll(SourceState())
 
     # shop: 2 active users (3 is inactive); revenue 100.25 + 50 = 150.25. A team column
     # overrides the app's owner (billing's revenue belongs to growth here).
-    assert gauges(poll.events) == {
+    assert business_values(poll.events) == {
         ("active_users", "shop", "payments"): 2,
         ("active_users", "billing", "finance"): 1,
         ("revenue", "shop", "payments"): 150.25,
@@ -104,7 +89,7 @@ def test_a_value_that_is_not_a_finite_number_is_refused_naming_measure_row_and_c
 
     poll = sql(monkeypatch, database).poll(SourceState())
 
-    assert gauges(poll.events)[("revenue", "shop", "payments")] == 150.25
+    assert business_values(poll.events)[("revenue", "shop", "payments")] == 150.25
     assert poll.problems == [
         "measure revenue: row 4, column amount: expected a finite number, got 'n/a'",
         "measure revenue: row 5, column amount: expected a finite number, got null",

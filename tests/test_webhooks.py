@@ -22,8 +22,8 @@ from kpi_exporter.pipeline import Pipeline
 from kpi_exporter.server import ExporterServer
 from kpi_exporter.store import Store
 from tests.real_data import artifact
-from tests.support import ts
-from tests.test_ingest import listening, metrics, sample  # noqa: F401  (listening: a fixture)
+from tests.support import sample, ts
+from tests.test_ingest import metrics
 
 TIMEOUT = 5.0
 SOURCE = "push"
@@ -48,7 +48,7 @@ HELLO = 'kpi_deployments_total{app="hello",environment="production",team="web"}'
 
 
 @pytest.fixture
-def server(listening: ExporterServer, monkeypatch: pytest.MonkeyPatch) -> ExporterServer:  # noqa: F811
+def server(listening: ExporterServer, monkeypatch: pytest.MonkeyPatch) -> ExporterServer:
     monkeypatch.setenv("KPI_TEST_PUSH_SECRET", "push-secret")
     monkeypatch.setenv("KPI_TEST_GITHUB_WEBHOOK", GITHUB_SECRET)
     monkeypatch.setenv("KPI_TEST_GITLAB_WEBHOOK", GITLAB_TOKEN)

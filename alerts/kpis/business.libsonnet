@@ -33,6 +33,14 @@ function(config)
                + ' weighted by the answers of each team.',
       definition: 'definitions.md#business-and-survey-measures',
       group: 'kpi-developer-survey',
+      // The names these rules record (default configuration; a test compares).
+      recorded:: [
+        'team:kpi_survey_responses:max',
+        'team:kpi_survey_score:max',
+        'team:kpi_survey_nps_ratio:max',
+        'org:kpi_survey_score:mean',
+        'org:kpi_survey_nps_ratio:mean',
+      ],
       records: [
         teamRecord('kpi_survey_responses'),
         teamRecord('kpi_survey_score'),

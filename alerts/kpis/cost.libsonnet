@@ -58,6 +58,33 @@ function(config)
                + ' and month to date over them.',
       definition: definition,
       group: 'kpi-cost',
+      // The names these rules record (default configuration; a test compares).
+      recorded:: [
+        'app:kpi_cost_month_to_date:sum',
+        'team:kpi_cost_month_to_date:sum',
+        'org:kpi_cost_month_to_date:sum',
+        'app:kpi_cost_forecast_month_end:sum',
+        'team:kpi_cost_forecast_month_end:sum',
+        'org:kpi_cost_forecast_month_end:sum',
+        'app:kpi_cost_last_day:sum',
+        'team:kpi_cost_last_day:sum',
+        'org:kpi_cost_last_day:sum',
+        'app:kpi_cost_month_to_date_by_provider:sum',
+        'team:kpi_cost_month_to_date_by_provider:sum',
+        'org:kpi_cost_month_to_date_by_provider:sum',
+        'app:kpi_cost_budget_month:sum',
+        'team:kpi_cost_budget_month:sum',
+        'app:kpi_cost_forecast_per_budget:ratio',
+        'team:kpi_cost_forecast_per_budget:ratio',
+        'app:kpi_cost_month_to_date_per_budget:ratio',
+        'team:kpi_cost_month_to_date_per_budget:ratio',
+        'app:kpi_cost_forecast_per_budget:max',
+        'team:kpi_cost_forecast_per_budget:max',
+        'org:kpi_cost_forecast_per_budget:max',
+        'app:kpi_cost_month_to_date_per_budget:max',
+        'team:kpi_cost_month_to_date_per_budget:max',
+        'org:kpi_cost_month_to_date_per_budget:max',
+      ],
       records: std.flattenArrays([
                  r.perLevel(function(level) r.record(
                    spend(level, family),
@@ -146,6 +173,11 @@ function(config)
                % std.join(', ', [unit.name for unit in units]),
       definition: definition,
       group: 'kpi-cost-per-unit',
+      // The names these rules record (default configuration; a test compares).
+      recorded:: [
+        'app:kpi_cost_per_unit:ratio',
+        'team:kpi_cost_per_unit:ratio',
+      ],
       records: [
         assert std.member(['app', 'team'], unit.per) :
                'cost_per_unit %s: per must be app or team' % unit.name;

@@ -56,6 +56,24 @@ function(config)
                + ' 2 medium, 3 low.',
       definition: 'rules.md#dora-performance-tiers',
       group: 'kpi-dora-tiers',
+      // The names these rules record (default configuration; a test compares).
+      recorded:: [
+        'app:kpi_dora_tier:30d',
+        'app:kpi_dora_tier:30d',
+        'app:kpi_dora_tier:30d',
+        'app:kpi_dora_tier:30d',
+        'app:kpi_dora_tier:30d',
+        'team:kpi_dora_tier:30d',
+        'team:kpi_dora_tier:30d',
+        'team:kpi_dora_tier:30d',
+        'team:kpi_dora_tier:30d',
+        'team:kpi_dora_tier:30d',
+        'org:kpi_dora_tier:30d',
+        'org:kpi_dora_tier:30d',
+        'org:kpi_dora_tier:30d',
+        'org:kpi_dora_tier:30d',
+        'org:kpi_dora_tier:30d',
+      ],
       records: std.flattenArrays([
         [tier(level, kpi) for kpi in std.objectFields(inputs)] + [
           r.record(

@@ -20,6 +20,8 @@ function(config)
                + ' and rate limit, events stored.',
       definition: 'metrics.md#exporter-health',
       group: 'kpi-exporter',
+      // The names these rules record (default configuration; a test compares).
+      recorded:: [],
       records: [],
       alerts: [
         {

@@ -68,7 +68,7 @@ from . import config_base
 from .exposition import Family, _bucket_bounds, format_value, header, label_block
 from .kpis import Aggregate, KpiSettings
 from .kpis.cost import COST_DERIVATIONS, budget_samples
-from .kpis.families import FAMILIES, FAMILY_BY_NAME, WINDOW_FAMILIES
+from .kpis.families import COST_BUDGET_MONTH, FAMILIES, FAMILY_BY_NAME, WINDOW_FAMILIES
 from .kpis.live import DERIVATIONS
 from .model import Change, Event, Incident
 from .sources import times
@@ -148,7 +148,7 @@ def snapshot(
         if name in COST_DERIVATIONS:
             for labels, value in aggregate.spend.samples(name, now):
                 yield name, labels, (value,)
-        elif name == "kpi_cost_budget_month":
+        elif name == COST_BUDGET_MONTH.name:
             if aggregate.settings.budgets:
                 for labels, value in budget_samples(aggregate.settings):
                     yield name, labels, (value,)

@@ -185,10 +185,7 @@ def assess(
             recovered_at = successor.finished_at
         outcomes.append(
             DeploymentOutcome(
-                source=deployment.source,
-                key=deployment.key,
-                app=deployment.app,
-                team=deployment.team,
+                **deployment.identity(),
                 environment=deployment.environment,
                 deployed_at=deployment.finished_at,
                 failed=bool(reasons),
@@ -220,10 +217,7 @@ def incident_links(
         deployment, how = link_incident(incident, production, settings) if counted else (None, "")
         links.append(
             IncidentLink(
-                source=incident.source,
-                key=incident.key,
-                app=incident.app,
-                team=incident.team,
+                **incident.identity(),
                 started_at=incident.started_at,
                 production=counted,
                 deployment_key=f"{deployment.source}/{deployment.key}" if deployment else "",

@@ -28,30 +28,28 @@ def _level(record: logging.LogRecord) -> str:
     return "warn" if record.levelno == logging.WARNING else record.levelname.lower()
 
 
+def _fields(formatter: logging.Formatter, record: logging.LogRecord) -> dict[str, str]:
+    """The fields of a log line, secrets redacted, in the order both formats write them."""
+    fields = {
+        "ts": _timestamp(record),
+        "level": _level(record),
+        "caller": record.name.removeprefix("kpi_exporter."),
+        "msg": redact(record.getMessage()),
+    }
+    if record.exc_info:
+        fields["err"] = redact(formatter.formatException(record.exc_info))
+    return fields
+
+
 class LogfmtFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
-        fields = {
-            "ts": _timestamp(record),
-            "level": _level(record),
-            "caller": record.name.removeprefix("kpi_exporter."),
-            "msg": redact(record.getMessage()),
-        }
-        if record.exc_info:
-            fields["err"] = redact(self.formatException(record.exc_info))
+        fields = _fields(self, record)
         return " ".join(f"{key}={_quote(value)}" for key, value in fields.items())
 
 
 class JSONFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
-        fields = {
-            "ts": _timestamp(record),
-            "level": _level(record),
-            "caller": record.name.removeprefix("kpi_exporter."),
-            "msg": redact(record.getMessage()),
-        }
-        if record.exc_info:
-            fields["err"] = redact(self.formatException(record.exc_info))
-        return json.dumps(fields)
+        return json.dumps(_fields(self, record))
 
 
 def _quote(value: str) -> str:

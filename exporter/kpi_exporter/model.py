@@ -15,18 +15,50 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from operator import attrgetter
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypedDict
 
 
-@dataclass(frozen=True, slots=True)
-class Deployment:
-    """A deployment of one app to one environment, successful or not."""
+class Identity(TypedDict):
+    """The fields every event has first (see :class:`BaseEvent`), as keyword arguments."""
 
-    kind: ClassVar[str] = "deployment"
     source: str
     key: str
     app: str
     team: str
+
+
+@dataclass(frozen=True, slots=True)
+class BaseEvent:
+    """What every event has first: where it comes from (``source``, and ``key``, unique in
+    its source and kind) and the app and team it belongs to. ``time`` is when it happened:
+    the field named by the kind's ``dated_by``."""
+
+    kind: ClassVar[str]
+    dated_by: ClassVar[str]
+    source: str
+    key: str
+    app: str
+    team: str
+
+    @property
+    def time(self) -> float:
+        value: float = getattr(self, self.dated_by)
+        return value
+
+    def identity(self, key: str | None = None) -> Identity:
+        """Its source, key (or ``key``), app and team: what an event derived from it keeps
+        (``DeploymentOutcome(**deployment.identity(), ...)``)."""
+        return Identity(
+            source=self.source, key=self.key if key is None else key, app=self.app, team=self.team
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Deployment(BaseEvent):
+    """A deployment of one app to one environment, successful or not."""
+
+    kind: ClassVar[str] = "deployment"
+    dated_by: ClassVar[str] = "finished_at"
     environment: str
     finished_at: float
     status: str = "success"  # success | failure
@@ -38,20 +70,12 @@ class Deployment:
     # Set by the source when it knows the deployment was rolled back or failed in production.
     reported_failed: bool = False
 
-    @property
-    def time(self) -> float:
-        return self.finished_at
-
 
 @dataclass(frozen=True, slots=True)
-class Change:
+class Change(BaseEvent):
     """A change (merged pull/merge request, or a commit for local git) and where it went."""
 
     kind: ClassVar[str] = "change"
-    source: str
-    key: str
-    app: str
-    team: str
     first_commit_at: float
     merged_at: float | None = None
     opened_at: float | None = None
@@ -73,15 +97,12 @@ class Change:
 
 
 @dataclass(frozen=True, slots=True)
-class Incident:
+class Incident(BaseEvent):
     """A production incident. ``deployment_ref`` is an explicit link (deployment key, SHA or
     version) when the incident names the deployment that caused it."""
 
     kind: ClassVar[str] = "incident"
-    source: str
-    key: str
-    app: str
-    team: str
+    dated_by: ClassVar[str] = "started_at"
     severity: str
     started_at: float
     detected_at: float | None = None
@@ -94,24 +115,18 @@ class Incident:
     # component next to coverage per component); stored events without it read as "".
     component: str = ""
 
-    @property
-    def time(self) -> float:
-        return self.started_at
-
 
 @dataclass(frozen=True, slots=True)
-class DeploymentOutcome:
+class DeploymentOutcome(BaseEvent):
     """Derived, never polled: whether a successful production deployment failed, and why.
 
     Written by :mod:`kpi_exporter.linking` next to the events it is derived from, so it flows
-    through the same idempotent upsert and the same metric bookkeeping.
+    through the same idempotent upsert and the same metric bookkeeping. ``key`` is the
+    deployment's key.
     """
 
     kind: ClassVar[str] = "outcome"
-    source: str
-    key: str  # the deployment's key
-    app: str
-    team: str
+    dated_by: ClassVar[str] = "deployed_at"
     environment: str
     deployed_at: float
     failed: bool
@@ -121,63 +136,43 @@ class DeploymentOutcome:
     incident_keys: tuple[str, ...] = ()
     recovered_at: float | None = None
 
-    @property
-    def time(self) -> float:
-        return self.deployed_at
-
 
 @dataclass(frozen=True, slots=True)
-class IncidentLink:
+class IncidentLink(BaseEvent):
     """Derived, never polled: the deployment an incident is linked to, if any.
 
     Written by :mod:`kpi_exporter.linking` for every incident it assesses, so that incidents
-    linked to no deployment are counted (a high share says the linking misses)."""
+    linked to no deployment are counted (a high share says the linking misses). ``key`` is the
+    incident's key."""
 
     kind: ClassVar[str] = "link"
-    source: str
-    key: str  # the incident's key
-    app: str
-    team: str
+    dated_by: ClassVar[str] = "started_at"
     started_at: float
     # Whether the incident counts as a production incident (KpiSettings.is_production_incident).
     production: bool
     deployment_key: str = ""  # "" when linked to no deployment
     how: str = ""  # explicit | last before | ""
 
-    @property
-    def time(self) -> float:
-        return self.started_at
-
 
 @dataclass(frozen=True, slots=True)
-class Defect:
+class Defect(BaseEvent):
     """A bug, and whether it escaped to production or was reported by a customer."""
 
     kind: ClassVar[str] = "defect"
-    source: str
-    key: str
-    app: str
-    team: str
+    dated_by: ClassVar[str] = "created_at"
     created_at: float
     found_in: str = "production"  # production | pre-production
     customer_reported: bool = False
     severity: str = "unknown"
     resolved_at: float | None = None
 
-    @property
-    def time(self) -> float:
-        return self.created_at
-
 
 @dataclass(frozen=True, slots=True)
-class Vulnerability:
+class Vulnerability(BaseEvent):
     """A security finding (dependency, code or secret scanning, image scan)."""
 
     kind: ClassVar[str] = "vulnerability"
-    source: str
-    key: str
-    app: str
-    team: str
+    dated_by: ClassVar[str] = "created_at"
     severity: str
     created_at: float
     state: str = "open"  # open | fixed | dismissed
@@ -186,86 +181,54 @@ class Vulnerability:
     # label); stored events without it read as "".
     scanner: str = ""
 
-    @property
-    def time(self) -> float:
-        return self.created_at
-
 
 @dataclass(frozen=True, slots=True)
-class CostLine:
+class CostLine(BaseEvent):
     """Spend for one day, provider, app and team, in one currency."""
 
     kind: ClassVar[str] = "cost"
-    source: str
-    key: str
-    app: str
-    team: str
+    dated_by: ClassVar[str] = "day"
     provider: str
     day: float  # start of the UTC day
     amount: float
     currency: str
 
-    @property
-    def time(self) -> float:
-        return self.day
-
 
 @dataclass(frozen=True, slots=True)
-class Coverage:
+class Coverage(BaseEvent):
     """Test coverage of one app component, from the latest report."""
 
     kind: ClassVar[str] = "coverage"
-    source: str
-    key: str
-    app: str
-    team: str
+    dated_by: ClassVar[str] = "measured_at"
     component: str
     lines_covered: int
     lines_valid: int
     measured_at: float
 
-    @property
-    def time(self) -> float:
-        return self.measured_at
-
 
 @dataclass(frozen=True, slots=True)
-class TestRun:
+class TestRun(BaseEvent):
     """One test suite run for a commit."""
 
     kind: ClassVar[str] = "testrun"
+    dated_by: ClassVar[str] = "finished_at"
     __test__: ClassVar[bool] = False  # not a pytest test class, despite its name
-    source: str
-    key: str
-    app: str
-    team: str
     finished_at: float
     tests: int
     failures: int
     flaky: int = 0
 
-    @property
-    def time(self) -> float:
-        return self.finished_at
-
 
 @dataclass(frozen=True, slots=True)
-class Gauge:
+class Gauge(BaseEvent):
     """A current value from a generic source (survey score, active users, ...)."""
 
     kind: ClassVar[str] = "gauge"
-    source: str
-    key: str
-    app: str
-    team: str
+    dated_by: ClassVar[str] = "measured_at"
     name: str
     value: float
     measured_at: float
     labels: tuple[tuple[str, str], ...] = ()
-
-    @property
-    def time(self) -> float:
-        return self.measured_at
 
 
 Event = (

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fnmatch import fnmatchcase
 from typing import TYPE_CHECKING, NamedTuple
 
+from .model import Identity
 from .sharding import Shard
 
 if TYPE_CHECKING:  # the configuration imports the sources, which import this module
@@ -14,6 +15,10 @@ if TYPE_CHECKING:  # the configuration imports the sources, which import this mo
 class Owner(NamedTuple):
     app: str
     team: str
+
+    def identity(self, source: str, key: str) -> Identity:
+        """The identity of an event this owner owns, read by ``source`` as ``key``."""
+        return Identity(source=source, key=key, app=self.app, team=self.team)
 
 
 class Ownership:

@@ -412,11 +412,15 @@ class Store:
         if self._identity is not None and _identity(self.path) != self._identity:
             raise StoreGone(f"{self.path} was deleted or replaced while the exporter ran")
 
+    def _number(self, sql: str) -> int:
+        """The one number a query answers."""
+        with self._lock:
+            (value,) = self._conn.execute(sql).fetchone()
+            return int(value)
+
     @property
     def schema_version(self) -> int:
-        with self._lock:
-            (version,) = self._conn.execute("PRAGMA user_version").fetchone()
-            return int(version)
+        return self._number("PRAGMA user_version")
 
     def _migrate(self) -> None:
         with self._lock:
@@ -649,9 +653,7 @@ class Store:
             )
 
     def count(self) -> int:
-        with self._lock:
-            (n,) = self._conn.execute("SELECT count(*) FROM events").fetchone()
-            return int(n)
+        return self._number("SELECT count(*) FROM events")
 
     def close(self) -> None:
         with self._lock:

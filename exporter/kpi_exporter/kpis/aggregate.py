@@ -41,7 +41,7 @@ from ..exposition import (
 )
 from ..model import Event
 from .cost import COST_DERIVATIONS, DailySpend, budget_samples
-from .families import FAMILIES, FAMILY_BY_NAME, retracted_name
+from .families import COST_BUDGET_MONTH, FAMILIES, FAMILY_BY_NAME, retracted_name
 from .live import DERIVATIONS
 from .observation import Contribution, Daily, Dated, Observation, Since
 from .observe import observe
@@ -353,7 +353,7 @@ class Aggregate:
             if family.name in COST_DERIVATIONS:
                 if cost := list(self.spend.samples(family.name, now)):
                     yield scalar_lines(family, cost, openmetrics)
-            elif family.name == "kpi_cost_budget_month":
+            elif family.name == COST_BUDGET_MONTH.name:
                 if self.settings.budgets:
                     yield scalar_lines(family, budget_samples(self.settings), openmetrics)
             elif family.name in DERIVATIONS:

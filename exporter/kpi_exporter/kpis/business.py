@@ -10,23 +10,27 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from ..model import Gauge
+from .families import BUSINESS_VALUE, SURVEY_NPS_RATIO, SURVEY_RESPONSES, SURVEY_SCORE, KpiFamily
 from .observation import Observation
 from .settings import KpiSettings
 
-BUSINESS_FAMILY = "kpi_business_value"
-SURVEY_FAMILIES = ("kpi_survey_score", "kpi_survey_responses", "kpi_survey_nps_ratio")
+SURVEY_FAMILIES: dict[str, KpiFamily] = {
+    family.name: family for family in (SURVEY_SCORE, SURVEY_RESPONSES, SURVEY_NPS_RATIO)
+}
 
 
 def observe_business(gauge: Gauge, settings: KpiSettings) -> Iterator[Observation]:
     """A business value per app, team and configured measure (the ``metric`` label)."""
-    if gauge.name == BUSINESS_FAMILY:
+    if gauge.name == BUSINESS_VALUE.name:
         extra = dict(gauge.labels)
-        yield Observation(gauge.name, (gauge.app, gauge.team, extra.get("metric", "")), gauge.value)
+        labels = (gauge.app, gauge.team, extra.get("metric", ""))
+        yield BUSINESS_VALUE.observe(labels, gauge.value)
 
 
 def observe_survey(gauge: Gauge, settings: KpiSettings) -> Iterator[Observation]:
     """A survey result per team, survey and question."""
-    if gauge.name in SURVEY_FAMILIES:
+    family = SURVEY_FAMILIES.get(gauge.name)
+    if family is not None:
         extra = dict(gauge.labels)
         labels = (gauge.team, extra.get("survey", ""), extra.get("question", ""))
-        yield Observation(gauge.name, labels, gauge.value)
+        yield family.observe(labels, gauge.value)

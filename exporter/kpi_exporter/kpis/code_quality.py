@@ -6,16 +6,37 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from ..model import Coverage, Gauge, Incident, TestRun
+from .families import (
+    COVERAGE_LINES_COVERED,
+    COVERAGE_LINES_VALID,
+    INCIDENTS_BY_COMPONENT,
+    SONARQUBE_BUGS,
+    SONARQUBE_CODE_SMELLS,
+    SONARQUBE_COVERAGE_RATIO,
+    SONARQUBE_DEBT_RATIO,
+    SONARQUBE_VULNERABILITIES,
+    TEST_RUNS,
+    TEST_RUNS_FAILED,
+    TESTS,
+    TESTS_FAILED,
+    TESTS_FLAKY,
+    WINDOW_INCIDENTS_BY_COMPONENT,
+    WINDOW_TEST_RUNS,
+    WINDOW_TEST_RUNS_FAILED,
+    WINDOW_TESTS,
+    WINDOW_TESTS_FLAKY,
+    KpiFamily,
+)
 from .observation import Dated, Observation
 from .settings import KpiSettings
 
 # Gauge event names (see sources/sonarqube.py) -> family.
-SONARQUBE_FAMILIES: dict[str, str] = {
-    "sonarqube_debt_ratio": "kpi_sonarqube_debt_ratio",
-    "sonarqube_coverage_ratio": "kpi_sonarqube_coverage_ratio",
-    "sonarqube_bugs": "kpi_sonarqube_bugs",
-    "sonarqube_code_smells": "kpi_sonarqube_code_smells",
-    "sonarqube_vulnerabilities": "kpi_sonarqube_vulnerabilities",
+SONARQUBE_FAMILIES: dict[str, KpiFamily] = {
+    "sonarqube_debt_ratio": SONARQUBE_DEBT_RATIO,
+    "sonarqube_coverage_ratio": SONARQUBE_COVERAGE_RATIO,
+    "sonarqube_bugs": SONARQUBE_BUGS,
+    "sonarqube_code_smells": SONARQUBE_CODE_SMELLS,
+    "sonarqube_vulnerabilities": SONARQUBE_VULNERABILITIES,
 }
 
 
@@ -23,24 +44,24 @@ def observe_coverage(coverage: Coverage, settings: KpiSettings) -> Iterator[Obse
     """The latest lines covered and valid of one component. A source stores one Coverage event
     per app and component (updated in place), so the running sum is the latest value."""
     labels = (coverage.app, coverage.team, coverage.component)
-    yield Observation("kpi_coverage_lines_covered", labels, coverage.lines_covered)
-    yield Observation("kpi_coverage_lines_valid", labels, coverage.lines_valid)
+    yield COVERAGE_LINES_COVERED.observe(labels, coverage.lines_covered)
+    yield COVERAGE_LINES_VALID.observe(labels, coverage.lines_valid)
 
 
 def observe_test_run(run: TestRun, settings: KpiSettings) -> Iterator[Observation | Dated]:
     """A test run (a suite for a commit) counts once; its tests, failed and flaky tests add.
     In the windows, by the time the run finished."""
     labels = (run.app, run.team)
-    yield Observation("kpi_test_runs_total", labels, 1)
-    yield Dated("kpi_window_test_runs", labels, run.finished_at)
+    yield TEST_RUNS.observe(labels, 1)
+    yield WINDOW_TEST_RUNS.at(labels, run.finished_at)
     if run.failures:
-        yield Observation("kpi_test_runs_failed_total", labels, 1)
-        yield Dated("kpi_window_test_runs_failed", labels, run.finished_at)
-    yield Observation("kpi_tests_total", labels, run.tests)
-    yield Dated("kpi_window_tests", labels, run.finished_at, run.tests)
-    yield Observation("kpi_tests_failed_total", labels, run.failures)
-    yield Observation("kpi_tests_flaky_total", labels, run.flaky)
-    yield Dated("kpi_window_tests_flaky", labels, run.finished_at, run.flaky)
+        yield TEST_RUNS_FAILED.observe(labels, 1)
+        yield WINDOW_TEST_RUNS_FAILED.at(labels, run.finished_at)
+    yield TESTS.observe(labels, run.tests)
+    yield WINDOW_TESTS.at(labels, run.finished_at, run.tests)
+    yield TESTS_FAILED.observe(labels, run.failures)
+    yield TESTS_FLAKY.observe(labels, run.flaky)
+    yield WINDOW_TESTS_FLAKY.at(labels, run.finished_at, run.flaky)
 
 
 def observe_sonarqube(gauge: Gauge, settings: KpiSettings) -> Iterator[Observation]:
@@ -48,7 +69,7 @@ def observe_sonarqube(gauge: Gauge, settings: KpiSettings) -> Iterator[Observati
     this module's."""
     family = SONARQUBE_FAMILIES.get(gauge.name)
     if family is not None:
-        yield Observation(family, (gauge.app, gauge.team), gauge.value)
+        yield family.observe((gauge.app, gauge.team), gauge.value)
 
 
 def observe_incident_component(
@@ -58,6 +79,6 @@ def observe_incident_component(
     windows, production incidents only, by their start."""
     if incident.component:
         labels = (incident.app, incident.team, incident.component)
-        yield Observation("kpi_incidents_by_component_total", labels, 1)
+        yield INCIDENTS_BY_COMPONENT.observe(labels, 1)
         if settings.is_production_incident(incident.environment, incident.severity):
-            yield Dated("kpi_window_incidents_by_component", labels, incident.started_at)
+            yield WINDOW_INCIDENTS_BY_COMPONENT.at(labels, incident.started_at)

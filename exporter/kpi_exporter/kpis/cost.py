@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from ..model import CostLine
+from .families import COST_CUMULATIVE, COST_FORECAST_MONTH_END, COST_LAST_DAY, COST_MONTH_TO_DATE
 from .observation import Daily, Observation
 from .settings import KpiSettings
 
@@ -40,7 +41,7 @@ Labels = tuple[str, ...]
 def observe_cost(line: CostLine, settings: KpiSettings) -> Iterator[Observation | Daily]:
     """A day's spend adds to the all-time total and to the day of its series."""
     labels = (line.provider, line.app, line.team, line.currency)
-    yield Observation("kpi_cost_cumulative", labels, line.amount)
+    yield COST_CUMULATIVE.observe(labels, line.amount)
     yield Daily(labels, line.day, line.amount)
 
 
@@ -71,9 +72,9 @@ def forecast_month_end(days: Mapping[int, int], today: int) -> float:
 
 
 COST_DERIVATIONS: dict[str, Callable[[Mapping[int, int], int], float]] = {
-    "kpi_cost_month_to_date": month_to_date,
-    "kpi_cost_forecast_month_end": forecast_month_end,
-    "kpi_cost_last_day": last_day,
+    COST_MONTH_TO_DATE.name: month_to_date,
+    COST_FORECAST_MONTH_END.name: forecast_month_end,
+    COST_LAST_DAY.name: last_day,
 }
 """The cost families derived from the daily amounts, and how."""
 

@@ -5,6 +5,21 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from ..model import Change, Deployment, DeploymentOutcome
+from .families import (
+    CHANGE_LEAD_TIME_SECONDS,
+    DEPLOYMENTS,
+    DEPLOYMENTS_FAILED,
+    DEPLOYMENTS_RELEASE_FAILED,
+    DEPLOYMENTS_REWORK,
+    FAILED_DEPLOYMENT_RECOVERY_SECONDS,
+    WINDOW_CHANGE_LEAD_TIME_SECONDS,
+    WINDOW_DEPLOYED_DATES,
+    WINDOW_DEPLOYMENTS,
+    WINDOW_DEPLOYMENTS_FAILED,
+    WINDOW_DEPLOYMENTS_RELEASE_FAILED,
+    WINDOW_DEPLOYMENTS_REWORK,
+    WINDOW_FAILED_DEPLOYMENT_RECOVERY_SECONDS,
+)
 from .observation import Dated, Observation
 from .settings import KpiSettings
 
@@ -16,10 +31,10 @@ def observe_deployment(
     if deployment.status != "success" or not settings.is_production(deployment.environment):
         return
     labels = (deployment.app, deployment.team, deployment.environment)
-    yield Observation("kpi_deployments_total", labels, 1)
+    yield DEPLOYMENTS.observe(labels, 1)
     owner = (deployment.app, deployment.team)
-    yield Dated("kpi_window_deployments", owner, deployment.finished_at)
-    yield Dated("kpi_window_deployed_dates", owner, deployment.finished_at)
+    yield WINDOW_DEPLOYMENTS.at(owner, deployment.finished_at)
+    yield WINDOW_DEPLOYED_DATES.at(owner, deployment.finished_at)
 
 
 def observe_change(change: Change, settings: KpiSettings) -> Iterator[Observation | Dated]:
@@ -29,9 +44,9 @@ def observe_change(change: Change, settings: KpiSettings) -> Iterator[Observatio
         return
     labels = (change.app, change.team, change.deployed_environment)
     lead_time = max(0.0, change.deployed_at - change.first_commit_at)
-    yield Observation("kpi_change_lead_time_seconds", labels, lead_time)
+    yield CHANGE_LEAD_TIME_SECONDS.observe(labels, lead_time)
     owner = (change.app, change.team)
-    yield Dated("kpi_window_change_lead_time_seconds", owner, change.deployed_at, lead_time)
+    yield WINDOW_CHANGE_LEAD_TIME_SECONDS.at(owner, change.deployed_at, lead_time)
 
 
 # The reasons (see linking.assess) that say the release itself had to be undone or patched.
@@ -47,18 +62,16 @@ def observe_outcome(
     labels = (outcome.app, outcome.team, outcome.environment)
     owner = (outcome.app, outcome.team)
     if outcome.rework:
-        yield Observation("kpi_deployments_rework_total", labels, 1)
-        yield Dated("kpi_window_deployments_rework", owner, outcome.deployed_at)
+        yield DEPLOYMENTS_REWORK.observe(labels, 1)
+        yield WINDOW_DEPLOYMENTS_REWORK.at(owner, outcome.deployed_at)
     if not outcome.failed:
         return
-    yield Observation("kpi_deployments_failed_total", labels, 1)
-    yield Dated("kpi_window_deployments_failed", owner, outcome.deployed_at)
+    yield DEPLOYMENTS_FAILED.observe(labels, 1)
+    yield WINDOW_DEPLOYMENTS_FAILED.at(owner, outcome.deployed_at)
     if RELEASE_FAILURES & set(outcome.reasons):
-        yield Observation("kpi_deployments_release_failed_total", labels, 1)
-        yield Dated("kpi_window_deployments_release_failed", owner, outcome.deployed_at)
+        yield DEPLOYMENTS_RELEASE_FAILED.observe(labels, 1)
+        yield WINDOW_DEPLOYMENTS_RELEASE_FAILED.at(owner, outcome.deployed_at)
     if outcome.recovered_at is not None:
         recovery = max(0.0, outcome.recovered_at - outcome.deployed_at)
-        yield Observation("kpi_failed_deployment_recovery_seconds", labels, recovery)
-        yield Dated(
-            "kpi_window_failed_deployment_recovery_seconds", owner, outcome.recovered_at, recovery
-        )
+        yield FAILED_DEPLOYMENT_RECOVERY_SECONDS.observe(labels, recovery)
+        yield WINDOW_FAILED_DEPLOYMENT_RECOVERY_SECONDS.at(owner, outcome.recovered_at, recovery)

@@ -1,7 +1,11 @@
 """Every domain metric family the exporter publishes: name, type, labels, buckets and help.
 
-This table is the source of the metric reference in ``docs/metrics.md``; a test proves that
-every family here is documented there and that nothing else is exported.
+Each family is a module-level handle (``DEPLOYMENTS``, ``WINDOW_DEPLOYMENTS``, ...) that the
+KPI functions contribute through (``DEPLOYMENTS.observe(labels, 1)``), so that a misspelt
+family is a NameError and a mypy error rather than a new series; the name a handle publishes
+is written once, here. The ``FAMILIES`` and ``WINDOWED`` tables list them in the order of the
+metric reference in ``docs/metrics.md``; a test proves that every family here is documented
+there and that nothing else is exported.
 """
 
 from __future__ import annotations
@@ -9,69 +13,38 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..exposition import Family
+from .observation import Dated, Observation, Since
 
 MINUTE = 60.0
 HOUR = 3600.0
 DAY = 86400.0
 WEEK = 7 * DAY
 
+# Five minutes to two weeks: the first bounds of lead time and of every flow stage.
+_MINUTES_TO_WEEKS: tuple[float, ...] = (
+    *(5 * MINUTE, 15 * MINUTE, 30 * MINUTE),
+    *(HOUR, 2 * HOUR, 4 * HOUR, 8 * HOUR),
+    *(DAY, 2 * DAY, 4 * DAY, WEEK, 2 * WEEK),
+)
+
 # Lead time spans minutes to months. The DORA tier limits (1 hour, 1 day, 1 week, 1 month,
 # 6 months) are bucket bounds, so "share of changes under a tier limit" is read exactly.
 LEAD_TIME_BUCKETS: tuple[float, ...] = (
-    5 * MINUTE,
-    15 * MINUTE,
-    30 * MINUTE,
-    HOUR,
-    2 * HOUR,
-    4 * HOUR,
-    8 * HOUR,
-    DAY,
-    2 * DAY,
-    4 * DAY,
-    WEEK,
-    2 * WEEK,
-    30 * DAY,
-    60 * DAY,
-    90 * DAY,
-    180 * DAY,
-    365 * DAY,
+    *_MINUTES_TO_WEEKS,
+    *(30 * DAY, 60 * DAY, 90 * DAY, 180 * DAY, 365 * DAY),
 )
 
 # Restore, recovery, detect and acknowledge times span a minute to a month.
 RESTORE_BUCKETS: tuple[float, ...] = (
-    MINUTE,
-    5 * MINUTE,
-    15 * MINUTE,
-    30 * MINUTE,
-    HOUR,
-    2 * HOUR,
-    4 * HOUR,
-    8 * HOUR,
-    DAY,
-    2 * DAY,
-    WEEK,
-    30 * DAY,
+    *(MINUTE, 5 * MINUTE, 15 * MINUTE, 30 * MINUTE),
+    *(HOUR, 2 * HOUR, 4 * HOUR, 8 * HOUR),
+    *(DAY, 2 * DAY, WEEK, 30 * DAY),
 )
 
 # Flow stages (coding, pickup, review, deploy) span minutes to weeks, with the usual review
 # and delivery limits (1 hour, 4 hours, 1 day, 1 week) as bounds. One set for every stage, so
 # stages compare bucket by bucket.
-FLOW_BUCKETS: tuple[float, ...] = (
-    5 * MINUTE,
-    15 * MINUTE,
-    30 * MINUTE,
-    HOUR,
-    2 * HOUR,
-    4 * HOUR,
-    8 * HOUR,
-    DAY,
-    2 * DAY,
-    4 * DAY,
-    WEEK,
-    2 * WEEK,
-    30 * DAY,
-    90 * DAY,
-)
+FLOW_BUCKETS: tuple[float, ...] = (*_MINUTES_TO_WEEKS, 30 * DAY, 90 * DAY)
 
 # Change size in lines: roughly doubling from a one-line fix to a large refactoring; 200 and
 # 400 lines are the common "small enough to review well" limits.
@@ -90,17 +63,8 @@ AGE_THRESHOLDS: tuple[tuple[str, float], ...] = (
 # Time to fix a security finding spans an hour to a year; the default SLAs (critical 7 days,
 # high 30 days) and the usual medium one (90 days) are bounds.
 VULNERABILITY_FIX_BUCKETS: tuple[float, ...] = (
-    HOUR,
-    4 * HOUR,
-    DAY,
-    3 * DAY,
-    WEEK,
-    2 * WEEK,
-    30 * DAY,
-    60 * DAY,
-    90 * DAY,
-    180 * DAY,
-    365 * DAY,
+    *(HOUR, 4 * HOUR, DAY, 3 * DAY, WEEK, 2 * WEEK),
+    *(30 * DAY, 60 * DAY, 90 * DAY, 180 * DAY, 365 * DAY),
 )
 
 DELIVERY_LABELS = ("app", "team", "environment")
@@ -115,362 +79,483 @@ VULNERABILITY_LABELS = ("app", "team", "severity")
 SCANNER_LABELS = (*VULNERABILITY_LABELS, "scanner")
 
 
+@dataclass(frozen=True, slots=True)
+class KpiFamily(Family):
+    """A domain family: the handle KPI functions build their contributions with."""
+
+    def observe(self, labels: tuple[str, ...], value: float) -> Observation:
+        """``value`` added to (counter, gauge) or observed in (histogram) series ``labels``."""
+        return Observation(self.name, labels, value)
+
+    def since(self, labels: tuple[str, ...], at: float | None) -> Since:
+        """The event is live in series ``labels`` of a time-dependent family since ``at``
+        (None: not live)."""
+        return Since(self.name, labels, at)
+
+
+DEPLOYMENTS = KpiFamily(
+    "kpi_deployments_total",
+    "counter",
+    "Successful deployments to a production environment.",
+    DELIVERY_LABELS,
+)
+
+DEPLOYMENTS_REWORK = KpiFamily(
+    "kpi_deployments_rework_total",
+    "counter",
+    "Unplanned production deployments (hotfixes and rollbacks).",
+    DELIVERY_LABELS,
+)
+
+DEPLOYMENTS_FAILED = KpiFamily(
+    "kpi_deployments_failed_total",
+    "counter",
+    "Production deployments that failed: linked to an incident, rolled back, or followed"
+    " by a hotfix within the hotfix window.",
+    DELIVERY_LABELS,
+)
+
+DEPLOYMENTS_RELEASE_FAILED = KpiFamily(
+    "kpi_deployments_release_failed_total",
+    "counter",
+    "Production deployments that needed a rollback or a hotfix (within the hotfix window):"
+    " the release failure rate's numerator.",
+    DELIVERY_LABELS,
+)
+
+CHANGE_LEAD_TIME_SECONDS = KpiFamily(
+    "kpi_change_lead_time_seconds",
+    "histogram",
+    "Change lead time: first commit to the end of the first successful production"
+    " deployment that contains the change.",
+    DELIVERY_LABELS,
+    LEAD_TIME_BUCKETS,
+)
+
+FAILED_DEPLOYMENT_RECOVERY_SECONDS = KpiFamily(
+    "kpi_failed_deployment_recovery_seconds",
+    "histogram",
+    "Failed deployment recovery time: failed deployment to recovery (linked incidents"
+    " resolved, or the next deployment that rolled it back or fixed it).",
+    DELIVERY_LABELS,
+    RESTORE_BUCKETS,
+)
+
+CHANGES_MERGED = KpiFamily(
+    "kpi_changes_merged_total",
+    "counter",
+    "Merged changes (pull or merge requests; commits for local git).",
+    FLOW_LABELS,
+)
+
+CHANGES_MERGED_UNREVIEWED = KpiFamily(
+    "kpi_changes_merged_unreviewed_total",
+    "counter",
+    "Merged changes that nobody but their author reviewed or approved before the merge.",
+    FLOW_LABELS,
+)
+
+CHANGE_CODING_SECONDS = KpiFamily(
+    "kpi_change_coding_seconds",
+    "histogram",
+    "Coding time of merged changes: first commit to opened.",
+    FLOW_LABELS,
+    FLOW_BUCKETS,
+)
+
+CHANGE_PICKUP_SECONDS = KpiFamily(
+    "kpi_change_pickup_seconds",
+    "histogram",
+    "Pickup time of merged changes: opened to the first review or comment by someone other"
+    " than the author.",
+    FLOW_LABELS,
+    FLOW_BUCKETS,
+)
+
+CHANGE_REVIEW_SECONDS = KpiFamily(
+    "kpi_change_review_seconds",
+    "histogram",
+    "Review time of merged changes: first review to merge.",
+    FLOW_LABELS,
+    FLOW_BUCKETS,
+)
+
+CHANGE_DEPLOY_SECONDS = KpiFamily(
+    "kpi_change_deploy_seconds",
+    "histogram",
+    "Deploy time of merged changes: merge to the end of the first successful production"
+    " deployment that contains the change.",
+    DELIVERY_LABELS,
+    FLOW_BUCKETS,
+)
+
+CHANGE_SIZE_LINES = KpiFamily(
+    "kpi_change_size_lines",
+    "histogram",
+    "Size of merged changes in lines changed, as the source counts them.",
+    FLOW_LABELS,
+    SIZE_BUCKETS,
+)
+
+CHANGES_OPEN = KpiFamily(
+    "kpi_changes_open",
+    "gauge",
+    "Changes open now (work in progress): opened, neither merged nor closed.",
+    FLOW_LABELS,
+)
+
+CHANGES_OPEN_BY_AGE = KpiFamily(
+    "kpi_changes_open_by_age",
+    "gauge",
+    "Open changes older than `older_than` (1h, 1d, 3d, 7d, 14d, 30d; cumulative), by the"
+    " time they were opened.",
+    (*FLOW_LABELS, "older_than"),
+)
+
+INCIDENTS = KpiFamily(
+    "kpi_incidents_total",
+    "counter",
+    "Incidents, by the time they started.",
+    INCIDENT_LABELS,
+)
+
+INCIDENTS_UNLINKED = KpiFamily(
+    "kpi_incidents_unlinked_total",
+    "counter",
+    "Production incidents linked to no deployment (no explicit reference matched, and no"
+    " production deployment of the app within the incident horizon before it started),"
+    " by the time they started: a high share means the linking misses.",
+    FLOW_LABELS,
+)
+
+INCIDENTS_OPEN = KpiFamily(
+    "kpi_incidents_open",
+    "gauge",
+    "Incidents not resolved yet.",
+    INCIDENT_LABELS,
+)
+
+INCIDENTS_OLDEST_OPEN_START_TIMESTAMP_SECONDS = KpiFamily(
+    "kpi_incidents_oldest_open_start_timestamp_seconds",
+    "gauge",
+    "When the oldest incident not resolved yet started; absent when none is open.",
+    INCIDENT_LABELS,
+)
+
+INCIDENT_RESTORE_SECONDS = KpiFamily(
+    "kpi_incident_restore_seconds",
+    "histogram",
+    "Time to restore: incident start to resolved.",
+    INCIDENT_LABELS,
+    RESTORE_BUCKETS,
+)
+
+INCIDENT_DETECT_SECONDS = KpiFamily(
+    "kpi_incident_detect_seconds",
+    "histogram",
+    "Time to detect: impact start to detection, where the source records both.",
+    INCIDENT_LABELS,
+    RESTORE_BUCKETS,
+)
+
+INCIDENT_ACKNOWLEDGE_SECONDS = KpiFamily(
+    "kpi_incident_acknowledge_seconds",
+    "histogram",
+    "Time to acknowledge: detection (or start) to acknowledgement, where the source has it.",
+    INCIDENT_LABELS,
+    RESTORE_BUCKETS,
+)
+
+DEFECTS = KpiFamily(
+    "kpi_defects_total",
+    "counter",
+    "Defects (bugs), by the time they were created.",
+    DEFECT_LABELS,
+)
+
+DEFECTS_ESCAPED = KpiFamily(
+    "kpi_defects_escaped_total",
+    "counter",
+    "Defects found in production (escaped); escape rate = escaped / all defects.",
+    DEFECT_LABELS,
+)
+
+DEFECTS_CUSTOMER_REPORTED = KpiFamily(
+    "kpi_defects_customer_reported_total",
+    "counter",
+    "Defects reported by a customer; customer-reported share = these / all defects.",
+    DEFECT_LABELS,
+)
+
+DEFECTS_OPEN = KpiFamily(
+    "kpi_defects_open",
+    "gauge",
+    "Defects not resolved yet.",
+    DEFECT_LABELS,
+)
+
+COVERAGE_LINES_COVERED = KpiFamily(
+    "kpi_coverage_lines_covered",
+    "gauge",
+    "Lines covered by tests in the latest coverage report, per component (coverage ratio ="
+    " covered / valid).",
+    COMPONENT_LABELS,
+)
+
+COVERAGE_LINES_VALID = KpiFamily(
+    "kpi_coverage_lines_valid",
+    "gauge",
+    "Lines that could be covered (executable lines) in the latest coverage report, per component.",
+    COMPONENT_LABELS,
+)
+
+INCIDENTS_BY_COMPONENT = KpiFamily(
+    "kpi_incidents_by_component_total",
+    "counter",
+    "Incidents whose source names the failing component, by the time they started; read"
+    " next to coverage per component.",
+    COMPONENT_LABELS,
+)
+
+TEST_RUNS = KpiFamily(
+    "kpi_test_runs_total",
+    "counter",
+    "Test runs: one per test suite and commit (retries of the same commit included).",
+    FLOW_LABELS,
+)
+
+TEST_RUNS_FAILED = KpiFamily(
+    "kpi_test_runs_failed_total",
+    "counter",
+    "Test runs (suite and commit) with at least one failed test that never passed.",
+    FLOW_LABELS,
+)
+
+TESTS = KpiFamily(
+    "kpi_tests_total",
+    "counter",
+    "Test cases run (not skipped), counted once per test run.",
+    FLOW_LABELS,
+)
+
+TESTS_FAILED = KpiFamily(
+    "kpi_tests_failed_total",
+    "counter",
+    "Test cases that failed and never passed for the commit of their test run.",
+    FLOW_LABELS,
+)
+
+TESTS_FLAKY = KpiFamily(
+    "kpi_tests_flaky_total",
+    "counter",
+    "Flaky test cases: failed in one run and passed in another for the same commit.",
+    FLOW_LABELS,
+)
+
+SONARQUBE_DEBT_RATIO = KpiFamily(
+    "kpi_sonarqube_debt_ratio",
+    "gauge",
+    "SonarQube technical debt ratio (0..1): remediation cost / development cost.",
+    FLOW_LABELS,
+)
+
+SONARQUBE_COVERAGE_RATIO = KpiFamily(
+    "kpi_sonarqube_coverage_ratio",
+    "gauge",
+    "Test coverage (0..1) as SonarQube measures it.",
+    FLOW_LABELS,
+)
+
+SONARQUBE_BUGS = KpiFamily(
+    "kpi_sonarqube_bugs",
+    "gauge",
+    "Open bugs SonarQube's analysis finds.",
+    FLOW_LABELS,
+)
+
+SONARQUBE_CODE_SMELLS = KpiFamily(
+    "kpi_sonarqube_code_smells",
+    "gauge",
+    "Open code smells SonarQube's analysis finds.",
+    FLOW_LABELS,
+)
+
+SONARQUBE_VULNERABILITIES = KpiFamily(
+    "kpi_sonarqube_vulnerabilities",
+    "gauge",
+    "Open vulnerabilities SonarQube's analysis finds.",
+    FLOW_LABELS,
+)
+
+BUSINESS_VALUE = KpiFamily(
+    "kpi_business_value",
+    "gauge",
+    "Latest value of a configured business measure (feature adoption, active users,"
+    " revenue, ...) from an http_json or sql source; the metric label names the measure.",
+    BUSINESS_LABELS,
+)
+
+SURVEY_SCORE = KpiFamily(
+    "kpi_survey_score",
+    "gauge",
+    "Mean score of a survey question's answers per team (the question's scale).",
+    SURVEY_LABELS,
+)
+
+SURVEY_RESPONSES = KpiFamily(
+    "kpi_survey_responses",
+    "gauge",
+    "Valid answers to a survey question per team.",
+    SURVEY_LABELS,
+)
+
+SURVEY_NPS_RATIO = KpiFamily(
+    "kpi_survey_nps_ratio",
+    "gauge",
+    "Net promoter score of an NPS question (0..10) per team as a ratio (-1..1):"
+    " promoters (9-10) minus detractors (0-6), over all answers.",
+    SURVEY_LABELS,
+)
+
+VULNERABILITIES_OPEN = KpiFamily(
+    "kpi_vulnerabilities_open",
+    "gauge",
+    "Security findings open now (Dependabot, code scanning, secret scanning, Trivy, OSV),"
+    " by severity and scanner.",
+    SCANNER_LABELS,
+)
+
+VULNERABILITIES_FIXED = KpiFamily(
+    "kpi_vulnerabilities_fixed_total",
+    "counter",
+    "Security findings fixed (a scanner report no longer has them, or the alert was fixed;"
+    " a revoked secret), by the time they were created.",
+    SCANNER_LABELS,
+)
+
+VULNERABILITIES_DISMISSED = KpiFamily(
+    "kpi_vulnerabilities_dismissed_total",
+    "counter",
+    "Security findings dismissed (false positive, accepted risk, won't fix), kept apart"
+    " from fixed ones, by the time they were created.",
+    SCANNER_LABELS,
+)
+
+VULNERABILITY_FIX_SECONDS = KpiFamily(
+    "kpi_vulnerability_fix_seconds",
+    "histogram",
+    "Time to fix a security finding: created (or first reported) to fixed.",
+    VULNERABILITY_LABELS,
+    VULNERABILITY_FIX_BUCKETS,
+)
+
+VULNERABILITIES_OLDEST_OPEN_CREATED_TIMESTAMP_SECONDS = KpiFamily(
+    "kpi_vulnerabilities_oldest_open_created_timestamp_seconds",
+    "gauge",
+    "When the oldest security finding still open was created; absent when none is open.",
+    VULNERABILITY_LABELS,
+)
+
+VULNERABILITIES_SLA_BREACHED = KpiFamily(
+    "kpi_vulnerabilities_sla_breached",
+    "gauge",
+    "Open security findings older than their severity's SLA (default: critical 7 days,"
+    " high 30 days; `security.sla` in the configuration).",
+    VULNERABILITY_LABELS,
+)
+
+COST_CUMULATIVE = KpiFamily(
+    "kpi_cost_cumulative",
+    "gauge",
+    "All stored spend (credits negative, so a gauge): read increases over a window with"
+    " `delta()`; never summed across currencies.",
+    COST_LABELS,
+)
+
+COST_MONTH_TO_DATE = KpiFamily(
+    "kpi_cost_month_to_date",
+    "gauge",
+    "Spend in the current UTC month, today included.",
+    COST_LABELS,
+)
+
+COST_LAST_DAY = KpiFamily(
+    "kpi_cost_last_day",
+    "gauge",
+    "Spend of yesterday (UTC), the latest complete day; 0 when the cost data lags.",
+    COST_LABELS,
+)
+
+COST_FORECAST_MONTH_END = KpiFamily(
+    "kpi_cost_forecast_month_end",
+    "gauge",
+    "Forecast spend of the current UTC month: month to date + the average of the last 7"
+    " complete days x the days left after today.",
+    COST_LABELS,
+)
+
+COST_BUDGET_MONTH = KpiFamily(
+    "kpi_cost_budget_month",
+    "gauge",
+    "Monthly budget of an app or a team (the other label empty) from the configuration.",
+    ("app", "team", "currency"),
+)
+
 FAMILIES: tuple[Family, ...] = (
-    Family(
-        "kpi_deployments_total",
-        "counter",
-        "Successful deployments to a production environment.",
-        DELIVERY_LABELS,
-    ),
-    Family(
-        "kpi_deployments_rework_total",
-        "counter",
-        "Unplanned production deployments (hotfixes and rollbacks).",
-        DELIVERY_LABELS,
-    ),
-    Family(
-        "kpi_deployments_failed_total",
-        "counter",
-        "Production deployments that failed: linked to an incident, rolled back, or followed"
-        " by a hotfix within the hotfix window.",
-        DELIVERY_LABELS,
-    ),
-    Family(
-        "kpi_deployments_release_failed_total",
-        "counter",
-        "Production deployments that needed a rollback or a hotfix (within the hotfix window):"
-        " the release failure rate's numerator.",
-        DELIVERY_LABELS,
-    ),
-    Family(
-        "kpi_change_lead_time_seconds",
-        "histogram",
-        "Change lead time: first commit to the end of the first successful production"
-        " deployment that contains the change.",
-        DELIVERY_LABELS,
-        LEAD_TIME_BUCKETS,
-    ),
-    Family(
-        "kpi_failed_deployment_recovery_seconds",
-        "histogram",
-        "Failed deployment recovery time: failed deployment to recovery (linked incidents"
-        " resolved, or the next deployment that rolled it back or fixed it).",
-        DELIVERY_LABELS,
-        RESTORE_BUCKETS,
-    ),
-    Family(
-        "kpi_changes_merged_total",
-        "counter",
-        "Merged changes (pull or merge requests; commits for local git).",
-        FLOW_LABELS,
-    ),
-    Family(
-        "kpi_changes_merged_unreviewed_total",
-        "counter",
-        "Merged changes that nobody but their author reviewed or approved before the merge.",
-        FLOW_LABELS,
-    ),
-    Family(
-        "kpi_change_coding_seconds",
-        "histogram",
-        "Coding time of merged changes: first commit to opened.",
-        FLOW_LABELS,
-        FLOW_BUCKETS,
-    ),
-    Family(
-        "kpi_change_pickup_seconds",
-        "histogram",
-        "Pickup time of merged changes: opened to the first review or comment by someone other"
-        " than the author.",
-        FLOW_LABELS,
-        FLOW_BUCKETS,
-    ),
-    Family(
-        "kpi_change_review_seconds",
-        "histogram",
-        "Review time of merged changes: first review to merge.",
-        FLOW_LABELS,
-        FLOW_BUCKETS,
-    ),
-    Family(
-        "kpi_change_deploy_seconds",
-        "histogram",
-        "Deploy time of merged changes: merge to the end of the first successful production"
-        " deployment that contains the change.",
-        DELIVERY_LABELS,
-        FLOW_BUCKETS,
-    ),
-    Family(
-        "kpi_change_size_lines",
-        "histogram",
-        "Size of merged changes in lines changed, as the source counts them.",
-        FLOW_LABELS,
-        SIZE_BUCKETS,
-    ),
-    Family(
-        "kpi_changes_open",
-        "gauge",
-        "Changes open now (work in progress): opened, neither merged nor closed.",
-        FLOW_LABELS,
-    ),
-    Family(
-        "kpi_changes_open_by_age",
-        "gauge",
-        "Open changes older than `older_than` (1h, 1d, 3d, 7d, 14d, 30d; cumulative), by the"
-        " time they were opened.",
-        (*FLOW_LABELS, "older_than"),
-    ),
-    Family(
-        "kpi_incidents_total",
-        "counter",
-        "Incidents, by the time they started.",
-        INCIDENT_LABELS,
-    ),
-    Family(
-        "kpi_incidents_unlinked_total",
-        "counter",
-        "Production incidents linked to no deployment (no explicit reference matched, and no"
-        " production deployment of the app within the incident horizon before it started),"
-        " by the time they started: a high share means the linking misses.",
-        FLOW_LABELS,
-    ),
-    Family(
-        "kpi_incidents_open",
-        "gauge",
-        "Incidents not resolved yet.",
-        INCIDENT_LABELS,
-    ),
-    Family(
-        "kpi_incidents_oldest_open_start_timestamp_seconds",
-        "gauge",
-        "When the oldest incident not resolved yet started; absent when none is open.",
-        INCIDENT_LABELS,
-    ),
-    Family(
-        "kpi_incident_restore_seconds",
-        "histogram",
-        "Time to restore: incident start to resolved.",
-        INCIDENT_LABELS,
-        RESTORE_BUCKETS,
-    ),
-    Family(
-        "kpi_incident_detect_seconds",
-        "histogram",
-        "Time to detect: impact start to detection, where the source records both.",
-        INCIDENT_LABELS,
-        RESTORE_BUCKETS,
-    ),
-    Family(
-        "kpi_incident_acknowledge_seconds",
-        "histogram",
-        "Time to acknowledge: detection (or start) to acknowledgement, where the source has it.",
-        INCIDENT_LABELS,
-        RESTORE_BUCKETS,
-    ),
-    Family(
-        "kpi_defects_total",
-        "counter",
-        "Defects (bugs), by the time they were created.",
-        DEFECT_LABELS,
-    ),
-    Family(
-        "kpi_defects_escaped_total",
-        "counter",
-        "Defects found in production (escaped); escape rate = escaped / all defects.",
-        DEFECT_LABELS,
-    ),
-    Family(
-        "kpi_defects_customer_reported_total",
-        "counter",
-        "Defects reported by a customer; customer-reported share = these / all defects.",
-        DEFECT_LABELS,
-    ),
-    Family(
-        "kpi_defects_open",
-        "gauge",
-        "Defects not resolved yet.",
-        DEFECT_LABELS,
-    ),
-    Family(
-        "kpi_coverage_lines_covered",
-        "gauge",
-        "Lines covered by tests in the latest coverage report, per component (coverage ratio ="
-        " covered / valid).",
-        COMPONENT_LABELS,
-    ),
-    Family(
-        "kpi_coverage_lines_valid",
-        "gauge",
-        "Lines that could be covered (executable lines) in the latest coverage report, per"
-        " component.",
-        COMPONENT_LABELS,
-    ),
-    Family(
-        "kpi_incidents_by_component_total",
-        "counter",
-        "Incidents whose source names the failing component, by the time they started; read"
-        " next to coverage per component.",
-        COMPONENT_LABELS,
-    ),
-    Family(
-        "kpi_test_runs_total",
-        "counter",
-        "Test runs: one per test suite and commit (retries of the same commit included).",
-        FLOW_LABELS,
-    ),
-    Family(
-        "kpi_test_runs_failed_total",
-        "counter",
-        "Test runs (suite and commit) with at least one failed test that never passed.",
-        FLOW_LABELS,
-    ),
-    Family(
-        "kpi_tests_total",
-        "counter",
-        "Test cases run (not skipped), counted once per test run.",
-        FLOW_LABELS,
-    ),
-    Family(
-        "kpi_tests_failed_total",
-        "counter",
-        "Test cases that failed and never passed for the commit of their test run.",
-        FLOW_LABELS,
-    ),
-    Family(
-        "kpi_tests_flaky_total",
-        "counter",
-        "Flaky test cases: failed in one run and passed in another for the same commit.",
-        FLOW_LABELS,
-    ),
-    Family(
-        "kpi_sonarqube_debt_ratio",
-        "gauge",
-        "SonarQube technical debt ratio (0..1): remediation cost / development cost.",
-        FLOW_LABELS,
-    ),
-    Family(
-        "kpi_sonarqube_coverage_ratio",
-        "gauge",
-        "Test coverage (0..1) as SonarQube measures it.",
-        FLOW_LABELS,
-    ),
-    Family(
-        "kpi_sonarqube_bugs",
-        "gauge",
-        "Open bugs SonarQube's analysis finds.",
-        FLOW_LABELS,
-    ),
-    Family(
-        "kpi_sonarqube_code_smells",
-        "gauge",
-        "Open code smells SonarQube's analysis finds.",
-        FLOW_LABELS,
-    ),
-    Family(
-        "kpi_sonarqube_vulnerabilities",
-        "gauge",
-        "Open vulnerabilities SonarQube's analysis finds.",
-        FLOW_LABELS,
-    ),
-    Family(
-        "kpi_business_value",
-        "gauge",
-        "Latest value of a configured business measure (feature adoption, active users,"
-        " revenue, ...) from an http_json or sql source; the metric label names the measure.",
-        BUSINESS_LABELS,
-    ),
-    Family(
-        "kpi_survey_score",
-        "gauge",
-        "Mean score of a survey question's answers per team (the question's scale).",
-        SURVEY_LABELS,
-    ),
-    Family(
-        "kpi_survey_responses",
-        "gauge",
-        "Valid answers to a survey question per team.",
-        SURVEY_LABELS,
-    ),
-    Family(
-        "kpi_survey_nps_ratio",
-        "gauge",
-        "Net promoter score of an NPS question (0..10) per team as a ratio (-1..1):"
-        " promoters (9-10) minus detractors (0-6), over all answers.",
-        SURVEY_LABELS,
-    ),
-    Family(
-        "kpi_vulnerabilities_open",
-        "gauge",
-        "Security findings open now (Dependabot, code scanning, secret scanning, Trivy, OSV),"
-        " by severity and scanner.",
-        SCANNER_LABELS,
-    ),
-    Family(
-        "kpi_vulnerabilities_fixed_total",
-        "counter",
-        "Security findings fixed (a scanner report no longer has them, or the alert was fixed;"
-        " a revoked secret), by the time they were created.",
-        SCANNER_LABELS,
-    ),
-    Family(
-        "kpi_vulnerabilities_dismissed_total",
-        "counter",
-        "Security findings dismissed (false positive, accepted risk, won't fix), kept apart"
-        " from fixed ones, by the time they were created.",
-        SCANNER_LABELS,
-    ),
-    Family(
-        "kpi_vulnerability_fix_seconds",
-        "histogram",
-        "Time to fix a security finding: created (or first reported) to fixed.",
-        VULNERABILITY_LABELS,
-        VULNERABILITY_FIX_BUCKETS,
-    ),
-    Family(
-        "kpi_vulnerabilities_oldest_open_created_timestamp_seconds",
-        "gauge",
-        "When the oldest security finding still open was created; absent when none is open.",
-        VULNERABILITY_LABELS,
-    ),
-    Family(
-        "kpi_vulnerabilities_sla_breached",
-        "gauge",
-        "Open security findings older than their severity's SLA (default: critical 7 days,"
-        " high 30 days; `security.sla` in the configuration).",
-        VULNERABILITY_LABELS,
-    ),
-    Family(
-        "kpi_cost_cumulative",
-        "gauge",
-        "All stored spend (credits negative, so a gauge): read increases over a window with"
-        " `delta()`; never summed across currencies.",
-        COST_LABELS,
-    ),
-    Family(
-        "kpi_cost_month_to_date",
-        "gauge",
-        "Spend in the current UTC month, today included.",
-        COST_LABELS,
-    ),
-    Family(
-        "kpi_cost_last_day",
-        "gauge",
-        "Spend of yesterday (UTC), the latest complete day; 0 when the cost data lags.",
-        COST_LABELS,
-    ),
-    Family(
-        "kpi_cost_forecast_month_end",
-        "gauge",
-        "Forecast spend of the current UTC month: month to date + the average of the last 7"
-        " complete days x the days left after today.",
-        COST_LABELS,
-    ),
-    Family(
-        "kpi_cost_budget_month",
-        "gauge",
-        "Monthly budget of an app or a team (the other label empty) from the configuration.",
-        ("app", "team", "currency"),
-    ),
+    DEPLOYMENTS,
+    DEPLOYMENTS_REWORK,
+    DEPLOYMENTS_FAILED,
+    DEPLOYMENTS_RELEASE_FAILED,
+    CHANGE_LEAD_TIME_SECONDS,
+    FAILED_DEPLOYMENT_RECOVERY_SECONDS,
+    CHANGES_MERGED,
+    CHANGES_MERGED_UNREVIEWED,
+    CHANGE_CODING_SECONDS,
+    CHANGE_PICKUP_SECONDS,
+    CHANGE_REVIEW_SECONDS,
+    CHANGE_DEPLOY_SECONDS,
+    CHANGE_SIZE_LINES,
+    CHANGES_OPEN,
+    CHANGES_OPEN_BY_AGE,
+    INCIDENTS,
+    INCIDENTS_UNLINKED,
+    INCIDENTS_OPEN,
+    INCIDENTS_OLDEST_OPEN_START_TIMESTAMP_SECONDS,
+    INCIDENT_RESTORE_SECONDS,
+    INCIDENT_DETECT_SECONDS,
+    INCIDENT_ACKNOWLEDGE_SECONDS,
+    DEFECTS,
+    DEFECTS_ESCAPED,
+    DEFECTS_CUSTOMER_REPORTED,
+    DEFECTS_OPEN,
+    COVERAGE_LINES_COVERED,
+    COVERAGE_LINES_VALID,
+    INCIDENTS_BY_COMPONENT,
+    TEST_RUNS,
+    TEST_RUNS_FAILED,
+    TESTS,
+    TESTS_FAILED,
+    TESTS_FLAKY,
+    SONARQUBE_DEBT_RATIO,
+    SONARQUBE_COVERAGE_RATIO,
+    SONARQUBE_BUGS,
+    SONARQUBE_CODE_SMELLS,
+    SONARQUBE_VULNERABILITIES,
+    BUSINESS_VALUE,
+    SURVEY_SCORE,
+    SURVEY_RESPONSES,
+    SURVEY_NPS_RATIO,
+    VULNERABILITIES_OPEN,
+    VULNERABILITIES_FIXED,
+    VULNERABILITIES_DISMISSED,
+    VULNERABILITY_FIX_SECONDS,
+    VULNERABILITIES_OLDEST_OPEN_CREATED_TIMESTAMP_SECONDS,
+    VULNERABILITIES_SLA_BREACHED,
+    COST_CUMULATIVE,
+    COST_MONTH_TO_DATE,
+    COST_LAST_DAY,
+    COST_FORECAST_MONTH_END,
+    COST_BUDGET_MONTH,
 )
 
 FAMILY_BY_NAME: dict[str, Family] = {family.name: family for family in FAMILIES}
@@ -499,186 +584,244 @@ class Windowed:
     kind: str  # count | quantiles | days
     of: str
 
+    def at(self, labels: tuple[str, ...], at: float, value: float = 1.0) -> Dated:
+        """The event puts ``value`` into the window series ``labels`` at its event time."""
+        return Dated(self.family.name, labels, at, value)
+
 
 def _count(
-    name: str, of: str, help_text: str, labels: tuple[str, ...] = WINDOW_COUNT_LABELS
+    name: str, of: Family, help_text: str, labels: tuple[str, ...] = WINDOW_COUNT_LABELS
 ) -> Windowed:
-    return Windowed(Family(name, "gauge", help_text, labels), "count", of)
+    return Windowed(Family(name, "gauge", help_text, labels), "count", of.name)
 
 
-def _quantiles(name: str, of: str, help_text: str) -> Windowed:
+def _quantiles(name: str, of: Family, help_text: str) -> Windowed:
     return Windowed(
-        Family(name, "gauge", help_text, WINDOW_QUANTILE_LABELS, FAMILY_BY_NAME[of].buckets),
+        Family(name, "gauge", help_text, WINDOW_QUANTILE_LABELS, of.buckets),
         "quantiles",
-        of,
+        of.name,
     )
 
 
-_IN = " in the window, by "
+WINDOW_DEPLOYMENTS = _count(
+    "kpi_window_deployments",
+    DEPLOYMENTS,
+    "Successful production deployments that finished in the window.",
+)
+
+WINDOW_DEPLOYMENTS_FAILED = _count(
+    "kpi_window_deployments_failed",
+    DEPLOYMENTS_FAILED,
+    "Failed production deployments that finished in the window.",
+)
+
+WINDOW_DEPLOYMENTS_REWORK = _count(
+    "kpi_window_deployments_rework",
+    DEPLOYMENTS_REWORK,
+    "Unplanned production deployments (hotfixes, rollbacks) that finished in the window.",
+)
+
+WINDOW_DEPLOYMENTS_RELEASE_FAILED = _count(
+    "kpi_window_deployments_release_failed",
+    DEPLOYMENTS_RELEASE_FAILED,
+    "Production deployments that finished in the window and needed a rollback or a hotfix.",
+)
+
+WINDOW_DEPLOYED_DATES = Windowed(
+    Family(
+        "kpi_window_deployed_dates",
+        "gauge",
+        "UTC days with at least one successful production deployment among the last N"
+        " complete UTC days (N: the window in days). App, team and organisation level.",
+        WINDOW_COUNT_LABELS,
+    ),
+    "days",
+    DEPLOYMENTS.name,
+)
+
+WINDOW_CHANGES_MERGED = _count(
+    "kpi_window_changes_merged",
+    CHANGES_MERGED,
+    "Changes merged in the window, by merge time.",
+)
+
+WINDOW_CHANGES_MERGED_UNREVIEWED = _count(
+    "kpi_window_changes_merged_unreviewed",
+    CHANGES_MERGED_UNREVIEWED,
+    "Changes merged without a review by anyone but their author in the window, by merge time.",
+)
+
+WINDOW_INCIDENTS = _count(
+    "kpi_window_incidents",
+    INCIDENTS,
+    "Production incidents started in the window.",
+)
+
+WINDOW_INCIDENTS_UNLINKED = _count(
+    "kpi_window_incidents_unlinked",
+    INCIDENTS_UNLINKED,
+    "Production incidents started in the window that are linked to no deployment.",
+)
+
+WINDOW_INCIDENTS_BY_COMPONENT = _count(
+    "kpi_window_incidents_by_component",
+    INCIDENTS_BY_COMPONENT,
+    "Production incidents naming the failing component, started in the window.",
+    ("app", "team", "component", "window"),
+)
+
+WINDOW_DEFECTS = _count(
+    "kpi_window_defects",
+    DEFECTS,
+    "Defects created in the window.",
+)
+
+WINDOW_DEFECTS_ESCAPED = _count(
+    "kpi_window_defects_escaped",
+    DEFECTS_ESCAPED,
+    "Defects found in production, created in the window.",
+)
+
+WINDOW_DEFECTS_CUSTOMER_REPORTED = _count(
+    "kpi_window_defects_customer_reported",
+    DEFECTS_CUSTOMER_REPORTED,
+    "Defects reported by a customer, created in the window.",
+)
+
+WINDOW_TEST_RUNS = _count(
+    "kpi_window_test_runs",
+    TEST_RUNS,
+    "Test runs (suite and commit) that finished in the window.",
+)
+
+WINDOW_TEST_RUNS_FAILED = _count(
+    "kpi_window_test_runs_failed",
+    TEST_RUNS_FAILED,
+    "Test runs with a test that failed and never passed, finished in the window.",
+)
+
+WINDOW_TESTS = _count(
+    "kpi_window_tests",
+    TESTS,
+    "Test cases run by the test runs that finished in the window.",
+)
+
+WINDOW_TESTS_FLAKY = _count(
+    "kpi_window_tests_flaky",
+    TESTS_FLAKY,
+    "Flaky test cases of the test runs that finished in the window.",
+)
+
+WINDOW_VULNERABILITIES_FIXED = _count(
+    "kpi_window_vulnerabilities_fixed",
+    VULNERABILITIES_FIXED,
+    "Security findings fixed in the window, by fix time.",
+)
+
+WINDOW_VULNERABILITIES_DISMISSED = _count(
+    "kpi_window_vulnerabilities_dismissed",
+    VULNERABILITIES_DISMISSED,
+    "Security findings dismissed in the window, by dismissal time.",
+)
+
+WINDOW_CHANGE_LEAD_TIME_SECONDS = _quantiles(
+    "kpi_window_change_lead_time_seconds",
+    CHANGE_LEAD_TIME_SECONDS,
+    "Exact quantiles of the lead time of the changes first deployed to production in the window.",
+)
+
+WINDOW_FAILED_DEPLOYMENT_RECOVERY_SECONDS = _quantiles(
+    "kpi_window_failed_deployment_recovery_seconds",
+    FAILED_DEPLOYMENT_RECOVERY_SECONDS,
+    "Exact quantiles of the recovery time of the failed deployments that recovered in the window.",
+)
+
+WINDOW_CHANGE_CODING_SECONDS = _quantiles(
+    "kpi_window_change_coding_seconds",
+    CHANGE_CODING_SECONDS,
+    "Exact quantiles of the coding time of the changes merged in the window.",
+)
+
+WINDOW_CHANGE_PICKUP_SECONDS = _quantiles(
+    "kpi_window_change_pickup_seconds",
+    CHANGE_PICKUP_SECONDS,
+    "Exact quantiles of the pickup time of the changes merged in the window.",
+)
+
+WINDOW_CHANGE_REVIEW_SECONDS = _quantiles(
+    "kpi_window_change_review_seconds",
+    CHANGE_REVIEW_SECONDS,
+    "Exact quantiles of the review time of the changes merged in the window.",
+)
+
+WINDOW_CHANGE_DEPLOY_SECONDS = _quantiles(
+    "kpi_window_change_deploy_seconds",
+    CHANGE_DEPLOY_SECONDS,
+    "Exact quantiles of the deploy time of the changes first deployed to production in the window.",
+)
+
+WINDOW_CHANGE_SIZE_LINES = _quantiles(
+    "kpi_window_change_size_lines",
+    CHANGE_SIZE_LINES,
+    "Exact quantiles of the size of the changes merged in the window.",
+)
+
+WINDOW_INCIDENT_RESTORE_SECONDS = _quantiles(
+    "kpi_window_incident_restore_seconds",
+    INCIDENT_RESTORE_SECONDS,
+    "Exact quantiles of the time to restore of the production incidents resolved in the window.",
+)
+
+WINDOW_INCIDENT_DETECT_SECONDS = _quantiles(
+    "kpi_window_incident_detect_seconds",
+    INCIDENT_DETECT_SECONDS,
+    "Exact quantiles of the time to detect of the production incidents detected in the window.",
+)
+
+WINDOW_INCIDENT_ACKNOWLEDGE_SECONDS = _quantiles(
+    "kpi_window_incident_acknowledge_seconds",
+    INCIDENT_ACKNOWLEDGE_SECONDS,
+    "Exact quantiles of the time to acknowledge of the production incidents acknowledged in"
+    " the window.",
+)
+
+WINDOW_VULNERABILITY_FIX_SECONDS = _quantiles(
+    "kpi_window_vulnerability_fix_seconds",
+    VULNERABILITY_FIX_SECONDS,
+    "Exact quantiles of the time to fix of the security findings fixed in the window.",
+)
 
 WINDOWED: tuple[Windowed, ...] = (
-    _count(
-        "kpi_window_deployments",
-        "kpi_deployments_total",
-        "Successful production deployments that finished in the window.",
-    ),
-    _count(
-        "kpi_window_deployments_failed",
-        "kpi_deployments_failed_total",
-        "Failed production deployments that finished in the window.",
-    ),
-    _count(
-        "kpi_window_deployments_rework",
-        "kpi_deployments_rework_total",
-        "Unplanned production deployments (hotfixes, rollbacks) that finished in the window.",
-    ),
-    _count(
-        "kpi_window_deployments_release_failed",
-        "kpi_deployments_release_failed_total",
-        "Production deployments that finished in the window and needed a rollback or a hotfix.",
-    ),
-    Windowed(
-        Family(
-            "kpi_window_deployed_dates",
-            "gauge",
-            "UTC days with at least one successful production deployment among the last N"
-            " complete UTC days (N: the window in days). App, team and organisation level.",
-            WINDOW_COUNT_LABELS,
-        ),
-        "days",
-        "kpi_deployments_total",
-    ),
-    _count(
-        "kpi_window_changes_merged",
-        "kpi_changes_merged_total",
-        "Changes merged" + _IN + "merge time.",
-    ),
-    _count(
-        "kpi_window_changes_merged_unreviewed",
-        "kpi_changes_merged_unreviewed_total",
-        "Changes merged without a review by anyone but their author" + _IN + "merge time.",
-    ),
-    _count(
-        "kpi_window_incidents",
-        "kpi_incidents_total",
-        "Production incidents started in the window.",
-    ),
-    _count(
-        "kpi_window_incidents_unlinked",
-        "kpi_incidents_unlinked_total",
-        "Production incidents started in the window that are linked to no deployment.",
-    ),
-    _count(
-        "kpi_window_incidents_by_component",
-        "kpi_incidents_by_component_total",
-        "Production incidents naming the failing component, started in the window.",
-        ("app", "team", "component", "window"),
-    ),
-    _count(
-        "kpi_window_defects",
-        "kpi_defects_total",
-        "Defects created in the window.",
-    ),
-    _count(
-        "kpi_window_defects_escaped",
-        "kpi_defects_escaped_total",
-        "Defects found in production, created in the window.",
-    ),
-    _count(
-        "kpi_window_defects_customer_reported",
-        "kpi_defects_customer_reported_total",
-        "Defects reported by a customer, created in the window.",
-    ),
-    _count(
-        "kpi_window_test_runs",
-        "kpi_test_runs_total",
-        "Test runs (suite and commit) that finished in the window.",
-    ),
-    _count(
-        "kpi_window_test_runs_failed",
-        "kpi_test_runs_failed_total",
-        "Test runs with a test that failed and never passed, finished in the window.",
-    ),
-    _count(
-        "kpi_window_tests",
-        "kpi_tests_total",
-        "Test cases run by the test runs that finished in the window.",
-    ),
-    _count(
-        "kpi_window_tests_flaky",
-        "kpi_tests_flaky_total",
-        "Flaky test cases of the test runs that finished in the window.",
-    ),
-    _count(
-        "kpi_window_vulnerabilities_fixed",
-        "kpi_vulnerabilities_fixed_total",
-        "Security findings fixed" + _IN + "fix time.",
-    ),
-    _count(
-        "kpi_window_vulnerabilities_dismissed",
-        "kpi_vulnerabilities_dismissed_total",
-        "Security findings dismissed" + _IN + "dismissal time.",
-    ),
-    _quantiles(
-        "kpi_window_change_lead_time_seconds",
-        "kpi_change_lead_time_seconds",
-        "Exact quantiles of the lead time of the changes first deployed to production in the"
-        " window.",
-    ),
-    _quantiles(
-        "kpi_window_failed_deployment_recovery_seconds",
-        "kpi_failed_deployment_recovery_seconds",
-        "Exact quantiles of the recovery time of the failed deployments that recovered in the"
-        " window.",
-    ),
-    _quantiles(
-        "kpi_window_change_coding_seconds",
-        "kpi_change_coding_seconds",
-        "Exact quantiles of the coding time of the changes merged in the window.",
-    ),
-    _quantiles(
-        "kpi_window_change_pickup_seconds",
-        "kpi_change_pickup_seconds",
-        "Exact quantiles of the pickup time of the changes merged in the window.",
-    ),
-    _quantiles(
-        "kpi_window_change_review_seconds",
-        "kpi_change_review_seconds",
-        "Exact quantiles of the review time of the changes merged in the window.",
-    ),
-    _quantiles(
-        "kpi_window_change_deploy_seconds",
-        "kpi_change_deploy_seconds",
-        "Exact quantiles of the deploy time of the changes first deployed to production in the"
-        " window.",
-    ),
-    _quantiles(
-        "kpi_window_change_size_lines",
-        "kpi_change_size_lines",
-        "Exact quantiles of the size of the changes merged in the window.",
-    ),
-    _quantiles(
-        "kpi_window_incident_restore_seconds",
-        "kpi_incident_restore_seconds",
-        "Exact quantiles of the time to restore of the production incidents resolved in the"
-        " window.",
-    ),
-    _quantiles(
-        "kpi_window_incident_detect_seconds",
-        "kpi_incident_detect_seconds",
-        "Exact quantiles of the time to detect of the production incidents detected in the window.",
-    ),
-    _quantiles(
-        "kpi_window_incident_acknowledge_seconds",
-        "kpi_incident_acknowledge_seconds",
-        "Exact quantiles of the time to acknowledge of the production incidents acknowledged in"
-        " the window.",
-    ),
-    _quantiles(
-        "kpi_window_vulnerability_fix_seconds",
-        "kpi_vulnerability_fix_seconds",
-        "Exact quantiles of the time to fix of the security findings fixed in the window.",
-    ),
+    WINDOW_DEPLOYMENTS,
+    WINDOW_DEPLOYMENTS_FAILED,
+    WINDOW_DEPLOYMENTS_REWORK,
+    WINDOW_DEPLOYMENTS_RELEASE_FAILED,
+    WINDOW_DEPLOYED_DATES,
+    WINDOW_CHANGES_MERGED,
+    WINDOW_CHANGES_MERGED_UNREVIEWED,
+    WINDOW_INCIDENTS,
+    WINDOW_INCIDENTS_UNLINKED,
+    WINDOW_INCIDENTS_BY_COMPONENT,
+    WINDOW_DEFECTS,
+    WINDOW_DEFECTS_ESCAPED,
+    WINDOW_DEFECTS_CUSTOMER_REPORTED,
+    WINDOW_TEST_RUNS,
+    WINDOW_TEST_RUNS_FAILED,
+    WINDOW_TESTS,
+    WINDOW_TESTS_FLAKY,
+    WINDOW_VULNERABILITIES_FIXED,
+    WINDOW_VULNERABILITIES_DISMISSED,
+    WINDOW_CHANGE_LEAD_TIME_SECONDS,
+    WINDOW_FAILED_DEPLOYMENT_RECOVERY_SECONDS,
+    WINDOW_CHANGE_CODING_SECONDS,
+    WINDOW_CHANGE_PICKUP_SECONDS,
+    WINDOW_CHANGE_REVIEW_SECONDS,
+    WINDOW_CHANGE_DEPLOY_SECONDS,
+    WINDOW_CHANGE_SIZE_LINES,
+    WINDOW_INCIDENT_RESTORE_SECONDS,
+    WINDOW_INCIDENT_DETECT_SECONDS,
+    WINDOW_INCIDENT_ACKNOWLEDGE_SECONDS,
+    WINDOW_VULNERABILITY_FIX_SECONDS,
 )
 
 WINDOWED_BY_NAME: dict[str, Windowed] = {w.family.name: w for w in WINDOWED}

@@ -6,14 +6,26 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from ..model import Change
+from .families import (
+    CHANGE_CODING_SECONDS,
+    CHANGE_DEPLOY_SECONDS,
+    CHANGE_PICKUP_SECONDS,
+    CHANGE_REVIEW_SECONDS,
+    CHANGE_SIZE_LINES,
+    CHANGES_MERGED,
+    CHANGES_MERGED_UNREVIEWED,
+    CHANGES_OPEN,
+    CHANGES_OPEN_BY_AGE,
+    WINDOW_CHANGE_CODING_SECONDS,
+    WINDOW_CHANGE_DEPLOY_SECONDS,
+    WINDOW_CHANGE_PICKUP_SECONDS,
+    WINDOW_CHANGE_REVIEW_SECONDS,
+    WINDOW_CHANGE_SIZE_LINES,
+    WINDOW_CHANGES_MERGED,
+    WINDOW_CHANGES_MERGED_UNREVIEWED,
+)
 from .observation import Dated, Observation, Since
 from .settings import KpiSettings
-
-WINDOW_OF_STAGE = {
-    "kpi_change_coding_seconds": "kpi_window_change_coding_seconds",
-    "kpi_change_pickup_seconds": "kpi_window_change_pickup_seconds",
-    "kpi_change_review_seconds": "kpi_window_change_review_seconds",
-}
 
 
 def observe_flow(change: Change, settings: KpiSettings) -> Iterator[Observation | Since | Dated]:
@@ -30,37 +42,50 @@ def observe_flow(change: Change, settings: KpiSettings) -> Iterator[Observation 
     labels = (change.app, change.team)
     is_open = change.state == "open"
     # Always observed (0 or 1), so that a team with no open change shows 0, not nothing.
-    yield Observation("kpi_changes_open", labels, 1 if is_open else 0)
+    yield CHANGES_OPEN.observe(labels, 1 if is_open else 0)
     opened_at = change.opened_at if change.opened_at is not None else change.first_commit_at
-    yield Since("kpi_changes_open_by_age", labels, opened_at if is_open else None)
+    yield CHANGES_OPEN_BY_AGE.since(labels, opened_at if is_open else None)
     if change.state != "merged":
         return
     merged_at = change.merged_at if change.merged_at is not None else change.time
-    yield Observation("kpi_changes_merged_total", labels, 1)
-    yield Dated("kpi_window_changes_merged", labels, merged_at)
+    yield CHANGES_MERGED.observe(labels, 1)
+    yield WINDOW_CHANGES_MERGED.at(labels, merged_at)
     if not change.reviewed:
-        yield Observation("kpi_changes_merged_unreviewed_total", labels, 1)
-        yield Dated("kpi_window_changes_merged_unreviewed", labels, merged_at)
+        yield CHANGES_MERGED_UNREVIEWED.observe(labels, 1)
+        yield WINDOW_CHANGES_MERGED_UNREVIEWED.at(labels, merged_at)
     if change.size_lines is not None:
-        yield Observation("kpi_change_size_lines", labels, change.size_lines)
-        yield Dated("kpi_window_change_size_lines", labels, merged_at, change.size_lines)
+        yield CHANGE_SIZE_LINES.observe(labels, change.size_lines)
+        yield WINDOW_CHANGE_SIZE_LINES.at(labels, merged_at, change.size_lines)
     stages = (
-        ("kpi_change_coding_seconds", change.first_commit_at, change.opened_at),
-        ("kpi_change_pickup_seconds", change.opened_at, change.first_review_at),
-        ("kpi_change_review_seconds", change.first_review_at, change.merged_at),
+        (
+            CHANGE_CODING_SECONDS,
+            WINDOW_CHANGE_CODING_SECONDS,
+            change.first_commit_at,
+            change.opened_at,
+        ),
+        (
+            CHANGE_PICKUP_SECONDS,
+            WINDOW_CHANGE_PICKUP_SECONDS,
+            change.opened_at,
+            change.first_review_at,
+        ),
+        (
+            CHANGE_REVIEW_SECONDS,
+            WINDOW_CHANGE_REVIEW_SECONDS,
+            change.first_review_at,
+            change.merged_at,
+        ),
     )
-    for family, start, end in stages:
+    for family, window, start, end in stages:
         if start is not None and end is not None:
             stage = max(0.0, end - start)
-            yield Observation(family, labels, stage)
-            yield Dated(WINDOW_OF_STAGE[family], labels, merged_at, stage)
+            yield family.observe(labels, stage)
+            yield window.at(labels, merged_at, stage)
     if (
         change.merged_at is not None
         and change.deployed_at is not None
         and settings.is_production(change.deployed_environment)
     ):
         deploy = max(0.0, change.deployed_at - change.merged_at)
-        yield Observation(
-            "kpi_change_deploy_seconds", (*labels, change.deployed_environment), deploy
-        )
-        yield Dated("kpi_window_change_deploy_seconds", labels, change.deployed_at, deploy)
+        yield CHANGE_DEPLOY_SECONDS.observe((*labels, change.deployed_environment), deploy)
+        yield WINDOW_CHANGE_DEPLOY_SECONDS.at(labels, change.deployed_at, deploy)

@@ -12,7 +12,13 @@ from __future__ import annotations
 from bisect import bisect_right
 from collections.abc import Callable, Collection, Iterator
 
-from .families import AGE_THRESHOLDS
+from .families import (
+    AGE_THRESHOLDS,
+    CHANGES_OPEN_BY_AGE,
+    INCIDENTS_OLDEST_OPEN_START_TIMESTAMP_SECONDS,
+    VULNERABILITIES_OLDEST_OPEN_CREATED_TIMESTAMP_SECONDS,
+    VULNERABILITIES_SLA_BREACHED,
+)
 
 Labels = tuple[str, ...]
 Derive = Callable[[Collection[float], float], Iterator[tuple[Labels, float]]]
@@ -42,9 +48,9 @@ def passed(deadlines: Collection[float], now: float) -> Iterator[tuple[Labels, f
 
 
 DERIVATIONS: dict[str, Derive] = {
-    "kpi_changes_open_by_age": older_than,
-    "kpi_incidents_oldest_open_start_timestamp_seconds": oldest,
-    "kpi_vulnerabilities_oldest_open_created_timestamp_seconds": oldest,
-    "kpi_vulnerabilities_sla_breached": passed,
+    CHANGES_OPEN_BY_AGE.name: older_than,
+    INCIDENTS_OLDEST_OPEN_START_TIMESTAMP_SECONDS.name: oldest,
+    VULNERABILITIES_OLDEST_OPEN_CREATED_TIMESTAMP_SECONDS.name: oldest,
+    VULNERABILITIES_SLA_BREACHED.name: passed,
 }
 """Every time-dependent family and how its samples are derived."""

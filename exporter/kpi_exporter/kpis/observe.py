@@ -5,20 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from ..model import (
-    Change,
-    CostLine,
-    Coverage,
-    Defect,
-    Deployment,
-    DeploymentOutcome,
-    Event,
-    Gauge,
-    Incident,
-    IncidentLink,
-    TestRun,
-    Vulnerability,
-)
+from .. import model
 from .business import observe_business, observe_survey
 from .code_quality import (
     observe_coverage,
@@ -38,21 +25,21 @@ from .settings import KpiSettings
 Observer = Callable[[Any, KpiSettings], Iterator[Contribution]]
 
 _OBSERVERS: dict[type[Any], tuple[Observer, ...]] = {
-    Deployment: (observe_deployment,),
-    Change: (observe_change, observe_flow),
-    Incident: (observe_incident, observe_incident_component),
-    DeploymentOutcome: (observe_outcome,),
-    IncidentLink: (observe_link,),
-    Defect: (observe_defect,),
-    Coverage: (observe_coverage,),
-    TestRun: (observe_test_run,),
-    Gauge: (observe_sonarqube, observe_business, observe_survey),
-    CostLine: (observe_cost,),
-    Vulnerability: (observe_vulnerability,),
+    model.Deployment: (observe_deployment,),
+    model.Change: (observe_change, observe_flow),
+    model.Incident: (observe_incident, observe_incident_component),
+    model.DeploymentOutcome: (observe_outcome,),
+    model.IncidentLink: (observe_link,),
+    model.Defect: (observe_defect,),
+    model.Coverage: (observe_coverage,),
+    model.TestRun: (observe_test_run,),
+    model.Gauge: (observe_sonarqube, observe_business, observe_survey),
+    model.CostLine: (observe_cost,),
+    model.Vulnerability: (observe_vulnerability,),
 }
 
 
-def observe(event: Event, settings: KpiSettings) -> Iterator[Contribution]:
+def observe(event: model.Event, settings: KpiSettings) -> Iterator[Contribution]:
     """The contributions of one event (none for kinds without a KPI yet)."""
     for observer in _OBSERVERS.get(type(event), ()):
         yield from observer(event, settings)

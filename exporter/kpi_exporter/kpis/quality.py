@@ -6,6 +6,15 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from ..model import Defect
+from .families import (
+    DEFECTS,
+    DEFECTS_CUSTOMER_REPORTED,
+    DEFECTS_ESCAPED,
+    DEFECTS_OPEN,
+    WINDOW_DEFECTS,
+    WINDOW_DEFECTS_CUSTOMER_REPORTED,
+    WINDOW_DEFECTS_ESCAPED,
+)
 from .observation import Dated, Observation
 from .settings import KpiSettings
 
@@ -14,13 +23,13 @@ def observe_defect(defect: Defect, settings: KpiSettings) -> Iterator[Observatio
     """A defect counts once, by the time it was created; escaped when found in production."""
     labels = (defect.app, defect.team, defect.severity)
     owner = (defect.app, defect.team)
-    yield Observation("kpi_defects_total", labels, 1)
-    yield Dated("kpi_window_defects", owner, defect.created_at)
+    yield DEFECTS.observe(labels, 1)
+    yield WINDOW_DEFECTS.at(owner, defect.created_at)
     if defect.found_in == "production":
-        yield Observation("kpi_defects_escaped_total", labels, 1)
-        yield Dated("kpi_window_defects_escaped", owner, defect.created_at)
+        yield DEFECTS_ESCAPED.observe(labels, 1)
+        yield WINDOW_DEFECTS_ESCAPED.at(owner, defect.created_at)
     if defect.customer_reported:
-        yield Observation("kpi_defects_customer_reported_total", labels, 1)
-        yield Dated("kpi_window_defects_customer_reported", owner, defect.created_at)
+        yield DEFECTS_CUSTOMER_REPORTED.observe(labels, 1)
+        yield WINDOW_DEFECTS_CUSTOMER_REPORTED.at(owner, defect.created_at)
     # Always observed (0 or 1), so that "no open defect" is a 0, not a missing series.
-    yield Observation("kpi_defects_open", labels, 1 if defect.resolved_at is None else 0)
+    yield DEFECTS_OPEN.observe(labels, 1 if defect.resolved_at is None else 0)

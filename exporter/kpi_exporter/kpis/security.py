@@ -10,6 +10,17 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from ..model import Vulnerability
+from .families import (
+    VULNERABILITIES_DISMISSED,
+    VULNERABILITIES_FIXED,
+    VULNERABILITIES_OLDEST_OPEN_CREATED_TIMESTAMP_SECONDS,
+    VULNERABILITIES_OPEN,
+    VULNERABILITIES_SLA_BREACHED,
+    VULNERABILITY_FIX_SECONDS,
+    WINDOW_VULNERABILITIES_DISMISSED,
+    WINDOW_VULNERABILITIES_FIXED,
+    WINDOW_VULNERABILITY_FIX_SECONDS,
+)
 from .observation import Dated, Observation, Since
 from .settings import KpiSettings
 
@@ -25,27 +36,25 @@ def observe_vulnerability(
     by_scanner = (*labels, finding.scanner)
     is_open = finding.state == "open"
     # Always observed (0 or 1), so that "no open finding" is a 0, not a missing series.
-    yield Observation("kpi_vulnerabilities_open", by_scanner, 1 if is_open else 0)
-    yield Since(
-        "kpi_vulnerabilities_oldest_open_created_timestamp_seconds",
+    yield VULNERABILITIES_OPEN.observe(by_scanner, 1 if is_open else 0)
+    yield VULNERABILITIES_OLDEST_OPEN_CREATED_TIMESTAMP_SECONDS.since(
         labels,
         finding.created_at if is_open else None,
     )
     sla = settings.sla(finding.severity)
     if sla is not None:
         # The live item is the SLA deadline, not the creation: a breach is a deadline passed.
-        yield Since(
-            "kpi_vulnerabilities_sla_breached",
+        yield VULNERABILITIES_SLA_BREACHED.since(
             labels,
             finding.created_at + sla if is_open else None,
         )
     if finding.state == "fixed":
-        yield Observation("kpi_vulnerabilities_fixed_total", by_scanner, 1)
-        yield Dated("kpi_window_vulnerabilities_fixed", owner, closed_at)
+        yield VULNERABILITIES_FIXED.observe(by_scanner, 1)
+        yield WINDOW_VULNERABILITIES_FIXED.at(owner, closed_at)
         if finding.closed_at is not None:
             fix = max(0.0, finding.closed_at - finding.created_at)
-            yield Observation("kpi_vulnerability_fix_seconds", labels, fix)
-            yield Dated("kpi_window_vulnerability_fix_seconds", owner, finding.closed_at, fix)
+            yield VULNERABILITY_FIX_SECONDS.observe(labels, fix)
+            yield WINDOW_VULNERABILITY_FIX_SECONDS.at(owner, finding.closed_at, fix)
     elif finding.state == "dismissed":
-        yield Observation("kpi_vulnerabilities_dismissed_total", by_scanner, 1)
-        yield Dated("kpi_window_vulnerabilities_dismissed", owner, closed_at)
+        yield VULNERABILITIES_DISMISSED.observe(by_scanner, 1)
+        yield WINDOW_VULNERABILITIES_DISMISSED.at(owner, closed_at)

@@ -12,6 +12,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BeforeValidator, Field
 
 from .. import selector
+from ..kpis.families import BUSINESS_VALUE
 from ..model import Gauge
 from ..ownership import Ownership
 
@@ -56,7 +57,7 @@ def unique_metrics(measures: list[Any]) -> None:
         raise ValueError(f"one measure per metric: {', '.join(twice)} named more than once")
 
 
-BUSINESS_FAMILY = "kpi_business_value"
+BUSINESS_FAMILY = BUSINESS_VALUE.name
 
 
 def finite_number(raw: Any) -> float:

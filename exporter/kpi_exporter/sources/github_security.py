@@ -40,7 +40,7 @@ from ..model import Event, Vulnerability
 from ..ownership import Ownership
 from ..store import SourceState
 from . import Poll, PolledSource, SourceError
-from .github.auth import check_credentials, make_auth
+from .github.auth import check_credentials, source_auth
 from .github.config import GitHubApp
 from .http import HttpClient, HttpStatusError
 from .registry import SourceContext, SourceType, headline
@@ -108,18 +108,7 @@ class GitHubSecurity(PolledSource[GitHubSecuritySource]):
     ) -> None:
         super().__init__(config, ownership, health, sleep=sleep, clock=clock, what=what)
         self.session = session or requests.Session()
-        self.auth = make_auth(
-            config.token_env,
-            config.token_file,
-            config.app,
-            self.api,
-            self.what,
-            source=self.name,
-            health=self.health,
-            clock=clock,
-            sleep=sleep,
-            session=self.session,
-        )
+        self.auth = source_auth(self, config.app, self.session)
 
     def lists(self) -> Iterator[tuple[str, str, str]]:
         """(where, alert kind, URL) of every alert list to read."""
@@ -222,10 +211,7 @@ class GitHubSecurity(PolledSource[GitHubSecuritySource]):
         owner = self.ownership.of_repo(repo)
         state, closed_at = _state(kind, alert)
         return Vulnerability(
-            source=self.name,
-            key=f"github/{repo}/{kind}/{int(alert['number'])}",
-            app=owner.app,
-            team=owner.team,
+            **owner.identity(self.name, f"github/{repo}/{kind}/{int(alert['number'])}"),
             severity=_severity(kind, alert),
             created_at=_time(alert["created_at"]),
             state=state,

@@ -102,11 +102,7 @@ class HttpJson(PolledSource[HttpJsonSource]):
 
     def read(self, state: SourceState) -> Poll:
         headers = self._headers(self.poll_token())
-        http = HttpClient.for_poll(
-            self,
-            state,
-            lambda: headers,
-        )
+        http = HttpClient.for_poll(self, state, lambda: headers)
         if self.config.method == "POST":
             response = http.post_json(self.config.url, self.config.body)
         else:

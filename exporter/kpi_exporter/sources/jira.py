@@ -194,11 +194,7 @@ class Jira(KpiSource[JiraSource]):
     def read(self, state: SourceState) -> Poll:
         token = self.poll_token()
         headers = {"Accept": "application/json", **self._headers(token)}
-        http = HttpClient.for_poll(
-            self,
-            state,
-            lambda: headers,
-        )
+        http = HttpClient.for_poll(self, state, lambda: headers)
         saved = self._load(state.cursor)
         fresh = not saved
         now = self.clock()
@@ -375,10 +371,7 @@ class Jira(KpiSource[JiraSource]):
                 texts(fields.get(config.deployment_field)) if config.deployment_field else []
             )
             return Incident(
-                source=self.name,
-                key=key,
-                app=owner.app,
-                team=owner.team,
+                **owner.identity(self.name, key),
                 severity=self.severity(fields),
                 started_at=created,
                 detected_at=created,
@@ -398,10 +391,7 @@ class Jira(KpiSource[JiraSource]):
             text.lower() in wanted for text in texts(fields.get(config.customer_field or ""))
         )
         return Defect(
-            source=self.name,
-            key=key,
-            app=owner.app,
-            team=owner.team,
+            **owner.identity(self.name, key),
             created_at=created,
             found_in="production" if production else "pre-production",
             customer_reported=customer,

@@ -95,11 +95,7 @@ class Opsgenie(IncidentTool[OpsgenieSource]):
 
     def read(self, state: SourceState) -> Poll:
         key = self.poll_token()
-        http = HttpClient.for_poll(
-            self,
-            state,
-            lambda: {"Authorization": f"GenieKey {key}"},
-        )
+        http = HttpClient.for_poll(self, state, lambda: {"Authorization": f"GenieKey {key}"})
         saved = load_cursor(state.cursor, self.fingerprint, self.name)
         floor = self.clock() - self.config.horizon if saved is None else float(saved["floor"])
         url = self.alerts_url(floor)
@@ -161,10 +157,7 @@ class Opsgenie(IncidentTool[OpsgenieSource]):
         apps = [tag[len(APP_TAG) :].strip() for tag in tags if tag.lower().startswith(APP_TAG)]
         owner = owner_of(self.ownership, tags, apps)
         return Incident(
-            source=self.name,
-            key=f"opsgenie/{alert['id']}",
-            app=owner.app,
-            team=owner.team,
+            **owner.identity(self.name, f"opsgenie/{alert['id']}"),
             severity=str(alert.get("priority") or "unknown").lower(),
             started_at=created,
             detected_at=created,

@@ -89,11 +89,7 @@ class SonarQube(PolledSource[SonarQubeSource]):
 
     def read(self, state: SourceState) -> Poll:
         headers = self._headers(self.poll_token())
-        http = HttpClient.for_poll(
-            self,
-            state,
-            lambda: headers,
-        )
+        http = HttpClient.for_poll(self, state, lambda: headers)
         events: list[Event] = []
         problems: list[str] = []
         projects = {
@@ -133,10 +129,7 @@ class SonarQube(PolledSource[SonarQubeSource]):
             name, scale = METRICS[metric]
             events.append(
                 Gauge(
-                    source=self.name,
-                    key=f"sonarqube/{project}/{name}",
-                    app=owner.app,
-                    team=owner.team,
+                    **owner.identity(self.name, f"sonarqube/{project}/{name}"),
                     name=name,
                     value=value * scale,
                     measured_at=now,

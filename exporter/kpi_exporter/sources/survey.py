@@ -35,6 +35,7 @@ from typing import Any, Literal
 from pydantic import Field, model_validator
 
 from ..config_base import Duration, Name, Strict
+from ..kpis.families import SURVEY_NPS_RATIO, SURVEY_RESPONSES, SURVEY_SCORE
 from ..model import Event, Gauge
 from ..store import SourceState
 from . import Poll, SourceError
@@ -182,11 +183,11 @@ class SurveyFiles:
         events: list[Event] = []
         for (team, survey, question), entry in sorted(answers.items()):
             values = {
-                "kpi_survey_score": entry.total / entry.count,
-                "kpi_survey_responses": float(entry.count),
+                SURVEY_SCORE.name: entry.total / entry.count,
+                SURVEY_RESPONSES.name: float(entry.count),
             }
             if question in self.nps:
-                values["kpi_survey_nps_ratio"] = (entry.promoters - entry.detractors) / entry.count
+                values[SURVEY_NPS_RATIO.name] = (entry.promoters - entry.detractors) / entry.count
             for family, value in values.items():
                 events.append(
                     Gauge(

@@ -13,7 +13,7 @@ import base64
 import json
 import threading
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import requests
 from cryptography.hazmat.primitives import hashes, serialization
@@ -23,7 +23,7 @@ from ... import __version__
 from ...credentials import CredentialError, read_secret
 from ...health import Health
 from ...redaction import register_minted
-from .. import SourceError
+from .. import PolledSource, SourceError
 from ..http import HttpClient, HttpStatusError
 from ..times import parse_time
 from .config import GitHubApp, GitHubSource
@@ -167,6 +167,26 @@ class AppAuth:
     def forget(self) -> None:
         with self._lock:
             self._token, self._expires_at = "", 0.0
+
+
+def source_auth(
+    source: PolledSource[Any], app: GitHubApp | None, session: requests.Session
+) -> Auth:
+    """The authentication of a GitHub source built on ``PolledSource`` (its ``token_env`` or
+    ``token_file``, or ``app``): errors name the source's ``what``, token requests are
+    counted in its health and paced by its clock and sleep."""
+    return make_auth(
+        source.config.token_env,
+        source.config.token_file,
+        app,
+        source.api,
+        source.what,
+        source=source.name,
+        health=source.health,
+        clock=source.clock,
+        sleep=source.sleep,
+        session=session,
+    )
 
 
 def make_auth(

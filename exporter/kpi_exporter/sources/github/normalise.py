@@ -128,10 +128,7 @@ def pull_request(
     names = _names(node.get("labels"))
     state = str(node["state"]).lower()  # OPEN | CLOSED | MERGED
     change = Change(
-        source=source,
-        key=f"github/{repo}#{int(node['number'])}",
-        app=owner.app,
-        team=owner.team,
+        **owner.identity(source, f"github/{repo}#{int(node['number'])}"),
         first_commit_at=first_commit_at if first_commit_at is not None else opened_at,
         merged_at=merged_at,
         opened_at=opened_at,
@@ -280,10 +277,7 @@ def issue_events(
     if _any(names, labels.incident):
         events.append(
             Incident(
-                source=source,
-                key=key,
-                app=owner.app,
-                team=owner.team,
+                **owner.identity(source, key),
                 severity=severity(names),
                 started_at=created_at,
                 resolved_at=closed_at,
@@ -297,10 +291,7 @@ def issue_events(
                 found_in = "pre-production"
         events.append(
             Defect(
-                source=source,
-                key=key,
-                app=owner.app,
-                team=owner.team,
+                **owner.identity(source, key),
                 created_at=created_at,
                 found_in=found_in,
                 customer_reported=any("customer" in name for name in names),

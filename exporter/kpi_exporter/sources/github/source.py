@@ -36,11 +36,11 @@ from ...kpis.settings import KpiSettings
 from ...model import Event
 from ...ownership import Ownership
 from ...store import SourceState, Validator
-from .. import Poll, SourceError
+from .. import Poll, PolledSource, SourceError
 from ..cursor import CURSOR_VERSION, dump_cursor, load_cursor
 from ..http import HttpClient, with_query
 from ..registry import SourceContext, SourceType, headline, with_settings
-from .auth import check_credentials, make_auth
+from .auth import check_credentials, source_auth
 from .config import GitHubSource
 from .normalise import Malformed, checked
 from .queries import GraphQL, RepositoryNotFound, graphql_url
@@ -70,9 +70,18 @@ class Cursor:
         return dump_cursor(self.settings, version=None, org=self.org, repos=self.repos)
 
 
-class GitHub:
+class GitHub(PolledSource[GitHubSource]):
     """Polls the repositories of one ``type: github`` source. ``clock``, ``sleep`` and
-    ``session`` are those of the HTTP client (tests pass fakes)."""
+    ``session`` are those of the HTTP client (tests pass fakes).
+
+    On the common base: the configuration, ownership, health, clock, sleep and the token
+    checked at start. Its own are the authentication (a token, or a GitHub App installation
+    token minted and renewed during a poll, so headers are asked per request rather than read
+    once per poll) and the poll itself, in parts (:meth:`poll_parts`: the repositories read in
+    parallel, each stored as it comes and failing alone, a malformed answer reported through
+    ``normalise.checked``)."""
+
+    system = "GitHub"
 
     def __init__(
         self,
@@ -86,32 +95,14 @@ class GitHub:
         sleep: Callable[[float], None] = time.sleep,
         session: requests.Session | None = None,
     ) -> None:
-        self.name = config.name
-        self.interval = config.interval
-        self.config = config
-        self.ownership = ownership
-        self.health = health or Health()
-        self.clock = clock
-        self.sleep = sleep
+        super().__init__(config, ownership, health, sleep=sleep, clock=clock, what=what)
         self.session = session or requests.Session()
-        self.api = config.api_url.rstrip("/")
         self.graphql_url = graphql_url(self.api, config.graphql_url)
         self.repo_pattern = re.compile(config.repo_pattern)
         self.reading = Settings(
             config.name, config, kpi or KpiSettings(), self.api, re.compile(config.tag_pattern)
         )
-        self.auth = make_auth(
-            config.token_env,
-            config.token_file,
-            config.app,
-            self.api,
-            what,
-            source=self.name,
-            health=self.health,
-            clock=clock,
-            sleep=sleep,
-            session=self.session,
-        )
+        self.auth = source_auth(self, config.app, self.session)
         # What the events depend on besides the repositories' data: a change reads again.
         self.settings = json.dumps(
             [

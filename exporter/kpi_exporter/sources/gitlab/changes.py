@@ -119,10 +119,7 @@ def read_merge_request(
         head = [timestamp(c.get("committed_date")) for c in commits if c.get("id") == commit]
         since = min([merged_at, *(t for t in head if t is not None)]) - COMMIT_SLACK
     change = Change(
-        source=source,
-        key=key,
-        app=owner.app,
-        team=owner.team,
+        **owner.identity(source, key),
         first_commit_at=first_commit_at,
         merged_at=merged_at if state == "merged" else None,
         opened_at=opened_at,

@@ -432,10 +432,7 @@ class GitLab(KpiSource[GitLabSource]):
 
     def deployment_event(self, path: str, owner: Owner, deployment: Shipped) -> Deployment:
         return Deployment(
-            source=self.name,
-            key=self.deployment_key(path, deployment),
-            app=owner.app,
-            team=owner.team,
+            **owner.identity(self.name, self.deployment_key(path, deployment)),
             environment=deployment.environment,
             finished_at=deployment.finished_at,
             started_at=deployment.started_at,
@@ -457,10 +454,7 @@ class GitLab(KpiSource[GitLabSource]):
         if incident or labels & {name.lower() for name in configured.incident}:
             events.append(
                 Incident(
-                    source=self.name,
-                    key=key,
-                    app=owner.app,
-                    team=owner.team,
+                    **owner.identity(self.name, key),
                     severity=str(item.get("severity") or "unknown").lower(),
                     started_at=created_at,
                     resolved_at=resolved_at,
@@ -469,10 +463,7 @@ class GitLab(KpiSource[GitLabSource]):
         if labels & {name.lower() for name in configured.bug}:
             events.append(
                 Defect(
-                    source=self.name,
-                    key=key,
-                    app=owner.app,
-                    team=owner.team,
+                    **owner.identity(self.name, key),
                     created_at=created_at,
                     resolved_at=resolved_at,
                 )
