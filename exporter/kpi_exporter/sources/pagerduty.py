@@ -257,10 +257,7 @@ class PagerDuty(IncidentTool[PagerDutySource]):
         service = item.get("service") or {}
         owner = owner_of(self.ownership, [str(service.get("summary") or ""), str(service["id"])])
         return Incident(
-            source=self.name,
-            key=f"pagerduty/{id_}",
-            app=owner.app,
-            team=owner.team,
+            **owner.identity(self.name, f"pagerduty/{id_}"),
             severity=severity,
             started_at=created,
             detected_at=created,

@@ -200,10 +200,7 @@ class ScanReports(ReportSource[ScanReportSource]):
         closed: str = "fixed",
     ) -> Vulnerability:
         return Vulnerability(
-            source=self.name,
-            key=f"scan/{scan.artifact}/{finding}",
-            app=owner.app,
-            team=owner.team,
+            **owner.identity(self.name, f"scan/{scan.artifact}/{finding}"),
             severity=severity,
             created_at=created,
             state="open" if closed_at is None else closed,

@@ -347,10 +347,7 @@ def _deployments(
                 change = _deployed(waiting.change, repo, state.shipped[-1])
                 events[(change.kind, change.key)] = change
         deployment = Deployment(
-            source=settings.source,
-            key=f"github/{repo}/{signal.id}",
-            app=owner.app,
-            team=owner.team,
+            **owner.identity(settings.source, f"github/{repo}/{signal.id}"),
             environment=signal.environment,
             finished_at=signal.finished_at,
             status=signal.status,
