@@ -6,6 +6,7 @@ need that), the same bytes as the checkout renders."""
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import sysconfig
@@ -29,11 +30,19 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     environment's site-packages through a .pth line (a plain path: the editable install's
     own .pth there is not processed, so `kpi_exporter` is the wheel's)."""
     folder = tmp_path_factory.mktemp("installed")
+    # Built from a copy: a build writes its egg-info and build/ next to the sources.
+    source = folder / "source"
+    for name in ("pyproject.toml", "README.md"):
+        source.mkdir(exist_ok=True)
+        shutil.copy(ROOT / name, source / name)
+    skip = shutil.ignore_patterns("__pycache__", "*.egg-info", "rendered")
+    for name in ("exporter", "alerts", "dashboards"):
+        shutil.copytree(ROOT / name, source / name, ignore=skip)
     wheels = folder / "wheels"
     subprocess.run(
         [
             *(sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps"),
-            *("--no-build-isolation", str(ROOT), "--wheel-dir", str(wheels)),
+            *("--no-build-isolation", str(source), "--wheel-dir", str(wheels)),
         ],
         check=True,
         cwd=folder,
