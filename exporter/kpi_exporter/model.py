@@ -265,6 +265,31 @@ class Gauge:
         return self.measured_at
 
 
+@dataclass(frozen=True, slots=True)
+class WorkItem:
+    """A work item of an issue tracker (story, bug, task, ...), owned by an app and a team.
+
+    ``category`` is its investment category (``new_capability``, ``defect``, ``tech_debt``,
+    ``maintenance``, or ``unmapped`` when no mapping names its type), mapped by the source.
+    ``statuses`` is its status history, oldest first: (time the item entered the status,
+    the status as the tracker names it, its stage: ``active``, ``waiting`` or ``done``); the
+    first entry is the status it was created in, at ``created_at``. Who moved it is never
+    kept. A re-sent item (a new transition, a reopening) replaces the stored one."""
+
+    kind: ClassVar[str] = "workitem"
+    source: str
+    key: str
+    app: str
+    team: str
+    category: str
+    created_at: float
+    statuses: tuple[tuple[float, str, str], ...] = ()
+
+    @property
+    def time(self) -> float:
+        return self.created_at
+
+
 Event = (
     Deployment
     | Change
@@ -277,6 +302,7 @@ Event = (
     | Coverage
     | TestRun
     | Gauge
+    | WorkItem
 )
 
 EVENT_TYPES: dict[str, type[Any]] = {
@@ -293,6 +319,7 @@ EVENT_TYPES: dict[str, type[Any]] = {
         Coverage,
         TestRun,
         Gauge,
+        WorkItem,
     )
 }
 

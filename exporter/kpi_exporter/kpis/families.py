@@ -103,6 +103,23 @@ VULNERABILITY_FIX_BUCKETS: tuple[float, ...] = (
     365 * DAY,
 )
 
+# Work items take hours to months; the seeds' cycle time target (2 to 5 days) is on bounds.
+WORK_ITEM_BUCKETS: tuple[float, ...] = (
+    HOUR,
+    4 * HOUR,
+    DAY,
+    2 * DAY,
+    3 * DAY,
+    5 * DAY,
+    WEEK,
+    2 * WEEK,
+    30 * DAY,
+    60 * DAY,
+    90 * DAY,
+    180 * DAY,
+    365 * DAY,
+)
+
 DELIVERY_LABELS = ("app", "team", "environment")
 FLOW_LABELS = ("app", "team")
 INCIDENT_LABELS = ("app", "team", "environment", "severity")
@@ -111,6 +128,7 @@ DEFECT_LABELS = ("app", "team", "severity")
 BUSINESS_LABELS = ("app", "team", "metric")
 SURVEY_LABELS = ("team", "survey", "question")
 COST_LABELS = ("provider", "app", "team", "currency")
+WORK_LABELS = ("app", "team", "category")
 VULNERABILITY_LABELS = ("app", "team", "severity")
 SCANNER_LABELS = (*VULNERABILITY_LABELS, "scanner")
 
@@ -219,6 +237,58 @@ FAMILIES: tuple[Family, ...] = (
         "Open changes older than `older_than` (1h, 1d, 3d, 7d, 14d, 30d; cumulative), by the"
         " time they were opened.",
         (*FLOW_LABELS, "older_than"),
+    ),
+    Family(
+        "kpi_work_items_completed_total",
+        "counter",
+        "Work items completed (entered a done status and stayed there), by investment category"
+        " (new_capability, defect, tech_debt, maintenance, unmapped), by the time they were"
+        " done; a reopened item is taken back (retracted) until it is done again.",
+        WORK_LABELS,
+    ),
+    Family(
+        "kpi_work_item_cycle_time_seconds",
+        "histogram",
+        "Cycle time of completed work items: first active status to done (items done without"
+        " ever being active have none).",
+        WORK_LABELS,
+        WORK_ITEM_BUCKETS,
+    ),
+    Family(
+        "kpi_work_item_lead_time_seconds",
+        "histogram",
+        "Lead time of completed work items: created to done.",
+        WORK_LABELS,
+        WORK_ITEM_BUCKETS,
+    ),
+    Family(
+        "kpi_work_items_active_seconds_total",
+        "counter",
+        "Time completed work items spent in active statuses, from creation to done: flow"
+        " efficiency = this / the lead time's sum.",
+        WORK_LABELS,
+    ),
+    Family(
+        "kpi_work_item_wait_seconds",
+        "histogram",
+        "Time a completed work item spent in one waiting status (a queue), all its visits"
+        " added up, per status it went through.",
+        ("app", "team", "status"),
+        WORK_ITEM_BUCKETS,
+    ),
+    Family(
+        "kpi_work_items_in_progress",
+        "gauge",
+        "Work items in progress now: active at least once and not done (queues after the start"
+        " included).",
+        FLOW_LABELS,
+    ),
+    Family(
+        "kpi_work_items_open",
+        "gauge",
+        "Work items not done now, by their current status and its stage (active, waiting):"
+        " the inventory per stage.",
+        ("app", "team", "stage", "status"),
     ),
     Family(
         "kpi_incidents_total",
@@ -619,6 +689,31 @@ WINDOWED: tuple[Windowed, ...] = (
         "kpi_vulnerabilities_dismissed_total",
         "Security findings dismissed" + _IN + "dismissal time.",
     ),
+    _count(
+        "kpi_window_work_items_completed",
+        "kpi_work_items_completed_total",
+        "Work items completed" + _IN + "the time they were done, per investment category.",
+        ("app", "team", "category", "window"),
+    ),
+    _count(
+        "kpi_window_work_items_active_seconds",
+        "kpi_work_items_active_seconds_total",
+        "Active time of the work items completed in the window, added up, per category.",
+        ("app", "team", "category", "window"),
+    ),
+    _count(
+        "kpi_window_work_items_lead_seconds",
+        "kpi_work_item_lead_time_seconds",
+        "Lead time of the work items completed in the window, added up, per category (flow"
+        " efficiency = active / lead; a queue's share = its wait / lead).",
+        ("app", "team", "category", "window"),
+    ),
+    _count(
+        "kpi_window_work_items_wait_seconds",
+        "kpi_work_item_wait_seconds",
+        "Time the work items completed in the window spent in each waiting status, added up.",
+        ("app", "team", "status", "window"),
+    ),
     _quantiles(
         "kpi_window_change_lead_time_seconds",
         "kpi_change_lead_time_seconds",
@@ -673,6 +768,18 @@ WINDOWED: tuple[Windowed, ...] = (
         "kpi_incident_acknowledge_seconds",
         "Exact quantiles of the time to acknowledge of the production incidents acknowledged in"
         " the window.",
+    ),
+    _quantiles(
+        "kpi_window_work_item_cycle_time_seconds",
+        "kpi_work_item_cycle_time_seconds",
+        "Exact quantiles of the cycle time of the work items completed in the window, every"
+        " category together.",
+    ),
+    _quantiles(
+        "kpi_window_work_item_lead_time_seconds",
+        "kpi_work_item_lead_time_seconds",
+        "Exact quantiles of the lead time of the work items completed in the window, every"
+        " category together.",
     ),
     _quantiles(
         "kpi_window_vulnerability_fix_seconds",

@@ -18,6 +18,7 @@ from ..model import (
     IncidentLink,
     TestRun,
     Vulnerability,
+    WorkItem,
 )
 from .business import observe_business, observe_survey
 from .code_quality import (
@@ -34,6 +35,7 @@ from .observation import Contribution
 from .quality import observe_defect
 from .security import observe_vulnerability
 from .settings import KpiSettings
+from .work import observe_work_item
 
 Observer = Callable[[Any, KpiSettings], Iterator[Contribution]]
 
@@ -49,6 +51,7 @@ _OBSERVERS: dict[type[Any], tuple[Observer, ...]] = {
     Gauge: (observe_sonarqube, observe_business, observe_survey),
     CostLine: (observe_cost,),
     Vulnerability: (observe_vulnerability,),
+    WorkItem: (observe_work_item,),
 }
 
 
