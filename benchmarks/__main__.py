@@ -15,6 +15,7 @@ BENCHMARKS = (
     "benchmarks.scrape",
     "benchmarks.refresh",
     "benchmarks.github_sync",
+    "benchmarks.jira_work",
     "benchmarks.focus",
     "benchmarks.dashboards",
     "benchmarks.rules",
