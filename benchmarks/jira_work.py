@@ -251,12 +251,7 @@ def main() -> None:
                 raise SystemExit(f"the first sync failed: {health.snapshot()[0].last_error}")
             first_wall, first_cpu = time.perf_counter() - began, time.process_time() - cpu
             first = Counter(server.served)
-            text = pipeline.cache.current.text.decode()
-            completed = sum(
-                float(line.rsplit(" ", 1)[1])
-                for line in text.splitlines()
-                if line.startswith("kpi_work_items_completed_total{")
-            )
+            completed = sum(pipeline.aggregate.values["kpi_work_items_completed_total"].values())
             print(
                 f"  first sync: {sum(first.values()):,} requests ({dict(sorted(first.items()))})"
                 f" in {first_wall:.1f} s wall, {first_cpu:.1f} s CPU of this process (the fake"

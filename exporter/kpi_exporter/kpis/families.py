@@ -107,17 +107,7 @@ VULNERABILITY_FIX_BUCKETS: tuple[float, ...] = (
 WORK_ITEM_BUCKETS: tuple[float, ...] = (
     HOUR,
     4 * HOUR,
-    DAY,
-    2 * DAY,
-    3 * DAY,
-    5 * DAY,
-    WEEK,
-    2 * WEEK,
-    30 * DAY,
-    60 * DAY,
-    90 * DAY,
-    180 * DAY,
-    365 * DAY,
+    *(days * DAY for days in (1, 2, 3, 5, 7, 14, 30, 60, 90, 180, 365)),
 )
 
 DELIVERY_LABELS = ("app", "team", "environment")
