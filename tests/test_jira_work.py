@@ -11,6 +11,7 @@ import pytest
 
 from kpi_exporter.config import ConfigError, parse_config
 from kpi_exporter.model import WorkItem, to_json
+from kpi_exporter.sources import SourceError
 from kpi_exporter.store import SourceState
 from tests.support import HOUR, by_key, ts, value
 from tests.support import exposition as render
@@ -244,3 +245,12 @@ def test_a_category_must_be_a_label_value() -> None:
     assert "<config>:9: sources[0].work.categories: Story: 'New Cap' is not a category" in str(
         raised.value
     )
+
+
+def test_a_malformed_changelog_fails_the_poll_naming_the_issue(mocked: None) -> None:  # noqa: F811
+    fake = FakeJira(CLOUD, "cloud")
+    broken = issue("SHOP-20", "2026-03-02T09:00", "3", histories=[{"created": "x", "items": {}}])
+    fake.work = [SHOP_13, broken]
+
+    with pytest.raises(SourceError, match="Jira issue SHOP-20: a changelog history without a list"):
+        jira(CLOUD, "cloud", **WORK_SETTINGS).poll(SourceState())

@@ -456,6 +456,13 @@ class Jira(KpiSource[JiraSource]):
             raise SourceError(f"Jira issue {issue['key']} without 'created'")
         owner = self.owner(fields, labels=True)
         work = self.config.work
+        histories = self.changelog(http, issue)
+        try:
+            statuses_entered = work.history(
+                created, fields.get("status") or {}, histories, statuses
+            )
+        except ValueError as error:
+            raise SourceError(f"Jira issue {issue['key']}: {error}") from None
         return WorkItem(
             source=self.name,
             key=f"jira/{issue['key']}",
@@ -465,9 +472,7 @@ class Jira(KpiSource[JiraSource]):
                 next(iter(texts(fields.get("issuetype"))), ""), texts(fields.get("labels"))
             ),
             created_at=created,
-            statuses=work.history(
-                created, fields.get("status") or {}, self.changelog(http, issue), statuses
-            ),
+            statuses=statuses_entered,
         )
 
     def changelog(self, http: HttpClient, issue: Mapping[str, Any]) -> list[Mapping[str, Any]]:

@@ -100,11 +100,16 @@ class JiraWork(Strict):
         histories: Iterable[Mapping[str, Any]],
         statuses: StatusList,
     ) -> tuple[tuple[float, str, str], ...]:
-        """(time, status, stage) of every status the issue was in, from its creation."""
+        """(time, status, stage) of every status the issue was in, from its creation; a
+        ValueError for a malformed changelog."""
         changes: list[tuple[float, str, str, str, str]] = []
         for history in histories:
+            if not isinstance(history, Mapping) or not isinstance(history.get("items"), list):
+                raise ValueError("a changelog history without a list of items")
             at = api_time(history.get("created"), "Jira")
-            for item in history.get("items") or ():
+            for item in history["items"]:
+                if not isinstance(item, Mapping):
+                    raise ValueError("a changelog item that is not an object")
                 if at is not None and item.get("field") == "status":
                     changes.append(
                         (
