@@ -7,6 +7,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from kpi_exporter.backfill import versions
 from kpi_exporter.exposition import render
@@ -311,3 +313,25 @@ def test_a_work_item_survives_the_store_and_the_backfill_replays_each_status() -
     assert [at for at, _ in replayed] == [T0 + h * HOUR for h in (0, 10, 20, 30, 40, 50)]
     assert [len(v.statuses) for _, v in replayed] == [1, 2, 3, 4, 5, 6]  # type: ignore[union-attr]
     assert replayed[-1][1] == SHOP_3
+
+
+@given(
+    st.lists(
+        st.tuples(st.integers(0, 500), st.sampled_from(["To Do", "In Progress", "In Review"])),
+        max_size=12,
+    ),
+    st.integers(0, 600),
+)
+def test_without_a_reopening_active_and_waiting_time_add_up_to_the_lead_time(
+    moves: list[tuple[int, str]], done: int
+) -> None:
+    """Every hour from creation to done is in exactly one status, active or waiting."""
+    ordered = sorted(moves)
+    history = [(0, "To Do"), *ordered, (max([done, *(h for h, _ in ordered)]), "Done")]
+    flow = flow_of(item("X-1", "shop", "a", "defect", *history))
+    assert flow is not None and flow.lead_time is not None
+    assert flow.active + sum(flow.waiting.values()) == pytest.approx(flow.lead_time)
+    started = [h for h, status in history if status == "In Progress"]
+    expected = None if not started else (history[-1][0] - started[0]) * HOUR
+    # Active only from the moment it was done (or never): no cycle time.
+    assert flow.cycle_time == (None if expected == 0 else expected)
