@@ -343,6 +343,17 @@
               + ' exploratory testing, staging) and add that test. Shift testing left, and aim'
               + ' for zero critical escapes before zero defects.',
     },
+    DefectRateHigh: {
+      enabled: true,
+      severity: 'info',
+      'for': '1h',
+      threshold: 0.15,  // defects per merged change; the seeds: 0 to 15 %
+      min_changes: 10,  // changes the app merged in the window before the rate counts
+      window: 'long',
+      action: 'Look at where the defects come from: large or unreviewed changes, a component'
+              + ' without tests, rushed releases. Smaller changes, reviews and tests where the'
+              + ' defects cluster bring the rate down.',
+    },
     DefectEscapeRateRising: {
       enabled: true,
       severity: 'info',
