@@ -46,11 +46,21 @@ function(config)
       unit: 'items',
       grafana_unit: 'short',  // for dashboards
       direction: 'higher',
-      meaning: 'Work items completed in the window per investment category, and the share of'
-               + ' the active time of those items spent on technical debt.',
+      meaning: 'Work items completed in the window per investment category (and per week:'
+               + ' the throughput), and the share of the active time of those items spent on'
+               + ' technical debt.',
       definition: definition,
       group: 'kpi-work-items-completed',
       records: records.counts('kpi_work_items_completed', ['category'])
+               // Throughput: completed items per week of the window, every category.
+               + r.perLevelWindow(config, function(level, window) r.record(
+                 r.name(level.name, 'kpi_work_items_completed', 'per_week_' + window),
+                 '%s * 7 / %s' % [
+                   p.sum(level.labels, r.name(level.name, 'kpi_work_items_completed',
+                                              'increase_' + window)),
+                   p.num(duration.days(window)),
+                 ],
+               ))
                + records.counts('kpi_work_items_active_seconds', ['category'])
                + share('kpi_work_items_tech_debt_share', 'kpi_work_items_active_seconds',
                        ['category="%s"' % work.debt_category], 'kpi_work_items_active_seconds'),
