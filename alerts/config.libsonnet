@@ -120,6 +120,14 @@
   // Work in progress limits: open changes per team. Teams not listed get the default.
   wip_limits: { default: 10, teams: {} },
 
+  // Work items of the issue trackers: the limit of items in progress per team (teams not
+  // listed get the default), and the investment category that is technical debt (the
+  // categories are the exporter's, per source: `work.categories`).
+  work: {
+    wip_limits: { default: 5, teams: {} },
+    debt_category: 'tech_debt',
+  },
+
   // Every KPI and exporter alert: severity, `for`, threshold, the window of the KPI it reads
   // ('short' or 'long' above) and the action the owner takes when it fires.
   alerts: {
@@ -246,6 +254,44 @@
               + ' capacity. Review and merge, or close, open changes before opening new ones,'
               + ' and agree the limit with the team.',
     },
+    WorkItemsAboveWipLimit: {
+      enabled: true,
+      severity: 'warning',
+      'for': '1h',
+      // The limits are `work.wip_limits` above.
+      action: 'Stop starting, start finishing: pull a new work item only when one is done;'
+              + ' swarm on what waits in review or test, and agree the limit with the team.',
+    },
+    WorkItemCycleTimeHigh: {
+      enabled: true,
+      severity: 'info',
+      'for': '1h',
+      threshold: '5d',  // the seeds' target: 2 to 5 days from work started to delivered
+      window: 'long',
+      action: 'Slice the work smaller and limit work in progress; find the queue the items'
+              + ' wait in longest and remove the hand-off or the approval behind it.',
+    },
+    TechDebtShareHigh: {
+      enabled: true,
+      severity: 'info',
+      'for': '1h',
+      threshold: 0.25,  // share of the active time of completed items; the seeds: under 25 %
+      min_items: 5,  // work items the team completed in the window before the share counts
+      window: 'long',
+      action: 'Agree with the product owner on a debt budget and pay the debt that slows'
+              + ' delivery most first; if the debt keeps growing, look for its source (missing'
+              + ' tests, a fragile component, deadlines that skip the clean-up).',
+    },
+    QueueShareRising: {
+      enabled: true,
+      severity: 'info',
+      'for': '1h',
+      margin: 0.1,  // the short window's share above the long window's by more than this
+      min_items: 3,  // work items the team completed in the short window
+      action: 'Look at what the items in that status wait for (a reviewer, a test'
+              + ' environment, a decision) and remove the wait: fewer hand-offs, a WIP limit'
+              + ' on the status, or the people to work it.',
+    },
     ChangesOpenTooLong: {
       enabled: true,
       severity: 'info',
@@ -296,6 +342,17 @@
               + ' earliest check that should have caught it (requirements, unit, integration,'
               + ' exploratory testing, staging) and add that test. Shift testing left, and aim'
               + ' for zero critical escapes before zero defects.',
+    },
+    DefectRateHigh: {
+      enabled: true,
+      severity: 'info',
+      'for': '1h',
+      threshold: 0.15,  // defects per merged change; the seeds: 0 to 15 %
+      min_changes: 10,  // changes the app merged in the window before the rate counts
+      window: 'long',
+      action: 'Look at where the defects come from: large or unreviewed changes, a component'
+              + ' without tests, rushed releases. Smaller changes, reviews and tests where the'
+              + ' defects cluster bring the rate down.',
     },
     DefectEscapeRateRising: {
       enabled: true,

@@ -17,6 +17,7 @@ BENCHMARKS = (
     "benchmarks.refresh",
     "benchmarks.page",
     "benchmarks.github_sync",
+    "benchmarks.jira_work",
     "benchmarks.focus",
     "benchmarks.dashboards",
     "benchmarks.rules",

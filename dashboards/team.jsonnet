@@ -1,5 +1,6 @@
-// Team: one team's flow. Cycle time by stage, change size, work in progress against the
-// team's limit, the review queue, deployments and incidents.
+// Team: one team's flow. Cycle time by stage, change size, work in progress (changes and work
+// items) against the team's limits, the queues work items wait in, the review queue,
+// deployments and incidents.
 local g = import 'lib/grafana.libsonnet';
 
 function(overrides={})
@@ -38,6 +39,16 @@ function(overrides={})
         g.target('team:kpi_changes_open:sum{%s}' % t, 'open changes'),
         g.target('team:kpi_changes_open:wip_limit{%s}' % t, 'WIP limit'),
       ], title='Work in progress against its limit', w=12),
+      k.panel('timeseries', 'work_items_in_progress', [
+        g.target('team:kpi_work_items_in_progress:sum{%s}' % t, 'work items in progress'),
+        g.target('team:kpi_work_items_in_progress:wip_limit{%s}' % t, 'WIP limit'),
+      ], title='Work items in progress against the limit', w=12),
+      k.panel('bargauge', 'work_item_queues',
+              [g.target('team:kpi_work_items_wait_share:ratio_%s{%s}' % [k.long, t], '{{status}}',
+                        instant=true)],
+              title='Share of the lead time waiting, by status (%s)' % k.long,
+              alert='QueueShareRising', w=12)
+      + { fieldConfig+: { defaults+: { unit: 'percentunit' } } },
       g.row('Review queue'),
       k.panel('bargauge', 'work_in_progress',
               [g.target('sum by (older_than) (app:kpi_changes_open_by_age:sum{%s})' % m,

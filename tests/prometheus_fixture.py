@@ -44,6 +44,7 @@ from kpi_exporter.model import (
     Incident,
     TestRun,
     Vulnerability,
+    WorkItem,
 )
 from kpi_exporter.pipeline import Pipeline
 from kpi_exporter.store import Store
@@ -81,6 +82,24 @@ def events(start: float, now: float, apps: Sequence[App] = APPS, days: int = 30)
             Change("test", f"open-{app}", app, team, first, opened_at=first, state="open"),
             Change("test", f"young-{app}", app, team, now - 2 * DAY, state="open"),
             Incident("test", f"open-{app}", app, team, "high", now - 2 * DAY),
+            WorkItem(
+                "test",
+                f"w-open-{app}",
+                app,
+                team,
+                "new_capability",
+                now - 3 * DAY,
+                ((now - 3 * DAY, "To Do", "waiting"), (now - 2 * DAY, "In Progress", "active")),
+            ),
+            WorkItem(
+                "test",
+                f"w-backlog-{app}",
+                app,
+                team,
+                "defect",
+                now - 3 * DAY,
+                ((now - 3 * DAY, "To Do", "waiting"),),
+            ),
             Vulnerability("test", f"v-crit-{app}", app, team, "critical", first),
             Vulnerability(
                 "test", f"v-fix-{app}", app, team, "critical", first, "fixed", first + 2 * DAY
@@ -193,6 +212,22 @@ def _day(app: str, team: str, at: float, day: int) -> Iterator[Event]:
             severity="high",
             resolved_at=at + DAY if day < 20 else None,
         )
+    # A work item done at the deployment: 1 day to do, 1 in progress, 1 in review (a queue),
+    # 1 in progress again; one investment category after the other.
+    moves = (("To Do", "waiting"), ("In Progress", "active"), ("In Review", "waiting"))
+    yield WorkItem(
+        "test",
+        f"w-{key}",
+        app,
+        team,
+        ("new_capability", "defect", "tech_debt", "maintenance")[day % 4],
+        at - 4 * DAY,
+        (
+            *((at - (4 - i) * DAY, status, stage) for i, (status, stage) in enumerate(moves)),
+            (at - DAY, "In Progress", "active"),
+            (at, "Done", "done"),
+        ),
+    )
     if day % 2 == 0:
         yield TestRun("test", f"t-{key}", app, team, at, tests=100, failures=day % 3, flaky=2)
     if day % 5 == 0:

@@ -21,7 +21,16 @@ from kpi_exporter.kpis.families import (
     retracted_name,
 )
 from kpi_exporter.kpis.settings import Budget, KpiSettings
-from kpi_exporter.model import CostLine, Coverage, Defect, Event, Gauge, TestRun, Vulnerability
+from kpi_exporter.model import (
+    CostLine,
+    Coverage,
+    Defect,
+    Event,
+    Gauge,
+    TestRun,
+    Vulnerability,
+    WorkItem,
+)
 from kpi_exporter.pipeline import Pipeline
 from kpi_exporter.render import reference
 from kpi_exporter.sources import Poll
@@ -128,6 +137,29 @@ def test_every_exported_family_is_in_the_catalogue_and_documented(tmp_path: Path
             scanner="dependabot",
         ),
         Vulnerability("test", "v3", "shop", "team-a", "low", 0.0, "dismissed", 60.0),
+        # A work item that waited, worked and was done, and one in progress.
+        WorkItem(
+            "test",
+            "w1",
+            "shop",
+            "team-a",
+            "new_capability",
+            ts("2026-11-01T08:00:00Z"),
+            (
+                (ts("2026-11-01T08:00:00Z"), "To Do", "waiting"),
+                (ts("2026-11-01T09:00:00Z"), "In Progress", "active"),
+                (ts("2026-11-01T12:00:00Z"), "Done", "done"),
+            ),
+        ),
+        WorkItem(
+            "test",
+            "w2",
+            "shop",
+            "team-a",
+            "defect",
+            ts("2026-11-02T08:00:00Z"),
+            ((ts("2026-11-02T08:00:00Z"), "In Progress", "active"),),
+        ),
         # Spend of yesterday (the pipeline's clock), for the month-to-date families.
         CostLine("test", "c1", "shop", "team-a", "AWS", (now // DAY - 1) * DAY, 2.5, "USD"),
     ]

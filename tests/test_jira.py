@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from collections.abc import Iterable
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
@@ -35,11 +36,13 @@ apps:
 """
 INCIDENTS = "project = OPS AND type = Incident"
 BUGS = "type = Bug"
+WORK = "project = SHOP AND type in (Story, Task, Spike)"
 STATUSES = [
     {"id": "1", "name": "Open", "statusCategory": {"key": "new"}},
     {"id": "3", "name": "In Progress", "statusCategory": {"key": "indeterminate"}},
     {"id": "10001", "name": "Done", "statusCategory": {"key": "done"}},
     {"id": "10002", "name": "Closed", "statusCategory": {"key": "done"}},
+    {"id": "10003", "name": "In Review", "statusCategory": {"key": "indeterminate"}},
 ]
 
 
@@ -174,8 +177,11 @@ FIELD_MAPPING = {
 
 
 class FakeJira:
-    """Answers searches from ``incidents`` and ``bugs`` (chosen by the JQL), ``page`` issues
-    at a time, and the status list with an ETag (``304`` on a matching If-None-Match)."""
+    """Answers searches from ``incidents``, ``bugs`` and ``work`` (chosen by the JQL),
+    ``page`` issues at a time, the status list with an ETag (``304`` on a matching
+    If-None-Match), and the whole changelog of an issue from ``changelogs`` (Cloud: the
+    changelog endpoint, ``page`` histories at a time; Data Center: the issue with
+    ``expand=changelog``)."""
 
     def __init__(self, api: str, flavour: str, page: int = 2) -> None:
         self.api = api
@@ -183,6 +189,9 @@ class FakeJira:
         self.page = page
         self.incidents: list[dict[str, Any]] = []
         self.bugs: list[dict[str, Any]] = []
+        self.work: list[dict[str, Any]] = []
+        self.changelogs: dict[str, list[dict[str, Any]]] = {}
+        self.changelog_reads: list[str] = []
         self.searches: list[dict[str, Any]] = []
         self.queued: list[tuple[int, dict[str, str], str]] = []
         version = "3" if flavour == "cloud" else "2"
@@ -193,8 +202,44 @@ class FakeJira:
             responses.add_callback(
                 responses.POST, f"{api}/rest/api/3/search/jql", callback=self._cloud
             )
+            responses.add_callback(
+                responses.GET,
+                re.compile(re.escape(api) + r"/rest/api/3/issue/[^/]+/changelog"),
+                callback=self._cloud_changelog,
+            )
         else:
             responses.add_callback(responses.GET, f"{api}/rest/api/2/search", callback=self._dc)
+            responses.add_callback(
+                responses.GET,
+                re.compile(re.escape(api) + r"/rest/api/2/issue/[^/?]+"),
+                callback=self._dc_issue,
+            )
+
+    def _cloud_changelog(self, request: Any) -> tuple[int, dict[str, str], str]:
+        parts = urlsplit(request.url)
+        key = parts.path.split("/")[-2]
+        self.changelog_reads.append(request.url)
+        histories = self.changelogs[key]
+        start = int(dict(parse_qsl(parts.query)).get("startAt", 0))
+        values = histories[start : start + self.page]
+        body = {
+            "startAt": start,
+            "maxResults": self.page,
+            "total": len(histories),
+            "isLast": start + self.page >= len(histories),
+            "values": values,
+        }
+        return 200, {}, json.dumps(body)
+
+    def _dc_issue(self, request: Any) -> tuple[int, dict[str, str], str]:
+        parts = urlsplit(request.url)
+        key = parts.path.split("/")[-1]
+        self.changelog_reads.append(request.url)
+        assert dict(parse_qsl(parts.query))["expand"] == "changelog"
+        histories = self.changelogs[key]
+        changelog = {"startAt": 0, "maxResults": len(histories), "total": len(histories)}
+        body = {"key": key, "changelog": {**changelog, "histories": histories}}
+        return 200, {}, json.dumps(body)
 
     def _statuses(self, request: Any) -> tuple[int, dict[str, str], str]:
         if request.headers.get("If-None-Match") == '"s1"':
@@ -202,6 +247,8 @@ class FakeJira:
         return 200, {"ETag": '"s1"'}, json.dumps(STATUSES)
 
     def _issues(self, jql: str) -> list[dict[str, Any]]:
+        if jql.startswith(f"({WORK})"):
+            return self.work
         return self.incidents if jql.startswith(f"({INCIDENTS})") else self.bugs
 
     def _cloud(self, request: Any) -> tuple[int, dict[str, str], str]:
@@ -541,7 +588,7 @@ def test_config_checks_auth_and_queries() -> None:
         "<config>:2: sources[0]: flavour cloud needs email (the account of the API token)"
     ]
     assert problems(f"{{{base}, flavour: datacenter}}") == [
-        "<config>:2: sources[0]: set incident_jql, bug_jql, or both"
+        "<config>:2: sources[0]: set at least one of incident_jql, bug_jql and work_jql"
     ]
     assert problems(f"{{{base}, flavour: datacenter, bug_jql: x, token: abc}}")[0].endswith(
         "secrets are not allowed inline; use token_env (an environment variable) or token_file"

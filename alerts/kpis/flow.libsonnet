@@ -262,8 +262,8 @@ function(config)
       unit: 'changes',
       grafana_unit: 'short',  // for dashboards
       direction: 'higher',
-      meaning: 'Changes merged in the window, and the share of them that nobody but their'
-               + ' author reviewed or approved before the merge.',
+      meaning: 'Changes merged in the window (and per week: the throughput), and the share of'
+               + ' them that nobody but their author reviewed or approved before the merge.',
       definition: definition,
       group: 'kpi-changes-merged',
       // The names these rules record (default configuration; a test compares).
@@ -295,10 +295,28 @@ function(config)
         'app:kpi_changes_merged_unreviewed_per_changes_merged:ratio_90d',
         'team:kpi_changes_merged_unreviewed_per_changes_merged:ratio_90d',
         'org:kpi_changes_merged_unreviewed_per_changes_merged:ratio_90d',
+        'app:kpi_changes_merged:per_week_7d',
+        'team:kpi_changes_merged:per_week_7d',
+        'org:kpi_changes_merged:per_week_7d',
+        'app:kpi_changes_merged:per_week_30d',
+        'team:kpi_changes_merged:per_week_30d',
+        'org:kpi_changes_merged:per_week_30d',
+        'app:kpi_changes_merged:per_week_90d',
+        'team:kpi_changes_merged:per_week_90d',
+        'org:kpi_changes_merged:per_week_90d',
       ],
       records: records.counts('kpi_changes_merged')
                + records.counts('kpi_changes_merged_unreviewed')
-               + records.ratios('kpi_changes_merged_unreviewed', 'kpi_changes_merged'),
+               + records.ratios('kpi_changes_merged_unreviewed', 'kpi_changes_merged')
+               // Throughput: merged changes per week of the window, per team (never per
+               // person).
+               + r.perLevelWindow(config, function(level, window) r.record(
+                 r.name(level.name, 'kpi_changes_merged', 'per_week_' + window),
+                 '%s * 7 / %s' % [
+                   r.name(level.name, 'kpi_changes_merged', 'increase_' + window),
+                   p.num(duration.days(window)),
+                 ],
+               )),
       alerts: [
         {
           name: 'UnreviewedMergesHigh',

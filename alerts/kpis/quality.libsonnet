@@ -132,6 +132,60 @@ function(config)
       ],
     },
     {
+      name: 'defect_rate',
+      // The names these rules record (default configuration; a test compares).
+      recorded:: [
+        'app:kpi_defects_per_changes_merged:ratio_7d',
+        'team:kpi_defects_per_changes_merged:ratio_7d',
+        'org:kpi_defects_per_changes_merged:ratio_7d',
+        'app:kpi_defects_per_changes_merged:ratio_30d',
+        'team:kpi_defects_per_changes_merged:ratio_30d',
+        'org:kpi_defects_per_changes_merged:ratio_30d',
+        'app:kpi_defects_per_changes_merged:ratio_90d',
+        'team:kpi_defects_per_changes_merged:ratio_90d',
+        'org:kpi_defects_per_changes_merged:ratio_90d',
+      ],
+      title: 'Defect rate',
+      unit: 'ratio',
+      grafana_unit: 'percentunit',  // for dashboards
+      direction: 'lower',
+      meaning: 'Defects created in the window per change merged in the window (the seeds'
+               + ' "defects per commit": 0 to 15 %).',
+      definition: defects,
+      group: 'kpi-defect-rate',
+      records: records.ratios('kpi_defects', 'kpi_changes_merged'),
+      alerts: [
+        {
+          name: 'DefectRateHigh',
+          settings: setting(self.name),
+          local window = r.window(config, self.settings),
+          local min = p.num(self.settings.min_changes),
+          expr: '%s > %s\nand on (app, team)\n%s >= %s' % [
+            r.name('app', 'kpi_defects_per_changes_merged', 'ratio_' + window),
+            p.num(self.settings.threshold),
+            r.name('app', 'kpi_changes_merged', 'increase_' + window),
+            min,
+          ],
+          summary: 'Too many defects per merged change.',
+          description: '{{ $value | humanizePercentage }} defects per merged change for %s over'
+                       % who + ' the last %s; the target is at most %s.'
+                         % [window, p.percent(self.settings.threshold)],
+          meaning: 'Defects created per change merged: how often a change brings a defect'
+                   + ' with it, wherever it was found.',
+          threshold: 'More than %s defects per merged change over the last %s, once the app'
+                     % [p.percent(self.settings.threshold), window]
+                     + ' merged at least %s changes in the window.' % min,
+          next: [
+            'The defect escape rate of the same app'
+            + ' (`app:kpi_defects_escaped_per_defects:ratio_%s`): found before or after' % window
+            + ' production?',
+            'Change size and unreviewed merges (`app:kpi_change_size_lines:p50_%s`,' % window
+            + ' `app:kpi_changes_merged_unreviewed_per_changes_merged:ratio_%s`).' % window,
+          ],
+        },
+      ],
+    },
+    {
       name: 'customer_reported_share',
       title: 'Customer-reported defects',
       unit: 'ratio (0..1)',

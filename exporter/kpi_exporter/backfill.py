@@ -9,14 +9,16 @@ which recomputes the same sums from the same store, continues them. A counter or
 series born after ``--start`` gets one extra sample, 0, at the step before its first event, so
 that ``increase()`` over history counts that first event too.
 
-When an observation becomes known: an event counts from its ``time``; two kinds carry a
+When an observation becomes known: an event counts from its ``time``; three kinds carry a
 later fact whose observation would otherwise land before it happened, and are replayed as two
 versions instead (the later one replaces the earlier, as a poll would have):
 
 - an incident resolved later is open from ``started_at`` (counted, open, the oldest open) and
   resolved at ``resolved_at``, where its time to restore is observed;
 - a change deployed after its ``time`` (merge) counts as merged from then, and its lead time
-  and deploy stage are observed at ``deployed_at``.
+  and deploy stage are observed at ``deployed_at``;
+- a work item is replayed once per status it entered, each version with its history up to
+  that status (inventory, then in progress, then completed at its done time).
 
 Every other event is replayed as stored: its final version, from its ``time`` (a deployment
 outcome assessed as failed later, for example, counts as failed from its deployment).
@@ -70,7 +72,8 @@ from .kpis import Aggregate, KpiSettings
 from .kpis.cost import COST_DERIVATIONS, budget_samples
 from .kpis.families import COST_BUDGET_MONTH, FAMILIES, FAMILY_BY_NAME, WINDOW_FAMILIES
 from .kpis.live import DERIVATIONS
-from .model import Change, Event, Incident
+from .kpis.work import as_known_at
+from .model import Change, Event, Incident, WorkItem
 from .sources import times
 from .store import Row, Store
 
@@ -117,6 +120,8 @@ def versions(event: Event) -> list[tuple[float, Event]]:
     ):
         undeployed = replace(event, deployed_at=None, deployed_environment="", deployment_key="")
         return [(event.time, undeployed), (event.deployed_at, event)]
+    if isinstance(event, WorkItem):
+        return [(at, version) for at, version in as_known_at(event)]
     return [(event.time, event)]
 
 

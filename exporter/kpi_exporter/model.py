@@ -231,6 +231,31 @@ class Gauge(BaseEvent):
     labels: tuple[tuple[str, str], ...] = ()
 
 
+@dataclass(frozen=True, slots=True)
+class WorkItem:
+    """A work item of an issue tracker (story, bug, task, ...), owned by an app and a team.
+
+    ``category`` is its investment category (``new_capability``, ``defect``, ``tech_debt``,
+    ``maintenance``, or ``unmapped`` when no mapping names its type), mapped by the source.
+    ``statuses`` is its status history, oldest first: (time the item entered the status,
+    the status as the tracker names it, its stage: ``active``, ``waiting`` or ``done``); the
+    first entry is the status it was created in, at ``created_at``. Who moved it is never
+    kept. A re-sent item (a new transition, a reopening) replaces the stored one."""
+
+    kind: ClassVar[str] = "workitem"
+    source: str
+    key: str
+    app: str
+    team: str
+    category: str
+    created_at: float
+    statuses: tuple[tuple[float, str, str], ...] = ()
+
+    @property
+    def time(self) -> float:
+        return self.created_at
+
+
 Event = (
     Deployment
     | Change
@@ -243,6 +268,7 @@ Event = (
     | Coverage
     | TestRun
     | Gauge
+    | WorkItem
 )
 
 EVENT_TYPES: dict[str, type[Any]] = {
@@ -259,6 +285,7 @@ EVENT_TYPES: dict[str, type[Any]] = {
         Coverage,
         TestRun,
         Gauge,
+        WorkItem,
     )
 }
 
@@ -359,8 +386,13 @@ def event_problem(event: Event, now: float) -> str | None:
     latest = now + AHEAD
     # On the path of every stored event at a start: comparisons first (NaN fails them too),
     # the field named only when one fails.
-    if all(v is None or EARLIEST <= v <= latest for v in _TIMES[cls](event)) and all(
-        v is None or -_FINITE <= v <= _FINITE for v in _NUMBERS[cls](event)
+    if (
+        all(v is None or EARLIEST <= v <= latest for v in _TIMES[cls](event))
+        and all(v is None or -_FINITE <= v <= _FINITE for v in _NUMBERS[cls](event))
+        and (
+            not isinstance(event, WorkItem)
+            or all(EARLIEST <= s[0] <= latest for s in event.statuses)
+        )
     ):
         return None
     for name in _TIME_FIELDS[cls]:
@@ -371,6 +403,14 @@ def event_problem(event: Event, now: float) -> str | None:
         value = getattr(event, name)
         if value is not None and not finite(value):
             return f"field '{name}': not a finite number"
+    return _status_problem(event, now) if isinstance(event, WorkItem) else None
+
+
+def _status_problem(item: WorkItem, now: float) -> str | None:
+    """The time of a status a work item entered, bounded like every other time."""
+    for index, (at, _, _) in enumerate(item.statuses):
+        if problem := time_problem(at, now):
+            return f"field 'statuses[{index}]': {problem}"
     return None
 
 

@@ -67,6 +67,13 @@ VULNERABILITY_FIX_BUCKETS: tuple[float, ...] = (
     *(30 * DAY, 60 * DAY, 90 * DAY, 180 * DAY, 365 * DAY),
 )
 
+# Work items take hours to months; the seeds' cycle time target (2 to 5 days) is on bounds.
+WORK_ITEM_BUCKETS: tuple[float, ...] = (
+    HOUR,
+    4 * HOUR,
+    *(days * DAY for days in (1, 2, 3, 5, 7, 14, 30, 60, 90, 180, 365)),
+)
+
 DELIVERY_LABELS = ("app", "team", "environment")
 FLOW_LABELS = ("app", "team")
 INCIDENT_LABELS = ("app", "team", "environment", "severity")
@@ -75,6 +82,7 @@ DEFECT_LABELS = ("app", "team", "severity")
 BUSINESS_LABELS = ("app", "team", "metric")
 SURVEY_LABELS = ("team", "survey", "question")
 COST_LABELS = ("provider", "app", "team", "currency")
+WORK_LABELS = ("app", "team", "category")
 VULNERABILITY_LABELS = ("app", "team", "severity")
 SCANNER_LABELS = (*VULNERABILITY_LABELS, "scanner")
 
@@ -210,6 +218,65 @@ CHANGES_OPEN_BY_AGE = KpiFamily(
     "Open changes older than `older_than` (1h, 1d, 3d, 7d, 14d, 30d; cumulative), by the"
     " time they were opened.",
     (*FLOW_LABELS, "older_than"),
+)
+
+WORK_ITEMS_COMPLETED = KpiFamily(
+    "kpi_work_items_completed_total",
+    "counter",
+    "Work items completed (entered a done status and stayed there), by investment category"
+    " (new_capability, defect, tech_debt, maintenance, unmapped), by the time they were"
+    " done; a reopened item is taken back (retracted) until it is done again.",
+    WORK_LABELS,
+)
+
+WORK_ITEM_CYCLE_TIME_SECONDS = KpiFamily(
+    "kpi_work_item_cycle_time_seconds",
+    "histogram",
+    "Cycle time of completed work items: first active status to done (items done without"
+    " ever being active have none).",
+    WORK_LABELS,
+    WORK_ITEM_BUCKETS,
+)
+
+WORK_ITEM_LEAD_TIME_SECONDS = KpiFamily(
+    "kpi_work_item_lead_time_seconds",
+    "histogram",
+    "Lead time of completed work items: created to done.",
+    WORK_LABELS,
+    WORK_ITEM_BUCKETS,
+)
+
+WORK_ITEMS_ACTIVE_SECONDS = KpiFamily(
+    "kpi_work_items_active_seconds_total",
+    "counter",
+    "Time completed work items spent in active statuses, from creation to done: flow"
+    " efficiency = this / the lead time's sum.",
+    WORK_LABELS,
+)
+
+WORK_ITEM_WAIT_SECONDS = KpiFamily(
+    "kpi_work_item_wait_seconds",
+    "histogram",
+    "Time a completed work item spent in one waiting status (a queue), all its visits"
+    " added up, per status it went through.",
+    ("app", "team", "status"),
+    WORK_ITEM_BUCKETS,
+)
+
+WORK_ITEMS_IN_PROGRESS = KpiFamily(
+    "kpi_work_items_in_progress",
+    "gauge",
+    "Work items in progress now: active at least once and not done (queues after the start"
+    " included).",
+    FLOW_LABELS,
+)
+
+WORK_ITEMS_OPEN = KpiFamily(
+    "kpi_work_items_open",
+    "gauge",
+    "Work items not done now, by their current status and its stage (active, waiting):"
+    " the inventory per stage.",
+    ("app", "team", "stage", "status"),
 )
 
 INCIDENTS = KpiFamily(
@@ -517,6 +584,13 @@ FAMILIES: tuple[Family, ...] = (
     CHANGE_SIZE_LINES,
     CHANGES_OPEN,
     CHANGES_OPEN_BY_AGE,
+    WORK_ITEMS_COMPLETED,
+    WORK_ITEM_CYCLE_TIME_SECONDS,
+    WORK_ITEM_LEAD_TIME_SECONDS,
+    WORK_ITEMS_ACTIVE_SECONDS,
+    WORK_ITEM_WAIT_SECONDS,
+    WORK_ITEMS_IN_PROGRESS,
+    WORK_ITEMS_OPEN,
     INCIDENTS,
     INCIDENTS_UNLINKED,
     INCIDENTS_OPEN,
@@ -724,6 +798,35 @@ WINDOW_VULNERABILITIES_DISMISSED = _count(
     "Security findings dismissed in the window, by dismissal time.",
 )
 
+WINDOW_WORK_ITEMS_COMPLETED = _count(
+    "kpi_window_work_items_completed",
+    WORK_ITEMS_COMPLETED,
+    "Work items completed in the window, by the time they were done, per investment category.",
+    ("app", "team", "category", "window"),
+)
+
+WINDOW_WORK_ITEMS_ACTIVE_SECONDS = _count(
+    "kpi_window_work_items_active_seconds",
+    WORK_ITEMS_ACTIVE_SECONDS,
+    "Active time of the work items completed in the window, added up, per category.",
+    ("app", "team", "category", "window"),
+)
+
+WINDOW_WORK_ITEMS_LEAD_SECONDS = _count(
+    "kpi_window_work_items_lead_seconds",
+    WORK_ITEM_LEAD_TIME_SECONDS,
+    "Lead time of the work items completed in the window, added up, per category (flow"
+    " efficiency = active / lead; a queue's share = its wait / lead).",
+    ("app", "team", "category", "window"),
+)
+
+WINDOW_WORK_ITEMS_WAIT_SECONDS = _count(
+    "kpi_window_work_items_wait_seconds",
+    WORK_ITEM_WAIT_SECONDS,
+    "Time the work items completed in the window spent in each waiting status, added up.",
+    ("app", "team", "status", "window"),
+)
+
 WINDOW_CHANGE_LEAD_TIME_SECONDS = _quantiles(
     "kpi_window_change_lead_time_seconds",
     CHANGE_LEAD_TIME_SECONDS,
@@ -785,6 +888,20 @@ WINDOW_INCIDENT_ACKNOWLEDGE_SECONDS = _quantiles(
     " the window.",
 )
 
+WINDOW_WORK_ITEM_CYCLE_TIME_SECONDS = _quantiles(
+    "kpi_window_work_item_cycle_time_seconds",
+    WORK_ITEM_CYCLE_TIME_SECONDS,
+    "Exact quantiles of the cycle time of the work items completed in the window, every"
+    " category together.",
+)
+
+WINDOW_WORK_ITEM_LEAD_TIME_SECONDS = _quantiles(
+    "kpi_window_work_item_lead_time_seconds",
+    WORK_ITEM_LEAD_TIME_SECONDS,
+    "Exact quantiles of the lead time of the work items completed in the window, every"
+    " category together.",
+)
+
 WINDOW_VULNERABILITY_FIX_SECONDS = _quantiles(
     "kpi_window_vulnerability_fix_seconds",
     VULNERABILITY_FIX_SECONDS,
@@ -811,6 +928,10 @@ WINDOWED: tuple[Windowed, ...] = (
     WINDOW_TESTS_FLAKY,
     WINDOW_VULNERABILITIES_FIXED,
     WINDOW_VULNERABILITIES_DISMISSED,
+    WINDOW_WORK_ITEMS_COMPLETED,
+    WINDOW_WORK_ITEMS_ACTIVE_SECONDS,
+    WINDOW_WORK_ITEMS_LEAD_SECONDS,
+    WINDOW_WORK_ITEMS_WAIT_SECONDS,
     WINDOW_CHANGE_LEAD_TIME_SECONDS,
     WINDOW_FAILED_DEPLOYMENT_RECOVERY_SECONDS,
     WINDOW_CHANGE_CODING_SECONDS,
@@ -821,6 +942,8 @@ WINDOWED: tuple[Windowed, ...] = (
     WINDOW_INCIDENT_RESTORE_SECONDS,
     WINDOW_INCIDENT_DETECT_SECONDS,
     WINDOW_INCIDENT_ACKNOWLEDGE_SECONDS,
+    WINDOW_WORK_ITEM_CYCLE_TIME_SECONDS,
+    WINDOW_WORK_ITEM_LEAD_TIME_SECONDS,
     WINDOW_VULNERABILITY_FIX_SECONDS,
 )
 

@@ -21,6 +21,7 @@ from .observation import Contribution
 from .quality import observe_defect
 from .security import observe_vulnerability
 from .settings import KpiSettings
+from .work import observe_work_item
 
 Observer = Callable[[Any, KpiSettings], Iterator[Contribution]]
 
@@ -36,6 +37,7 @@ _OBSERVERS: dict[type[Any], tuple[Observer, ...]] = {
     model.Gauge: (observe_sonarqube, observe_business, observe_survey),
     model.CostLine: (observe_cost,),
     model.Vulnerability: (observe_vulnerability,),
+    model.WorkItem: (observe_work_item,),
 }
 
 

@@ -29,6 +29,7 @@ DASHBOARDS = {
     "leadership": "leadership",
     "team": "team",
     "delivery": "domains",
+    "flow": "domains",
     "quality": "domains",
     "slo": "domains",
     "security": "domains",

@@ -1,4 +1,4 @@
-"""Jira (Cloud or Data Center): incidents and bugs found by configurable JQL.
+"""Jira (Cloud or Data Center): incidents, bugs and work items found by configurable JQL.
 
 What becomes what (key ``jira/{ISSUE-KEY}``; an issue matched by both queries is both):
 
@@ -10,15 +10,20 @@ What becomes what (key ``jira/{ISSUE-KEY}``; an issue matched by both queries is
   found in ``production`` when a value of ``environment_field`` matches the production pattern
   (as written or lowercased), else ``pre-production``; customer-reported when a value of
   ``customer_field`` equals one of ``customer_values`` (case-insensitive); severity as above.
+- WorkItem, per issue matched by ``work_jql``: created ``created``, investment category
+  and status history (every status change of the changelog, each status mapped to active,
+  waiting or done) as :mod:`.jira_work` says, from the ``work`` settings.
 - App and team: each value of ``app_field`` (component names for ``components``, else the
-  custom field's value), then the project key, looked up in ``apps.*.services``; the first that
-  names a configured app wins, else the defaults.
+  custom field's value), for work items each label, then the project key, looked up in
+  ``apps.*.services``; the first that names a configured app wins, else the defaults.
 
 Resolved: an issue whose status is not in the ``done`` category now is unresolved (reopened
 ones included). A done issue resolved at the FIRST changelog transition to a status of the
 done category (``expand=changelog``; status categories from ``/status``), when the changelog
 is complete in the response; else ``resolutiondate``; else ``statuscategorychangedate``; else
-``updated``.
+``updated``. A work item's changelog is read whole: when the search returns part of it, the
+rest comes from ``GET /rest/api/3/issue/{key}/changelog`` (Cloud, ``startAt`` pages) or
+``GET /rest/api/2/issue/{key}?expand=changelog`` (Data Center).
 
 Requests. Cloud: ``POST /rest/api/3/search/jql`` (enhanced search, ``nextPageToken`` pages),
 basic auth ``email:token``. Data Center: ``GET /rest/api/2/search`` (``startAt``/``total``
@@ -26,9 +31,9 @@ pages), ``Authorization: Bearer <personal access token>``. Each query runs as
 ``(<jql>) AND updated >= "<since>" ORDER BY updated ASC, key ASC``, ``since`` being the horizon
 at the first sync, then the newest ``updated`` read less one day: JQL dates are minutes in the
 API user's time zone, so a day of overlap covers every offset; re-read issues are upserted
-unchanged. The status list is one conditional GET (a ``304`` reuses the done statuses kept in
-the cursor). A changed query, field mapping, horizon, flavour, API URL or production pattern
-starts over with a first sync.
+unchanged. The status list is one conditional GET (a ``304`` reuses the statuses and their
+categories kept in the cursor). A changed query, field mapping, horizon, flavour, API URL or
+production pattern starts over with a first sync.
 
 Any failure (bad token, bad JQL, malformed JSON, retries spent) fails the poll as a whole and
 leaves the stored data as it was. Issues that stop matching a query stay stored.
@@ -44,13 +49,14 @@ from typing import Any, Literal
 from pydantic import Field, model_validator
 
 from ..config_base import Credentials, Duration, Name, Strict
-from ..model import Defect, Event, Incident
+from ..model import Defect, Event, Incident, WorkItem
 from ..ownership import Owner
 from ..redaction import basic_authorization
 from ..store import SourceState
 from . import KpiSource, Poll, SourceError
 from .cursor import dump_cursor, load_cursor
 from .http import HttpClient, with_query
+from .jira_work import JiraWork, StatusList
 from .registry import SourceType, headline
 from .times import api_time
 
@@ -94,14 +100,21 @@ class JiraSource(JiraFields, Credentials):
     email: str | None = Field(None, description="Cloud: the account of the API token.")
     incident_jql: str = Field("", description="Issues that are incidents (empty: none).")
     bug_jql: str = Field("", description="Issues that are bugs (empty: none).")
+    work_jql: str = Field(
+        "", description="Issues that are work items, for the flow KPIs (empty: none)."
+    )
+    work: JiraWork = Field(
+        default_factory=JiraWork,
+        description="Work items: investment category by issue type or label, stage by status.",
+    )
     horizon: Duration = Field(365 * 86400.0, description="How far back the first sync reads.")
 
     @model_validator(mode="after")
     def _scope(self) -> JiraSource:
         if self.flavour == "cloud" and not self.email:
             raise ValueError("flavour cloud needs email (the account of the API token)")
-        if not self.incident_jql.strip() and not self.bug_jql.strip():
-            raise ValueError("set incident_jql, bug_jql, or both")
+        if not any(jql.strip() for jql in (self.incident_jql, self.bug_jql, self.work_jql)):
+            raise ValueError("set at least one of incident_jql, bug_jql and work_jql")
         if self.customer_field and not self.customer_values:
             raise ValueError("customer_field needs at least one customer_values entry")
         return self
@@ -111,7 +124,7 @@ log = logging.getLogger(__name__)
 
 PAGE_SIZE = 100
 OVERLAP = 86400.0
-QUERIES = ("incident", "bug")
+QUERIES = ("incident", "bug", "work")
 
 
 def timestamp(value: Any) -> float | None:
@@ -170,7 +183,9 @@ class Jira(KpiSource[JiraSource]):
 
     def scope(self) -> dict[str, Any]:
         config = self.config
+        work = {"work": [config.work_jql, config.work.model_dump()]} if config.work_jql else {}
         return {
+            **work,
             "flavour": config.flavour,
             "jql": [config.incident_jql, config.bug_jql],
             "fields": [
@@ -198,11 +213,16 @@ class Jira(KpiSource[JiraSource]):
         saved = self._load(state.cursor)
         fresh = not saved
         now = self.clock()
-        done = self.done_statuses(http, saved.get("done"), fresh)
+        statuses = self.status_list(http, saved.get("statuses"), fresh)
+        done = sorted(id_ for id_, (_, category) in statuses.items() if category == "done")
         events: list[Event] = []
         marks: dict[str, float] = {}
         for query in QUERIES:
-            jql = self.config.incident_jql if query == "incident" else self.config.bug_jql
+            jql = {
+                "incident": self.config.incident_jql,
+                "bug": self.config.bug_jql,
+                "work": self.config.work_jql,
+            }[query]
             if not jql.strip():
                 continue
             mark = saved.get(query)
@@ -214,12 +234,15 @@ class Jira(KpiSource[JiraSource]):
                 updated = timestamp(issue["fields"].get("updated"))
                 if updated is not None and (newest is None or updated > newest):
                     newest = updated
-                events.append(self.event(query, issue, done))
+                if query == "work":
+                    events.append(self.work_item(http, issue, statuses))
+                else:
+                    events.append(self.event(query, issue, done))
             if fresh:
                 log.info("%s: first sync: %d %s issues read", self.name, count, query)
             if newest is not None:
                 marks[query] = newest
-        kept: dict[str, Any] = {"done": done, **marks}
+        kept: dict[str, Any] = {"statuses": statuses, **marks}
         return Poll(
             events=events,
             cursor=dump_cursor(self.fingerprint, **kept),
@@ -231,23 +254,30 @@ class Jira(KpiSource[JiraSource]):
 
     # --- requests ----------------------------------------------------------------------------
 
-    def done_statuses(self, http: HttpClient, known: list[str] | None, fresh: bool) -> list[str]:
-        """Ids of the statuses in the ``done`` category: the remembered ones while the status
-        list is unchanged (``304``)."""
+    def status_list(
+        self, http: HttpClient, known: dict[str, list[str]] | None, fresh: bool
+    ) -> dict[str, tuple[str, str]]:
+        """Every status: id -> (name, status category key); the remembered ones while the
+        status list is unchanged (``304``)."""
         url = f"{self.api}/rest/api/{self.version}/status"
-        if fresh or known is None:  # a validator left without its answer must not skip it
+        if fresh or not isinstance(known, dict):  # a validator without its answer: no skip
             http.validators.pop(with_query(url, None), None)
         response = http.get(url)
-        if response.not_modified and known is not None:
-            return known
+        if response.not_modified and isinstance(known, dict):
+            return {id_: (name, category) for id_, (name, category) in known.items()}
         statuses = response.json()
         if not isinstance(statuses, list):
             raise SourceError(f"GET {url}: expected a JSON list")
-        return sorted(
-            str(status["id"])
-            for status in statuses
-            if (status.get("statusCategory") or {}).get("key") == "done"
-        )
+        try:
+            return {
+                str(status["id"]): (
+                    str(status.get("name") or status["id"]),
+                    str((status.get("statusCategory") or {}).get("key") or ""),
+                )
+                for status in statuses
+            }
+        except (KeyError, TypeError, AttributeError):
+            raise SourceError(f"GET {url}: a status without an id") from None
 
     def fields(self) -> list[str]:
         config = self.config
@@ -265,6 +295,8 @@ class Jira(KpiSource[JiraSource]):
             config.impact_start_field,
             config.deployment_field,
         ]
+        if config.work_jql.strip():
+            wanted += ["issuetype", "labels"]
         return list(dict.fromkeys(field for field in wanted if field))
 
     def search(self, http: HttpClient, jql: str, since: float) -> Iterator[dict[str, Any]]:
@@ -315,8 +347,10 @@ class Jira(KpiSource[JiraSource]):
 
     # --- issues ------------------------------------------------------------------------------
 
-    def owner(self, fields: Mapping[str, Any]) -> Owner:
+    def owner(self, fields: Mapping[str, Any], labels: bool = False) -> Owner:
         candidates = texts(fields.get(self.config.app_field))
+        if labels:
+            candidates.extend(texts(fields.get("labels")))
         candidates.extend(texts((fields.get("project") or {}).get("key")))
         for candidate in candidates:
             owner = self.ownership.of_service(candidate)
@@ -399,12 +433,77 @@ class Jira(KpiSource[JiraSource]):
             resolved_at=resolved,
         )
 
+    # --- work items --------------------------------------------------------------------------
+
+    def work_item(
+        self, http: HttpClient, issue: Mapping[str, Any], statuses: StatusList
+    ) -> WorkItem:
+        """The work item of an issue, with its whole status history."""
+        fields = issue["fields"]
+        created = timestamp(fields.get("created"))
+        if created is None:
+            raise SourceError(f"Jira issue {issue['key']} without 'created'")
+        owner = self.owner(fields, labels=True)
+        work = self.config.work
+        histories = self.changelog(http, issue)
+        try:
+            statuses_entered = work.history(
+                created, fields.get("status") or {}, histories, statuses
+            )
+        except ValueError as error:
+            raise SourceError(f"Jira issue {issue['key']}: {error}") from None
+        return WorkItem(
+            source=self.name,
+            key=f"jira/{issue['key']}",
+            app=owner.app,
+            team=owner.team,
+            category=work.category(
+                next(iter(texts(fields.get("issuetype"))), ""), texts(fields.get("labels"))
+            ),
+            created_at=created,
+            statuses=statuses_entered,
+        )
+
+    def changelog(self, http: HttpClient, issue: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+        """Every history of an issue's changelog: the search's when complete, else read."""
+        changelog = issue.get("changelog") or {}
+        histories = list(changelog.get("histories") or [])
+        if int(changelog.get("total", len(histories))) <= len(histories):
+            return histories
+        key = issue["key"]
+        if self.config.flavour == "datacenter":
+            url = f"{self.api}/rest/api/2/issue/{key}"
+            body = http.get(url, {"expand": "changelog", "fields": "status"}, conditional=False)
+            full = body.json()
+            changes = full.get("changelog") if isinstance(full, dict) else None
+            if not isinstance(changes, dict) or not isinstance(changes.get("histories"), list):
+                raise SourceError(f"GET {url}: expected an issue with a changelog")
+            return list(changes["histories"])
+        url = f"{self.api}/rest/api/3/issue/{key}/changelog"
+        histories = []
+        while True:
+            page = http.get(
+                url, {"startAt": len(histories), "maxResults": PAGE_SIZE}, conditional=False
+            ).json()
+            values = page.get("values") if isinstance(page, dict) else None
+            if not isinstance(values, list):
+                raise SourceError(f"GET {url}: expected an object with a values list")
+            histories += values
+            if not values or page.get("isLast") is True:
+                return histories
+            if len(histories) >= int(page.get("total", len(histories))):
+                return histories
+
 
 def _describe(source: Jira) -> list[str]:
     jira = source.config
     queries = [
         f"{what} ({jql})"
-        for what, jql in (("incidents", jira.incident_jql), ("bugs", jira.bug_jql))
+        for what, jql in (
+            ("incidents", jira.incident_jql),
+            ("bugs", jira.bug_jql),
+            ("work items", jira.work_jql),
+        )
         if jql.strip()
     ]
     found = f"{'; '.join(queries)}; app from {jira.app_field}, API {source.api}"
