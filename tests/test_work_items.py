@@ -345,4 +345,6 @@ def test_a_status_time_out_of_bounds_is_refused_naming_it() -> None:
     good = item("SHOP-9", "shop", "a", "defect", (0, "To Do"), (24, "Done"))
     assert event_problem(good, now) is None
     broken = dataclasses.replace(good, statuses=(good.statuses[0], (1e308, "Done", "done")))
-    assert event_problem(broken, now) == "field 'statuses[1]': " + time_problem(1e308, now)
+    problem = time_problem(1e308, now)
+    assert problem is not None
+    assert event_problem(broken, now) == f"field 'statuses[1]': {problem}"
