@@ -25,6 +25,7 @@ from kpi_exporter.sources.opencost import OpenCostSource
 from kpi_exporter.sources.opsgenie import OpsgenieSource
 from kpi_exporter.sources.pagerduty import PagerDutySource
 from kpi_exporter.sources.scan_reports import ScanReportSource
+from kpi_exporter.sources.snyk import SnykSource
 from kpi_exporter.sources.sonarqube import SonarQubeSource
 from kpi_exporter.sources.sql import SqlSource
 from kpi_exporter.sources.survey import SurveySource
@@ -46,6 +47,7 @@ EXPECTED = {
     "sonarqube": SonarQubeSource,
     "github_security": GitHubSecuritySource,
     "scan_report": ScanReportSource,
+    "snyk": SnykSource,
     "http_json": HttpJsonSource,
     "sql": SqlSource,
     "survey": SurveySource,

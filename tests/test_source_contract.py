@@ -36,6 +36,7 @@ from kpi_exporter.sources.http_json import HttpJson
 from kpi_exporter.sources.jira import Jira
 from kpi_exporter.sources.opsgenie import Opsgenie
 from kpi_exporter.sources.pagerduty import PagerDuty
+from kpi_exporter.sources.snyk import Snyk
 from kpi_exporter.sources.sonarqube import SonarQube
 from kpi_exporter.store import SourceState
 from tests.support import ts
@@ -107,6 +108,12 @@ CASES = [
         " projects: {{acme_shop: shop}}}}",
         "https://sonar.test",
         SonarQube,
+    ),
+    Case(
+        "snyk",
+        "{{type: snyk, name: src, {token}, api_url: 'https://snyk.test/rest', org_id: acme}}",
+        "https://snyk.test/rest",
+        Snyk,
     ),
     Case(
         "http_json",

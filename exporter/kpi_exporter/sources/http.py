@@ -306,10 +306,14 @@ def _retry_after_seconds(value: str, now: float) -> float:
 
 def _reason(raw: requests.Response) -> str:
     """A short reason from an error body (GitHub and GitLab send ``message``, Jira
-    ``errorMessages``: a bad JQL query says what is wrong with it)."""
+    ``errorMessages``: a bad JQL query says what is wrong with it; JSON:API ``errors``)."""
     try:
         body = raw.json()
         message = body.get("message", "") or "; ".join(map(str, body.get("errorMessages") or []))
+        # JSON:API (Snyk): {"errors": [{"status": "404", "detail": "..."}]}
+        errors = body.get("errors") if not message else None
+        if isinstance(errors, list) and errors and isinstance(errors[0], dict):
+            message = errors[0].get("detail") or errors[0].get("title") or ""
     except (ValueError, AttributeError, TypeError):
         return ""
     return f" ({str(message)[:200]})" if message else ""

@@ -35,6 +35,7 @@ MODULES = (
     "sonarqube",
     "github_security",
     "scan_reports",
+    "snyk",
     "http_json",
     "sql",
     "survey",
