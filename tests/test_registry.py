@@ -11,6 +11,7 @@ from kpi_exporter.config import SOURCE_TYPES, Config
 from kpi_exporter.sources import registry
 from kpi_exporter.sources.aws_cost import AwsCostSource
 from kpi_exporter.sources.coverage import CoverageSource
+from kpi_exporter.sources.defender import DefenderSource
 from kpi_exporter.sources.events_file import EventsFileSource
 from kpi_exporter.sources.focus import FocusSource
 from kpi_exporter.sources.git import GitSource
@@ -48,6 +49,7 @@ EXPECTED = {
     "github_security": GitHubSecuritySource,
     "scan_report": ScanReportSource,
     "snyk": SnykSource,
+    "defender": DefenderSource,
     "http_json": HttpJsonSource,
     "sql": SqlSource,
     "survey": SurveySource,

@@ -29,6 +29,7 @@ from kpi_exporter.config import ConfigError, parse_config
 from kpi_exporter.health import Health
 from kpi_exporter.ownership import Ownership
 from kpi_exporter.sources import Poll, SourceError, registry
+from kpi_exporter.sources.defender import Defender
 from kpi_exporter.sources.github import GitHub
 from kpi_exporter.sources.github_security import GitHubSecurity
 from kpi_exporter.sources.gitlab import GitLab
@@ -114,6 +115,13 @@ CASES = [
         "{{type: snyk, name: src, {token}, api_url: 'https://snyk.test/rest', org_id: acme}}",
         "https://snyk.test/rest",
         Snyk,
+    ),
+    Case(
+        "defender",
+        "{{type: defender, name: src, {token}, api_url: 'https://defender.test',"
+        " login_url: 'https://login.defender.test', tenant_id: t1, client_id: c1}}",
+        "https://login.defender.test",  # the client secret buys a token first
+        Defender,
     ),
     Case(
         "http_json",
@@ -230,9 +238,10 @@ def test_malformed_json_fails_the_poll_as_a_source_error(
 
     error = poll_fails(built, caplog)
 
-    first = urlsplit(api.calls[0].request.url or "")
+    request = api.calls[0].request
+    first = urlsplit(request.url or "")
     assert str(error).startswith(
-        f"GET {first.scheme}://{first.netloc}{first.path}: response is not valid JSON"
+        f"{request.method} {first.scheme}://{first.netloc}{first.path}: response is not valid JSON"
     )
     assert "?" not in str(error)  # the query string is left out of errors
 

@@ -306,7 +306,8 @@ def _retry_after_seconds(value: str, now: float) -> float:
 
 def _reason(raw: requests.Response) -> str:
     """A short reason from an error body (GitHub and GitLab send ``message``, Jira
-    ``errorMessages``: a bad JQL query says what is wrong with it; JSON:API ``errors``)."""
+    ``errorMessages``: a bad JQL query says what is wrong with it; JSON:API ``errors``, OData
+    and OAuth ``error``)."""
     try:
         body = raw.json()
         message = body.get("message", "") or "; ".join(map(str, body.get("errorMessages") or []))
@@ -314,6 +315,13 @@ def _reason(raw: requests.Response) -> str:
         errors = body.get("errors") if not message else None
         if isinstance(errors, list) and errors and isinstance(errors[0], dict):
             message = errors[0].get("detail") or errors[0].get("title") or ""
+        # OData (Microsoft APIs): {"error": {"code": ..., "message": ...}}; OAuth token
+        # endpoints: {"error": "invalid_client", "error_description": "AADSTS...\r\nTrace ID..."}
+        error = body.get("error") if not message else None
+        if isinstance(error, dict):
+            message = error.get("message") or error.get("code") or ""
+        elif isinstance(error, str):
+            message = str(body.get("error_description") or error).splitlines()[0]
     except (ValueError, AttributeError, TypeError):
         return ""
     return f" ({str(message)[:200]})" if message else ""

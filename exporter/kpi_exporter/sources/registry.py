@@ -36,6 +36,7 @@ MODULES = (
     "github_security",
     "scan_reports",
     "snyk",
+    "defender",
     "http_json",
     "sql",
     "survey",
