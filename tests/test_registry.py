@@ -25,6 +25,7 @@ from kpi_exporter.sources.junit import JUnitSource
 from kpi_exporter.sources.opencost import OpenCostSource
 from kpi_exporter.sources.opsgenie import OpsgenieSource
 from kpi_exporter.sources.pagerduty import PagerDutySource
+from kpi_exporter.sources.qualys import QualysSource
 from kpi_exporter.sources.scan_reports import ScanReportSource
 from kpi_exporter.sources.snyk import SnykSource
 from kpi_exporter.sources.sonarqube import SonarQubeSource
@@ -50,6 +51,7 @@ EXPECTED = {
     "scan_report": ScanReportSource,
     "snyk": SnykSource,
     "defender": DefenderSource,
+    "qualys": QualysSource,
     "http_json": HttpJsonSource,
     "sql": SqlSource,
     "survey": SurveySource,

@@ -5,7 +5,7 @@ API that answers every request the same way (``responses``):
 - 5xx: retried up to the attempt limit with jittered backoff through the injected sleep, then
   the poll fails naming the status;
 - 429 with ``Retry-After``: the source waits that long (through the injected sleep) first;
-- malformed JSON (a proxy's HTML page): the poll fails as a SourceError, nothing else;
+- a malformed answer (a proxy's HTML page): the poll fails as a SourceError, nothing else;
 - a missing token: a configuration error naming the entry and the variable, at start;
 - the token never shows: not in errors, logs, the health metrics.
 """
@@ -37,6 +37,7 @@ from kpi_exporter.sources.http_json import HttpJson
 from kpi_exporter.sources.jira import Jira
 from kpi_exporter.sources.opsgenie import Opsgenie
 from kpi_exporter.sources.pagerduty import PagerDuty
+from kpi_exporter.sources.qualys import Qualys
 from kpi_exporter.sources.snyk import Snyk
 from kpi_exporter.sources.sonarqube import SonarQube
 from kpi_exporter.store import SourceState
@@ -52,12 +53,14 @@ ATTEMPTS = 5  # the shared client's limit
 @dataclass(frozen=True)
 class Case:
     """One HTTP source: its configuration entry (``{token}``: the token reference), the
-    API root every request goes to and the class the registry builds."""
+    API root every request goes to, the class the registry builds and what its answers are
+    (a proxy's HTML page is not valid ``answers``)."""
 
     kind: str
     entry: str
     api: str
     made: type[Any]
+    answers: str = "JSON"
 
     def config(self, token: str = f"token_env: {ENV}") -> str:
         return CONFIG + "sources:\n  - " + self.entry.format(token=token) + "\n"
@@ -122,6 +125,13 @@ CASES = [
         " login_url: 'https://login.defender.test', tenant_id: t1, client_id: c1}}",
         "https://login.defender.test",  # the client secret buys a token first
         Defender,
+    ),
+    Case(
+        "qualys",
+        "{{type: qualys, name: src, {token}, api_url: 'https://qualys.test', username: u}}",
+        "https://qualys.test",
+        Qualys,
+        "Qualys XML",
     ),
     Case(
         "http_json",
@@ -241,7 +251,8 @@ def test_malformed_json_fails_the_poll_as_a_source_error(
     request = api.calls[0].request
     first = urlsplit(request.url or "")
     assert str(error).startswith(
-        f"{request.method} {first.scheme}://{first.netloc}{first.path}: response is not valid JSON"
+        f"{request.method} {first.scheme}://{first.netloc}{first.path}:"
+        f" response is not valid {case.answers}"
     )
     assert "?" not in str(error)  # the query string is left out of errors
 

@@ -3,7 +3,8 @@
 - connect and read timeouts on every request;
 - bounded retries with jittered exponential backoff on connection errors and 5xx;
 - rate limits obeyed: ``Retry-After``, GitHub's ``x-ratelimit-remaining``/``x-ratelimit-reset``
-  (primary and secondary limits, 403 or 429), GitLab's ``RateLimit-Remaining``/``RateLimit-Reset``;
+  (primary and secondary limits, 403 or 429), GitLab's ``RateLimit-Remaining``/``RateLimit-Reset``,
+  Qualys's 409 with ``X-RateLimit-ToWait-Sec``;
 - conditional requests: the ETag and Last-Modified of every URL are kept (in the store, with the
   poll's events) and sent back, so an unchanged resource costs a ``304``;
 - ``Link: rel="next"`` pagination followed to the end;
@@ -32,6 +33,7 @@ import requests
 from ..health import Health
 from ..store import SourceState, Validator
 from . import SourceError
+from .safe_xml import XmlError, parse_xml
 
 log = logging.getLogger(__name__)
 
@@ -270,6 +272,12 @@ class HttpClient:
     def _rate_limit_wait(self, raw: requests.Response) -> float | None:
         """Seconds to wait before retrying a rate-limited response, or None if it is not one."""
         status = raw.status_code
+        to_wait = raw.headers.get("X-RateLimit-ToWait-Sec")  # Qualys: 409 on its rate limit
+        if status == 409 and to_wait:
+            try:
+                return max(0.0, float(to_wait))
+            except ValueError:
+                return 60.0
         if status not in (403, 429):
             return None
         retry_after = raw.headers.get("Retry-After")
@@ -308,6 +316,8 @@ def _reason(raw: requests.Response) -> str:
     """A short reason from an error body (GitHub and GitLab send ``message``, Jira
     ``errorMessages``: a bad JQL query says what is wrong with it; JSON:API ``errors``, OData
     and OAuth ``error``)."""
+    if raw.content.lstrip().startswith(b"<"):
+        return _xml_reason(raw.content)
     try:
         body = raw.json()
         message = body.get("message", "") or "; ".join(map(str, body.get("errorMessages") or []))
@@ -325,3 +335,15 @@ def _reason(raw: requests.Response) -> str:
     except (ValueError, AttributeError, TypeError):
         return ""
     return f" ({str(message)[:200]})" if message else ""
+
+
+def _xml_reason(body: bytes) -> str:
+    """The reason of an XML error answer: Qualys's ``SIMPLE_RETURN`` ``CODE`` and ``TEXT``."""
+    try:
+        root = parse_xml(body, "error answer")
+    except XmlError:
+        return ""
+    code, text = root.findtext("RESPONSE/CODE"), root.findtext("RESPONSE/TEXT")
+    if not text:
+        return ""
+    return f" ({f'{code}: ' if code else ''}{text.strip()[:200]})"

@@ -37,6 +37,7 @@ MODULES = (
     "scan_reports",
     "snyk",
     "defender",
+    "qualys",
     "http_json",
     "sql",
     "survey",
