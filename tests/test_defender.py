@@ -10,25 +10,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import responses
 
 from kpi_exporter.pipeline import Pipeline
 from kpi_exporter.sources import SourceError
 from kpi_exporter.store import SourceState, Store
 from tests.defender_fake import API, CLIENT, LOGIN, SECRET, TENANT, FakeDefender, change, record
-from tests.support import built_source, poll_into, served, ts, value
-
-NOW = ts("2026-11-20T00:00:00Z")
-HOUR, DAY = 3600, 86400
-APPS = """
-defaults: {app: unknown, team: unassigned}
-apps:
-  shop: {team: payments}
-  api: {team: platform}
-"""
-SHOP = {"app": "shop", "team": "payments"}
-API_APP = {"app": "api", "team": "platform"}
-OTHER = {"app": "unknown", "team": "unassigned"}
+from tests.findings_fixtures import API_APP, APPS, DAY, HOUR, NOW, OTHER, SHOP
+from tests.support import built_source, installed, poll_into, served, value
 
 R1 = record("dev-a", "openssl", "CVE-2026-0001", "Critical", "2026-11-01T00:00", group="shop-web")
 R2 = record("dev-a", "chrome", "CVE-2026-0002", "Critical", "2026-11-02T00:00", group="shop-web")
@@ -46,9 +34,7 @@ def secret(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture
 def defender() -> Iterator[FakeDefender]:
     fake = FakeDefender(page_size=2, now=NOW)
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
-        fake.install(mock)
-        yield fake
+    yield from installed(fake)
 
 
 def source(clock: list[float], **fields: Any) -> Any:

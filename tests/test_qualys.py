@@ -10,25 +10,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import responses
 
 from kpi_exporter.pipeline import Pipeline
 from kpi_exporter.sources import SourceError
 from kpi_exporter.store import SourceState, Store
+from tests.findings_fixtures import API_APP, APPS, DAY, NOW, OTHER, SHOP
 from tests.qualys_fake import API, PASSWORD, PATH, USER, FakeQualys, Host, detection, simple_return
-from tests.support import built_source, poll_into, served, ts, value
-
-NOW = ts("2026-11-20T00:00:00Z")
-DAY = 86400
-APPS = """
-defaults: {app: unknown, team: unassigned}
-apps:
-  shop: {team: payments}
-  api: {team: platform}
-"""
-SHOP = {"app": "shop", "team": "payments"}
-API_APP = {"app": "api", "team": "platform"}
-OTHER = {"app": "unknown", "team": "unassigned"}
+from tests.support import built_source, installed, poll_into, served, value
 
 
 @pytest.fixture(autouse=True)
@@ -39,9 +27,7 @@ def password(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture
 def qualys() -> Iterator[FakeQualys]:
     fake = FakeQualys(now=NOW)
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
-        fake.install(mock)
-        yield fake
+    yield from installed(fake)
 
 
 def source(clock: list[float], **fields: Any) -> Any:

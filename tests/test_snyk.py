@@ -9,25 +9,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import responses
 
 from kpi_exporter.pipeline import Pipeline
 from kpi_exporter.sources import SourceError
 from kpi_exporter.store import SourceState, Store
+from tests.findings_fixtures import API_APP, APPS, DAY, NOW, OTHER, SHOP
 from tests.snyk_fake import API, ORG, TOKEN, FakeSnyk, issue, project
-from tests.support import built_source, poll_into, served, ts, value
-
-NOW = ts("2026-11-20T00:00:00Z")
-APPS = """
-defaults: {app: unknown, team: unassigned}
-apps:
-  shop: {team: payments, repos: [acme/shop]}
-  api: {team: platform}
-"""
-SHOP = {"app": "shop", "team": "payments"}
-API_APP = {"app": "api", "team": "platform"}
-OTHER = {"app": "unknown", "team": "unassigned"}
-DAY = 86400
+from tests.support import built_source, installed, poll_into, served, value
 
 
 @pytest.fixture(autouse=True)
@@ -43,9 +31,7 @@ def snyk() -> Iterator[FakeSnyk]:
         project("p-api", "acme/api:pom.xml"),  # the projects glob says api
         project("p-tools", "acme/tools:go.mod"),  # nobody's: the default app
     ]
-    with responses.RequestsMock() as mock:
-        fake.install(mock)
-        yield fake
+    yield from installed(fake)
 
 
 def source(clock: list[float], **fields: Any) -> Any:

@@ -28,21 +28,19 @@ minute and 1,000 an hour; a 429 carries ``Retry-After``, which the shared client
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from functools import cached_property
 from typing import Any, Literal
 
 from pydantic import Field
 
 from ..config_base import Credentials, Duration, Name
-from ..health import Health
 from ..model import Event, Vulnerability
-from ..ownership import Ownership
 from ..store import SourceState
-from . import Poll, PolledSource, SourceError
-from .cursor import dump_cursor, fingerprint, load_cursor
+from . import Poll, SourceError
+from .cursor import dump_cursor, load_cursor
 from .entra import LOGIN_URL, EntraToken
-from .findings import owner_of_asset, severity_of
+from .findings import FindingsSource, severity_of, skipped
 from .http import HttpClient, HttpStatusError, with_query
 from .registry import SourceType, headline
 from .times import api_time, iso
@@ -78,42 +76,28 @@ STATUS_ORDER = {"Fixed": 0, "Updated": 1, "New": 2}
 OpenFinding = list[Any]  # [created, severity, app, team]: what a later fix is made of
 
 
-class Defender(PolledSource[DefenderSource]):
+class Defender(FindingsSource[DefenderSource]):
     """Polls the software vulnerabilities of every device of one tenant."""
 
     system = SYSTEM
 
-    def __init__(
-        self,
-        config: DefenderSource,
-        ownership: Ownership,
-        health: Health | None = None,
-        *,
-        sleep: Callable[[float], None] = time.sleep,
-        clock: Callable[[], float] = time.time,
-        what: str = "",
-    ) -> None:
-        super().__init__(config, ownership, health, sleep=sleep, clock=clock, what=what)
-        self.bearer = EntraToken(
-            config.login_url, config.tenant_id, config.client_id, f"{self.api}/.default", clock
+    @cached_property
+    def bearer(self) -> EntraToken:
+        """The bearer token the client secret buys (on this source's clock, which tests set)."""
+        config = self.config
+        return EntraToken(
+            config.login_url,
+            config.tenant_id,
+            config.client_id,
+            f"{self.api}/.default",
+            lambda: self.clock(),
         )
 
-    @property
-    def settings(self) -> str:
-        """What the events depend on: a change reads the full export again."""
-        config = self.config
-        return fingerprint(
-            {
-                "api": self.api,
-                "tenant": config.tenant_id,
-                "machines": config.machines,
-                "app": config.app,
-            }
-        )
+    def scope(self) -> dict[str, Any]:
+        return {"tenant": self.config.tenant_id, "machines": self.config.machines}
 
     def read(self, state: SourceState) -> Poll:
         secret = self.poll_token()
-        self.bearer.clock = self.clock
         login = HttpClient(self.name, self.health, sleep=self.sleep, clock=self.clock)
         http = HttpClient.for_poll(
             self, state, lambda: {"Authorization": f"Bearer {self.bearer.get(login, secret)}"}
@@ -166,7 +150,7 @@ class Defender(PolledSource[DefenderSource]):
                     continue  # software without a known vulnerability
                 finding = self.finding(record, "open", None)
             except (KeyError, TypeError, ValueError, AttributeError, SourceError) as error:
-                problems.append(f"record {_id(record)}: skipped: {type(error).__name__} {error}")
+                problems.append(skipped("record", record, error))
                 continue
             events[finding.key] = finding
         for key in sorted(set(known) - set(events)):
@@ -208,7 +192,7 @@ class Defender(PolledSource[DefenderSource]):
                 fixed = status == "Fixed"
                 finding = self.finding(record, "fixed" if fixed else "open", at if fixed else None)
             except (KeyError, TypeError, ValueError, AttributeError, SourceError) as error:
-                problems.append(f"record {_id(record)}: skipped: {type(error).__name__} {error}")
+                problems.append(skipped("record", record, error))
                 continue
             order = (at, STATUS_ORDER[status])
             if finding.key not in latest or order >= latest[finding.key][0]:
@@ -223,12 +207,8 @@ class Defender(PolledSource[DefenderSource]):
         created = api_time(record.get("firstSeenTimestamp"), SYSTEM)
         if created is None:
             raise ValueError("no firstSeenTimestamp")
-        owner = owner_of_asset(
-            self.ownership,
-            [str(record.get("rbacGroupName") or ""), str(record.get("deviceName") or "")],
-            self.config.machines,
-            self.config.app,
-        )
+        names = [str(record.get("rbacGroupName") or ""), str(record.get("deviceName") or "")]
+        owner = self.owner(names, self.config.machines)
         return Vulnerability(
             source=self.name,
             key=f"defender/{record['id']}",
@@ -246,10 +226,6 @@ def _open(events: Iterable[Event]) -> Iterator[tuple[str, OpenFinding]]:
     for event in events:
         if isinstance(event, Vulnerability) and event.state == "open":
             yield event.key, [event.created_at, event.severity, event.app, event.team]
-
-
-def _id(record: Any) -> str:
-    return str(record.get("id")) if isinstance(record, dict) else repr(record)[:40]
 
 
 def _describe(source: Defender) -> list[str]:

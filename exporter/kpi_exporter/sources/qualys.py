@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Iterator
-from typing import Literal
+from typing import Any, Literal
 from xml.etree.ElementTree import Element
 
 from pydantic import Field
@@ -35,9 +35,9 @@ from pydantic import Field
 from ..config_base import Credentials, Duration, Name
 from ..model import Event, Vulnerability
 from ..store import SourceState
-from . import Poll, PolledSource, SourceError
-from .cursor import dump_cursor, fingerprint, load_cursor
-from .findings import owner_of_asset
+from . import Poll, SourceError
+from .cursor import dump_cursor, load_cursor
+from .findings import FindingsSource
 from .http import HttpClient, public_url, with_query
 from .registry import SourceType, headline
 from .safe_xml import XmlError, parse_xml
@@ -79,24 +79,19 @@ OPEN = frozenset({"New", "Active", "Re-Opened"})
 OVERLAP = 60.0
 
 
-class Qualys(PolledSource[QualysSource]):
+class Qualys(FindingsSource[QualysSource]):
     """Polls the host detections of one Qualys subscription."""
 
     system = SYSTEM
 
-    @property
-    def settings(self) -> str:
+    def scope(self) -> dict[str, Any]:
         config = self.config
-        return fingerprint(
-            {
-                "api": self.api,
-                "user": config.username,
-                "hosts": config.hosts,
-                "app": config.app,
-                "types": sorted(config.types),
-                "horizon": config.horizon,
-            }
-        )
+        return {
+            "user": config.username,
+            "hosts": config.hosts,
+            "types": sorted(config.types),
+            "horizon": config.horizon,
+        }
 
     def read(self, state: SourceState) -> Poll:
         password = self.poll_token()
@@ -165,7 +160,7 @@ class Qualys(PolledSource[QualysSource]):
         id_ = _text(host, "ID")
         names = [tag.findtext("NAME") or "" for tag in host.iterfind("TAGS/TAG")]
         names += [host.findtext(field) or "" for field in ("DNS", "NETBIOS", "IP")]
-        owner = owner_of_asset(self.ownership, names, self.config.hosts, self.config.app)
+        owner = self.owner(names, self.config.hosts)
         for detection in host.iterfind("DETECTION_LIST/DETECTION"):
             qid = detection.findtext("QID") or "?"
             try:

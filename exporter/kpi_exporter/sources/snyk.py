@@ -31,9 +31,9 @@ from pydantic import Field
 from ..config_base import Credentials, Duration, Name
 from ..model import Event, Vulnerability
 from ..store import SourceState
-from . import Poll, PolledSource, SourceError
-from .cursor import dump_cursor, fingerprint, load_cursor
-from .findings import owner_of_asset, severity_of
+from . import Poll, SourceError
+from .cursor import dump_cursor, load_cursor
+from .findings import FindingsSource, severity_of, skipped
 from .http import HttpClient, with_query
 from .registry import SourceType, headline
 from .times import api_time, iso
@@ -80,25 +80,19 @@ OVERLAP = 60.0  # updated_after goes back this far: a change in the same second 
 SEVERITY_ALIASES = {"info": "low"}
 
 
-class Snyk(PolledSource[SnykSource]):
+class Snyk(FindingsSource[SnykSource]):
     """Polls the issues of one Snyk organisation."""
 
     system = SYSTEM
 
-    @property
-    def settings(self) -> str:
-        """The fingerprint of what the events depend on: a change reads everything again."""
+    def scope(self) -> dict[str, Any]:
         config = self.config
-        return fingerprint(
-            {
-                "api": self.api,
-                "org": config.org_id,
-                "projects": config.projects,
-                "app": config.app,
-                "types": sorted(config.issue_types),
-                "horizon": config.horizon,
-            }
-        )
+        return {
+            "org": config.org_id,
+            "projects": config.projects,
+            "types": sorted(config.issue_types),
+            "horizon": config.horizon,
+        }
 
     def read(self, state: SourceState) -> Poll:
         token = self.poll_token()
@@ -129,7 +123,7 @@ class Snyk(PolledSource[SnykSource]):
                     continue
                 finding = self.finding(issue, names)
             except (KeyError, TypeError, ValueError, AttributeError, SourceError) as error:
-                problems.append(f"issue {_id(issue)}: skipped: {type(error).__name__} {error}")
+                problems.append(skipped("issue", issue, error))
                 continue
             if finding.closed_at is None or finding.closed_at >= oldest:
                 events.append(finding)
@@ -193,12 +187,7 @@ class Snyk(PolledSource[SnykSource]):
         scan_item = ((issue.get("relationships") or {}).get("scan_item") or {}).get("data") or {}
         project = str(scan_item.get("id") or "")
         name = names.get(project, "")
-        owner = owner_of_asset(
-            self.ownership,
-            [name, name.partition(":")[0], project],
-            self.config.projects,
-            self.config.app,
-        )
+        owner = self.owner([name, name.partition(":")[0], project], self.config.projects)
         return Vulnerability(
             source=self.name,
             key=f"snyk/{self.config.org_id}/{id_}",
@@ -210,10 +199,6 @@ class Snyk(PolledSource[SnykSource]):
             closed_at=closed,
             scanner="snyk",
         )
-
-
-def _id(resource: Any) -> str:
-    return str(resource.get("id")) if isinstance(resource, dict) else repr(resource)[:40]
 
 
 def _describe(source: Snyk) -> list[str]:
