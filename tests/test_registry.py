@@ -11,6 +11,7 @@ from kpi_exporter.config import SOURCE_TYPES, Config
 from kpi_exporter.sources import registry
 from kpi_exporter.sources.aws_cost import AwsCostSource
 from kpi_exporter.sources.coverage import CoverageSource
+from kpi_exporter.sources.datadog import DatadogSource
 from kpi_exporter.sources.defender import DefenderSource
 from kpi_exporter.sources.events_file import EventsFileSource
 from kpi_exporter.sources.focus import FocusSource
@@ -52,6 +53,7 @@ EXPECTED = {
     "snyk": SnykSource,
     "defender": DefenderSource,
     "qualys": QualysSource,
+    "datadog": DatadogSource,
     "http_json": HttpJsonSource,
     "sql": SqlSource,
     "survey": SurveySource,

@@ -29,6 +29,7 @@ from kpi_exporter.config import ConfigError, parse_config
 from kpi_exporter.health import Health
 from kpi_exporter.ownership import Ownership
 from kpi_exporter.sources import Poll, SourceError, registry
+from kpi_exporter.sources.datadog import Datadog
 from kpi_exporter.sources.defender import Defender
 from kpi_exporter.sources.github import GitHub
 from kpi_exporter.sources.github_security import GitHubSecurity
@@ -132,6 +133,14 @@ CASES = [
         "https://qualys.test",
         Qualys,
         "Qualys XML",
+    ),
+    Case(
+        "datadog",
+        # The application key from a variable every process has: the contract is the API key's.
+        "{{type: datadog, name: src, {token}, application_key_env: PATH,"
+        " api_url: 'https://dd.test'}}",
+        "https://dd.test",
+        Datadog,
     ),
     Case(
         "http_json",

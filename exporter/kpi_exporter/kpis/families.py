@@ -113,6 +113,7 @@ SURVEY_LABELS = ("team", "survey", "question")
 COST_LABELS = ("provider", "app", "team", "currency")
 VULNERABILITY_LABELS = ("app", "team", "severity")
 SCANNER_LABELS = (*VULNERABILITY_LABELS, "scanner")
+SLO_LABELS = ("app", "team", "slo", "window")
 
 
 FAMILIES: tuple[Family, ...] = (
@@ -378,6 +379,27 @@ FAMILIES: tuple[Family, ...] = (
         "Latest value of a configured business measure (feature adoption, active users,"
         " revenue, ...) from an http_json or sql source; the metric label names the measure.",
         BUSINESS_LABELS,
+    ),
+    Family(
+        "kpi_slo_objective_ratio",
+        "gauge",
+        "Objective of a service level objective kept outside Prometheus (Datadog) as a ratio"
+        " (0.999), over its window.",
+        SLO_LABELS,
+    ),
+    Family(
+        "kpi_slo_sli_ratio",
+        "gauge",
+        "What an SLO kept outside Prometheus achieved over its window (Datadog's SLI value)"
+        " as a ratio: good over valid events or time.",
+        SLO_LABELS,
+    ),
+    Family(
+        "kpi_slo_error_budget_remaining_ratio",
+        "gauge",
+        "Share of the error budget an SLO kept outside Prometheus has left over its window:"
+        " 1 - (1 - SLI) / (1 - objective); below 0 the objective is missed.",
+        SLO_LABELS,
     ),
     Family(
         "kpi_survey_score",

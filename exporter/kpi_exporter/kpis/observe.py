@@ -34,6 +34,7 @@ from .observation import Contribution
 from .quality import observe_defect
 from .security import observe_vulnerability
 from .settings import KpiSettings
+from .slo import observe_slo
 
 Observer = Callable[[Any, KpiSettings], Iterator[Contribution]]
 
@@ -46,7 +47,7 @@ _OBSERVERS: dict[type[Any], tuple[Observer, ...]] = {
     Defect: (observe_defect,),
     Coverage: (observe_coverage,),
     TestRun: (observe_test_run,),
-    Gauge: (observe_sonarqube, observe_business, observe_survey),
+    Gauge: (observe_sonarqube, observe_business, observe_survey, observe_slo),
     CostLine: (observe_cost,),
     Vulnerability: (observe_vulnerability,),
 }

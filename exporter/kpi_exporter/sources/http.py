@@ -4,7 +4,7 @@
 - bounded retries with jittered exponential backoff on connection errors and 5xx;
 - rate limits obeyed: ``Retry-After``, GitHub's ``x-ratelimit-remaining``/``x-ratelimit-reset``
   (primary and secondary limits, 403 or 429), GitLab's ``RateLimit-Remaining``/``RateLimit-Reset``,
-  Qualys's 409 with ``X-RateLimit-ToWait-Sec``;
+  Datadog's ``X-RateLimit-Reset`` in seconds, Qualys's 409 with ``X-RateLimit-ToWait-Sec``;
 - conditional requests: the ETag and Last-Modified of every URL are kept (in the store, with the
   poll's events) and sent back, so an unchanged resource costs a ``304``;
 - ``Link: rel="next"`` pagination followed to the end;
@@ -39,6 +39,7 @@ log = logging.getLogger(__name__)
 
 RETRY_STATUSES = frozenset({500, 502, 503, 504})
 MAX_RATE_LIMIT_WAIT = 900.0  # longer waits fail the poll; the scheduler retries later
+RELATIVE_RESET = 1e9  # a rate-limit reset below this (2001-09-09 as a time) is in seconds
 
 
 class HttpStatusError(SourceError):
@@ -287,9 +288,11 @@ class HttpClient:
         reset = raw.headers.get("x-ratelimit-reset") or raw.headers.get("RateLimit-Reset")
         if remaining == 0 and reset:
             try:
-                return max(0.0, float(reset) - self.clock()) + 1.0
+                at = float(reset)
             except ValueError:
                 return 60.0
+            # An epoch time (GitHub, GitLab), or seconds from now (Datadog's X-RateLimit-Reset).
+            return (at if at < RELATIVE_RESET else max(0.0, at - self.clock())) + 1.0
         if status == 429 or "secondary rate limit" in raw.text.lower():
             return 60.0  # GitHub: wait at least a minute when no header says how long
         return None
@@ -325,6 +328,8 @@ def _reason(raw: requests.Response) -> str:
         errors = body.get("errors") if not message else None
         if isinstance(errors, list) and errors and isinstance(errors[0], dict):
             message = errors[0].get("detail") or errors[0].get("title") or ""
+        elif isinstance(errors, list) and errors:  # Datadog: {"errors": ["Forbidden"]}
+            message = "; ".join(map(str, errors))
         # OData (Microsoft APIs): {"error": {"code": ..., "message": ...}}; OAuth token
         # endpoints: {"error": "invalid_client", "error_description": "AADSTS...\r\nTrace ID..."}
         error = body.get("error") if not message else None

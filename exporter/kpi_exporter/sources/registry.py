@@ -38,6 +38,7 @@ MODULES = (
     "snyk",
     "defender",
     "qualys",
+    "datadog",
     "http_json",
     "sql",
     "survey",
