@@ -39,7 +39,6 @@ log = logging.getLogger(__name__)
 
 RETRY_STATUSES = frozenset({500, 502, 503, 504})
 MAX_RATE_LIMIT_WAIT = 900.0  # longer waits fail the poll; the scheduler retries later
-RELATIVE_RESET = 1e9  # a rate-limit reset below this (2001-09-09 as a time) is in seconds
 
 
 class HttpStatusError(SourceError):
@@ -291,8 +290,10 @@ class HttpClient:
                 at = float(reset)
             except ValueError:
                 return 60.0
-            # An epoch time (GitHub, GitLab), or seconds from now (Datadog's X-RateLimit-Reset).
-            return (at if at < RELATIVE_RESET else max(0.0, at - self.clock())) + 1.0
+            # An epoch time (GitHub, GitLab); seconds from now where the answer names the
+            # limit's period too (Datadog: X-RateLimit-Period and X-RateLimit-Reset).
+            relative = "X-RateLimit-Period" in raw.headers
+            return (at if relative else max(0.0, at - self.clock())) + 1.0
         if status == 429 or "secondary rate limit" in raw.text.lower():
             return 60.0  # GitHub: wait at least a minute when no header says how long
         return None
