@@ -7,6 +7,12 @@
 //   slo:objective:ratio               the objective
 //   slo:error_budget_remaining:ratio  1 - the burn rate over the SLO window
 // and the alert ErrorBudgetBurn: critical for the page windows, warning for the ticket ones.
+//
+// SLOs kept outside Prometheus (the datadog source) get the same records from the exporter's
+// gauges (group slo-external): slo:objective:ratio, slo:error_budget_remaining:ratio and
+// slo:sli_error:ratio_rate<w> of their window w, with the labels slo, app and team; so the SLO
+// and Executive dashboards show them next to these. They have no burn rates: their SLI is
+// known over their window only.
 local duration = import 'duration.libsonnet';
 local p = import 'promql.libsonnet';
 local r = import 'rules.libsonnet';
@@ -89,7 +95,28 @@ function(config)
       ],
     },
 
-    groups: std.flattenArrays([
+    // The records of the SLOs kept outside Prometheus: the exporter's gauges, without the
+    // scrape's labels and the window (which the SLI's record name carries).
+    local external(family, matchers=[]) =
+      'max without (instance, job, window) (%s)'
+      % p.select(family, [config.selectors.exporter] + matchers),
+    local externalGroup = {
+      name: 'slo-external',
+      rules: [
+        r.record('slo:objective:ratio', external('kpi_slo_objective_ratio')),
+        r.record(
+          'slo:error_budget_remaining:ratio', external('kpi_slo_error_budget_remaining_ratio')
+        ),
+      ] + [
+        r.record(
+          'slo:sli_error:ratio_rate' + window,
+          '1 - ' + external('kpi_slo_sli_ratio', ['window="%s"' % window]),
+        )
+        for window in ['7d', '30d', '90d']
+      ],
+    },
+
+    groups: [externalGroup] + std.flattenArrays([
       local windows = bySeconds(
         [pair.long for policy in policies for pair in policy.windows]
         + [pair.short for policy in policies for pair in policy.windows]

@@ -229,5 +229,13 @@ def _slos(config: dict[str, Any]) -> list[str]:
             f"| {slo['name']} | {slo['app']} | {slo['team']} | {slo['objective']} "
             f"| {slo['window']} | {what} |"
         )
-    lines.append("")
+    lines += [
+        "",
+        "SLOs kept outside Prometheus (the `datadog` source) get `slo:objective:ratio`,",
+        "`slo:error_budget_remaining:ratio` and `slo:sli_error:ratio_rate<window>` of their",
+        "window from the exporter's `kpi_slo_*_ratio` gauges (group `slo-external`), so the SLO",
+        "dashboard shows them next to these; they have no burn rates, so `ErrorBudgetBurn`",
+        "does not cover them.",
+        "",
+    ]
     return lines
