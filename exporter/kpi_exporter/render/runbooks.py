@@ -234,8 +234,9 @@ def _slos(config: dict[str, Any]) -> list[str]:
         "SLOs kept outside Prometheus (the `datadog` source) get `slo:objective:ratio`,",
         "`slo:error_budget_remaining:ratio` and `slo:sli_error:ratio_rate<window>` of their",
         "window from the exporter's `kpi_slo_*_ratio` gauges (group `slo-external`), so the SLO",
-        "dashboard shows them next to these; they have no burn rates, so `ErrorBudgetBurn`",
-        "does not cover them.",
+        "dashboard shows them next to these. They have no burn rates: instead of",
+        "`ErrorBudgetBurn`, `ErrorBudgetExhausted` opens a ticket when one's error budget left",
+        "stays at or below `external_slo_alert.below` (0: the objective is missed).",
         "",
     ]
     return lines
