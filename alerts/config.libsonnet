@@ -566,6 +566,19 @@
     },
   },
 
+  // SLOs kept outside Prometheus (the datadog source) have no burn rates: they alert when the
+  // share of their error budget left over their window falls to `below` (0: the objective is
+  // missed over the window) and stays there `for`.
+  external_slo_alert: {
+    enabled: true,
+    severity: 'warning',
+    'for': '30m',
+    below: 0,
+    action: 'The objective is missed over the SLO window: find what spent the budget (an'
+            + ' incident, a deployment, a dependency), and put reliability work before'
+            + ' features until the budget is positive again.',
+  },
+
   // Service level objectives over the request series of your own services (the exporter
   // does not produce them). An availability SLI counts good and total requests; a latency
   // SLI counts the requests of a histogram under a bucket bound `le` (written as exposed).

@@ -18,7 +18,8 @@ function(overrides={})
         next: alert.next,
       }
       for alert in catalogue.alerts
-    ] + (if config.slos != [] && sloAlerts != [] then [slo.runbook] else []),
+    ] + (if config.slos != [] && sloAlerts != [] then [slo.runbook] else [])
+    + (if config.external_slo_alert.enabled then [slo.externalRunbook] else []),
     kpis: [
       {
         name: kpi.name,

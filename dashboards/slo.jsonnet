@@ -1,5 +1,6 @@
 // SLOs: error budget remaining and burn rates of the SLOs of the configuration (`slos`),
-// with the burn-rate windows of its alerts (`slo_alerts`).
+// with the burn-rate windows of its alerts (`slo_alerts`); the SLOs kept outside Prometheus
+// (the datadog source) show in the budget and objectives panels (records of slo-external).
 local g = import 'lib/grafana.libsonnet';
 
 function(overrides={})
@@ -17,7 +18,8 @@ function(overrides={})
     uid='kpi-slo',
     title='KPI / SLOs',
     description='Error budget remaining and burn rates of the service level objectives'
-                + ' configured in alerts/config.libsonnet (`slos`).',
+                + ' configured in alerts/config.libsonnet (`slos`), and the budget and SLI of'
+                + ' those kept outside Prometheus (the datadog source; no burn rates).',
     tags=['domain', 'slo'],
     panels=[
       g.bargauge('Error budget remaining', [g.target('slo:error_budget_remaining:ratio{%s}' % m, '{{slo}}', instant=true)],

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
+import responses
 from prometheus_client.parser import text_string_to_metric_families
 
 from kpi_exporter.config import parse_config
@@ -175,3 +176,18 @@ def npm_ci(package: Path, into: Path, *extra: str) -> None:
         check=True,
         timeout=600,
     )
+
+
+class Installable(Protocol):
+    def install(self, mock: responses.RequestsMock) -> None: ...
+
+
+FakeT = TypeVar("FakeT", bound=Installable)
+
+
+def installed(fake: FakeT) -> Iterator[FakeT]:
+    """A fixture's body serving ``fake`` (its ``install`` adds its routes) through
+    ``responses`` while the test runs: ``yield from installed(FakeSnyk())``."""
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        fake.install(mock)
+        yield fake

@@ -21,6 +21,7 @@ from kpi_exporter.kpis.families import (
     retracted_name,
 )
 from kpi_exporter.kpis.settings import Budget, KpiSettings
+from kpi_exporter.kpis.slo import SLO_FAMILIES
 from kpi_exporter.model import (
     CostLine,
     Coverage,
@@ -113,6 +114,19 @@ def test_every_exported_family_is_in_the_catalogue_and_documented(tmp_path: Path
                 (("survey", "devex"), ("question", "nps")),
             )
             for name in SURVEY_FAMILIES
+        ),
+        *(
+            Gauge(
+                "test",
+                f"datadog/s1/{name}",
+                "shop",
+                "team-a",
+                name,
+                0.5,
+                0.0,
+                (("slo", "checkout"), ("window", "30d")),
+            )
+            for name in SLO_FAMILIES
         ),
         Defect(
             source="test",

@@ -494,7 +494,7 @@ def test_a_revoked_token_fails_the_poll_and_the_token_is_never_shown(fake, caplo
     with pytest.raises(SourceError) as raised:
         pagerduty().poll(SourceState())
 
-    assert str(raised.value) == "GET https://pd.example.test/incidents: HTTP 401"
+    assert str(raised.value) == "GET https://pd.example.test/incidents: HTTP 401 (Unauthorized)"
     assert TOKEN not in caplog.text and "token" not in str(raised.value).lower()
 
 

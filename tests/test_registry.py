@@ -13,6 +13,8 @@ from kpi_exporter.config import SOURCE_TYPES, Config
 from kpi_exporter.sources import registry
 from kpi_exporter.sources.aws_cost import AwsCostSource
 from kpi_exporter.sources.coverage import CoverageSource
+from kpi_exporter.sources.datadog import DatadogSource
+from kpi_exporter.sources.defender import DefenderSource
 from kpi_exporter.sources.events_file import EventsFileSource
 from kpi_exporter.sources.focus import FocusSource
 from kpi_exporter.sources.git import GitSource
@@ -26,7 +28,9 @@ from kpi_exporter.sources.junit import JUnitSource
 from kpi_exporter.sources.opencost import OpenCostSource
 from kpi_exporter.sources.opsgenie import OpsgenieSource
 from kpi_exporter.sources.pagerduty import PagerDutySource
+from kpi_exporter.sources.qualys import QualysSource
 from kpi_exporter.sources.scan_reports import ScanReportSource
+from kpi_exporter.sources.snyk import SnykSource
 from kpi_exporter.sources.sonarqube import SonarQubeSource
 from kpi_exporter.sources.sql import SqlSource
 from kpi_exporter.sources.survey import SurveySource
@@ -48,6 +52,10 @@ EXPECTED = {
     "sonarqube": SonarQubeSource,
     "github_security": GitHubSecuritySource,
     "scan_report": ScanReportSource,
+    "snyk": SnykSource,
+    "defender": DefenderSource,
+    "qualys": QualysSource,
+    "datadog": DatadogSource,
     "http_json": HttpJsonSource,
     "sql": SqlSource,
     "survey": SurveySource,

@@ -32,6 +32,8 @@ from kpi_exporter.health import Health
 from kpi_exporter.ownership import Ownership
 from kpi_exporter.sources import Poll, SourceError, registry
 from kpi_exporter.sources.coverage import CoverageReports
+from kpi_exporter.sources.datadog import Datadog
+from kpi_exporter.sources.defender import Defender
 from kpi_exporter.sources.github import GitHub
 from kpi_exporter.sources.github_security import GitHubSecurity
 from kpi_exporter.sources.gitlab import GitLab
@@ -40,7 +42,9 @@ from kpi_exporter.sources.jira import Jira
 from kpi_exporter.sources.opencost import OpenCost
 from kpi_exporter.sources.opsgenie import Opsgenie
 from kpi_exporter.sources.pagerduty import PagerDuty
+from kpi_exporter.sources.qualys import Qualys
 from kpi_exporter.sources.scan_reports import ScanReports
+from kpi_exporter.sources.snyk import Snyk
 from kpi_exporter.sources.sonarqube import SonarQube
 from kpi_exporter.store import SourceState
 from tests.support import ts
@@ -115,6 +119,35 @@ CASES = [
         " projects: {{acme_shop: shop}}}}",
         "https://sonar.test",
         SonarQube,
+    ),
+    Case(
+        "snyk",
+        "{{type: snyk, name: src, {token}, api_url: 'https://snyk.test/rest', org_id: acme}}",
+        "https://snyk.test/rest",
+        Snyk,
+    ),
+    Case(
+        "defender",
+        "{{type: defender, name: src, {token}, api_url: 'https://defender.test',"
+        " login_url: 'https://login.defender.test', tenant_id: t1, client_id: c1}}",
+        "https://login.defender.test",  # the client secret buys a token first
+        Defender,
+        malformed="POST {url}: response is not valid JSON",
+    ),
+    Case(
+        "qualys",
+        "{{type: qualys, name: src, {token}, api_url: 'https://qualys.test', username: u}}",
+        "https://qualys.test",
+        Qualys,
+        malformed="GET {url}: response is not valid Qualys XML",
+    ),
+    Case(
+        "datadog",
+        # The application key from a variable every process has: the contract is the API key's.
+        "{{type: datadog, name: src, {token}, application_key_env: PATH,"
+        " api_url: 'https://dd.test'}}",
+        "https://dd.test",
+        Datadog,
     ),
     Case(
         "http_json",

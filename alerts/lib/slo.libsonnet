@@ -7,6 +7,13 @@
 //   slo:objective:ratio               the objective
 //   slo:error_budget_remaining:ratio  1 - the burn rate over the SLO window
 // and the alert ErrorBudgetBurn: critical for the page windows, warning for the ticket ones.
+//
+// SLOs kept outside Prometheus (the datadog source) get the same records from the exporter's
+// gauges (group slo-external): slo:objective:ratio, slo:error_budget_remaining:ratio and
+// slo:sli_error:ratio_rate<w> of their window w, with the labels slo, app and team; so the SLO
+// dashboard shows them next to these. They have no burn rates (their SLI is known over their
+// window only): the alert ErrorBudgetExhausted fires when one's budget left stays at or below
+// `external_slo_alert.below`.
 local duration = import 'duration.libsonnet';
 local p = import 'promql.libsonnet';
 local r = import 'rules.libsonnet';
@@ -89,7 +96,70 @@ function(config)
       ],
     },
 
-    groups: std.flattenArrays([
+    // The records of the SLOs kept outside Prometheus: the exporter's gauges, without the
+    // scrape's labels and the window (which the SLI's record name carries).
+    local external(family, matchers=[]) =
+      'max without (instance, job, window) (%s)'
+      % p.select(family, [config.selectors.exporter] + matchers),
+    local externalGroup = {
+      name: 'slo-external',
+      rules: [
+        r.record('slo:objective:ratio', external('kpi_slo_objective_ratio')),
+        r.record(
+          'slo:error_budget_remaining:ratio', external('kpi_slo_error_budget_remaining_ratio')
+        ),
+      ] + [
+        r.record(
+          'slo:sli_error:ratio_rate' + window,
+          '1 - ' + external('kpi_slo_sli_ratio', ['window="%s"' % window]),
+        )
+        for window in ['7d', '30d', '90d']
+      ],
+    },
+
+    local exhausted = config.external_slo_alert,
+    local externalAlerts = {
+      name: 'slo-external-alerts',
+      rules: [{
+        alert: 'ErrorBudgetExhausted',
+        expr: '%s <= %s' % [
+          external('kpi_slo_error_budget_remaining_ratio'),
+          p.num(exhausted.below),
+        ],
+        'for': exhausted['for'],
+        labels: { severity: exhausted.severity },
+        annotations: {
+          summary: 'An SLO kept outside Prometheus has spent its error budget.',
+          description: 'SLO {{ $labels.slo }} of {{ $labels.app }} (team {{ $labels.team }})'
+                       + ' has {{ $value | humanizePercentage }} of its error budget left over'
+                       + ' its window.',
+          runbook_url: config.runbook_url % 'ErrorBudgetExhausted',
+          action: exhausted.action,
+        },
+      }],
+    },
+
+    // What the runbook of ErrorBudgetExhausted says besides the rule (docs.jsonnet).
+    externalRunbook: {
+      name: 'ErrorBudgetExhausted',
+      kpi: 'Service level objectives',
+      definition: 'rules.md#service-level-objectives',
+      meaning: 'An SLO kept outside Prometheus (Datadog, read by the datadog source): the share'
+               + ' of its error budget left over its window, 1 - (1 - SLI) / (1 - objective).'
+               + ' At 0 the window had exactly as many bad events as the objective allows;'
+               + ' below 0 the objective is missed.',
+      threshold: 'The budget left at or below %s for %s (%s).'
+                 % [p.num(exhausted.below), exhausted['for'], exhausted.severity],
+      next: [
+        'The SLO in Datadog: its history over the window, and when the budget started to fall.',
+        'The SLI over the window (`slo:sli_error:ratio_rate30d` for a 30d SLO) next to the'
+        + ' objective (`slo:objective:ratio`).',
+        'The last production deployments of the app and its incidents in the window.',
+      ],
+    },
+
+    groups: [externalGroup] + (if exhausted.enabled then [externalAlerts] else [])
+            + std.flattenArrays([
       local windows = bySeconds(
         [pair.long for policy in policies for pair in policy.windows]
         + [pair.short for policy in policies for pair in policy.windows]

@@ -85,6 +85,7 @@ COST_LABELS = ("provider", "app", "team", "currency")
 WORK_LABELS = ("app", "team", "category")
 VULNERABILITY_LABELS = ("app", "team", "severity")
 SCANNER_LABELS = (*VULNERABILITY_LABELS, "scanner")
+SLO_LABELS = ("app", "team", "slo", "window")
 
 
 @dataclass(frozen=True, slots=True)
@@ -462,6 +463,30 @@ BUSINESS_VALUE = KpiFamily(
     BUSINESS_LABELS,
 )
 
+SLO_OBJECTIVE = KpiFamily(
+    "kpi_slo_objective_ratio",
+    "gauge",
+    "Objective of a service level objective kept outside Prometheus (Datadog) as a ratio"
+    " (0.999), over its window.",
+    SLO_LABELS,
+)
+
+SLO_SLI = KpiFamily(
+    "kpi_slo_sli_ratio",
+    "gauge",
+    "What an SLO kept outside Prometheus achieved over its window (Datadog's SLI value)"
+    " as a ratio: good over valid events or time.",
+    SLO_LABELS,
+)
+
+SLO_ERROR_BUDGET_REMAINING = KpiFamily(
+    "kpi_slo_error_budget_remaining_ratio",
+    "gauge",
+    "Share of the error budget an SLO kept outside Prometheus has left over its window:"
+    " 1 - (1 - SLI) / (1 - objective); below 0 the objective is missed.",
+    SLO_LABELS,
+)
+
 SURVEY_SCORE = KpiFamily(
     "kpi_survey_score",
     "gauge",
@@ -616,6 +641,9 @@ FAMILIES: tuple[Family, ...] = (
     SONARQUBE_CODE_SMELLS,
     SONARQUBE_VULNERABILITIES,
     BUSINESS_VALUE,
+    SLO_OBJECTIVE,
+    SLO_SLI,
+    SLO_ERROR_BUDGET_REMAINING,
     SURVEY_SCORE,
     SURVEY_RESPONSES,
     SURVEY_NPS_RATIO,

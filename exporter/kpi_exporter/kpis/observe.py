@@ -21,6 +21,7 @@ from .observation import Contribution
 from .quality import observe_defect
 from .security import observe_vulnerability
 from .settings import KpiSettings
+from .slo import observe_slo
 from .work import observe_work_item
 
 Observer = Callable[[Any, KpiSettings], Iterator[Contribution]]
@@ -34,7 +35,7 @@ _OBSERVERS: dict[type[Any], tuple[Observer, ...]] = {
     model.Defect: (observe_defect,),
     model.Coverage: (observe_coverage,),
     model.TestRun: (observe_test_run,),
-    model.Gauge: (observe_sonarqube, observe_business, observe_survey),
+    model.Gauge: (observe_sonarqube, observe_business, observe_survey, observe_slo),
     model.CostLine: (observe_cost,),
     model.Vulnerability: (observe_vulnerability,),
     model.WorkItem: (observe_work_item,),

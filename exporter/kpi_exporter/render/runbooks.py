@@ -229,5 +229,14 @@ def _slos(config: dict[str, Any]) -> list[str]:
             f"| {slo['name']} | {slo['app']} | {slo['team']} | {slo['objective']} "
             f"| {slo['window']} | {what} |"
         )
-    lines.append("")
+    lines += [
+        "",
+        "SLOs kept outside Prometheus (the `datadog` source) get `slo:objective:ratio`,",
+        "`slo:error_budget_remaining:ratio` and `slo:sli_error:ratio_rate<window>` of their",
+        "window from the exporter's `kpi_slo_*_ratio` gauges (group `slo-external`), so the SLO",
+        "dashboard shows them next to these. They have no burn rates: instead of",
+        "`ErrorBudgetBurn`, `ErrorBudgetExhausted` opens a ticket when one's error budget left",
+        "stays at or below `external_slo_alert.below` (0: the objective is missed).",
+        "",
+    ]
     return lines

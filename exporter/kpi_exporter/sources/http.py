@@ -3,7 +3,8 @@
 - connect and read timeouts on every request;
 - bounded retries with jittered exponential backoff on connection errors and 5xx;
 - rate limits obeyed: ``Retry-After``, GitHub's ``x-ratelimit-remaining``/``x-ratelimit-reset``
-  (primary and secondary limits, 403 or 429), GitLab's ``RateLimit-Remaining``/``RateLimit-Reset``;
+  (primary and secondary limits, 403 or 429), GitLab's ``RateLimit-Remaining``/``RateLimit-Reset``,
+  Datadog's ``X-RateLimit-Reset`` in seconds, Qualys's 409 with ``X-RateLimit-ToWait-Sec``;
 - conditional requests: the ETag and Last-Modified of every URL are kept (in the store, with the
   poll's events) and sent back, so an unchanged resource costs a ``304``;
 - ``Link: rel="next"`` pagination followed to the end;
@@ -34,6 +35,7 @@ from ..health import Health
 from ..redaction import redact
 from ..store import SourceState, Validator
 from . import SourceError
+from .safe_xml import XmlError, parse_xml
 
 log = logging.getLogger(__name__)
 
@@ -272,6 +274,12 @@ class HttpClient:
     def _rate_limit_wait(self, raw: requests.Response) -> float | None:
         """Seconds to wait before retrying a rate-limited response, or None if it is not one."""
         status = raw.status_code
+        to_wait = raw.headers.get("X-RateLimit-ToWait-Sec")  # Qualys: 409 on its rate limit
+        if status == 409 and to_wait:
+            try:
+                return max(0.0, float(to_wait))
+            except ValueError:
+                return 60.0
         if status not in (403, 429):
             return None
         retry_after = raw.headers.get("Retry-After")
@@ -281,9 +289,13 @@ class HttpClient:
         reset = raw.headers.get("x-ratelimit-reset") or raw.headers.get("RateLimit-Reset")
         if remaining == 0 and reset:
             try:
-                return max(0.0, float(reset) - self.clock()) + 1.0
+                at = float(reset)
             except ValueError:
                 return 60.0
+            # An epoch time (GitHub, GitLab); seconds from now where the answer names the
+            # limit's period too (Datadog: X-RateLimit-Period and X-RateLimit-Reset).
+            relative = "X-RateLimit-Period" in raw.headers
+            return (at if relative else max(0.0, at - self.clock())) + 1.0
         if status == 429 or "secondary rate limit" in raw.text.lower():
             return 60.0  # GitHub: wait at least a minute when no header says how long
         return None
@@ -308,11 +320,40 @@ def _retry_after_seconds(value: str, now: float) -> float:
 
 def _reason(raw: requests.Response) -> str:
     """A short reason from an error body (GitHub and GitLab send ``message``, Jira
-    ``errorMessages``: a bad JQL query says what is wrong with it)."""
+    ``errorMessages``: a bad JQL query says what is wrong with it; JSON:API ``errors``, OData
+    and OAuth ``error``)."""
+    if raw.content.lstrip().startswith(b"<"):
+        return _xml_reason(raw.content)
     try:
         body = raw.json()
         message = body.get("message", "") or "; ".join(map(str, body.get("errorMessages") or []))
+        # JSON:API (Snyk): {"errors": [{"status": "404", "detail": "..."}]}
+        errors = body.get("errors") if not message else None
+        if isinstance(errors, list) and errors and isinstance(errors[0], dict):
+            message = errors[0].get("detail") or errors[0].get("title") or ""
+        elif isinstance(errors, list) and errors:  # Datadog: {"errors": ["Forbidden"]}
+            message = "; ".join(map(str, errors))
+        # OData (Microsoft APIs): {"error": {"code": ..., "message": ...}}; OAuth token
+        # endpoints: {"error": "invalid_client", "error_description": "AADSTS...\r\nTrace ID..."}
+        error = body.get("error") if not message else None
+        if isinstance(error, dict):
+            message = error.get("message") or error.get("code") or ""
+        elif isinstance(error, str):
+            message = str(body.get("error_description") or error).splitlines()[0]
     except (ValueError, AttributeError, TypeError):
         return ""
     # Redacted before it is cut short: a credential cut in two would no longer be found.
     return f" ({redact(str(message))[:200]})" if message else ""
+
+
+def _xml_reason(body: bytes) -> str:
+    """The reason of an XML error answer: Qualys's ``SIMPLE_RETURN`` ``CODE`` and ``TEXT``."""
+    try:
+        root = parse_xml(body, "error answer")
+    except XmlError:
+        return ""
+    code, text = root.findtext("RESPONSE/CODE"), root.findtext("RESPONSE/TEXT")
+    if not text:
+        return ""
+    reason = (f"{code}: " if code else "") + text.strip()
+    return f" ({redact(reason)[:200]})"
