@@ -28,6 +28,7 @@ from kpi_exporter.model import (
     Defect,
     Event,
     Gauge,
+    Identity,
     TestRun,
     Vulnerability,
     WorkItem,
@@ -129,10 +130,7 @@ def test_every_exported_family_is_in_the_catalogue_and_documented(tmp_path: Path
             for name in SLO_FAMILIES
         ),
         Defect(
-            source="test",
-            key="b1",
-            app="shop",
-            team="team-a",
+            **Identity(source="test", key="b1", app="shop", team="team-a"),
             created_at=ts("2026-11-01T09:00:00Z"),
             found_in="production",
             customer_reported=True,

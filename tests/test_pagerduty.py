@@ -19,7 +19,7 @@ import requests
 import responses
 
 from kpi_exporter.config import ConfigError, parse_config
-from kpi_exporter.model import Deployment, DeploymentOutcome, Incident
+from kpi_exporter.model import Deployment, DeploymentOutcome, Identity, Incident
 from kpi_exporter.pipeline import Pipeline
 from kpi_exporter.sources import Poll, SourceError
 from kpi_exporter.sources.pagerduty import PagerDuty
@@ -238,10 +238,7 @@ def test_first_sync_reads_the_horizon_in_windows_and_gives_hand_computed_inciden
     assert poll.problems == []
     assert sorted(poll.events, key=lambda e: e.key) == [
         Incident(
-            source="pd",
-            key="pagerduty/PABC1",
-            app="shop",
-            team="payments",
+            **Identity(source="pd", key="pagerduty/PABC1", app="shop", team="payments"),
             severity="p1",
             started_at=ts("2026-03-05T12:00:00Z"),
             detected_at=ts("2026-03-05T12:00:00Z"),
@@ -250,10 +247,7 @@ def test_first_sync_reads_the_horizon_in_windows_and_gives_hand_computed_inciden
             deployment_ref="3f2a9c1",
         ),
         Incident(
-            source="pd",
-            key="pagerduty/PDEF2",
-            app="api",
-            team="platform",
+            **Identity(source="pd", key="pagerduty/PDEF2", app="api", team="platform"),
             severity="high",  # no priority: the urgency
             started_at=ts("2026-03-09T20:00:00Z"),
             detected_at=ts("2026-03-09T20:00:00Z"),

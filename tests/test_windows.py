@@ -17,7 +17,7 @@ from kpi_exporter.exposition import render
 from kpi_exporter.kpis import KpiSettings, aggregate
 from kpi_exporter.kpis.observation import Dated
 from kpi_exporter.kpis.windows import Windows, quantile
-from kpi_exporter.model import Change, Deployment, Event, Incident
+from kpi_exporter.model import Change, Deployment, Event, Identity, Incident
 from kpi_exporter.pipeline import Pipeline
 from kpi_exporter.scheduler import Scheduler
 from kpi_exporter.sharding import Shard
@@ -41,10 +41,7 @@ def exact(text: str, name: str, **labels: str) -> float | None:
 def deployed_change(key: str, app: str, team: str, deployed: str, lead_time: float) -> Change:
     at = ts(deployed)
     return Change(
-        source="git",
-        key=key,
-        app=app,
-        team=team,
+        **Identity(source="git", key=key, app=app, team=team),
         first_commit_at=at - lead_time,
         merged_at=at - lead_time / 2,
         deployed_at=at,
