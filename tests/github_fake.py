@@ -257,6 +257,13 @@ def _page(nodes: list[Node], after: str | None) -> Node:
     }
 
 
+def _rest(nodes: list[Node], **fields: str) -> list[Node]:
+    """The REST list of GraphQL ``nodes``, newest created first: each REST field (the
+    keyword) takes the value of its GraphQL field."""
+    newest = sorted(nodes, key=lambda node: node["createdAt"], reverse=True)
+    return [{rest: node[graphql] for rest, graphql in fields.items()} for node in newest]
+
+
 def _name_key(name: str) -> list[tuple[int, int | str]]:
     """A tag name with its runs of digits compared as numbers (v1.10.0 after v1.9.0)."""
     return [(0, int(part)) if part.isdigit() else (1, part) for part in re.split(r"(\d+)", name)]
@@ -407,27 +414,21 @@ class FakeGitHub:
                 for c in repo.commits
             ]
         elif kind == "deployments":
-            newest = sorted(repo.deployments, key=lambda d: d["createdAt"], reverse=True)
-            body = [
-                {
-                    "id": d["databaseId"],
-                    "sha": d["commitOid"],
-                    "environment": d["environment"],
-                    "created_at": d["createdAt"],
-                }
-                for d in newest
-            ]
+            body = _rest(
+                repo.deployments,
+                id="databaseId",
+                sha="commitOid",
+                environment="environment",
+                created_at="createdAt",
+            )
         elif kind == "releases":
-            newest = sorted(repo.releases, key=lambda r: r["createdAt"], reverse=True)
-            body = [
-                {
-                    "id": r["databaseId"],
-                    "tag_name": r["tagName"],
-                    "draft": r["isDraft"],
-                    "published_at": r["publishedAt"],
-                }
-                for r in newest
-            ]
+            body = _rest(
+                repo.releases,
+                id="databaseId",
+                tag_name="tagName",
+                draft="isDraft",
+                published_at="publishedAt",
+            )
         elif kind == "tags":
             # GitHub lists tags by name, descending, numbers compared as numbers: not newest
             # first (a backport v1.4.3 tagged after v2.0.0 comes second).
