@@ -257,11 +257,19 @@ def _page(nodes: list[Node], after: str | None) -> Node:
     }
 
 
-def _rest(nodes: list[Node], **fields: str) -> list[Node]:
-    """The REST list of GraphQL ``nodes``, newest created first: each REST field (the
-    keyword) takes the value of its GraphQL field."""
+# REST field: GraphQL field, besides id (databaseId).
+DEPLOYMENT_FIELDS = {"sha": "commitOid", "environment": "environment", "created_at": "createdAt"}
+RELEASE_FIELDS = {"tag_name": "tagName", "draft": "isDraft", "published_at": "publishedAt"}
+
+
+def _rest(nodes: list[Node], fields: dict[str, str]) -> list[Node]:
+    """The REST list of GraphQL ``nodes``, newest created first: ``id`` is the node's
+    ``databaseId``, and each other REST field of ``fields`` takes its GraphQL field's value."""
     newest = sorted(nodes, key=lambda node: node["createdAt"], reverse=True)
-    return [{rest: node[graphql] for rest, graphql in fields.items()} for node in newest]
+    return [
+        {"id": node["databaseId"], **{rest: node[graphql] for rest, graphql in fields.items()}}
+        for node in newest
+    ]
 
 
 def _name_key(name: str) -> list[tuple[int, int | str]]:
@@ -414,21 +422,9 @@ class FakeGitHub:
                 for c in repo.commits
             ]
         elif kind == "deployments":
-            body = _rest(
-                repo.deployments,
-                id="databaseId",
-                sha="commitOid",
-                environment="environment",
-                created_at="createdAt",
-            )
+            body = _rest(repo.deployments, DEPLOYMENT_FIELDS)
         elif kind == "releases":
-            body = _rest(
-                repo.releases,
-                id="databaseId",
-                tag_name="tagName",
-                draft="isDraft",
-                published_at="publishedAt",
-            )
+            body = _rest(repo.releases, RELEASE_FIELDS)
         elif kind == "tags":
             # GitHub lists tags by name, descending, numbers compared as numbers: not newest
             # first (a backport v1.4.3 tagged after v2.0.0 comes second).
