@@ -33,7 +33,11 @@ SECRET = "hmac-fault-suite-secret"
 SOURCE = "ci-push"
 MAX_SKEW = 300
 PASSWORD = "correct horse"
-CONFIG = f"""
+
+
+def push_config(secret_env: str, max_skew: int, max_body: int) -> str:
+    """App shop (team payments, repo acme/shop) and one ingest source, ``SOURCE``."""
+    return f"""
 apps:
   shop:
     team: payments
@@ -41,10 +45,13 @@ apps:
 sources:
   - type: ingest
     name: {SOURCE}
-    secret_env: KPI_FAULTS_SECRET
-    max_skew: {MAX_SKEW}s
-    max_body_bytes: 1048576
+    secret_env: {secret_env}
+    max_skew: {max_skew}s
+    max_body_bytes: {max_body}
 """
+
+
+CONFIG = push_config("KPI_FAULTS_SECRET", MAX_SKEW, 1048576)
 
 
 def deployment(id_: str, **fields: Any) -> dict[str, Any]:
@@ -57,17 +64,19 @@ def deployment(id_: str, **fields: Any) -> dict[str, Any]:
     }
 
 
-def signature(body: bytes, timestamp: str) -> str:
-    mac = hmac.new(SECRET.encode(), timestamp.encode() + b"." + body, hashlib.sha256)
+def signature(body: bytes, timestamp: str, secret: str = SECRET) -> str:
+    """Computed here independently of the exporter's own ``sign``."""
+    mac = hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256)
     return "sha256=" + mac.hexdigest()
 
 
-def signed(body: bytes, timestamp: str | None = None) -> dict[str, str]:
-    timestamp = timestamp or str(int(time.time()))
+def signed(body: bytes, timestamp: str | None = None, secret: str = SECRET) -> dict[str, str]:
+    """The headers of a push signed with ``secret`` at ``timestamp`` (default: now)."""
+    timestamp = timestamp if timestamp is not None else str(int(time.time()))
     return {
         "Content-Type": "application/json",
         "X-KPI-Timestamp": timestamp,
-        "X-KPI-Signature": signature(body, timestamp),
+        "X-KPI-Signature": signature(body, timestamp, secret),
     }
 
 

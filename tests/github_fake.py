@@ -257,6 +257,21 @@ def _page(nodes: list[Node], after: str | None) -> Node:
     }
 
 
+# REST field: GraphQL field, besides id (databaseId).
+DEPLOYMENT_FIELDS = {"sha": "commitOid", "environment": "environment", "created_at": "createdAt"}
+RELEASE_FIELDS = {"tag_name": "tagName", "draft": "isDraft", "published_at": "publishedAt"}
+
+
+def _rest(nodes: list[Node], fields: dict[str, str]) -> list[Node]:
+    """The REST list of GraphQL ``nodes``, newest created first: ``id`` is the node's
+    ``databaseId``, and each other REST field of ``fields`` takes its GraphQL field's value."""
+    newest = sorted(nodes, key=lambda node: node["createdAt"], reverse=True)
+    return [
+        {"id": node["databaseId"], **{rest: node[graphql] for rest, graphql in fields.items()}}
+        for node in newest
+    ]
+
+
 def _name_key(name: str) -> list[tuple[int, int | str]]:
     """A tag name with its runs of digits compared as numbers (v1.10.0 after v1.9.0)."""
     return [(0, int(part)) if part.isdigit() else (1, part) for part in re.split(r"(\d+)", name)]
@@ -407,27 +422,9 @@ class FakeGitHub:
                 for c in repo.commits
             ]
         elif kind == "deployments":
-            newest = sorted(repo.deployments, key=lambda d: d["createdAt"], reverse=True)
-            body = [
-                {
-                    "id": d["databaseId"],
-                    "sha": d["commitOid"],
-                    "environment": d["environment"],
-                    "created_at": d["createdAt"],
-                }
-                for d in newest
-            ]
+            body = _rest(repo.deployments, DEPLOYMENT_FIELDS)
         elif kind == "releases":
-            newest = sorted(repo.releases, key=lambda r: r["createdAt"], reverse=True)
-            body = [
-                {
-                    "id": r["databaseId"],
-                    "tag_name": r["tagName"],
-                    "draft": r["isDraft"],
-                    "published_at": r["publishedAt"],
-                }
-                for r in newest
-            ]
+            body = _rest(repo.releases, RELEASE_FIELDS)
         elif kind == "tags":
             # GitHub lists tags by name, descending, numbers compared as numbers: not newest
             # first (a backport v1.4.3 tagged after v2.0.0 comes second).

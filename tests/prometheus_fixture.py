@@ -146,25 +146,16 @@ def _day(app: str, team: str, at: float, day: int) -> Iterator[Event]:
     """The events of one app on one day of the history, ``at`` its production deployment."""
     key = f"{app}-{day}"
     failed = day % 5 == 0
+    production = ("test", f"d-{key}", app, team, "production", at)
     yield Deployment(
-        "test",
-        f"d-{key}",
-        app,
-        team,
-        "production",
-        at,
+        *production,
         status="failure" if day % 7 == 0 else "success",
         change_type="hotfix" if day % 6 == 0 else "normal",
         reported_failed=day % 9 == 0,
     )
     yield Deployment("test", f"s-{key}", app, team, "staging", at - HOUR)
     yield DeploymentOutcome(
-        "test",
-        f"d-{key}",
-        app,
-        team,
-        "production",
-        at,
+        *production,
         failed,
         rework=day % 4 == 0,
         reasons=("rolled back",) if day % 10 == 5 else (),

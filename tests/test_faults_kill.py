@@ -20,28 +20,27 @@ PUSHERS = 6
 FIRST_DEPLOYMENT = 1_790_000_000  # 2026-09-21: inside the time bounds
 
 
+def numbered(kind: str, index: int) -> str:
+    """Deployment number ``index`` of shop, pushed (``kind`` push) or appended (line), as JSON."""
+    return json.dumps(
+        {
+            "type": "deployment",
+            "id": f"{kind}-{index}",
+            "app": "shop",
+            "environment": "production",
+            "finished_at": FIRST_DEPLOYMENT + index,
+        }
+    )
+
+
 def push_body(index: int) -> bytes:
-    event = {
-        "type": "deployment",
-        "id": f"push-{index}",
-        "app": "shop",
-        "environment": "production",
-        "finished_at": FIRST_DEPLOYMENT + index,
-    }
-    return json.dumps(event).encode()
+    return numbered("push", index).encode()
 
 
 def append_lines(path: Path, first: int, count: int) -> None:
     with path.open("a") as file:
         for index in range(first, first + count):
-            event = {
-                "type": "deployment",
-                "id": f"line-{index}",
-                "app": "shop",
-                "environment": "production",
-                "finished_at": FIRST_DEPLOYMENT + index,
-            }
-            file.write(json.dumps(event) + "\n")
+            file.write(numbered("line", index) + "\n")
             file.flush()
 
 

@@ -103,6 +103,9 @@ def source(tmp_path: Path, paths: list[str], **options: str) -> FocusFiles:
     return FocusFiles(config, tmp_path, Ownership(parse_config(CONFIG)))
 
 
+PAYMENTS = {"provider": "AWS", "app": "shop", "team": "payments", "currency": "USD"}
+
+
 def metrics(events: list[Event], now: float = NOW) -> str:
     settings = parse_config(CONFIG).kpi_settings()
     return render(aggregate(events, settings, lambda: now).exposition).text.decode()
@@ -112,7 +115,18 @@ def test_month_to_date_and_forecast_per_team_across_a_month_boundary(tmp_path: P
     write(tmp_path / "export.csv", ROWS)
     poll = source(tmp_path, ["*.csv"]).poll(SourceState())
     text = metrics(poll.events)
-    payments = {"provider": "AWS", "app": "shop", "team": "payments", "currency": "USD"}
+    assert_spend(text)
+    # Budgets from the config, one per team or app, the other label empty.
+    assert value(text, "kpi_cost_budget_month", team="payments", app="") == 300
+    assert value(text, "kpi_cost_budget_month", app="finder", team="") == 50
+    # On Oct 31 the month is October: 70 + 10 + 12 = 92, and November's rows are in the future.
+    october = metrics(poll.events, ts("2026-10-31T18:00:00Z"))
+    assert value(october, "kpi_cost_month_to_date", **PAYMENTS) == pytest.approx(92)
+
+
+def assert_spend(text: str) -> None:
+    """The hand-computed spend of ``ROWS`` on Nov 3 (the CSV and Parquet tests)."""
+    payments = PAYMENTS
     # November so far: 20 - 5 (credit) + 15 + 4 (today) = 34.
     assert value(text, "kpi_cost_month_to_date", **payments) == pytest.approx(34)
     # Yesterday (Nov 2): 15.
@@ -128,12 +142,6 @@ def test_month_to_date_and_forecast_per_team_across_a_month_boundary(tmp_path: P
     assert value(text, "kpi_cost_forecast_month_end", **euro) == pytest.approx(50 + 50 / 7 * 27)
     search = {"app": "finder", "team": "search", "currency": "USD"}
     assert value(text, "kpi_cost_month_to_date", **search) == pytest.approx(8)
-    # Budgets from the config, one per team or app, the other label empty.
-    assert value(text, "kpi_cost_budget_month", team="payments", app="") == 300
-    assert value(text, "kpi_cost_budget_month", app="finder", team="") == 50
-    # On Oct 31 the month is October: 70 + 10 + 12 = 92, and November's rows are in the future.
-    october = metrics(poll.events, ts("2026-10-31T18:00:00Z"))
-    assert value(october, "kpi_cost_month_to_date", **payments) == pytest.approx(92)
 
 
 def test_bad_rows_are_reported_with_file_and_line_and_skipped(tmp_path: Path) -> None:

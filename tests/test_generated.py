@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Iterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -28,6 +29,7 @@ from kpi_exporter.model import (
     Defect,
     Event,
     Gauge,
+    Identity,
     TestRun,
     Vulnerability,
     WorkItem,
@@ -50,6 +52,14 @@ def test_render_check_detects_drift(tmp_path: Path) -> None:
     assert reference.stale(tmp_path) == []
     (tmp_path / "docs" / "metrics.md").write_text("edited by hand\n")
     assert reference.stale(tmp_path) == ["docs/metrics.md"]
+
+
+def gauges(
+    names: Iterable[str], key: str, app: str, labels: tuple[tuple[str, str], ...]
+) -> Iterator[Gauge]:
+    """A gauge of team-a, 0.5 at time 0, for each family of ``names``, keyed ``key/name``."""
+    for name in names:
+        yield Gauge("test", f"{key}/{name}", app, "team-a", name, 0.5, 0.0, labels)
 
 
 def test_every_exported_family_is_in_the_catalogue_and_documented(tmp_path: Path) -> None:
@@ -102,37 +112,10 @@ def test_every_exported_family_is_in_the_catalogue_and_documented(tmp_path: Path
             0.0,
             (("metric", "active_users"),),
         ),
-        *(
-            Gauge(
-                "test",
-                f"survey/{name}",
-                "",
-                "team-a",
-                name,
-                0.5,
-                0.0,
-                (("survey", "devex"), ("question", "nps")),
-            )
-            for name in SURVEY_FAMILIES
-        ),
-        *(
-            Gauge(
-                "test",
-                f"datadog/s1/{name}",
-                "shop",
-                "team-a",
-                name,
-                0.5,
-                0.0,
-                (("slo", "checkout"), ("window", "30d")),
-            )
-            for name in SLO_FAMILIES
-        ),
+        *gauges(SURVEY_FAMILIES, "survey", "", (("survey", "devex"), ("question", "nps"))),
+        *gauges(SLO_FAMILIES, "datadog/s1", "shop", (("slo", "checkout"), ("window", "30d"))),
         Defect(
-            source="test",
-            key="b1",
-            app="shop",
-            team="team-a",
+            **Identity(source="test", key="b1", app="shop", team="team-a"),
             created_at=ts("2026-11-01T09:00:00Z"),
             found_in="production",
             customer_reported=True,

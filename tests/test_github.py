@@ -790,10 +790,22 @@ def small_repo(fake: FakeGitHub, name: str = "acme/shop") -> Any:
     return repo
 
 
-def test_a_merged_pull_request_never_deployed_has_no_lead_time(fake, clock):
-    # POST /graphql: pullRequests (PR #1 merged as x2) and deployments (only x1 deployed).
+def two_commits(fake: FakeGitHub) -> Any:
+    """The small acme/shop with x2 (05-02 10:00) on x1 (05-01 10:00)."""
     repo = small_repo(fake)
     repo.commits.insert(0, commit("x2", "2026-05-02T10:00:00Z", "x1"))
+    return repo
+
+
+def shop_recorded(fake: FakeGitHub, clock: Clock) -> tuple[Pipeline, Poll]:
+    """A pipeline that recorded one poll of acme/shop, and that poll."""
+    pipeline = pipeline_for()
+    return pipeline, record(pipeline, source(fake, clock, repos=["acme/shop"]))
+
+
+def test_a_merged_pull_request_never_deployed_has_no_lead_time(fake, clock):
+    # POST /graphql: pullRequests (PR #1 merged as x2) and deployments (only x1 deployed).
+    repo = two_commits(fake)
     repo.pulls = [
         pull(
             1,
@@ -806,8 +818,7 @@ def test_a_merged_pull_request_never_deployed_has_no_lead_time(fake, clock):
     repo.deployments = [  # deploys x1 only, before the merge
         deployment(1, "x1", "2026-05-01T11:00:00Z", ("SUCCESS", "2026-05-01T11:05:00Z"))
     ]
-    pipeline = pipeline_for()
-    poll = record(pipeline, source(fake, clock, repos=["acme/shop"]))
+    pipeline, poll = shop_recorded(fake, clock)
 
     change = of(poll.events, Change)["github/acme/shop#1"]
     assert (change.state, change.deployed_at, change.deployment_key) == ("merged", None, "")
@@ -818,8 +829,7 @@ def test_a_merged_pull_request_never_deployed_has_no_lead_time(fake, clock):
 
 def test_a_squash_merge_starts_its_lead_time_at_the_pull_requests_first_commit(fake, clock):
     # The PR's three commits (first authored 04-28 09:00) were squashed into x2 on 05-02.
-    repo = small_repo(fake)
-    repo.commits.insert(0, commit("x2", "2026-05-02T10:00:00Z", "x1"))
+    repo = two_commits(fake)
     repo.pulls = [
         pull(
             1,
@@ -832,8 +842,7 @@ def test_a_squash_merge_starts_its_lead_time_at_the_pull_requests_first_commit(f
     repo.deployments = [
         deployment(2, "x2", "2026-05-02T11:00:00Z", ("SUCCESS", "2026-05-02T11:00:00Z"))
     ]
-    pipeline = pipeline_for()
-    poll = record(pipeline, source(fake, clock, repos=["acme/shop"]))
+    pipeline, poll = shop_recorded(fake, clock)
 
     change = of(poll.events, Change)["github/acme/shop#1"]
     assert change.first_commit_at == ts("2026-04-28T09:00:00Z")
@@ -872,8 +881,7 @@ def test_a_revert_deployment_is_a_rollback_and_fails_the_deployment_before(fake,
         deployment(1, "x2", "2026-05-02T10:30:00Z", ("SUCCESS", "2026-05-02T10:40:00Z")),
         deployment(2, "x3", "2026-05-02T12:10:00Z", ("SUCCESS", "2026-05-02T12:20:00Z")),
     ]
-    pipeline = pipeline_for()
-    poll = record(pipeline, source(fake, clock, repos=["acme/shop"]))
+    pipeline, poll = shop_recorded(fake, clock)
 
     deployments = of(poll.events, Deployment)
     assert deployments["github/acme/shop/deployment/1"].change_type == "normal"
@@ -886,8 +894,7 @@ def test_a_revert_deployment_is_a_rollback_and_fails_the_deployment_before(fake,
 
 def test_redeploying_an_older_commit_is_a_rollback(fake, clock):
     # POST /graphql deployments: x1, x2, then x1 again (a rollback), then x1 once more.
-    repo = small_repo(fake)
-    repo.commits.insert(0, commit("x2", "2026-05-02T10:00:00Z", "x1"))
+    repo = two_commits(fake)
     repo.deployments = [
         deployment(1, "x1", "2026-05-01T11:00:00Z", ("SUCCESS", "2026-05-01T11:00:00Z")),
         deployment(2, "x2", "2026-05-02T11:00:00Z", ("SUCCESS", "2026-05-02T11:00:00Z")),
@@ -994,8 +1001,7 @@ def test_a_pending_deployment_is_read_again_until_it_succeeds(fake, clock):
 
 def test_releases_are_deployments_once_published(fake, clock):
     # GET /repos/{o}/{r}/releases?per_page=1 (check), POST /graphql releases(...).
-    repo = small_repo(fake)
-    repo.commits.insert(0, commit("x2", "2026-05-02T10:00:00Z", "x1"))
+    repo = two_commits(fake)
     repo.releases = [
         release(1, "v1.0.0", "x1", "2026-05-01T12:00:00Z", "2026-05-01T12:30:00Z"),
         release(2, "v1.1.0", "x2", "2026-05-02T12:00:00Z", None, draft=True),
@@ -1018,8 +1024,7 @@ def test_releases_are_deployments_once_published(fake, clock):
 def test_tags_matching_the_pattern_are_deployments_at_their_tag_date(fake, clock):
     # GET /repos/{o}/{r}/git/matching-refs/tags (check), POST /graphql refs(refPrefix:
     # "refs/tags/").
-    repo = small_repo(fake)
-    repo.commits.insert(0, commit("x2", "2026-05-02T10:00:00Z", "x1"))
+    repo = two_commits(fake)
     repo.tags = [
         tag("v1.0.0", "x1", "2026-05-01T10:00:00Z"),  # lightweight: the commit's date
         tag("v1.1.0", "x2", "2026-05-02T10:00:00Z", tagged="2026-05-03T09:00:00Z"),

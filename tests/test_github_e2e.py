@@ -30,7 +30,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.github_fake import FakeGitHub, commit, deployment, iso, issue, pull, review
+from tests.github_fake import FakeGitHub, FakeRepo, commit, deployment, iso, issue, pull, review
 from tests.github_server import CORE, GRAPHQL, FakeGitHubServer
 from tests.process import Exporter
 from tests.support import samples, value
@@ -49,23 +49,38 @@ def sha(text: str) -> str:
     return hashlib.sha1(text.encode()).hexdigest()
 
 
+def merged_chain(
+    repo: FakeRepo,
+    oids: list[str],
+    at: list[float],
+    coded: float,
+    opened: float,
+    approved: float | None = None,
+) -> None:
+    """A linear main branch of ``oids`` committed at ``at``: each commit after the first
+    merges pull request number i, first committed ``coded`` and opened ``opened`` seconds
+    before its merge, approved by bob ``approved`` seconds before it when given."""
+    repo.commits = [commit(oids[0], iso(at[0]))]
+    for i in range(1, len(oids)):
+        repo.commits.insert(0, commit(oids[i], iso(at[i]), oids[i - 1]))
+        approval = None if approved is None else review("bob", "APPROVED", iso(at[i] - approved))
+        repo.pulls.append(
+            pull(
+                i,
+                first_commit=iso(at[i] - coded),
+                created=iso(at[i] - opened),
+                merged=iso(at[i]),
+                merge_commit=oids[i],
+                reviews=None if approval is None else [approval],
+            )
+        )
+
+
 def shop(fake: FakeGitHub, start: float) -> None:
     repo = fake.repo("acme/shop")
     oids = [sha(f"shop-{i}") for i in range(121)]
     merged = [start + 2 * HOUR * i for i in range(121)]
-    repo.commits = [commit(oids[0], iso(merged[0]))]
-    for i in range(1, 121):
-        repo.commits.insert(0, commit(oids[i], iso(merged[i]), oids[i - 1]))
-        repo.pulls.append(
-            pull(
-                i,
-                first_commit=iso(merged[i] - 3 * HOUR),
-                created=iso(merged[i] - 2 * HOUR),
-                merged=iso(merged[i]),
-                merge_commit=oids[i],
-                reviews=[review("bob", "APPROVED", iso(merged[i] - HOUR))],
-            )
-        )
+    merged_chain(repo, oids, merged, coded=3 * HOUR, opened=2 * HOUR, approved=HOUR)
     for k in range(1, 13):
         at = merged[10 * k]
         repo.deployments.append(
@@ -94,18 +109,7 @@ def search(fake: FakeGitHub, start: float) -> None:
     repo = fake.repo("acme/search")
     oids = [sha(f"search-{i}") for i in range(4)]
     at = [start, start + HOUR, start + 2 * HOUR, start + 5 * HOUR]
-    repo.commits = [commit(oids[0], iso(at[0]))]
-    for i in (1, 2, 3):
-        repo.commits.insert(0, commit(oids[i], iso(at[i]), oids[i - 1]))
-        repo.pulls.append(
-            pull(
-                i,
-                first_commit=iso(at[i] - 4 * HOUR),
-                created=iso(at[i] - 3 * HOUR),
-                merged=iso(at[i]),
-                merge_commit=oids[i],
-            )
-        )
+    merged_chain(repo, oids, at, coded=4 * HOUR, opened=3 * HOUR)
     repo.pulls.append(pull(4, first_commit=iso(at[3]), created=iso(at[3] + HOUR)))
     repo.deployments = [
         deployment(2001, oids[2], iso(at[2] + HOUR), ("SUCCESS", iso(at[2] + 70 * MINUTE))),

@@ -15,7 +15,7 @@ import pytest
 import requests
 import responses
 
-from kpi_exporter.model import Change, Defect, Deployment, Incident
+from kpi_exporter.model import Change, Defect, Deployment, Identity, Incident
 from kpi_exporter.pipeline import Pipeline
 from kpi_exporter.scheduler import Scheduler
 from kpi_exporter.sources import SourceError
@@ -206,10 +206,7 @@ def test_first_sync_gives_hand_computed_deployments_changes_flow_and_incidents(f
     }
     d101 = events[("deployment", "gitlab/acme/shop/deployment/101")]
     assert d101 == Deployment(
-        source="gl",
-        key="gitlab/acme/shop/deployment/101",
-        app="shop",
-        team="payments",
+        **Identity(source="gl", key="gitlab/acme/shop/deployment/101", app="shop", team="payments"),
         environment="production",
         finished_at=ts("2026-03-02T18:00:00Z"),
         started_at=ts("2026-03-02T17:55:00Z"),
@@ -220,10 +217,7 @@ def test_first_sync_gives_hand_computed_deployments_changes_flow_and_incidents(f
     assert isinstance(d103, Deployment) and d103.change_type == "hotfix" and d103.commit == "s2"
 
     assert events[("change", "gitlab/acme/shop!1")] == Change(
-        source="gl",
-        key="gitlab/acme/shop!1",
-        app="shop",
-        team="payments",
+        **Identity(source="gl", key="gitlab/acme/shop!1", app="shop", team="payments"),
         first_commit_at=ts("2026-03-02T08:00:00Z"),
         opened_at=ts("2026-03-02T10:00:00Z"),
         first_review_at=ts("2026-03-02T12:00:00Z"),  # Bob's comment; the author's is no review
@@ -263,19 +257,13 @@ def test_first_sync_gives_hand_computed_deployments_changes_flow_and_incidents(f
         4,
     )
     assert events[("incident", "gitlab/acme/shop#5")] == Incident(
-        source="gl",
-        key="gitlab/acme/shop#5",
-        app="shop",
-        team="payments",
+        **Identity(source="gl", key="gitlab/acme/shop#5", app="shop", team="payments"),
         severity="high",
         started_at=ts("2026-03-05T12:00:00Z"),
         resolved_at=ts("2026-03-05T14:00:00Z"),
     )
     assert events[("defect", "gitlab/acme/shop#6")] == Defect(
-        source="gl",
-        key="gitlab/acme/shop#6",
-        app="shop",
-        team="payments",
+        **Identity(source="gl", key="gitlab/acme/shop#6", app="shop", team="payments"),
         created_at=ts("2026-03-06T08:00:00Z"),
     )
 

@@ -11,12 +11,10 @@ import pytest
 import responses
 
 from kpi_exporter.config import ConfigError, parse_config
-from kpi_exporter.health import Health
-from kpi_exporter.ownership import Ownership
 from kpi_exporter.selector import SelectorError, parse, select
-from kpi_exporter.sources.http_json import HttpJson, HttpJsonSource
+from kpi_exporter.sources.http_json import HttpJson
 from kpi_exporter.store import SourceState
-from tests.support import SHOP_AND_BILLING, business_values, exposition, ts, value
+from tests.support import SHOP_AND_BILLING, built_source, business_values, exposition, ts, value
 
 URL = "https://analytics.example.test/api/usage"
 TOKEN = "an4lytics-s3cret"
@@ -60,13 +58,8 @@ def http_json(monkeypatch: pytest.MonkeyPatch, **config: Any) -> HttpJson:
         "measures": MEASURES,
     }
     settings.update(config)
-    return HttpJson(
-        HttpJsonSource(**settings),
-        Ownership(parse_config(CONFIG)),
-        Health(),
-        sleep=lambda seconds: None,
-        clock=lambda: NOW,
-    )
+    source: HttpJson = built_source(settings, CONFIG, clock=lambda: NOW)
+    return source
 
 
 @responses.activate

@@ -4,8 +4,6 @@ never goes)."""
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import socket
 import time
@@ -26,56 +24,19 @@ from kpi_exporter.server import ExporterServer
 from kpi_exporter.sharding import Shard
 from kpi_exporter.sources.ingest import Ingest, IngestError, IngestSource, sign
 from kpi_exporter.store import Store
+from tests.faults_support import SECRET, SOURCE, deployment, push_config, signature, signed
 from tests.support import sample
 
 TIMEOUT = 5.0
-SECRET = "hmac-4f9a-very-secret-value"
 SECRET_ENV = "KPI_TEST_INGEST_SECRET"
-SOURCE = "ci-push"
 MAX_SKEW = 60
 MAX_BODY = 2048
 SHOP_DEPLOYMENTS = 'kpi_deployments_total{app="shop",environment="production",team="payments"}'
-CONFIG = f"""
-apps:
-  shop:
-    team: payments
-    repos: [acme/shop]
-sources:
-  - type: ingest
-    name: {SOURCE}
-    secret_env: {SECRET_ENV}
-    max_skew: {MAX_SKEW}s
-    max_body_bytes: {MAX_BODY}
-"""
-
-
-def deployment(id_: str, **fields: Any) -> dict[str, Any]:
-    return {
-        "type": "deployment",
-        "id": id_,
-        "app": "shop",
-        "finished_at": "2025-11-20T10:00:00Z",
-        **fields,
-    }
+CONFIG = push_config(SECRET_ENV, MAX_SKEW, MAX_BODY)
 
 
 def encode(data: Any) -> bytes:
     return json.dumps(data).encode()
-
-
-def signature(body: bytes, timestamp: str, secret: str = SECRET) -> str:
-    """Computed here independently of the exporter's own ``sign``."""
-    mac = hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256)
-    return "sha256=" + mac.hexdigest()
-
-
-def signed(body: bytes, timestamp: str | None = None, secret: str = SECRET) -> dict[str, str]:
-    timestamp = timestamp if timestamp is not None else str(int(time.time()))
-    return {
-        "Content-Type": "application/json",
-        "X-KPI-Timestamp": timestamp,
-        "X-KPI-Signature": signature(body, timestamp, secret),
-    }
 
 
 # --- fixtures -----------------------------------------------------------------------------

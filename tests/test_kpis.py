@@ -11,7 +11,7 @@ from kpi_exporter.exposition import render
 from kpi_exporter.gofloat import go_float
 from kpi_exporter.kpis import Aggregate, KpiSettings
 from kpi_exporter.kpis.families import EXPORTER_FAMILIES, FAMILIES, LEAD_TIME_BUCKETS
-from kpi_exporter.model import DeploymentOutcome, Event
+from kpi_exporter.model import DeploymentOutcome, Event, Identity
 from tests.support import DAY, HOUR, change, deployment, exposition, incident, ts, value
 
 SHOP = {"app": "shop", "team": "team-a", "environment": "production"}
@@ -133,10 +133,7 @@ def test_incident_families_time_to_restore_detect_acknowledge() -> None:
 
 def test_failed_deployment_and_recovery_come_from_outcomes() -> None:
     outcome = DeploymentOutcome(
-        source="test",
-        key="d1",
-        app="shop",
-        team="team-a",
+        **Identity(source="test", key="d1", app="shop", team="team-a"),
         environment="production",
         deployed_at=ts("2026-11-02T10:00:00Z"),
         failed=True,

@@ -16,7 +16,7 @@ import pytest
 import requests
 import responses
 
-from kpi_exporter.model import Deployment, DeploymentOutcome, Incident
+from kpi_exporter.model import Deployment, DeploymentOutcome, Identity, Incident
 from kpi_exporter.pipeline import Pipeline
 from kpi_exporter.sources import Poll
 from kpi_exporter.sources.opsgenie import Opsgenie
@@ -140,10 +140,7 @@ def test_first_sync_gives_hand_computed_incidents(fake, tmp_path):
 
     assert sorted(poll.events, key=lambda e: e.key) == [
         Incident(
-            source="og",
-            key="opsgenie/a1",
-            app="shop",
-            team="payments",
+            **Identity(source="og", key="opsgenie/a1", app="shop", team="payments"),
             severity="p1",
             started_at=ts("2026-03-05T12:00:00Z"),
             detected_at=ts("2026-03-05T12:00:00Z"),
@@ -152,10 +149,7 @@ def test_first_sync_gives_hand_computed_incidents(fake, tmp_path):
             deployment_ref="4711",
         ),
         Incident(
-            source="og",
-            key="opsgenie/a2",
-            app="api",
-            team="platform",
+            **Identity(source="og", key="opsgenie/a2", app="api", team="platform"),
             severity="p2",
             started_at=ts("2026-03-09T20:00:00Z"),
             detected_at=ts("2026-03-09T20:00:00Z"),

@@ -11,6 +11,7 @@ import json
 import logging
 import re
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
@@ -19,7 +20,7 @@ import requests
 import responses
 
 from kpi_exporter.config import ConfigError, parse_config
-from kpi_exporter.model import Deployment, DeploymentOutcome, Incident
+from kpi_exporter.model import Deployment, DeploymentOutcome, Identity, Incident
 from kpi_exporter.pipeline import Pipeline
 from kpi_exporter.sources import Poll, SourceError
 from kpi_exporter.sources.pagerduty import PagerDuty
@@ -238,10 +239,7 @@ def test_first_sync_reads_the_horizon_in_windows_and_gives_hand_computed_inciden
     assert poll.problems == []
     assert sorted(poll.events, key=lambda e: e.key) == [
         Incident(
-            source="pd",
-            key="pagerduty/PABC1",
-            app="shop",
-            team="payments",
+            **Identity(source="pd", key="pagerduty/PABC1", app="shop", team="payments"),
             severity="p1",
             started_at=ts("2026-03-05T12:00:00Z"),
             detected_at=ts("2026-03-05T12:00:00Z"),
@@ -250,10 +248,7 @@ def test_first_sync_reads_the_horizon_in_windows_and_gives_hand_computed_inciden
             deployment_ref="3f2a9c1",
         ),
         Incident(
-            source="pd",
-            key="pagerduty/PDEF2",
-            app="api",
-            team="platform",
+            **Identity(source="pd", key="pagerduty/PDEF2", app="api", team="platform"),
             severity="high",  # no priority: the urgency
             started_at=ts("2026-03-09T20:00:00Z"),
             detected_at=ts("2026-03-09T20:00:00Z"),
@@ -288,12 +283,19 @@ def test_first_sync_reads_the_horizon_in_windows_and_gives_hand_computed_inciden
     assert value(text, "kpi_incidents_total", **API_APP, severity="high") == 1
 
 
-def test_steady_state_costs_two_requests_and_reads_no_log(fake, tmp_path):
+def first_polled(fake: FakePagerDuty, tmp_path: Path) -> tuple[Pipeline, Clock, PagerDuty]:
+    """A pipeline that recorded a first poll of the served incidents at NOW, its clock and
+    its source."""
     serve(fake)
     pipeline = Pipeline(Store(tmp_path / "s.db"))
     clock = Clock(NOW)
     source = pagerduty(clock=clock)
     poll_into(pipeline, source)
+    return pipeline, clock, source
+
+
+def test_steady_state_costs_two_requests_and_reads_no_log(fake, tmp_path):
+    pipeline, clock, source = first_polled(fake, tmp_path)
     responses.calls.reset()
     clock.now = NOW + 300
 
@@ -306,11 +308,7 @@ def test_steady_state_costs_two_requests_and_reads_no_log(fake, tmp_path):
 
 
 def test_an_incident_resolved_later_updates_the_same_key(fake, tmp_path):
-    serve(fake)
-    pipeline = Pipeline(Store(tmp_path / "s.db"))
-    clock = Clock(NOW)
-    source = pagerduty(clock=clock)
-    poll_into(pipeline, source)
+    pipeline, clock, source = first_polled(fake, tmp_path)
     before = served(pipeline)
     responses.calls.reset()
     # Resolved at 03-10 02:00: 6 h after it started. PagerDuty empties acknowledgements.

@@ -38,15 +38,14 @@ def events(draw: st.DrawFn) -> Event:
     app, team = draw(st.sampled_from(APPS))
     team = draw(st.sampled_from((team, team, "c")))
     key = f"k{draw(st.integers(0, KEYS - 1))}"
+    owned = (key, app, team)  # every event's key, app and team, after its source
     at = NOW + draw(st.integers(-40 * 24, 24)) * HOUR
     took = draw(st.integers(1, 30 * 24)) * HOUR
     kind = draw(st.sampled_from(("deployment", "change", "incident", "defect", "finding")))
     if kind == "deployment":
         return Deployment(
             "ci",
-            key,
-            app,
-            team,
+            *owned,
             draw(st.sampled_from(("production", "staging"))),
             at,
             status=draw(st.sampled_from(("success", "success", "failure"))),
@@ -56,9 +55,7 @@ def events(draw: st.DrawFn) -> Event:
         deployed = draw(st.booleans())
         return Change(
             "git",
-            key,
-            app,
-            team,
+            *owned,
             first_commit_at=at - took,
             opened_at=at - took / 2,
             merged_at=at - took / 4,
@@ -70,9 +67,7 @@ def events(draw: st.DrawFn) -> Event:
     if kind == "incident":
         return Incident(
             "pd",
-            key,
-            app,
-            team,
+            *owned,
             draw(st.sampled_from(("critical", "high"))),
             at,
             detected_at=at + HOUR,
@@ -81,9 +76,7 @@ def events(draw: st.DrawFn) -> Event:
     if kind == "defect":
         return Defect(
             "jira",
-            key,
-            app,
-            team,
+            *owned,
             at,
             found_in=draw(st.sampled_from(("production", "pre-production"))),
             resolved_at=draw(st.sampled_from((None, at + took))),
@@ -91,9 +84,7 @@ def events(draw: st.DrawFn) -> Event:
     state = draw(st.sampled_from(("open", "fixed", "dismissed")))
     return Vulnerability(
         "dependabot",
-        key,
-        app,
-        team,
+        *owned,
         draw(st.sampled_from(("critical", "high", "low"))),
         at - took,
         state=state,

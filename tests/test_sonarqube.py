@@ -11,13 +11,11 @@ import pytest
 import responses
 
 from kpi_exporter.config import ConfigError, parse_config
-from kpi_exporter.health import Health
 from kpi_exporter.model import Event, Gauge
-from kpi_exporter.ownership import Ownership
 from kpi_exporter.sources import SourceError
-from kpi_exporter.sources.sonarqube import SonarQube, SonarQubeSource
+from kpi_exporter.sources.sonarqube import SonarQube
 from kpi_exporter.store import SourceState
-from tests.support import SHOP_AND_BILLING, exposition, ts, value
+from tests.support import SHOP_AND_BILLING, built_source, exposition, ts, value
 
 API = "https://sonar.example.test"
 MEASURES = f"{API}/api/measures/component"
@@ -45,13 +43,8 @@ def sonarqube(monkeypatch: pytest.MonkeyPatch, **config: Any) -> SonarQube:
         "projects": {"acme_shop": "shop"},
     }
     settings.update(config)
-    return SonarQube(
-        SonarQubeSource(**settings),
-        Ownership(parse_config(CONFIG)),
-        Health(),
-        sleep=lambda seconds: None,
-        clock=lambda: NOW,
-    )
+    source: SonarQube = built_source(settings, CONFIG, clock=lambda: NOW)
+    return source
 
 
 def gauges(events: list[Event]) -> dict[tuple[str, str], float]:

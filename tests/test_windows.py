@@ -17,7 +17,7 @@ from kpi_exporter.exposition import render
 from kpi_exporter.kpis import KpiSettings, aggregate
 from kpi_exporter.kpis.observation import Dated
 from kpi_exporter.kpis.windows import Windows, quantile
-from kpi_exporter.model import Change, Deployment, Event, Incident
+from kpi_exporter.model import Change, Deployment, Event, Identity, Incident
 from kpi_exporter.pipeline import Pipeline
 from kpi_exporter.scheduler import Scheduler
 from kpi_exporter.sharding import Shard
@@ -38,13 +38,17 @@ def exact(text: str, name: str, **labels: str) -> float | None:
     return found[0] if found else None
 
 
+def recorded(pipeline: Pipeline, *events: Event) -> str:
+    """The exposition once ``events`` are recorded as one poll of source ci."""
+    pipeline.record("ci", Poll(events=list(events), cursor=None))
+    pipeline.refresh()
+    return pipeline.cache.current.text.decode()
+
+
 def deployed_change(key: str, app: str, team: str, deployed: str, lead_time: float) -> Change:
     at = ts(deployed)
     return Change(
-        source="git",
-        key=key,
-        app=app,
-        team=team,
+        **Identity(source="git", key=key, app=app, team=team),
         first_commit_at=at - lead_time,
         merged_at=at - lead_time / 2,
         deployed_at=at,
@@ -249,25 +253,19 @@ def test_a_correction_never_lowers_a_counter_and_a_restart_continues_it(tmp_path
     pipeline = Pipeline(store, SETTINGS, clock=lambda: NOW)
     good = Deployment("ci", "d1", "shop", "a", "production", ts("2026-11-29T00:00:00Z"))
     other = Deployment("ci", "d2", "shop", "a", "production", ts("2026-11-28T00:00:00Z"))
-    pipeline.record("ci", Poll(events=[good, other], cursor=None))
-    pipeline.refresh()
-    before = pipeline.cache.current.text.decode()
+    before = recorded(pipeline, good, other)
     labels = {"app": "shop", "team": "a", "environment": "production"}
     assert exact(before, "kpi_deployments_total", **labels) == 2
     assert exact(before, "kpi_window_deployments", app="shop", team="a", window="7d") == 2
     # Re-sent as failed: no longer a deployment. The counter stays at 2, a retraction counts 1,
     # and the window (a gauge) goes down to the exact value.
     failed = Deployment("ci", "d1", "shop", "a", "production", good.finished_at, status="failure")
-    pipeline.record("ci", Poll(events=[failed], cursor=None))
-    pipeline.refresh()
-    after = pipeline.cache.current.text.decode()
+    after = recorded(pipeline, failed)
     assert exact(after, "kpi_deployments_total", **labels) == 2
     assert exact(after, "kpi_deployments_retracted_total", **labels) == 1
     assert exact(after, "kpi_window_deployments", app="shop", team="a", window="7d") == 1
     # Re-sent as successful again: counted again (3 contributions ever, 1 retracted).
-    pipeline.record("ci", Poll(events=[good], cursor=None))
-    pipeline.refresh()
-    again = pipeline.cache.current.text.decode()
+    again = recorded(pipeline, good)
     assert exact(again, "kpi_deployments_total", **labels) == 3
     assert exact(again, "kpi_deployments_retracted_total", **labels) == 1
     assert exact(again, "kpi_window_deployments", app="shop", team="a", window="7d") == 2

@@ -88,30 +88,33 @@ def _parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--web.config.file", dest="web_config", help="TLS and basic auth (YAML)")
     limits = Limits()  # the defaults
-    run.add_argument(
-        "--web.max-connections",
-        dest="max_connections",
-        type=int,
-        default=limits.max_connections,
-        help="open HTTP connections at most; idle ones make room for new ones "
-        f"(default {limits.max_connections}, lowered to fit the open-file limit)",
+    web_limits: tuple[tuple[str, type, str], ...] = (
+        (
+            "max_connections",
+            int,
+            "open HTTP connections at most; idle ones make room for new ones "
+            "(default {}, lowered to fit the open-file limit)",
+        ),
+        (
+            "read_timeout",
+            float,
+            "seconds to receive a request's line, headers and body (default {:g})",
+        ),
+        (
+            "idle_timeout",
+            float,
+            "seconds a keep-alive connection may wait for its next request (default {:g})",
+        ),
     )
-    run.add_argument(
-        "--web.read-timeout",
-        dest="read_timeout",
-        type=float,
-        default=limits.read_timeout,
-        help="seconds to receive a request's line, headers and body "
-        f"(default {limits.read_timeout:g})",
-    )
-    run.add_argument(
-        "--web.idle-timeout",
-        dest="idle_timeout",
-        type=float,
-        default=limits.idle_timeout,
-        help=f"seconds a keep-alive connection may wait for its next request "
-        f"(default {limits.idle_timeout:g})",
-    )
+    for dest, kind, text in web_limits:  # --web.max-connections, --web.read-timeout, ...
+        default = getattr(limits, dest)
+        run.add_argument(
+            f"--web.{dest.replace('_', '-')}",
+            dest=dest,
+            type=kind,
+            default=default,
+            help=text.format(default),
+        )
     run.add_argument("--log.level", dest="log_level", default="info", choices=list(logs.LEVELS))
     run.add_argument(
         "--log.format", dest="log_format", default="logfmt", choices=["logfmt", "json"]

@@ -21,6 +21,18 @@ from typing import NamedTuple
 from .kpis.observation import Observation
 from .model import Change, Deployment, Event, event_problem, from_json, to_json
 
+
+def _counted(*tables: str) -> str:
+    """The triggers that bump the change counter on every insert, update and delete of
+    ``tables``, as released in ``MIGRATIONS[4]`` (the same text, written once)."""
+    return "".join(
+        f"CREATE TRIGGER {table}_{done} AFTER {verb} ON {table}\n"
+        "    BEGIN UPDATE changes SET count = count + 1; END;\n    "
+        for table in tables
+        for done, verb in (("inserted", "INSERT"), ("updated", "UPDATE"), ("deleted", "DELETE"))
+    )
+
+
 # Versioned migrations: entry i brings the schema from version i to version i + 1.
 # Never edit a released entry; append a new one.
 MIGRATIONS: tuple[str, ...] = (
@@ -92,19 +104,9 @@ MIGRATIONS: tuple[str, ...] = (
         count INTEGER NOT NULL
     );
     INSERT INTO changes (id, count) VALUES (1, 0);
-    CREATE TRIGGER events_inserted AFTER INSERT ON events
-    BEGIN UPDATE changes SET count = count + 1; END;
-    CREATE TRIGGER events_updated AFTER UPDATE ON events
-    BEGIN UPDATE changes SET count = count + 1; END;
-    CREATE TRIGGER events_deleted AFTER DELETE ON events
-    BEGIN UPDATE changes SET count = count + 1; END;
-    CREATE TRIGGER retractions_inserted AFTER INSERT ON retractions
-    BEGIN UPDATE changes SET count = count + 1; END;
-    CREATE TRIGGER retractions_updated AFTER UPDATE ON retractions
-    BEGIN UPDATE changes SET count = count + 1; END;
-    CREATE TRIGGER retractions_deleted AFTER DELETE ON retractions
-    BEGIN UPDATE changes SET count = count + 1; END;
-    CREATE TABLE snapshot (
+    """
+    + _counted("events", "retractions")
+    + """CREATE TABLE snapshot (
         id INTEGER PRIMARY KEY CHECK (id = 1),
         changes INTEGER NOT NULL,
         fingerprint TEXT NOT NULL,

@@ -310,16 +310,23 @@ class Windows:
         if windowed.kind != "count":
             names = windowed.family.labels[: len(labels)]
             return self._level_samples(windowed, names, labels, [timeline], now)
-        samples: list[Sample] = []
+        held, valid_until = self._held(timeline, now)
+        names = windowed.family.labels
+        return [(names, (*labels, window), sum(values)) for window, values in held], valid_until
+
+    def _held(self, timeline: Timeline, now: float) -> tuple[list[tuple[str, array[float]]], float]:
+        """The values each window holds of one timeline at ``now``, and until when they
+        hold: the next one enters, or the first one of a window leaves."""
         times, values = timeline.times, timeline.values
         high = bisect_right(times, now)
         valid_until = times[high] if high < len(times) else INF  # the next one enters
+        held: list[tuple[str, array[float]]] = []
         for window, width in self.durations:
             low = bisect_right(times, now - width, 0, high)
-            samples.append((windowed.family.labels, (*labels, window), sum(values[low:high])))
             if low < high:  # the first one in the window leaves
                 valid_until = min(valid_until, times[low] + width)
-        return samples, valid_until
+            held.append((window, values[low:high]))
+        return held, valid_until
 
     def _app_quantiles(
         self, windowed: Windowed, labels: Labels, timeline: Timeline, now: float
@@ -328,15 +335,11 @@ class Windows:
         bookkeeping of several (the most frequent recomputation)."""
         names = (*windowed.family.labels[: len(labels)], "window", "percentile")
         samples: list[Sample] = []
-        times, values = timeline.times, timeline.values
-        high = bisect_right(times, now)
-        valid_until = times[high] if high < len(times) else INF  # the next one enters
-        for window, width in self.durations:
-            low = bisect_right(times, now - width, 0, high)
-            if low == high:
+        held, valid_until = self._held(timeline, now)
+        for window, values in held:
+            if not values:
                 continue
-            valid_until = min(valid_until, times[low] + width)  # the first one leaves
-            ordered = sorted(values[low:high])
+            ordered = sorted(values)
             for q, q_label in zip(self.quantiles, self.percentile_labels, strict=True):
                 samples.append((names, (*labels, window, q_label), quantile(ordered, q)))
         return samples, valid_until

@@ -268,10 +268,7 @@ class CoverageReports(ReportSource[CoverageSource]):
         for (app, component), (lines_covered, lines_valid, measured_at) in sorted(totals.items()):
             events.append(
                 Coverage(
-                    source=self.name,
-                    key=f"coverage/{app}/{component}",
-                    app=app,
-                    team=self.ownership.of_app(app).team,
+                    **self.ownership.of_app(app).identity(self.name, f"coverage/{app}/{component}"),
                     component=component,
                     lines_covered=int(lines_covered),
                     lines_valid=int(lines_valid),

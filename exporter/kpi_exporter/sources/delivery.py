@@ -15,7 +15,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from ..config_base import Strict
+from ..config_base import Credentials, Duration, Name, Strict
 
 ChangeType = Literal["normal", "hotfix", "rollback"]
 CHANGE_TYPES: tuple[ChangeType, ...] = ("normal", "hotfix", "rollback")  # rising precedence
@@ -30,6 +30,25 @@ class FlowLabels(Strict):
     bug: list[str] = Field(default_factory=lambda: ["bug"])
     hotfix: list[str] = Field(default_factory=lambda: ["hotfix"])
     revert: list[str] = Field(default_factory=lambda: ["revert"])
+
+
+class ForgeApi(Credentials):
+    """A source of a code forge's REST API (GitHub, GitLab): its name, poll interval, API root
+    (each forge's model gives the default) and token."""
+
+    type: str
+    name: Name
+    interval: Duration = 300.0
+    api_url: str
+
+
+class ChangeReading(Strict):
+    """What the GitHub and GitLab sources read their changes with: the labels that type them,
+    how far back a first sync reads and how many requests are in flight at once."""
+
+    labels: FlowLabels = Field(default_factory=FlowLabels)
+    horizon: Duration = Field(365 * 86400.0, description="How far back the first sync reads.")
+    concurrency: int = Field(4, ge=1, le=32, description="Requests in flight at once.")
 
 
 def merge_change_type(labels: Iterable[str], title: str, flow: FlowLabels) -> ChangeType:

@@ -27,21 +27,17 @@ the other lists still count.
 from __future__ import annotations
 
 import json
-import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any, Literal
 
-import requests
-from pydantic import Field, model_validator
+from pydantic import Field
 
-from ..config_base import Credentials, Duration, Name
-from ..health import Health
+from ..config_base import Duration
 from ..model import Event, Vulnerability
-from ..ownership import Ownership
 from ..store import SourceState
-from . import Poll, PolledSource, SourceError
-from .github.auth import check_credentials, source_auth
-from .github.config import GitHubApp
+from . import Poll, SourceError
+from .github.auth import GitHubPolled, check_credentials
+from .github.config import GitHubAccess
 from .http import HttpClient, HttpStatusError
 from .registry import SourceContext, SourceType, headline
 from .times import parse_time
@@ -52,17 +48,11 @@ AlertKind = Literal["dependabot", "code_scanning", "secret_scanning"]
 ALERT_KINDS: tuple[AlertKind, ...] = ("dependabot", "code_scanning", "secret_scanning")
 
 
-class GitHubSecuritySource(Credentials):
+class GitHubSecuritySource(GitHubAccess):
     """GitHub Dependabot, code scanning and secret scanning alerts (REST API)."""
 
-    token_alternative = "app"
-
     type: Literal["github_security"]
-    name: Name
     interval: Duration = 900.0
-    api_url: str = Field("https://api.github.com", description="REST API root (GHES: /api/v3).")
-    app: GitHubApp | None = None
-    repos: list[str] = Field(default_factory=list, description="owner/name, listed explicitly.")
     org: str | None = Field(None, description="Read the alerts of a whole organisation.")
     alerts: list[AlertKind] = Field(
         default_factory=lambda: list(ALERT_KINDS),
@@ -72,12 +62,6 @@ class GitHubSecuritySource(Credentials):
     horizon: Duration = Field(
         365 * 86400.0, description="Closed alerts older than this are left out."
     )
-
-    @model_validator(mode="after")
-    def _scope(self) -> GitHubSecuritySource:
-        if not self.repos and self.org is None:
-            raise ValueError("set repos, org, or both")
-        return self
 
 
 PATHS = {
@@ -90,25 +74,8 @@ SECRET_SEVERITY = "high"
 SEVERITIES = ("critical", "high", "medium", "low")
 
 
-class GitHubSecurity(PolledSource[GitHubSecuritySource]):
+class GitHubSecurity(GitHubPolled[GitHubSecuritySource]):
     """Polls the security alerts of the configured repositories or organisation."""
-
-    system = "GitHub"
-
-    def __init__(
-        self,
-        config: GitHubSecuritySource,
-        ownership: Ownership,
-        health: Health | None = None,
-        *,
-        what: str = "",
-        clock: Callable[[], float] = time.time,
-        sleep: Callable[[float], None] = time.sleep,
-        session: requests.Session | None = None,
-    ) -> None:
-        super().__init__(config, ownership, health, sleep=sleep, clock=clock, what=what)
-        self.session = session or requests.Session()
-        self.auth = source_auth(self, config.app, self.session)
 
     def lists(self) -> Iterator[tuple[str, str, str]]:
         """(where, alert kind, URL) of every alert list to read."""

@@ -173,12 +173,10 @@ class JUnitReports(FileSource[JUnitSource]):
         events: list[Event] = []
         for (app, commit, suite), runs in sorted(merged.items()):
             tests, failures, flaky = runs.counts()
+            key = f"junit/{app}/{commit}/{suite}"
             events.append(
                 TestRun(
-                    source=self.name,
-                    key=f"junit/{app}/{commit}/{suite}",
-                    app=app,
-                    team=self.ownership.of_app(app).team,
+                    **self.ownership.of_app(app).identity(self.name, key),
                     finished_at=runs.finished_at,
                     tests=tests,
                     failures=failures,

@@ -12,8 +12,9 @@ from __future__ import annotations
 import base64
 import json
 import threading
+import time
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Protocol, TypedDict, TypeVar
 
 import requests
 from cryptography.hazmat.primitives import hashes, serialization
@@ -22,14 +23,12 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from ... import __version__
 from ...credentials import CredentialError, read_secret
 from ...health import Health
+from ...ownership import Ownership
 from ...redaction import register_minted
 from .. import PolledSource, SourceError
 from ..http import HttpClient, HttpStatusError
 from ..times import parse_time
-from .config import GitHubApp, GitHubSource
-
-if TYPE_CHECKING:  # github_security builds on this module
-    from ..github_security import GitHubSecuritySource
+from .config import GitHubAccess, GitHubApp
 
 API_HEADERS: Mapping[str, str] = {
     "Accept": "application/vnd.github+json",
@@ -169,24 +168,50 @@ class AppAuth:
             self._token, self._expires_at = "", 0.0
 
 
-def source_auth(
-    source: PolledSource[Any], app: GitHubApp | None, session: requests.Session
-) -> Auth:
-    """The authentication of a GitHub source built on ``PolledSource`` (its ``token_env`` or
-    ``token_file``, or ``app``): errors name the source's ``what``, token requests are
-    counted in its health and paced by its clock and sleep."""
-    return make_auth(
-        source.config.token_env,
-        source.config.token_file,
-        app,
-        source.api,
-        source.what,
-        source=source.name,
-        health=source.health,
-        clock=source.clock,
-        sleep=source.sleep,
-        session=session,
-    )
+AccessT = TypeVar("AccessT", bound=GitHubAccess)
+
+
+class ClientOptions(TypedDict, total=False):
+    """The HTTP client a GitHub source reads with (tests pass fakes)."""
+
+    clock: Callable[[], float]
+    sleep: Callable[[float], None]
+    session: requests.Session | None
+
+
+class GitHubPolled(PolledSource[AccessT]):
+    """The base of the sources of the GitHub API: on :class:`PolledSource`, the HTTP
+    ``session`` and the authentication (its ``token_env`` or ``token_file``, or ``app``):
+    errors name the source's ``what``, token requests are counted in its health and paced by
+    its clock and sleep."""
+
+    system = "GitHub"
+
+    def __init__(
+        self,
+        config: AccessT,
+        ownership: Ownership,
+        health: Health | None = None,
+        *,
+        what: str = "",
+        clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], None] = time.sleep,
+        session: requests.Session | None = None,
+    ) -> None:
+        super().__init__(config, ownership, health, sleep=sleep, clock=clock, what=what)
+        self.session = session or requests.Session()
+        self.auth = make_auth(
+            config.token_env,
+            config.token_file,
+            config.app,
+            self.api,
+            self.what,
+            source=self.name,
+            health=self.health,
+            clock=self.clock,
+            sleep=self.sleep,
+            session=self.session,
+        )
 
 
 def make_auth(
@@ -215,7 +240,7 @@ def make_auth(
     return AppAuth(app, api_url, f"{what}.app", token_client, clock)
 
 
-def check_credentials(config: GitHubSource | GitHubSecuritySource, what: str) -> None:
+def check_credentials(config: GitHubAccess, what: str) -> None:
     """Read the token, or the app's private key, once: a missing or unreadable secret is a
     configuration error at start-up. The error names the reference, never the value."""
     if config.app is None:

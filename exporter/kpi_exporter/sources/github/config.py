@@ -2,20 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, Self
 
 from pydantic import Field, model_validator
 
-from ...config_base import (
-    SEMVER_TAG_PATTERN,
-    Credentials,
-    Duration,
-    Name,
-    Regex,
-    Strict,
-    exactly_one,
-)
-from ..delivery import FlowLabels
+from ...config_base import SEMVER_TAG_PATTERN, Regex, Strict, exactly_one
+from ..delivery import ChangeReading, ForgeApi
 
 
 class GitHubApp(Strict):
@@ -32,30 +24,35 @@ class GitHubApp(Strict):
         return self
 
 
-class GitHubSource(Credentials):
+class GitHubAccess(ForgeApi):
+    """What the sources of the GitHub API share: the API root, a token or a GitHub App, and
+    the repositories read (listed, those of an organisation, or both)."""
+
     token_alternative = "app"
 
-    type: Literal["github"]
-    name: Name
-    interval: Duration = 300.0
     api_url: str = Field("https://api.github.com", description="REST API root (GHES: /api/v3).")
-    graphql_url: str | None = Field(None, description="GraphQL endpoint; derived by default.")
     app: GitHubApp | None = None
     repos: list[str] = Field(default_factory=list, description="owner/name, listed explicitly.")
     org: str | None = Field(None, description="Discover the repositories of an organisation.")
+
+    @model_validator(mode="after")
+    def _scope(self) -> Self:
+        if not self.repos and self.org is None:
+            raise ValueError("set repos, org, or both")
+        return self
+
+
+class GitHubSource(ChangeReading, GitHubAccess):
+    type: Literal["github"]
+    graphql_url: str | None = Field(None, description="GraphQL endpoint; derived by default.")
     repo_pattern: Regex = Field(".*", description="With org: repository names to keep.")
     topics: list[str] = Field(default_factory=list, description="With org: required topics.")
     deploy_signal: Literal["deployments", "releases", "tags", "workflow_runs"] = "deployments"
     workflow: str | None = Field(None, description="With workflow_runs: workflow file or name.")
     tag_pattern: Regex = SEMVER_TAG_PATTERN
-    labels: FlowLabels = Field(default_factory=FlowLabels)
-    horizon: Duration = Field(365 * 86400.0, description="How far back the first sync reads.")
-    concurrency: int = Field(4, ge=1, le=32, description="Requests in flight at once.")
 
     @model_validator(mode="after")
-    def _scope(self) -> GitHubSource:
-        if not self.repos and self.org is None:
-            raise ValueError("set repos, org, or both")
+    def _workflow(self) -> GitHubSource:
         if self.deploy_signal == "workflow_runs" and not self.workflow:
             raise ValueError("deploy_signal workflow_runs needs workflow")
         return self

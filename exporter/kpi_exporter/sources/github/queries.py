@@ -42,21 +42,30 @@ class Connection:
 _PAGE_INFO = "pageInfo { hasNextPage endCursor }"
 _ACTOR = "author { __typename login }"
 
+
+def newest_first(call: str, order: str, nodes: str, *arguments: str) -> str:
+    """The selection of a connection read a page at a time, newest first by ``order``
+    (``$after`` is its cursor), with each node's fields ``nodes``."""
+    given = ", ".join((*arguments, f"first: {PAGE}", "after: $after"))
+    return f"""{call}({given}, orderBy: {{field: {order}, direction: DESC}}) {{
+      {_PAGE_INFO}
+      nodes {{ {nodes} }}
+    }}"""
+
+
 PULL_REQUESTS = Connection(
     "pullRequests",
-    f"""pullRequests(first: {PAGE}, after: $after,
-                     orderBy: {{field: UPDATED_AT, direction: DESC}}) {{
-      {_PAGE_INFO}
-      nodes {{
-        number state createdAt updatedAt mergedAt closedAt additions deletions
+    newest_first(
+        "pullRequests",
+        "UPDATED_AT",
+        f"""number state createdAt updatedAt mergedAt closedAt additions deletions
         baseRefName isDraft title {_ACTOR}
         labels(first: 20) {{ nodes {{ name }} }}
         mergeCommit {{ oid }}
         commits(first: 1) {{ nodes {{ commit {{ authoredDate committedDate }} }} }}
         reviews(first: 50) {{ nodes {{ {_ACTOR} state submittedAt }} }}
-        comments(first: 50) {{ nodes {{ {_ACTOR} createdAt }} }}
-      }}
-    }}""",
+        comments(first: 50) {{ nodes {{ {_ACTOR} createdAt }} }}""",
+    ),
     path=("pullRequests",),
 )
 
@@ -74,54 +83,54 @@ HISTORY = Connection(
 
 DEPLOYMENTS = Connection(
     "deployments",
-    f"""deployments(first: {PAGE}, after: $after,
-                    orderBy: {{field: CREATED_AT, direction: DESC}}) {{
-      {_PAGE_INFO}
-      nodes {{
-        databaseId environment createdAt commitOid
-        latestStatus {{ state createdAt }}
-        statuses(first: 20) {{ nodes {{ state createdAt }} }}
-      }}
-    }}""",
+    newest_first(
+        "deployments",
+        "CREATED_AT",
+        """databaseId environment createdAt commitOid
+        latestStatus { state createdAt }
+        statuses(first: 20) { nodes { state createdAt } }""",
+    ),
     path=("deployments",),
 )
 
 RELEASES = Connection(
     "releases",
-    f"""releases(first: {PAGE}, after: $after, orderBy: {{field: CREATED_AT, direction: DESC}}) {{
-      {_PAGE_INFO}
-      nodes {{ databaseId tagName createdAt publishedAt isDraft isPrerelease tagCommit {{ oid }} }}
-    }}""",
+    newest_first(
+        "releases",
+        "CREATED_AT",
+        "databaseId tagName createdAt publishedAt isDraft isPrerelease tagCommit { oid }",
+    ),
     path=("releases",),
 )
 
 TAGS = Connection(
     "tags",
-    f"""tags: refs(refPrefix: "refs/tags/", first: {PAGE}, after: $after,
-                 orderBy: {{field: TAG_COMMIT_DATE, direction: DESC}}) {{
-      {_PAGE_INFO}
-      nodes {{
-        name
-        target {{
+    newest_first(
+        "tags: refs",
+        "TAG_COMMIT_DATE",
+        """name
+        target {
           __typename oid
-          ... on Commit {{ committedDate }}
-          ... on Tag {{
-            tagger {{ date }}
-            target {{ __typename oid ... on Commit {{ committedDate }} }}
-          }}
-        }}
-      }}
-    }}""",
+          ... on Commit { committedDate }
+          ... on Tag {
+            tagger { date }
+            target { __typename oid ... on Commit { committedDate } }
+          }
+        }""",
+        'refPrefix: "refs/tags/"',
+    ),
     path=("tags",),
 )
 
 ISSUES = Connection(
     "issues",
-    f"""issues(first: {PAGE}, after: $after, orderBy: {{field: UPDATED_AT, direction: DESC}},
-               labels: $issueLabels, filterBy: {{since: $issuesSince}}) {{
-      {_PAGE_INFO}
-      nodes {{ number state createdAt closedAt updatedAt labels(first: 20) {{ nodes {{ name }} }} }}
-    }}""",
+    newest_first(
+        "issues",
+        "UPDATED_AT",
+        "number state createdAt closedAt updatedAt labels(first: 20) { nodes { name } }",
+        "labels: $issueLabels",
+        "filterBy: {since: $issuesSince}",
+    ),
     variables=(("issueLabels", "[String!]"), ("issuesSince", "DateTime")),
     path=("issues",),
 )

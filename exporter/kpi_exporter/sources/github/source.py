@@ -21,26 +21,23 @@ import json
 import logging
 import re
 import threading
-import time
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Unpack
 from urllib.parse import quote
-
-import requests
 
 from ...health import Health
 from ...kpis.settings import KpiSettings
 from ...model import Event
 from ...ownership import Ownership
 from ...store import SourceState, Validator
-from .. import Poll, PolledSource, SourceError
+from .. import Poll, SourceError
 from ..cursor import CURSOR_VERSION, dump_cursor, load_cursor
 from ..http import HttpClient, with_query
 from ..registry import SourceContext, SourceType, headline, with_settings
-from .auth import check_credentials, source_auth
+from .auth import ClientOptions, GitHubPolled, check_credentials
 from .config import GitHubSource
 from .normalise import Malformed, checked
 from .queries import GraphQL, RepositoryNotFound, graphql_url
@@ -70,18 +67,17 @@ class Cursor:
         return dump_cursor(self.settings, version=None, org=self.org, repos=self.repos)
 
 
-class GitHub(PolledSource[GitHubSource]):
+class GitHub(GitHubPolled[GitHubSource]):
     """Polls the repositories of one ``type: github`` source. ``clock``, ``sleep`` and
     ``session`` are those of the HTTP client (tests pass fakes).
 
-    On the common base: the configuration, ownership, health, clock, sleep and the token
-    checked at start. Its own are the authentication (a token, or a GitHub App installation
-    token minted and renewed during a poll, so headers are asked per request rather than read
-    once per poll) and the poll itself, in parts (:meth:`poll_parts`: the repositories read in
+    On the common bases: the configuration, ownership, health, clock, sleep and the token
+    checked at start (:class:`PolledSource`); the session and the authentication, shared with
+    ``github_security`` (:class:`GitHubPolled`: a token, or a GitHub App installation token
+    minted and renewed during a poll, so headers are asked per request rather than read once
+    per poll). Its own is the poll itself, in parts (:meth:`poll_parts`: the repositories read in
     parallel, each stored as it comes and failing alone, a malformed answer reported through
     ``normalise.checked``)."""
-
-    system = "GitHub"
 
     def __init__(
         self,
@@ -91,18 +87,14 @@ class GitHub(PolledSource[GitHubSource]):
         health: Health | None = None,
         *,
         what: str = "github",
-        clock: Callable[[], float] = time.time,
-        sleep: Callable[[float], None] = time.sleep,
-        session: requests.Session | None = None,
+        **client: Unpack[ClientOptions],
     ) -> None:
-        super().__init__(config, ownership, health, sleep=sleep, clock=clock, what=what)
-        self.session = session or requests.Session()
+        super().__init__(config, ownership, health, what=what, **client)
         self.graphql_url = graphql_url(self.api, config.graphql_url)
         self.repo_pattern = re.compile(config.repo_pattern)
         self.reading = Settings(
             config.name, config, kpi or KpiSettings(), self.api, re.compile(config.tag_pattern)
         )
-        self.auth = source_auth(self, config.app, self.session)
         # What the events depend on besides the repositories' data: a change reads again.
         self.settings = json.dumps(
             [
