@@ -20,7 +20,8 @@ from kpi_exporter.kpis import KpiSettings, aggregate
 from kpi_exporter.model import Change, Deployment, Event, Gauge, Incident
 from kpi_exporter.ownership import Ownership
 from kpi_exporter.pipeline import Pipeline
-from kpi_exporter.sources import Poll, Source, registry
+from kpi_exporter.sources import Poll, Source, SourceError, registry
+from kpi_exporter.store import SourceState
 
 HOUR = 3600.0
 DAY = 86400.0
@@ -143,6 +144,15 @@ def built_source(
     source.sleep = (slept if slept is not None else []).append
     source.clock = clock
     return source
+
+
+def poll_error(source: Source) -> str:
+    """The error of a poll that must fail (a SourceError), as the health page shows it."""
+    try:
+        source.poll(SourceState())
+    except SourceError as error:
+        return str(error)
+    raise AssertionError("the poll did not fail")
 
 
 def poll_into(pipeline: Pipeline, source: Source) -> Poll:

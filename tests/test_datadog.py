@@ -14,11 +14,10 @@ from kpi_exporter.cli import build_sources
 from kpi_exporter.config import ConfigError, parse_config
 from kpi_exporter.ownership import Ownership
 from kpi_exporter.pipeline import Pipeline
-from kpi_exporter.sources import SourceError
 from kpi_exporter.store import SourceState, Store
 from tests.datadog_fake import API, API_KEY, APPLICATION_KEY, FakeDatadog, rate_limit, slo
 from tests.findings_fixtures import NOW
-from tests.support import built_source, installed, poll_into, served, value
+from tests.support import built_source, installed, poll_error, poll_into, served, value
 
 APPS = """
 defaults: {app: unknown, team: unassigned}
@@ -125,9 +124,7 @@ def test_a_wrong_key_names_datadogs_error(
     datadog: FakeDatadog, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("DD_APP_KEY", "revoked")
-    with pytest.raises(SourceError) as raised:
-        source([NOW]).poll(SourceState())
-    assert str(raised.value) == f"GET {API}/api/v1/slo: HTTP 403 (Forbidden)"
+    assert poll_error(source([NOW])) == f"GET {API}/api/v1/slo: HTTP 403 (Forbidden)"
 
 
 def test_a_missing_application_key_is_a_configuration_error(

@@ -15,8 +15,8 @@ from kpi_exporter.pipeline import Pipeline
 from kpi_exporter.sources import SourceError
 from kpi_exporter.store import SourceState, Store
 from tests.defender_fake import API, CLIENT, LOGIN, SECRET, TENANT, FakeDefender, change, record
-from tests.findings_fixtures import API_APP, APPS, DAY, HOUR, NOW, OTHER, SHOP
-from tests.support import built_source, installed, poll_into, served, value
+from tests.findings_fixtures import API_APP, DAY, HOUR, NOW, OTHER, SHOP, findings_source
+from tests.support import installed, poll_error, poll_into, served, value
 
 R1 = record("dev-a", "openssl", "CVE-2026-0001", "Critical", "2026-11-01T00:00", group="shop-web")
 R2 = record("dev-a", "chrome", "CVE-2026-0002", "Critical", "2026-11-02T00:00", group="shop-web")
@@ -39,17 +39,13 @@ def defender() -> Iterator[FakeDefender]:
 
 def source(clock: list[float], **fields: Any) -> Any:
     settings = {
-        "type": "defender",
-        "name": "defender",
-        "token_env": "DEFENDER_SECRET",
-        "api_url": API,
         "login_url": LOGIN,
         "tenant_id": TENANT,
         "client_id": CLIENT,
         "machines": {"shop-*": "shop", "api-*": "api"},
         **fields,
     }
-    return built_source(settings, APPS, clock=lambda: clock[0])
+    return findings_source("defender", "DEFENDER_SECRET", API, clock, **settings)
 
 
 def test_full_export_then_deltas_fix_reopen_update_and_move(
@@ -150,13 +146,12 @@ def test_a_wrong_client_secret_fails_the_poll_with_entra_reason(
     defender: FakeDefender, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("DEFENDER_SECRET", "wrong-s3cret")
-    with pytest.raises(SourceError) as raised:
-        source([NOW]).poll(SourceState())
-    assert str(raised.value) == (
+    error = poll_error(source([NOW]))
+    assert error == (
         f"POST {LOGIN}/{TENANT}/oauth2/v2.0/token: HTTP 401"
         " (AADSTS7000215: Invalid client secret provided.)"
     )
-    assert "s3cret" not in str(raised.value)
+    assert "s3cret" not in error
 
 
 def test_a_revoked_token_is_bought_again_at_the_next_poll(defender: FakeDefender) -> None:

@@ -14,9 +14,9 @@ import pytest
 from kpi_exporter.pipeline import Pipeline
 from kpi_exporter.sources import SourceError
 from kpi_exporter.store import SourceState, Store
-from tests.findings_fixtures import API_APP, APPS, DAY, NOW, OTHER, SHOP
+from tests.findings_fixtures import API_APP, DAY, NOW, OTHER, SHOP, findings_source
 from tests.qualys_fake import API, PASSWORD, PATH, USER, FakeQualys, Host, detection, simple_return
-from tests.support import built_source, installed, poll_into, served, value
+from tests.support import installed, poll_error, poll_into, served, value
 
 
 @pytest.fixture(autouse=True)
@@ -32,16 +32,12 @@ def qualys() -> Iterator[FakeQualys]:
 
 def source(clock: list[float], **fields: Any) -> Any:
     settings = {
-        "type": "qualys",
-        "name": "qualys",
-        "token_env": "QUALYS_PASSWORD",
-        "api_url": API,
         "username": USER,
         "hosts": {"shop-*": "shop", "api": "api"},
         "truncation_limit": 2,
         **fields,
     }
-    return built_source(settings, APPS, clock=lambda: clock[0])
+    return findings_source("qualys", "QUALYS_PASSWORD", API, clock, **settings)
 
 
 def shop_host(*detections: dict[str, Any]) -> Host:
@@ -164,9 +160,7 @@ def test_a_bad_login_is_named_in_the_failed_poll(
     qualys: FakeQualys, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("QUALYS_PASSWORD", "wrong-s3cret")
-    with pytest.raises(SourceError) as raised:
-        source([NOW]).poll(SourceState())
-    assert str(raised.value) == f"GET {API}{PATH}: HTTP 401 (Bad Login/Password)"
+    assert poll_error(source([NOW])) == f"GET {API}{PATH}: HTTP 401 (Bad Login/Password)"
 
 
 def test_an_answer_declaring_entities_is_refused(qualys: FakeQualys) -> None:
@@ -183,9 +177,7 @@ def test_an_answer_declaring_entities_is_refused(qualys: FakeQualys) -> None:
 
 def test_an_answer_of_another_kind_fails_the_poll_naming_it(qualys: FakeQualys) -> None:
     qualys.queued.append((200, {"Content-Type": "text/html"}, "<html>proxy error</html>"))
-    with pytest.raises(SourceError) as raised:
-        source([NOW]).poll(SourceState())
-    assert str(raised.value) == (
+    assert poll_error(source([NOW])) == (
         f"GET {API}{PATH}: response is not valid Qualys XML"
         " (root <html>, expected HOST_LIST_VM_DETECTION_OUTPUT)"
     )

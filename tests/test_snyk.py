@@ -11,11 +11,10 @@ from typing import Any
 import pytest
 
 from kpi_exporter.pipeline import Pipeline
-from kpi_exporter.sources import SourceError
 from kpi_exporter.store import SourceState, Store
-from tests.findings_fixtures import API_APP, APPS, DAY, NOW, OTHER, SHOP
+from tests.findings_fixtures import API_APP, DAY, NOW, OTHER, SHOP, findings_source
 from tests.snyk_fake import API, ORG, TOKEN, FakeSnyk, issue, project
-from tests.support import built_source, installed, poll_into, served, value
+from tests.support import installed, poll_error, poll_into, served, value
 
 
 @pytest.fixture(autouse=True)
@@ -35,16 +34,8 @@ def snyk() -> Iterator[FakeSnyk]:
 
 
 def source(clock: list[float], **fields: Any) -> Any:
-    settings = {
-        "type": "snyk",
-        "name": "snyk",
-        "token_env": "SNYK_TOKEN",
-        "api_url": API,
-        "org_id": ORG,
-        "projects": {"acme/api*": "api"},
-        **fields,
-    }
-    return built_source(settings, APPS, clock=lambda: clock[0])
+    settings = {"org_id": ORG, "projects": {"acme/api*": "api"}, **fields}
+    return findings_source("snyk", "SNYK_TOKEN", API, clock, **settings)
 
 
 def test_open_fixed_reopened_and_ignored_issues_on_metrics(snyk: FakeSnyk, tmp_path: Path) -> None:
@@ -197,9 +188,7 @@ def test_a_json_api_error_is_named_in_the_failed_poll(
     snyk: FakeSnyk, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("SNYK_TOKEN", "revoked-token")
-    with pytest.raises(SourceError) as raised:
-        source([NOW]).poll(SourceState())
-    assert str(raised.value) == f"GET {API}/orgs/{ORG}/projects: HTTP 401 (Unauthorized)"
+    assert poll_error(source([NOW])) == f"GET {API}/orgs/{ORG}/projects: HTTP 401 (Unauthorized)"
 
 
 def test_next_links_with_or_without_the_rest_prefix_resolve_to_the_same_page() -> None:

@@ -93,8 +93,7 @@ class Defender(FindingsSource[DefenderSource]):
             lambda: self.clock(),
         )
 
-    def scope(self) -> dict[str, Any]:
-        return {"tenant": self.config.tenant_id, "machines": self.config.machines}
+    scoped = ("tenant_id", "machines")
 
     def read(self, state: SourceState) -> Poll:
         secret = self.poll_token()

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from fnmatch import fnmatchcase
 from functools import cached_property
-from typing import Any, Protocol, TypeVar
+from typing import Any, ClassVar, Protocol, TypeVar
 
 from ..ownership import Owner, Ownership
 from . import PolledSettings, PolledSource
@@ -71,9 +71,17 @@ class FindingsSource(PolledSource[FindingsT]):
     def settings(self) -> str:
         return fingerprint({"api": self.api, "app": self.config.app, **self.scope()})
 
+    # The settings besides the API root and ``app`` that the events depend on: a change of
+    # any of them reads everything again.
+    scoped: ClassVar[tuple[str, ...]] = ()
+
     def scope(self) -> dict[str, Any]:
-        """The settings besides the API root and ``app`` that the events depend on."""
-        raise NotImplementedError
+        """The values of :attr:`scoped` (lists and sets sorted: their order means nothing)."""
+        values = {name: getattr(self.config, name) for name in self.scoped}
+        return {
+            name: sorted(value) if isinstance(value, list | set | frozenset | tuple) else value
+            for name, value in values.items()
+        }
 
     def owner(self, names: Iterable[str], globs: Mapping[str, str]) -> Owner:
         """The owner of an asset known by ``names`` (see :func:`owner_of_asset`)."""

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Iterator
-from typing import Any, Literal
+from typing import Literal
 from xml.etree.ElementTree import Element
 
 from pydantic import Field
@@ -84,14 +84,7 @@ class Qualys(FindingsSource[QualysSource]):
 
     system = SYSTEM
 
-    def scope(self) -> dict[str, Any]:
-        config = self.config
-        return {
-            "user": config.username,
-            "hosts": config.hosts,
-            "types": sorted(config.types),
-            "horizon": config.horizon,
-        }
+    scoped = ("username", "hosts", "types", "horizon")
 
     def read(self, state: SourceState) -> Poll:
         password = self.poll_token()

@@ -85,14 +85,7 @@ class Snyk(FindingsSource[SnykSource]):
 
     system = SYSTEM
 
-    def scope(self) -> dict[str, Any]:
-        config = self.config
-        return {
-            "org": config.org_id,
-            "projects": config.projects,
-            "types": sorted(config.issue_types),
-            "horizon": config.horizon,
-        }
+    scoped = ("org_id", "projects", "issue_types", "horizon")
 
     def read(self, state: SourceState) -> Poll:
         token = self.poll_token()
