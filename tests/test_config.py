@@ -46,10 +46,10 @@ def problems_of(text: str) -> list[str]:
 
 def test_errors_name_the_key_path_and_the_line() -> None:
     assert problems_of(BAD) == [
-        "kpi.yaml:7: sources[1].paths: expected a list",
-        "kpi.yaml:11: sources[2].interval: expected a duration such as 30s, 5m, 48h or 7d",
+        "kpi.yaml:7: sources[ci].paths: expected a list",
+        "kpi.yaml:11: sources[other].interval: expected a duration such as 30s, 5m, 48h or 7d",
         # Every registered type is listed, in registration order (the first five, then more).
-        "kpi.yaml:12: sources[3]: unknown source type (expected one of: "
+        "kpi.yaml:12: sources[pd]: unknown source type (expected one of: "
         + ", ".join(f"'{name}'" for name in SOURCE_TYPES)
         + ")",
     ]
@@ -59,15 +59,15 @@ def test_errors_name_the_key_path_and_the_line() -> None:
 def test_unknown_and_missing_keys_are_named() -> None:
     text = "store:\n  pth: x.db\nsources:\n  - type: git\n    name: a\n"
     assert problems_of(text) == [
-        "kpi.yaml:2: store.pth: unknown key",
-        "kpi.yaml:4: sources[0].path: required key is missing",
+        "kpi.yaml:2: store.pth: unknown key (did you mean 'path'?)",
+        "kpi.yaml:4: sources[a].path: required key is missing",
     ]
 
 
 def test_inline_secrets_are_refused_with_the_reference_to_use() -> None:
     text = "sources:\n  - type: ingest\n    name: hook\n    secret: hunter2\n"
     (problem,) = problems_of(text)
-    assert problem.startswith("kpi.yaml:4: sources[0].secret: secrets are not allowed inline")
+    assert problem.startswith("kpi.yaml:4: sources[hook].secret: secrets are not allowed inline")
     assert "secret_env" in problem and "secret_file" in problem
     assert "hunter2" not in problem
 
@@ -155,8 +155,77 @@ def test_cli_exits_2_and_prints_every_problem(
     config_file.write_text(BAD)
     assert cli.main(["check-config", "--config", str(config_file)]) == 2
     err = capsys.readouterr().err.splitlines()
-    assert err[0] == f"error: {config_file}:7: sources[1].paths: expected a list"
+    assert err[0] == f"error: {config_file}:7: sources[ci].paths: expected a list"
     assert len(err) == 3
+
+
+FIVE_PROBLEMS = """\
+apps:
+  shop:
+    team: payments
+    repo: [acme/shop]
+sources:
+  - type: github
+    name: gh
+    api_key: abc123
+    repos: [acme/shop]
+  - type: pagerduty
+    name: pd
+    intervall: 5m
+    token_env: PD_TOKEN
+  - type: events_file
+    name: ci
+    paths: ci.jsonl
+  - type: nosuch
+    name: what
+"""
+
+
+def test_check_config_prints_five_problems_at_once_in_line_order(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Every problem in one run, ``file:line: key.path: problem``, sources named by their name,
+    a close known key suggested, the secret's hint naming keys that exist."""
+    config_file = tmp_path / "kpi.yaml"
+    config_file.write_text(FIVE_PROBLEMS)
+    assert cli.main(["check-config", "--config", str(config_file)]) == 2
+    err = [
+        line.removeprefix(f"error: {config_file}") for line in capsys.readouterr().err.splitlines()
+    ]
+    assert err[:4] == [
+        ":4: apps.shop.repo: unknown key (did you mean 'repos'?)",
+        ":8: sources[gh].api_key: secrets are not allowed inline; use token_env (an"
+        " environment variable) or token_file (a file) instead",
+        ":12: sources[pd].intervall: unknown key (did you mean 'interval'?)",
+        ":16: sources[ci].paths: expected a list",
+    ]
+    assert err[4].startswith(":17: sources[what]: unknown source type (expected one of: 'git',")
+    assert len(err) == 5
+    assert "abc123" not in "".join(err)
+
+
+TWO_SECRETS = """\
+sources:
+  - {type: pagerduty, name: pd, token_env: KPI_TEST_PD_ABSENT}
+  - {type: github, name: gh, token_env: KPI_TEST_GH_ABSENT, repos: [acme/shop]}
+  - {type: events_file, name: ci, paths: [ci.jsonl]}
+"""
+
+
+def test_every_missing_secret_is_listed_together_and_ci_can_check_without_them(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config_file = tmp_path / "kpi.yaml"
+    config_file.write_text(TWO_SECRETS)
+    assert cli.main(["check-config", "--config", str(config_file)]) == 2
+    assert capsys.readouterr().err.splitlines() == [
+        "error: sources[pd]: environment variable KPI_TEST_PD_ABSENT is not set or empty",
+        "error: sources[gh]: environment variable KPI_TEST_GH_ABSENT is not set or empty",
+    ]
+    assert cli.main(["check-config", "--config", str(config_file), "--without-secrets"]) == 0
+    out = capsys.readouterr().out
+    assert "secrets not read (--without-secrets): pd, gh checked as text only" in out
+    assert "- ci (events_file" in out
 
 
 def test_cli_missing_file_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -136,5 +136,5 @@ def test_a_missing_application_key_is_a_configuration_error(
     with pytest.raises(ConfigError) as raised:
         build_sources(config, Ownership(config))
     assert raised.value.problems == [
-        "sources[0]: environment variable DD_APP_KEY is not set or empty"
+        "sources[datadog]: environment variable DD_APP_KEY is not set or empty"
     ]

@@ -183,7 +183,7 @@ def test_a_non_finite_or_non_positive_interval_is_refused_naming_the_field(inter
         parse_config(text, "kpi.yml")
 
     assert refused.value.problems == [
-        "kpi.yml:4: sources[0].interval: expected a duration greater than zero and at most"
+        "kpi.yml:4: sources[ci].interval: expected a duration greater than zero and at most"
         f" 100 years{shown}"
     ]
 

@@ -455,7 +455,7 @@ def test_missing_env_secret_is_a_config_error_naming_the_variable(tmp_path, monk
         build_sources(config, Ownership(config))
 
     assert raised.value.problems == [
-        "sources[0]: environment variable KPI_TEST_ABSENT_SECRET is not set or empty"
+        "sources[push]: environment variable KPI_TEST_ABSENT_SECRET is not set or empty"
     ]
     assert SECRET not in str(raised.value)
 
@@ -467,7 +467,7 @@ def test_missing_secret_file_is_a_config_error_naming_the_file(tmp_path):
         build_sources(config, Ownership(config))
 
     assert raised.value.problems == [
-        f"sources[0]: cannot read secret file {tmp_path}/absent: No such file or directory"
+        f"sources[push]: cannot read secret file {tmp_path}/absent: No such file or directory"
     ]
 
 
@@ -490,7 +490,7 @@ def test_secret_written_inline_in_the_config_is_refused_without_echoing_it(tmp_p
         parse_config(text, "kpi.yml")
 
     assert raised.value.problems == [
-        "kpi.yml:4: sources[0].secret: secrets are not allowed inline; "
+        "kpi.yml:4: sources[push].secret: secrets are not allowed inline; "
         "use secret_env (an environment variable) or secret_file (a file) instead"
     ]
     assert SECRET not in str(raised.value)

@@ -585,10 +585,10 @@ def test_config_checks_auth_and_queries() -> None:
 
     base = f"type: jira, name: j, api_url: {CLOUD}, token_env: T"
     assert problems(f"{{{base}, bug_jql: x}}") == [
-        "<config>:2: sources[0]: flavour cloud needs email (the account of the API token)"
+        "<config>:2: sources[j]: flavour cloud needs email (the account of the API token)"
     ]
     assert problems(f"{{{base}, flavour: datacenter}}") == [
-        "<config>:2: sources[0]: set at least one of incident_jql, bug_jql and work_jql"
+        "<config>:2: sources[j]: set at least one of incident_jql, bug_jql and work_jql"
     ]
     assert problems(f"{{{base}, flavour: datacenter, bug_jql: x, token: abc}}")[0].endswith(
         "secrets are not allowed inline; use token_env (an environment variable) or token_file"

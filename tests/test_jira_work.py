@@ -242,7 +242,7 @@ def test_a_category_must_be_a_label_value() -> None:
     )
     with pytest.raises(ConfigError) as raised:
         parse_config(text)
-    assert "<config>:9: sources[0].work.categories: Story: 'New Cap' is not a category" in str(
+    assert "<config>:9: sources[jira].work.categories: Story: 'New Cap' is not a category" in str(
         raised.value
     )
 

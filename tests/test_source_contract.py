@@ -304,14 +304,15 @@ def test_a_missing_token_is_a_configuration_error_naming_the_entry(
     with pytest.raises(ConfigError) as raised:
         build_sources(config, Ownership(config))
 
-    assert raised.value.problems == [f"sources[0]: environment variable {ENV} is not set or empty"]
+    problem = f"sources[src]: environment variable {ENV} is not set or empty"
+    assert raised.value.problems == [problem]
 
 
 @pytest.mark.parametrize("case", CASES, ids=IDS)
 def test_a_missing_token_file_is_a_configuration_error_naming_the_entry(case: Case) -> None:
     config = parse_config(case.config("token_file: /nonexistent/token"))
 
-    with pytest.raises(ConfigError, match=r"sources\[0\]: cannot read secret file /nonexistent"):
+    with pytest.raises(ConfigError, match=r"sources\[src\]: cannot read secret file /nonexistent"):
         build_sources(config, Ownership(config))
 
 
@@ -325,6 +326,6 @@ def test_a_token_file_that_vanishes_fails_the_poll_not_the_process(
     (source,), _ = build_sources(config, Ownership(config))
     secret.unlink()
 
-    with pytest.raises(SourceError, match=r"sources\[0\]: cannot read secret file") as raised:
+    with pytest.raises(SourceError, match=r"sources\[src\]: cannot read secret file") as raised:
         source.poll(SourceState())
     assert TOKEN not in str(raised.value)

@@ -365,7 +365,9 @@ def problems_of(tmp_path: Path, text: str) -> list[str]:
 def test_unknown_top_level_key_names_file_line_and_key(tmp_path):
     text = "basic_auth_users: {}\nbasic_auth_user:\n  admin: x\n"
 
-    assert problems_of(tmp_path, text) == [f"{tmp_path}/web.yml:2: basic_auth_user: unknown key"]
+    assert problems_of(tmp_path, text) == [
+        f"{tmp_path}/web.yml:2: basic_auth_user: unknown key (did you mean 'basic_auth_users'?)"
+    ]
 
 
 def test_unknown_nested_key_names_file_line_and_key_path(tmp_path):
@@ -378,7 +380,8 @@ def test_unknown_nested_key_names_file_line_and_key_path(tmp_path):
     )
 
     assert problems_of(tmp_path, text) == [
-        f"{tmp_path}/web.yml:5: tls_server_config.cert_fiel: unknown key"
+        f"{tmp_path}/web.yml:5: tls_server_config.cert_fiel:"
+        " unknown key (did you mean 'cert_file'?)"
     ]
 
 

@@ -31,7 +31,7 @@ from ..kpis.settings import DEFAULT_PRODUCTION_PATTERN, Budget, KpiSettings, env
 from ..linking import LinkSettings
 from ..sources import registry
 from ..sources.registry import SourceSettings
-from .loading import MAX_BYTES, Path_, format_path, no_inline_secrets, parse_yaml_model
+from .loading import MAX_BYTES, Path_, format_path, inline_secrets, parse_yaml_model
 
 # The type of each source entry: a union tagged by ``type`` over the registered models.
 SOURCE_TYPES = tuple(kind.name for kind in registry.TYPES)
@@ -63,10 +63,10 @@ __all__ = [
     "StoreConfig",
     "Strict",
     "format_path",
+    "inline_secrets",
     "json_schema",
     "json_schema_text",
     "load_config",
-    "no_inline_secrets",
     "parse_config",
     "parse_duration",
     "parse_yaml_model",
@@ -329,8 +329,28 @@ def read_config_text(file: Path, what: str) -> str:
 
 
 def parse_config(text: str, filename: str = "<config>") -> Config:
-    """Validate configuration text; raise :class:`ConfigError` naming every bad key and line."""
-    return parse_yaml_model(text, filename, Config, no_inline_secrets, frozenset(SOURCE_TYPES))
+    """Validate configuration text; raise :class:`ConfigError` naming every problem at once,
+    each with its file, line and key."""
+
+    def check(data: Any) -> list[tuple[Path_, str]]:
+        return inline_secrets(data, secret_references)
+
+    return parse_yaml_model(text, filename, Config, check, frozenset(SOURCE_TYPES))
+
+
+def secret_references(data: Any, path: Path_) -> list[str]:
+    """The keys that name a secret by reference where ``path`` stands: in a source entry,
+    its model's ``*_env`` and ``*_file`` keys (those starting like the key first)."""
+    if len(path) != 3 or path[0] != "sources" or not isinstance(path[1], int):
+        return []
+    entries = data.get("sources")
+    entry = entries[path[1]] if isinstance(entries, list) and path[1] < len(entries) else None
+    kind = registry.BY_NAME.get(str(entry.get("type"))) if isinstance(entry, dict) else None
+    if kind is None:
+        return []
+    keys = [key for key in kind.model.model_fields if key.endswith(("_env", "_file"))]
+    stem = str(path[2]).lower()
+    return sorted(keys, key=lambda key: (not key.startswith(stem), key))
 
 
 def load_config(path: str | Path) -> Config:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import difflib
+import typing
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -113,7 +115,10 @@ def _lines(node: yaml.Node, path: Path_ = ()) -> dict[Path_, int]:
 def format_path(path: Path_) -> str:
     text = ""
     for part in path:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+        if isinstance(part, int) or (isinstance(part, str) and part.startswith("[")):
+            text += f"[{part}]" if isinstance(part, int) else part  # [3], or a name: [gh]
+        else:
+            text += f".{part}" if text else str(part)
     return text or "(top level)"
 
 
@@ -137,7 +142,58 @@ _MESSAGES = {
 }
 
 
-def _message(error: Any) -> str:
+def _message(error: Any, model: type[BaseModel], path: Path_, data: Any) -> str:
+    if error["type"] == "extra_forbidden":
+        known = _known_keys(model, path[:-1], data)
+        close = difflib.get_close_matches(str(path[-1]), known, n=1, cutoff=0.6)
+        return f"unknown key (did you mean {close[0]!r}?)" if close else "unknown key"
+    return _text(error)
+
+
+def _known_keys(model: type[BaseModel], path: Path_, data: Any) -> list[str]:
+    """The keys the model accepts at ``path``: a field descends into its model (the item
+    model of a list or mapping), a list index or mapping key stays on it, and a tagged union
+    resolves to the entry's own type."""
+    current: Any = model
+    node: Any = data
+    for part in path:
+        if isinstance(node, dict):
+            node = node.get(part)
+        elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+            node = node[part]
+        else:
+            node = None
+        if isinstance(current, list) and isinstance(node, dict):  # a union: the entry's type
+            current = next((m for m in current if _tag_of(m) == node.get("type")), None)
+        fields: dict[str, Any] = getattr(current, "model_fields", {})
+        if isinstance(part, str) and part in fields:
+            current = _model_of(fields[part].annotation, node)
+    if isinstance(current, list) and isinstance(node, dict):
+        current = next((m for m in current if _tag_of(m) == node.get("type")), None)
+    return list(getattr(current, "model_fields", {}))
+
+
+def _model_of(annotation: Any, node: Any) -> Any:
+    """The model inside an annotation (``list[X]``, ``dict[str, X]``, ``X | None``), or the
+    list of models of a union."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    models = [
+        found
+        for argument in typing.get_args(annotation)
+        if (found := _model_of(argument, node)) is not None
+    ]
+    flat = [m for found in models for m in (found if isinstance(found, list) else [found])]
+    return flat[0] if len(flat) == 1 else (flat or None)
+
+
+def _tag_of(model: type[BaseModel]) -> Any:
+    field = model.model_fields.get("type")
+    arguments = typing.get_args(field.annotation) if field is not None else ()
+    return arguments[0] if arguments else None
+
+
+def _text(error: Any) -> str:
     template = _MESSAGES.get(error["type"])
     if template is None:
         message: str = error["msg"]
@@ -166,18 +222,24 @@ def _inline_secrets(data: Any, path: Path_ = ()) -> list[Path_]:
 M = TypeVar("M", bound=BaseModel)
 
 
+# A check of the raw data before validation: the keys it refuses, each with its problem. The
+# keys are left out of what is validated, so one mistake is reported once.
+Check = Callable[[Any], list[tuple[Path_, str]]]
+
+
 def parse_yaml_model(
     text: str,
     filename: str,
     model: type[M],
-    check: Callable[[Any, Callable[[Path_], str]], None] | None = None,
+    check: Check | None = None,
     union_tags: frozenset[str] = frozenset(),
 ) -> M:
-    """Validate YAML text into ``model``; :class:`ConfigError` names every bad key and line.
+    """Validate YAML text into ``model``; :class:`ConfigError` names every problem at once,
+    as ``file:line: key.path: problem``, in line order.
 
-    ``check`` may inspect the raw data first and raise ConfigError itself; it receives a
-    function that turns a key path into ``file:line``. ``union_tags`` are the tags of the
-    model's tagged unions in lists (the source types), left out of the key paths.
+    ``check`` inspects the raw data first (see :data:`Check`). ``union_tags`` are the tags of
+    the model's tagged unions in lists (the source types), left out of the key paths; an entry
+    of a list that has a ``name`` is named by it (``sources[gh].interval``).
     """
     if len(text) > MAX_BYTES:
         raise ConfigError([f"{filename}: larger than {MAX_BYTES // 2**20} MiB"])
@@ -200,34 +262,81 @@ def parse_yaml_model(
     if not isinstance(data, dict):
         raise ConfigError([f"{filename}:1: (top level): expected a mapping"])
 
-    def where(path: Path_) -> str:
+    def line(path: Path_) -> int:
         for end in range(len(path), -1, -1):
             if path[:end] in lines:
-                return f"{filename}:{lines[path[:end]]}"
-        return filename
+                return lines[path[:end]]
+        return 0
 
+    found: list[tuple[Path_, str]] = []
     if check is not None:
-        check(data, where)
+        found = check(data)
+        for path, _ in found:
+            _drop(data, path)
+    # An entry whose secret was refused would also miss its reference: one problem is enough.
+    refused_in = {path[:-1] for path, _ in found}
     try:
-        return model.model_validate(data)
+        validated = model.model_validate(data)
     except ValidationError as error:
-        problems = []
         for item in error.errors():
             path = _without_union_tag(item["loc"], union_tags)
-            problems.append(f"{where(path)}: {format_path(path)}: {_message(item)}")
-        raise ConfigError(problems) from None
+            if path not in refused_in:
+                found.append((path, _message(item, model, path, data)))
+    if not found:
+        return validated
+    found.sort(key=lambda problem: (line(problem[0]), problem[0] != ()))
+    raise ConfigError(
+        [
+            f"{filename}:{line(path)}: {format_path(_named(path, data))}: {problem}"
+            if line(path)
+            else f"{filename}: {format_path(_named(path, data))}: {problem}"
+            for path, problem in found
+        ]
+    )
 
 
-def no_inline_secrets(data: Any, where: Callable[[Path_], str]) -> None:
-    secrets = _inline_secrets(data)
-    if secrets:
-        raise ConfigError(
-            [
-                f"{where(p)}: {format_path(p)}: secrets are not allowed inline; "
-                f"use {p[-1]}_env (an environment variable) or {p[-1]}_file (a file) instead"
-                for p in secrets
-            ]
-        )
+def _drop(data: Any, path: Path_) -> None:
+    """Remove the key at ``path`` from the raw data (a refused secret, say)."""
+    parent = data
+    for part in path[:-1]:
+        parent = parent[part]
+    if isinstance(parent, dict):
+        parent.pop(path[-1], None)
+
+
+def _named(path: Path_, data: Any) -> Path_:
+    """``path`` with each list index whose entry has a ``name`` replaced by that name."""
+    named: list[str | int] = []
+    node = data
+    for part in path:
+        child = None
+        if isinstance(node, dict):
+            child = node.get(part)
+        elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+            child = node[part]
+        if isinstance(part, int) and isinstance(child, dict) and isinstance(child.get("name"), str):
+            named.append(f"[{child['name']}]")
+        else:
+            named.append(part)
+        node = child
+    return tuple(named)
+
+
+_REFERENCE = {"env": "an environment variable", "file": "a file"}
+
+
+def inline_secrets(
+    data: Any, references: Callable[[Any, Path_], list[str]]
+) -> list[tuple[Path_, str]]:
+    """Every secret written in the file itself, each with the keys that would name it
+    instead: ``references(data, path)`` gives the ``*_env``/``*_file`` keys that exist where
+    the secret stands (``token_env`` and ``token_file`` for an ``api_key:`` of a source)."""
+    found = []
+    for path in _inline_secrets(data):
+        keys = references(data, path) or [f"{path[-1]}_env", f"{path[-1]}_file"]
+        named = [f"{key} ({_REFERENCE[key.rsplit('_', 1)[-1]]})" for key in keys]
+        found.append((path, f"secrets are not allowed inline; use {' or '.join(named)} instead"))
+    return found
 
 
 def _without_union_tag(loc: tuple[str | int, ...], tags: frozenset[str]) -> Path_:
