@@ -9,7 +9,7 @@ shows every quadrant:
 
 Everything here is made up for the sample app ``billing`` (team payments) of
 examples/quickstart.yaml: pull requests with their review times, deployments (one failed,
-one hotfix) and incidents, a Cobertura coverage report, two JUnit reports (a flaky test, a
+one hotfix), incidents and defects, a Cobertura coverage report, two JUnit reports (a flaky test, a
 failure), three Trivy reports of one image (findings opened, fixed and past their SLA), a
 FOCUS cost export of the last 40 days and a developer survey. No file names a person.
 """
@@ -119,6 +119,26 @@ def events(clock: Clock) -> str:
             "resolved_at": clock.iso(5, 8.75),
         }
     )
+    # Defects: four this month, two found only in production (escaped), one of those
+    # reported by a customer and still open.
+    for id_, days_ago, found_in, customer, fixed in (
+        ("BILL-B1", 25, "pre-production", False, 24),
+        ("BILL-B2", 18, "pre-production", False, 17),
+        ("BILL-B3", 12, "production", False, 11),
+        ("BILL-B4", 4, "production", True, None),
+    ):
+        defect = {
+            "type": "defect",
+            "id": id_,
+            "service": "billing-api",
+            "severity": "high" if customer else "medium",
+            "created_at": clock.iso(days_ago, 10),
+            "found_in": found_in,
+            "customer_reported": customer,
+        }
+        if fixed is not None:
+            defect["resolved_at"] = clock.iso(fixed, 16)
+        lines.append(defect)
     return "".join(json.dumps(line) + "\n" for line in lines)
 
 

@@ -13,13 +13,16 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from kpi_exporter.config import parse_config
-from kpi_exporter.model import Change, Deployment, Event, Incident
+from kpi_exporter.model import Change, Defect, Deployment, Event, Incident
 from kpi_exporter.ownership import Ownership
 from kpi_exporter.pipeline import Pipeline
 from kpi_exporter.sources import Poll, SourceError
+from kpi_exporter.sources.event_format import EventFormatError, parse_event
 from kpi_exporter.sources.events_file import EventsFiles, EventsFileSource
 from kpi_exporter.store import SourceState, Store
 from tests.support import exposition as exposition_of
+from tests.support import samples as samples_of
+from tests.support import value
 
 from .gitrepo import ts
 
@@ -123,7 +126,7 @@ def test_bad_lines_are_reported_with_file_line_and_field_and_good_lines_are_kept
         f"{path}:3: field 'colour': unknown field",
         f"{path}:4: field 'finished_at': required field is missing",
         f"{path}:5: field 'finished_at': {TIMESTAMP}",
-        f"{path}:6: field 'type': expected one of deployment, incident, change",
+        f"{path}:6: field 'type': expected one of deployment, incident, change, defect",
         f"{path}:7: field 'finished_at': {TIMESTAMP}",
         f"{path}:9: field 'deployment': Input should be a valid string",
         f"{path}:10: field 'finished_at': {TIMESTAMP}",
@@ -398,3 +401,52 @@ def test_a_change_merged_without_review_counts_as_unreviewed(tmp_path):
     )
     # pr-2 only: 1 of the 2 changes merged
     assert values[unreviewed] == 1
+
+
+def test_defects_are_read_with_where_they_were_found_and_who_reported_them() -> None:
+    """A defect event counts as the jira source's bugs do: three defects of shop, two found in
+    production (escaped), one of those reported by a customer, one still open."""
+    ownership = Ownership(parse_config(CONFIG))
+    lines: list[dict[str, Any]] = [
+        {
+            "type": "defect",
+            "id": "B-1",
+            "app": "shop",
+            "severity": "high",
+            "created_at": "2026-11-20T09:00:00Z",
+            "customer_reported": True,
+            "resolved_at": "2026-11-21T09:00:00Z",
+        },
+        {"type": "defect", "id": "B-2", "service": "shop-api", "created_at": 1_795_000_000},
+        {
+            "type": "defect",
+            "id": "B-3",
+            "app": "shop",
+            "created_at": "2026-11-22T09:00:00Z",
+            "found_in": "pre-production",
+            "resolved_at": "2026-11-22T12:00:00Z",
+        },
+    ]
+    events = [event for line in lines for event in parse_event(line, "ci", ownership)]
+    assert all(isinstance(event, Defect) for event in events)
+    defects = [event for event in events if isinstance(event, Defect)]
+    assert [(e.key, e.app, e.team, e.found_in, e.customer_reported) for e in defects] == [
+        ("B-1", "shop", "payments", "production", True),
+        ("B-2", "shop", "payments", "production", False),
+        ("B-3", "shop", "payments", "pre-production", False),
+    ]
+    text = exposition_of(events)
+    labels = {"app": "shop", "team": "payments"}
+    assert value(text, "kpi_defects_total", severity="high", **labels) == 1
+    assert value(text, "kpi_defects_total", severity="unknown", **labels) == 2
+    assert sum_of(text, "kpi_defects_escaped_total") == 2  # B-1, B-2
+    assert sum_of(text, "kpi_defects_customer_reported_total") == 1  # B-1
+    assert sum_of(text, "kpi_defects_open") == 1  # B-2: never resolved
+    with pytest.raises(EventFormatError, match="field 'found_in'"):
+        parse_event({**lines[0], "found_in": "staging"}, "ci", ownership)
+    with pytest.raises(EventFormatError, match="field 'customer_reported': expected true or false"):
+        parse_event({**lines[0], "customer_reported": "yes"}, "ci", ownership)
+
+
+def sum_of(text: str, name: str) -> float:
+    return sum(v for (sample, _), v in samples_of(text).items() if sample == name)

@@ -26,7 +26,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from ..model import Change, Deployment, Event, Incident, time_problem
+from ..model import Change, Defect, Deployment, Event, Identity, Incident, time_problem
 from ..ownership import Ownership
 
 Id = Annotated[str, Field(min_length=1, max_length=200)]
@@ -129,8 +129,24 @@ class StandaloneChangeIn(_Owned, ChangeIn):
     deployment: str = ""
 
 
-EventIn = Annotated[DeploymentIn | IncidentIn | StandaloneChangeIn, Field(discriminator="type")]
-_ADAPTER: TypeAdapter[DeploymentIn | IncidentIn | StandaloneChangeIn] = TypeAdapter(EventIn)
+class DefectIn(_Owned):
+    """A bug from any tracker: where it was found, and whether a customer reported it."""
+
+    type: Literal["defect"]
+    id: Id
+    created_at: Time
+    severity: Label = "unknown"
+    found_in: Literal["production", "pre-production"] = "production"
+    customer_reported: StrictBool = False
+    resolved_at: Time | None = None
+
+
+EventIn = Annotated[
+    DeploymentIn | IncidentIn | StandaloneChangeIn | DefectIn, Field(discriminator="type")
+]
+_ADAPTER: TypeAdapter[DeploymentIn | IncidentIn | StandaloneChangeIn | DefectIn] = TypeAdapter(
+    EventIn
+)
 
 
 def _epoch(value: datetime | float | None) -> float | None:
@@ -153,7 +169,7 @@ def _describe(error: ValidationError) -> str:
     loc = list(item["loc"])
     # The location starts with the event type (the union tag); an incident or change also has
     # a field called "deployment", so only that first part is dropped.
-    if loc and loc[0] in ("deployment", "incident", "change"):
+    if loc and loc[0] in ("deployment", "incident", "change", "defect"):
         loc = loc[1:]
     if loc and loc[-1] in _UNION_MEMBERS:
         loc = loc[:-1]
@@ -164,7 +180,7 @@ def _describe(error: ValidationError) -> str:
     elif kind == "extra_forbidden":
         message = "unknown field"
     elif kind in ("union_tag_invalid", "union_tag_not_found"):
-        message = "expected one of deployment, incident, change"
+        message = "expected one of deployment, incident, change, defect"
     elif kind in ("bool_type", "bool_parsing"):
         message = "expected true or false"
     elif kind in ("int_type", "int_parsing", "int_from_float"):
@@ -213,6 +229,17 @@ def parse_event(data: Any, source: str, ownership: Ownership) -> list[Event]:
                 impact_started_at=_epoch(parsed.impact_started_at),
                 deployment_ref=parsed.deployment,
                 component=parsed.component or "",
+            )
+        ]
+    if isinstance(parsed, DefectIn):
+        return [
+            Defect(
+                **Identity(source=source, key=parsed.id, app=app, team=team),
+                created_at=_time(parsed.created_at),
+                found_in=parsed.found_in,
+                customer_reported=parsed.customer_reported,
+                severity=parsed.severity,
+                resolved_at=_epoch(parsed.resolved_at),
             )
         ]
     if isinstance(parsed, StandaloneChangeIn):
