@@ -148,11 +148,17 @@ def test_the_shipped_json_schema_accepts_the_examples_and_rejects_a_wrong_type()
         validator.validate({"sources": [{"type": "git", "name": "a", "path": 3}]})
 
 
+def written(folder: Path, text: str) -> Path:
+    """``text`` as the configuration file kpi.yaml in ``folder``."""
+    path = folder / "kpi.yaml"
+    path.write_text(text)
+    return path
+
+
 def test_cli_exits_2_and_prints_every_problem(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    config_file = tmp_path / "kpi.yaml"
-    config_file.write_text(BAD)
+    config_file = written(tmp_path, BAD)
     assert cli.main(["check-config", "--config", str(config_file)]) == 2
     err = capsys.readouterr().err.splitlines()
     assert err[0] == f"error: {config_file}:7: sources[ci].paths: expected a list"
@@ -186,8 +192,7 @@ def test_check_config_prints_five_problems_at_once_in_line_order(
 ) -> None:
     """Every problem in one run, ``file:line: key.path: problem``, sources named by their name,
     a close known key suggested, the secret's hint naming keys that exist."""
-    config_file = tmp_path / "kpi.yaml"
-    config_file.write_text(FIVE_PROBLEMS)
+    config_file = written(tmp_path, FIVE_PROBLEMS)
     assert cli.main(["check-config", "--config", str(config_file)]) == 2
     err = [
         line.removeprefix(f"error: {config_file}") for line in capsys.readouterr().err.splitlines()
@@ -215,8 +220,7 @@ sources:
 def test_every_missing_secret_is_listed_together_and_ci_can_check_without_them(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    config_file = tmp_path / "kpi.yaml"
-    config_file.write_text(TWO_SECRETS)
+    config_file = written(tmp_path, TWO_SECRETS)
     assert cli.main(["check-config", "--config", str(config_file)]) == 2
     assert capsys.readouterr().err.splitlines() == [
         "error: sources[pd]: environment variable KPI_TEST_PD_ABSENT is not set or empty",
