@@ -512,8 +512,8 @@ SURVEY_NPS_RATIO = KpiFamily(
 VULNERABILITIES_OPEN = KpiFamily(
     "kpi_vulnerabilities_open",
     "gauge",
-    "Security findings open now (Dependabot, code scanning, secret scanning, Trivy, OSV),"
-    " by severity and scanner.",
+    "Security findings open now (Dependabot, code scanning, secret scanning, Trivy, OSV,"
+    " Snyk, Microsoft Defender, Qualys), by severity and scanner.",
     SCANNER_LABELS,
 )
 
@@ -1050,7 +1050,9 @@ EXPORTER_FAMILIES: tuple[Family, ...] = (
         "kpi_exporter_events_rejected_total",
         "counter",
         "Input records rejected since the exporter started, by reason: invalid (cannot be"
-        " read) or cardinality (a new app, team or environment over its label limit).",
+        " read, or read in part: a FOCUS row whose tags cannot be read is kept for the default"
+        " owner and counted here) or cardinality (a new app, team or environment over its"
+        " label limit).",
         ("source", "reason"),
     ),
     Family(
