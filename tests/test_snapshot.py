@@ -64,17 +64,105 @@ def test_a_start_from_the_snapshot_renders_what_a_replay_renders(tmp_path: Path)
     store.close()
 
 
-def test_a_write_since_the_snapshot_replays(tmp_path: Path) -> None:
+def test_a_write_since_the_snapshot_is_applied_from_the_journal(tmp_path: Path) -> None:
     clock = Clock(NOW)
     path = saved_store(tmp_path, clock)
     store = Store(path)
+    assert store.journal_size() == 0  # emptied when the snapshot was saved
     with store.transaction() as tx:  # written by someone else than a pipeline
         tx.upsert(deployment("d3", "2026-11-28T10:00:00Z"))
+    assert store.journal_size() == 1
     started = Pipeline(store, KPI, clock=clock)
-    assert not started.from_snapshot
+    assert started.from_snapshot
     assert b'kpi_window_deployments{app="shop",team="team-a",window="7d"} 1.0' in (
         started.cache.current.text
     )
+    assert started.cache.current.text == replayed(store, clock, started).text
+    store.close()
+
+
+def test_a_crash_after_corrections_starts_from_the_snapshot_and_its_journal(
+    tmp_path: Path,
+) -> None:
+    """Polls after the snapshot, then no clean shutdown (nothing saved): the start applies
+    the journal (inserts, corrections that retract, a deletion) and renders byte for byte
+    what a replay renders, retraction counters included."""
+    clock = Clock(NOW)
+    path = saved_store(tmp_path, clock)
+    store = Store(path)
+    running = Pipeline(store, KPI, clock=clock)
+    assert running.from_snapshot
+    running.record("ci", Poll(events=[deployment("d4", "2026-11-29T10:00:00Z")], cursor=None))
+    # d1 failed, then succeeded again (a retraction of its failure), d2 moved to team c.
+    fixed = deployment("d1", "2026-11-20T10:00:00Z")
+    moved = deployment("d2", "2026-11-25T10:00:00Z", app="cart", team="c")
+    running.record("ci", Poll(events=[fixed, moved], cursor=None))
+    with store.transaction():  # an event deleted by hand
+        store._conn.execute("DELETE FROM events WHERE key = 'c1'")
+    # The running process dies here: no snapshot saved since.
+    assert store.journal_size() >= 4
+    clock.now += DAY
+    store.close()
+    store = Store(path)
+    started = Pipeline(store, KPI, clock=clock)
+    assert started.from_snapshot
+    reference = replayed(store, clock, started)
+    assert started.cache.current.text == reference.text
+    assert started.cache.current.openmetrics == reference.openmetrics
+    assert b'kpi_deployments_failed_retracted_total{app="shop"' in started.cache.current.text
+    # Saved again, the journal starts over.
+    assert started.save_snapshot()
+    assert store.journal_size() == 0
+    store.close()
+
+
+def test_a_journal_too_long_or_unreadable_replays(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clock = Clock(NOW)
+    path = saved_store(tmp_path, clock)
+    store = Store(path)
+    with store.transaction() as tx:
+        tx.upsert(deployment("d3", "2026-11-28T10:00:00Z"))
+        tx.upsert(deployment("d5", "2026-11-28T11:00:00Z"))
+    monkeypatch.setattr("kpi_exporter.pipeline.JOURNAL_LIMIT", 1)
+    with caplog.at_level(logging.INFO):
+        assert not Pipeline(store, KPI, clock=clock).from_snapshot
+    assert "the store changed by 2 writes since the snapshot, more than 1: replaying" in (
+        caplog.text
+    )
+    monkeypatch.setattr("kpi_exporter.pipeline.JOURNAL_LIMIT", 30_000)
+    with store.transaction():
+        store._conn.execute(
+            "UPDATE journal SET after = '{not json' WHERE seq = (SELECT max(seq) FROM journal)"
+        )
+    caplog.clear()
+    with caplog.at_level(logging.WARNING):
+        started = Pipeline(store, KPI, clock=clock)
+    assert not started.from_snapshot
+    assert "the snapshot cannot be read" in caplog.text
+    assert "journal entry" in caplog.text
+    assert started.cache.current.text == replayed(store, clock, started).text
+    store.close()
+
+
+def test_no_journal_without_a_snapshot_and_a_long_one_saves_even_when_busy(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = Store(tmp_path / "kpi.db")
+    pipeline = Pipeline(store, KPI, clock=Clock(NOW))
+    pipeline.record("ci", Poll(events=history(), cursor=None))
+    assert store.journal_size() == 0  # nothing to apply it to
+    assert pipeline.save_snapshot()
+    pipeline.record("ci", Poll(events=[deployment("d3", "2026-11-28T10:00:00Z")], cursor=None))
+    written = store.journal_size()  # the insert, and the update that derives its outcome
+    assert written >= 1
+    monkeypatch.setattr("kpi_exporter.pipeline.JOURNAL_LIMIT", written + 1)
+    assert not pipeline.save_snapshot_when_idle(3600)  # busy, and the journal is short
+    pipeline.record("ci", Poll(events=[deployment("d4", "2026-11-28T10:00:00Z")], cursor=None))
+    assert store.journal_size() > written
+    assert pipeline.save_snapshot_when_idle(3600)  # busy, but the journal is long
+    assert store.journal_size() == 0
     store.close()
 
 
@@ -178,6 +266,11 @@ def test_sums_loaded_from_a_snapshot_stay_equal_to_a_replay_after_more_polls(
     reference = replayed(store, clock, started)
     assert started.cache.current.text == reference.text
     assert started.cache.current.openmetrics == reference.openmetrics
+    # A crash now (nothing saved since the snapshot): the next start applies the journal.
+    restarted = Pipeline(store, KPI, clock=clock)
+    assert restarted.from_snapshot
+    assert restarted.cache.current.text == reference.text
+    assert restarted.cache.current.openmetrics == reference.openmetrics
     store.close()
 
 

@@ -5,9 +5,10 @@ pipeline saves the state of its :class:`~kpi_exporter.kpis.Aggregate` (running s
 histograms, live items, gauge events, daily spend, retractions and the window timelines)
 into the store at a clean shutdown and when idle, with the store's change counter at that
 moment and a fingerprint of what produced it: the code of this package, the Python version
-and the KPI settings. A start loads it only when both match exactly; anything else (another
-version, other settings, a write since, a corrupt or unreadable snapshot) replays every
-event, which stays the reference.
+and the KPI settings. A start loads it only when the fingerprint matches exactly, then applies
+the store's journal of the writes made since (a crash after the last save, another writer);
+anything else (another version, other settings, a journal too long or unreadable, a corrupt
+snapshot) replays every event, which stays the reference.
 
 The state is pickled as plain built-in values only (dicts, tuples, lists, strings, numbers,
 bytes) and read back by an unpickler that refuses every global, so a snapshot cannot run code.

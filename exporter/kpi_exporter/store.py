@@ -140,6 +140,28 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (kind, source, key)
     ) WITHOUT ROWID;
     """,
+    # Every write to the events since the snapshot was saved, in order: a start loads the
+    # snapshot and applies these instead of replaying every event, after a crash too (see
+    # Pipeline._load_snapshot). Written by triggers, whoever writes, only while a snapshot
+    # exists; emptied when one is saved.
+    """
+    CREATE TABLE journal (
+        seq INTEGER PRIMARY KEY,
+        kind TEXT NOT NULL,
+        before TEXT,
+        after TEXT
+    );
+    CREATE TRIGGER events_journal_inserted AFTER INSERT ON events
+        WHEN EXISTS (SELECT 1 FROM snapshot)
+        BEGIN INSERT INTO journal (kind, before, after) VALUES (new.kind, NULL, new.payload); END;
+    CREATE TRIGGER events_journal_updated AFTER UPDATE ON events
+        WHEN EXISTS (SELECT 1 FROM snapshot)
+        BEGIN INSERT INTO journal (kind, before, after) VALUES (new.kind, old.payload, new.payload);
+        END;
+    CREATE TRIGGER events_journal_deleted AFTER DELETE ON events
+        WHEN EXISTS (SELECT 1 FROM snapshot)
+        BEGIN INSERT INTO journal (kind, before, after) VALUES (old.kind, old.payload, NULL); END;
+    """,
 )
 
 
@@ -604,11 +626,12 @@ class Store:
         return Snapshot(int(row[0]), str(row[1]), bytes(row[2]), int(now))
 
     def save_snapshot(self, changes: int, fingerprint: str, state: bytes) -> bool:
-        """Save a snapshot of the sums at the change counter ``changes``; False (nothing
-        saved) when the store has changed since."""
+        """Save a snapshot of the sums at the change counter ``changes`` and empty the
+        journal; False (nothing saved) when the store has changed since."""
         with self.transaction():
             if self._conn.execute("SELECT count FROM changes").fetchone()[0] != changes:
                 return False
+            self._conn.execute("DELETE FROM journal")
             self._conn.execute(
                 "INSERT INTO snapshot (id, changes, fingerprint, state) VALUES (1, ?, ?, ?)"
                 " ON CONFLICT (id) DO UPDATE SET changes = excluded.changes,"
@@ -616,6 +639,27 @@ class Store:
                 (changes, fingerprint, state),
             )
             return True
+
+    def journal_size(self) -> int:
+        """How many writes to the events the journal holds (since the snapshot was saved)."""
+        return self._number("SELECT count(*) FROM journal")
+
+    def journal(self) -> Iterator[tuple[Event | None, Event | None]]:
+        """Every write to the events since the snapshot was saved, oldest first, as (stored
+        version before, after): (None, e) inserted, (e, None) deleted. Raises on a row that
+        cannot be read (the caller replays every event instead)."""
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT seq, kind, before, after FROM journal ORDER BY seq"
+            ).fetchall()
+        for seq, kind, before, after in rows:
+            try:
+                yield (
+                    from_json(kind, before) if before is not None else None,
+                    from_json(kind, after) if after is not None else None,
+                )
+            except Exception as error:
+                raise ValueError(f"journal entry {seq}: {error}") from error
 
     def retractions(
         self, unreadable: Callable[[str, Exception], None] | None = None
