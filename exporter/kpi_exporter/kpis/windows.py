@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import math
 from array import array
-from bisect import bisect_left, bisect_right
+from bisect import bisect_left, bisect_right, insort
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
@@ -130,6 +130,81 @@ class FamilyState:
     # organisation), each joined again only when one of its entries changed: the
     # organisation's result changes at almost every tick, an app's rarely.
     parts: list[bytes] = field(default_factory=lambda: [b"", b"", b""])
+    # The organisation's values in each window, sorted, kept from one instant to the next
+    # (quantile families at an exact organisation level); None: built again when needed.
+    sliding: Sliding | None = None
+
+
+class Sliding:
+    """The values each window of one quantile family holds across every app at the instant
+    ``at``, each window's kept sorted, so that the organisation's exact quantiles follow the
+    clock and the polls by the values that enter and leave instead of sorting every
+    observation again. An observation added or taken out updates the windows that hold it."""
+
+    __slots__ = ("at", "sorted")
+
+    def __init__(
+        self, durations: Sequence[tuple[str, float]], timelines: Sequence[Timeline], now: float
+    ) -> None:
+        self.at = now
+        self.sorted = [_gathered(timelines, now, width) for _, width in durations]
+
+    def observe(
+        self, durations: Sequence[tuple[str, float]], at: float, value: float, sign: int
+    ) -> None:
+        """An observation added (sign 1) or taken out (-1): in every window holding it."""
+        for (_, width), values in zip(durations, self.sorted, strict=True):
+            if self.at - width < at <= self.at:
+                if sign > 0:
+                    insort(values, value)
+                else:
+                    del values[bisect_left(values, value)]
+
+    def advance(
+        self, durations: Sequence[tuple[str, float]], timelines: Sequence[Timeline], now: float
+    ) -> float:
+        """Move the windows on to ``now`` (not before ``at``, by less than the narrowest
+        window): add the values that entered, take out those that left (or gather a window
+        again when more than an eighth of it moved: sorting is cheaper then). Returns until
+        when the windows hold: the next value to enter, or the first one of a window to
+        leave."""
+        before = self.at
+        valid_until = INF
+        entered: list[float] = []
+        gone: list[list[float]] = [[] for _ in durations]
+        for timeline in timelines:
+            times, values = timeline.times, timeline.values
+            high = bisect_right(times, now)
+            if high < len(times):
+                valid_until = min(valid_until, times[high])
+            entered += values[bisect_right(times, before, 0, high) : high]
+            for (_, width), leaving in zip(durations, gone, strict=True):
+                low = bisect_right(times, before - width, 0, high)
+                out = bisect_right(times, now - width, low, high)
+                leaving += values[low:out]
+                if out < high:
+                    valid_until = min(valid_until, times[out] + width)
+        for index, ((_, width), leaving) in enumerate(zip(durations, gone, strict=True)):
+            held = self.sorted[index]
+            if 8 * (len(entered) + len(leaving)) > len(held):
+                self.sorted[index] = _gathered(timelines, now, width)
+                continue
+            for value in entered:
+                insort(held, value)
+            for value in leaving:
+                del held[bisect_left(held, value)]
+        self.at = now
+        return valid_until
+
+
+def _gathered(timelines: Sequence[Timeline], now: float, width: float) -> array[float]:
+    """The values of ``timelines`` in the window ``(now - width, now]``, sorted."""
+    values: list[float] = []
+    for timeline in timelines:
+        low, high = timeline.span(now, width)
+        values += timeline.values[low:high]
+    values.sort()
+    return array("d", values)
 
 
 def _team_key(team: str) -> Labels:
@@ -172,13 +247,18 @@ class Windows:
                 state.teams.setdefault(dated.labels[1], set()).add(dated.labels)
                 state.order = None
             timeline.add(dated.at, dated.value)
-        elif timeline is not None and timeline.remove(dated.at, dated.value) and not timeline:
-            del state.timelines[dated.labels]
-            members = state.teams[dated.labels[1]]
-            members.discard(dated.labels)
-            if not members:
-                del state.teams[dated.labels[1]]
-            state.order = None
+        elif timeline is not None and timeline.remove(dated.at, dated.value):
+            if not timeline:
+                del state.timelines[dated.labels]
+                members = state.teams[dated.labels[1]]
+                members.discard(dated.labels)
+                if not members:
+                    del state.teams[dated.labels[1]]
+                state.order = None
+        else:
+            return  # nothing to take out
+        if state.sliding is not None:
+            state.sliding.observe(self.durations, dated.at, dated.value, sign)
         state.dirty.add(dated.labels)
 
     def invalidate(self) -> None:
@@ -188,6 +268,7 @@ class Windows:
             state.dirty = set(state.timelines)
             state.order = None
             state.parts = [b"", b"", b""]
+            state.sliding = None
 
     def observations(self, after: float = -INF, until: float = INF) -> int:
         """How many dated observations are kept with ``after < at <= until`` (for memory
@@ -295,12 +376,32 @@ class Windows:
                 state.order = None
             if stale_teams or now >= entry.valid_until:
                 timelines = list(state.timelines.values())
-                entry.set(
-                    state.windowed.family.name,
-                    *self._level_samples(state.windowed, (), (), timelines, now),
-                )
+                if state.windowed.kind == "quantiles":
+                    samples = self._org_quantiles(state, now)
+                else:
+                    samples = self._level_samples(state.windowed, (), (), timelines, now)
+                entry.set(state.windowed.family.name, *samples)
                 changed.add(ORG)
         return changed
+
+    def _org_quantiles(self, state: FamilyState, now: float) -> tuple[list[Sample], float]:
+        """The organisation's exact quantiles at ``now``, from the sorted values of each
+        window moved on from the last instant (built afresh when the clock went back or
+        jumped by a narrowest window or more: a backfill, a first render)."""
+        sliding = state.sliding
+        timelines = list(state.timelines.values())
+        narrowest = min(width for _, width in self.durations)
+        if sliding is None or not sliding.at <= now < sliding.at + narrowest:
+            sliding = state.sliding = Sliding(self.durations, timelines, now)
+        valid_until = sliding.advance(self.durations, timelines, now)
+        names = ("window", "percentile")
+        samples: list[Sample] = []
+        for (window, _), held in zip(self.durations, sliding.sorted, strict=True):
+            if not held:
+                continue
+            for q, percentile in zip(self.quantiles, self.percentile_labels, strict=True):
+                samples.append((names, (window, percentile), quantile(held, q)))
+        return samples, valid_until
 
     def _app_samples(
         self, windowed: Windowed, labels: Labels, timeline: Timeline, now: float
