@@ -141,22 +141,28 @@ class Sliding:
     clock and the polls by the values that enter and leave instead of sorting every
     observation again. An observation added or taken out updates the windows that hold it."""
 
-    __slots__ = ("at", "sorted")
+    __slots__ = ("at", "sorted", "valid_until")
 
     def __init__(
         self, durations: Sequence[tuple[str, float]], timelines: Sequence[Timeline], now: float
     ) -> None:
         self.at = now
         self.sorted = [_gathered(timelines, now, width) for _, width in durations]
+        # Until when the windows hold as they are (-INF: not known before an advance()).
+        self.valid_until = -INF
 
     def observe(
         self, durations: Sequence[tuple[str, float]], at: float, value: float, sign: int
     ) -> None:
-        """An observation added (sign 1) or taken out (-1): in every window holding it."""
+        """An observation added (sign 1) or taken out (-1): in every window holding it. An
+        added one may enter or leave a window sooner than the windows held until."""
+        if sign > 0 and at > self.at:
+            self.valid_until = min(self.valid_until, at)
         for (_, width), values in zip(durations, self.sorted, strict=True):
             if self.at - width < at <= self.at:
                 if sign > 0:
                     insort(values, value)
+                    self.valid_until = min(self.valid_until, at + width)
                 else:
                     del values[bisect_left(values, value)]
 
@@ -193,7 +199,7 @@ class Sliding:
                 insort(held, value)
             for value in leaving:
                 del held[bisect_left(held, value)]
-        self.at = now
+        self.at, self.valid_until = now, valid_until
         return valid_until
 
 
@@ -393,7 +399,12 @@ class Windows:
         narrowest = min(width for _, width in self.durations)
         if sliding is None or not sliding.at <= now < sliding.at + narrowest:
             sliding = state.sliding = Sliding(self.durations, timelines, now)
-        valid_until = sliding.advance(self.durations, timelines, now)
+        if sliding.at <= now < sliding.valid_until:
+            # Nothing entered nor left since: a poll's additions and retractions are in.
+            sliding.at = now
+            valid_until = sliding.valid_until
+        else:
+            valid_until = sliding.advance(self.durations, timelines, now)
         names = ("window", "percentile")
         samples: list[Sample] = []
         for (window, _), held in zip(self.durations, sliding.sorted, strict=True):
