@@ -305,6 +305,33 @@ def test_the_organisation_quantiles_follow_the_clock_incrementally_and_stay_exac
     assert 2 * (1 + jumps) <= cached_gathers <= 2 * (1 + jumps) + 12
 
 
+def test_the_entries_due_stay_few_and_right_when_polls_recompute_them_again_and_again() -> None:
+    """Every poll recomputes the entries it touched and notes when each falls due; the
+    notes of entries recomputed since are dropped once they outnumber the apps, and the
+    exposition still equals a computation from scratch."""
+    cached = Windows(WEEK_MONTH, (0.5,))
+    kept: list[Dated] = []
+    now = NOW
+    for step in range(300):
+        added = Dated(LEAD, (f"app{step % 2}", "a"), now - (step % 5) * HOUR, float(step))
+        cached.add(added, 1)
+        kept.append(added)
+        now += 60
+        text = "".join(cached.exposition(now, False))
+        assert len(cached.families[LEAD].due) <= 2 * 2 + 64 + 1
+    fresh = Windows(WEEK_MONTH, (0.5,))
+    for item in kept:
+        fresh.add(item, 1)
+    assert text == "".join(fresh.exposition(now, False))
+    # A week later every observation has left the 7d window, at the instant each was due.
+    later = "".join(cached.exposition(now + 7 * DAY, False))
+    assert 'window="7d"' not in later
+    fresh = Windows(WEEK_MONTH, (0.5,))
+    for item in kept:
+        fresh.add(item, 1)
+    assert later == "".join(fresh.exposition(now + 7 * DAY, False))
+
+
 def test_a_correction_never_lowers_a_counter_and_a_restart_continues_it(tmp_path: Path) -> None:
     store = Store(tmp_path / "kpi.db")
     pipeline = Pipeline(store, SETTINGS, clock=lambda: NOW)

@@ -28,8 +28,10 @@ from __future__ import annotations
 import math
 from array import array
 from bisect import bisect_left, bisect_right, insort
+from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from heapq import heapify, heappop, heappush
 
 from ..exposition import format_value, header, label_block
 from ..gofloat import go_float
@@ -130,9 +132,16 @@ class FamilyState:
     # organisation), each joined again only when one of its entries changed: the
     # organisation's result changes at almost every tick, an app's rarely.
     parts: list[bytes] = field(default_factory=lambda: [b"", b"", b""])
+    # (valid until, app labels) of the app entries, earliest first, so that a refresh finds
+    # the entries whose time has come without looking at every app; an item whose entry was
+    # recomputed since holds another instant and is skipped.
+    due: list[tuple[float, Labels]] = field(default_factory=list)
     # The organisation's values in each window, sorted, kept from one instant to the next
     # (quantile families at an exact organisation level); None: built again when needed.
     sliding: Sliding | None = None
+    # Deploy-days families: how many observations each UTC day holds across every app;
+    # None: counted again when needed.
+    day_counts: Counter[int] | None = None
 
 
 class Sliding:
@@ -265,6 +274,8 @@ class Windows:
             return  # nothing to take out
         if state.sliding is not None:
             state.sliding.observe(self.durations, dated.at, dated.value, sign)
+        if state.day_counts is not None:
+            state.day_counts[math.floor(dated.at / DAY)] += sign
         state.dirty.add(dated.labels)
 
     def invalidate(self) -> None:
@@ -274,7 +285,9 @@ class Windows:
             state.dirty = set(state.timelines)
             state.order = None
             state.parts = [b"", b"", b""]
+            state.due = []
             state.sliding = None
+            state.day_counts = None
 
     def observations(self, after: float = -INF, until: float = INF) -> int:
         """How many dated observations are kept with ``after < at <= until`` (for memory
@@ -321,21 +334,33 @@ class Windows:
         """Recompute the entries a change or the passing time made stale, then the text."""
         name = state.windowed.family.name
         stale_teams: set[str] = set()
+        stale: set[Labels] = set()
         for labels in state.dirty:
             if labels in state.timelines:
-                entry = state.entries.setdefault(labels, Entry())
-                entry.valid_until = -INF
+                stale.add(labels)
             else:
                 state.entries.pop(labels, None)
             stale_teams.add(labels[1])
         state.dirty.clear()
         changed = {APPS} if stale_teams else set()
-        for labels, timeline in state.timelines.items():
-            entry = state.entries[labels]
-            if now >= entry.valid_until:
-                entry.set(name, *self._app_samples(state.windowed, labels, timeline, now))
-                stale_teams.add(labels[1])
-                changed.add(APPS)
+        due = state.due
+        while due and due[0][0] <= now:
+            at, labels = heappop(due)
+            entry = state.entries.get(labels)
+            if entry is not None and entry.valid_until == at:
+                stale.add(labels)
+        for labels in stale:
+            entry = state.entries.setdefault(labels, Entry())
+            timeline = state.timelines[labels]
+            entry.set(name, *self._app_samples(state.windowed, labels, timeline, now))
+            if entry.valid_until < INF:
+                heappush(due, (entry.valid_until, labels))
+            stale_teams.add(labels[1])
+            changed.add(APPS)
+        if len(due) > 2 * len(state.timelines) + 64:  # mostly items of entries since recomputed
+            state.due = [(state.entries[labels].valid_until, labels) for labels in state.timelines]
+            state.due = [item for item in state.due if item[0] < INF]
+            heapify(state.due)
         if state.windowed.kind != "count":
             changed |= self._update_levels(state, now, stale_teams)
         if state.order is None:
@@ -385,10 +410,24 @@ class Windows:
                 if state.windowed.kind == "quantiles":
                     samples = self._org_quantiles(state, now)
                 else:
-                    samples = self._level_samples(state.windowed, (), (), timelines, now)
+                    samples = self._org_days(state, now)
                 entry.set(state.windowed.family.name, *samples)
                 changed.add(ORG)
         return changed
+
+    def _org_days(self, state: FamilyState, now: float) -> tuple[list[Sample], float]:
+        """The organisation's deploy days at ``now``: the UTC days among the last N complete
+        ones (N: the window in days) that hold an observation, from the count of each day."""
+        if state.day_counts is None:
+            timelines = state.timelines.values()
+            state.day_counts = Counter(math.floor(t / DAY) for tl in timelines for t in tl.times)
+        counts, today = state.day_counts, math.floor(now / DAY)
+        samples: list[Sample] = []
+        for window, width in self.durations:
+            days = round(width / DAY)
+            held = sum(1 for day in range(today - days, today) if counts.get(day, 0) > 0)
+            samples.append((("window",), (window,), float(held)))
+        return samples, (today + 1) * DAY
 
     def _org_quantiles(self, state: FamilyState, now: float) -> tuple[list[Sample], float]:
         """The organisation's exact quantiles at ``now``, from the sorted values of each
