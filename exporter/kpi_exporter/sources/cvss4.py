@@ -25,19 +25,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from fractions import Fraction
 
-# Severity steps of each base metric value, in tenths: 0 is the most severe value.
+# The values of each base metric from the most severe: a value's severity step (in tenths)
+# is its place. (FIRST counts SC, SI, SA from 1, S being 0 for MSI and MSA: distances, the
+# differences of steps, are the same.)
+_ORDER = {
+    "AV": "NALP", "AC": "LH", "AT": "NP", "PR": "NLH", "UI": "NPA",
+    "VC": "HLN", "VI": "HLN", "VA": "HLN", "SC": "HLN", "SI": "HLN", "SA": "HLN",
+}  # fmt: skip
 LEVELS: dict[str, dict[str, int]] = {
-    "AV": {"N": 0, "A": 1, "L": 2, "P": 3},
-    "AC": {"L": 0, "H": 1},
-    "AT": {"N": 0, "P": 1},
-    "PR": {"N": 0, "L": 1, "H": 2},
-    "UI": {"N": 0, "P": 1, "A": 2},
-    "VC": {"H": 0, "L": 1, "N": 2},
-    "VI": {"H": 0, "L": 1, "N": 2},
-    "VA": {"H": 0, "L": 1, "N": 2},
-    "SC": {"H": 1, "L": 2, "N": 3},
-    "SI": {"H": 1, "L": 2, "N": 3},
-    "SA": {"H": 1, "L": 2, "N": 3},
+    name: {value: step for step, value in enumerate(values)} for name, values in _ORDER.items()
 }
 
 # The published score of every macro vector: "EQ1 EQ2 EQ3 EQ4 EQ5 EQ6" digits, then score.
