@@ -25,6 +25,7 @@ import responses
 
 from kpi_exporter.model import Incident
 from kpi_exporter.pipeline import Pipeline
+from kpi_exporter.sources import SourceError
 from kpi_exporter.sources.jsm_ops import JsmOps
 from kpi_exporter.store import SourceState, Store
 from tests.alerts_fake import (
@@ -160,10 +161,26 @@ def test_the_first_sync_stops_at_the_apis_20000_alert_window_with_a_warning(fake
     assert "at most 20000 alerts" in caplog.text
 
 
+@pytest.mark.parametrize(
+    "link",
+    [
+        "/v1/alerts?offset=100&size=100",  # under the cloud id, as the reference's example
+        f"/jsm/ops/api/{CLOUD}/v1/alerts?offset=100&size=100",  # from the host
+        f"{ROOT}/v1/alerts?offset=100&size=100",  # a whole URL
+    ],
+)
+def test_every_spelling_of_links_next_names_the_same_page(link, fake):
+    source = jsm()
+    assert source.following({"links": {"next": link}}) == f"{ROOT}/v1/alerts?offset=100&size=100"
+    assert source.following({"links": {}}) is None and source.following({}) is None
+
+
 def test_an_answer_without_values_fails_the_poll_naming_the_request(fake):
     fake.queued.append((200, {"Content-Type": "application/json"}, {"data": []}))
 
-    with pytest.raises(Exception, match=r"GET .*/v1/alerts: expected a JSON object with 'values'"):
+    with pytest.raises(
+        SourceError, match=r"GET .*/v1/alerts: expected a JSON object with 'values'"
+    ):
         jsm().poll(SourceState())
 
 

@@ -89,7 +89,12 @@ class JsmOps(AlertList[JsmOpsSource]):
         link = str((body.get("links") or {}).get("next") or "")
         if not link:
             return None
-        url = link if link.startswith(("http://", "https://")) else self.root + link
+        if link.startswith(("http://", "https://")):
+            url = link
+        elif link.startswith("/jsm/"):  # a path from the host
+            url = self.api + link
+        else:  # a path under the cloud id, as the reference's example writes it
+            url = self.root + link
         params = dict(parse_qsl(urlsplit(url).query))
         if int(params.get("offset", 0)) + int(params.get("size", self.page_size[1])) >= WINDOW:
             log.warning(
