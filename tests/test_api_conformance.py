@@ -24,6 +24,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 import pytest
+import requests
 import responses
 from graphql import GraphQLSchema, build_schema, parse, validate
 from graphql.execution.values import get_variable_values
@@ -38,8 +39,10 @@ from kpi_exporter.store import SourceState
 from tests import test_github as gh
 from tests import test_github_security as sec
 from tests import test_jira as jira
+from tests import test_jsm_ops as jsm
 from tests import test_opsgenie as og
 from tests import test_pagerduty as pd
+from tests.alerts_fake import API_OPEN, CHECKOUT, UNMAPPED
 from tests.api_specs import (
     Spec,
     dotted,
@@ -269,10 +272,27 @@ def test_the_opsgenie_source_and_its_fake_follow_opsgenie_s_description(recorded
     monkeypatch.setenv("OPSGENIE_KEY", og.KEY)
     with responses.mock:
         fake = og.FakeOpsgenie()
-        fake.add(og.A1, og.A2)
+        fake.add(CHECKOUT, API_OPEN, UNMAPPED)
         assert og.opsgenie().poll(SourceState()).problems == []
     assert recorded
     conforms(recorded, spec("opsgenie-subset"), og.API)
+
+
+def test_the_jsm_ops_fake_s_alerts_have_opsgenie_s_alert_fields(monkeypatch):
+    """No description of the Jira Service Management ops API is stored; Atlassian keeps
+    Opsgenie's alert fields there, so the JSM fake's alerts are held to Opsgenie's alert
+    schema (in Opsgenie's envelope), the top-level times seen in JSM answers apart."""
+    monkeypatch.setenv("JSM_TOKEN", jsm.TOKEN)
+    with responses.mock:
+        fake = jsm.FakeJsmOps()
+        fake.add(CHECKOUT, API_OPEN, UNMAPPED)
+        params = {"query": fake.query, "sort": "updatedAt", "order": "desc"}
+        answer = requests.get(fake.url, params={**params, "offset": "0", "size": "100"}, timeout=5)
+    operation = spec("opsgenie-subset").operation("GET", "/v2/alerts")
+    schema = None if operation is None else operation.response(200)
+    assert schema is not None
+    envelope = {"data": answer.json()["values"], "requestId": "r", "took": 0.1}
+    assert len(envelope["data"]) == 3 and problems(envelope, schema) == []
 
 
 def test_the_jira_cloud_source_and_its_fake_follow_jira_s_description(recorded, monkeypatch):

@@ -24,6 +24,7 @@ from kpi_exporter.sources.gitlab import GitLabSource
 from kpi_exporter.sources.http_json import HttpJsonSource
 from kpi_exporter.sources.ingest import IngestSource
 from kpi_exporter.sources.jira import JiraSource
+from kpi_exporter.sources.jsm_ops import JsmOpsSource
 from kpi_exporter.sources.junit import JUnitSource
 from kpi_exporter.sources.opencost import OpenCostSource
 from kpi_exporter.sources.opsgenie import OpsgenieSource
@@ -47,6 +48,7 @@ EXPECTED = {
     "jira": JiraSource,
     "pagerduty": PagerDutySource,
     "opsgenie": OpsgenieSource,
+    "jsm_ops": JsmOpsSource,
     "coverage": CoverageSource,
     "junit": JUnitSource,
     "sonarqube": SonarQubeSource,

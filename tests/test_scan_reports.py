@@ -292,6 +292,16 @@ def test_osv_one_finding_per_group_with_the_worst_severity(tmp_path: Path) -> No
         {"id": "RUSTSEC-1", "aliases": ["CVE-2022-1", "GHSA-1"], "database_specific": {}},
         # Group 2: no declared severity, a CVSS vector only.
         {"id": "RUSTSEC-2", "aliases": None, "severity": [{"type": "CVSS_V3", "score": vector}]},
+        # Group 3: a CVSS 4.0 vector only (CVSS-B 8.7, worked in test_cvss): high.
+        {
+            "id": "RUSTSEC-4",
+            "severity": [
+                {
+                    "type": "CVSS_V4",
+                    "score": "CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:N/VI:N/VA:H/SC:N/SI:N/SA:N",
+                }
+            ],
+        },
         # In no group (an older OSV-Scanner): grouped by aliases with GHSA-3.
         {"id": "GO-3", "aliases": ["GHSA-3"], "database_specific": {"severity": "MODERATE"}},
         {"id": "GHSA-3", "database_specific": {"severity": "CRITICAL"}},
@@ -307,6 +317,7 @@ def test_osv_one_finding_per_group_with_the_worst_severity(tmp_path: Path) -> No
                         "groups": [
                             {"ids": ["GHSA-1", "RUSTSEC-1"], "max_severity": ""},
                             {"ids": ["RUSTSEC-2"], "aliases": None},
+                            {"ids": ["RUSTSEC-4"]},
                         ],
                     }
                 ],
@@ -319,6 +330,7 @@ def test_osv_one_finding_per_group_with_the_worst_severity(tmp_path: Path) -> No
     assert {key.removeprefix(prefix): f.severity for key, f in found.items()} == {
         "CVE-2022-1": "low",  # 2 entries, 1 finding named by its CVE; LOW declared by GHSA-1
         "RUSTSEC-2": "high",  # its vector's base score 7.5
+        "RUSTSEC-4": "high",  # its CVSS 4.0 vector's base score 8.7
         "GHSA-3": "critical",  # 2 entries joined by aliases; worst of MODERATE and CRITICAL
     }
 

@@ -39,6 +39,7 @@ from kpi_exporter.sources.github_security import GitHubSecurity
 from kpi_exporter.sources.gitlab import GitLab
 from kpi_exporter.sources.http_json import HttpJson
 from kpi_exporter.sources.jira import Jira
+from kpi_exporter.sources.jsm_ops import JsmOps
 from kpi_exporter.sources.opencost import OpenCost
 from kpi_exporter.sources.opsgenie import Opsgenie
 from kpi_exporter.sources.pagerduty import PagerDuty
@@ -112,6 +113,13 @@ CASES = [
         "{{type: opsgenie, name: src, {token}, api_url: 'https://og.test'}}",
         "https://og.test",
         Opsgenie,
+    ),
+    Case(
+        "jsm_ops",
+        "{{type: jsm_ops, name: src, {token}, api_url: 'https://jsm.test', email: a@b.test,"
+        " cloud_id: c1}}",
+        "https://jsm.test/jsm/ops/api/c1",
+        JsmOps,
     ),
     Case(
         "sonarqube",

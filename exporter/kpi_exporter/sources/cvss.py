@@ -6,9 +6,11 @@ qualitative severity of a score.
   3.0: the smallest number with one decimal equal to or above the input). Temporal and
   environmental metrics in the vector are allowed and do not change the base score.
 - **CVSS 2** (``AV:N/AC:L/Au:N/C:P/I:P/A:P``): the base equation of the v2 guide, section 3.2.1.
-- **CVSS 4.0** vectors are not scored: the 4.0 score is not a formula but a lookup of 270
-  macro-vector values with interpolation; a 4.0 vector gives no score (the caller falls back to
-  the severity the advisory declares, else ``unknown``).
+- **CVSS 4.0** (``CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:H/VI:H/VA:H/SC:N/SI:N/SA:N``): the
+  CVSS-B score of the specification's "CVSS v4.0 Scoring" (:mod:`.cvss4`): the macro vector
+  (EQ1..EQ6) looked up in FIRST's table, less the mean of its proportional distances to the
+  next lower macro vectors. Threat, environmental and supplemental metrics in the vector are
+  allowed and do not change the base score, as for 3.x.
 
 Anything else (a bare number, a missing or repeated base metric, an unknown value) gives
 ``None``, never a guess.
@@ -17,10 +19,14 @@ Anything else (a bare number, a missing or repeated base metric, an unknown valu
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from decimal import ROUND_HALF_UP, Decimal
 
+from . import cvss4
+
 SEVERITY_BANDS = ((9.0, "critical"), (7.0, "high"), (4.0, "medium"), (0.1, "low"))
-"""CVSS v3 qualitative ratings (specification section 5): 0.0 is none, which we call unknown."""
+"""CVSS v3 and v4.0 qualitative ratings (v3.1 section 5; v4.0's Qualitative Severity Rating
+Scale has the same bands): 0.0 is none, which we call unknown."""
 
 _V3_WEIGHTS: dict[str, dict[str, float]] = {
     "AV": {"N": 0.85, "A": 0.62, "L": 0.55, "P": 0.2},
@@ -45,13 +51,16 @@ _V2_WEIGHTS: dict[str, dict[str, float]] = {
 
 
 def base_score(vector: str) -> float | None:
-    """The CVSS base score of a v2, v3.0 or v3.1 vector; ``None`` for anything else."""
+    """The CVSS base score of a v2, v3.0, v3.1 or v4.0 vector; ``None`` for anything else."""
     text = vector.strip()
     if text.startswith(("CVSS:3.0/", "CVSS:3.1/")):
         metrics = _metrics(text[len("CVSS:3.x/") :], _V3_WEIGHTS)
         return None if metrics is None else _v3(metrics, text.startswith("CVSS:3.1/"))
+    if text.startswith("CVSS:4.0/"):
+        metrics = _metrics(text[len("CVSS:4.0/") :], cvss4.LEVELS)
+        return None if metrics is None else cvss4.base_score(metrics)
     if text.startswith("CVSS:"):
-        return None  # 4.0 (not a formula) or an unknown version
+        return None  # an unknown version
     metrics = _metrics(text.removeprefix("(").removesuffix(")"), _V2_WEIGHTS)
     return None if metrics is None else _v2(metrics)
 
@@ -64,7 +73,7 @@ def severity(score: float | None) -> str:
     return next((name for bound, name in SEVERITY_BANDS if score >= bound), "unknown")
 
 
-def _metrics(text: str, weights: dict[str, dict[str, float]]) -> dict[str, str] | None:
+def _metrics(text: str, weights: Mapping[str, Mapping[str, float]]) -> dict[str, str] | None:
     """The base metrics of a vector (each exactly once, with a known value), or ``None``."""
     found: dict[str, str] = {}
     for part in text.split("/"):

@@ -1,6 +1,7 @@
-"""What the incident-management sources (PagerDuty, Opsgenie) share: their base (the explicit
-deployment reference they look for, the fingerprint of their settings), the reference itself
-and the owner of a list of service names."""
+"""What the incident-management sources (PagerDuty, Opsgenie, Jira Service Management
+operations) share: their base (the explicit deployment reference they look for, the
+fingerprint of their settings), the reference itself and the owner of a list of service
+names."""
 
 from __future__ import annotations
 
@@ -49,12 +50,12 @@ def owner_of(ownership: Ownership, services: Iterable[str], apps: Iterable[str] 
     return ownership.default
 
 
-class _IncidentSettings(HorizonSettings, Protocol):
+class IncidentSettings(HorizonSettings, Protocol):
     @property
     def deployment_pattern(self) -> str: ...
 
 
-IncidentT = TypeVar("IncidentT", bound=_IncidentSettings)
+IncidentT = TypeVar("IncidentT", bound=IncidentSettings)
 
 
 class IncidentTool(PolledSource[IncidentT]):

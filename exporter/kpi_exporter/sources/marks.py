@@ -4,7 +4,8 @@ The mark of a list is the newest update time read and the ids of the items updat
 very instant (two items may share it, and a page may end between them). An item is new when
 it was updated after the mark, or at the mark's instant but is not among its ids; a page that
 reaches an item updated before the mark ends the reading, since the pages after it were read
-before. GitLab's lists and Opsgenie's alerts are read this way.
+before. GitLab's lists and the alerts of Opsgenie and Jira Service Management operations are
+read this way.
 """
 
 from __future__ import annotations

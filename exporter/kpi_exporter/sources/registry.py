@@ -31,6 +31,7 @@ MODULES = (
     "jira",
     "pagerduty",
     "opsgenie",
+    "jsm_ops",
     "coverage",
     "junit",
     "sonarqube",
