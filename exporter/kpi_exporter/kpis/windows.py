@@ -212,6 +212,24 @@ class Sliding:
         return valid_until
 
 
+def _next_change(
+    durations: Sequence[tuple[str, float]], timelines: Sequence[Timeline], now: float
+) -> float:
+    """Until when the windows of ``timelines`` hold at ``now``: the next value to enter, or
+    the first one of a window to leave."""
+    valid_until = INF
+    for timeline in timelines:
+        times = timeline.times
+        high = bisect_right(times, now)
+        if high < len(times):
+            valid_until = min(valid_until, times[high])
+        for _, width in durations:
+            low = bisect_right(times, now - width, 0, high)
+            if low < high:
+                valid_until = min(valid_until, times[low] + width)
+    return valid_until
+
+
 def _gathered(timelines: Sequence[Timeline], now: float, width: float) -> array[float]:
     """The values of ``timelines`` in the window ``(now - width, now]``, sorted."""
     values: list[float] = []
@@ -431,18 +449,23 @@ class Windows:
 
     def _org_quantiles(self, state: FamilyState, now: float) -> tuple[list[Sample], float]:
         """The organisation's exact quantiles at ``now``, from the sorted values of each
-        window moved on from the last instant (built afresh when the clock went back or
-        jumped by a narrowest window or more: a backfill, a first render)."""
+        window moved on from the last instant (gathered afresh when the clock went back or
+        jumped by a 64th of the narrowest window or more: a backfill, a first render)."""
         sliding = state.sliding
-        timelines = list(state.timelines.values())
         narrowest = min(width for _, width in self.durations)
-        if sliding is None or not sliding.at <= now < sliding.at + narrowest:
+        if sliding is None or not sliding.at <= now < sliding.at + narrowest / 64:
+            # A first render, the clock back, or a jump (a day, say) that moves many values:
+            # gathered afresh.
+            timelines = list(state.timelines.values())
             sliding = state.sliding = Sliding(self.durations, timelines, now)
-        if sliding.at <= now < sliding.valid_until:
+            sliding.valid_until = _next_change(self.durations, timelines, now)
+            valid_until = sliding.valid_until
+        elif sliding.at <= now < sliding.valid_until:
             # Nothing entered nor left since: a poll's additions and retractions are in.
             sliding.at = now
             valid_until = sliding.valid_until
         else:
+            timelines = list(state.timelines.values())
             valid_until = sliding.advance(self.durations, timelines, now)
         names = ("window", "percentile")
         samples: list[Sample] = []
