@@ -1,0 +1,285 @@
+"""Where changes come from (human, ai_agent, bot): the classification rule, and the KPIs per
+team through the fake GitHub, with hand-computed values.
+
+The scenario (acme/shop, app shop, team payments; now 2026-06-01: every merge is in the 30d
+and 90d windows, none in the 7d one, which starts 05-25):
+
+  #1 human (alice), reviewed by bob 05-10 11:00, merged 12:00            review 1 h
+  #2 ai_agent: the bot Copilot, branch copilot/fix-login, reviewed by bob
+     05-11 10:00, merged 14:00                                           review 4 h
+  #3 ai_agent: devin-ai-integration[bot], merged 05-12 10:00 unreviewed  (no review)
+  #4 bot: dependabot[bot], merged 05-13 09:30 unreviewed, 4 lines        (no review)
+  #5 ai_agent: alice with a "Co-authored-by: Claude" trailer, reviewed by
+     carol 05-14 10:00, merged 12:00                                     review 2 h
+  #6 human (alice): GitHub's Revert button on #3 (branch revert-3-...),
+     reviewed by bob 05-15 09:30, merged 10:00                           review 30 min
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from kpi_exporter.config import parse_config
+from kpi_exporter.kpis import KpiSettings
+from kpi_exporter.linking import LinkSettings
+from kpi_exporter.model import Change, ChangeRevert
+from kpi_exporter.origin import OriginRules, classify
+from kpi_exporter.pipeline import Pipeline
+from kpi_exporter.sources import Poll
+from kpi_exporter.store import Store
+from tests.github_fake import FakeGitHub, bot, commit, pull, review
+from tests.support import samples, value
+from tests.test_github import (
+    HOUR,
+    Clock,
+    clock,  # noqa: F401 (a fixture)
+    exposition,
+    fake,  # noqa: F401 (a fixture)
+    of,
+    record,
+    source,
+)
+
+SHOP = {"app": "shop", "team": "payments"}
+RULES = OriginRules()
+
+
+@pytest.mark.parametrize(
+    ("login", "fields", "origin"),
+    [
+        ("alice", {}, "human"),
+        ("Copilot", {"user_type": "Bot"}, "ai_agent"),  # account before the Bot type
+        ("copilot-swe-agent[bot]", {}, "ai_agent"),
+        ("devin-ai-integration[bot]", {"user_type": "Bot"}, "ai_agent"),
+        ("alice", {"head_branch": "codex/add-tests"}, "ai_agent"),
+        ("alice", {"head_branch": "Cursor/refactor"}, "ai_agent"),  # case-insensitive
+        ("alice", {"head_branch": "feature/copilot/x"}, "human"),  # a prefix, not a part
+        ("dependabot[bot]", {"user_type": "Bot"}, "bot"),
+        ("renovate[bot]", {}, "bot"),  # "renovate" matches with the [bot] suffix
+        ("renovate", {}, "bot"),
+        ("codecov", {"user_type": "Bot"}, "bot"),  # GitHub's Bot type
+        ("some-app[bot]", {}, "bot"),  # *[bot]
+        ("claude", {}, "human"),  # a person may be called so: only claude[bot] is an agent
+        ("claude[bot]", {}, "ai_agent"),
+        (None, {}, "human"),  # a deleted account
+        ("alice", {"messages": ["Fix\n\nCo-authored-by: Claude <ai-assistant>"]}, "ai_agent"),
+        ("alice", {"messages": ["Fix\n\nco-authored-by: GitHub Copilot <x>"]}, "ai_agent"),
+        ("alice", {"messages": ["Fix\n\nCo-authored-by: Bob Smith <bob>"]}, "human"),
+        ("alice", {"messages": ["Mentions Claude, no trailer"]}, "human"),
+        # A bot's change with an AI co-author stays a bot's (the account decides first).
+        ("renovate[bot]", {"messages": ["Co-authored-by: Copilot <x>"]}, "bot"),
+    ],
+)
+def test_origin_is_classified_by_account_branch_bot_type_and_trailer(login, fields, origin):
+    assert classify(RULES, login, **fields) == origin
+
+
+def test_origin_rules_come_from_the_configuration():
+    config = parse_config(
+        """
+origins:
+  bots: [ci-robot]
+  ai_agents: [our-agent]
+  ai_branch_prefixes: [agent/]
+  ai_coauthors: [helper]
+  bots_in_flow: true
+"""
+    )
+    rules = config.kpi_settings().origins
+    assert classify(rules, "CI-Robot") == "bot"
+    assert classify(rules, "our-agent[bot]", user_type="Bot") == "ai_agent"
+    assert classify(rules, "alice", head_branch="agent/x") == "ai_agent"
+    assert classify(rules, "alice", head_branch="copilot/x") == "human"  # the defaults replaced
+    assert classify(rules, "alice", messages=["Co-authored-by: Helper <h>"]) == "ai_agent"
+    assert rules.counts_in_flow("bot")
+    assert not RULES.counts_in_flow("bot") and RULES.counts_in_flow("ai_agent")
+
+
+def exact(text: str, name: str, **labels: str) -> float | None:
+    """The sample called ``name`` with exactly ``labels`` (None when there is none)."""
+    return samples(text).get((name, frozenset(labels.items())))
+
+
+def scenario(github: FakeGitHub) -> None:
+    repo = github.repo("acme/shop")
+    repo.commits = [commit("x1", "2026-05-01T10:00:00Z")]
+    day = "2026-05-{:02d}T{}:00Z"
+    repo.pulls = [
+        pull(
+            1,
+            created=day.format(10, "09:00"),
+            first_commit=day.format(10, "08:00"),
+            reviews=[review("bob", "APPROVED", day.format(10, "11:00"))],
+            merged=day.format(10, "12:00"),
+            merge_commit="m1",
+        ),
+        pull(
+            2,
+            author=bot("Copilot"),
+            head="copilot/fix-login",
+            created=day.format(11, "09:00"),
+            first_commit=day.format(11, "08:00"),
+            reviews=[review("bob", "APPROVED", day.format(11, "10:00"))],
+            merged=day.format(11, "14:00"),
+            merge_commit="m2",
+        ),
+        pull(
+            3,
+            author=bot("devin-ai-integration"),
+            head="devin/1700000000-cleanup",
+            title="Clean up",
+            created=day.format(12, "09:00"),
+            first_commit=day.format(12, "08:00"),
+            merged=day.format(12, "10:00"),
+            merge_commit="m3",
+        ),
+        pull(
+            4,
+            author=bot("dependabot"),
+            head="dependabot/npm_and_yarn/left-pad-1.3.1",
+            created=day.format(13, "09:00"),
+            first_commit=day.format(13, "08:55"),
+            merged=day.format(13, "09:30"),
+            merge_commit="m4",
+            additions=2,
+            deletions=2,
+        ),
+        pull(
+            5,
+            message="Speed up search\n\nCo-authored-by: Claude <ai-assistant>",
+            created=day.format(14, "09:00"),
+            first_commit=day.format(14, "08:00"),
+            reviews=[review("carol", "APPROVED", day.format(14, "10:00"))],
+            merged=day.format(14, "12:00"),
+            merge_commit="m5",
+        ),
+        pull(
+            6,
+            head="revert-3-devin/1700000000-cleanup",
+            title='Revert "Clean up"',
+            created=day.format(15, "09:00"),
+            first_commit=day.format(15, "08:50"),
+            reviews=[review("bob", "APPROVED", day.format(15, "09:30"))],
+            merged=day.format(15, "10:00"),
+            merge_commit="m6",
+        ),
+    ]
+
+
+def recorded(github: FakeGitHub, now: Clock, settings: KpiSettings) -> tuple[Pipeline, Poll]:
+    pipeline = Pipeline(Store(":memory:"), settings, LinkSettings(), clock=now)
+    return pipeline, record(pipeline, source(github, now, kpi=settings, repos=["acme/shop"]))
+
+
+def test_origins_reviews_and_reverts_per_team_are_exact(fake, clock):  # noqa: F811
+    scenario(fake)
+    pipeline, poll = recorded(fake, clock, KpiSettings())
+
+    changes = of(poll.events, Change)
+    origins = {key.rsplit("#")[1]: c.origin for key, c in changes.items()}
+    assert origins == {
+        "1": "human",
+        "2": "ai_agent",
+        "3": "ai_agent",
+        "4": "bot",
+        "5": "ai_agent",
+        "6": "human",
+    }
+    assert changes["github/acme/shop#6"].reverts == "github/acme/shop#3"
+    # No event keeps a login.
+    assert not any("alice" in repr(c) or "Copilot" in repr(c) for c in changes.values())
+
+    text = exposition(pipeline)
+    w30 = {**SHOP, "window": "30d"}
+
+    def merged(origin: str) -> float:
+        return value(text, "kpi_window_changes_merged_by_origin", origin=origin, **w30)
+
+    # Merged in the 30d window: human #1 #6, ai_agent #2 #3 #5, bot #4; 6 in all.
+    assert (merged("human"), merged("ai_agent"), merged("bot")) == (2, 3, 1)
+    assert merged("ai_agent") / 6 == 0.5
+    assert value(text, "kpi_changes_merged_by_origin_total", origin="ai_agent", **SHOP) == 3
+    # Merged with no human review: #3 (ai_agent) of 3, #4 (bot) of 1; Copilot's reviews of
+    # others would not count either (bots never review for a person).
+    unreviewed = "kpi_window_changes_merged_unreviewed_by_origin"
+    assert value(text, unreviewed, origin="ai_agent", **w30) / merged("ai_agent") == 1 / 3
+    assert value(text, unreviewed, origin="bot", **w30) == 1
+    assert value(text, unreviewed, origin="human", **w30) == 0
+    # Review time (first review to merge) of the AI agents' changes: #2 4 h, #5 2 h.
+    # p50 = (2 h + 4 h) / 2 = 3 h; p75 = 2 h + 0.75 * 2 h = 3.5 h; p90 = 2 h + 0.9 * 2 h = 3.8 h
+    # at the app, team and organisation level; the humans': #1 1 h, #6 0.5 h -> p50 0.75 h.
+    agent = "kpi_window_change_review_ai_agent_seconds"
+    for level in (SHOP, {"team": "payments"}, {}):
+        assert exact(text, agent, percentile="50", window="30d", **level) == 3 * HOUR
+    assert value(text, agent, percentile="75", **w30) == 3.5 * HOUR
+    assert value(text, agent, percentile="90", **w30) == 3.8 * HOUR
+    assert value(text, "kpi_window_change_review_human_seconds", percentile="50", **w30) == (
+        0.75 * HOUR
+    )
+    assert "kpi_window_change_review_bot_seconds{" not in text  # #4 was never reviewed
+    # Reverted: #3 (ai_agent), counted by its merge time 05-12: 1 of 3 AI-agent changes,
+    # 0 of the 2 human ones.
+    reverted = "kpi_window_changes_reverted"
+    assert value(text, reverted, origin="ai_agent", **w30) / merged("ai_agent") == 1 / 3
+    assert value(text, reverted, origin="human", **w30) == 0
+    assert value(text, "kpi_changes_reverted_total", origin="ai_agent", **SHOP) == 1
+    # Out of the 7d window (from 05-25): nothing.
+    assert value(text, "kpi_window_changes_merged_by_origin", window="7d", **SHOP) == 0
+
+    # Bots apart: the flow families count #1 #2 #3 #5 #6, never Dependabot's #4.
+    assert value(text, "kpi_changes_merged_total", **SHOP) == 5
+    assert value(text, "kpi_window_changes_merged", **w30) == 5
+    assert value(text, "kpi_window_changes_merged_unreviewed", **w30) == 1  # #3 only
+    assert value(text, "kpi_change_size_lines_count", **SHOP) == 5
+    assert value(text, "kpi_change_size_lines_bucket", le="10.0", **SHOP) == 0  # #4's 4 lines
+    assert value(text, "kpi_change_coding_seconds_count", **SHOP) == 5
+
+
+def test_bots_count_in_flow_when_configured(fake, clock):  # noqa: F811
+    scenario(fake)
+    settings = KpiSettings(origins=OriginRules(bots_in_flow=True))
+    pipeline, _ = recorded(fake, clock, settings)
+    text = exposition(pipeline)
+    assert value(text, "kpi_changes_merged_total", **SHOP) == 6
+    assert value(text, "kpi_change_size_lines_bucket", le="10.0", **SHOP) == 1  # #4's 4 lines
+    # Counted apart all the same.
+    assert value(text, "kpi_changes_merged_by_origin_total", origin="bot", **SHOP) == 1
+
+
+def change(key: str, merged: float, **fields: Any) -> Change:
+    return Change(
+        source="push",
+        key=key,
+        app="shop",
+        team="payments",
+        first_commit_at=merged - HOUR,
+        merged_at=merged,
+        **fields,
+    )
+
+
+def test_a_revert_stored_before_what_it_reverts_counts_once_that_arrives():
+    pipeline = Pipeline(Store(":memory:"), KpiSettings(), LinkSettings(), clock=lambda: 2e9)
+    base = 2e9 - 10 * 86400
+    revert = change("r", base + 3600, reverts="a")
+    pipeline.record("push", Poll([revert], None))
+    assert value(exposition(pipeline), "kpi_changes_reverted_total") == 0
+
+    pipeline.record("push", Poll([change("a", base, origin="ai_agent")], None))
+    text = exposition(pipeline)
+    assert value(text, "kpi_changes_reverted_total", origin="ai_agent", **SHOP) == 1
+    assert value(text, "kpi_window_changes_reverted", origin="ai_agent", window="30d") == 1
+
+    # The revert re-sent without naming it: no longer reverted; the counter keeps its 1 and
+    # the retraction says so, the window drops to 0.
+    pipeline.record("push", Poll([change("r", base + 3600)], None))
+    text = exposition(pipeline)
+    assert value(text, "kpi_changes_reverted_total", origin="ai_agent") == 1
+    assert value(text, "kpi_changes_reverted_retracted_total", origin="ai_agent") == 1
+    assert value(text, "kpi_window_changes_reverted", origin="ai_agent", window="30d") == 0
+    with pipeline.store.transaction() as tx:
+        probe = ChangeRevert("push", "a", "shop", "payments", merged_at=0, reverted_at=0)
+        record = tx.get(probe)
+    assert isinstance(record, ChangeRevert) and record.reverted_by == ""
