@@ -85,6 +85,24 @@ def test_every_exported_family_is_in_the_catalogue_and_documented(tmp_path: Path
             opened_at=ts("2026-11-02T08:00:00Z"),
             state="open",
         ),
+        # An AI agent's change reviewed, reverted by the next one; a bot's change reviewed.
+        replace(
+            change("c4", "2026-11-01T07:00:00Z", None),
+            first_review_at=ts("2026-11-01T08:00:00Z"),
+            merged_at=ts("2026-11-01T09:00:00Z"),
+            origin="ai_agent",
+        ),
+        replace(
+            change("c5", "2026-11-02T07:00:00Z", None),
+            merged_at=ts("2026-11-02T09:00:00Z"),
+            reverts="c4",
+        ),
+        replace(
+            change("c6", "2026-11-02T07:00:00Z", None),
+            first_review_at=ts("2026-11-02T08:00:00Z"),
+            merged_at=ts("2026-11-02T09:00:00Z"),
+            origin="bot",
+        ),
         incident(
             "i1",
             "2026-11-01T11:00:00Z",
