@@ -17,9 +17,12 @@ and 90d windows, none in the 7d one, which starts 05-25):
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any
 
 import pytest
+import responses
 
 from kpi_exporter.config import parse_config
 from kpi_exporter.kpis import KpiSettings
@@ -29,8 +32,11 @@ from kpi_exporter.origin import OriginRules, classify
 from kpi_exporter.pipeline import Pipeline
 from kpi_exporter.sources import Poll
 from kpi_exporter.store import Store
+from tests import test_gitlab as gl
 from tests.github_fake import FakeGitHub, bot, commit, pull, review
-from tests.support import samples, value
+from tests.gitlab_fake import BOB, FakeGitLab, at, serve_details, serve_history, serve_lists
+from tests.gitlab_fake import commit as gitlab_commit
+from tests.support import poll_into, samples, value
 from tests.test_github import (
     HOUR,
     Clock,
@@ -283,3 +289,44 @@ def test_a_revert_stored_before_what_it_reverts_counts_once_that_arrives():
         probe = ChangeRevert("push", "a", "shop", "payments", merged_at=0, reverted_at=0)
         record = tx.get(probe)
     assert isinstance(record, ChangeRevert) and record.reverted_by == ""
+
+
+@pytest.fixture
+def gitlab_fake(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeGitLab]:
+    """The fake GitLab of tests/test_gitlab.py: any request without a route fails."""
+    monkeypatch.setenv("GITLAB_TOKEN", gl.TOKEN)
+    with responses.mock:
+        yield FakeGitLab()
+
+
+def test_gitlab_merge_requests_get_their_origin_and_revert(gitlab_fake):
+    """GitLab (REST v4, the fake of tests/test_gitlab.py): !2 by a project access token's
+    bot user, !3 from a cursor/ branch whose commit says "This reverts merge request !1" (the
+    wording of GitLab's Revert button); !1 and !4 by a person."""
+    bot_user = {**BOB, "id": 99, "username": "project_3_bot_5f1c", "name": "Deploy token bot"}
+    mr2 = {**gl.MR2, "author": bot_user}
+    mr3 = {**gl.MR3, "source_branch": "cursor/tidy-up", "title": 'Revert "Change 1"'}
+    reverting = {
+        **gitlab_commit("f3a", at("2026-03-05T20:00"), ["s2"]),
+        "message": 'Revert "Change 1"\n\nThis reverts merge request !1',
+    }
+    serve_lists(
+        gitlab_fake, "acme/shop", [gl.D103, gl.D102, gl.D101], [gl.MR4, mr3, mr2, gl.MR1], gl.ISSUES
+    )
+    for iid, details in gl.DETAILS.items():
+        if iid == 3:
+            details = replace(details, commits=[reverting])
+        serve_details(gitlab_fake, "acme/shop", iid, details)
+    serve_history(gitlab_fake, "acme/shop", "2026-03-01T16:00:00Z", gl.HISTORY)
+
+    changes = of(poll_into(Pipeline(Store(":memory:")), gl.gitlab()).events, Change)
+
+    origins = {key: c.origin for key, c in changes.items()}
+    assert origins == {
+        "gitlab/acme/shop!1": "human",
+        "gitlab/acme/shop!2": "bot",
+        "gitlab/acme/shop!3": "ai_agent",
+        "gitlab/acme/shop!4": "human",
+    }
+    assert changes["gitlab/acme/shop!3"].reverts == "gitlab/acme/shop!1"
+    assert not any("project_3_bot" in repr(c) for c in changes.values())

@@ -31,7 +31,17 @@ from functools import lru_cache
 HUMAN, AI_AGENT, BOT = "human", "ai_agent", "bot"
 ORIGINS: tuple[str, ...] = (HUMAN, AI_AGENT, BOT)
 
-DEFAULT_BOTS: tuple[str, ...] = ("dependabot", "dependabot-preview", "renovate", "*[bot]")
+# GitHub Apps end in [bot]; GitLab names a project's or group's access token user
+# project_<id>_bot_<hash> or group_<id>_bot_<hash>, and Renovate often runs as renovate-bot.
+DEFAULT_BOTS: tuple[str, ...] = (
+    "dependabot",
+    "dependabot-preview",
+    "renovate",
+    "renovate-bot",
+    "*[bot]",
+    "project_*_bot*",
+    "group_*_bot*",
+)
 # GitHub's Copilot coding agent opens its pull requests as the bot ``Copilot`` (app
 # ``copilot-swe-agent``); the others are GitHub Apps (``name[bot]``). A plain ``claude`` or
 # ``cursor`` could be a person's account, so those are listed with their ``[bot]`` suffix.
