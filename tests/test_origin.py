@@ -29,8 +29,10 @@ from kpi_exporter.kpis import KpiSettings
 from kpi_exporter.linking import LinkSettings
 from kpi_exporter.model import Change, ChangeRevert
 from kpi_exporter.origin import OriginRules, classify
+from kpi_exporter.ownership import Ownership
 from kpi_exporter.pipeline import Pipeline
 from kpi_exporter.sources import Poll
+from kpi_exporter.sources.event_format import EventFormatError, parse_event
 from kpi_exporter.store import Store
 from tests import test_gitlab as gl
 from tests.github_fake import FakeGitHub, bot, commit, pull, review
@@ -330,3 +332,24 @@ def test_gitlab_merge_requests_get_their_origin_and_revert(gitlab_fake):
     }
     assert changes["gitlab/acme/shop!3"].reverts == "gitlab/acme/shop!1"
     assert not any("project_3_bot" in repr(c) for c in changes.values())
+
+
+def test_the_event_format_takes_origin_and_reverts_as_sent():
+    ownership = Ownership(parse_config("apps: {shop: {team: payments}}"))
+    pushed = {
+        "type": "change",
+        "app": "shop",
+        "id": "pr-2",
+        "first_commit_at": "2026-05-01T10:00:00Z",
+        "merged_at": "2026-05-01T12:00:00Z",
+        "origin": "ai_agent",
+        "reverts": "pr-1",
+    }
+    [event] = parse_event(pushed, "push", ownership)
+    assert isinstance(event, Change)
+    assert (event.origin, event.reverts) == ("ai_agent", "pr-1")
+    unsaid = {k: v for k, v in pushed.items() if k not in ("origin", "reverts")}
+    [plain] = parse_event(unsaid, "push", ownership)
+    assert isinstance(plain, Change) and (plain.origin, plain.reverts) == ("human", "")
+    with pytest.raises(EventFormatError, match="field 'origin'"):
+        parse_event({**pushed, "origin": "robot"}, "push", ownership)

@@ -700,6 +700,7 @@ FAMILY_BY_NAME: dict[str, Family] = {family.name: family for family in FAMILIES}
 # a series has: app level (app, team), team level (team, no app), organisation (neither).
 WINDOW_COUNT_LABELS = ("app", "team", "window")
 WINDOW_QUANTILE_LABELS = ("app", "team", "window", "percentile")
+WINDOW_ORIGIN_LABELS = (*ORIGIN_LABELS, "window")
 
 
 @dataclass(frozen=True, slots=True)
@@ -784,21 +785,21 @@ WINDOW_CHANGES_MERGED_BY_ORIGIN = _count(
     "kpi_window_changes_merged_by_origin",
     CHANGES_MERGED_BY_ORIGIN,
     "Changes merged in the window, by merge time and origin (bots included).",
-    ("app", "team", "origin", "window"),
+    WINDOW_ORIGIN_LABELS,
 )
 
 WINDOW_CHANGES_MERGED_UNREVIEWED_BY_ORIGIN = _count(
     "kpi_window_changes_merged_unreviewed_by_origin",
     CHANGES_MERGED_UNREVIEWED_BY_ORIGIN,
     "Changes merged in the window without a review by any person but their author, by origin.",
-    ("app", "team", "origin", "window"),
+    WINDOW_ORIGIN_LABELS,
 )
 
 WINDOW_CHANGES_REVERTED = _count(
     "kpi_window_changes_reverted",
     CHANGES_REVERTED,
     "Changes merged in the window (by their merge time) and reverted since, by origin.",
-    ("app", "team", "origin", "window"),
+    WINDOW_ORIGIN_LABELS,
 )
 
 WINDOW_INCIDENTS = _count(
