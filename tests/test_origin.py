@@ -17,12 +17,14 @@ and 90d windows, none in the 7d one, which starts 05-25):
 
 from __future__ import annotations
 
+import subprocess
 from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any
 
 import pytest
 import responses
+import yaml
 
 from kpi_exporter.config import parse_config
 from kpi_exporter.kpis import KpiSettings
@@ -38,6 +40,7 @@ from tests import test_gitlab as gl
 from tests.github_fake import FakeGitHub, bot, commit, pull, review
 from tests.gitlab_fake import BOB, FakeGitLab, at, serve_details, serve_history, serve_lists
 from tests.gitlab_fake import commit as gitlab_commit
+from tests.prometheus_fixture import ROOT, SCRAPE
 from tests.support import poll_into, samples, value
 from tests.test_github import (
     HOUR,
@@ -49,6 +52,7 @@ from tests.test_github import (
     record,
     source,
 )
+from tests.test_rules import promtool
 
 SHOP = {"app": "shop", "team": "payments"}
 RULES = OriginRules()
@@ -353,3 +357,92 @@ def test_the_event_format_takes_origin_and_reverts_as_sent():
     assert isinstance(plain, Change) and (plain.origin, plain.reverts) == ("human", "")
     with pytest.raises(EventFormatError, match="field 'origin'"):
         parse_event({**pushed, "origin": "robot"}, "push", ownership)
+
+
+def test_the_records_of_the_scenario_equal_the_hand_values(fake, clock, tmp_path):  # noqa: F811
+    """The exporter's window samples of the scenario, as scraped (job and instance added),
+    through the rendered rules with the test thresholds (origins.min_changes 5: payments'
+    6 changes show their split) in the real promtool: the records equal the hand values."""
+    scenario(fake)
+    pipeline, _ = recorded(fake, clock, KpiSettings())
+    families = (
+        "kpi_window_changes_merged_by_origin",
+        "kpi_window_changes_merged_unreviewed_by_origin",
+        "kpi_window_changes_reverted",
+        "kpi_window_change_review_human_seconds",
+        "kpi_window_change_review_ai_agent_seconds",
+    )
+    inputs = [
+        {
+            "series": name
+            + "{"
+            + ", ".join(f'{k}="{v}"' for k, v in sorted({*labels, *SCRAPE.items()}))
+            + "}",
+            "values": f"{sample:g}x15",
+        }
+        for (name, labels), sample in samples(exposition(pipeline)).items()
+        if name in families
+    ]
+    third, sixth = 1 / 3, 1 / 6
+    expected = {  # (record, labels) -> value; every series of each record listed
+        "team:kpi_changes_merged_by_origin:share_30d": [
+            ({"origin": "human"}, third),  # #1 #6 of 6
+            ({"origin": "ai_agent"}, 0.5),  # #2 #3 #5
+            ({"origin": "bot"}, sixth),  # #4
+        ],
+        "team:kpi_changes_merged_unreviewed_per_changes_merged_by_origin:ratio_30d": [
+            ({"origin": "human"}, 0),
+            ({"origin": "ai_agent"}, third),  # #3 of #2 #3 #5
+            ({"origin": "bot"}, 1),  # #4 of #4
+        ],
+        "team:kpi_changes_reverted_per_changes_merged_by_origin:ratio_30d": [
+            ({"origin": "human"}, 0),
+            ({"origin": "ai_agent"}, third),  # #3, reverted by #6
+            ({"origin": "bot"}, 0),
+        ],
+        "team:kpi_change_review_seconds_by_origin:p50_30d": [
+            ({"origin": "human"}, 0.75 * HOUR),  # (0.5 h + 1 h) / 2
+            ({"origin": "ai_agent"}, 3 * HOUR),  # (2 h + 4 h) / 2
+        ],
+        "team:kpi_change_review_seconds_by_origin:p90_30d": [
+            ({"origin": "human"}, 0.95 * HOUR),  # 0.5 h + 0.9 * 0.5 h
+            ({"origin": "ai_agent"}, 3.8 * HOUR),  # 2 h + 0.9 * 2 h
+        ],
+    }
+    rules = ROOT / "alerts" / "tests" / "rendered" / "rules.yaml"
+    test = {
+        "rule_files": [str(rules)],
+        "evaluation_interval": "1m",
+        "group_eval_order": [g["name"] for g in yaml.safe_load(rules.read_text())["groups"]],
+        "tests": [
+            {
+                "interval": "1m",
+                "input_series": inputs,
+                "promql_expr_test": [
+                    {
+                        "expr": record,
+                        "eval_time": "10m",
+                        "exp_samples": [
+                            {
+                                "labels": record
+                                + "{"
+                                + ", ".join(
+                                    f'{k}="{v}"' for k, v in {"team": "payments", **extra}.items()
+                                )
+                                + "}",
+                                "value": value,
+                            }
+                            for extra, value in values
+                        ],
+                    }
+                    for record, values in expected.items()
+                ],
+            }
+        ],
+    }
+    path = tmp_path / "origin.yaml"
+    path.write_text(yaml.safe_dump(test))
+    result = subprocess.run(
+        [promtool(), "test", "rules", str(path)], capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
