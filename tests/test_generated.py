@@ -85,23 +85,20 @@ def test_every_exported_family_is_in_the_catalogue_and_documented(tmp_path: Path
             opened_at=ts("2026-11-02T08:00:00Z"),
             state="open",
         ),
-        # An AI agent's change reviewed, reverted by the next one; a bot's change reviewed.
-        replace(
-            change("c4", "2026-11-01T07:00:00Z", None),
-            first_review_at=ts("2026-11-01T08:00:00Z"),
-            merged_at=ts("2026-11-01T09:00:00Z"),
-            origin="ai_agent",
-        ),
-        replace(
-            change("c5", "2026-11-02T07:00:00Z", None),
-            merged_at=ts("2026-11-02T09:00:00Z"),
-            reverts="c4",
-        ),
-        replace(
-            change("c6", "2026-11-02T07:00:00Z", None),
-            first_review_at=ts("2026-11-02T08:00:00Z"),
-            merged_at=ts("2026-11-02T09:00:00Z"),
-            origin="bot",
+        # An AI agent's change, reverted by the next one, and a bot's change, all reviewed.
+        *(
+            replace(
+                change(key, f"2026-11-0{day}T07:00:00Z", None),
+                first_review_at=ts(f"2026-11-0{day}T08:00:00Z"),
+                merged_at=ts(f"2026-11-0{day}T09:00:00Z"),
+                origin=origin,
+                reverts=reverts,
+            )
+            for key, day, origin, reverts in (
+                ("c4", 1, "ai_agent", ""),
+                ("c5", 2, "human", "c4"),
+                ("c6", 2, "bot", ""),
+            )
         ),
         incident(
             "i1",

@@ -117,67 +117,43 @@ def exact(text: str, name: str, **labels: str) -> float | None:
 def scenario(github: FakeGitHub) -> None:
     repo = github.repo("acme/shop")
     repo.commits = [commit("x1", "2026-05-01T10:00:00Z")]
-    day = "2026-05-{:02d}T{}:00Z"
+    # number: May day, first commit, opened, (reviewer, review), merged, what else it has
+    rows: list[tuple[int, int, str, str, tuple[str, str] | None, str, dict[str, Any]]] = [
+        (1, 10, "08:00", "09:00", ("bob", "11:00"), "12:00", {}),
+        (2, 11, "08:00", "09:00", ("bob", "10:00"), "14:00", COPILOT),
+        (3, 12, "08:00", "09:00", None, "10:00", DEVIN),
+        (4, 13, "08:55", "09:00", None, "09:30", DEPENDABOT),
+        (5, 14, "08:00", "09:00", ("carol", "10:00"), "12:00", CO_AUTHORED),
+        (6, 15, "08:50", "09:00", ("bob", "09:30"), "10:00", REVERT_OF_3),
+    ]
+
+    def day(number: int, hour: str) -> str:
+        return f"2026-05-{number:02d}T{hour}:00Z"
+
     repo.pulls = [
         pull(
-            1,
-            created=day.format(10, "09:00"),
-            first_commit=day.format(10, "08:00"),
-            reviews=[review("bob", "APPROVED", day.format(10, "11:00"))],
-            merged=day.format(10, "12:00"),
-            merge_commit="m1",
-        ),
-        pull(
-            2,
-            author=bot("Copilot"),
-            head="copilot/fix-login",
-            created=day.format(11, "09:00"),
-            first_commit=day.format(11, "08:00"),
-            reviews=[review("bob", "APPROVED", day.format(11, "10:00"))],
-            merged=day.format(11, "14:00"),
-            merge_commit="m2",
-        ),
-        pull(
-            3,
-            author=bot("devin-ai-integration"),
-            head="devin/1700000000-cleanup",
-            title="Clean up",
-            created=day.format(12, "09:00"),
-            first_commit=day.format(12, "08:00"),
-            merged=day.format(12, "10:00"),
-            merge_commit="m3",
-        ),
-        pull(
-            4,
-            author=bot("dependabot"),
-            head="dependabot/npm_and_yarn/left-pad-1.3.1",
-            created=day.format(13, "09:00"),
-            first_commit=day.format(13, "08:55"),
-            merged=day.format(13, "09:30"),
-            merge_commit="m4",
-            additions=2,
-            deletions=2,
-        ),
-        pull(
-            5,
-            message="Speed up search\n\nCo-authored-by: Claude <ai-assistant>",
-            created=day.format(14, "09:00"),
-            first_commit=day.format(14, "08:00"),
-            reviews=[review("carol", "APPROVED", day.format(14, "10:00"))],
-            merged=day.format(14, "12:00"),
-            merge_commit="m5",
-        ),
-        pull(
-            6,
-            head="revert-3-devin/1700000000-cleanup",
-            title='Revert "Clean up"',
-            created=day.format(15, "09:00"),
-            first_commit=day.format(15, "08:50"),
-            reviews=[review("bob", "APPROVED", day.format(15, "09:30"))],
-            merged=day.format(15, "10:00"),
-            merge_commit="m6",
-        ),
+            number,
+            first_commit=day(may, first),
+            created=day(may, opened),
+            reviews=[review(looked[0], "APPROVED", day(may, looked[1]))] if looked else [],
+            merged=day(may, merged),
+            merge_commit=f"m{number}",
+            **extra,
+        )
+        for number, may, first, opened, looked, merged, extra in rows
     ]
+
+
+COPILOT = {"author": bot("Copilot"), "head": "copilot/fix-login"}
+DEVIN = {"author": bot("devin-ai-integration"), "head": "devin/17-cleanup", "title": "Clean up"}
+DEPENDABOT = {
+    "author": bot("dependabot"),
+    "head": "dependabot/npm_and_yarn/left-pad-1.3.1",
+    "additions": 2,
+    "deletions": 2,
+}
+CO_AUTHORED = {"message": "Speed up search\n\nCo-authored-by: Claude <ai-assistant>"}
+REVERT_OF_3 = {"head": "revert-3-devin/17-cleanup", "title": 'Revert "Clean up"'}
 
 
 def recorded(github: FakeGitHub, now: Clock, settings: KpiSettings) -> tuple[Pipeline, Poll]:
