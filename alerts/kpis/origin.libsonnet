@@ -241,7 +241,9 @@ function(config)
           settings: setting(self.name),
           local window = r.window(config, self.settings),
           local reverted = ratio('kpi_changes_reverted_per_changes_merged_by_origin', window),
-          expr: '%s{origin="ai_agent"}\n> ignoring (origin)\n(%s{origin="human"} + %s)%s' % [
+          // A team without human changes in the window compares with 0.
+          expr: '%s{origin="ai_agent"}\n> ignoring (origin)\n(\n  (%s{origin="human"} or ignoring (origin) 0 * %s{origin="ai_agent"})\n  + %s\n)%s' % [
+            reverted,
             reverted,
             reverted,
             p.num(self.settings.margin),
