@@ -9,6 +9,7 @@ function(config)
     { name: 'dora', kpis: (import 'kpis/dora.libsonnet')(config) },
     { name: 'incidents', kpis: (import 'kpis/incidents.libsonnet')(config) },
     { name: 'flow', kpis: (import 'kpis/flow.libsonnet')(config) },
+    { name: 'origin', kpis: (import 'kpis/origin.libsonnet')(config) },
     { name: 'work', kpis: (import 'kpis/work.libsonnet')(config) },
     { name: 'quality', kpis: (import 'kpis/quality.libsonnet')(config) },
     { name: 'security', kpis: (import 'kpis/security.libsonnet')(config) },

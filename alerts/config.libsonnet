@@ -120,6 +120,12 @@
   // Work in progress limits: open changes per team. Teams not listed get the default.
   wip_limits: { default: 10, teams: {} },
 
+  // Where changes come from (origin: human, ai_agent, bot): every record split by origin is
+  // withheld for a team (and its apps) that merged fewer changes than this in the window, every
+  // origin together, and for the organisation likewise: in a small team an origin's share
+  // points at a few people.
+  origins: { min_changes: 10 },
+
   // Work items of the issue trackers: the limit of items in progress per team (teams not
   // listed get the default), and the investment category that is technical debt (the
   // categories are the exporter's, per source: `work.categories`).
@@ -328,6 +334,30 @@
       window: 'short',
       action: 'Require a review by someone other than the author before a merge (branch'
               + ' protection), and check which merges bypassed it (administrators, hotfixes).',
+    },
+
+    // Where changes come from: AI agents' changes against the team's own
+    AiAgentChangesUnreviewed: {
+      enabled: true,
+      severity: 'warning',
+      'for': '1h',
+      threshold: 0.0,  // every AI agent's change reviewed by a person
+      min_changes: 5,  // AI-agent changes in the window before the share counts
+      window: 'long',
+      action: "Require a person's review of every AI agent's change (branch protection: the"
+              + ' agent cannot approve or merge its own change; a bot review does not count),'
+              + ' and review the changes of the window that went in without one.',
+    },
+    AiAgentRevertRateHigh: {
+      enabled: true,
+      severity: 'info',
+      'for': '1h',
+      margin: 0.05,  // above the team's human revert rate
+      min_changes: 5,  // AI-agent changes in the window before the rate counts
+      window: 'long',
+      action: "Review the team's reverted AI-agent changes: narrow the tasks given to the"
+              + ' agents to those they did well, and require a review by someone who knows'
+              + ' the code before a merge.',
     },
 
     // Quality: defects, releases, tests and coverage

@@ -23,6 +23,7 @@ BENCHMARKS = (
     "benchmarks.rules",
     "benchmarks.render",
     "benchmarks.config_limits",
+    "benchmarks.origin",
 )
 
 

@@ -6,6 +6,7 @@ local g = import 'lib/grafana.libsonnet';
 function(overrides={})
   local k = (import 'lib/kpis.libsonnet')(overrides);
   local S = k.short;
+  local L = k.long;
   local m = g.matchers();
   local t = g.matchers(['team']);
   local raw = g.matchers(['team', 'app', 'environment']);
@@ -77,5 +78,27 @@ function(overrides={})
               [g.target('sum by (severity) (increase(kpi_incidents_total{%s}[$__rate_interval]))' % raw, '{{severity}}')],
               title='Incidents by severity', w=12, stack=true)
       + { fieldConfig+: { defaults+: { custom+: { drawStyle: 'bars' } } } },
+      // Withheld (no data) while the team merged fewer than origins.min_changes changes in
+      // the window.
+      g.row('Where changes come from (%s)' % L),
+      k.panel('bargauge', 'changes_by_origin',
+              [g.target('team:kpi_changes_merged_by_origin:share_%s{%s}' % [L, t], '{{origin}}', instant=true)],
+              title='Share of merged changes by origin (%s)' % L, w=8),
+      k.panel('stat', 'changes_by_origin',
+              [g.target('team:kpi_changes_merged_by_origin:increase_%s{%s, origin="bot"}' % [L, t], 'bot changes')],
+              title="Bots' merged changes, counted apart (%s)" % L, w=4, h=8)
+      + { fieldConfig+: { defaults+: { unit: 'none' } } },
+      k.panel('timeseries', 'change_review_time',
+              [g.target('team:kpi_change_review_seconds_by_origin:p50_%s{%s}' % [L, t], '{{origin}}')],
+              title='Review time by origin, median (%s)' % L, w=12),
+      k.panel('timeseries', 'changes_by_origin',
+              [g.target('team:kpi_changes_merged_unreviewed_per_changes_merged_by_origin:ratio_%s{%s}' % [L, t],
+                        '{{origin}}')],
+              title='Merged with no human review, by origin (%s)' % L,
+              alert='AiAgentChangesUnreviewed', w=12),
+      k.panel('timeseries', 'changes_by_origin',
+              [g.target('team:kpi_changes_reverted_per_changes_merged_by_origin:ratio_%s{%s}' % [L, t],
+                        '{{origin}}')],
+              title='Reverted since, by origin (%s)' % L, alert='AiAgentRevertRateHigh', w=12),
     ],
   )

@@ -74,7 +74,7 @@ def pull(
     *,
     created: str,
     first_commit: str,
-    author: str = "alice",
+    author: str | Node = "alice",
     merged: str | None = None,
     merge_commit: str | None = None,
     closed: str | None = None,
@@ -86,6 +86,9 @@ def pull(
     additions: int = 10,
     deletions: int = 2,
     title: str = "Change something",
+    head: str = "feature",
+    message: str = "Change something",
+    merge_message: str | None = None,
 ) -> Node:
     state = "MERGED" if merged else ("CLOSED" if closed else "OPEN")
     times = [created, merged or "", closed or ""]
@@ -102,12 +105,25 @@ def pull(
         "additions": additions,
         "deletions": deletions,
         "baseRefName": base,
+        "headRefName": head,
         "isDraft": False,
-        "author": user(author),
+        "author": user(author) if isinstance(author, str) else author,
         "labels": {"nodes": [{"name": name} for name in labels or []]},
-        "mergeCommit": {"oid": merge_commit} if merge_commit else None,
+        "mergeCommit": (
+            {"oid": merge_commit, "message": merge_message or f"Merge pull request #{number}"}
+            if merge_commit
+            else None
+        ),
         "commits": {
-            "nodes": [{"commit": {"authoredDate": first_commit, "committedDate": first_commit}}]
+            "nodes": [
+                {
+                    "commit": {
+                        "authoredDate": first_commit,
+                        "committedDate": first_commit,
+                        "message": message,
+                    }
+                }
+            ]
         },
         "reviews": {"nodes": reviews or []},
         "comments": {"nodes": comments or []},

@@ -34,6 +34,7 @@ from kpi_exporter.kpis.code_quality import SONARQUBE_FAMILIES
 from kpi_exporter.kpis.settings import Budget, KpiSettings
 from kpi_exporter.model import (
     Change,
+    ChangeRevert,
     CostLine,
     Coverage,
     Defect,
@@ -142,6 +143,12 @@ def events(start: float, now: float, apps: Sequence[App] = APPS, days: int = 30)
         )
 
 
+def _origin(day: int) -> str:
+    """Where the day's change comes from: an AI agent every third day, a bot every seventh
+    (3, 10, 17, 24), a person the other days."""
+    return "ai_agent" if day % 3 == 1 else "bot" if day % 7 == 3 else "human"
+
+
 def _day(app: str, team: str, at: float, day: int) -> Iterator[Event]:
     """The events of one app on one day of the history, ``at`` its production deployment."""
     key = f"{app}-{day}"
@@ -176,7 +183,19 @@ def _day(app: str, team: str, at: float, day: int) -> Iterator[Event]:
         deployed_environment="production",
         deployed_at=at,
         deployment_key=f"d-{key}",
+        origin=_origin(day),
     )
+    if day % 5 == 2:  # reverted the next day
+        yield ChangeRevert(
+            "test",
+            f"c-{key}",
+            app,
+            team,
+            merged_at=at - 5 * HOUR,
+            reverted_at=at + DAY,
+            origin=_origin(day),
+            reverted_by=f"revert-{key}",
+        )
     if day % 4 == 1:
         yield Incident(
             "test",

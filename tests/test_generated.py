@@ -85,6 +85,21 @@ def test_every_exported_family_is_in_the_catalogue_and_documented(tmp_path: Path
             opened_at=ts("2026-11-02T08:00:00Z"),
             state="open",
         ),
+        # An AI agent's change, reverted by the next one, and a bot's change, all reviewed.
+        *(
+            replace(
+                change(key, f"2026-11-0{day}T07:00:00Z", None),
+                first_review_at=ts(f"2026-11-0{day}T08:00:00Z"),
+                merged_at=ts(f"2026-11-0{day}T09:00:00Z"),
+                origin=origin,
+                reverts=reverts,
+            )
+            for key, day, origin, reverts in (
+                ("c4", 1, "ai_agent", ""),
+                ("c5", 2, "human", "c4"),
+                ("c6", 2, "bot", ""),
+            )
+        ),
         incident(
             "i1",
             "2026-11-01T11:00:00Z",

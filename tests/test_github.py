@@ -96,11 +96,15 @@ def fake(clock: Clock, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeGitHub]:
 
 
 def source(
-    fake: FakeGitHub, clock: Clock, slept: list[float] | None = None, **settings: Any
+    fake: FakeGitHub,
+    clock: Clock,
+    slept: list[float] | None = None,
+    kpi: KpiSettings | None = None,
+    **settings: Any,
 ) -> GitHub:
     """A GitHub source on the fake: token auth unless ``app`` is given, the two fixture
-    repositories unless ``repos`` or ``org`` is, the fake's clock, and a ``sleep`` that
-    records (``slept``) or refuses to wait."""
+    repositories unless ``repos`` or ``org`` is, the fake's clock, the KPI settings ``kpi``
+    (defaults), and a ``sleep`` that records (``slept``) or refuses to wait."""
     data: dict[str, Any] = {"type": "github", "name": "gh"}
     if "app" not in settings:
         data["token_env"] = TOKEN_ENV
@@ -115,7 +119,7 @@ def source(
     return GitHub(
         config,
         Ownership(parse_config(CONFIG)),
-        KpiSettings(),
+        kpi or KpiSettings(),
         Health(),
         clock=clock,
         sleep=slept.append if slept is not None else no_sleep,

@@ -10,8 +10,18 @@ from kpi_exporter.config import parse_config
 from kpi_exporter.exposition import render
 from kpi_exporter.gofloat import go_float
 from kpi_exporter.kpis import Aggregate, KpiSettings
-from kpi_exporter.kpis.families import EXPORTER_FAMILIES, FAMILIES, LEAD_TIME_BUCKETS
+from kpi_exporter.kpis.families import (
+    EXPORTER_FAMILIES,
+    FAMILIES,
+    FAMILY_BY_NAME,
+    LEAD_TIME_BUCKETS,
+    WINDOW_FAMILIES,
+    WINDOW_OBSERVATION_FAMILIES,
+)
+from kpi_exporter.kpis.observation import Observation
+from kpi_exporter.kpis.observe import observe
 from kpi_exporter.model import DeploymentOutcome, Event, Identity
+from kpi_exporter.origin import ORIGINS
 from tests.support import DAY, HOUR, change, deployment, exposition, incident, ts, value
 
 SHOP = {"app": "shop", "team": "team-a", "environment": "production"}
@@ -180,6 +190,42 @@ def test_no_metric_has_a_person_or_identifier_label() -> None:
     }
     for family in (*FAMILIES, *EXPORTER_FAMILIES):
         assert not forbidden & set(family.labels), family.name
+
+
+# Every label a domain family may carry: each names a team, an app or a bounded category,
+# never a person. `origin` (human, ai_agent, bot) says where a change came from, classified
+# from its author's account, which is never kept.
+DOMAIN_LABELS = frozenset(
+    {
+        *("app", "team", "environment", "component", "category", "status", "stage"),
+        *("severity", "scanner", "provider", "currency", "metric", "slo", "survey"),
+        *("question", "window", "percentile", "le", "older_than", "origin"),
+    }
+)
+
+
+def test_every_domain_label_is_on_the_allowlist() -> None:
+    for family in (*FAMILIES, *WINDOW_FAMILIES, *WINDOW_OBSERVATION_FAMILIES):
+        assert set(family.labels) <= DOMAIN_LABELS, family.name
+        if "origin" in family.labels:  # by team and app, never finer
+            assert set(family.labels) <= {"app", "team", "origin", "window"}, family.name
+
+
+def test_origin_takes_three_values_only() -> None:
+    seen = set()
+    for origin in (*ORIGINS, "someone", ""):
+        event = change("c", "2026-11-01T00:00:00Z", "2026-11-10T12:00:00Z")
+        event = replace(event, origin=origin, merged_at=ts("2026-11-02T00:00:00Z"))
+        for contribution in observe(event, KpiSettings()):
+            if isinstance(contribution, Observation) and "origin" in _labels(contribution):
+                seen.add(
+                    dict(zip(_labels(contribution), contribution.labels, strict=True))["origin"]
+                )
+    assert seen == set(ORIGINS)
+
+
+def _labels(observation: Observation) -> tuple[str, ...]:
+    return FAMILY_BY_NAME[observation.family].labels
 
 
 def test_counters_follow_the_naming_conventions() -> None:

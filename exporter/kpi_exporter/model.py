@@ -90,6 +90,10 @@ class Change(BaseEvent):
     reviewed: bool = True
     labels: tuple[str, ...] = ()
     state: str = "merged"  # open | merged | closed (closed without merge)
+    # Where it comes from: human | ai_agent | bot (kpi_exporter.origin; never the author).
+    origin: str = "human"
+    # The key of the change of the same source that this one reverts ("" when none).
+    reverts: str = ""
 
     @property
     def time(self) -> float:
@@ -152,6 +156,21 @@ class IncidentLink(BaseEvent):
     production: bool
     deployment_key: str = ""  # "" when linked to no deployment
     how: str = ""  # explicit | last before | ""
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeRevert(BaseEvent):
+    """Derived, never polled: a merged change that a later merged change of the same source
+    reverted (:mod:`kpi_exporter.reverts`). ``key`` is the reverted change's key; it counts
+    by the reverted change's merge time and origin, so that the revert rate of a window is
+    the share of the changes merged in it that were reverted."""
+
+    kind: ClassVar[str] = "revert"
+    dated_by: ClassVar[str] = "merged_at"
+    merged_at: float
+    reverted_at: float
+    origin: str = "human"
+    reverted_by: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -262,6 +281,7 @@ Event = (
     | Incident
     | DeploymentOutcome
     | IncidentLink
+    | ChangeRevert
     | Defect
     | Vulnerability
     | CostLine
@@ -279,6 +299,7 @@ EVENT_TYPES: dict[str, type[Any]] = {
         Incident,
         DeploymentOutcome,
         IncidentLink,
+        ChangeRevert,
         Defect,
         Vulnerability,
         CostLine,

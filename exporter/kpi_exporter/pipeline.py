@@ -26,6 +26,7 @@ from .linking import LinkSettings, relink
 from .model import Change, Event, event_problem
 from .page import headlines
 from .page.headlines import Headlines
+from .reverts import mark_reverts
 from .sharding import Shard
 from .shipping import reship, store_change
 from .sources import Poll
@@ -259,6 +260,7 @@ class Pipeline:
                 touched = [e for pair in tx.changes() for e in pair if e is not None]
                 reship(touched, tx, self.kpi)
                 relink(tx, touched, self.kpi, self.linking)
+                mark_reverts(tx, tx.changes())
                 tx.set_cursor(source, poll.cursor)
                 tx.set_validators(source, poll.validators)
                 changes = tx.changes()

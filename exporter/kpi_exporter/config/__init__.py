@@ -29,6 +29,13 @@ from ..config_base import (
 )
 from ..kpis.settings import DEFAULT_PRODUCTION_PATTERN, Budget, KpiSettings, environments
 from ..linking import LinkSettings
+from ..origin import (
+    DEFAULT_AI_AGENTS,
+    DEFAULT_AI_BRANCH_PREFIXES,
+    DEFAULT_AI_COAUTHORS,
+    DEFAULT_BOTS,
+    OriginRules,
+)
 from ..sources import registry
 from ..sources.registry import SourceSettings
 from .loading import MAX_BYTES, Path_, format_path, inline_secrets, parse_yaml_model
@@ -56,6 +63,7 @@ __all__ = [
     "Duration",
     "LinkingConfig",
     "Name",
+    "OriginsConfig",
     "Path_",
     "Regex",
     "SecurityConfig",
@@ -190,6 +198,46 @@ class IncidentsConfig(Strict):
     )
 
 
+class OriginsConfig(Strict):
+    """Where merged changes come from (label ``origin``: human, ai_agent, bot), as the GitHub
+    and GitLab sources classify them when they read a change (the author's account is read to
+    classify and never kept; a change already stored keeps its origin until it is read
+    again)."""
+
+    bots: list[str] = Field(
+        default_factory=lambda: list(DEFAULT_BOTS),
+        description="Bot accounts (case-insensitive, * wildcards; `renovate` matches"
+        " `renovate[bot]`); GitHub's Bot user type is a bot too.",
+    )
+    ai_agents: list[str] = Field(
+        default_factory=lambda: list(DEFAULT_AI_AGENTS),
+        description="AI agent accounts (same patterns); checked before the bots.",
+    )
+    ai_branch_prefixes: list[str] = Field(
+        default_factory=lambda: list(DEFAULT_AI_BRANCH_PREFIXES),
+        description="Head branch prefixes of AI agents' changes (copilot/, codex/, cursor/).",
+    )
+    ai_coauthors: list[str] = Field(
+        default_factory=lambda: list(DEFAULT_AI_COAUTHORS),
+        description="Names of AI tools: a Co-authored-by trailer naming one (a word of its"
+        " name or address) makes the change ai_agent.",
+    )
+    bots_in_flow: bool = Field(
+        False,
+        description="Count bot changes in lead time, the flow stages, size and the merged"
+        " and unreviewed counts (by default they are counted apart only).",
+    )
+
+    def rules(self) -> OriginRules:
+        return OriginRules(
+            bots=tuple(self.bots),
+            ai_agents=tuple(self.ai_agents),
+            ai_branch_prefixes=tuple(self.ai_branch_prefixes),
+            ai_coauthors=tuple(self.ai_coauthors),
+            bots_in_flow=self.bots_in_flow,
+        )
+
+
 class CostBudget(Strict):
     """A monthly budget of one app or one team."""
 
@@ -220,6 +268,7 @@ class Config(Strict):
     linking: LinkingConfig = Field(default_factory=LinkingConfig)
     windows: WindowsConfig = Field(default_factory=WindowsConfig)
     incidents: IncidentsConfig = Field(default_factory=IncidentsConfig)
+    origins: OriginsConfig = Field(default_factory=OriginsConfig)
     security: SecurityConfig = Field(default_factory=SecurityConfig)
     sources: list[Source] = Field(default_factory=list)
     budgets: list[CostBudget] = Field(
@@ -274,6 +323,7 @@ class Config(Strict):
                 environments(self.incidents.environments) if self.incidents.environments else None
             ),
             incident_severities=tuple(self.incidents.severities),
+            origins=self.origins.rules(),
         )
 
     def label_policy(self) -> LabelPolicy:

@@ -39,8 +39,11 @@ def observe_deployment(
 
 def observe_change(change: Change, settings: KpiSettings) -> Iterator[Observation | Dated]:
     """Lead time of a change that reached production: first commit -> deployment finished,
-    in the windows by the deployment's finish time."""
+    in the windows by the deployment's finish time. A bot's change has none unless
+    ``origins.bots_in_flow``."""
     if change.deployed_at is None or not settings.is_production(change.deployed_environment):
+        return
+    if not settings.origins.counts_in_flow(change.origin):
         return
     labels = (change.app, change.team, change.deployed_environment)
     lead_time = max(0.0, change.deployed_at - change.first_commit_at)

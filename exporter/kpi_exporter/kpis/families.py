@@ -78,6 +78,7 @@ DELIVERY_LABELS = ("app", "team", "environment")
 FLOW_LABELS = ("app", "team")
 INCIDENT_LABELS = ("app", "team", "environment", "severity")
 COMPONENT_LABELS = ("app", "team", "component")
+ORIGIN_LABELS = ("app", "team", "origin")
 DEFECT_LABELS = ("app", "team", "severity")
 BUSINESS_LABELS = ("app", "team", "metric")
 SURVEY_LABELS = ("team", "survey", "question")
@@ -162,6 +163,29 @@ CHANGES_MERGED_UNREVIEWED = KpiFamily(
     "counter",
     "Merged changes that nobody but their author reviewed or approved before the merge.",
     FLOW_LABELS,
+)
+
+CHANGES_MERGED_BY_ORIGIN = KpiFamily(
+    "kpi_changes_merged_by_origin_total",
+    "counter",
+    "Merged changes by origin (human, ai_agent, bot), bots included whatever the flow"
+    " metrics count.",
+    ORIGIN_LABELS,
+)
+
+CHANGES_MERGED_UNREVIEWED_BY_ORIGIN = KpiFamily(
+    "kpi_changes_merged_unreviewed_by_origin_total",
+    "counter",
+    "Merged changes that no person but their author reviewed or approved before the merge,"
+    " by origin.",
+    ORIGIN_LABELS,
+)
+
+CHANGES_REVERTED = KpiFamily(
+    "kpi_changes_reverted_total",
+    "counter",
+    "Merged changes that a later merged change reverted, by the reverted change's origin.",
+    ORIGIN_LABELS,
 )
 
 CHANGE_CODING_SECONDS = KpiFamily(
@@ -602,6 +626,9 @@ FAMILIES: tuple[Family, ...] = (
     FAILED_DEPLOYMENT_RECOVERY_SECONDS,
     CHANGES_MERGED,
     CHANGES_MERGED_UNREVIEWED,
+    CHANGES_MERGED_BY_ORIGIN,
+    CHANGES_MERGED_UNREVIEWED_BY_ORIGIN,
+    CHANGES_REVERTED,
     CHANGE_CODING_SECONDS,
     CHANGE_PICKUP_SECONDS,
     CHANGE_REVIEW_SECONDS,
@@ -673,6 +700,7 @@ FAMILY_BY_NAME: dict[str, Family] = {family.name: family for family in FAMILIES}
 # a series has: app level (app, team), team level (team, no app), organisation (neither).
 WINDOW_COUNT_LABELS = ("app", "team", "window")
 WINDOW_QUANTILE_LABELS = ("app", "team", "window", "percentile")
+WINDOW_ORIGIN_LABELS = (*ORIGIN_LABELS, "window")
 
 
 @dataclass(frozen=True, slots=True)
@@ -751,6 +779,27 @@ WINDOW_CHANGES_MERGED_UNREVIEWED = _count(
     "kpi_window_changes_merged_unreviewed",
     CHANGES_MERGED_UNREVIEWED,
     "Changes merged without a review by anyone but their author in the window, by merge time.",
+)
+
+WINDOW_CHANGES_MERGED_BY_ORIGIN = _count(
+    "kpi_window_changes_merged_by_origin",
+    CHANGES_MERGED_BY_ORIGIN,
+    "Changes merged in the window, by merge time and origin (bots included).",
+    WINDOW_ORIGIN_LABELS,
+)
+
+WINDOW_CHANGES_MERGED_UNREVIEWED_BY_ORIGIN = _count(
+    "kpi_window_changes_merged_unreviewed_by_origin",
+    CHANGES_MERGED_UNREVIEWED_BY_ORIGIN,
+    "Changes merged in the window without a review by any person but their author, by origin.",
+    WINDOW_ORIGIN_LABELS,
+)
+
+WINDOW_CHANGES_REVERTED = _count(
+    "kpi_window_changes_reverted",
+    CHANGES_REVERTED,
+    "Changes merged in the window (by their merge time) and reverted since, by origin.",
+    WINDOW_ORIGIN_LABELS,
 )
 
 WINDOW_INCIDENTS = _count(
@@ -885,6 +934,18 @@ WINDOW_CHANGE_REVIEW_SECONDS = _quantiles(
     "Exact quantiles of the review time of the changes merged in the window.",
 )
 
+# Review time by origin: one quantile family per origin (quantiles are exact per team, and a
+# team's level has no further label); the rules add the ``origin`` label.
+WINDOW_CHANGE_REVIEW_SECONDS_BY_ORIGIN: dict[str, Windowed] = {
+    origin: _quantiles(
+        f"kpi_window_change_review_{origin}_seconds",
+        CHANGE_REVIEW_SECONDS,
+        f"Exact quantiles of the review time (first review to merge) of the {text} changes"
+        " merged in the window.",
+    )
+    for origin, text in (("human", "human"), ("ai_agent", "AI agents'"), ("bot", "bots'"))
+}
+
 WINDOW_CHANGE_DEPLOY_SECONDS = _quantiles(
     "kpi_window_change_deploy_seconds",
     CHANGE_DEPLOY_SECONDS,
@@ -944,6 +1005,9 @@ WINDOWED: tuple[Windowed, ...] = (
     WINDOW_DEPLOYED_DATES,
     WINDOW_CHANGES_MERGED,
     WINDOW_CHANGES_MERGED_UNREVIEWED,
+    WINDOW_CHANGES_MERGED_BY_ORIGIN,
+    WINDOW_CHANGES_MERGED_UNREVIEWED_BY_ORIGIN,
+    WINDOW_CHANGES_REVERTED,
     WINDOW_INCIDENTS,
     WINDOW_INCIDENTS_UNLINKED,
     WINDOW_INCIDENTS_BY_COMPONENT,
@@ -965,6 +1029,7 @@ WINDOWED: tuple[Windowed, ...] = (
     WINDOW_CHANGE_CODING_SECONDS,
     WINDOW_CHANGE_PICKUP_SECONDS,
     WINDOW_CHANGE_REVIEW_SECONDS,
+    *WINDOW_CHANGE_REVIEW_SECONDS_BY_ORIGIN.values(),
     WINDOW_CHANGE_DEPLOY_SECONDS,
     WINDOW_CHANGE_SIZE_LINES,
     WINDOW_INCIDENT_RESTORE_SECONDS,

@@ -37,7 +37,8 @@ def observe_flow(change: Change, settings: KpiSettings) -> Iterator[Observation 
     while the change is open would vanish if the change were closed unmerged). A stage that
     would be negative (rebased commits, clocks apart) counts as 0. In the windows, merged
     changes, their size and their coding, pickup and review stages count by the merge time;
-    the deploy stage by the deployment's finish time.
+    the deploy stage by the deployment's finish time. A bot's merged change counts in none
+    of these unless ``origins.bots_in_flow`` (open changes count whatever their origin).
     """
     labels = (change.app, change.team)
     is_open = change.state == "open"
@@ -45,8 +46,8 @@ def observe_flow(change: Change, settings: KpiSettings) -> Iterator[Observation 
     yield CHANGES_OPEN.observe(labels, 1 if is_open else 0)
     opened_at = change.opened_at if change.opened_at is not None else change.first_commit_at
     yield CHANGES_OPEN_BY_AGE.since(labels, opened_at if is_open else None)
-    if change.state != "merged":
-        return
+    if change.state != "merged" or not settings.origins.counts_in_flow(change.origin):
+        return  # bot changes are counted apart (kpis/origin.py), unless origins.bots_in_flow
     merged_at = change.merged_at if change.merged_at is not None else change.time
     yield CHANGES_MERGED.observe(labels, 1)
     yield WINDOW_CHANGES_MERGED.at(labels, merged_at)

@@ -18,6 +18,7 @@ from .delivery import observe_change, observe_deployment, observe_outcome
 from .flow import observe_flow
 from .incidents import observe_incident, observe_link
 from .observation import Contribution
+from .origin import observe_origin, observe_revert
 from .quality import observe_defect
 from .security import observe_vulnerability
 from .settings import KpiSettings
@@ -28,10 +29,11 @@ Observer = Callable[[Any, KpiSettings], Iterator[Contribution]]
 
 _OBSERVERS: dict[type[Any], tuple[Observer, ...]] = {
     model.Deployment: (observe_deployment,),
-    model.Change: (observe_change, observe_flow),
+    model.Change: (observe_change, observe_flow, observe_origin),
     model.Incident: (observe_incident, observe_incident_component),
     model.DeploymentOutcome: (observe_outcome,),
     model.IncidentLink: (observe_link,),
+    model.ChangeRevert: (observe_revert,),
     model.Defect: (observe_defect,),
     model.Coverage: (observe_coverage,),
     model.TestRun: (observe_test_run,),

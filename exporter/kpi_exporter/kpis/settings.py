@@ -6,6 +6,8 @@ import re
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
+from ..origin import OriginRules
+
 DEFAULT_PRODUCTION_PATTERN = r"^prod(uction)?([-_].*)?$"
 
 
@@ -57,6 +59,9 @@ class KpiSettings:
     # and, when the tuple is not empty, their severity is listed.
     incident_environments: re.Pattern[str] | None = None
     incident_severities: tuple[str, ...] = ()
+    # Where changes come from (human, ai_agent, bot): how sources classify them, and whether
+    # bot changes count in the flow metrics.
+    origins: OriginRules = field(default_factory=OriginRules)
 
     def is_production(self, environment: str) -> bool:
         return self.production.search(environment) is not None

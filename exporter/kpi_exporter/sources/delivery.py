@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Literal
 
@@ -21,6 +22,11 @@ ChangeType = Literal["normal", "hotfix", "rollback"]
 CHANGE_TYPES: tuple[ChangeType, ...] = ("normal", "hotfix", "rollback")  # rising precedence
 # The title GitHub's and GitLab's Revert buttons give the pull or merge request they open.
 REVERT_TITLE = 'Revert "'
+# The head branch GitHub's Revert button opens (revert-<number>-<the reverted head branch>),
+# and the body it writes ("Reverts owner/repo#<number>"), which a squash merge keeps in the
+# commit message; GitLab's Revert button writes "This reverts merge request !<number>".
+_REVERT_BRANCH = re.compile(r"^revert-(\d+)-")
+_REVERTS = re.compile(r"\breverts\s+(?:merge request\s+)?(?:[\w.-]+/[\w./-]+)?[#!](\d+)", re.I)
 
 
 class FlowLabels(Strict):
@@ -61,6 +67,20 @@ def merge_change_type(labels: Iterable[str], title: str, flow: FlowLabels) -> Ch
     if names & {name.lower() for name in flow.hotfix}:
         return "hotfix"
     return "normal"
+
+
+def reverted_number(head_branch: str, messages: Iterable[str]) -> int | None:
+    """The number of the pull or merge request of the same repository that a change reverts,
+    from its head branch or its commit messages (the Revert buttons' wording); None when it
+    names none."""
+    match = _REVERT_BRANCH.match(head_branch)
+    if match:
+        return int(match.group(1))
+    for message in messages:
+        found = _REVERTS.search(message)
+        if found:
+            return int(found.group(1))
+    return None
 
 
 def stronger(first: str, second: str) -> str:

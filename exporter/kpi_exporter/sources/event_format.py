@@ -92,6 +92,10 @@ class ChangeIn(_Strict):
     size_lines: StrictInt | None = Field(None, ge=0)
     # Whether someone other than its author reviewed or approved it before the merge.
     reviewed: StrictBool = True
+    # Where it comes from (kpi_exporter.origin), as the sender classified it; and the id of
+    # the change of the same source it reverts.
+    origin: Literal["human", "ai_agent", "bot"] = "human"
+    reverts: str = Field("", max_length=256)
 
 
 class DeploymentIn(_Owned):
@@ -291,6 +295,8 @@ def _change(
         first_review_at=_epoch(change.first_review_at),
         size_lines=change.size_lines,
         reviewed=change.reviewed,
+        origin=change.origin,
+        reverts=change.reverts,
         deployed_environment=environment if deployed_at is not None else "",
         deployed_at=deployed_at,
         deployment_key=deployment_key if deployed_at is not None else "",

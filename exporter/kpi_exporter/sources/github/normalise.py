@@ -4,7 +4,11 @@
   Its first commit is the PR's first commit (for a squash merge too, not the squash commit);
   the first review is the first review or comment by someone other than the author (bots
   excluded); approval is the first approving review by someone else; ``reviewed`` says
-  whether someone else reviewed it before the merge. Logins are compared here and dropped.
+  whether someone else reviewed it before the merge. Its origin (human, ai_agent, bot) is
+  classified from its author's account and type, head branch and the first and merge
+  commits' messages (:mod:`kpi_exporter.origin`); a pull request opened by the Revert button
+  (head branch ``revert-<n>-``, or ``Reverts owner/repo#<n>`` in a commit message) reverts
+  pull request ``<n>``. Logins are compared here and dropped.
 - A deployment signal (deployment, release, tag or workflow run) is a :class:`Signal`,
   which becomes a :class:`Deployment` once it is final.
 - An issue with an incident label is an :class:`Incident`; with a bug label, a :class:`Defect`.
@@ -25,9 +29,10 @@ from typing import Any
 
 from ...kpis.settings import KpiSettings
 from ...model import Change, Defect, Event, Incident
+from ...origin import OriginRules, classify
 from ...ownership import Owner
 from .. import SourceError, times
-from ..delivery import FlowLabels, merge_change_type
+from ..delivery import FlowLabels, merge_change_type, reverted_number
 
 Node = dict[str, Any]
 
@@ -100,11 +105,17 @@ def _is_other(actor: Any, author: str | None) -> bool:
 
 
 def pull_request(
-    node: Node, repo: str, source: str, owner: Owner, labels: FlowLabels
+    node: Node,
+    repo: str,
+    source: str,
+    owner: Owner,
+    labels: FlowLabels,
+    origins: OriginRules | None = None,
 ) -> PullRequest:
     """The :class:`Change` of a pull request, and what its deployment means."""
     author_node = node.get("author")
     author = str(author_node.get("login")) if isinstance(author_node, dict) else None
+    user_type = str(author_node.get("__typename") or "") if isinstance(author_node, dict) else ""
     opened_at = _time(node, "createdAt")
     merged_at = parse_time(node.get("mergedAt"))
     reviews = [
@@ -127,6 +138,11 @@ def pull_request(
     first_commit_at = parse_time(commits[0]["commit"]["authoredDate"]) if commits else None
     names = _names(node.get("labels"))
     state = str(node["state"]).lower()  # OPEN | CLOSED | MERGED
+    merge = node.get("mergeCommit") or {}
+    head = str(node.get("headRefName") or "")
+    messages = [str(c["commit"].get("message") or "") for c in commits[:1]]
+    messages.append(str(merge.get("message") or ""))
+    reverted = reverted_number(head, messages)
     change = Change(
         **owner.identity(source, f"github/{repo}#{int(node['number'])}"),
         first_commit_at=first_commit_at if first_commit_at is not None else opened_at,
@@ -138,8 +154,15 @@ def pull_request(
         reviewed=reviewed,
         labels=names,
         state=state if state in ("open", "merged", "closed") else "open",
+        origin=classify(
+            origins or OriginRules(),
+            author,
+            user_type=user_type,
+            head_branch=head,
+            messages=messages,
+        ),
+        reverts=f"github/{repo}#{reverted}" if reverted is not None else "",
     )
-    merge = node.get("mergeCommit") or {}
     title = str(node.get("title") or "")
     kind = KINDS[merge_change_type(names, title, labels)]
     return PullRequest(

@@ -6,7 +6,8 @@ connection of a repository in ONE query and, while some still have pages to read
 for those only: a first sync costs as many requests as its longest connection has pages.
 
 Authors' logins are asked for only to tell the author's own reviews and comments from the
-others'; they are compared and dropped, never stored.
+others' and to classify a pull request's origin (human, AI agent, bot, with its head branch
+and the first and merge commits' messages); they are compared and dropped, never stored.
 """
 
 from __future__ import annotations
@@ -59,10 +60,10 @@ PULL_REQUESTS = Connection(
         "pullRequests",
         "UPDATED_AT",
         f"""number state createdAt updatedAt mergedAt closedAt additions deletions
-        baseRefName isDraft title {_ACTOR}
+        baseRefName headRefName isDraft title {_ACTOR}
         labels(first: 20) {{ nodes {{ name }} }}
-        mergeCommit {{ oid }}
-        commits(first: 1) {{ nodes {{ commit {{ authoredDate committedDate }} }} }}
+        mergeCommit {{ oid message }}
+        commits(first: 1) {{ nodes {{ commit {{ authoredDate committedDate message }} }} }}
         reviews(first: 50) {{ nodes {{ {_ACTOR} state submittedAt }} }}
         comments(first: 50) {{ nodes {{ {_ACTOR} createdAt }} }}""",
     ),

@@ -292,7 +292,9 @@ def _pull_requests(
     """Changes of the pull requests into the default branch updated since ``since``."""
     with checked("pull request", repo):
         for node in nodes:
-            pr = pull_request(node, repo, settings.source, owner, settings.config.labels)
+            pr = pull_request(
+                node, repo, settings.source, owner, settings.config.labels, settings.kpi.origins
+            )
             if pr.updated_at < since:
                 continue  # on the last page, older than what the last poll read
             state.pulls_read = max(state.pulls_read or pr.updated_at, pr.updated_at)

@@ -10,9 +10,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from ...model import Change
+from ...origin import OriginRules, classify
 from ...ownership import Owner
 from .. import SourceError
-from ..delivery import FlowLabels, merge_change_type
+from ..delivery import FlowLabels, merge_change_type, reverted_number
 from ..http import HttpClient, HttpStatusError
 from ..times import api_time
 
@@ -87,9 +88,12 @@ def read_merge_request(
     source: str,
     key: str,
     owner: Owner,
+    origins: OriginRules | None = None,
 ) -> MergeRequest:
     """Four REST calls (more for long lists): commits, notes, approvals and diffs of ONE
-    merge request."""
+    merge request. Its origin is classified from its author's username, source branch and
+    commit messages (:mod:`kpi_exporter.origin`); a merge request opened by GitLab's Revert
+    button ("This reverts merge request !<iid>") reverts that one."""
     iid = int(item["iid"])
     url = f"{project_url}/merge_requests/{iid}"
     author = _user_id(item)  # used here only, to tell reviews from the author's own notes
@@ -102,6 +106,10 @@ def read_merge_request(
     commits = _optional(lambda: every(http, f"{url}/commits")) or []
     authored = [t for t in (timestamp(c.get("authored_date")) for c in commits) if t is not None]
     first_commit_at = min(authored) if authored else opened_at
+    author_node = item.get("author")
+    branch = str(item.get("source_branch") or "")
+    messages = [str(c.get("message") or "") for c in commits if isinstance(c, dict)]
+    reverted = reverted_number(branch, [str(item.get("description") or ""), *messages])
 
     notes = _optional(
         lambda: every(http, f"{url}/notes", {"sort": "asc", "order_by": "created_at"})
@@ -129,6 +137,13 @@ def read_merge_request(
         reviewed=first_review_at is not None or approved,
         labels=tuple(sorted(str(label) for label in item.get("labels") or ())),
         state=state,
+        origin=classify(
+            origins or OriginRules(),
+            str(author_node.get("username") or "") if isinstance(author_node, dict) else None,
+            head_branch=branch,
+            messages=messages,
+        ),
+        reverts=f"{key.rsplit('!', 1)[0]}!{reverted}" if reverted is not None else "",
     )
     return MergeRequest(
         iid,

@@ -419,6 +419,7 @@ class GitLab(KpiSource[GitLabSource]):
                 source=self.name,
                 key=f"gitlab/{path}!{item['iid']}",
                 owner=owner,
+                origins=self.settings.origins,
             )
 
         futures: list[Future[MergeRequest]] = [details.submit(read, item) for item in items]
