@@ -86,6 +86,8 @@ WORK_LABELS = ("app", "team", "category")
 VULNERABILITY_LABELS = ("app", "team", "severity")
 SCANNER_LABELS = (*VULNERABILITY_LABELS, "scanner")
 SLO_LABELS = ("app", "team", "slo", "window")
+TELEMETRY_LABELS = ("app", "team", "component", "window")
+MONITOR_LABELS = ("app", "team", "state")
 
 
 @dataclass(frozen=True, slots=True)
@@ -487,6 +489,38 @@ SLO_ERROR_BUDGET_REMAINING = KpiFamily(
     SLO_LABELS,
 )
 
+COMPONENT_AVAILABILITY = KpiFamily(
+    "kpi_component_availability_ratio",
+    "gauge",
+    "Share of the availability tests of a monitored component (Application Insights) that"
+    " passed over its window.",
+    TELEMETRY_LABELS,
+)
+
+COMPONENT_FAILED_REQUESTS = KpiFamily(
+    "kpi_component_failed_requests_ratio",
+    "gauge",
+    "Share of the requests of a monitored component (Application Insights) that failed over"
+    " its window.",
+    TELEMETRY_LABELS,
+)
+
+COMPONENT_RESPONSE_TIME = KpiFamily(
+    "kpi_component_response_time_seconds",
+    "gauge",
+    "A percentile (label percentile: 95) of the response time of a monitored component's"
+    " requests (Application Insights) over its window.",
+    (*TELEMETRY_LABELS, "percentile"),
+)
+
+MONITORS = KpiFamily(
+    "kpi_monitors",
+    "gauge",
+    "Monitors of an external monitoring system (Datadog) per app and overall state (OK, Alert,"
+    " Warn, No Data, ...), as of the last poll.",
+    MONITOR_LABELS,
+)
+
 SURVEY_SCORE = KpiFamily(
     "kpi_survey_score",
     "gauge",
@@ -644,6 +678,10 @@ FAMILIES: tuple[Family, ...] = (
     SLO_OBJECTIVE,
     SLO_SLI,
     SLO_ERROR_BUDGET_REMAINING,
+    COMPONENT_AVAILABILITY,
+    COMPONENT_FAILED_REQUESTS,
+    COMPONENT_RESPONSE_TIME,
+    MONITORS,
     SURVEY_SCORE,
     SURVEY_RESPONSES,
     SURVEY_NPS_RATIO,

@@ -40,6 +40,7 @@ MODULES = (
     "defender",
     "qualys",
     "datadog",
+    "azure_monitor",
     "http_json",
     "sql",
     "survey",

@@ -1,0 +1,135 @@
+"""A stand-in for the Application Insights query API and the Entra ID token endpoint, served
+through ``responses``, as their references describe them:
+
+- ``POST {login}/{tenant}/oauth2/v2.0/token`` (form: ``grant_type=client_credentials``,
+  ``client_id``, ``client_secret``, ``scope`` ``{api}/.default``) answers ``access_token`` and
+  ``expires_in``, or 401 with ``error`` and ``error_description`` (``AADSTS...``);
+- ``POST /v1/apps/{appId}/query`` (JSON body ``query`` and ``timespan``, here an ISO 8601
+  interval ``start/end``) answers ``{"tables": [{"name": "PrimaryResult", "columns": [{"name",
+  "type"}], "rows": [[...]]}]}``; errors are ``{"error": {"message", "code"}}`` (401
+  ``AuthorizationRequiredError``, 404 ``PathNotFoundError``, 400 ``BadArgumentError``); a
+  throttled request is 429 with ``Retry-After``.
+
+The fake runs the one query the source sends (a summary of a component's ``requests`` and
+``availabilityResults``) over the records it holds inside the timespan; KQL's ``percentile`` is
+taken as the nearest rank (exact on these small sets).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import requests
+import responses
+
+from kpi_exporter.sources.times import parse_time
+
+API = "https://api.appinsights.test"
+LOGIN = "https://login.azure.test"
+TENANT = "6f1c0b2e-0000-4000-8000-0000000000cc"
+CLIENT = "0a1b2c3d-0000-4000-8000-0000000000dd"
+SECRET = "azure-client-s3cret"
+
+Reply = tuple[int, dict[str, str], str]
+# The summary query: the latency threshold in milliseconds is its one variable part.
+QUERY = re.compile(
+    r"requests \| summarize total = count\(\), failed = countif\(not\(tobool\(success\)\)\),"
+    r" fast = countif\(duration <= (?P<threshold>[0-9.]+)\), p95 = percentile\(duration, 95\)"
+    r" \| extend tests = toscalar\(availabilityResults \| count\),"
+    r" passed = toscalar\(availabilityResults \| where tobool\(success\) \| count\)$"
+)
+COLUMNS = [
+    {"name": "total", "type": "long"},
+    {"name": "failed", "type": "long"},
+    {"name": "fast", "type": "long"},
+    {"name": "p95", "type": "real"},
+    {"name": "tests", "type": "long"},
+    {"name": "passed", "type": "long"},
+]
+
+
+def error(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> Reply:
+    body = {"error": {"message": message, "code": code, "correlationId": "00000000-trace"}}
+    return status, {"Content-Type": "application/json", **(headers or {})}, json.dumps(body)
+
+
+@dataclass
+class Telemetry:
+    """A component's records: requests (time, duration in ms, success) and availability test
+    results (time, success)."""
+
+    requests: list[tuple[float, float, bool]] = field(default_factory=list)
+    availability: list[tuple[float, bool]] = field(default_factory=list)
+
+
+@dataclass
+class FakeApplicationInsights:
+    components: dict[str, Telemetry] = field(default_factory=dict)  # Application ID -> records
+    queued: list[Reply] = field(default_factory=list)
+    tokens: list[str] = field(default_factory=list)  # valid (clear it to revoke them)
+    issued: int = 0
+    seen: list[str] = field(default_factory=list)  # METHOD path (timespan) of every request
+
+    def install(self, mock: responses.RequestsMock) -> None:
+        mock.add_callback(
+            responses.POST, f"{LOGIN}/{TENANT}/oauth2/v2.0/token", callback=self.token
+        )
+        pattern = re.compile(re.escape(API) + r"/v1/apps/[^/]+/query$")
+        mock.add_callback(responses.POST, pattern, callback=self.query)
+
+    def token(self, request: requests.PreparedRequest) -> Reply:
+        self.seen.append(f"POST {urlsplit(request.url or '').path}")
+        body = request.body.decode() if isinstance(request.body, bytes) else str(request.body)
+        form = {key: values[-1] for key, values in parse_qs(body).items()}
+        headers = {"Content-Type": "application/json"}
+        if form.get("grant_type") != "client_credentials" or form.get("scope") != f"{API}/.default":
+            answer = {"error": "invalid_request", "error_description": "AADSTS900144: bad form"}
+            return 400, headers, json.dumps(answer)
+        if form.get("client_id") != CLIENT or form.get("client_secret") != SECRET:
+            answer = {
+                "error": "invalid_client",
+                "error_description": "AADSTS7000215: Invalid client secret provided.\r\nTrace",
+            }
+            return 401, headers, json.dumps(answer)
+        self.issued += 1
+        self.tokens.append(f"eyJ0eXAi.azure-token-{self.issued}")
+        issued = {"token_type": "Bearer", "expires_in": 3599, "access_token": self.tokens[-1]}
+        return 200, headers, json.dumps(issued)
+
+    def query(self, request: requests.PreparedRequest) -> Reply:
+        path = urlsplit(request.url or "").path
+        body: dict[str, Any] = json.loads(request.body or b"{}")
+        self.seen.append(f"POST {path} {body.get('timespan')}")
+        if self.queued:
+            return self.queued.pop(0)
+        if request.headers.get("Authorization") not in [f"Bearer {t}" for t in self.tokens]:
+            return error(401, "AuthorizationRequiredError", "Valid authentication was not provided")
+        app_id = path.split("/")[3]
+        if app_id not in self.components:
+            return error(404, "PathNotFoundError", f"The requested path does not exist: {app_id}")
+        matched = QUERY.match(str(body.get("query", "")))
+        start, _, end = str(body.get("timespan", "")).partition("/")
+        if matched is None or not start or not end:
+            return error(400, "BadArgumentError", "The request had some invalid properties")
+        low, high = parse_time(start), parse_time(end)
+        threshold = float(matched["threshold"])
+        telemetry = self.components[app_id]
+        durations = [(d, ok) for t, d, ok in telemetry.requests if low <= t < high]
+        tests = [ok for t, ok in telemetry.availability if low <= t < high]
+        ranked = sorted(d for d, _ in durations)
+        p95: float | str = ranked[math.ceil(0.95 * len(ranked)) - 1] if ranked else "NaN"
+        row = [
+            len(durations),
+            sum(1 for _, ok in durations if not ok),
+            sum(1 for d, _ in durations if d <= threshold),
+            p95,
+            len(tests),
+            sum(tests),
+        ]
+        table = {"name": "PrimaryResult", "columns": COLUMNS, "rows": [row]}
+        return 200, {"Content-Type": "application/json"}, json.dumps({"tables": [table]})
