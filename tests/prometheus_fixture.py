@@ -31,7 +31,10 @@ import yaml
 from kpi_exporter import backfill
 from kpi_exporter.kpis.business import SURVEY_FAMILIES
 from kpi_exporter.kpis.code_quality import SONARQUBE_FAMILIES
+from kpi_exporter.kpis.families import MONITORS
 from kpi_exporter.kpis.settings import Budget, KpiSettings
+from kpi_exporter.kpis.slo import COMPONENT_FAMILIES
+from kpi_exporter.kpis.slo import SLO_FAMILIES as EXTERNAL_SLO_FAMILIES
 from kpi_exporter.model import (
     Change,
     CostLine,
@@ -136,10 +139,29 @@ def events(start: float, now: float, apps: Sequence[App] = APPS, days: int = 30)
             )
             for name in SURVEY_FAMILIES
         )
+        yield from external_reliability(app, team, first)
         yield from (  # today too: month to date has spend on the 1st
             CostLine("test", f"cost-{app}-{d}", app, team, "AWS", today - d * DAY, 10.0, "USD")
             for d in range(days - 1)
         )
+
+
+def external_reliability(app: str, team: str, at: float) -> Iterator[Event]:
+    """An app's SLO kept outside Prometheus, its Application Insights component and its
+    Datadog monitors (one OK, one in Alert), as the datadog and azure_monitor sources write
+    them."""
+    slo = (("slo", f"{app} availability"), ("window", "30d"))
+    component = (("component", f"{app}-web"), ("window", "30d"), ("percentile", "95"))
+    for names, key, labels in (
+        (EXTERNAL_SLO_FAMILIES, "slo", slo),
+        (COMPONENT_FAMILIES, "web", component),
+    ):
+        yield from (
+            Gauge("test", f"{key}/{app}/{name}", app, team, name, 0.5, at, labels) for name in names
+        )
+    for state in ("OK", "Alert"):
+        key = f"monitor/{app}/{state}"
+        yield Gauge("test", key, app, team, MONITORS.name, 1.0, at, (("state", state),))
 
 
 def _day(app: str, team: str, at: float, day: int) -> Iterator[Event]:

@@ -156,14 +156,17 @@ function(config)
       name: 'ErrorBudgetExhausted',
       kpi: 'Service level objectives',
       definition: 'rules.md#service-level-objectives',
-      meaning: 'An SLO kept outside Prometheus (Datadog, read by the datadog source): the share'
+      meaning: 'An SLO kept outside Prometheus (Datadog or Application Insights, read by the'
+               + ' datadog and azure_monitor sources): the share'
                + ' of its error budget left over its window, 1 - (1 - SLI) / (1 - objective).'
                + ' At 0 the window had exactly as many bad events as the objective allows;'
                + ' below 0 the objective is missed.',
       threshold: 'The budget left at or below %s for %s (%s).'
                  % [p.num(exhausted.below), exhausted['for'], exhausted.severity],
       next: [
-        'The SLO in Datadog: its history over the window, and when the budget started to fall.',
+        'The SLO in Datadog (its history over the window, when the budget started to fall), or'
+        + ' the component in Application Insights (its failed requests and slow ones, and'
+        + ' `slo:component_failed_requests:ratio` and `slo:component_response_time:seconds`).',
         'The SLI over the window (`slo:sli_error:ratio_rate30d` for a 30d SLO) next to the'
         + ' objective (`slo:objective:ratio`).',
         'The last production deployments of the app and its incidents in the window.',

@@ -468,16 +468,17 @@ BUSINESS_VALUE = KpiFamily(
 SLO_OBJECTIVE = KpiFamily(
     "kpi_slo_objective_ratio",
     "gauge",
-    "Objective of a service level objective kept outside Prometheus (Datadog) as a ratio"
-    " (0.999), over its window.",
+    "Objective of a service level objective kept outside Prometheus (Datadog, Azure Monitor)"
+    " as a ratio (0.999), over its window.",
     SLO_LABELS,
 )
 
 SLO_SLI = KpiFamily(
     "kpi_slo_sli_ratio",
     "gauge",
-    "What an SLO kept outside Prometheus achieved over its window (Datadog's SLI value)"
-    " as a ratio: good over valid events or time.",
+    "What an SLO kept outside Prometheus achieved over its window (Datadog's SLI value, the"
+    " share of good Application Insights requests or tests) as a ratio: good over valid events"
+    " or time.",
     SLO_LABELS,
 )
 
