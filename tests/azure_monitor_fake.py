@@ -70,24 +70,33 @@ class Telemetry:
 @dataclass
 class FakeApplicationInsights:
     components: dict[str, Telemetry] = field(default_factory=dict)  # Application ID -> records
+    api: str = API  # the API root the token's scope names (a local server's when served so)
     queued: list[Reply] = field(default_factory=list)
     tokens: list[str] = field(default_factory=list)  # valid (clear it to revoke them)
     issued: int = 0
     seen: list[str] = field(default_factory=list)  # METHOD path (timespan) of every request
 
+    def routes(self) -> list[tuple[str, str, Any]]:
+        """(method, path pattern, callback) of the token endpoint and the query API."""
+        return [
+            ("POST", re.escape(f"/{TENANT}/oauth2/v2.0/token") + "$", self.token),
+            ("POST", r"/v1/apps/[^/]+/query$", self.query),
+        ]
+
     def install(self, mock: responses.RequestsMock) -> None:
-        mock.add_callback(
-            responses.POST, f"{LOGIN}/{TENANT}/oauth2/v2.0/token", callback=self.token
-        )
-        pattern = re.compile(re.escape(API) + r"/v1/apps/[^/]+/query$")
-        mock.add_callback(responses.POST, pattern, callback=self.query)
+        token, query = self.routes()
+        mock.add_callback(responses.POST, re.compile(re.escape(LOGIN) + token[1]), token[2])
+        mock.add_callback(responses.POST, re.compile(re.escape(API) + query[1]), query[2])
 
     def token(self, request: requests.PreparedRequest) -> Reply:
         self.seen.append(f"POST {urlsplit(request.url or '').path}")
         body = request.body.decode() if isinstance(request.body, bytes) else str(request.body)
         form = {key: values[-1] for key, values in parse_qs(body).items()}
         headers = {"Content-Type": "application/json"}
-        if form.get("grant_type") != "client_credentials" or form.get("scope") != f"{API}/.default":
+        if (
+            form.get("grant_type") != "client_credentials"
+            or form.get("scope") != f"{self.api}/.default"
+        ):
             answer = {"error": "invalid_request", "error_description": "AADSTS900144: bad form"}
             return 400, headers, json.dumps(answer)
         if form.get("client_id") != CLIENT or form.get("client_secret") != SECRET:

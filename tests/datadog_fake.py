@@ -81,8 +81,14 @@ class FakeDatadog:
     queued: list[Reply] = field(default_factory=list)
     seen: list[str] = field(default_factory=list)  # path?query
 
+    PATHS = r"/api/v1/(slo(/[^/?]+/history)?|monitor)(\?.*)?$"
+
+    def routes(self) -> list[tuple[str, str, Any]]:
+        """(method, path pattern, callback) of the SLO and monitor APIs."""
+        return [("GET", self.PATHS, self.answer)]
+
     def install(self, mock: responses.RequestsMock) -> None:
-        pattern = re.compile(re.escape(API) + r"/api/v1/(slo(/[^/?]+/history)?|monitor)(\?.*)?$")
+        pattern = re.compile(re.escape(API) + self.PATHS)
         mock.add_callback(responses.GET, pattern, callback=self.answer)
 
     def answer(self, request: requests.PreparedRequest) -> Reply:
