@@ -22,12 +22,13 @@ import math
 import re
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import urlsplit
 
 import requests
 import responses
 
 from kpi_exporter.sources.times import parse_time
+from tests.entra_fake import EntraLogin
 
 API = "https://api.appinsights.test"
 LOGIN = "https://login.azure.test"
@@ -53,6 +54,26 @@ COLUMNS = [
 ]
 
 
+# The component both the source's tests and the end-to-end test read: its SLOs' objectives.
+SHOP_ID = "11111111-0000-4000-8000-00000000a001"
+SHOP_WEB = {
+    "name": "shop-web",
+    "app_id": SHOP_ID,
+    "app": "shop",
+    "availability": 99.5,
+    "success": 99.5,
+    "latency": 95,
+    "latency_threshold": "500ms",
+}
+
+
+def requests_at(at: float, fast: int, slow: int, failed: int) -> list[tuple[float, float, bool]]:
+    """``fast`` requests of 120 ms and ``slow`` ones of 900 ms at ``at``, the first
+    ``failed`` failing."""
+    durations = [120.0] * fast + [900.0] * slow
+    return [(at, duration, index >= failed) for index, duration in enumerate(durations)]
+
+
 def error(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> Reply:
     body = {"error": {"message": message, "code": code, "correlationId": "00000000-trace"}}
     return status, {"Content-Type": "application/json", **(headers or {})}, json.dumps(body)
@@ -68,12 +89,10 @@ class Telemetry:
 
 
 @dataclass
-class FakeApplicationInsights:
+class FakeApplicationInsights(EntraLogin):
     components: dict[str, Telemetry] = field(default_factory=dict)  # Application ID -> records
     api: str = API  # the API root the token's scope names (a local server's when served so)
     queued: list[Reply] = field(default_factory=list)
-    tokens: list[str] = field(default_factory=list)  # valid (clear it to revoke them)
-    issued: int = 0
     seen: list[str] = field(default_factory=list)  # METHOD path (timespan) of every request
 
     def routes(self) -> list[tuple[str, str, Any]]:
@@ -88,27 +107,8 @@ class FakeApplicationInsights:
         mock.add_callback(responses.POST, re.compile(re.escape(LOGIN) + token[1]), token[2])
         mock.add_callback(responses.POST, re.compile(re.escape(API) + query[1]), query[2])
 
-    def token(self, request: requests.PreparedRequest) -> Reply:
-        self.seen.append(f"POST {urlsplit(request.url or '').path}")
-        body = request.body.decode() if isinstance(request.body, bytes) else str(request.body)
-        form = {key: values[-1] for key, values in parse_qs(body).items()}
-        headers = {"Content-Type": "application/json"}
-        if (
-            form.get("grant_type") != "client_credentials"
-            or form.get("scope") != f"{self.api}/.default"
-        ):
-            answer = {"error": "invalid_request", "error_description": "AADSTS900144: bad form"}
-            return 400, headers, json.dumps(answer)
-        if form.get("client_id") != CLIENT or form.get("client_secret") != SECRET:
-            answer = {
-                "error": "invalid_client",
-                "error_description": "AADSTS7000215: Invalid client secret provided.\r\nTrace",
-            }
-            return 401, headers, json.dumps(answer)
-        self.issued += 1
-        self.tokens.append(f"eyJ0eXAi.azure-token-{self.issued}")
-        issued = {"token_type": "Bearer", "expires_in": 3599, "access_token": self.tokens[-1]}
-        return 200, headers, json.dumps(issued)
+    def credentials(self) -> tuple[str, str, str]:
+        return f"{self.api}/.default", CLIENT, SECRET
 
     def query(self, request: requests.PreparedRequest) -> Reply:
         path = urlsplit(request.url or "").path

@@ -29,6 +29,7 @@ import requests
 import yaml
 
 from kpi_exporter import backfill
+from kpi_exporter.config_base import parse_duration
 from kpi_exporter.kpis.business import SURVEY_FAMILIES
 from kpi_exporter.kpis.code_quality import SONARQUBE_FAMILIES
 from kpi_exporter.kpis.families import MONITORS
@@ -400,15 +401,19 @@ def prometheus_config(
     step: float = HOUR,
     evaluation: str = "5s",
     scrape: Sequence[str] = (),
+    scrape_job: tuple[str, str] = ("live", "15s"),
 ) -> Path:
     """Prometheus' configuration: ``rules`` evaluated every ``evaluation`` (groups without an
-    interval of their own); the ``scrape`` targets (host:port) scraped every 15s, if any."""
+    interval of their own); the ``scrape`` targets (host:port) scraped, if any, as the job
+    and at the interval of ``scrape_job``."""
     config: dict[str, Any] = {
         "global": {"scrape_interval": f"{int(step)}s", "evaluation_interval": evaluation},
         "rule_files": [str(path) for path in rules],
     }
     if scrape:
-        job = {"job_name": "live", "scrape_interval": "15s", "scrape_timeout": "10s"}
+        name, every = scrape_job
+        timeout = min(10.0, parse_duration(every))
+        job = {"job_name": name, "scrape_interval": every, "scrape_timeout": f"{timeout:g}s"}
         config["scrape_configs"] = [{**job, "static_configs": [{"targets": list(scrape)}]}]
     path = directory / "prometheus.yml"
     path.write_text(yaml.safe_dump(config))
@@ -426,11 +431,13 @@ def start_prometheus(
     ready_timeout: float = 30,
     lookback: float | None = None,
     scrape: Sequence[str] = (),
+    scrape_job: tuple[str, str] = ("live", "15s"),
 ) -> tuple[Server, str]:
     """The real Prometheus on 127.0.0.1 (a free port) serving the blocks in ``data`` with
     ``rules`` evaluated every ``evaluation``, a lookback of ``lookback`` (default: twice
-    ``step``) and the ``scrape`` targets scraped; (server, URL) once ready."""
-    config = prometheus_config(directory, rules, step, evaluation, scrape)
+    ``step``) and the ``scrape`` targets scraped (job name and interval: ``scrape_job``);
+    (server, URL) once ready."""
+    config = prometheus_config(directory, rules, step, evaluation, scrape, scrape_job)
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     server = Server(

@@ -20,10 +20,13 @@ from tests.azure_monitor_fake import (
     CLIENT,
     LOGIN,
     SECRET,
+    SHOP_ID,
+    SHOP_WEB,
     TENANT,
     FakeApplicationInsights,
     Telemetry,
     error,
+    requests_at,
 )
 from tests.findings_fixtures import NOW
 from tests.support import built_source, installed, poll_error, poll_into, served, value
@@ -35,7 +38,6 @@ apps:
   api: {team: platform}
 """
 DAY = 86400.0
-SHOP_ID = "11111111-0000-4000-8000-00000000a001"
 GATEWAY_ID = "11111111-0000-4000-8000-00000000a002"
 SHOP = {"app": "shop", "team": "payments"}
 
@@ -60,15 +62,7 @@ def settings(**fields: Any) -> dict[str, Any]:
         "tenant_id": TENANT,
         "client_id": CLIENT,
         "components": [
-            {
-                "name": "shop-web",
-                "app_id": SHOP_ID,
-                "app": "shop",
-                "availability": 99.5,
-                "success": 99.5,
-                "latency": 95,
-                "latency_threshold": "500ms",
-            },
+            SHOP_WEB,
             {"name": "gateway", "app_id": GATEWAY_ID, "app": "api"},
         ],
         **fields,
@@ -77,12 +71,6 @@ def settings(**fields: Any) -> dict[str, Any]:
 
 def source(clock: list[float], **fields: Any) -> Any:
     return built_source(settings(**fields), APPS, clock=lambda: clock[0])
-
-
-def requests_at(at: float, fast: int, slow: int, failed: int) -> list[tuple[float, float, bool]]:
-    """``fast`` requests of 120 ms and ``slow`` ones of 900 ms, the first ``failed`` failing."""
-    durations = [120.0] * fast + [900.0] * slow
-    return [(at, duration, index >= failed) for index, duration in enumerate(durations)]
 
 
 def slo(text: str, family: str, name: str) -> float:

@@ -12,40 +12,32 @@ import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 import yaml
 
-from tests.azure_monitor_fake import CLIENT, SECRET, TENANT, FakeApplicationInsights, Telemetry
+from tests import azure_monitor_fake as appinsights
 from tests.datadog_fake import API_KEY, APPLICATION_KEY, FakeDatadog, monitor, slo
 from tests.local_fake import LocalFake
-from tests.process import Exporter, Server, free_port, program
-from tests.prometheus_fixture import PrometheusClient, rule_files
+from tests.process import Exporter, program
+from tests.prometheus_fixture import PrometheusClient, rule_files, start_prometheus
 from tests.support import value
 
 ROOT = Path(__file__).resolve().parent.parent
-SHOP_ID = "11111111-0000-4000-8000-00000000a001"
 SHOP = {"app": "shop", "team": "payments"}
 DAY = 86400.0
-
-
-def requests_at(at: float, fast: int, slow: int, failed: int) -> list[tuple[float, float, bool]]:
-    """``fast`` requests of 120 ms and ``slow`` ones of 900 ms, the first ``failed`` failing."""
-    durations = [120.0] * fast + [900.0] * slow
-    return [(at, duration, index >= failed) for index, duration in enumerate(durations)]
 
 
 @pytest.fixture
 def fakes() -> Iterator[str]:
     now = time.time()
-    insights = FakeApplicationInsights()
+    insights = appinsights.FakeApplicationInsights()
     insights.components = {
-        SHOP_ID: Telemetry(
+        appinsights.SHOP_ID: appinsights.Telemetry(
             # 4,000 requests over the last 30 days: 3,700 at 120 ms and 300 at 900 ms, 30
             # failed; 400 availability tests, 399 passed.
-            requests=requests_at(now - 10 * DAY, 1950, 50, 5)
-            + requests_at(now - DAY, 1750, 250, 25),
+            requests=appinsights.requests_at(now - 10 * DAY, 1950, 50, 5)
+            + appinsights.requests_at(now - DAY, 1750, 250, 25),
             availability=[(now - DAY, index > 0) for index in range(400)],
         )
     }
@@ -75,20 +67,10 @@ def exporter(tmp_path: Path, fakes: str) -> Iterator[Exporter]:
                 "interval": "1s",
                 "api_url": fakes,
                 "login_url": fakes,
-                "tenant_id": TENANT,
-                "client_id": CLIENT,
+                "tenant_id": appinsights.TENANT,
+                "client_id": appinsights.CLIENT,
                 "token_env": "AZURE_CLIENT_SECRET",
-                "components": [
-                    {
-                        "name": "shop-web",
-                        "app_id": SHOP_ID,
-                        "app": "shop",
-                        "availability": 99.5,
-                        "success": 99.5,
-                        "latency": 95,
-                        "latency_threshold": "500ms",
-                    }
-                ],
+                "components": [appinsights.SHOP_WEB],
             },
             {
                 "type": "datadog",
@@ -102,7 +84,11 @@ def exporter(tmp_path: Path, fakes: str) -> Iterator[Exporter]:
         ],
     }
     (tmp_path / "kpi.yaml").write_text(yaml.safe_dump(config))
-    secrets = {"AZURE_CLIENT_SECRET": SECRET, "DD_API_KEY": API_KEY, "DD_APP_KEY": APPLICATION_KEY}
+    secrets = {
+        "AZURE_CLIENT_SECRET": appinsights.SECRET,
+        "DD_API_KEY": API_KEY,
+        "DD_APP_KEY": APPLICATION_KEY,
+    }
     with Exporter(tmp_path / "kpi.yaml", tmp_path, env=secrets) as running:
         running.wait_ready()
         yield running
@@ -110,32 +96,20 @@ def exporter(tmp_path: Path, fakes: str) -> Iterator[Exporter]:
 
 @pytest.fixture
 def prometheus(tmp_path: Path, exporter: Exporter) -> Iterator[str]:
-    """The real Prometheus scraping the exporter every second, the rendered rules (without
-    their group intervals) evaluated every second."""
-    config: dict[str, Any] = {
-        "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
-        "rule_files": [str(path) for path in rule_files(tmp_path)],
-        "scrape_configs": [
-            {
-                "job_name": "kpi-exporter",
-                "static_configs": [{"targets": [f"127.0.0.1:{exporter.port}"]}],
-            }
-        ],
-    }
-    (tmp_path / "prometheus.yml").write_text(yaml.safe_dump(config))
-    port = free_port()
-    server = Server(
-        [
-            program("prometheus", "prometheus"),
-            f"--config.file={tmp_path / 'prometheus.yml'}",
-            f"--storage.tsdb.path={tmp_path / 'prometheus'}",
-            f"--web.listen-address=127.0.0.1:{port}",
-        ],
-        tmp_path / "prometheus.log",
-        f"http://127.0.0.1:{port}/-/ready",
+    """The real Prometheus scraping the exporter every second as the job the rules select,
+    the rendered rules (without their group intervals) evaluated every second."""
+    server, url = start_prometheus(
+        program("prometheus", "prometheus"),
+        tmp_path / "prometheus",
+        tmp_path,
+        rule_files(tmp_path),
+        step=1,
+        evaluation="1s",
+        lookback=60,
+        scrape=[f"127.0.0.1:{exporter.port}"],
+        scrape_job=("kpi-exporter", "1s"),
     )
-    server.wait_ready()
-    yield f"http://127.0.0.1:{port}"
+    yield url
     server.stop()
 
 

@@ -49,7 +49,7 @@ from ..model import Event, Gauge
 from ..store import SourceState
 from . import Poll, PolledSource, SourceError
 from .entra import LOGIN_URL, EntraToken
-from .http import HttpClient, HttpStatusError
+from .http import HttpStatusError
 from .registry import SourceType, headline
 from .times import iso
 
@@ -121,22 +121,11 @@ class AzureMonitor(PolledSource[AzureMonitorSource]):
 
     @cached_property
     def bearer(self) -> EntraToken:
-        """The bearer token the client secret buys (on this source's clock, which tests set)."""
-        config = self.config
-        return EntraToken(
-            config.login_url,
-            config.tenant_id,
-            config.client_id,
-            f"{self.api}/.default",
-            lambda: self.clock(),
-        )
+        """The bearer token the client secret buys."""
+        return EntraToken.of(self)
 
     def read(self, state: SourceState) -> Poll:
-        secret = self.poll_token()
-        login = HttpClient(self.name, self.health, sleep=self.sleep, clock=self.clock)
-        http = HttpClient.for_poll(
-            self, state, lambda: {"Authorization": f"Bearer {self.bearer.get(login, secret)}"}
-        )
+        http = self.bearer.client(self, state, self.poll_token())
         now = int(self.clock())
         timespan = f"{iso(now - WINDOW_SECONDS[self.config.window])}/{iso(now)}"
         events: list[Event] = []

@@ -31,6 +31,7 @@ shared client waits out.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator, Mapping
 from fnmatch import fnmatchcase
 from typing import Any, Literal, Self
@@ -172,21 +173,10 @@ class Datadog(PolledSource[DatadogSource]):
         of the last poll that is gone counted 0; the monitors counted now ([app, team, state]
         by id), for the next poll."""
         counted: dict[str, list[str]] = {}
-        page = 0
-        while True:
-            query: dict[str, Any] = {"page": page, "page_size": LIMIT}
-            if self.config.monitor_tags:
-                query["monitor_tags"] = self.config.monitor_tags
-            body = http.get(f"{self.api}/api/v1/monitor", query, conditional=False).json()
-            if not isinstance(body, list):
-                raise SourceError(f"GET {self.api}/api/v1/monitor: expected a list of monitors")
-            for monitor in body:
-                owner = self.owner("", [str(tag) for tag in monitor.get("tags") or ()], {})
-                state = str(monitor.get("overall_state") or "Unknown")
-                counted[str(monitor["id"])] = [owner.app, owner.team, state]
-            if len(body) < LIMIT:
-                break
-            page += 1
+        for monitor in self.listed_monitors(http):
+            owner = self.owner("", [str(tag) for tag in monitor.get("tags") or ()], {})
+            state = str(monitor.get("overall_state") or "Unknown")
+            counted[str(monitor["id"])] = [owner.app, owner.team, state]
         gone = {id_: before[id_] for id_ in before if id_ not in counted}
         for id_, (app, team, state) in [*counted.items(), *gone.items()]:
             events.append(
@@ -202,6 +192,18 @@ class Datadog(PolledSource[DatadogSource]):
                 )
             )
         return counted
+
+    def listed_monitors(self, http: HttpClient) -> Iterator[Mapping[str, Any]]:
+        """Every monitor (of ``monitor_tags``), ``page`` after ``page`` until one is not full."""
+        tags = {"monitor_tags": self.config.monitor_tags} if self.config.monitor_tags else {}
+        for page in itertools.count():
+            query = {"page": page, "page_size": LIMIT, **tags}
+            body = http.get(f"{self.api}/api/v1/monitor", query, conditional=False).json()
+            if not isinstance(body, list):
+                raise SourceError(f"GET {self.api}/api/v1/monitor: expected a list of monitors")
+            yield from body
+            if len(body) < LIMIT:
+                return
 
     def slos(self, http: HttpClient) -> Iterator[Mapping[str, Any]]:
         """Every SLO (of ``tags_query``), page by page: ``offset`` moves on while a page is
