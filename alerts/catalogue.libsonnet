@@ -8,6 +8,7 @@ function(config)
     { name: 'delivery', kpis: (import 'kpis/delivery.libsonnet')(config) },
     { name: 'dora', kpis: (import 'kpis/dora.libsonnet')(config) },
     { name: 'incidents', kpis: (import 'kpis/incidents.libsonnet')(config) },
+    { name: 'reliability', kpis: (import 'kpis/reliability.libsonnet')(config) },
     { name: 'flow', kpis: (import 'kpis/flow.libsonnet')(config) },
     { name: 'origin', kpis: (import 'kpis/origin.libsonnet')(config) },
     { name: 'work', kpis: (import 'kpis/work.libsonnet')(config) },

@@ -596,7 +596,7 @@
     },
   },
 
-  // SLOs kept outside Prometheus (the datadog source) have no burn rates: they alert when the
+  // SLOs kept outside Prometheus (the datadog and azure_monitor sources) have no burn rates: they alert when the
   // share of their error budget left over their window falls to `below` (0: the objective is
   // missed over the window) and stays there `for`.
   external_slo_alert: {

@@ -3,18 +3,29 @@
 // DORA tier. Each reads the organisation's series when All teams and apps are selected, the
 // teams' or apps' otherwise (see `overall` in lib/grafana.libsonnet). Ratios are recomputed
 // from the summed counts, so they aggregate correctly; medians cannot be summed, so a
-// selection of several teams or apps shows the slowest of them.
+// selection of several teams or apps shows the slowest of them. Under them, in a collapsed row
+// (the headline stays six to eight numbers), the SLOs: those of the configuration (Prometheus)
+// and those kept outside it (Datadog, Application Insights) side by side, from the same slo:*
+// records, and the external monitors in Alert.
 local g = import 'lib/grafana.libsonnet';
 
 function(overrides={})
   local k = (import 'lib/kpis.libsonnet')(overrides);
   local w = k.long;
   local increase(metric) = metric + ':increase_' + w;
+  local m = g.matchers();
+  local budget = 'slo:error_budget_remaining:ratio{%s}' % m;
+  local exhausted = [
+    g.link('Runbook: ErrorBudgetBurn', k.config.runbook_url % 'ErrorBudgetBurn'),
+    g.link('Runbook: ErrorBudgetExhausted', k.config.runbook_url % 'ErrorBudgetExhausted'),
+  ];
   g.dashboard(
     uid='kpi-executive',
     title='KPI / Executive',
     description='Six to eight numbers with their trend against the previous period and the'
-                + ' DORA tier. The organisation\'s numbers with All selected, the picked teams\' or'
+                + ' DORA tier; under them, opened on demand, every SLO (Prometheus, Datadog,'
+                + ' Application Insights) with its error budget left, and the monitors in Alert.'
+                + ' The organisation\'s numbers with All selected, the picked teams\' or'
                 + ' apps\' otherwise; medians, tier and budget show the worst of those.'
                 + ' Thresholds and colours come from alerts/config.libsonnet.',
     tags=['executive'],
@@ -53,5 +64,26 @@ function(overrides={})
               [g.target(g.overall('max', 'kpi_cost_forecast_per_budget:max'), 'forecast / budget')],
               title='Month-end forecast / budget (highest budget)', alert='SpendForecastOverBudget')
       + { fieldConfig+: { defaults+: { unit: 'percentunit' } } },
+      // The service levels under the headline numbers, opened on demand.
+      g.collapsedRow('Service levels: SLOs (Prometheus, Datadog, Application Insights) and monitors', [
+        g.stat('SLOs out of error budget', [g.target('count(%s <= 0) or vector(0)' % budget, 'SLOs')],
+               'short', 6, 8,
+               'SLOs of the selection whose error budget over their window is spent: the'
+               + ' Prometheus SLOs of the configuration and those kept outside Prometheus'
+               + ' (Datadog, Application Insights).',
+               g.thresholds([{ color: 'green', value: null }, { color: 'red', value: 1 }]),
+               exhausted) + { interval: k.minInterval },
+        g.bargauge('SLOs: error budget left', [g.target(budget, '{{slo}} ({{app}})', instant=true)],
+                   'percentunit', 12, 8,
+                   'Every SLO of the selection, wherever it is kept (Prometheus, Datadog,'
+                   + ' Application Insights): the share of its error budget not spent over its'
+                   + ' window; below 0 the objective is missed.',
+                   g.thresholds([{ color: 'red', value: null }, { color: 'orange', value: 0 }, { color: 'green', value: 0.25 }]),
+                   exhausted, max=1),
+        k.panel('stat', 'monitors',
+                [g.target(g.overall('sum', 'kpi_monitors:sum', extra='state="Alert"') + ' or vector(0)', 'in Alert')],
+                title='Monitors in Alert (Datadog)', w=6, h=8)
+        + { fieldConfig+: { defaults+: { thresholds: g.thresholds([{ color: 'green', value: null }, { color: 'red', value: 1 }]) } } },
+      ]),
     ],
   )

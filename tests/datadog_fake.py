@@ -1,7 +1,9 @@
 """A stand-in for Datadog's service level objectives API (v1), served through ``responses``, as
 its reference describes ``GET /api/v1/slo`` (``limit``, ``offset``, ``tags_query``; ``data``,
 ``errors``, ``metadata.page``) and ``GET /api/v1/slo/{slo_id}/history`` (``from_ts``,
-``to_ts``; ``data.overall.sli_value``, ``data.thresholds``): the ``DD-API-KEY`` and
+``to_ts``; ``data.overall.sli_value``, ``data.thresholds``) and ``GET /api/v1/monitor``
+(``page``, ``page_size``, ``monitor_tags``; a JSON array of monitors with ``overall_state``):
+the ``DD-API-KEY`` and
 ``DD-APPLICATION-KEY`` headers, errors as ``{"errors": [...]}``, the ``X-RateLimit-*`` headers
 (``X-RateLimit-Reset`` in seconds) and queued one-off replies (a 429)."""
 
@@ -40,6 +42,27 @@ def slo(id_: str, name: str, targets: dict[str, float], tags: list[str]) -> dict
     }
 
 
+def monitor(id_: int, name: str, state: str, tags: list[str]) -> dict[str, Any]:
+    """A monitor object as ``GET /api/v1/monitor`` lists it."""
+    return {
+        "id": id_,
+        "name": name,
+        "type": "metric alert",
+        "query": "avg(last_5m):avg:trace.http.request.errors{*} > 10",
+        "message": "",
+        "tags": tags,
+        "options": {"notify_no_data": False},
+        "overall_state": state,
+        "overall_state_modified": "2026-11-19T10:00:00+00:00",
+        "multi": False,
+        "priority": None,
+        "created": "2026-01-01T00:00:00.000000+00:00",
+        "modified": "2026-01-01T00:00:00.000000+00:00",
+        "deleted": None,
+        "org_id": 1,
+    }
+
+
 def rate_limit(remaining: int = 99, reset: int = 10) -> dict[str, str]:
     return {
         "X-RateLimit-Limit": "100",
@@ -54,11 +77,18 @@ def rate_limit(remaining: int = 99, reset: int = 10) -> dict[str, str]:
 class FakeDatadog:
     slos: list[dict[str, Any]] = field(default_factory=list)
     sli: dict[str, float | None] = field(default_factory=dict)  # SLO id -> overall sli_value
+    monitors: list[dict[str, Any]] = field(default_factory=list)
     queued: list[Reply] = field(default_factory=list)
     seen: list[str] = field(default_factory=list)  # path?query
 
+    PATHS = r"/api/v1/(slo(/[^/?]+/history)?|monitor)(\?.*)?$"
+
+    def routes(self) -> list[tuple[str, str, Any]]:
+        """(method, path pattern, callback) of the SLO and monitor APIs."""
+        return [("GET", self.PATHS, self.answer)]
+
     def install(self, mock: responses.RequestsMock) -> None:
-        pattern = re.compile(re.escape(API) + r"/api/v1/slo(/[^/?]+/history)?(\?.*)?$")
+        pattern = re.compile(re.escape(API) + self.PATHS)
         mock.add_callback(responses.GET, pattern, callback=self.answer)
 
     def answer(self, request: requests.PreparedRequest) -> Reply:
@@ -73,6 +103,12 @@ class FakeDatadog:
         ):
             return 403, headers, json.dumps({"errors": ["Forbidden"]})
         query = {key: values[-1] for key, values in parse_qs(parts.query).items()}
+        if parts.path == "/api/v1/monitor":
+            # monitor_tags: every tag listed (comma-separated) must be on the monitor.
+            tags = [tag for tag in query.get("monitor_tags", "").split(",") if tag]
+            listed = [m for m in self.monitors if all(tag in m["tags"] for tag in tags)]
+            number, size = int(query.get("page", "0")), int(query.get("page_size", "100"))
+            return 200, headers, json.dumps(listed[number * size : (number + 1) * size])
         if parts.path == "/api/v1/slo":
             wanted = query.get("tags_query")
             found = [s for s in self.slos if wanted is None or wanted in s["tags"]]

@@ -24,6 +24,7 @@ import requests
 import responses
 
 from kpi_exporter.sources.times import parse_time
+from tests.entra_fake import EntraLogin
 
 API = "https://api.defender.test"
 LOGIN = "https://login.defender.test"
@@ -89,13 +90,11 @@ def odata_error(status: int, code: str, message: str) -> Reply:
 
 
 @dataclass
-class FakeDefender:
+class FakeDefender(EntraLogin):
     snapshot: list[dict[str, Any]] = field(default_factory=list)
     changes: list[dict[str, Any]] = field(default_factory=list)
     page_size: int | None = None  # the largest page served, whatever is asked
     now: float = 0.0  # the fake's clock: the delta reaches 14 days back from it
-    tokens: list[str] = field(default_factory=list)  # valid (clear it to revoke them)
-    issued: int = 0
     seen: list[str] = field(default_factory=list)  # METHOD path?query of every request
 
     def install(self, mock: responses.RequestsMock) -> None:
@@ -105,24 +104,8 @@ class FakeDefender:
         pattern = re.compile(re.escape(API) + r"/api/machines/SoftwareVulnerabilit\w+(\?.*)?$")
         mock.add_callback(responses.GET, pattern, callback=self.export)
 
-    def token(self, request: requests.PreparedRequest) -> Reply:
-        self.seen.append(f"POST {urlsplit(request.url or '').path}")
-        body = request.body.decode() if isinstance(request.body, bytes) else str(request.body)
-        form = {key: values[-1] for key, values in parse_qs(body).items()}
-        headers = {"Content-Type": "application/json"}
-        if form.get("grant_type") != "client_credentials" or form.get("scope") != f"{API}/.default":
-            answer = {"error": "invalid_request", "error_description": "AADSTS900144: bad form"}
-            return 400, headers, json.dumps(answer)
-        if form.get("client_id") != CLIENT or form.get("client_secret") != SECRET:
-            description = (
-                "AADSTS7000215: Invalid client secret provided.\r\nTrace ID: 1\r\nTimestamp: now"
-            )
-            answer = {"error": "invalid_client", "error_description": description}
-            return 401, headers, json.dumps(answer)
-        self.issued += 1
-        self.tokens.append(f"eyJ0eXAi.token-{self.issued}")
-        issued = {"token_type": "Bearer", "expires_in": 3599, "access_token": self.tokens[-1]}
-        return 200, headers, json.dumps(issued)
+    def credentials(self) -> tuple[str, str, str]:
+        return f"{API}/.default", CLIENT, SECRET
 
     def export(self, request: requests.PreparedRequest) -> Reply:
         parts = urlsplit(request.url or "")

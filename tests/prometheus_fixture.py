@@ -29,9 +29,13 @@ import requests
 import yaml
 
 from kpi_exporter import backfill
+from kpi_exporter.config_base import parse_duration
 from kpi_exporter.kpis.business import SURVEY_FAMILIES
 from kpi_exporter.kpis.code_quality import SONARQUBE_FAMILIES
+from kpi_exporter.kpis.families import MONITORS
 from kpi_exporter.kpis.settings import Budget, KpiSettings
+from kpi_exporter.kpis.slo import COMPONENT_FAMILIES
+from kpi_exporter.kpis.slo import SLO_FAMILIES as EXTERNAL_SLO_FAMILIES
 from kpi_exporter.model import (
     Change,
     ChangeRevert,
@@ -137,6 +141,7 @@ def events(start: float, now: float, apps: Sequence[App] = APPS, days: int = 30)
             )
             for name in SURVEY_FAMILIES
         )
+        yield from external_reliability(app, team, first)
         yield from (  # today too: month to date has spend on the 1st
             CostLine("test", f"cost-{app}-{d}", app, team, "AWS", today - d * DAY, 10.0, "USD")
             for d in range(days - 1)
@@ -147,6 +152,24 @@ def _origin(day: int) -> str:
     """Where the day's change comes from: an AI agent every third day, a bot every seventh
     (3, 10, 17, 24), a person the other days."""
     return "ai_agent" if day % 3 == 1 else "bot" if day % 7 == 3 else "human"
+
+
+def external_reliability(app: str, team: str, at: float) -> Iterator[Event]:
+    """An app's SLO kept outside Prometheus, its Application Insights component and its
+    Datadog monitors (one OK, one in Alert), as the datadog and azure_monitor sources write
+    them."""
+    slo = (("slo", f"{app} availability"), ("window", "30d"))
+    component = (("component", f"{app}-web"), ("window", "30d"), ("percentile", "95"))
+    for names, key, labels in (
+        (EXTERNAL_SLO_FAMILIES, "slo", slo),
+        (COMPONENT_FAMILIES, "web", component),
+    ):
+        yield from (
+            Gauge("test", f"{key}/{app}/{name}", app, team, name, 0.5, at, labels) for name in names
+        )
+    for state in ("OK", "Alert"):
+        key = f"monitor/{app}/{state}"
+        yield Gauge("test", key, app, team, MONITORS.name, 1.0, at, (("state", state),))
 
 
 def _day(app: str, team: str, at: float, day: int) -> Iterator[Event]:
@@ -397,15 +420,19 @@ def prometheus_config(
     step: float = HOUR,
     evaluation: str = "5s",
     scrape: Sequence[str] = (),
+    scrape_job: tuple[str, str] = ("live", "15s"),
 ) -> Path:
     """Prometheus' configuration: ``rules`` evaluated every ``evaluation`` (groups without an
-    interval of their own); the ``scrape`` targets (host:port) scraped every 15s, if any."""
+    interval of their own); the ``scrape`` targets (host:port) scraped, if any, as the job
+    and at the interval of ``scrape_job``."""
     config: dict[str, Any] = {
         "global": {"scrape_interval": f"{int(step)}s", "evaluation_interval": evaluation},
         "rule_files": [str(path) for path in rules],
     }
     if scrape:
-        job = {"job_name": "live", "scrape_interval": "15s", "scrape_timeout": "10s"}
+        name, every = scrape_job
+        timeout = min(10.0, parse_duration(every))
+        job = {"job_name": name, "scrape_interval": every, "scrape_timeout": f"{timeout:g}s"}
         config["scrape_configs"] = [{**job, "static_configs": [{"targets": list(scrape)}]}]
     path = directory / "prometheus.yml"
     path.write_text(yaml.safe_dump(config))
@@ -423,11 +450,13 @@ def start_prometheus(
     ready_timeout: float = 30,
     lookback: float | None = None,
     scrape: Sequence[str] = (),
+    scrape_job: tuple[str, str] = ("live", "15s"),
 ) -> tuple[Server, str]:
     """The real Prometheus on 127.0.0.1 (a free port) serving the blocks in ``data`` with
     ``rules`` evaluated every ``evaluation``, a lookback of ``lookback`` (default: twice
-    ``step``) and the ``scrape`` targets scraped; (server, URL) once ready."""
-    config = prometheus_config(directory, rules, step, evaluation, scrape)
+    ``step``) and the ``scrape`` targets scraped (job name and interval: ``scrape_job``);
+    (server, URL) once ready."""
+    config = prometheus_config(directory, rules, step, evaluation, scrape, scrape_job)
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     server = Server(

@@ -40,7 +40,10 @@ def _panels(dashboard: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def _exprs(dashboard: dict[str, Any]) -> list[str]:
-    return [target["expr"] for panel in _panels(dashboard) for target in panel["targets"]]
+    """Every panel's queries, those inside collapsed rows too."""
+    inside = [panel for row in dashboard["panels"] for panel in row.get("panels", [])]
+    everyone = _panels(dashboard) + inside
+    return [target["expr"] for panel in everyone for target in panel["targets"]]
 
 
 @pytest.fixture(scope="session")
@@ -175,6 +178,25 @@ def test_audiences_have_their_panel_counts() -> None:
     assert 15 <= len(_panels(DASHBOARDS["leadership"])) <= 20
     rows = [p["title"] for p in DASHBOARDS["leadership"]["panels"] if p["type"] == "row"]
     assert rows == ["Velocity", "Reliability", "Security", "Business and cost"]
+
+
+def test_slos_of_every_kind_show_on_the_executive_and_slo_dashboards() -> None:
+    """Under the Executive's headline numbers, a collapsed row holds every SLO's budget (the
+    slo:* records, Prometheus and external alike) and the monitors in Alert; the SLO
+    dashboard shows the Application Insights components and the monitors by state."""
+    (row,) = [p for p in DASHBOARDS["executive"]["panels"] if p["type"] == "row"]
+    assert row["collapsed"] is True
+    inside = " ".join(t["expr"] for panel in row["panels"] for t in panel["targets"])
+    assert "slo:error_budget_remaining:ratio{" in inside and "kpi_monitors:sum{" in inside
+    slo = " ".join(_exprs(DASHBOARDS["slo"]))
+    for record in (
+        "slo:error_budget_remaining:ratio",
+        "slo:component_availability:ratio",
+        "slo:component_failed_requests:ratio",
+        "slo:component_response_time:seconds",
+        "kpi_monitors:sum",
+    ):
+        assert record + "{" in slo, record
 
 
 def test_metric_names_parser_reads_series_only() -> None:

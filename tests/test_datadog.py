@@ -15,7 +15,15 @@ from kpi_exporter.config import ConfigError, parse_config
 from kpi_exporter.ownership import Ownership
 from kpi_exporter.pipeline import Pipeline
 from kpi_exporter.store import SourceState, Store
-from tests.datadog_fake import API, API_KEY, APPLICATION_KEY, FakeDatadog, rate_limit, slo
+from tests.datadog_fake import (
+    API,
+    API_KEY,
+    APPLICATION_KEY,
+    FakeDatadog,
+    monitor,
+    rate_limit,
+    slo,
+)
 from tests.findings_fixtures import NOW
 from tests.support import built_source, installed, poll_error, poll_into, served, value
 
@@ -138,3 +146,55 @@ def test_a_missing_application_key_is_a_configuration_error(
     assert raised.value.problems == [
         "sources[datadog]: environment variable DD_APP_KEY is not set or empty"
     ]
+
+
+def test_monitors_are_counted_per_app_and_state_and_a_deleted_one_no_longer_counts(
+    datadog: FakeDatadog, tmp_path: Path
+) -> None:
+    # 1,001 monitors: two pages of 1,000. 998 OK ones of shop, one of shop in Alert, one of
+    # api (by its service tag) in Warn, and one without an app tag in No Data (the source's
+    # app: api).
+    datadog.monitors = [monitor(i, f"disk {i}", "OK", ["app:shop"]) for i in range(1, 999)] + [
+        monitor(999, "Checkout errors", "Alert", ["app:shop", "env:prod"]),
+        monitor(1000, "Gateway latency", "Warn", ["service:api-gw"]),
+        monitor(1001, "Batch heartbeat", "No Data", []),
+    ]
+    clock = [NOW]
+    pipeline = Pipeline(Store(tmp_path / "s.db"), clock=lambda: clock[0])
+    polled = source(clock, monitors=True, app="api")
+
+    poll_into(pipeline, polled)
+
+    assert datadog.seen == [
+        "/api/v1/slo?limit=1000&offset=0",
+        "/api/v1/monitor?page=0&page_size=1000",
+        "/api/v1/monitor?page=1&page_size=1000",
+    ]
+    text = served(pipeline)
+    shop = {"app": "shop", "team": "payments"}
+    api = {"app": "api", "team": "platform"}
+    assert value(text, "kpi_monitors", state="OK", **shop) == 998
+    assert value(text, "kpi_monitors", state="Alert", **shop) == 1
+    assert value(text, "kpi_monitors", state="Warn", **api) == 1
+    assert value(text, "kpi_monitors", state="No Data", **api) == 1
+
+    # The checkout monitor recovers, the heartbeat monitor is deleted.
+    datadog.monitors[998]["overall_state"] = "OK"
+    del datadog.monitors[1000]
+    poll_into(pipeline, polled)
+    text = served(pipeline)
+    assert value(text, "kpi_monitors", state="OK", **shop) == 999  # 998 + the checkout one
+    assert value(text, "kpi_monitors", state="Alert", **shop) == 0
+    assert value(text, "kpi_monitors", state="No Data", **api) == 0
+    assert value(text, "kpi_monitors", state="Warn", **api) == 1
+
+
+def test_monitor_tags_select_the_monitors(datadog: FakeDatadog) -> None:
+    datadog.monitors = [
+        monitor(1, "Checkout errors", "Alert", ["app:shop", "env:prod"]),
+        monitor(2, "Checkout errors (staging)", "Alert", ["app:shop", "env:staging"]),
+    ]
+    poll = source([NOW], monitors=True, monitor_tags="env:prod").poll(SourceState())
+
+    assert datadog.seen[-1] == "/api/v1/monitor?monitor_tags=env%3Aprod&page=0&page_size=1000"
+    assert [(e.key, e.value) for e in poll.events] == [("datadog/monitor/1", 1.0)]

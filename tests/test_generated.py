@@ -22,7 +22,7 @@ from kpi_exporter.kpis.families import (
     retracted_name,
 )
 from kpi_exporter.kpis.settings import Budget, KpiSettings
-from kpi_exporter.kpis.slo import SLO_FAMILIES
+from kpi_exporter.kpis.slo import COMPONENT_FAMILIES, SLO_FAMILIES
 from kpi_exporter.model import (
     CostLine,
     Coverage,
@@ -129,6 +129,13 @@ def test_every_exported_family_is_in_the_catalogue_and_documented(tmp_path: Path
         ),
         *gauges(SURVEY_FAMILIES, "survey", "", (("survey", "devex"), ("question", "nps"))),
         *gauges(SLO_FAMILIES, "datadog/s1", "shop", (("slo", "checkout"), ("window", "30d"))),
+        *gauges(
+            COMPONENT_FAMILIES,
+            "azure/web",
+            "shop",
+            (("component", "web"), ("window", "30d"), ("percentile", "95")),
+        ),
+        *gauges(["kpi_monitors"], "datadog/monitor/1", "shop", (("state", "Alert"),)),
         Defect(
             **Identity(source="test", key="b1", app="shop", team="team-a"),
             created_at=ts("2026-11-01T09:00:00Z"),

@@ -194,12 +194,12 @@ def test_no_metric_has_a_person_or_identifier_label() -> None:
 
 # Every label a domain family may carry: each names a team, an app or a bounded category,
 # never a person. `origin` (human, ai_agent, bot) says where a change came from, classified
-# from its author's account, which is never kept.
+# from its author's account, which is never kept; `state` is a Datadog monitor's overall state.
 DOMAIN_LABELS = frozenset(
     {
         *("app", "team", "environment", "component", "category", "status", "stage"),
         *("severity", "scanner", "provider", "currency", "metric", "slo", "survey"),
-        *("question", "window", "percentile", "le", "older_than", "origin"),
+        *("question", "window", "percentile", "le", "older_than", "origin", "state"),
     }
 )
 

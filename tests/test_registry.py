@@ -12,6 +12,7 @@ from pathlib import Path
 from kpi_exporter.config import SOURCE_TYPES, Config
 from kpi_exporter.sources import registry
 from kpi_exporter.sources.aws_cost import AwsCostSource
+from kpi_exporter.sources.azure_monitor import AzureMonitorSource
 from kpi_exporter.sources.coverage import CoverageSource
 from kpi_exporter.sources.datadog import DatadogSource
 from kpi_exporter.sources.defender import DefenderSource
@@ -58,6 +59,7 @@ EXPECTED = {
     "defender": DefenderSource,
     "qualys": QualysSource,
     "datadog": DatadogSource,
+    "azure_monitor": AzureMonitorSource,
     "http_json": HttpJsonSource,
     "sql": SqlSource,
     "survey": SurveySource,

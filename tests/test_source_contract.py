@@ -31,6 +31,7 @@ from kpi_exporter.config import ConfigError, parse_config
 from kpi_exporter.health import Health
 from kpi_exporter.ownership import Ownership
 from kpi_exporter.sources import Poll, SourceError, registry
+from kpi_exporter.sources.azure_monitor import AzureMonitor
 from kpi_exporter.sources.coverage import CoverageReports
 from kpi_exporter.sources.datadog import Datadog
 from kpi_exporter.sources.defender import Defender
@@ -156,6 +157,15 @@ CASES = [
         " api_url: 'https://dd.test'}}",
         "https://dd.test",
         Datadog,
+    ),
+    Case(
+        "azure_monitor",
+        "{{type: azure_monitor, name: src, {token}, api_url: 'https://appinsights.test',"
+        " login_url: 'https://login.azure.test', tenant_id: t1, client_id: c1,"
+        " components: [{{name: web, app_id: a1, app: shop}}]}}",
+        "https://login.azure.test",  # the client secret buys a token first
+        AzureMonitor,
+        malformed="POST {url}: response is not valid JSON",
     ),
     Case(
         "http_json",

@@ -8,10 +8,13 @@
 //   slo:error_budget_remaining:ratio  1 - the burn rate over the SLO window
 // and the alert ErrorBudgetBurn: critical for the page windows, warning for the ticket ones.
 //
-// SLOs kept outside Prometheus (the datadog source) get the same records from the exporter's
-// gauges (group slo-external): slo:objective:ratio, slo:error_budget_remaining:ratio and
-// slo:sli_error:ratio_rate<w> of their window w, with the labels slo, app and team; so the SLO
-// dashboard shows them next to these. They have no burn rates (their SLI is known over their
+// SLOs kept outside Prometheus (the datadog and azure_monitor sources) get the same records from
+// the exporter's gauges (group slo-external): slo:objective:ratio,
+// slo:error_budget_remaining:ratio and slo:sli_error:ratio_rate<w> of their window w, with the
+// labels slo, app and team; so the SLO dashboard shows them next to these. The components of
+// azure_monitor are recorded with the labels component, app, team and window:
+//   slo:component_availability:ratio, slo:component_failed_requests:ratio and
+//   slo:component_response_time:seconds (label percentile). They have no burn rates (their SLI is known over their
 // window only): the alert ErrorBudgetExhausted fires when one's budget left stays at or below
 // `external_slo_alert.below`.
 local duration = import 'duration.libsonnet';
@@ -98,9 +101,9 @@ function(config)
 
     // The records of the SLOs kept outside Prometheus: the exporter's gauges, without the
     // scrape's labels and the window (which the SLI's record name carries).
-    local external(family, matchers=[]) =
-      'max without (instance, job, window) (%s)'
-      % p.select(family, [config.selectors.exporter] + matchers),
+    local external(family, matchers=[], keep=false) =
+      'max without (instance, job%s) (%s)'
+      % [if keep then '' else ', window', p.select(family, [config.selectors.exporter] + matchers)],
     local externalGroup = {
       name: 'slo-external',
       rules: [
@@ -114,6 +117,15 @@ function(config)
           '1 - ' + external('kpi_slo_sli_ratio', ['window="%s"' % window]),
         )
         for window in ['7d', '30d', '90d']
+      ] + [
+        r.record(record, external(family, keep=true))
+        for record_family in [
+          ['slo:component_availability:ratio', 'kpi_component_availability_ratio'],
+          ['slo:component_failed_requests:ratio', 'kpi_component_failed_requests_ratio'],
+          ['slo:component_response_time:seconds', 'kpi_component_response_time_seconds'],
+        ]
+        for record in [record_family[0]]
+        for family in [record_family[1]]
       ],
     },
 
@@ -144,14 +156,17 @@ function(config)
       name: 'ErrorBudgetExhausted',
       kpi: 'Service level objectives',
       definition: 'rules.md#service-level-objectives',
-      meaning: 'An SLO kept outside Prometheus (Datadog, read by the datadog source): the share'
+      meaning: 'An SLO kept outside Prometheus (Datadog or Application Insights, read by the'
+               + ' datadog and azure_monitor sources): the share'
                + ' of its error budget left over its window, 1 - (1 - SLI) / (1 - objective).'
                + ' At 0 the window had exactly as many bad events as the objective allows;'
                + ' below 0 the objective is missed.',
       threshold: 'The budget left at or below %s for %s (%s).'
                  % [p.num(exhausted.below), exhausted['for'], exhausted.severity],
       next: [
-        'The SLO in Datadog: its history over the window, and when the budget started to fall.',
+        'The SLO in Datadog (its history over the window, when the budget started to fall), or'
+        + ' the component in Application Insights (its failed requests and slow ones, and'
+        + ' `slo:component_failed_requests:ratio` and `slo:component_response_time:seconds`).',
         'The SLI over the window (`slo:sli_error:ratio_rate30d` for a 30d SLO) next to the'
         + ' objective (`slo:objective:ratio`).',
         'The last production deployments of the app and its incidents in the window.',

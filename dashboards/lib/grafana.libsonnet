@@ -240,8 +240,13 @@
   // A row: a title across the dashboard; the panels after it belong to it.
   row(title):: { type: 'row', title: title, collapsed: false, panels: [], gridPos: { w: 24, h: 1 } },
 
+  // A collapsed row: its panels open under it on demand (details below a dashboard's headline
+  // numbers). Grafana keeps them inside the row; `layout` places them after its line.
+  collapsedRow(title, panels):: $.row(title) { collapsed: true, panels: panels },
+
   // Lay the panels out left to right, wrapping at 24 columns; rows start a new line.
-  // Ids count from 1 in the order of the list.
+  // Ids count from 1 in the order of the list; the panels of a collapsed row are laid out
+  // from the line under it, with ids after every top-level one (100 per row).
   layout(panels)::
     local place(acc, panel) =
       local w = panel.gridPos.w;
@@ -249,10 +254,16 @@
       local wrap = panel.type == 'row' || acc.x + w > 24;
       local x = if wrap then 0 else acc.x;
       local y = if wrap then acc.y + acc.rowHeight else acc.y;
+      local id = std.length(acc.panels) + 1;
+      local inside = if panel.type == 'row' && panel.collapsed then [
+        p { id: 100 * id + p.id, gridPos+: { y: p.gridPos.y + y + 1 } }
+        for p in $.layout(panel.panels)
+      ] else [];
       {
         panels: acc.panels + [panel {
-          id: std.length(acc.panels) + 1,
+          id: id,
           gridPos: { x: x, y: y, w: w, h: h },
+          [if panel.type == 'row' then 'panels']: inside,
         }],
         x: if panel.type == 'row' then 0 else x + w,
         y: if panel.type == 'row' then y + h else y,

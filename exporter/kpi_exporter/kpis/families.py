@@ -87,6 +87,8 @@ WORK_LABELS = ("app", "team", "category")
 VULNERABILITY_LABELS = ("app", "team", "severity")
 SCANNER_LABELS = (*VULNERABILITY_LABELS, "scanner")
 SLO_LABELS = ("app", "team", "slo", "window")
+TELEMETRY_LABELS = ("app", "team", "component", "window")
+MONITOR_LABELS = ("app", "team", "state")
 
 
 @dataclass(frozen=True, slots=True)
@@ -490,16 +492,17 @@ BUSINESS_VALUE = KpiFamily(
 SLO_OBJECTIVE = KpiFamily(
     "kpi_slo_objective_ratio",
     "gauge",
-    "Objective of a service level objective kept outside Prometheus (Datadog) as a ratio"
-    " (0.999), over its window.",
+    "Objective of a service level objective kept outside Prometheus (Datadog, Azure Monitor)"
+    " as a ratio (0.999), over its window.",
     SLO_LABELS,
 )
 
 SLO_SLI = KpiFamily(
     "kpi_slo_sli_ratio",
     "gauge",
-    "What an SLO kept outside Prometheus achieved over its window (Datadog's SLI value)"
-    " as a ratio: good over valid events or time.",
+    "What an SLO kept outside Prometheus achieved over its window (Datadog's SLI value, the"
+    " share of good Application Insights requests or tests) as a ratio: good over valid events"
+    " or time.",
     SLO_LABELS,
 )
 
@@ -509,6 +512,38 @@ SLO_ERROR_BUDGET_REMAINING = KpiFamily(
     "Share of the error budget an SLO kept outside Prometheus has left over its window:"
     " 1 - (1 - SLI) / (1 - objective); below 0 the objective is missed.",
     SLO_LABELS,
+)
+
+COMPONENT_AVAILABILITY = KpiFamily(
+    "kpi_component_availability_ratio",
+    "gauge",
+    "Share of the availability tests of a monitored component (Application Insights) that"
+    " passed over its window.",
+    TELEMETRY_LABELS,
+)
+
+COMPONENT_FAILED_REQUESTS = KpiFamily(
+    "kpi_component_failed_requests_ratio",
+    "gauge",
+    "Share of the requests of a monitored component (Application Insights) that failed over"
+    " its window.",
+    TELEMETRY_LABELS,
+)
+
+COMPONENT_RESPONSE_TIME = KpiFamily(
+    "kpi_component_response_time_seconds",
+    "gauge",
+    "A percentile (label percentile: 95) of the response time of a monitored component's"
+    " requests (Application Insights) over its window.",
+    (*TELEMETRY_LABELS, "percentile"),
+)
+
+MONITORS = KpiFamily(
+    "kpi_monitors",
+    "gauge",
+    "Monitors of an external monitoring system (Datadog) per app and overall state (OK, Alert,"
+    " Warn, No Data, ...), as of the last poll.",
+    MONITOR_LABELS,
 )
 
 SURVEY_SCORE = KpiFamily(
@@ -671,6 +706,10 @@ FAMILIES: tuple[Family, ...] = (
     SLO_OBJECTIVE,
     SLO_SLI,
     SLO_ERROR_BUDGET_REMAINING,
+    COMPONENT_AVAILABILITY,
+    COMPONENT_FAILED_REQUESTS,
+    COMPONENT_RESPONSE_TIME,
+    MONITORS,
     SURVEY_SCORE,
     SURVEY_RESPONSES,
     SURVEY_NPS_RATIO,

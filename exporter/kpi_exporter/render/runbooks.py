@@ -231,12 +231,16 @@ def _slos(config: dict[str, Any]) -> list[str]:
         )
     lines += [
         "",
-        "SLOs kept outside Prometheus (the `datadog` source) get `slo:objective:ratio`,",
-        "`slo:error_budget_remaining:ratio` and `slo:sli_error:ratio_rate<window>` of their",
-        "window from the exporter's `kpi_slo_*_ratio` gauges (group `slo-external`), so the SLO",
-        "dashboard shows them next to these. They have no burn rates: instead of",
-        "`ErrorBudgetBurn`, `ErrorBudgetExhausted` opens a ticket when one's error budget left",
-        "stays at or below `external_slo_alert.below` (0: the objective is missed).",
+        "SLOs kept outside Prometheus (the `datadog` and `azure_monitor` sources) get",
+        "`slo:objective:ratio`, `slo:error_budget_remaining:ratio` and",
+        "`slo:sli_error:ratio_rate<window>` of their window from the exporter's",
+        "`kpi_slo_*_ratio` gauges (group `slo-external`), so the SLO and Executive dashboards",
+        "show them next to these. They have no burn rates: instead of `ErrorBudgetBurn`,",
+        "`ErrorBudgetExhausted` opens a ticket when one's error budget left stays at or below",
+        "`external_slo_alert.below` (0: the objective is missed). The Application Insights",
+        "components are recorded with their labels `component` and `window`:",
+        "`slo:component_availability:ratio`, `slo:component_failed_requests:ratio` and",
+        "`slo:component_response_time:seconds` (label `percentile`).",
         "",
     ]
     return lines

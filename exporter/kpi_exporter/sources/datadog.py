@@ -1,5 +1,6 @@
 """Datadog service level objectives: per SLO its objective, its SLI over its window and the
-error budget left, as gauges with the meaning of the Prometheus SLO records (``slo:*``).
+error budget left, as gauges with the meaning of the Prometheus SLO records (``slo:*``); and,
+with ``monitors``, how many monitors of each app are in each overall state.
 
 Each poll lists the SLOs (``GET /api/v1/slo``, ``limit`` and ``offset``, optionally
 ``tags_query``) and reads the history of each over the configured window, ending now
@@ -15,13 +16,22 @@ Each poll lists the SLOs (``GET /api/v1/slo``, ``limit`` and ``offset``, optiona
   ``app``; else the default app. The team is the app's.
 
 An SLO without a threshold of the window, or whose history has no SLI yet (no data), is a
-problem naming it; the others count. A deleted SLO keeps its last values. Datadog sends no
+problem naming it; the others count. A deleted SLO keeps its last values.
+
+**Monitors** (``monitors: true``): ``GET /api/v1/monitor`` (``page``, ``page_size``, optionally
+``monitor_tags``) page by page until a page is not full; each monitor counts 1 in
+``kpi_monitors`` of its app and ``overall_state`` (``OK``, ``Alert``, ``Warn``, ``No Data``,
+...). Its app: a tag ``app:<name>``, else a tag ``service:<name>`` the ``apps.*.services``
+mapping knows, else the source's ``app``, else the default app. A monitor gone from the list
+(deleted, or no longer tagged) counts 0 from then on: the cursor keeps the monitors of the
+last poll for that. Datadog sends no
 validators (nothing is conditional); a 429 carries ``X-RateLimit-Reset`` in seconds, which the
 shared client waits out.
 """
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator, Mapping
 from fnmatch import fnmatchcase
 from typing import Any, Literal, Self
@@ -31,11 +41,12 @@ from pydantic import Field, model_validator
 
 from ..config_base import Credentials, Duration, Name, exactly_one
 from ..credentials import read_secret
-from ..kpis.families import SLO_ERROR_BUDGET_REMAINING, SLO_OBJECTIVE, SLO_SLI
+from ..kpis.families import MONITORS, SLO_ERROR_BUDGET_REMAINING, SLO_OBJECTIVE, SLO_SLI
 from ..model import Event, Gauge
 from ..ownership import Owner
 from ..store import SourceState
 from . import Poll, PolledSource, SourceError, poll_secret
+from .cursor import dump_cursor, load_cursor
 from .http import HttpClient
 from .registry import SourceType, headline
 
@@ -61,6 +72,8 @@ class DatadogSource(Credentials):
     window: Window = Field("30d", description="The SLO timeframe read (a threshold of each SLO).")
     slos: dict[str, str] = Field(default_factory=dict, description="SLO name glob -> app.")
     app: str | None = Field(None, description="App of the SLOs nothing else places.")
+    monitors: bool = Field(False, description="Also count the monitors per app and state.")
+    monitor_tags: str | None = Field(None, description="Only the monitors with these tags.")
 
     @model_validator(mode="after")
     def _one_application_key(self) -> Self:
@@ -125,7 +138,7 @@ class Datadog(PolledSource[DatadogSource]):
             if not isinstance(sli, int | float):
                 problems.append(f"SLO {name}: no SLI over the last {window} (no data yet)")
                 continue
-            owner = self.owner(name, [str(tag) for tag in slo.get("tags") or ()])
+            owner = self.owner(name, [str(tag) for tag in slo.get("tags") or ()], self.config.slos)
             values = {
                 "objective": target / 100,
                 "sli": sli / 100,
@@ -146,7 +159,51 @@ class Datadog(PolledSource[DatadogSource]):
                 )
                 for kind, value in values.items()
             )
-        return Poll(events=events, cursor=None, validators=http.validators, problems=problems)
+        cursor = None
+        if self.config.monitors:
+            saved = load_cursor(state.cursor, None, self.name) or {}
+            counted = self.monitors(http, saved.get("monitors") or {}, float(now), events)
+            cursor = dump_cursor(None, monitors=counted)
+        return Poll(events=events, cursor=cursor, validators=http.validators, problems=problems)
+
+    def monitors(
+        self, http: HttpClient, before: Mapping[str, list[str]], now: float, events: list[Event]
+    ) -> dict[str, list[str]]:
+        """Each monitor counted 1 in its app's and state's ``kpi_monitors``, and each monitor
+        of the last poll that is gone counted 0; the monitors counted now ([app, team, state]
+        by id), for the next poll."""
+        counted: dict[str, list[str]] = {}
+        for monitor in self.listed_monitors(http):
+            owner = self.owner("", [str(tag) for tag in monitor.get("tags") or ()], {})
+            state = str(monitor.get("overall_state") or "Unknown")
+            counted[str(monitor["id"])] = [owner.app, owner.team, state]
+        gone = {id_: before[id_] for id_ in before if id_ not in counted}
+        for id_, (app, team, state) in [*counted.items(), *gone.items()]:
+            events.append(
+                Gauge(
+                    source=self.name,
+                    key=f"datadog/monitor/{id_}",
+                    app=app,
+                    team=team,
+                    name=MONITORS.name,
+                    value=0.0 if id_ in gone else 1.0,
+                    measured_at=now,
+                    labels=(("state", state),),
+                )
+            )
+        return counted
+
+    def listed_monitors(self, http: HttpClient) -> Iterator[Mapping[str, Any]]:
+        """Every monitor (of ``monitor_tags``), ``page`` after ``page`` until one is not full."""
+        tags = {"monitor_tags": self.config.monitor_tags} if self.config.monitor_tags else {}
+        for page in itertools.count():
+            query = {"page": page, "page_size": LIMIT, **tags}
+            body = http.get(f"{self.api}/api/v1/monitor", query, conditional=False).json()
+            if not isinstance(body, list):
+                raise SourceError(f"GET {self.api}/api/v1/monitor: expected a list of monitors")
+            yield from body
+            if len(body) < LIMIT:
+                return
 
     def slos(self, http: HttpClient) -> Iterator[Mapping[str, Any]]:
         """Every SLO (of ``tags_query``), page by page: ``offset`` moves on while a page is
@@ -165,8 +222,10 @@ class Datadog(PolledSource[DatadogSource]):
                 return
             offset += len(data)
 
-    def owner(self, name: str, tags: list[str]) -> Owner:
-        for pattern, app in self.config.slos.items():
+    def owner(self, name: str, tags: list[str], globs: Mapping[str, str]) -> Owner:
+        """The owner of an SLO or monitor: the first of ``globs`` its name matches, its tag
+        ``app:``, its tag ``service:`` that ``apps.*.services`` knows, ``app``, the default."""
+        for pattern, app in globs.items():
             if fnmatchcase(name, pattern):
                 return self.ownership.of_app(app)
         tagged = dict(tag.partition(":")[::2] for tag in tags)
@@ -181,6 +240,8 @@ class Datadog(PolledSource[DatadogSource]):
 def _describe(source: Datadog) -> list[str]:
     scope = source.config.tags_query or "every SLO"
     what = f"SLOs ({scope}) over {source.config.window}; API {source.api}"
+    if source.config.monitors:
+        what += f"; monitors ({source.config.monitor_tags or 'every monitor'})"
     return [headline(source, "datadog", what)]
 
 

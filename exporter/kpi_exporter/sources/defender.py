@@ -83,24 +83,13 @@ class Defender(FindingsSource[DefenderSource]):
 
     @cached_property
     def bearer(self) -> EntraToken:
-        """The bearer token the client secret buys (on this source's clock, which tests set)."""
-        config = self.config
-        return EntraToken(
-            config.login_url,
-            config.tenant_id,
-            config.client_id,
-            f"{self.api}/.default",
-            lambda: self.clock(),
-        )
+        """The bearer token the client secret buys."""
+        return EntraToken.of(self)
 
     scoped = ("tenant_id", "machines")
 
     def read(self, state: SourceState) -> Poll:
-        secret = self.poll_token()
-        login = HttpClient(self.name, self.health, sleep=self.sleep, clock=self.clock)
-        http = HttpClient.for_poll(
-            self, state, lambda: {"Authorization": f"Bearer {self.bearer.get(login, secret)}"}
-        )
+        http = self.bearer.client(self, state, self.poll_token())
         now = self.clock()
         saved = load_cursor(state.cursor, None, self.name)
         known: dict[str, OpenFinding] = dict(saved["open"]) if saved else {}

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
+from typing import Any
 from urllib.parse import quote, urlencode
 
+from ..store import SourceState
 from . import SourceError
 from .http import HttpClient
 
@@ -33,6 +35,25 @@ class EntraToken:
         self._token = ""
         self._expires = 0.0
         self._secret = ""  # a digest of the secret the token was bought with
+
+    @classmethod
+    def of(cls, source: Any) -> EntraToken:
+        """The token of a polled source configured with ``login_url``, ``tenant_id`` and
+        ``client_id``, for its API root's ``.default`` scope, on the source's clock (which
+        tests set)."""
+        config = source.config
+        scope = f"{source.api}/.default"
+        return cls(
+            config.login_url, config.tenant_id, config.client_id, scope, lambda: source.clock()
+        )
+
+    def client(self, source: Any, state: SourceState, secret: str) -> HttpClient:
+        """The HTTP client of one poll of ``source``, sending this token, bought with
+        ``secret`` when needed (through a client of its own: the sign-in is not the API)."""
+        login = HttpClient(source.name, source.health, sleep=source.sleep, clock=source.clock)
+        return HttpClient.for_poll(
+            source, state, lambda: {"Authorization": f"Bearer {self.get(login, secret)}"}
+        )
 
     def get(self, http: HttpClient, secret: str) -> str:
         """The token, bought with ``secret`` through ``http`` when none is kept, it expires

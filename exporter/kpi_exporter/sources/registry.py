@@ -41,6 +41,7 @@ MODULES = (
     "defender",
     "qualys",
     "datadog",
+    "azure_monitor",
     "http_json",
     "sql",
     "survey",
