@@ -1,0 +1,268 @@
+"""GitHub Issues as work items, against the fake GitHub (``tests/github_fake.py``): status
+histories from label, close and reopen events and the Projects status, categories by label,
+owners by label or repository, pull requests left out, and the conditional, incremental next
+polls. Every expectation is computed by hand in the test."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import responses
+
+from kpi_exporter.model import WorkItem, to_json
+from kpi_exporter.pipeline import Pipeline
+from kpi_exporter.sources.github_issues import GitHubIssues
+from kpi_exporter.store import SourceState, Store
+from tests.github_fake import (
+    FakeGitHub,
+    closed,
+    labeled,
+    org_repository,
+    reopened,
+    work_issue,
+)
+from tests.support import HOUR, built_source, by_key, poll_into, served, ts, value
+
+NOW = ts("2026-03-10T00:00:00Z")
+APPS = """
+defaults: {app: unknown, team: unassigned}
+apps:
+  shop: {team: payments, repos: [acme/shop]}
+  search: {team: discovery, services: [search]}
+"""
+SHOP = {"app": "shop", "team": "payments"}
+
+# 1, an enhancement, reopened: Open 09:00-10:00 on 03-02, in progress to 03-03 10:00, closed a
+# day, reopened (its in-progress label still on) 03-04 10:00 to 16:00, closed. Lead 2 d 7 h =
+# 55 h, cycle 54 h, active 24 + 6 = 30 h, Open 1 h.
+REOPENED = work_issue(
+    1,
+    "2026-03-02T09:00:00Z",
+    ["enhancement", "in progress"],
+    [
+        labeled("2026-03-02T09:00:00Z", "enhancement"),
+        labeled("2026-03-02T10:00:00Z", "in progress"),
+        closed("2026-03-03T10:00:00Z"),
+        reopened("2026-03-04T10:00:00Z"),
+        closed("2026-03-04T16:00:00Z"),
+    ],
+)
+# 2, a bug moved back to the queue: Open 08:00-09:00 on 03-03, in progress to 13:00, in review
+# (the in-progress label removed at the same instant) to 03-04 09:00, the review label removed:
+# Open to 03-05 09:00, in progress to 12:00, closed. Lead 52 h, cycle 51 h, active 4 + 3 = 7 h,
+# Open 1 + 24 = 25 h, in review 20 h.
+BACK_TO_QUEUE = work_issue(
+    2,
+    "2026-03-03T08:00:00Z",
+    ["bug"],
+    [
+        labeled("2026-03-03T08:00:00Z", "bug"),
+        labeled("2026-03-03T09:00:00Z", "in progress"),
+        labeled("2026-03-03T13:00:00Z", "in review"),
+        labeled("2026-03-03T13:00:00Z", "in progress", removed=True),
+        labeled("2026-03-04T09:00:00Z", "in review", removed=True),
+        labeled("2026-03-05T09:00:00Z", "in progress"),
+        closed("2026-03-05T12:00:00Z"),
+    ],
+)
+# 3, a question (a label nobody mapped), closed 3 h after it was opened by the stale bot:
+# never active. Lead 3 h, no cycle time, Open 3 h.
+NEVER_ACTIVE = work_issue(
+    3,
+    "2026-03-04T10:00:00Z",
+    ["question"],
+    [labeled("2026-03-04T10:00:00Z", "question"), closed("2026-03-04T13:00:00Z")],
+)
+# 4, tech debt, In Progress on the project board since 03-06 12:00: in progress now.
+ON_THE_BOARD = work_issue(
+    4,
+    "2026-03-06T10:00:00Z",
+    ["tech debt"],
+    [labeled("2026-03-06T10:00:00Z", "tech debt")],
+    project_status=("In Progress", "2026-03-06T12:00:00Z"),
+)
+# 5, opened by a dependency bot in the shop repository, labelled for the search app: closed
+# 6 h later. Maintenance of search, lead 6 h, Open 6 h.
+BOT_OPENED = work_issue(
+    5,
+    "2026-03-05T00:00:00Z",
+    ["dependencies", "search"],
+    [
+        labeled("2026-03-05T00:00:00Z", "dependencies"),
+        labeled("2026-03-05T00:00:00Z", "search"),
+        closed("2026-03-05T06:00:00Z"),
+    ],
+)
+# A pull request: /issues lists it, it is no work item.
+PULL = {"number": 6, "state": "OPEN", "updatedAt": "2026-03-06T00:00:00Z"}
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeGitHub]:
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        github = FakeGitHub(clock=lambda: NOW)
+        github.register_on(mock)
+        repo = github.repo("acme/shop")
+        repo.issues = [REOPENED, BACK_TO_QUEUE, NEVER_ACTIVE, ON_THE_BOARD, BOT_OPENED]
+        repo.pulls = [PULL]
+        yield github
+
+
+def source(monkeypatch: pytest.MonkeyPatch, **fields: Any) -> GitHubIssues:
+    monkeypatch.setenv("GH_TOKEN", "ghp-issues-s3cret")
+    settings = {
+        "type": "github_issues",
+        "name": "issues",
+        "token_env": "GH_TOKEN",
+        "repos": ["acme/shop"],
+        "project_field": "Status",
+        **fields,
+    }
+    built: GitHubIssues = built_source(settings, APPS, clock=lambda: NOW)
+    return built
+
+
+def test_issues_become_work_items_with_their_status_history(
+    fake: FakeGitHub, monkeypatch: pytest.MonkeyPatch, tmp_path: Any
+) -> None:
+    issues = source(monkeypatch)
+    pipeline = Pipeline(Store(tmp_path / "s.db"), clock=lambda: NOW)
+
+    poll = poll_into(pipeline, issues)
+
+    events = by_key(poll.events)
+    assert set(events) == {("workitem", f"github/acme/shop#{n}") for n in (1, 2, 3, 4, 5)}
+    first = events[("workitem", "github/acme/shop#1")]
+    assert isinstance(first, WorkItem)
+    assert first.statuses == (
+        (ts("2026-03-02T09:00:00Z"), "Open", "waiting"),
+        (ts("2026-03-02T10:00:00Z"), "in progress", "active"),
+        (ts("2026-03-03T10:00:00Z"), "Closed", "done"),
+        (ts("2026-03-04T10:00:00Z"), "in progress", "active"),
+        (ts("2026-03-04T16:00:00Z"), "Closed", "done"),
+    )
+    assert events[("workitem", "github/acme/shop#2")].statuses == (  # type: ignore[union-attr]
+        (ts("2026-03-03T08:00:00Z"), "Open", "waiting"),
+        (ts("2026-03-03T09:00:00Z"), "in progress", "active"),
+        (ts("2026-03-03T13:00:00Z"), "in review", "waiting"),
+        (ts("2026-03-04T09:00:00Z"), "Open", "waiting"),
+        (ts("2026-03-05T09:00:00Z"), "in progress", "active"),
+        (ts("2026-03-05T12:00:00Z"), "Closed", "done"),
+    )
+    assert events[("workitem", "github/acme/shop#4")].statuses == (  # type: ignore[union-attr]
+        (ts("2026-03-06T10:00:00Z"), "Open", "waiting"),
+        (ts("2026-03-06T12:00:00Z"), "In Progress", "active"),
+    )
+    bot = events[("workitem", "github/acme/shop#5")]
+    assert (bot.app, bot.team, bot.category) == ("search", "discovery", "maintenance")  # type: ignore[union-attr]
+    # Nobody's login is asked for: no actor, author or creator in any query.
+    sent = " ".join(query["query"] for query in fake.queries)
+    assert not {"actor", "author", "creator", "login"} & set(sent.replace("{", " ").split())
+
+    text = served(pipeline)
+    # completed: 1 new capability, 1 defect, 1 unmapped (shop); 1 maintenance (search)
+    for category in ("new_capability", "defect", "unmapped"):
+        assert value(text, "kpi_work_items_completed_total", **SHOP, category=category) == 1
+    search = {"app": "search", "team": "discovery", "category": "maintenance"}
+    assert value(text, "kpi_work_items_completed_total", **search) == 1
+    new = {**SHOP, "category": "new_capability"}
+    assert value(text, "kpi_work_item_lead_time_seconds_sum", **new) == 55 * HOUR
+    assert value(text, "kpi_work_item_cycle_time_seconds_sum", **new) == 54 * HOUR
+    assert value(text, "kpi_work_items_active_seconds_total", **new) == 30 * HOUR
+    defect = {**SHOP, "category": "defect"}
+    assert value(text, "kpi_work_item_lead_time_seconds_sum", **defect) == 52 * HOUR
+    assert value(text, "kpi_work_item_cycle_time_seconds_sum", **defect) == 51 * HOUR
+    # 51 h: above the 1-day bucket, within 2 days
+    assert value(text, "kpi_work_item_cycle_time_seconds_bucket", **defect, le="86400.0") == 0
+    assert value(text, "kpi_work_item_cycle_time_seconds_bucket", **defect, le="259200.0") == 1
+    assert value(text, "kpi_work_items_active_seconds_total", **defect) == 7 * HOUR
+    unmapped = {**SHOP, "category": "unmapped"}
+    assert value(text, "kpi_work_item_lead_time_seconds_sum", **unmapped) == 3 * HOUR
+    assert value(text, "kpi_work_item_cycle_time_seconds_count", **unmapped) == 0
+    # Open: 1 h (#1) + 25 h (#2) + 3 h (#3) = 29 h over 3 items; in review 20 h (#2)
+    assert value(text, "kpi_work_item_wait_seconds_sum", **SHOP, status="Open") == 29 * HOUR
+    assert value(text, "kpi_work_item_wait_seconds_count", **SHOP, status="Open") == 3
+    assert value(text, "kpi_work_item_wait_seconds_sum", **SHOP, status="in review") == 20 * HOUR
+    assert value(text, "kpi_work_items_in_progress", **SHOP) == 1
+    assert value(text, "kpi_work_items_open", **SHOP, stage="active", status="In Progress") == 1
+    assert "acme/shop#6" not in json.dumps([to_json(event) for event in poll.events])
+
+
+def test_the_next_polls_are_conditional_and_read_only_what_changed(
+    fake: FakeGitHub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    issues = source(monkeypatch)
+    first = issues.poll(SourceState())
+    # 1 REST list + 1 GraphQL page (5 issues, 50 a page)
+    assert [(method, url.split("?")[0].rsplit("/", 1)[-1]) for method, url, _ in fake.calls] == [
+        ("GET", "issues"),
+        ("POST", "graphql"),
+    ]
+    assert fake.queries[0]["variables"]["since"] == "2025-03-10T00:00:00Z"  # a year back
+    fake.reset_calls()
+
+    unchanged = issues.poll(SourceState(first.cursor, first.validators))
+
+    assert unchanged.events == []
+    assert fake.statuses == [304]  # the list, conditional: nothing else
+
+    # Only the pull request moves: the list changed, but no issue in it did.
+    PULL["updatedAt"] = "2026-03-09T00:00:00Z"
+    fake.reset_calls()
+    pulled = issues.poll(SourceState(unchanged.cursor, unchanged.validators))
+    assert pulled.events == []
+    assert fake.statuses == [200]
+
+    # Issue 4 is moved to Done on the board: read since the newest update read (03-06 12:00).
+    fake.repos["acme/shop"].issues[3] = work_issue(
+        4,
+        "2026-03-06T10:00:00Z",
+        ["tech debt"],
+        [labeled("2026-03-06T10:00:00Z", "tech debt")],
+        project_status=("Done", "2026-03-09T10:00:00Z"),
+    )
+    fake.reset_calls()
+    moved = issues.poll(SourceState(pulled.cursor, pulled.validators))
+    assert fake.queries[0]["variables"]["since"] == "2026-03-06T12:00:00Z"
+    assert [event.key for event in moved.events] == ["github/acme/shop#4"]
+    assert moved.events[0].statuses[-1] == (ts("2026-03-09T10:00:00Z"), "Done", "done")  # type: ignore[union-attr]
+
+
+def test_an_issue_with_more_events_than_a_page_is_read_whole(
+    fake: FakeGitHub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # 250 label events flipping "blocked" on and off from 03-07 00:00, a minute apart, then
+    # closed: 100 come with the issue, 2 more pages (100 + 50) are read. The last of the 250
+    # (the 250th, index 249, odd: removed) leaves it Open at 03-07 04:09.
+    flips = [
+        labeled(f"2026-03-07T0{m // 60}:{m % 60:02d}:00Z", "blocked", removed=m % 2 == 1)
+        for m in range(250)
+    ]
+    long = work_issue(7, "2026-03-07T00:00:00Z", [], [*flips, closed("2026-03-07T05:00:00Z")])
+    fake.repos["acme/shop"].issues = [long]
+
+    item = source(monkeypatch).poll(SourceState()).events[0]
+
+    assert len(fake.queries) == 1 + 2
+    assert len(item.statuses) == 1 + 250 + 1  # type: ignore[union-attr]
+    assert item.statuses[-2] == (ts("2026-03-07T04:09:00Z"), "Open", "waiting")  # type: ignore[union-attr]
+    assert item.statuses[-1] == (ts("2026-03-07T05:00:00Z"), "Closed", "done")  # type: ignore[union-attr]
+
+
+def test_an_organisation_s_repositories_are_listed_and_a_304_keeps_the_list(
+    fake: FakeGitHub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fake.orgs["acme"] = [org_repository("acme", "shop"), org_repository("acme", "search")]
+    fake.repo("acme/search")
+    issues = source(monkeypatch, repos=[], org="acme")
+    first = issues.poll(SourceState())
+    assert len(first.events) == 5
+    fake.reset_calls()
+
+    again = issues.poll(SourceState(first.cursor, first.validators))
+
+    assert again.events == []
+    assert fake.statuses == [304, 304, 304]  # the organisation's list, then each repository's
