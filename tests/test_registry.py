@@ -22,6 +22,7 @@ from kpi_exporter.sources.github.config import GitHubSource
 from kpi_exporter.sources.github_issues import GitHubIssuesSource
 from kpi_exporter.sources.github_security import GitHubSecuritySource
 from kpi_exporter.sources.gitlab import GitLabSource
+from kpi_exporter.sources.gitlab_issues import GitLabIssuesSource
 from kpi_exporter.sources.http_json import HttpJsonSource
 from kpi_exporter.sources.ingest import IngestSource
 from kpi_exporter.sources.jira import JiraSource
@@ -53,6 +54,7 @@ EXPECTED = {
     "sonarqube": SonarQubeSource,
     "github_security": GitHubSecuritySource,
     "github_issues": GitHubIssuesSource,
+    "gitlab_issues": GitLabIssuesSource,
     "scan_report": ScanReportSource,
     "snyk": SnykSource,
     "defender": DefenderSource,

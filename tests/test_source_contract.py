@@ -38,6 +38,7 @@ from kpi_exporter.sources.github import GitHub
 from kpi_exporter.sources.github_issues import GitHubIssues
 from kpi_exporter.sources.github_security import GitHubSecurity
 from kpi_exporter.sources.gitlab import GitLab
+from kpi_exporter.sources.gitlab_issues import GitLabIssues
 from kpi_exporter.sources.http_json import HttpJson
 from kpi_exporter.sources.jira import Jira
 from kpi_exporter.sources.opencost import OpenCost
@@ -94,6 +95,13 @@ CASES = [
         " repos: [acme/shop]}}",
         "https://ghi.test",
         GitHubIssues,
+    ),
+    Case(
+        "gitlab_issues",
+        "{{type: gitlab_issues, name: src, {token}, api_url: 'https://gli.test/api/v4',"
+        " projects: [acme/shop]}}",
+        "https://gli.test/api/v4",
+        GitLabIssues,
     ),
     Case(
         "gitlab",

@@ -36,6 +36,7 @@ MODULES = (
     "sonarqube",
     "github_security",
     "github_issues",
+    "gitlab_issues",
     "scan_reports",
     "snyk",
     "defender",
