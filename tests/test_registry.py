@@ -27,6 +27,7 @@ from kpi_exporter.sources.http_json import HttpJsonSource
 from kpi_exporter.sources.ingest import IngestSource
 from kpi_exporter.sources.jira import JiraSource
 from kpi_exporter.sources.junit import JUnitSource
+from kpi_exporter.sources.linear import LinearSource
 from kpi_exporter.sources.opencost import OpenCostSource
 from kpi_exporter.sources.opsgenie import OpsgenieSource
 from kpi_exporter.sources.pagerduty import PagerDutySource
@@ -55,6 +56,7 @@ EXPECTED = {
     "github_security": GitHubSecuritySource,
     "github_issues": GitHubIssuesSource,
     "gitlab_issues": GitLabIssuesSource,
+    "linear": LinearSource,
     "scan_report": ScanReportSource,
     "snyk": SnykSource,
     "defender": DefenderSource,

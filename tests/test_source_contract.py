@@ -41,6 +41,7 @@ from kpi_exporter.sources.gitlab import GitLab
 from kpi_exporter.sources.gitlab_issues import GitLabIssues
 from kpi_exporter.sources.http_json import HttpJson
 from kpi_exporter.sources.jira import Jira
+from kpi_exporter.sources.linear import Linear
 from kpi_exporter.sources.opencost import OpenCost
 from kpi_exporter.sources.opsgenie import Opsgenie
 from kpi_exporter.sources.pagerduty import PagerDuty
@@ -116,6 +117,13 @@ CASES = [
         " incident_jql: 'type = Incident'}}",
         "https://jira.test",
         Jira,
+    ),
+    Case(
+        "linear",
+        "{{type: linear, name: src, {token}, api_url: 'https://linear.test/graphql'}}",
+        "https://linear.test/graphql",
+        Linear,
+        malformed="POST {url}: response is not valid JSON",
     ),
     Case(
         "pagerduty",

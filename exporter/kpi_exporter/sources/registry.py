@@ -37,6 +37,7 @@ MODULES = (
     "github_security",
     "github_issues",
     "gitlab_issues",
+    "linear",
     "scan_reports",
     "snyk",
     "defender",
