@@ -23,13 +23,15 @@ Requests, per project: ``GET /projects/:id/issues`` through ONE fixed URL
 horizon's start at the project's first sync), its first page conditional: a ``304`` ends the
 project's poll. Else the issues updated since the list's mark (:mod:`.marks`; offset pages,
 which GitLab's issue list offers, keyset is not) are new, and each new issue's
-``resource_label_events`` and ``resource_state_events`` are read (100 a page).
+``resource_label_events`` and ``resource_state_events`` are read (100 a page, ``concurrency``
+requests in flight).
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Literal
 from urllib.parse import quote
 
@@ -108,6 +110,7 @@ class GitLabIssuesSource(ForgeApi):
     horizon: Duration = Field(
         365 * 86400.0, description="The first sync reads the issues updated since then."
     )
+    concurrency: int = Field(4, ge=1, le=32, description="Requests in flight at once.")
     status_scope: str = Field(
         "workflow", description="The scoped labels holding the status (workflow::in dev)."
     )
@@ -133,29 +136,44 @@ class GitLabIssues(PolledSource[GitLabIssuesSource]):
 
     def read(self, state: SourceState) -> Poll:
         token = self.poll_token()
-        http = HttpClient.for_poll(self, state, lambda: {"Authorization": f"Bearer {token}"})
+        http = HttpClient.for_poll(
+            self,
+            state,
+            lambda: {"Authorization": f"Bearer {token}"},
+            concurrency=self.config.concurrency,
+        )
         saved = load_cursor(state.cursor, self.fingerprint, self.name) or {}
         projects: dict[str, Any] = dict(saved.get("projects") or {})
         events: list[WorkItem] = []
-        for path in self.config.projects:
-            if not self.ownership.polls_repo(path):
-                continue  # another shard's
-            known = projects.get(path)
-            floor = self.clock() - self.config.horizon if known is None else known["floor"]
-            mark = Mark(*known["mark"]) if known and known.get("mark") else None
-            items, mark = self.updated(http, path, floor, mark, fresh=known is None)
-            events += [self.work_item(http, path, item) for item in items]
-            if known is None:
-                log.info("%s: %s: first sync: %d issues read", self.name, path, len(items))
-            projects[path] = {
-                "floor": floor,
-                "mark": [mark.updated, mark.ids] if mark else None,
-            }
+        with ThreadPoolExecutor(self.config.concurrency, thread_name_prefix=self.name) as pool:
+            for path in self.config.projects:
+                self.read_project(http, pool, path, projects, events)
         return Poll(
             events=list(events),
             cursor=dump_cursor(self.fingerprint, projects=projects),
             validators=http.validators,
         )
+
+    def read_project(
+        self,
+        http: HttpClient,
+        pool: ThreadPoolExecutor,
+        path: str,
+        projects: dict[str, Any],
+        events: list[WorkItem],
+    ) -> None:
+        """Read the issues of one project updated since its mark into ``events`` (their
+        events in ``pool``, ``concurrency`` at once); move its mark in ``projects``."""
+        if not self.ownership.polls_repo(path):
+            return  # another shard's
+        known = projects.get(path)
+        floor = self.clock() - self.config.horizon if known is None else known["floor"]
+        mark = Mark(*known["mark"]) if known and known.get("mark") else None
+        items, mark = self.updated(http, path, floor, mark, fresh=known is None)
+        events += pool.map(lambda item: self.work_item(http, path, item), items)
+        if known is None:
+            log.info("%s: %s: first sync: %d issues read", self.name, path, len(items))
+        projects[path] = {"floor": floor, "mark": [mark.updated, mark.ids] if mark else None}
 
     def project_url(self, path: str) -> str:
         return f"{self.api}/projects/{quote(path, safe='')}"
