@@ -619,13 +619,15 @@ class FakeGitHub:
             return {"issue": {"timelineItems": events}}
         since = variables.get("since") or ""
         size = int(re.search(r"issues\(first: (\d+)", query).group(1))  # type: ignore[union-attr]
+        matching = [
+            i for i in sorted(repo.issues, key=lambda i: i["updatedAt"]) if i["updatedAt"] >= since
+        ]
+        page = _page(matching, variables.get("after"), size)
         nodes = []
-        for found in sorted(repo.issues, key=lambda i: i["updatedAt"]):
-            if found["updatedAt"] < since:
-                continue
+        for found in page["nodes"]:
             node = {k: v for k, v in found.items() if k not in ("projectItems", "closedAt")}
             node["timelineItems"] = _page(found["timelineItems"], None)
             if "projectItems(" in query:
                 node["projectItems"] = found["projectItems"]
             nodes.append(node)
-        return {"issues": _page(nodes, variables.get("after"), size)}
+        return {"issues": {**page, "nodes": nodes}}

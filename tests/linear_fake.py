@@ -153,12 +153,16 @@ class FakeLinear:
             return 200, self.headers(100), json.dumps(body)
         size = int(re.search(r"issues\(first: (\d+)", query).group(1))  # type: ignore[union-attr]
         history_size = int(re.search(r"history\(first: (\d+)", query).group(1))  # type: ignore[union-attr]
-        since = variables["since"]
-        nodes = []
-        for found in sorted(self.issues, key=lambda i: i["updatedAt"], reverse=True):
-            if _time(found["updatedAt"]) < _time(since):
-                continue
-            node = {**found, "history": _page(list(reversed(found["history"])), None, history_size)}
-            nodes.append(node)
-        body = {"data": {"issues": _page(nodes, variables.get("after"), size)}}
+        since = _time(variables["since"])
+        matching = sorted(
+            (found for found in self.issues if _time(found["updatedAt"]) >= since),
+            key=lambda i: i["updatedAt"],
+            reverse=True,
+        )
+        page = _page(matching, variables.get("after"), size)
+        page["nodes"] = [
+            {**found, "history": _page(list(reversed(found["history"])), None, history_size)}
+            for found in page["nodes"]
+        ]
+        body = {"data": {"issues": page}}
         return 200, self.headers(size * history_size), json.dumps(body)
