@@ -189,6 +189,14 @@ def test_issues_become_work_items_with_their_status_history(
     assert value(text, "kpi_work_items_in_progress", **SHOP) == 1
     assert value(text, "kpi_work_items_open", **SHOP, stage="active", status="In Progress") == 1
     assert "acme/shop#6" not in json.dumps([to_json(event) for event in poll.events])
+    # Exact windowed quantiles of the cycle times 51 h and 54 h, both done within 7 days of
+    # 03-10: p50 52.5 h, p75 51 + 0.75 x 3 = 53.25 h, p90 51 + 0.9 x 3 = 53.7 h.
+    cycle = "kpi_window_work_item_cycle_time_seconds"
+    for percentile, hours in (("50", 52.5), ("75", 53.25), ("90", 53.7)):
+        week = {**SHOP, "percentile": percentile, "window": "7d"}
+        assert value(text, cycle, **week) == pytest.approx(hours * HOUR)
+    week_new = {**new, "window": "7d"}
+    assert value(text, "kpi_window_work_items_completed", **week_new) == 1
 
 
 def test_the_next_polls_are_conditional_and_read_only_what_changed(
@@ -266,3 +274,16 @@ def test_an_organisation_s_repositories_are_listed_and_a_304_keeps_the_list(
 
     assert again.events == []
     assert fake.statuses == [304, 304, 304]  # the organisation's list, then each repository's
+
+
+def test_a_repository_gone_is_a_problem_naming_it_and_the_others_still_count(
+    fake: FakeGitHub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fake.repo("acme/gone").gone = True
+
+    poll = source(monkeypatch, repos=["acme/gone", "acme/shop"]).poll(SourceState())
+
+    assert len(poll.events) == 5
+    assert len(poll.problems) == 1
+    assert poll.problems[0].startswith("acme/gone: issues skipped: GET ")
+    assert "HTTP 404" in poll.problems[0]

@@ -176,6 +176,12 @@ def test_issues_become_work_items_with_their_workflow_history(
     assert value(text, "kpi_work_items_in_progress", **searching) == 1
     assert value(text, "kpi_work_items_open", **searching, stage="active", status="doing") == 1
     assert value(text, "kpi_work_items_in_progress", **SHOP) == 0
+    # Exact windowed quantiles of the cycle times 24 h and 78 h (done 03-05, within 7 days of
+    # 03-10): p50 51 h, p90 24 + 0.9 x 54 = 72.6 h.
+    cycle = "kpi_window_work_item_cycle_time_seconds"
+    for percentile, hours in (("50", 51.0), ("90", 72.6)):
+        week = {**SHOP, "percentile": percentile, "window": "7d"}
+        assert value(text, cycle, **week) == pytest.approx(hours * HOUR)
 
 
 def test_the_next_polls_are_conditional_and_read_only_the_updated_issues(
@@ -223,3 +229,17 @@ def test_other_scopes_and_named_labels_can_hold_the_status(
     # workflow:: labels hold no status now: #1 is opened until it is closed.
     feature = events[("workitem", "gitlab/acme/shop#1")]
     assert feature.statuses[1] == (ts("2026-03-04T10:00:00Z"), "closed", "done")  # type: ignore[union-attr]
+
+
+def test_a_project_gone_is_a_problem_naming_it_and_the_others_still_count(
+    fake: FakeGitLab, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    gone = f"{project_path('acme/gone')}/issues"
+    fake.queue(gone, 404, {}, {"message": "404 Project Not Found"}, **list_params("issues"))
+
+    poll = source(monkeypatch, projects=["acme/gone", PATH]).poll(SourceState())
+
+    assert len(poll.events) == 4
+    assert len(poll.problems) == 1
+    assert poll.problems[0].startswith("acme/gone: issues skipped: GET ")
+    assert "HTTP 404" in poll.problems[0]

@@ -164,6 +164,11 @@ def test_issues_become_work_items_with_their_state_history(
     assert value(text, "kpi_work_items_in_progress", **searching) == 1
     doing = {**searching, "stage": "active", "status": "In Progress"}
     assert value(text, "kpi_work_items_open", **doing) == 1
+    # Exact windowed quantile of the cycle times 51 h and 54 h: p50 52.5 h over 30 days; the
+    # lead times 3 h, 52 h and 55 h: p50 52 h.
+    month = {**SHOP, "percentile": "50", "window": "30d"}
+    assert value(text, "kpi_window_work_item_cycle_time_seconds", **month) == 52.5 * HOUR
+    assert value(text, "kpi_window_work_item_lead_time_seconds", **month) == 52 * HOUR
 
 
 def test_the_next_poll_reads_the_issues_updated_since_the_newest_read(

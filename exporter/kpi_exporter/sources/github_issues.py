@@ -21,7 +21,8 @@ read already, ends the repository's poll. Else the issues updated since the newe
 read (the horizon at a first sync) come from GraphQL, 50 a page, oldest update first, each
 with its labels and its first 100 label, close and reopen events; an issue with more events
 gets further pages of those. With ``org``, ``GET /orgs/{org}/repos`` lists the repositories
-(conditional too).
+(conditional too). A repository that cannot be found (404, GraphQL ``NOT_FOUND``) is a problem
+of the poll naming it, its stored items kept; the others still count.
 """
 
 from __future__ import annotations
@@ -39,9 +40,9 @@ from . import Poll, SourceError
 from .cursor import dump_cursor, fingerprint, load_cursor
 from .github.auth import GitHubPolled
 from .github.config import GitHubAccess
-from .github.queries import GraphQL, graphql_url
+from .github.queries import GraphQL, RepositoryNotFound, graphql_url
 from .github.repository import issues_changed
-from .http import HttpClient, with_query
+from .http import HttpClient, HttpStatusError, with_query
 from .jira_work import Stage
 from .registry import SourceType, headline
 from .times import api_time, iso
@@ -50,6 +51,7 @@ from .work_items import IssueEvent, TrackerWork, label_history
 OPEN, CLOSED = "Open", "Closed"
 ISSUES_PAGE = 50
 EVENTS_PAGE = 100
+GONE = (404, 410)  # a repository deleted, renamed or out of the token's reach
 LABELS_PAGE = 50
 EVENT_TYPES = "[LABELED_EVENT, UNLABELED_EVENT, CLOSED_EVENT, REOPENED_EVENT]"
 
@@ -183,12 +185,24 @@ class GitHubIssues(GitHubPolled[GitHubIssuesSource]):
         saved = load_cursor(state.cursor, self.fingerprint, self.name) or {}
         marks: dict[str, float] = dict(saved.get("repos") or {})
         events: list[WorkItem] = []
+        problems: list[str] = []
         try:
             listed = self.organisation(client, saved.get("org"))
             repos = [*self.config.repos, *(r for r in listed if r not in self.config.repos)]
-            for repo in (repo for repo in repos if self.ownership.polls_repo(repo)):
-                mark = marks.get(repo)
-                marks[repo] = self.read_repository(client, graphql, repo, mark, events)
+            polled = [repo for repo in repos if self.ownership.polls_repo(repo)]
+            for repo in polled:
+                found: list[WorkItem] = []
+                try:
+                    mark = marks.get(repo)
+                    marks[repo] = self.read_repository(client, graphql, repo, mark, found)
+                except (HttpStatusError, RepositoryNotFound) as error:
+                    if isinstance(error, HttpStatusError) and error.status not in GONE:
+                        raise
+                    problems.append(f"{repo}: issues skipped: {error}")
+                    continue
+                events += found
+            if polled and len(problems) == len(polled):
+                raise SourceError("; ".join(problems))
         except SourceError:
             self.auth.forget()  # the token may have been revoked: mint a new one next time
             raise
@@ -196,6 +210,7 @@ class GitHubIssues(GitHubPolled[GitHubIssuesSource]):
             events=list(events),
             cursor=dump_cursor(self.fingerprint, repos=marks, org=listed),
             validators=client.validators,
+            problems=problems,
         )
 
     def organisation(self, client: HttpClient, known: Any) -> list[str]:

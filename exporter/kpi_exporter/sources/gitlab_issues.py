@@ -24,7 +24,8 @@ horizon's start at the project's first sync), its first page conditional: a ``30
 project's poll. Else the issues updated since the list's mark (:mod:`.marks`; offset pages,
 which GitLab's issue list offers, keyset is not) are new, and each new issue's
 ``resource_label_events`` and ``resource_state_events`` are read (100 a page, ``concurrency``
-requests in flight).
+requests in flight). A project answering 404 (deleted, renamed, out of the token's reach) is a
+problem of the poll naming it, its stored items kept; the others still count.
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ from ..store import SourceState
 from . import Poll, PolledSource, SourceError
 from .cursor import dump_cursor, fingerprint, load_cursor
 from .delivery import ForgeApi
-from .http import HttpClient, with_query
+from .http import HttpClient, HttpStatusError, with_query
 from .jira_work import Stage
 from .marks import Mark, moved, unread
 from .registry import SourceType, headline
@@ -145,13 +146,25 @@ class GitLabIssues(PolledSource[GitLabIssuesSource]):
         saved = load_cursor(state.cursor, self.fingerprint, self.name) or {}
         projects: dict[str, Any] = dict(saved.get("projects") or {})
         events: list[WorkItem] = []
+        problems: list[str] = []
         with ThreadPoolExecutor(self.config.concurrency, thread_name_prefix=self.name) as pool:
             for path in self.config.projects:
-                self.read_project(http, pool, path, projects, events)
+                found: list[WorkItem] = []
+                try:
+                    self.read_project(http, pool, path, projects, found)
+                except HttpStatusError as error:
+                    if error.status != 404:
+                        raise
+                    problems.append(f"{path}: issues skipped: {error}")
+                    continue
+                events += found
+        if self.config.projects and len(problems) == len(self.config.projects):
+            raise SourceError("; ".join(problems))
         return Poll(
             events=list(events),
             cursor=dump_cursor(self.fingerprint, projects=projects),
             validators=http.validators,
+            problems=problems,
         )
 
     def read_project(
