@@ -172,27 +172,26 @@ class FakeGitLabIssues:
         return 200, headers, text
 
 
-def _label_event(id_: int, moment: float, name: str) -> dict[str, Any]:
+def _event(id_: int, moment: float, **fields: Any) -> dict[str, Any]:
+    """A resource label or state event of an issue, with ``fields`` (its label and action,
+    or its state)."""
     return {
         "id": id_,
         "user": {"id": 42, "username": "triage-bot"},
         "created_at": at(moment, True),
         "resource_type": "Issue",
         "resource_id": 1,
-        "label": {"id": 1, "name": name, "color": "#428BCA", "description": None},
-        "action": "add",
+        **fields,
     }
+
+
+def _label_event(id_: int, moment: float, name: str) -> dict[str, Any]:
+    label = {"id": 1, "name": name, "color": "#428BCA", "description": None}
+    return _event(id_, moment, label=label, action="add")
 
 
 def _state_event(id_: int, moment: float, state: str) -> dict[str, Any]:
-    return {
-        "id": id_,
-        "user": {"id": 42, "username": "triage-bot"},
-        "created_at": at(moment, True),
-        "resource_type": "Issue",
-        "resource_id": 1,
-        "state": state,
-    }
+    return _event(id_, moment, state=state)
 
 
 def linear_fake(now: float) -> Any:

@@ -201,3 +201,25 @@ def installed(fake: FakeT) -> Iterator[FakeT]:
     with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
         fake.install(mock)
         yield fake
+
+
+def work_flow(text: str, **labels: str) -> tuple[float, float, float, float]:
+    """(items completed, sum of their lead times, of their cycle times, of their active
+    seconds) of one app, team and category of work items in an exposition."""
+    return (
+        value(text, "kpi_work_items_completed_total", **labels),
+        value(text, "kpi_work_item_lead_time_seconds_sum", **labels),
+        value(text, "kpi_work_item_cycle_time_seconds_sum", **labels),
+        value(text, "kpi_work_items_active_seconds_total", **labels),
+    )
+
+
+# The apps of the trackers' work-item tests: shop by its repository or project (acme/shop) or
+# its Linear team (ENG), search by a label naming it.
+WORK_APPS = """
+defaults: {app: unknown, team: unassigned}
+apps:
+  shop: {team: payments, repos: [acme/shop], services: [ENG]}
+  search: {team: discovery, services: [search]}
+"""
+SHOP = {"app": "shop", "team": "payments"}

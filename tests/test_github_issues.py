@@ -24,16 +24,20 @@ from tests.github_fake import (
     reopened,
     work_issue,
 )
-from tests.support import HOUR, built_source, by_key, poll_into, served, ts, value
+from tests.support import (
+    HOUR,
+    SHOP,
+    WORK_APPS,
+    built_source,
+    by_key,
+    poll_into,
+    served,
+    ts,
+    value,
+    work_flow,
+)
 
 NOW = ts("2026-03-10T00:00:00Z")
-APPS = """
-defaults: {app: unknown, team: unassigned}
-apps:
-  shop: {team: payments, repos: [acme/shop]}
-  search: {team: discovery, services: [search]}
-"""
-SHOP = {"app": "shop", "team": "payments"}
 
 # 1, an enhancement, reopened: Open 09:00-10:00 on 03-02, in progress to 03-03 10:00, closed a
 # day, reopened (its in-progress label still on) 03-04 10:00 to 16:00, closed. Lead 2 d 7 h =
@@ -121,7 +125,7 @@ def source(monkeypatch: pytest.MonkeyPatch, **fields: Any) -> GitHubIssues:
         "project_field": "Status",
         **fields,
     }
-    built: GitHubIssues = built_source(settings, APPS, clock=lambda: NOW)
+    built: GitHubIssues = built_source(settings, WORK_APPS, clock=lambda: NOW)
     return built
 
 
@@ -169,16 +173,12 @@ def test_issues_become_work_items_with_their_status_history(
     search = {"app": "search", "team": "discovery", "category": "maintenance"}
     assert value(text, "kpi_work_items_completed_total", **search) == 1
     new = {**SHOP, "category": "new_capability"}
-    assert value(text, "kpi_work_item_lead_time_seconds_sum", **new) == 55 * HOUR
-    assert value(text, "kpi_work_item_cycle_time_seconds_sum", **new) == 54 * HOUR
-    assert value(text, "kpi_work_items_active_seconds_total", **new) == 30 * HOUR
+    assert work_flow(text, **new) == (1, 55 * HOUR, 54 * HOUR, 30 * HOUR)
     defect = {**SHOP, "category": "defect"}
-    assert value(text, "kpi_work_item_lead_time_seconds_sum", **defect) == 52 * HOUR
-    assert value(text, "kpi_work_item_cycle_time_seconds_sum", **defect) == 51 * HOUR
-    # 51 h: above the 1-day bucket, within 2 days
-    assert value(text, "kpi_work_item_cycle_time_seconds_bucket", **defect, le="86400.0") == 0
+    assert work_flow(text, **defect) == (1, 52 * HOUR, 51 * HOUR, 7 * HOUR)
+    # 51 h: above the 2-day bucket, within the 3-day one
+    assert value(text, "kpi_work_item_cycle_time_seconds_bucket", **defect, le="172800.0") == 0
     assert value(text, "kpi_work_item_cycle_time_seconds_bucket", **defect, le="259200.0") == 1
-    assert value(text, "kpi_work_items_active_seconds_total", **defect) == 7 * HOUR
     unmapped = {**SHOP, "category": "unmapped"}
     assert value(text, "kpi_work_item_lead_time_seconds_sum", **unmapped) == 3 * HOUR
     assert value(text, "kpi_work_item_cycle_time_seconds_count", **unmapped) == 0

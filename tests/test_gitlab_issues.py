@@ -26,16 +26,20 @@ from tests.gitlab_fake import (
     serve_issue_events,
     state_event,
 )
-from tests.support import HOUR, built_source, by_key, poll_into, served, ts, value
+from tests.support import (
+    HOUR,
+    SHOP,
+    WORK_APPS,
+    built_source,
+    by_key,
+    poll_into,
+    served,
+    ts,
+    value,
+    work_flow,
+)
 
 NOW = ts("2026-03-10T00:00:00Z")
-APPS = """
-defaults: {app: unknown, team: unassigned}
-apps:
-  shop: {team: payments, repos: [acme/shop]}
-  search: {team: discovery, services: [search]}
-"""
-SHOP = {"app": "shop", "team": "payments"}
 PATH = "acme/shop"
 
 
@@ -113,7 +117,7 @@ def source(monkeypatch: pytest.MonkeyPatch, **fields: Any) -> GitLabIssues:
         "projects": [PATH],
         **fields,
     }
-    built: GitLabIssues = built_source(settings, APPS, clock=lambda: NOW)
+    built: GitLabIssues = built_source(settings, WORK_APPS, clock=lambda: NOW)
     return built
 
 
@@ -156,13 +160,9 @@ def test_issues_become_work_items_with_their_workflow_history(
     for category in ("new_capability", "defect", "unmapped"):
         assert value(text, "kpi_work_items_completed_total", **SHOP, category=category) == 1
     new = {**SHOP, "category": "new_capability"}
-    assert value(text, "kpi_work_item_lead_time_seconds_sum", **new) == 79 * HOUR
-    assert value(text, "kpi_work_item_cycle_time_seconds_sum", **new) == 78 * HOUR
-    assert value(text, "kpi_work_items_active_seconds_total", **new) == 28 * HOUR
+    assert work_flow(text, **new) == (1, 79 * HOUR, 78 * HOUR, 28 * HOUR)
     defect = {**SHOP, "category": "defect"}
-    assert value(text, "kpi_work_item_lead_time_seconds_sum", **defect) == 30 * HOUR
-    assert value(text, "kpi_work_item_cycle_time_seconds_sum", **defect) == 24 * HOUR
-    assert value(text, "kpi_work_items_active_seconds_total", **defect) == 12 * HOUR
+    assert work_flow(text, **defect) == (1, 30 * HOUR, 24 * HOUR, 12 * HOUR)
     unmapped = {**SHOP, "category": "unmapped"}
     assert value(text, "kpi_work_item_lead_time_seconds_sum", **unmapped) == 2 * HOUR
     assert value(text, "kpi_work_item_cycle_time_seconds_count", **unmapped) == 0

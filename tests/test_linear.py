@@ -16,18 +16,22 @@ from kpi_exporter.pipeline import Pipeline
 from kpi_exporter.sources.linear import Linear
 from kpi_exporter.store import SourceState, Store
 from tests.linear_fake import FakeLinear, edited, issue, moved
-from tests.support import HOUR, built_source, by_key, poll_into, served, ts, value
+from tests.support import (
+    HOUR,
+    SHOP,
+    WORK_APPS,
+    built_source,
+    by_key,
+    poll_into,
+    served,
+    ts,
+    value,
+    work_flow,
+)
 
 NOW = ts("2026-03-10T00:00:00Z")
 URL = "https://linear.test/graphql"
 KEY = "lin_api_s3cretkeyvalue"
-APPS = """
-defaults: {app: unknown, team: unassigned}
-apps:
-  shop: {team: payments, services: [ENG]}
-  search: {team: discovery, services: [search]}
-"""
-SHOP = {"app": "shop", "team": "payments"}
 
 
 def t(text: str) -> str:
@@ -106,7 +110,7 @@ def source(
         "work": {"stages": {"In Review": "waiting"}},
         **fields,
     }
-    built: Linear = built_source(settings, APPS, clock=lambda: NOW, slept=slept)
+    built: Linear = built_source(settings, WORK_APPS, clock=lambda: NOW, slept=slept)
     return built
 
 
@@ -147,13 +151,9 @@ def test_issues_become_work_items_with_their_state_history(
     for category in ("new_capability", "defect", "unmapped"):
         assert value(text, "kpi_work_items_completed_total", **SHOP, category=category) == 1
     new = {**SHOP, "category": "new_capability"}
-    assert value(text, "kpi_work_item_lead_time_seconds_sum", **new) == 55 * HOUR
-    assert value(text, "kpi_work_item_cycle_time_seconds_sum", **new) == 54 * HOUR
-    assert value(text, "kpi_work_items_active_seconds_total", **new) == 30 * HOUR
+    assert work_flow(text, **new) == (1, 55 * HOUR, 54 * HOUR, 30 * HOUR)
     defect = {**SHOP, "category": "defect"}
-    assert value(text, "kpi_work_item_lead_time_seconds_sum", **defect) == 52 * HOUR
-    assert value(text, "kpi_work_item_cycle_time_seconds_sum", **defect) == 51 * HOUR
-    assert value(text, "kpi_work_items_active_seconds_total", **defect) == 7 * HOUR
+    assert work_flow(text, **defect) == (1, 52 * HOUR, 51 * HOUR, 7 * HOUR)
     # L3, canceled from Triage: done, lead 3 h, never active so no cycle time
     unmapped = {**SHOP, "category": "unmapped"}
     assert value(text, "kpi_work_item_lead_time_seconds_sum", **unmapped) == 3 * HOUR

@@ -46,7 +46,7 @@ from .http import HttpClient, HttpStatusError, with_query
 from .jira_work import Stage
 from .registry import SourceType, headline
 from .times import api_time, iso
-from .work_items import IssueEvent, TrackerWork, label_history
+from .work_items import IssueEvent, TrackerWork, connection, label_history
 
 OPEN, CLOSED = "Open", "Closed"
 ISSUES_PAGE = 50
@@ -258,7 +258,8 @@ class GitHubIssues(GitHubPolled[GitHubIssuesSource]):
         after: str | None = None
         while True:
             data = graphql.run(query, {**variables, "after": after})
-            issues = _connection(data, ("repository", "issues"), f"{repo} issues")
+            found = (data.get("repository") or {}).get("issues")
+            issues = connection(found, f"{repo} issues", "GitHub")
             for node in issues["nodes"]:
                 item = self.work_item(graphql, repo, node)
                 events.append(item)
@@ -329,19 +330,6 @@ class GitHubIssues(GitHubPolled[GitHubIssuesSource]):
             variables = {"owner": owner, "name": name, "number": number}
             data = graphql.run(EVENTS_QUERY, {**variables, "after": info["endCursor"]})
             page = ((data.get("repository") or {}).get("issue") or {}).get("timelineItems")
-
-
-def _connection(data: Mapping[str, Any], path: tuple[str, ...], what: str) -> dict[str, Any]:
-    value: Any = data
-    for key in path:
-        value = value.get(key) if isinstance(value, dict) else None
-    if (
-        not isinstance(value, dict)
-        or not isinstance(value.get("nodes"), list)
-        or not isinstance(value.get("pageInfo"), dict)
-    ):
-        raise SourceError(f"GitHub GraphQL: {what}: expected a connection with nodes")
-    return value
 
 
 def _describe(source: GitHubIssues) -> list[str]:

@@ -41,7 +41,7 @@ from .http import HttpClient
 from .jira_work import Stage
 from .registry import SourceType, headline
 from .times import api_time, iso
-from .work_items import TrackerWork
+from .work_items import TrackerWork, connection
 
 log = logging.getLogger(__name__)
 
@@ -139,7 +139,7 @@ class Linear(PolledSource[LinearSource]):
         after: str | None = None
         while True:
             data = self.run(http, ISSUES_QUERY, {"since": iso(since), "after": after})
-            issues = _connection(data.get("issues"), "issues")
+            issues = connection(data.get("issues"), "issues", "Linear")
             for node in issues["nodes"]:
                 events.append(self.work_item(http, node))
                 updated = api_time(node.get("updatedAt"), "Linear")
@@ -175,9 +175,9 @@ class Linear(PolledSource[LinearSource]):
         """Every history entry of an issue: the first page came with it, the others are read."""
         page = node.get("history")
         while True:
-            connection = _connection(page, f"issue {node.get('id')} history")
-            yield from connection["nodes"]
-            info = connection["pageInfo"]
+            entries = connection(page, f"issue {node.get('id')} history", "Linear")
+            yield from entries["nodes"]
+            info = entries["pageInfo"]
             if not info.get("hasNextPage") or not info.get("endCursor"):
                 return
             variables = {"id": node["id"], "after": info["endCursor"]}
@@ -220,16 +220,6 @@ class Linear(PolledSource[LinearSource]):
                 (at, str(state.get("name") or ""), self.stage(state)) for at, state in entered
             ),
         )
-
-
-def _connection(value: Any, what: str) -> dict[str, Any]:
-    if (
-        not isinstance(value, dict)
-        or not isinstance(value.get("nodes"), list)
-        or not isinstance(value.get("pageInfo"), dict)
-    ):
-        raise SourceError(f"Linear GraphQL: {what}: expected a connection with nodes")
-    return value
 
 
 def _describe(source: Linear) -> list[str]:

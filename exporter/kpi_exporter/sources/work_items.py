@@ -1,6 +1,7 @@
 """Work items of the trackers whose status lives in labels and an open/closed state (GitHub
-Issues, GitLab issues): the mapping settings they share, and the one rule that turns an
-issue's label and state events into a status history.
+Issues, GitLab issues): the mapping settings they share (Linear's too), the one rule that
+turns an issue's label and state events into a status history, and the reading of a GraphQL
+connection (GitHub's and Linear's answers).
 
 The rule (:func:`label_history`): an issue is in ``open_status`` from its creation; adding a
 status label puts it in that status; removing it puts it back in the status label added
@@ -14,13 +15,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, field_validator
 
 from ..config_base import Strict
 from ..kpis.work import DONE, UNMAPPED, WAITING
-from .jira_work import CATEGORY, Stage
+from . import SourceError
+from .jira_work import Stage, categories_checked
 
 Action = Literal["labeled", "unlabeled", "closed", "reopened", "status"]
 
@@ -54,13 +56,7 @@ class TrackerWork(Strict):
     @field_validator("categories")
     @classmethod
     def _label_values(cls, mapping: dict[str, str]) -> dict[str, str]:
-        for name, category in mapping.items():
-            if not CATEGORY.match(category):
-                raise ValueError(
-                    f"{name}: {category!r} is not a category: lowercase letters, digits and _"
-                    " (new_capability, tech_debt)"
-                )
-        return mapping
+        return categories_checked(mapping)
 
     def category(self, names: Iterable[str]) -> str:
         """The category of the first of ``names`` (labels, then the type) the mapping
@@ -110,3 +106,15 @@ def label_history(
             stage = DONE if closed else stage_of(now)
             result.append((max(created, event.at), now, stage))
     return tuple(result)
+
+
+def connection(value: Any, what: str, system: str) -> dict[str, Any]:
+    """A GraphQL connection of an answer (``nodes`` and ``pageInfo``); a failed poll naming
+    ``what`` when it is not one."""
+    if (
+        not isinstance(value, dict)
+        or not isinstance(value.get("nodes"), list)
+        or not isinstance(value.get("pageInfo"), dict)
+    ):
+        raise SourceError(f"{system} GraphQL: {what}: expected a connection with nodes")
+    return value
