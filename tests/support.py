@@ -21,7 +21,7 @@ from kpi_exporter.model import Change, Deployment, Event, Gauge, Incident
 from kpi_exporter.ownership import Ownership
 from kpi_exporter.pipeline import Pipeline
 from kpi_exporter.sources import Poll, Source, SourceError, registry
-from kpi_exporter.store import SourceState
+from kpi_exporter.store import SourceState, Store
 
 HOUR = 3600.0
 DAY = 86400.0
@@ -223,3 +223,11 @@ apps:
   search: {team: discovery, services: [search]}
 """
 SHOP = {"app": "shop", "team": "payments"}
+
+
+def synced(source: Source, directory: Path, now: float) -> tuple[Poll, str]:
+    """A first poll of ``source`` recorded in a fresh store under ``directory``, and the
+    exposition the exporter serves after it (``/metrics``)."""
+    pipeline = Pipeline(Store(directory / "s.db"), clock=lambda: now)
+    poll = poll_into(pipeline, source)
+    return poll, served(pipeline)

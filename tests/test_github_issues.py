@@ -13,9 +13,8 @@ import pytest
 import responses
 
 from kpi_exporter.model import WorkItem, to_json
-from kpi_exporter.pipeline import Pipeline
 from kpi_exporter.sources.github_issues import GitHubIssues
-from kpi_exporter.store import SourceState, Store
+from kpi_exporter.store import SourceState
 from tests.github_fake import (
     FakeGitHub,
     closed,
@@ -30,8 +29,7 @@ from tests.support import (
     WORK_APPS,
     built_source,
     by_key,
-    poll_into,
-    served,
+    synced,
     ts,
     value,
     work_flow,
@@ -132,10 +130,7 @@ def source(monkeypatch: pytest.MonkeyPatch, **fields: Any) -> GitHubIssues:
 def test_issues_become_work_items_with_their_status_history(
     fake: FakeGitHub, monkeypatch: pytest.MonkeyPatch, tmp_path: Any
 ) -> None:
-    issues = source(monkeypatch)
-    pipeline = Pipeline(Store(tmp_path / "s.db"), clock=lambda: NOW)
-
-    poll = poll_into(pipeline, issues)
+    poll, text = synced(source(monkeypatch), tmp_path, NOW)
 
     events = by_key(poll.events)
     assert set(events) == {("workitem", f"github/acme/shop#{n}") for n in (1, 2, 3, 4, 5)}
@@ -166,7 +161,6 @@ def test_issues_become_work_items_with_their_status_history(
     sent = " ".join(query["query"] for query in fake.queries)
     assert not {"actor", "author", "creator", "login"} & set(sent.replace("{", " ").split())
 
-    text = served(pipeline)
     # completed: 1 new capability, 1 defect, 1 unmapped (shop); 1 maintenance (search)
     for category in ("new_capability", "defect", "unmapped"):
         assert value(text, "kpi_work_items_completed_total", **SHOP, category=category) == 1

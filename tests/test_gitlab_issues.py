@@ -12,9 +12,8 @@ import pytest
 import responses
 
 from kpi_exporter.model import WorkItem, to_json
-from kpi_exporter.pipeline import Pipeline
 from kpi_exporter.sources.gitlab_issues import GitLabIssues
-from kpi_exporter.store import SourceState, Store
+from kpi_exporter.store import SourceState
 from tests.gitlab_fake import (
     API,
     FakeGitLab,
@@ -32,8 +31,7 @@ from tests.support import (
     WORK_APPS,
     built_source,
     by_key,
-    poll_into,
-    served,
+    synced,
     ts,
     value,
     work_flow,
@@ -124,10 +122,7 @@ def source(monkeypatch: pytest.MonkeyPatch, **fields: Any) -> GitLabIssues:
 def test_issues_become_work_items_with_their_workflow_history(
     fake: FakeGitLab, monkeypatch: pytest.MonkeyPatch, tmp_path: Any
 ) -> None:
-    issues = source(monkeypatch)
-    pipeline = Pipeline(Store(tmp_path / "s.db"), clock=lambda: NOW)
-
-    poll = poll_into(pipeline, issues)
+    poll, text = synced(source(monkeypatch), tmp_path, NOW)
 
     events = by_key(poll.events)
     feature = events[("workitem", "gitlab/acme/shop#1")]
@@ -156,7 +151,6 @@ def test_issues_become_work_items_with_their_workflow_history(
     stored = " ".join(to_json(event) for event in poll.events)
     assert "bot" not in stored and "alice" not in stored
 
-    text = served(pipeline)
     for category in ("new_capability", "defect", "unmapped"):
         assert value(text, "kpi_work_items_completed_total", **SHOP, category=category) == 1
     new = {**SHOP, "category": "new_capability"}

@@ -12,9 +12,8 @@ import pytest
 import responses
 
 from kpi_exporter.model import WorkItem, to_json
-from kpi_exporter.pipeline import Pipeline
 from kpi_exporter.sources.linear import Linear
-from kpi_exporter.store import SourceState, Store
+from kpi_exporter.store import SourceState
 from tests.linear_fake import FakeLinear, edited, issue, moved
 from tests.support import (
     HOUR,
@@ -22,8 +21,7 @@ from tests.support import (
     WORK_APPS,
     built_source,
     by_key,
-    poll_into,
-    served,
+    synced,
     ts,
     value,
     work_flow,
@@ -117,10 +115,7 @@ def source(
 def test_issues_become_work_items_with_their_state_history(
     fake: FakeLinear, monkeypatch: pytest.MonkeyPatch, tmp_path: Any
 ) -> None:
-    linear = source(monkeypatch)
-    pipeline = Pipeline(Store(tmp_path / "s.db"), clock=lambda: NOW)
-
-    poll = poll_into(pipeline, linear)
+    poll, text = synced(source(monkeypatch), tmp_path, NOW)
 
     events = by_key(poll.events)
     first = events[("workitem", "linear/a1")]
@@ -147,7 +142,6 @@ def test_issues_become_work_items_with_their_state_history(
     assert not {"actor", "botActor", "creator", "assignee"} & set(sent.replace("{", " ").split())
     assert KEY not in " ".join(to_json(event) for event in poll.events)
 
-    text = served(pipeline)
     for category in ("new_capability", "defect", "unmapped"):
         assert value(text, "kpi_work_items_completed_total", **SHOP, category=category) == 1
     new = {**SHOP, "category": "new_capability"}
