@@ -13,9 +13,9 @@ flips a status 150 times while in review, so its events or history are longer th
 
 The source is built from a configuration by ``build_sources`` and polled as the exporter polls
 it (``Scheduler.poll_once``: poll, record into a SQLite store, render). Figures: requests by
-kind and status, wall time and CPU time of the first sync, items stored, RSS; then one poll
-a minute later with nothing changed. Run one tracker per process (its RSS is the process's):
-``python -m benchmarks.trackers github`` (or ``gitlab``, ``linear``).
+kind and status, wall time and CPU time of the first sync, items stored, RSS; then one more
+poll, with nothing changed. ``python -m benchmarks.trackers`` runs the three, each in
+a process of its own (its RSS is the process's); ``python -m benchmarks.trackers gitlab`` one.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ import json
 import math
 import multiprocessing
 import os
+import subprocess
 import sys
 import tempfile
 import threading
@@ -54,6 +55,7 @@ FLIPS = 150
 LATENCY = 0.020
 DAY = 86400.0
 TOKEN_ENV = "KPI_BENCH_TRACKER_TOKEN"
+TRACKERS = ("github", "gitlab", "linear")
 Answer = tuple[int, dict[str, str], str]
 
 
@@ -379,9 +381,20 @@ def run(tracker: str) -> None:
     print(f"{tracker} work items benchmark: {time.perf_counter() - started:.0f} s")
 
 
-if __name__ == "__main__":
-    trackers = sys.argv[1:] or ["github"]
-    for name in trackers:
-        if name not in ("github", "gitlab", "linear"):
-            raise SystemExit(f"unknown tracker {name!r}: github, gitlab or linear")
+def main(names: list[str]) -> int:
+    """The named trackers in this process; none named: each of the three in a process of its
+    own, so that the RSS of one does not include the other's."""
+    for name in names:
+        if name not in TRACKERS:
+            raise SystemExit(f"unknown tracker {name!r}: {', '.join(TRACKERS)}")
         run(name)
+    if not names:
+        for name in TRACKERS:
+            command = [sys.executable, "-m", "benchmarks.trackers", name]
+            if subprocess.run(command, check=False).returncode != 0:
+                return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
