@@ -209,7 +209,7 @@ def linear_fake(now: float) -> Any:
             target = "Done" if to == "done" else names[to]
             history.append(moved(at(moment, True), status, target))
             status = target
-        fake.issues.append(issue(f"i{n}", at(created, True), "SHOP", ["Feature"], history))
+        fake.issues.append(issue(f"SHOP-{n + 1}", at(created, True), ["Feature"], history))
     return fake
 
 

@@ -55,14 +55,17 @@ def edited(at: str) -> Node:
 
 
 def issue(
-    id_: str, created: str, team: str, labels: list[str], history: list[Node], **fields: Any
+    identifier: str, created: str, labels: list[str], history: list[Node], **fields: Any
 ) -> Node:
-    """An Issue: its state now is the last ``toState`` of its history (oldest first here),
-    else ``Backlog``; updated at its last history entry."""
+    """An Issue ``identifier`` (``ENG-1``: its team's key, a number) with its own id: its state
+    now is the last ``toState`` of its history (oldest first here), else ``Backlog``; updated
+    at its last history entry."""
+    team = identifier.split("-")[0]
     changes = [entry for entry in history if entry["toState"]]
     now = changes[-1]["toState"] if changes else state("Backlog")
     node = {
-        "id": id_,
+        "id": f"2f1b6a30-0000-4000-8000-{identifier.encode().hex()[-12:]:0>12}",
+        "identifier": identifier,
         "createdAt": created,
         "updatedAt": max([created, *(entry["createdAt"] for entry in history)]),
         "team": {"key": team},

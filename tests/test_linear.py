@@ -41,9 +41,8 @@ def t(text: str) -> str:
 # In Progress again 03-04 10:00 to 16:00 (a title edit between), Done. Lead 55 h, cycle 54 h,
 # active 24 + 6 = 30 h, Backlog 1 h.
 REOPENED = issue(
-    "a1",
+    "ENG-1",
     t("2026-03-02T09:00"),
-    "ENG",
     ["Feature"],
     [
         moved(t("2026-03-02T10:00"), "Backlog", "In Progress"),
@@ -57,9 +56,8 @@ REOPENED = issue(
 # (a queue by configuration) to 03-04 09:00, Todo again to 03-05 09:00, In Progress to 12:00,
 # Done. Lead 52 h, cycle 51 h, active 4 + 3 = 7 h, Todo 1 + 24 = 25 h, In Review 20 h.
 BACK_TO_QUEUE = issue(
-    "b2",
+    "ENG-2",
     t("2026-03-03T08:00"),
-    "ENG",
     ["Bug"],
     [
         moved(t("2026-03-03T09:00"), "Todo", "In Progress"),
@@ -71,17 +69,15 @@ BACK_TO_QUEUE = issue(
 )
 # L3, a question nobody mapped, canceled from Triage 3 h later by an integration: never active.
 CANCELED = issue(
-    "c3",
+    "ENG-3",
     t("2026-03-04T10:00"),
-    "ENG",
     ["Question"],
     [moved(t("2026-03-04T13:00"), "Triage", "Canceled")],
 )
 # L4, tech debt labelled for search: Todo 10:00-12:00 on 03-06, In Progress since.
 IN_PROGRESS = issue(
-    "d4",
+    "ENG-4",
     t("2026-03-06T10:00"),
-    "ENG",
     ["Tech Debt", "search"],
     [moved(t("2026-03-06T12:00"), "Todo", "In Progress")],
 )
@@ -118,7 +114,7 @@ def test_issues_become_work_items_with_their_state_history(
     poll, text = synced(source(monkeypatch), tmp_path, NOW)
 
     events = by_key(poll.events)
-    first = events[("workitem", "linear/a1")]
+    first = events[("workitem", "linear/ENG-1")]
     assert isinstance(first, WorkItem)
     assert first.statuses == (
         (ts("2026-03-02T09:00:00Z"), "Backlog", "waiting"),
@@ -127,7 +123,7 @@ def test_issues_become_work_items_with_their_state_history(
         (ts("2026-03-04T10:00:00Z"), "In Progress", "active"),
         (ts("2026-03-04T16:00:00Z"), "Done", "done"),
     )
-    assert [s[1:] for s in events[("workitem", "linear/b2")].statuses] == [  # type: ignore[union-attr]
+    assert [s[1:] for s in events[("workitem", "linear/ENG-2")].statuses] == [  # type: ignore[union-attr]
         ("Todo", "waiting"),
         ("In Progress", "active"),
         ("In Review", "waiting"),
@@ -135,7 +131,7 @@ def test_issues_become_work_items_with_their_state_history(
         ("In Progress", "active"),
         ("Done", "done"),
     ]
-    debt = events[("workitem", "linear/d4")]
+    debt = events[("workitem", "linear/ENG-4")]
     assert (debt.app, debt.team, debt.category) == ("search", "discovery", "tech_debt")  # type: ignore[union-attr]
     # Who moved an issue is never asked for; the key is never sent anywhere but Linear.
     sent = " ".join(query["query"] for query in fake.queries)
@@ -177,7 +173,7 @@ def test_the_next_poll_reads_the_issues_updated_since_the_newest_read(
 
     # The newest update read: L4's move to In Progress, 03-06 12:00; it is read again.
     assert [q["variables"]["since"] for q in fake.queries] == ["2026-03-06T12:00:00Z"]
-    assert [event.key for event in again.events] == ["linear/d4"]
+    assert [event.key for event in again.events] == ["linear/ENG-4"]
     assert linear.health.api_requests[("linear", "200")] == 2
 
 
@@ -192,7 +188,7 @@ def test_a_long_history_is_read_whole(fake: FakeLinear, monkeypatch: pytest.Monk
         )
         for m in range(120)
     ]
-    fake.issues = [issue("e5", t("2026-03-06T23:00"), "ENG", [], flips)]
+    fake.issues = [issue("ENG-5", t("2026-03-06T23:00"), [], flips)]
 
     item = source(monkeypatch).poll(SourceState()).events[0]
 

@@ -10,6 +10,9 @@
   ``Chore``, ``Maintenance``: maintenance ... by default), else ``unmapped``.
 - App and team: a label, else the Linear team's key, listed in ``apps.*.services``; else the
   defaults.
+- Key: ``linear/{identifier}`` (``ENG-123``), the name branches, pull requests and commits use
+  to reference an issue. An issue moved to another team gets a new identifier, so a new key:
+  the item under its old key stays stored as it was.
 - Who changed an issue (``actor``, ``botActor``) is never asked for: an automation's or an
   integration's state change counts like any other.
 
@@ -64,7 +67,7 @@ ISSUES_QUERY = f"""query($since: DateTimeOrDuration!, $after: String) {{
          orderBy: updatedAt, includeArchived: true) {{
     pageInfo {{ hasNextPage endCursor }}
     nodes {{
-      id createdAt updatedAt
+      id identifier createdAt updatedAt
       team {{ key }}
       state {STATE}
       labels(first: 50) {{ nodes {{ name }} }}
@@ -211,7 +214,7 @@ class Linear(PolledSource[LinearSource]):
                 break
         return WorkItem(
             source=self.name,
-            key=f"linear/{node['id']}",
+            key=f"linear/{node['identifier']}",
             app=owner.app,
             team=owner.team,
             category=self.config.work.category(labels),
