@@ -205,12 +205,13 @@ def work_issue(
 ) -> Node:
     """An Issue with its timeline (label, close and reopen events, oldest first), closed when
     its last close is not followed by a reopening, updated at its last event; with
-    ``project_status`` (name, updatedAt), in a GitHub Project whose Status field holds it."""
+    ``project_status`` (name, updatedAt), in a GitHub Project whose Status field holds it (a
+    change of a project's field updates the project item, not the issue)."""
     shut = [e for e in events if e["__typename"] in ("ClosedEvent", "ReopenedEvent")]
     closed_at = shut[-1]["createdAt"] if shut and shut[-1]["__typename"] == "ClosedEvent" else None
     moments = [created, *(e["createdAt"] for e in events)]
     node = issue(number, created, labels, closed_at)
-    node["updatedAt"] = max(moments + ([project_status[1]] if project_status else []))
+    node["updatedAt"] = max(moments)  # a Projects field change does not update the issue
     node["timelineItems"] = events
     value = None
     if project_status:

@@ -218,19 +218,32 @@ def test_the_next_polls_are_conditional_and_read_only_what_changed(
     assert pulled.events == []
     assert fake.statuses == [200]
 
-    # Issue 4 is moved to Done on the board: read since the newest update read (03-06 12:00).
-    fake.repos["acme/shop"].issues[3] = work_issue(
-        4,
-        "2026-03-06T10:00:00Z",
-        ["tech debt"],
-        [labeled("2026-03-06T10:00:00Z", "tech debt")],
-        project_status=("Done", "2026-03-09T10:00:00Z"),
+    # Issue 4 is moved to Done on the board: that alone updates the project item, not the
+    # issue, so nothing is read (GitHub's list does not change either).
+    done_on_board = ("Done", "2026-03-09T10:00:00Z")
+    labels = [labeled("2026-03-06T10:00:00Z", "tech debt")]
+    shop = fake.repos["acme/shop"]
+    shop.issues[3] = work_issue(
+        4, "2026-03-06T10:00:00Z", ["tech debt"], labels, project_status=done_on_board
     )
     fake.reset_calls()
-    moved = issues.poll(SourceState(pulled.cursor, pulled.validators))
-    assert fake.queries[0]["variables"]["since"] == "2026-03-06T12:00:00Z"
+    board = issues.poll(SourceState(pulled.cursor, pulled.validators))
+    assert board.events == [] and fake.statuses == [304]
+
+    # Then it is closed (11:00): read since the newest update read, #4's creation (03-06 10:00;
+    # its first board move did not update it either), with its board status at 10:00.
+    closing = [*labels, closed("2026-03-09T11:00:00Z")]
+    shop.issues[3] = work_issue(
+        4, "2026-03-06T10:00:00Z", ["tech debt"], closing, project_status=done_on_board
+    )
+    fake.reset_calls()
+    moved = issues.poll(SourceState(board.cursor, board.validators))
+    assert fake.queries[0]["variables"]["since"] == "2026-03-06T10:00:00Z"
     assert [event.key for event in moved.events] == ["github/acme/shop#4"]
-    assert moved.events[0].statuses[-1] == (ts("2026-03-09T10:00:00Z"), "Done", "done")  # type: ignore[union-attr]
+    assert moved.events[0].statuses[-2:] == (  # type: ignore[union-attr]
+        (ts("2026-03-09T10:00:00Z"), "Done", "done"),
+        (ts("2026-03-09T11:00:00Z"), "Closed", "done"),
+    )
 
 
 def test_an_issue_with_more_events_than_a_page_is_read_whole(

@@ -5,8 +5,9 @@ with its status history from its label, close and reopen events.
   ``work.stages`` names: ``in progress``, ``in review``, ``blocked`` by default) puts it in
   that status while it is on; with ``project_field``, the issue's GitHub Projects status (the
   single-select field of that name, ``Status``) counts as set when it was last changed (the
-  API keeps no earlier Projects statuses); ``Closed`` (done) while closed, whatever its
-  labels. The rule is :func:`.work_items.label_history`.
+  API keeps no earlier Projects statuses, and a change of it updates the project item, not
+  the issue: it is read with the issue's next change); ``Closed`` (done) while closed,
+  whatever its labels. The rule is :func:`.work_items.label_history`.
 - Investment category: the first of its labels that ``work.categories`` names (``bug``:
   defect, ``enhancement``: new capability, ``tech debt``: technical debt, ``chore``:
   maintenance ... by default), else ``unmapped``.
