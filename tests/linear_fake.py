@@ -69,6 +69,7 @@ def issue(
         "createdAt": created,
         "updatedAt": max([created, *(entry["createdAt"] for entry in history)]),
         "team": {"key": team},
+        "project": None,
         "state": now,
         "labels": {"nodes": [{"name": name} for name in labels]},
         "history": history,

@@ -220,3 +220,16 @@ def test_an_oauth_token_goes_as_a_bearer_and_a_bad_key_fails_the_poll(
     fake.key = "lin_api_another"
     with pytest.raises(Exception, match=r"POST https://linear.test/graphql: HTTP 400"):
         source(monkeypatch).poll(SourceState())
+
+
+def test_an_issue_s_project_names_its_app_before_its_team(
+    fake: FakeLinear, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # ENG-6 of team ENG (shop) in the project "search": the project names the app.
+    in_project = issue("ENG-6", t("2026-03-07T09:00"), [], [], project={"name": "search"})
+    fake.issues = [in_project, CANCELED]
+
+    events = by_key(source(monkeypatch).poll(SourceState()).events)
+
+    owners = {key: (item.app, item.team) for (_, key), item in events.items()}
+    assert owners == {"linear/ENG-6": ("search", "discovery"), "linear/ENG-3": ("shop", "payments")}

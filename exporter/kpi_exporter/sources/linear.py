@@ -8,8 +8,8 @@
 - Investment category: the first of its labels that ``work.categories`` names (``Bug``:
   defect; ``Feature``, ``Improvement``: new capability; ``Tech Debt``: technical debt;
   ``Chore``, ``Maintenance``: maintenance ... by default), else ``unmapped``.
-- App and team: a label, else the Linear team's key, listed in ``apps.*.services``; else the
-  defaults.
+- App and team: a label, else its project's name, else its team's key, listed in
+  ``apps.*.services``; else the defaults.
 - Key: ``linear/{identifier}`` (``ENG-123``), the name branches, pull requests and commits use
   to reference an issue. An issue moved to another team gets a new identifier, so a new key:
   the item under its old key stays stored as it was.
@@ -69,6 +69,7 @@ ISSUES_QUERY = f"""query($since: DateTimeOrDuration!, $after: String) {{
     nodes {{
       id identifier createdAt updatedAt
       team {{ key }}
+      project {{ name }}
       state {STATE}
       labels(first: 50) {{ nodes {{ name }} }}
       history(first: {HISTORY_PAGE}) {{ {HISTORY} }}
@@ -206,9 +207,10 @@ class Linear(PolledSource[LinearSource]):
         first = (changes[0][1] if changes else None) or node.get("state") or {}
         entered = [(created, first), *((at, to) for at, _, to in changes)]
         labels = [str(label["name"]) for label in (node.get("labels") or {}).get("nodes") or ()]
+        project = str((node.get("project") or {}).get("name") or "")
         team_key = str((node.get("team") or {}).get("key") or "")
         owner = self.ownership.default
-        for candidate in [*labels, team_key]:
+        for candidate in [*labels, project, team_key]:
             if (found := self.ownership.of_service(candidate)) != self.ownership.default:
                 owner = found
                 break
