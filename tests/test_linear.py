@@ -207,10 +207,13 @@ def test_linear_s_rate_limit_answer_is_waited_out_until_its_reset(
     slept: list[float] = []
     fake.rate_limit_next()
 
-    poll = source(monkeypatch, slept).poll(SourceState())
+    linear = source(monkeypatch, slept)
+    poll = linear.poll(SourceState())
 
     assert slept == [31.0]
     assert len(poll.events) == 4
+    # The requests left, from X-RateLimit-Requests-Remaining: 5000 less the one page answered.
+    assert linear.health.rate_limit_remaining[("linear", "")] == 4999
 
 
 def test_an_oauth_token_goes_as_a_bearer_and_a_bad_key_fails_the_poll(
