@@ -18,6 +18,7 @@ BENCHMARKS = (
     "benchmarks.page",
     "benchmarks.github_sync",
     "benchmarks.jira_work",
+    "benchmarks.trackers",
     "benchmarks.focus",
     "benchmarks.dashboards",
     "benchmarks.rules",

@@ -197,6 +197,49 @@ def issue(number: int, created: str, labels: list[str], closed: str | None = Non
     }
 
 
+def labeled(at: str, name: str, *, removed: bool = False) -> Node:
+    """A ``LabeledEvent`` (``UnlabeledEvent`` when ``removed``) of an issue's timeline."""
+    kind = "UnlabeledEvent" if removed else "LabeledEvent"
+    return {"__typename": kind, "createdAt": at, "label": {"name": name}}
+
+
+def closed(at: str) -> Node:
+    return {"__typename": "ClosedEvent", "createdAt": at}
+
+
+def reopened(at: str) -> Node:
+    return {"__typename": "ReopenedEvent", "createdAt": at}
+
+
+def work_issue(
+    number: int,
+    created: str,
+    labels: list[str],
+    events: list[Node],
+    *,
+    project_status: tuple[str, str] | None = None,
+) -> Node:
+    """An Issue with its timeline (label, close and reopen events, oldest first), closed when
+    its last close is not followed by a reopening, updated at its last event; with
+    ``project_status`` (name, updatedAt), in a GitHub Project whose Status field holds it (a
+    change of a project's field updates the project item, not the issue)."""
+    shut = [e for e in events if e["__typename"] in ("ClosedEvent", "ReopenedEvent")]
+    closed_at = shut[-1]["createdAt"] if shut and shut[-1]["__typename"] == "ClosedEvent" else None
+    moments = [created, *(e["createdAt"] for e in events)]
+    node = issue(number, created, labels, closed_at)
+    node["updatedAt"] = max(moments)  # a Projects field change does not update the issue
+    node["timelineItems"] = events
+    value = None
+    if project_status:
+        value = {
+            "__typename": "ProjectV2ItemFieldSingleSelectValue",
+            "name": project_status[0],
+            "updatedAt": project_status[1],
+        }
+    node["projectItems"] = {"nodes": [{"fieldValueByName": value}] if value else []}
+    return node
+
+
 def workflow_run(run_id: int, sha: str, created: str, finished: str) -> Node:
     """A REST workflow run (GET /repos/{owner}/{repo}/actions/workflows/{id}/runs)."""
     return {
@@ -261,12 +304,12 @@ def _index(cursor: str | None) -> int:
     return int(base64.b64decode(cursor).decode().rsplit(":", 1)[1]) if cursor else 0
 
 
-def _page(nodes: list[Node], after: str | None) -> Node:
+def _page(nodes: list[Node], after: str | None, size: int = PAGE) -> Node:
     start = _index(after)
-    chunk = nodes[start : start + PAGE]
+    chunk = nodes[start : start + size]
     return {
         "pageInfo": {
-            "hasNextPage": start + PAGE < len(nodes),
+            "hasNextPage": start + size < len(nodes),
             "endCursor": _cursor(start + len(chunk)) if chunk else None,
         },
         "nodes": chunk,
@@ -548,6 +591,10 @@ class FakeGitHub:
                     ],
                 },
             )
+        if "timelineItems(" in query:
+            return self._json(
+                200, {"data": {"repository": self._work_issues(repo, query, variables)}}
+            )
         data: Node = {"defaultBranchRef": {"name": repo.default_branch} if repo.commits else None}
         if "history(" in query and repo.commits:
             since = variables.get("historySince") or ""
@@ -578,3 +625,26 @@ class FakeGitHub:
             ]
             data["issues"] = _page(nodes, variables.get("issuesAfter"))
         return self._json(200, {"data": {"repository": data}})
+
+    def _work_issues(self, repo: FakeRepo, query: str, variables: dict[str, Any]) -> Node:
+        """The issues of the GitHub Issues source's query (oldest update first, updated at or
+        after ``since``, ``first`` a page, each with its first page of timeline events and,
+        when asked, its Projects items), or one issue's further timeline events."""
+        if "issue(number:" in query:
+            found = next(i for i in repo.issues if i["number"] == variables["number"])
+            events = _page(found["timelineItems"], variables.get("after"))
+            return {"issue": {"timelineItems": events}}
+        since = variables.get("since") or ""
+        size = int(re.search(r"issues\(first: (\d+)", query).group(1))  # type: ignore[union-attr]
+        matching = [
+            i for i in sorted(repo.issues, key=lambda i: i["updatedAt"]) if i["updatedAt"] >= since
+        ]
+        page = _page(matching, variables.get("after"), size)
+        nodes = []
+        for found in page["nodes"]:
+            node = {k: v for k, v in found.items() if k not in ("projectItems", "closedAt")}
+            node["timelineItems"] = _page(found["timelineItems"], None)
+            if "projectItems(" in query:
+                node["projectItems"] = found["projectItems"]
+            nodes.append(node)
+        return {"issues": {**page, "nodes": nodes}}

@@ -330,3 +330,52 @@ def serve_lists(
 def serve_history(fake: FakeGitLab, path: str, since: str, commits: list[Any]) -> None:
     """``GET /projects/:id/repository/commits?since=...``: the default branch, newest first."""
     fake.route(f"{project_path(path)}/repository/commits", commits, since=since, per_page=100)
+
+
+# --- issue events (the work items of ``gitlab_issues``) --------------------------------------
+
+BOT_USER = {"id": 42, "username": "project_3_bot_5f1c", "name": "triage bot", "state": "active"}
+
+
+def label_event(id_: int, created: str, name: str, action: str = "add") -> dict[str, Any]:
+    """``GET /projects/:id/issues/:issue_iid/resource_label_events`` item."""
+    return {
+        "id": id_,
+        "user": BOT_USER if id_ % 2 else ALICE,
+        "created_at": created,
+        "resource_type": "Issue",
+        "resource_id": 3000 + id_ // 100,
+        "label": {
+            "id": abs(hash(name)) % 1000,
+            "name": name,
+            "color": "#428BCA",
+            "description": None,
+        },
+        "action": action,
+    }
+
+
+def state_event(id_: int, created: str, state: str) -> dict[str, Any]:
+    """``GET /projects/:id/issues/:issue_iid/resource_state_events`` item."""
+    return {
+        "id": id_,
+        "user": BOT_USER,
+        "created_at": created,
+        "resource_type": "Issue",
+        "resource_id": 3000 + id_ // 100,
+        "source_commit": None,
+        "source_merge_request_id": None,
+        "state": state,
+    }
+
+
+def serve_issue_events(
+    fake: FakeGitLab,
+    path: str,
+    iid: int,
+    labels: list[dict[str, Any]],
+    states: list[dict[str, Any]],
+) -> None:
+    base = f"{project_path(path)}/issues/{iid}"
+    fake.route(f"{base}/resource_label_events", labels, per_page=100)
+    fake.route(f"{base}/resource_state_events", states, per_page=100)

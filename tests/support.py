@@ -21,7 +21,7 @@ from kpi_exporter.model import Change, Deployment, Event, Gauge, Incident
 from kpi_exporter.ownership import Ownership
 from kpi_exporter.pipeline import Pipeline
 from kpi_exporter.sources import Poll, Source, SourceError, registry
-from kpi_exporter.store import SourceState
+from kpi_exporter.store import SourceState, Store
 
 HOUR = 3600.0
 DAY = 86400.0
@@ -201,3 +201,33 @@ def installed(fake: FakeT) -> Iterator[FakeT]:
     with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
         fake.install(mock)
         yield fake
+
+
+def work_flow(text: str, **labels: str) -> tuple[float, float, float, float]:
+    """(items completed, sum of their lead times, of their cycle times, of their active
+    seconds) of one app, team and category of work items in an exposition."""
+    return (
+        value(text, "kpi_work_items_completed_total", **labels),
+        value(text, "kpi_work_item_lead_time_seconds_sum", **labels),
+        value(text, "kpi_work_item_cycle_time_seconds_sum", **labels),
+        value(text, "kpi_work_items_active_seconds_total", **labels),
+    )
+
+
+# The apps of the trackers' work-item tests: shop by its repository or project (acme/shop) or
+# its Linear team (ENG), search by a label naming it.
+WORK_APPS = """
+defaults: {app: unknown, team: unassigned}
+apps:
+  shop: {team: payments, repos: [acme/shop], services: [ENG]}
+  search: {team: discovery, services: [search]}
+"""
+SHOP = {"app": "shop", "team": "payments"}
+
+
+def synced(source: Source, directory: Path, now: float) -> tuple[Poll, str]:
+    """A first poll of ``source`` recorded in a fresh store under ``directory``, and the
+    exposition the exporter serves after it (``/metrics``)."""
+    pipeline = Pipeline(Store(directory / "s.db"), clock=lambda: now)
+    poll = poll_into(pipeline, source)
+    return poll, served(pipeline)

@@ -34,9 +34,11 @@ from graphql.language import OperationDefinitionNode
 # circular import).
 import kpi_exporter.sources.registry  # noqa: F401
 from kpi_exporter.sources.github import queries
+from kpi_exporter.sources.github_issues import issues_query as ghi_query
 from kpi_exporter.sources.http import HttpClient, Response
 from kpi_exporter.store import SourceState
 from tests import test_github as gh
+from tests import test_github_issues as ghi
 from tests import test_github_security as sec
 from tests import test_jira as jira
 from tests import test_jsm_ops as jsm
@@ -53,7 +55,7 @@ from tests.api_specs import (
     specs_dir,
     watched,
 )
-from tests.github_fake import FakeGitHub, org_repository, workflow_run
+from tests.github_fake import FakeGitHub, labeled, org_repository, work_issue, workflow_run
 
 
 @cache
@@ -327,3 +329,35 @@ def test_the_github_security_source_follows_github_s_descriptions(recorded, monk
     assert len(recorded) == 6
     for name in ("github-rest-subset", "github-ghes-3.17-rest-subset"):
         conforms(recorded, spec(name), sec.API)
+
+
+def test_the_github_issues_source_and_its_fake_follow_github_s_descriptions(recorded, monkeypatch):
+    # The repositories of an organisation, each repository's issue list, a page of issues with
+    # their Projects status and an issue's further timeline events: every call the source makes.
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        fake = FakeGitHub(clock=lambda: ghi.NOW)
+        fake.register_on(mock)
+        flips = [labeled(f"2026-03-07T00:{m:02d}:00Z", "blocked") for m in range(60)]
+        shop = fake.repo("acme/shop")
+        shop.issues = [
+            ghi.REOPENED,
+            ghi.ON_THE_BOARD,
+            work_issue(9, "2026-03-07T00:00:00Z", [], flips * 2),
+        ]
+        shop.pulls = [ghi.PULL]
+        fake.orgs["acme"] = [org_repository("acme", "shop")]
+        assert ghi.source(monkeypatch, repos=[], org="acme").poll(SourceState()).problems == []
+        graphql = list(fake.queries)
+    rest = [c for c in recorded if not c.response.url.endswith("/graphql")]
+    assert {urlsplit(c.response.url).path for c in rest} == {
+        "/orgs/acme/repos",
+        "/repos/acme/shop/issues",
+    }
+    for name in ("github-rest-subset", "github-ghes-3.17-rest-subset"):
+        conforms(rest, spec(name), fake.api)
+    assert len(graphql) == 2  # the issues, then the 120-event issue's second page
+    for payload in graphql:
+        assert graphql_problems(payload["query"], payload["variables"]) == []
+    # and the document without the Projects field
+    plain = ghi_query(None)
+    assert graphql_problems(plain, {"owner": "a", "name": "b", "since": None, "after": None}) == []

@@ -20,13 +20,16 @@ from kpi_exporter.sources.events_file import EventsFileSource
 from kpi_exporter.sources.focus import FocusSource
 from kpi_exporter.sources.git import GitSource
 from kpi_exporter.sources.github.config import GitHubSource
+from kpi_exporter.sources.github_issues import GitHubIssuesSource
 from kpi_exporter.sources.github_security import GitHubSecuritySource
 from kpi_exporter.sources.gitlab import GitLabSource
+from kpi_exporter.sources.gitlab_issues import GitLabIssuesSource
 from kpi_exporter.sources.http_json import HttpJsonSource
 from kpi_exporter.sources.ingest import IngestSource
 from kpi_exporter.sources.jira import JiraSource
 from kpi_exporter.sources.jsm_ops import JsmOpsSource
 from kpi_exporter.sources.junit import JUnitSource
+from kpi_exporter.sources.linear import LinearSource
 from kpi_exporter.sources.opencost import OpenCostSource
 from kpi_exporter.sources.opsgenie import OpsgenieSource
 from kpi_exporter.sources.pagerduty import PagerDutySource
@@ -54,6 +57,9 @@ EXPECTED = {
     "junit": JUnitSource,
     "sonarqube": SonarQubeSource,
     "github_security": GitHubSecuritySource,
+    "github_issues": GitHubIssuesSource,
+    "gitlab_issues": GitLabIssuesSource,
+    "linear": LinearSource,
     "scan_report": ScanReportSource,
     "snyk": SnykSource,
     "defender": DefenderSource,

@@ -36,11 +36,14 @@ from kpi_exporter.sources.coverage import CoverageReports
 from kpi_exporter.sources.datadog import Datadog
 from kpi_exporter.sources.defender import Defender
 from kpi_exporter.sources.github import GitHub
+from kpi_exporter.sources.github_issues import GitHubIssues
 from kpi_exporter.sources.github_security import GitHubSecurity
 from kpi_exporter.sources.gitlab import GitLab
+from kpi_exporter.sources.gitlab_issues import GitLabIssues
 from kpi_exporter.sources.http_json import HttpJson
 from kpi_exporter.sources.jira import Jira
 from kpi_exporter.sources.jsm_ops import JsmOps
+from kpi_exporter.sources.linear import Linear
 from kpi_exporter.sources.opencost import OpenCost
 from kpi_exporter.sources.opsgenie import Opsgenie
 from kpi_exporter.sources.pagerduty import PagerDuty
@@ -90,6 +93,20 @@ CASES = [
         GitHubSecurity,
     ),
     Case(
+        "github_issues",
+        "{{type: github_issues, name: src, {token}, api_url: 'https://ghi.test',"
+        " repos: [acme/shop]}}",
+        "https://ghi.test",
+        GitHubIssues,
+    ),
+    Case(
+        "gitlab_issues",
+        "{{type: gitlab_issues, name: src, {token}, api_url: 'https://gli.test/api/v4',"
+        " projects: [acme/shop]}}",
+        "https://gli.test/api/v4",
+        GitLabIssues,
+    ),
+    Case(
         "gitlab",
         "{{type: gitlab, name: src, {token}, api_url: 'https://gl.test/api/v4',"
         " projects: [acme/shop]}}",
@@ -102,6 +119,13 @@ CASES = [
         " incident_jql: 'type = Incident'}}",
         "https://jira.test",
         Jira,
+    ),
+    Case(
+        "linear",
+        "{{type: linear, name: src, {token}, api_url: 'https://linear.test/graphql'}}",
+        "https://linear.test/graphql",
+        Linear,
+        malformed="POST {url}: response is not valid JSON",
     ),
     Case(
         "pagerduty",

@@ -4,7 +4,9 @@
 - bounded retries with jittered exponential backoff on connection errors and 5xx;
 - rate limits obeyed: ``Retry-After``, GitHub's ``x-ratelimit-remaining``/``x-ratelimit-reset``
   (primary and secondary limits, 403 or 429), GitLab's ``RateLimit-Remaining``/``RateLimit-Reset``,
-  Datadog's ``X-RateLimit-Reset`` in seconds, Qualys's 409 with ``X-RateLimit-ToWait-Sec``;
+  Datadog's ``X-RateLimit-Reset`` in seconds, Qualys's 409 with ``X-RateLimit-ToWait-Sec``,
+  Linear's ``X-RateLimit-Requests-*`` and ``-Complexity-*`` (a 400 with a ``RATELIMITED``
+  GraphQL error, or a 429);
 - conditional requests: the ETag and Last-Modified of every URL are kept (in the store, with the
   poll's events) and sent back, so an unchanged resource costs a ``304``;
 - ``Link: rel="next"`` pagination followed to the end;
@@ -280,11 +282,18 @@ class HttpClient:
                 return max(0.0, float(to_wait))
             except ValueError:
                 return 60.0
-        if status not in (403, 429):
+        if status == 400 and not _graphql_rate_limited(raw):
+            return None  # Linear answers its rate limit with a 400 and a RATELIMITED error
+        if status not in (400, 403, 429):
             return None
         retry_after = raw.headers.get("Retry-After")
         if retry_after:
             return _retry_after_seconds(retry_after, self.clock())
+        linear = _linear_reset(raw.headers)
+        if linear is not None:
+            return max(0.0, linear - self.clock()) + 1.0
+        if status == 400:
+            return 60.0
         remaining = _rate_limit_remaining(raw.headers)
         reset = raw.headers.get("x-ratelimit-reset") or raw.headers.get("RateLimit-Reset")
         if remaining == 0 and reset:
@@ -302,11 +311,45 @@ class HttpClient:
 
 
 def _rate_limit_remaining(headers: Mapping[str, str]) -> float | None:
-    value = headers.get("x-ratelimit-remaining") or headers.get("RateLimit-Remaining")
+    value = (
+        headers.get("x-ratelimit-remaining")
+        or headers.get("RateLimit-Remaining")
+        or headers.get("X-RateLimit-Requests-Remaining")  # Linear
+    )
     try:
         return float(value) if value is not None else None
     except ValueError:
         return None
+
+
+def _linear_reset(headers: Mapping[str, str]) -> float | None:
+    """When Linear's exhausted budget (requests or query complexity: its
+    ``X-RateLimit-{Requests,Complexity}-Remaining`` at 0) refills: the matching ``-Reset``,
+    epoch milliseconds, in seconds; None when no budget is exhausted."""
+    resets = []
+    for budget in ("Requests", "Complexity"):
+        remaining = headers.get(f"X-RateLimit-{budget}-Remaining")
+        reset = headers.get(f"X-RateLimit-{budget}-Reset")
+        try:
+            if remaining is not None and reset and float(remaining) <= 0:
+                resets.append(float(reset) / 1000.0)
+        except ValueError:
+            continue
+    return max(resets) if resets else None
+
+
+def _graphql_rate_limited(raw: requests.Response) -> bool:
+    """A GraphQL answer whose error says it was rate limited (Linear: ``extensions.code``
+    ``RATELIMITED``)."""
+    try:
+        errors = raw.json().get("errors")
+    except (ValueError, AttributeError):
+        return False
+    return isinstance(errors, list) and any(
+        isinstance(error, dict)
+        and str((error.get("extensions") or {}).get("code", "")).upper() == "RATELIMITED"
+        for error in errors
+    )
 
 
 def _retry_after_seconds(value: str, now: float) -> float:

@@ -47,6 +47,18 @@ StatusList = Mapping[str, tuple[str, str]]
 """Status id -> (name, status category key), from the status list."""
 
 
+def categories_checked(mapping: dict[str, str]) -> dict[str, str]:
+    """``mapping`` (a name -> an investment category), when every category can be a label
+    value; else a ValueError naming the first that cannot."""
+    for name, category in mapping.items():
+        if not CATEGORY.match(category):
+            raise ValueError(
+                f"{name}: {category!r} is not a category: lowercase letters, digits and _"
+                " (new_capability, tech_debt)"
+            )
+    return mapping
+
+
 class JiraWork(Strict):
     """How the issues of ``work_jql`` become work items."""
 
@@ -70,13 +82,7 @@ class JiraWork(Strict):
     @field_validator("categories", "category_labels")
     @classmethod
     def _label_values(cls, mapping: dict[str, str]) -> dict[str, str]:
-        for name, category in mapping.items():
-            if not CATEGORY.match(category):
-                raise ValueError(
-                    f"{name}: {category!r} is not a category: lowercase letters, digits and _"
-                    " (new_capability, tech_debt)"
-                )
-        return mapping
+        return categories_checked(mapping)
 
     def category(self, issue_type: str, labels: Iterable[str]) -> str:
         by_label = {label.lower(): category for label, category in self.category_labels.items()}
