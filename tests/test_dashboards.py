@@ -171,7 +171,10 @@ def test_audiences_have_their_panel_counts() -> None:
     assert 6 <= len(executive) <= 8
     assert all(panel["type"] == "stat" for panel in executive)
     assert all(panel["options"]["showPercentChange"] for panel in executive)
-    assert any("DORA tier" in panel["title"] for panel in executive)
+    assert any("DORA 2024 benchmark tier" in panel["title"] for panel in executive)
+    # DORA's grouping: throughput, then instability (change fail rate and rework rate).
+    rows = [p["title"] for p in DASHBOARDS["executive"]["panels"] if p["type"] == "row"]
+    assert rows == ["DORA throughput", "DORA instability", "Quality, security and cost"]
     assert 15 <= len(_panels(DASHBOARDS["leadership"])) <= 20
     rows = [p["title"] for p in DASHBOARDS["leadership"]["panels"] if p["type"] == "row"]
     assert rows == ["Velocity", "Reliability", "Security", "Business and cost"]
