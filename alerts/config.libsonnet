@@ -154,8 +154,8 @@
       threshold: 0.10,
       min_deployments: 5,  // deployments in the window first, as for ChangeFailureRateHigh
       window: 'short',
-      action: 'Releases need hotfixes and rollbacks: the quality gates before production are'
-              + ' not catching the defects that matter. Find where each one should have been'
+      action: 'Releases need hotfixes, rollbacks or fixes after incidents: the quality gates'
+              + ' before production are not catching the defects that matter. Find where each one should have been'
               + ' caught (requirements, unit, integration, staging) and invest in that gate.',
     },
     ChangeLeadTimeHigh: {

@@ -112,7 +112,8 @@ DEPLOYMENTS = KpiFamily(
 DEPLOYMENTS_REWORK = KpiFamily(
     "kpi_deployments_rework_total",
     "counter",
-    "Unplanned production deployments (hotfixes and rollbacks).",
+    "Unplanned production deployments (rework): hotfixes and rollbacks, or deployments"
+    " following a production incident (linking.rework).",
     DELIVERY_LABELS,
 )
 
@@ -720,7 +721,8 @@ WINDOW_DEPLOYMENTS_FAILED = _count(
 WINDOW_DEPLOYMENTS_REWORK = _count(
     "kpi_window_deployments_rework",
     DEPLOYMENTS_REWORK,
-    "Unplanned production deployments (hotfixes, rollbacks) that finished in the window.",
+    "Unplanned production deployments (rework: hotfixes, rollbacks, or deployments following"
+    " a production incident, per linking.rework) that finished in the window.",
 )
 
 WINDOW_DEPLOYMENTS_RELEASE_FAILED = _count(
