@@ -35,6 +35,7 @@ MODULES = (
     "junit",
     "sonarqube",
     "github_security",
+    "github_coverage",
     "scan_reports",
     "snyk",
     "defender",
