@@ -19,6 +19,7 @@ from kpi_exporter.sources.events_file import EventsFileSource
 from kpi_exporter.sources.focus import FocusSource
 from kpi_exporter.sources.git import GitSource
 from kpi_exporter.sources.github.config import GitHubSource
+from kpi_exporter.sources.github_coverage import GitHubCoverageSource
 from kpi_exporter.sources.github_security import GitHubSecuritySource
 from kpi_exporter.sources.gitlab import GitLabSource
 from kpi_exporter.sources.http_json import HttpJsonSource
@@ -51,6 +52,7 @@ EXPECTED = {
     "junit": JUnitSource,
     "sonarqube": SonarQubeSource,
     "github_security": GitHubSecuritySource,
+    "github_coverage": GitHubCoverageSource,
     "scan_report": ScanReportSource,
     "snyk": SnykSource,
     "defender": DefenderSource,

@@ -35,6 +35,7 @@ from kpi_exporter.sources.coverage import CoverageReports
 from kpi_exporter.sources.datadog import Datadog
 from kpi_exporter.sources.defender import Defender
 from kpi_exporter.sources.github import GitHub
+from kpi_exporter.sources.github_coverage import GitHubCoverage
 from kpi_exporter.sources.github_security import GitHubSecurity
 from kpi_exporter.sources.gitlab import GitLab
 from kpi_exporter.sources.http_json import HttpJson
@@ -86,6 +87,13 @@ CASES = [
         " repos: [acme/shop]}}",
         "https://ghs.test",
         GitHubSecurity,
+    ),
+    Case(
+        "github_coverage",
+        "{{type: github_coverage, name: src, {token}, api_url: 'https://ghc.test',"
+        " repos: [acme/shop]}}",
+        "https://ghc.test",
+        GitHubCoverage,
     ),
     Case(
         "gitlab",

@@ -195,6 +195,8 @@ class GitHubCoverage(GitHubPolled[GitHubCoverageSource]):
             raise
         if response.not_modified:
             return before if before is not None else 1
+        if not isinstance(response.json(), list):  # a proxy's page is no analysis
+            raise SourceError(f"GET {url}: expected a list of code scanning alerts")
         return 1
 
     def _dependency_updates(
