@@ -31,6 +31,7 @@ import yaml
 from kpi_exporter import backfill
 from kpi_exporter.kpis.business import SURVEY_FAMILIES
 from kpi_exporter.kpis.code_quality import SONARQUBE_FAMILIES
+from kpi_exporter.kpis.security import COVERAGE, DEPENDENCY_UPDATE
 from kpi_exporter.kpis.settings import Budget, KpiSettings
 from kpi_exporter.model import (
     Change,
@@ -113,6 +114,11 @@ def events(start: float, now: float, apps: Sequence[App] = APPS, days: int = 30)
             Gauge("test", f"sonarqube/{app}/{name}", app, team, name, 1.0, first)
             for name in SONARQUBE_FAMILIES
         )
+        yield from (  # github_coverage: one repository per app with each feature
+            Gauge("test", f"github/{app}/{f}", app, team, COVERAGE, 1.0, first, (("feature", f),))
+            for f in ("code_scanning", "secret_scanning")
+        )
+        yield Gauge("test", f"github/{app}/pull/1", app, team, DEPENDENCY_UPDATE, 1.0, first)
         yield Gauge(
             "test",
             f"business/{app}/active_users",
