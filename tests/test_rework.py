@@ -218,3 +218,31 @@ def test_explain_names_the_incident_a_rework_deployment_follows(tmp_path: Path) 
         "  next deployment: none yet",
         "  rework: follows incident test/I1, started 2h before it (within the 48h rework window)",
     ]
+
+
+def test_a_changed_definition_assesses_the_stored_history_again(tmp_path: Path) -> None:
+    """A restart with another rework definition re-assesses the stored outcomes: the counter
+    keeps every contribution ever made, the retraction takes out the one no longer true."""
+    clock = Clock("2026-11-08T00:00:00Z")
+    pipeline = Pipeline(Store(tmp_path / "kpi.db"), clock=clock)  # declared
+    pipeline.record("test", Poll(events=[*DEPLOYMENTS, *INCIDENTS], cursor=None))
+    text = scrape(pipeline)
+    assert value(text, "kpi_deployments_rework_total", **SHOP) == 1  # d4, the hotfix
+    pipeline.store.close()
+
+    link = LinkSettings(rework="incident_follow_up")
+    pipeline = Pipeline(Store(tmp_path / "kpi.db"), linking=link, clock=clock)
+    text = scrape(pipeline)
+    # d2 is rework now, d4 no longer: 1 + 1 = 2 made, 1 retracted, 1 in the windows (d2).
+    assert value(text, "kpi_deployments_rework_total", **SHOP) == 2
+    assert value(text, "kpi_deployments_rework_retracted_total", **SHOP) == 1
+    assert window(text, "kpi_window_deployments_rework", "30d") == 1
+    assert window(text, "kpi_window_deployments_rework", "7d") == 1
+    pipeline.store.close()
+
+    # The same settings again: nothing is assessed again, the numbers stay.
+    pipeline = Pipeline(Store(tmp_path / "kpi.db"), linking=link, clock=clock)
+    again = scrape(pipeline)
+    assert value(again, "kpi_deployments_rework_total", **SHOP) == 2
+    assert value(again, "kpi_deployments_rework_retracted_total", **SHOP) == 1
+    pipeline.store.close()

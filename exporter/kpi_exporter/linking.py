@@ -38,15 +38,17 @@ give the same links whatever order or poll window they arrived in.
 
 from __future__ import annotations
 
+import json
 import re
 from bisect import bisect_left, bisect_right
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
+from .kpis.aggregate import retractions
 from .kpis.settings import KpiSettings
 from .model import Deployment, DeploymentOutcome, Event, Incident, IncidentLink
-from .store import Transaction
+from .store import Store, Transaction
 
 HOUR = 3600.0
 DAY = 86400.0
@@ -282,6 +284,14 @@ def relink(
         if isinstance(event, Deployment | Incident):
             since = event.time - settings.reach(event)
             since_by_app[event.app] = min(since_by_app.get(event.app, since), since)
+    relink_since(tx, since_by_app, kpi, settings)
+
+
+def relink_since(
+    tx: Transaction, since_by_app: dict[str, float], kpi: KpiSettings, settings: LinkSettings
+) -> None:
+    """Re-assess the outcomes of each app's deployments from its ``since`` on, and the links
+    of its incidents from then on."""
     # A deployment's rework can follow an incident up to rework_window before it: those
     # incidents are read too, only for that rule (their own links and outcomes are kept).
     before = settings.rework_window if settings.follows_incidents else 0.0
@@ -299,3 +309,30 @@ def relink(
                 tx.upsert(outcome)
         for link in incident_links(deployments, incidents, kpi, settings):
             tx.upsert(link)
+
+
+def settings_text(settings: LinkSettings) -> str:
+    """The linking settings as the store remembers them."""
+    return json.dumps(asdict(settings), sort_keys=True)
+
+
+def relink_on_new_settings(store: Store, kpi: KpiSettings, settings: LinkSettings) -> int:
+    """Re-assess every stored outcome and link when the linking settings (windows, horizons,
+    the rework definition) differ from those the store's outcomes were assessed with, so that
+    a changed setting applies to the history too; returns the events that changed. A store
+    that never remembered its settings (new, or written by an older version) takes these as
+    its own: its outcomes were assessed with them, but for a rework definition other than
+    ``declared``, which did not exist then. The changes' retractions are stored with them, so
+    that no counter goes down; the caller replays the store afterwards."""
+    wanted = settings_text(settings)
+    remembered = store.setting("linking")
+    if remembered == wanted:
+        return 0
+    with store.transaction() as tx:
+        if remembered is not None or settings.rework != "declared":
+            earliest = tx.earliest(("deployment", "incident"))
+            relink_since(tx, earliest, kpi, settings)
+        changes = tx.changes()
+        tx.add_retractions(retractions(changes, kpi))
+        tx.set_setting("linking", wanted)
+    return len(changes)
