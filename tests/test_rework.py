@@ -4,7 +4,6 @@ through the pipeline, with corrections and windows by event time."""
 
 from __future__ import annotations
 
-import random
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -22,7 +21,7 @@ from kpi_exporter.pipeline import Pipeline
 from kpi_exporter.sources import Poll
 from kpi_exporter.store import Store
 from tests.support import HOUR, deployment, incident, ts, value
-from tests.test_linking import histories
+from tests.test_linking import histories, shuffled_polls
 
 SHOP = {"app": "shop", "team": "team-a", "environment": "production"}
 
@@ -98,6 +97,16 @@ def window(text: str, name: str, span: str) -> float:
     return value(text, name, app="shop", team="team-a", window=span)
 
 
+def rework(text: str) -> tuple[float, float, float, float]:
+    """shop's rework deployments: (made ever, retracted, in the 7d window, in the 30d one)."""
+    return (
+        value(text, "kpi_deployments_rework_total", **SHOP),
+        value(text, "kpi_deployments_rework_retracted_total", **SHOP),
+        window(text, "kpi_window_deployments_rework", "7d"),
+        window(text, "kpi_window_deployments_rework", "30d"),
+    )
+
+
 def test_incident_follow_ups_count_through_the_pipeline_by_event_time(tmp_path: Path) -> None:
     clock = Clock("2026-11-08T00:00:00Z")
     link = LinkSettings(rework="incident_follow_up")
@@ -128,10 +137,7 @@ def test_incident_follow_ups_count_through_the_pipeline_by_event_time(tmp_path: 
     moved = incident("I1", "2026-11-04T09:00:00Z", resolved_at="2026-11-04T10:00:00Z")
     pipeline.record("test", Poll(events=[moved], cursor=None))
     text = scrape(pipeline)
-    assert value(text, "kpi_deployments_rework_total", **SHOP) == 2
-    assert value(text, "kpi_deployments_rework_retracted_total", **SHOP) == 1
-    assert window(text, "kpi_window_deployments_rework", "7d") == 1  # d3, Nov 5
-    assert window(text, "kpi_window_deployments_rework", "30d") == 1
+    assert rework(text) == (2, 1, 1, 1)  # the 7d window holds d3, Nov 5
 
     # A second correction says I1 was in staging: no production incident, no rework at all.
     staging = incident(
@@ -139,10 +145,7 @@ def test_incident_follow_ups_count_through_the_pipeline_by_event_time(tmp_path: 
     )
     pipeline.record("test", Poll(events=[staging], cursor=None))
     text = scrape(pipeline)
-    assert value(text, "kpi_deployments_rework_total", **SHOP) == 2
-    assert value(text, "kpi_deployments_rework_retracted_total", **SHOP) == 2
-    assert window(text, "kpi_window_deployments_rework", "7d") == 0
-    assert window(text, "kpi_window_deployments_rework", "30d") == 0
+    assert rework(text) == (2, 2, 0, 0)
     pipeline.store.close()
 
 
@@ -186,14 +189,9 @@ def test_follow_up_rework_does_not_depend_on_arrival_order_or_poll_windows(
     and split into polls, with both definitions and a window longer than a deployment's
     reach (10 days against 7)."""
     link = LinkSettings(rework="both", rework_window=10 * 24 * HOUR)
-    shuffled = list(events)
-    random.Random(seed).shuffle(shuffled)
-    cut_count = min(polls - 1, len(shuffled) + 1)
-    cuts = sorted(random.Random(seed + 1).sample(range(len(shuffled) + 1), cut_count))
-    batches = [shuffled[a:b] for a, b in zip([0, *cuts], [*cuts, len(shuffled)], strict=True)]
     with tempfile.TemporaryDirectory() as directory:
         pipeline = Pipeline(Store(Path(directory) / "kpi.db"), linking=link)
-        for batch in batches:
+        for batch in shuffled_polls(events, seed, polls):
             pipeline.record("test", Poll(events=batch, cursor=None))
         stored = {(e.source, e.key): e for e in pipeline.store.iter_events(["outcome"])}
         pipeline.store.close()
@@ -234,10 +232,7 @@ def test_a_changed_definition_assesses_the_stored_history_again(tmp_path: Path) 
     pipeline = Pipeline(Store(tmp_path / "kpi.db"), linking=link, clock=clock)
     text = scrape(pipeline)
     # d2 is rework now, d4 no longer: 1 + 1 = 2 made, 1 retracted, 1 in the windows (d2).
-    assert value(text, "kpi_deployments_rework_total", **SHOP) == 2
-    assert value(text, "kpi_deployments_rework_retracted_total", **SHOP) == 1
-    assert window(text, "kpi_window_deployments_rework", "30d") == 1
-    assert window(text, "kpi_window_deployments_rework", "7d") == 1
+    assert rework(text) == (2, 1, 1, 1)
     pipeline.store.close()
 
     # The same settings again: nothing is assessed again, the numbers stay.

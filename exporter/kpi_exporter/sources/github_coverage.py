@@ -39,10 +39,10 @@ from ..kpis.security import COVERAGE, DEPENDENCY_UPDATE
 from ..model import Event, Gauge
 from ..store import SourceState
 from . import Poll, SourceError
-from .github.auth import GitHubPolled, check_credentials
+from .github.auth import GitHubPolled
 from .github.config import GitHubAccess
 from .http import HttpClient, HttpStatusError
-from .registry import SourceContext, SourceType, headline
+from .registry import SourceType, headline
 from .times import parse_time
 
 RETIRED = "github_security_coverage_retired"
@@ -76,82 +76,90 @@ class GitHubCoverage(GitHubPolled[GitHubCoverageSource]):
         cursor: dict[str, Any] = json.loads(state.cursor) if state.cursor else {}
         known: dict[str, dict[str, int]] = cursor.get("repos", {})
         open_before: dict[str, float] = cursor.get("pulls", {})
-        now = self.clock()
         problems: list[str] = []
         try:
             listed, secret = self._organisation(client, cursor, problems)
-            repos = sorted(
-                {r.lower(): r for r in [*self.config.repos, *listed]}.values(), key=str.lower
-            )
-            repos = [repo for repo in repos if self.ownership.polls_repo(repo)]
+            repos = {r.lower(): r for r in [*self.config.repos, *listed]}.values()
             assessed: dict[str, dict[str, int]] = {}
             open_now: dict[str, float] = {}
-            for repo in repos:
-                features = dict(known.get(repo, {}))
-                if "code_scanning" in self.config.features:
-                    features["code_scanning"] = self._code_scanning(
-                        client, repo, features.get("code_scanning")
-                    )
-                if repo in secret:
-                    features["secret_scanning"] = secret[repo]
-                elif (
-                    "secret_scanning" in self.config.features and "secret_scanning" not in features
-                ):
-                    problems.append(
-                        f"{repo}: secret scanning not assessed (security_and_analysis is shown"
-                        " only to admins and security managers of an organisation's repository)"
-                    )
-                assessed[repo] = features
+            for repo in sorted(repos, key=str.lower):
+                if not self.ownership.polls_repo(repo):  # another shard's
+                    continue
+                assessed[repo] = self._features(client, repo, known.get(repo, {}), secret, problems)
                 if "dependency_updates" in self.config.features:
                     previous = {k: v for k, v in open_before.items() if k.startswith(f"{repo}#")}
                     open_now.update(self._dependency_updates(client, repo, previous, problems))
         except SourceError:
             self.auth.forget()
             raise
+        events = self._coverage(assessed, known) + self._updates(open_before, open_now)
+        cursor.update(repos=assessed, pulls=open_now)
+        return Poll(events, json.dumps(cursor, sort_keys=True), client.validators, problems)
+
+    def _features(
+        self,
+        client: HttpClient,
+        repo: str,
+        known: Mapping[str, int],
+        secret: Mapping[str, int],
+        problems: list[str],
+    ) -> dict[str, int]:
+        """Feature -> 1 (enabled) or 0 of one repository; what cannot be read now keeps its
+        last known value."""
+        features = dict(known)
+        if "code_scanning" in self.config.features:
+            features["code_scanning"] = self._code_scanning(
+                client, repo, known.get("code_scanning")
+            )
+        if repo in secret:
+            features["secret_scanning"] = secret[repo]
+        elif "secret_scanning" in self.config.features and "secret_scanning" not in features:
+            problems.append(
+                f"{repo}: secret scanning not assessed (security_and_analysis is shown"
+                " only to admins and security managers of an organisation's repository)"
+            )
+        return features
+
+    def _coverage(
+        self, assessed: Mapping[str, Mapping[str, int]], known: Mapping[str, Mapping[str, int]]
+    ) -> list[Event]:
+        """One gauge per repository and feature; a repository assessed before and not now
+        (archived, disabled, no longer listed) is retired."""
+        now = self.clock()
+        gone = {repo: features for repo, features in known.items() if repo not in assessed}
         events: list[Event] = []
-        for repo, features in assessed.items():
-            owner = self.ownership.of_repo(repo)
-            for feature, enabled in sorted(features.items()):
-                events.append(
+        for repos, name in ((assessed, COVERAGE), (gone, RETIRED)):
+            for repo, features in repos.items():
+                owner = self.ownership.of_repo(repo)
+                events.extend(
                     Gauge(
                         **owner.identity(self.name, f"github/{repo}/{feature}"),
-                        name=COVERAGE,
-                        value=float(enabled),
+                        name=name,
+                        value=float(enabled) if name == COVERAGE else 0.0,
                         measured_at=now,
                         labels=(("feature", feature),),
                     )
+                    for feature, enabled in sorted(features.items())
                 )
-        for repo, features in known.items():
-            if repo not in assessed:  # archived, disabled or no longer listed
-                owner = self.ownership.of_repo(repo)
-                for feature in sorted(features):
-                    events.append(
-                        Gauge(
-                            **owner.identity(self.name, f"github/{repo}/{feature}"),
-                            name=RETIRED,
-                            value=0.0,
-                            measured_at=now,
-                            labels=(("feature", feature),),
-                        )
-                    )
-        for key, created in sorted({**open_before, **open_now}.items()):
+        return events
+
+    def _updates(self, before: Mapping[str, float], now: Mapping[str, float]) -> list[Event]:
+        """One gauge per dependency update pull request open now (1) or open before and
+        closed since (0), dated by its creation."""
+        events: list[Event] = []
+        for key, created in sorted({**before, **now}.items()):
             repo, number = key.rsplit("#", 1)
-            owner = self.ownership.of_repo(repo)
             events.append(
                 Gauge(
-                    **owner.identity(self.name, f"github/{repo}/pull/{number}"),
+                    **self.ownership.of_repo(repo).identity(
+                        self.name, f"github/{repo}/pull/{number}"
+                    ),
                     name=DEPENDENCY_UPDATE,
-                    value=1.0 if key in open_now else 0.0,
+                    value=1.0 if key in now else 0.0,
                     measured_at=created,
                 )
             )
-        cursor = {**cursor, "repos": assessed, "pulls": open_now}
-        return Poll(
-            events=events,
-            cursor=json.dumps(cursor, sort_keys=True),
-            validators=client.validators,
-            problems=problems,
-        )
+        return events
 
     def _organisation(
         self, client: HttpClient, cursor: dict[str, Any], problems: list[str]
@@ -241,18 +249,10 @@ def _status(security: Any, feature: str) -> int | None:
     return 1 if status == "enabled" else 0
 
 
-def _build(config: GitHubCoverageSource, context: SourceContext) -> GitHubCoverage:
-    check_credentials(config, context.what)
-    return GitHubCoverage(
-        config, context.ownership, context.health, what=context.what, clock=context.clock
-    )
-
-
 def _describe(source: GitHubCoverage) -> list[str]:
     config = source.config
-    scope = [*config.repos] + ([f"org {config.org}"] if config.org else [])
-    text = f"{', '.join(config.features)} of {', '.join(scope)}; API {source.api}"
+    text = f"{', '.join(config.features)} of {config.scope()}; API {source.api}"
     return [headline(source, "github_coverage", text)]
 
 
-SOURCE_TYPE = SourceType("github_coverage", GitHubCoverageSource, _build, _describe)
+SOURCE_TYPE = SourceType("github_coverage", GitHubCoverageSource, GitHubCoverage.build, _describe)
