@@ -53,7 +53,6 @@ from .store import Store, Transaction
 HOUR = 3600.0
 DAY = 86400.0
 UNPLANNED = frozenset({"hotfix", "rollback"})
-REWORK_DEFINITIONS = ("declared", "incident_follow_up", "both")
 REWORK_FOLLOWING_INCIDENTS = frozenset({"incident_follow_up", "both"})
 REWORK_DECLARED = frozenset({"declared", "both"})
 # A version to compare: at least "major.minor", so that a SHA or a date is never one.
@@ -311,7 +310,7 @@ def relink_since(
             tx.upsert(link)
 
 
-def settings_text(settings: LinkSettings) -> str:
+def _settings_text(settings: LinkSettings) -> str:
     """The linking settings as the store remembers them."""
     return json.dumps(asdict(settings), sort_keys=True)
 
@@ -324,7 +323,7 @@ def relink_on_new_settings(store: Store, kpi: KpiSettings, settings: LinkSetting
     its own: its outcomes were assessed with them, but for a rework definition other than
     ``declared``, which did not exist then. The changes' retractions are stored with them, so
     that no counter goes down; the caller replays the store afterwards."""
-    wanted = settings_text(settings)
+    wanted = _settings_text(settings)
     remembered = store.setting("linking")
     if remembered == wanted:
         return 0
