@@ -160,8 +160,8 @@
       threshold: 0.10,
       min_deployments: 5,  // deployments in the window first, as for ChangeFailureRateHigh
       window: 'short',
-      action: 'Releases need hotfixes and rollbacks: the quality gates before production are'
-              + ' not catching the defects that matter. Find where each one should have been'
+      action: 'Releases need hotfixes, rollbacks or fixes after incidents: the quality gates'
+              + ' before production are not catching the defects that matter. Find where each one should have been'
               + ' caught (requirements, unit, integration, staging) and invest in that gate.',
     },
     ChangeLeadTimeHigh: {
@@ -297,6 +297,26 @@
       action: 'Look at what the items in that status wait for (a reviewer, a test'
               + ' environment, a decision) and remove the wait: fewer hand-offs, a WIP limit'
               + ' on the status, or the people to work it.',
+    },
+    SecurityCoverageLow: {
+      enabled: true,
+      severity: 'warning',
+      'for': '1h',
+      threshold: 0.8,  // seed 002: security test coverage above 80 %
+      action: 'Enable code scanning (default setup) and secret scanning on the repositories'
+              + ' without them, at the organisation level where possible so that new'
+              + ' repositories start covered, and treat a repository without them as not ready'
+              + ' for production.',
+    },
+    DependencyUpdatesStale: {
+      enabled: true,
+      severity: 'info',
+      'for': '1h',
+      threshold: 0.2,  // seed 002: dependency age, under 20 %
+      age: '14d',  // one of the ages the exporter counts: 1h, 1d, 3d, 7d, 14d, 30d
+      action: 'Merge or close the old dependency update pull requests in the team\'s next'
+              + ' working day, group minor updates so that they are cheap to review, and fix'
+              + ' the failing checks that keep them open.',
     },
     ChangesOpenTooLong: {
       enabled: true,

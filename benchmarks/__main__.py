@@ -15,6 +15,7 @@ BENCHMARKS = (
     "benchmarks.scrape",
     "benchmarks.pushes",
     "benchmarks.refresh",
+    "benchmarks.relink",
     "benchmarks.page",
     "benchmarks.github_sync",
     "benchmarks.jira_work",

@@ -1,6 +1,8 @@
 // Executive: eight numbers over the long window, each with its trend against the previous
-// period (the time range is the window, so the stat's change compares the two) and the
-// DORA tier. Each reads the organisation's series when All teams and apps are selected, the
+// period (the time range is the window, so the stat's change compares the two): the DORA
+// metrics as DORA groups them, throughput and instability, with the DORA tier (the 2023 or
+// 2024 benchmark: the 2025 report replaced tiers by team profiles), then quality, security
+// and cost. Each reads the organisation's series when All teams and apps are selected, the
 // teams' or apps' otherwise (see `overall` in lib/grafana.libsonnet). Ratios are recomputed
 // from the summed counts, so they aggregate correctly; medians cannot be summed, so a
 // selection of several teams or apps shows the slowest of them. Under them, in a collapsed row
@@ -22,29 +24,29 @@ function(overrides={})
   g.dashboard(
     uid='kpi-executive',
     title='KPI / Executive',
-    description='Six to eight numbers with their trend against the previous period and the'
-                + ' DORA tier; under them, opened on demand, every SLO (Prometheus, Datadog,'
-                + ' Application Insights) with its error budget left, and the monitors in Alert.'
+    description='Eight numbers with their trend against the previous period: DORA throughput'
+                + ' and instability with the DORA %s benchmark tier (the 2025 report replaced'
+                % k.config.dora_report + ' tiers by team profiles), then quality, security and cost;'
+                + ' under them, opened on demand, every SLO (Prometheus, Datadog, Application'
+                + ' Insights) with its error budget left, and the monitors in Alert.'
                 + ' The organisation\'s numbers with All selected, the picked teams\' or'
                 + ' apps\' otherwise; medians, tier and budget show the worst of those.'
                 + ' Thresholds and colours come from alerts/config.libsonnet.',
     tags=['executive'],
     time='now-' + w,
     panels=[
-      k.panel('stat', 'deployment_frequency',
-              [g.target(g.overall('sum', 'kpi_deployments:per_day_' + w), 'deployments per day')],
-              title='Deployments per day (%s)' % w),
+      g.row('DORA throughput'),
       k.panel('stat', 'change_lead_time',
               [g.target(g.overall('max', 'kpi_change_lead_time_seconds:p50_' + w), 'median')],
               title='Change lead time, median (%s)' % w),
-      k.panel('stat', 'change_failure_rate',
-              [g.target(g.ratio(increase('kpi_deployments_failed'), increase('kpi_deployments')), 'failed')],
-              title='Change failure rate (%s)' % w),
+      k.panel('stat', 'deployment_frequency',
+              [g.target(g.overall('sum', 'kpi_deployments:per_day_' + w), 'deployments per day')],
+              title='Deployment frequency: deployments per day (%s)' % w),
       k.panel('stat', 'failed_deployment_recovery_time',
               [g.target(g.overall('max', 'kpi_failed_deployment_recovery_seconds:p50_' + w), 'median')],
-              title='Failed deployment recovery, median (%s)' % w),
+              title='Failed deployment recovery time, median (%s)' % w),
       g.stat(
-        'DORA tier (%s)' % w,
+        'DORA %s benchmark tier (%s)' % [k.config.dora_report, w],
         [g.target(g.overall('max', 'kpi_dora_tier:' + w, extra='kpi="overall"'), 'tier')],
         k.kpi('dora_tier').grafana_unit,
         description=k.kpi('dora_tier').meaning,
@@ -53,6 +55,23 @@ function(overrides={})
         direction='lower',
         trend=true,
       ) + { interval: k.minInterval },
+      g.row('DORA instability'),
+      // One stat, two numbers (the seed's six to eight numbers): change fail rate in the
+      // colours of its target, deployment rework rate (query B) in those of its own.
+      k.panel('stat', 'change_failure_rate', [
+        g.target(g.ratio(increase('kpi_deployments_failed'), increase('kpi_deployments')), 'change fail rate'),
+        g.target(g.ratio(increase('kpi_deployments_rework'), increase('kpi_deployments')), 'deployment rework rate'),
+      ], title='Change fail rate and deployment rework rate (%s)' % w)
+      + {
+        description: 'Change fail rate: %s Deployment rework rate: %s'
+                     % [k.kpi('change_failure_rate').meaning, k.kpi('rework_rate').meaning],
+        links+: k.links('rework_rate'),
+        fieldConfig+: { overrides+: [{
+          matcher: { id: 'byFrameRefID', options: 'B' },
+          properties: [{ id: 'thresholds', value: k.thresholds('rework_rate') }],
+        }] },
+      },
+      g.row('Quality, security and cost'),
       k.panel('stat', 'defect_escape_rate',
               [g.target(g.ratio(increase('kpi_defects_escaped'), increase('kpi_defects')), 'escaped')],
               title='Defect escape rate (%s)' % w),

@@ -28,7 +28,7 @@ function(overrides={})
               [g.target('(%s) / (%s)' % [g.perTeam('kpi_deployments_failed:increase_' + S),
                                          g.perTeam('kpi_deployments:increase_' + S)], '{{team}}')],
               title='Change failure rate (%s)' % S, w=8),
-      g.bargauge('DORA tier by team (%s)' % L,
+      g.bargauge('DORA %s benchmark tier by team (%s)' % [k.config.dora_report, L],
                  [g.target('team:kpi_dora_tier:%s{kpi="overall", %s}' % [L, t], '{{team}}', instant=true)],
                  k.kpi('dora_tier').grafana_unit, 12, 8, k.kpi('dora_tier').meaning,
                  k.tierThresholds, min=0, max=3),

@@ -1,5 +1,6 @@
 // Security: open findings by severity, those past their SLA, the oldest open finding and
-// the time to fix. Numbers read the organisation's, teams' or apps' series, whichever
+// the time to fix; the share of repositories with code scanning and secret scanning, and the
+// dependency update pull requests left open (seed 002's security coverage and dependency age). Numbers read the organisation's, teams' or apps' series, whichever
 // answers the selection (`overall` and `breakdown` in lib/grafana.libsonnet).
 local g = import 'lib/grafana.libsonnet';
 
@@ -13,7 +14,8 @@ function(overrides={})
     description='Open security findings by severity, SLA breaches (critical 7 days, high 30'
                 + ' days by default), age of the oldest open finding and time to fix. The median'
                 + ' time to fix is the organisation\'s with All selected, the slowest picked team\'s'
-                + ' or app\'s otherwise.',
+                + ' or app\'s otherwise. Coverage: the share of repositories with code scanning'
+                + ' and secret scanning (target 80 %), and dependency updates left open.',
     tags=['domain', 'security'],
     panels=[
       k.panel('stat', 'vulnerabilities_open',
@@ -44,5 +46,33 @@ function(overrides={})
         g.target(g.breakdown('kpi_vulnerability_fix_seconds:p75_' + L), '{{team}} {{app}} p75'),
         g.target(g.breakdown('kpi_vulnerability_fix_seconds:p90_' + L), '{{team}} {{app}} p90'),
       ], title='Time to fix (%s)' % L, w=12),
+      g.row('Coverage and dependency updates'),
+      k.panel('stat', 'security_coverage',
+              [g.target(g.ratio('kpi_security_repositories_enabled:sum', 'kpi_security_repositories:sum',
+                                extra='feature="code_scanning"'), 'code scanning')],
+              title='Repositories with code scanning', w=6),
+      k.panel('stat', 'security_coverage',
+              [g.target(g.ratio('kpi_security_repositories_enabled:sum', 'kpi_security_repositories:sum',
+                                extra='feature="secret_scanning"'), 'secret scanning')],
+              title='Repositories with secret scanning', w=6),
+      k.panel('stat', 'dependency_updates',
+              [g.target(g.overall('sum', 'kpi_dependency_updates_open:sum') + ' or vector(0)', 'open')],
+              title='Dependency updates open', w=6),
+      k.panel('stat', 'dependency_updates',
+              [g.target(g.overall('sum', 'kpi_dependency_updates_open_by_age:sum',
+                                  extra='older_than="%s"' % k.config.alerts.DependencyUpdatesStale.age)
+                        + ' or vector(0)', 'older')],
+              title='Dependency updates open more than %s' % k.config.alerts.DependencyUpdatesStale.age,
+              alert='DependencyUpdatesStale', w=6),
+      k.panel('bargauge', 'security_coverage',
+              [g.target('sum by (team, feature) (app:kpi_security_repositories_enabled:sum{%s})'
+                        % m + ' / sum by (team, feature) (app:kpi_security_repositories:sum{%s})'
+                        % m, '{{team}} {{feature}}', instant=true)],
+              title='Security scanning coverage by team', w=12),
+      k.panel('bargauge', 'dependency_updates',
+              [g.target('sum by (app) (app:kpi_dependency_updates_open_by_age:sum{older_than="%s", %s})'
+                        % [k.config.alerts.DependencyUpdatesStale.age, m], '{{app}}', instant=true)],
+              title='Dependency updates open more than %s by app'
+                    % k.config.alerts.DependencyUpdatesStale.age, w=12),
     ],
   )

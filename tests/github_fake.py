@@ -9,7 +9,10 @@ workflow runs) and the fake answers like GitHub:
   and the unpaged list of tag refs (``git/matching-refs/tags``), with an ``ETag`` computed from
   the body, and ``304`` when ``If-None-Match`` matches it;
 - REST lists with ``Link: <...>; rel="next"`` pagination (organisation repositories, workflow
-  runs);
+  runs, pull requests filtered by ``state``: open by default, as GitHub does, each with its
+  ``user`` (``login``, ``type``; a bot's login ends in ``[bot]``) and ``created_at``);
+- code scanning alerts of a repository, by its ``code_scanning`` state: ``analysed`` lists
+  them (empty), ``none`` answers 404 (no analysis found), ``disabled`` 403;
 - GraphQL: the connections the query asks for, ordered as GitHub orders them, filtered by
   ``since`` arguments, 100 per page with opaque cursors; ``NOT_FOUND`` errors for a missing
   repository;
@@ -294,6 +297,7 @@ class FakeRepo:
     issues: list[Node] = field(default_factory=list)
     runs: list[Node] = field(default_factory=list)
     gone: bool = False
+    code_scanning: str = "none"  # analysed | none (404, no analysis found) | disabled (403)
 
 
 def _cursor(index: int) -> str:
@@ -329,6 +333,20 @@ def _rest(nodes: list[Node], fields: dict[str, str]) -> list[Node]:
         {"id": node["databaseId"], **{rest: node[graphql] for rest, graphql in fields.items()}}
         for node in newest
     ]
+
+
+def _rest_state(pull: Node) -> str:
+    """REST has two states: a merged pull request is closed."""
+    return "open" if pull["state"] == "OPEN" else "closed"
+
+
+def _rest_user(author: Node | None) -> Node | None:
+    """The REST ``user`` of a GraphQL author: a bot's login ends in ``[bot]``."""
+    if author is None:
+        return None
+    is_bot = author.get("__typename") == "Bot"
+    login = author["login"] + ("[bot]" if is_bot else "")
+    return {"login": login, "type": "Bot" if is_bot else "User"}
 
 
 def _name_key(name: str) -> list[tuple[int, int | str]]:
@@ -468,11 +486,26 @@ class FakeGitHub:
             return self._json(404, {"message": "Not Found", "status": "404"})
         kind = match.group(2)
         if kind == "pulls":
+            wanted = query.get("state", "open")
             newest = sorted(repo.pulls, key=lambda p: p["updatedAt"], reverse=True)
             body: Any = [
-                {"number": p["number"], "state": p["state"].lower(), "updated_at": p["updatedAt"]}
+                {
+                    "number": p["number"],
+                    "state": _rest_state(p),
+                    "created_at": p["createdAt"],
+                    "updated_at": p["updatedAt"],
+                    "user": _rest_user(p["author"]),
+                }
                 for p in newest
+                if wanted == "all" or _rest_state(p) == wanted
             ]
+        elif kind == "code-scanning/alerts":
+            if repo.code_scanning == "disabled":
+                message = "Code scanning is not enabled for this repository."
+                return self._json(403, {"message": message})
+            if repo.code_scanning == "none":
+                return self._json(404, {"message": "no analysis found"})
+            body = []
         elif kind == "commits":
             if not repo.commits:
                 return self._json(409, {"message": "Git Repository is empty."})

@@ -33,6 +33,7 @@ from kpi_exporter.config_base import parse_duration
 from kpi_exporter.kpis.business import SURVEY_FAMILIES
 from kpi_exporter.kpis.code_quality import SONARQUBE_FAMILIES
 from kpi_exporter.kpis.families import MONITORS
+from kpi_exporter.kpis.security import COVERAGE, DEPENDENCY_UPDATE
 from kpi_exporter.kpis.settings import Budget, KpiSettings
 from kpi_exporter.kpis.slo import COMPONENT_FAMILIES
 from kpi_exporter.kpis.slo import SLO_FAMILIES as EXTERNAL_SLO_FAMILIES
@@ -118,6 +119,11 @@ def events(start: float, now: float, apps: Sequence[App] = APPS, days: int = 30)
             Gauge("test", f"sonarqube/{app}/{name}", app, team, name, 1.0, first)
             for name in SONARQUBE_FAMILIES
         )
+        yield from (  # github_coverage: one repository per app with each feature
+            Gauge("test", f"github/{app}/{f}", app, team, COVERAGE, 1.0, first, (("feature", f),))
+            for f in ("code_scanning", "secret_scanning")
+        )
+        yield Gauge("test", f"github/{app}/pull/1", app, team, DEPENDENCY_UPDATE, 1.0, first)
         yield Gauge(
             "test",
             f"business/{app}/active_users",

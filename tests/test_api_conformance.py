@@ -38,6 +38,7 @@ from kpi_exporter.sources.github_issues import issues_query as ghi_query
 from kpi_exporter.sources.http import HttpClient, Response
 from kpi_exporter.store import SourceState
 from tests import test_github as gh
+from tests import test_github_coverage as cov
 from tests import test_github_issues as ghi
 from tests import test_github_security as sec
 from tests import test_jira as jira
@@ -361,3 +362,27 @@ def test_the_github_issues_source_and_its_fake_follow_github_s_descriptions(reco
     # and the document without the Projects field
     plain = ghi_query(None)
     assert graphql_problems(plain, {"owner": "a", "name": "b", "since": None, "after": None}) == []
+
+
+def test_the_github_coverage_source_and_its_fake_follow_github_s_descriptions(
+    recorded, monkeypatch
+):
+    # The organisation's listing with security_and_analysis, code scanning alerts and open
+    # pull requests of each repository (every repository analysed: the descriptions hold the
+    # 200 answers only).
+    monkeypatch.setenv(cov.TOKEN_ENV, "ghp-coverage-s3cret")
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        fake = FakeGitHub()
+        fake.register_on(mock)
+        fake.orgs["acme"] = [org_repository("acme", "shop", **cov.security("enabled"))]
+        shop = fake.repo("acme/shop", code_scanning="analysed")
+        shop.pulls = [cov.update(1, "2026-11-01T00:00:00Z")]
+        assert cov.source(fake).poll(SourceState()).problems == []
+    paths = {urlsplit(c.response.url).path for c in recorded}
+    assert paths == {
+        "/orgs/acme/repos",
+        "/repos/acme/shop/code-scanning/alerts",
+        "/repos/acme/shop/pulls",
+    }
+    for name in ("github-rest-subset", "github-ghes-3.17-rest-subset"):
+        conforms(recorded, spec(name), fake.api)

@@ -166,13 +166,13 @@ def fixed(expr: str) -> Callable[[dict[str, list[str]]], str]:
 LEVEL_CHECKS: list[tuple[str, str, tuple[str, str, str], Callable[[dict[str, list[str]]], str]]] = [
     (
         "kpi-executive",
-        "Deployments per day (30d)",
+        "Deployment frequency: deployments per day (30d)",
         ("org", "team", "app"),
         fixed(f"sum(app:kpi_deployments:per_day_30d{{{SEL}}})"),
     ),
     (
         "kpi-executive",
-        "Change failure rate (30d)",
+        "Change fail rate and deployment rework rate (30d)",
         ("", "", ""),  # a ratio of two `overall` sums: its parts are checked above
         fixed(
             f"sum(app:kpi_deployments_failed:increase_30d{{{SEL}}})"
@@ -187,7 +187,7 @@ LEVEL_CHECKS: list[tuple[str, str, tuple[str, str, str], Callable[[dict[str, lis
     ),
     (
         "kpi-delivery",
-        "Deployments per day (7d)",
+        "Deployment frequency: deployments per day (7d)",
         ("team", "app", "app"),
         breakdown("kpi_deployments:per_day_7d"),
     ),

@@ -21,6 +21,7 @@ from kpi_exporter.kpis.families import (
     WINDOW_OBSERVATION_FAMILIES,
     retracted_name,
 )
+from kpi_exporter.kpis.security import COVERAGE, DEPENDENCY_UPDATE
 from kpi_exporter.kpis.settings import Budget, KpiSettings
 from kpi_exporter.kpis.slo import COMPONENT_FAMILIES, SLO_FAMILIES
 from kpi_exporter.model import (
@@ -136,6 +137,17 @@ def test_every_exported_family_is_in_the_catalogue_and_documented(tmp_path: Path
             (("component", "web"), ("window", "30d"), ("percentile", "95")),
         ),
         *gauges(["kpi_monitors"], "datadog/monitor/1", "shop", (("state", "Alert"),)),
+        Gauge(
+            "test",
+            "github/acme/shop/code_scanning",
+            "shop",
+            "team-a",
+            COVERAGE,
+            1.0,
+            0.0,
+            (("feature", "code_scanning"),),
+        ),
+        Gauge("test", "github/acme/shop/pull/1", "shop", "team-a", DEPENDENCY_UPDATE, 1.0, 0.0),
         Defect(
             **Identity(source="test", key="b1", app="shop", team="team-a"),
             created_at=ts("2026-11-01T09:00:00Z"),

@@ -211,16 +211,21 @@ def histories(draw: st.DrawFn) -> list[Event]:
     return events
 
 
+def shuffled_polls(events: list[Event], seed: int, polls: int) -> list[list[Event]]:
+    """``events`` shuffled (by ``seed``) and cut into at most ``polls`` polls."""
+    shuffled = list(events)
+    random.Random(seed).shuffle(shuffled)
+    cut_count = min(polls - 1, len(shuffled) + 1)
+    cuts = sorted(random.Random(seed + 1).sample(range(len(shuffled) + 1), cut_count))
+    return [shuffled[a:b] for a, b in zip([0, *cuts], [*cuts, len(shuffled)], strict=True)]
+
+
 @settings(max_examples=100, deadline=None)
 @given(events=histories(), seed=st.integers(0, 2**32 - 1), polls=st.integers(1, 4))
 def test_links_and_counters_do_not_depend_on_arrival_order_or_poll_windows(
     events: list[Event], seed: int, polls: int
 ) -> None:
-    shuffled = list(events)
-    random.Random(seed).shuffle(shuffled)
-    cut_count = min(polls - 1, len(shuffled) + 1)
-    cuts = sorted(random.Random(seed + 1).sample(range(len(shuffled) + 1), cut_count))
-    batches = [shuffled[a:b] for a, b in zip([0, *cuts], [*cuts, len(shuffled)], strict=True)]
+    batches = shuffled_polls(events, seed, polls)
     with tempfile.TemporaryDirectory() as directory:
         at_once = record(Path(directory), [events], "once.db")
         in_pieces = record(Path(directory), batches, "pieces.db")

@@ -20,6 +20,7 @@ from kpi_exporter.sources.events_file import EventsFileSource
 from kpi_exporter.sources.focus import FocusSource
 from kpi_exporter.sources.git import GitSource
 from kpi_exporter.sources.github.config import GitHubSource
+from kpi_exporter.sources.github_coverage import GitHubCoverageSource
 from kpi_exporter.sources.github_issues import GitHubIssuesSource
 from kpi_exporter.sources.github_security import GitHubSecuritySource
 from kpi_exporter.sources.gitlab import GitLabSource
@@ -60,6 +61,7 @@ EXPECTED = {
     "github_issues": GitHubIssuesSource,
     "gitlab_issues": GitLabIssuesSource,
     "linear": LinearSource,
+    "github_coverage": GitHubCoverageSource,
     "scan_report": ScanReportSource,
     "snyk": SnykSource,
     "defender": DefenderSource,

@@ -36,6 +36,7 @@ from kpi_exporter.sources.coverage import CoverageReports
 from kpi_exporter.sources.datadog import Datadog
 from kpi_exporter.sources.defender import Defender
 from kpi_exporter.sources.github import GitHub
+from kpi_exporter.sources.github_coverage import GitHubCoverage
 from kpi_exporter.sources.github_issues import GitHubIssues
 from kpi_exporter.sources.github_security import GitHubSecurity
 from kpi_exporter.sources.gitlab import GitLab
@@ -105,6 +106,13 @@ CASES = [
         " projects: [acme/shop]}}",
         "https://gli.test/api/v4",
         GitLabIssues,
+    ),
+    Case(
+        "github_coverage",
+        "{{type: github_coverage, name: src, {token}, api_url: 'https://ghc.test',"
+        " repos: [acme/shop]}}",
+        "https://ghc.test",
+        GitHubCoverage,
     ),
     Case(
         "gitlab",

@@ -162,8 +162,10 @@ function(config)
       unit: 'ratio (0..1)',
       grafana_unit: 'percentunit',  // for dashboards
       direction: 'lower',
-      meaning: 'The share of production deployments that were unplanned: hotfixes and'
-               + ' rollbacks.',
+      meaning: 'The share of production deployments that were unplanned (DORA\'s deployment'
+               + ' rework rate): declared hotfixes and rollbacks, or, with `linking.rework:'
+               + ' incident_follow_up` or `both`, deployments that followed a production incident'
+               + ' of the app within `linking.rework_window`.',
       definition: 'definitions.md#rework',
       group: 'kpi-rework-rate',
       // The names these rules record (default configuration; a test compares).
@@ -198,17 +200,21 @@ function(config)
             r.name('app', 'kpi_deployments_rework_per_deployments', 'ratio_' + window),
             p.num(self.settings.threshold),
           ] + records.minDeployments(window, self.settings.min_deployments),
-          summary: 'Too many deployments are hotfixes or rollbacks.',
+          summary: 'Too many deployments are unplanned rework.',
           description: '{{ $value | humanizePercentage }} of the production deployments of %s'
-                       % who + ' over the last %s were hotfixes or rollbacks; the target is'
+                       % who + ' over the last %s were unplanned rework; the target is'
                        % window + ' at most %s.' % p.percent(self.settings.threshold),
           meaning: $.meaning,
           threshold: 'More than %s of the production deployments of the last %s were'
-                     % [p.percent(self.settings.threshold), window] + ' hotfixes or rollbacks,'
+                     % [p.percent(self.settings.threshold), window] + ' unplanned rework (hotfixes,'
+                     + ' rollbacks or, by the configured definition, deployments following a'
+                     + ' production incident),'
                      + ' once the app has at least %s production deployments in the window.'
                      % p.num(self.settings.min_deployments),
           next: [
-            'The hotfixes and rollbacks of the window, and the deployments they repaired.',
+            'The rework deployments of the window (`kpi-exporter explain --app APP`): the'
+            + ' hotfixes and rollbacks and the deployments they repaired, or the incidents they'
+            + ' followed.',
             'The change failure rate of the app: `app:kpi_deployments_failed_per_deployments'
             + ':ratio_%s`.' % window,
           ],

@@ -1,5 +1,7 @@
 // DORA performance tiers: each DORA metric of the long window as a tier of the selected
-// report (`dora_report`), and overall, per app, team and organisation.
+// report (`dora_report`), and overall, per app, team and organisation. The tiers are the
+// 2023 and 2024 reports' benchmark: the 2025 report dropped them for team profiles, so every
+// title and meaning names the report year the limits come from.
 //
 //   level:kpi_dora_tier:<window>{kpi="<metric>" | "overall", dora_report="<year>"}
 //   0 elite, 1 high, 2 medium, 3 low.
@@ -47,13 +49,14 @@ function(config)
   [
     {
       name: 'dora_tier',
-      title: 'DORA performance tier',
+      title: 'DORA performance tier (%s benchmark)' % config.dora_report,
       unit: 'tier (0 elite .. 3 low)',
       grafana_unit: 'none',  // for dashboards
       direction: 'lower',
       meaning: 'The DORA %s performance tier of each metric over the last %s, and overall'
                % [config.dora_report, window] + ' (the lowest of them): 0 elite, 1 high,'
-               + ' 2 medium, 3 low.',
+               + ' 2 medium, 3 low. A benchmark of the %s report: the 2025 report' % config.dora_report
+               + ' replaced the low/medium/high/elite tiers by team profiles.',
       definition: 'rules.md#dora-performance-tiers',
       group: 'kpi-dora-tiers',
       // The names these rules record (default configuration; a test compares).

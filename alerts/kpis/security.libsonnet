@@ -255,4 +255,111 @@ function(config)
                + records.ratios('kpi_vulnerabilities_fixed', 'kpi_vulnerabilities_closed'),
       alerts: [],
     },
+    {
+      name: 'security_coverage',
+      title: 'Security scanning coverage',
+      unit: 'ratio (0..1)',
+      grafana_unit: 'percentunit',  // for dashboards
+      direction: 'higher',
+      meaning: 'The share of active repositories with each security feature enabled: code'
+               + ' scanning (GitHub has analysed the repository) and secret scanning (from'
+               + ' GitHub, `github_coverage` source).',
+      definition: 'definitions.md#security-coverage-and-dependency-updates',
+      group: 'kpi-security-coverage',
+      local enabled(level) = r.name(level.name, 'kpi_security_repositories_enabled', 'sum'),
+      local assessed(level) = r.name(level.name, 'kpi_security_repositories', 'sum'),
+      // The names these rules record (default configuration; a test compares).
+      recorded:: [
+        'app:kpi_security_repositories:sum',
+        'team:kpi_security_repositories:sum',
+        'org:kpi_security_repositories:sum',
+        'app:kpi_security_repositories_enabled:sum',
+        'team:kpi_security_repositories_enabled:sum',
+        'org:kpi_security_repositories_enabled:sum',
+        'app:kpi_security_repositories_enabled_per_repositories:ratio',
+        'team:kpi_security_repositories_enabled_per_repositories:ratio',
+        'org:kpi_security_repositories_enabled_per_repositories:ratio',
+      ],
+      records: records.sums('kpi_security_repositories', ['feature'])
+               + records.sums('kpi_security_repositories_enabled', ['feature'])
+               + r.perLevel(function(level) r.record(
+                 r.name(level.name, 'kpi_security_repositories_enabled_per_repositories', 'ratio'),
+                 p.ratio(enabled(level), assessed(level)),
+               )),
+      alerts: [
+        {
+          name: 'SecurityCoverageLow',
+          settings: setting(self.name),
+          local threshold = p.num(self.settings.threshold),
+          expr: 'team:kpi_security_repositories_enabled_per_repositories:ratio < %s'
+                % threshold,
+          summary: 'Too few repositories of the team run a security scan.',
+          description: 'Only {{ $value | humanizePercentage }} of the repositories of team'
+                       + ' {{ $labels.team }} have {{ $labels.feature }} enabled; the target is'
+                       + ' at least %s.' % p.percent(self.settings.threshold),
+          meaning: $.meaning,
+          threshold: 'Less than %s of the active repositories of the team with code scanning'
+                     % p.percent(self.settings.threshold) + ' (or secret scanning) enabled:'
+                     + ' the seed\'s "security test coverage above 80 %".',
+          next: [
+            'The repositories of the team without the feature'
+            + ' (`app:kpi_security_repositories_enabled_per_repositories:ratio < 1`, then the'
+            + ' repositories of those apps in the organisation\'s security overview).',
+            'Whether code scanning runs but fails: a repository whose analyses stopped keeps'
+            + ' its old alerts; the `github_security` source shows them.',
+          ],
+        },
+      ],
+    },
+    {
+      name: 'dependency_updates',
+      title: 'Dependency updates left open',
+      unit: 'pull requests',
+      grafana_unit: 'short',  // for dashboards
+      direction: 'lower',
+      meaning: 'Open dependency update pull requests (Dependabot, Renovate) and how many have'
+               + ' been open longer than each age (1h, 1d, 3d, 7d, 14d, 30d): the measurable'
+               + ' stand-in for dependency age, a dependency left behind its proposed update.',
+      definition: 'definitions.md#security-coverage-and-dependency-updates',
+      group: 'kpi-dependency-updates',
+      // The names these rules record (default configuration; a test compares).
+      recorded:: [
+        'app:kpi_dependency_updates_open:sum',
+        'team:kpi_dependency_updates_open:sum',
+        'org:kpi_dependency_updates_open:sum',
+        'app:kpi_dependency_updates_open_by_age:sum',
+        'team:kpi_dependency_updates_open_by_age:sum',
+        'org:kpi_dependency_updates_open_by_age:sum',
+      ],
+      records: records.sums('kpi_dependency_updates_open')
+               + records.sums('kpi_dependency_updates_open_by_age', ['older_than']),
+      alerts: [
+        {
+          name: 'DependencyUpdatesStale',
+          settings: setting(self.name),
+          local age = self.settings.age,
+          local ages = ['1h', '1d', '3d', '7d', '14d', '30d'],
+          assert std.member(ages, age) : 'DependencyUpdatesStale.age must be one of %s'
+                                         % std.join(', ', ages),
+          expr: 'sum without (older_than) (app:kpi_dependency_updates_open_by_age:sum'
+                + '{older_than="%s"})' % age
+                + '\n/ app:kpi_dependency_updates_open:sum > %s'
+                % p.num(self.settings.threshold),
+          summary: 'Dependency updates wait too long to be merged.',
+          description: '{{ $value | humanizePercentage }} of the open dependency update pull'
+                       + ' requests of %s have been open for more than %s; the target is at'
+                       % [who, age] + ' most %s.' % p.percent(self.settings.threshold),
+          meaning: $.meaning,
+          threshold: 'More than %s of the open dependency update pull requests of the app'
+                     % p.percent(self.settings.threshold) + ' open for more than %s' % age
+                     + ' (the seed\'s "dependency age" under 20 %).',
+          next: [
+            'The open dependency update pull requests of the app, oldest first: a failing'
+            + ' check, a major version that needs code changes, or nobody reviewing them?',
+            'Security findings of the app\'s dependencies (`kpi_vulnerabilities_open`'
+            + ' by scanner `dependabot`): an old update often carries a fix.',
+          ],
+        },
+      ],
+    },
   ]

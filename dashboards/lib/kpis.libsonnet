@@ -61,14 +61,15 @@ function(overrides={})
           { color: if higher then good else bad, value: value },
         ]),
 
-    // The DORA tiers as Grafana value mappings and colours.
+    // The DORA tiers as Grafana value mappings and colours, each named with the report whose
+    // benchmark it is (the 2025 report replaced the tiers by team profiles).
     tierMappings:: [{
       type: 'value',
       options: {
-        '0': { text: 'Elite', color: 'dark-green', index: 0 },
-        '1': { text: 'High', color: 'green', index: 1 },
-        '2': { text: 'Medium', color: 'orange', index: 2 },
-        '3': { text: 'Low', color: 'red', index: 3 },
+        '0': { text: 'Elite (%s)' % config.dora_report, color: 'dark-green', index: 0 },
+        '1': { text: 'High (%s)' % config.dora_report, color: 'green', index: 1 },
+        '2': { text: 'Medium (%s)' % config.dora_report, color: 'orange', index: 2 },
+        '3': { text: 'Low (%s)' % config.dora_report, color: 'red', index: 3 },
       },
     }],
     tierThresholds:: g.thresholds([

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from .kpis.settings import KpiSettings
-from .linking import LinkSettings, link_incident
+from .linking import LinkSettings, followed_incidents, link_incident
 from .model import Deployment, DeploymentOutcome, Event, Incident
 
 NaturalKey = tuple[str, str]
@@ -55,6 +55,8 @@ class AppHistory:
     outcomes: dict[NaturalKey, DeploymentOutcome]
     linked: dict[NaturalKey, list[tuple[Incident, str]]]
     following: dict[NaturalKey, Deployment]
+    # The production incidents, by start (what a deployment's rework can follow).
+    incidents: list[Incident]
 
 
 def history(events: Iterable[Event], app: str, kpi: KpiSettings, links: LinkSettings) -> AppHistory:
@@ -86,7 +88,12 @@ def history(events: Iterable[Event], app: str, kpi: KpiSettings, links: LinkSett
         if previous is not None:
             following[(previous.source, previous.key)] = deployment
         last[deployment.environment] = deployment
-    return AppHistory(production, outcomes, linked, following)
+    counted = [
+        i
+        for i in sorted(incidents, key=_order)
+        if kpi.is_production_incident(i.environment, i.severity)
+    ]
+    return AppHistory(production, outcomes, linked, following, counted)
 
 
 def _matches(deployment: Deployment, wanted: str) -> bool:
@@ -207,6 +214,13 @@ def _explain_one(
         )
     else:
         lines.append("  next deployment: none yet")
+    if outcome.rework and links.follows_incidents:
+        for incident in followed_incidents(deployment, past.incidents, links):
+            after = duration(deployment.finished_at - incident.started_at)
+            lines.append(
+                f"  rework: follows incident {incident.source}/{incident.key}, started {after}"
+                f" before it (within the {duration(links.rework_window)} rework window)"
+            )
     if "reported failed" in outcome.reasons:
         lines.append("  the source reported this deployment failed")
     if outcome.failed:

@@ -17,8 +17,13 @@ A successful production deployment FAILED when
   ``hotfix_window``;
 - or the source itself reported it failed.
 
-A deployment is REWORK (unplanned) when it is a declared hotfix or rollback, or goes to an
-older version than the deployment before it in the same environment.
+A successful production deployment is REWORK (unplanned) by the definition ``rework`` selects:
+- ``declared`` (the default): it is a declared hotfix or rollback, or goes to an older version
+  than the deployment before it in the same environment;
+- ``incident_follow_up`` (DORA's: "deployments that are unplanned but happen as a result of an
+  incident in production"): it finished after a production incident of its app started, within
+  ``rework_window`` of that start (in the incident's environment with ``environments: same``);
+- ``both``: either.
 
 Recovery: the latest resolution of its linked incidents (once all are resolved); without a
 linked incident, the end of the next deployment to that environment (the rollback or fix),
@@ -33,19 +38,23 @@ give the same links whatever order or poll window they arrived in.
 
 from __future__ import annotations
 
+import json
 import re
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
+from .kpis.aggregate import retractions
 from .kpis.settings import KpiSettings
 from .model import Deployment, DeploymentOutcome, Event, Incident, IncidentLink
-from .store import Transaction
+from .store import Store, Transaction
 
 HOUR = 3600.0
 DAY = 86400.0
 UNPLANNED = frozenset({"hotfix", "rollback"})
+REWORK_FOLLOWING_INCIDENTS = frozenset({"incident_follow_up", "both"})
+REWORK_DECLARED = frozenset({"declared", "both"})
 # A version to compare: at least "major.minor", so that a SHA or a date is never one.
 _VERSION = re.compile(r"^v?(\d+(?:\.\d+)+)(?:[-+].*)?$")
 
@@ -59,6 +68,15 @@ class LinkSettings:
     # same: an incident links only to deployments to its own environment (an incident in
     # prod-eu never fails a deployment to production); any: to any production deployment.
     environments: str = "same"
+    # Which deployments are rework: declared (hotfix, rollback), incident_follow_up (a
+    # deployment within rework_window after a production incident of its app started), both.
+    rework: str = "declared"
+    rework_window: float = 48 * HOUR
+
+    @property
+    def follows_incidents(self) -> bool:
+        """Whether an incident makes the deployments after it rework."""
+        return self.rework in REWORK_FOLLOWING_INCIDENTS
 
     def reach(self, event: Deployment | Incident) -> float:
         """How far back from ``event`` a deployment can have its outcome changed by it.
@@ -132,9 +150,12 @@ def assess(
     in_production = {(d.source, d.key) for d in production}
 
     linked: dict[tuple[str, str], list[Incident]] = defaultdict(list)
-    for incident in sorted(incidents, key=_order):
-        if not kpi.is_production_incident(incident.environment, incident.severity):
-            continue
+    counted = [
+        incident
+        for incident in sorted(incidents, key=_order)
+        if kpi.is_production_incident(incident.environment, incident.severity)
+    ]
+    for incident in counted:
         deployment, _ = link_incident(incident, production, settings)
         if deployment is not None:
             linked[(deployment.source, deployment.key)].append(incident)
@@ -147,9 +168,12 @@ def assess(
         previous = last_in_environment.get(deployment.environment)
         if previous is not None:
             following[(previous.source, previous.key)] = deployment
-        if deployment.change_type in UNPLANNED or (
-            previous is not None and _is_rollback(previous, deployment, settings)
+        if settings.rework in REWORK_DECLARED and (
+            deployment.change_type in UNPLANNED
+            or (previous is not None and _is_rollback(previous, deployment, settings))
         ):
+            rework.add(natural_key)
+        if settings.follows_incidents and followed_incidents(deployment, counted, settings):
             rework.add(natural_key)
         last_in_environment[deployment.environment] = deployment
 
@@ -198,6 +222,23 @@ def assess(
     return outcomes
 
 
+def followed_incidents(
+    deployment: Deployment, incidents: Sequence[Incident], settings: LinkSettings
+) -> list[Incident]:
+    """The production ``incidents`` of its app (ordered by start) that ``deployment`` follows:
+    it finished after the incident started, at most ``rework_window`` later, and, with
+    ``environments: same``, went to the incident's environment."""
+    first = bisect_left(
+        incidents, deployment.finished_at - settings.rework_window, key=lambda i: i.started_at
+    )
+    end = bisect_left(incidents, deployment.finished_at, key=lambda i: i.started_at)
+    return [
+        incident
+        for incident in incidents[first:end]
+        if settings.environments == "any" or incident.environment == deployment.environment
+    ]
+
+
 def _production(ordered: Sequence[Deployment], kpi: KpiSettings) -> list[Deployment]:
     return [d for d in ordered if d.status == "success" and kpi.is_production(d.environment)]
 
@@ -242,16 +283,55 @@ def relink(
         if isinstance(event, Deployment | Incident):
             since = event.time - settings.reach(event)
             since_by_app[event.app] = min(since_by_app.get(event.app, since), since)
+    relink_since(tx, since_by_app, kpi, settings)
+
+
+def relink_since(
+    tx: Transaction, since_by_app: dict[str, float], kpi: KpiSettings, settings: LinkSettings
+) -> None:
+    """Re-assess the outcomes of each app's deployments from its ``since`` on, and the links
+    of its incidents from then on."""
+    # A deployment's rework can follow an incident up to rework_window before it: those
+    # incidents are read too, only for that rule (their own links and outcomes are kept).
+    before = settings.rework_window if settings.follows_incidents else 0.0
     for app, since in sorted(since_by_app.items()):
-        incidents = [e for e in tx.events("incident", app, since) if isinstance(e, Incident)]
+        read = [e for e in tx.events("incident", app, since - before) if isinstance(e, Incident)]
+        incidents = [incident for incident in read if incident.started_at >= since]
         referenced = any(incident.deployment_ref for incident in incidents)
         target_reach = max(
             settings.incident_horizon, settings.explicit_horizon if referenced else 0.0
         )
         targets = tx.events("deployment", app, since - target_reach)
         deployments = [e for e in targets if isinstance(e, Deployment)]
-        for outcome in assess(deployments, incidents, kpi, settings):
+        for outcome in assess(deployments, read, kpi, settings):
             if outcome.deployed_at >= since:
                 tx.upsert(outcome)
         for link in incident_links(deployments, incidents, kpi, settings):
             tx.upsert(link)
+
+
+def _settings_text(settings: LinkSettings) -> str:
+    """The linking settings as the store remembers them."""
+    return json.dumps(asdict(settings), sort_keys=True)
+
+
+def relink_on_new_settings(store: Store, kpi: KpiSettings, settings: LinkSettings) -> int:
+    """Re-assess every stored outcome and link when the linking settings (windows, horizons,
+    the rework definition) differ from those the store's outcomes were assessed with, so that
+    a changed setting applies to the history too; returns the events that changed. A store
+    that never remembered its settings (new, or written by an older version) takes these as
+    its own: its outcomes were assessed with them, but for a rework definition other than
+    ``declared``, which did not exist then. The changes' retractions are stored with them, so
+    that no counter goes down; the caller replays the store afterwards."""
+    wanted = _settings_text(settings)
+    remembered = store.setting("linking")
+    if remembered == wanted:
+        return 0
+    with store.transaction() as tx:
+        if remembered is not None or settings.rework != "declared":
+            earliest = tx.earliest(("deployment", "incident"))
+            relink_since(tx, earliest, kpi, settings)
+        changes = tx.changes()
+        tx.add_retractions(retractions(changes, kpi))
+        tx.set_setting("linking", wanted)
+    return len(changes)

@@ -22,7 +22,7 @@ from .health import Health
 from .kpis import Aggregate, KpiSettings
 from .kpis.aggregate import retractions
 from .kpis.families import FAMILY_BY_NAME
-from .linking import LinkSettings, relink
+from .linking import LinkSettings, relink, relink_on_new_settings
 from .model import Change, Event, event_problem
 from .page import headlines
 from .page.headlines import Headlines
@@ -78,6 +78,14 @@ class Pipeline:
                 " other shards; every source reads its history again",
                 len(dropped),
             )
+        try:  # outcomes assessed with other linking settings are assessed again
+            changed = relink_on_new_settings(store, self.kpi, self.linking)
+            if changed:
+                log.info(
+                    "the linking settings changed: %d stored outcomes and links changed", changed
+                )
+        except sqlite3.Error as error:  # a read-only store keeps its outcomes
+            log.warning("the stored outcomes were not assessed again: %s", error)
         try:
             self._fingerprint: str | None = snapshot.fingerprint(self.kpi, self.shard.exact_levels)
         except OSError as error:  # the package's source cannot be read: no snapshot

@@ -272,6 +272,22 @@ class Transaction:
         self._touched[natural_key] = (original, event)
         return True
 
+    def set_setting(self, name: str, value: str) -> None:
+        """Remember a setting the stored events were derived with (see :meth:`Store.setting`)."""
+        self._conn.execute(
+            "INSERT INTO settings (name, value) VALUES (?, ?)"
+            " ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+            (name, value),
+        )
+
+    def earliest(self, kinds: tuple[str, ...]) -> dict[str, float]:
+        """Per app, the time of its earliest stored event of ``kinds``."""
+        marks = ",".join("?" * len(kinds))
+        rows = self._conn.execute(
+            f"SELECT app, MIN(time) FROM events WHERE kind IN ({marks}) GROUP BY app", kinds
+        )
+        return {str(app): float(first) for app, first in rows}
+
     def get(self, event: Event) -> Event | None:
         """The stored version of ``event`` (same natural key), if any."""
         return self._get(event.kind, event.source, event.key)
@@ -603,6 +619,14 @@ class Store:
         with self._lock:
             rows = self._conn.execute("SELECT kind, count(*) FROM quarantine GROUP BY kind")
             return {str(kind): int(count) for kind, count in rows}
+
+    def setting(self, name: str) -> str | None:
+        """A setting remembered with :meth:`Transaction.set_setting`; None if never set."""
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT value FROM settings WHERE name = ?", (name,)
+            ).fetchone()
+            return str(row[0]) if row else None
 
     def change_count(self) -> int:
         """The change counter: bumped by every write to the events or the retractions."""

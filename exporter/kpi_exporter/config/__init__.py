@@ -129,6 +129,18 @@ class LinkingConfig(Strict):
         " any: to any production deployment of its app (for incident tools that do not know"
         " the environment, reported as production, while the apps deploy to prod-eu, ...).",
     )
+    rework: Literal["declared", "incident_follow_up", "both"] = Field(
+        "declared",
+        description="Which production deployments are rework (unplanned): declared, a hotfix"
+        " or a rollback (declared, or to an older version); incident_follow_up, DORA's: a"
+        " deployment that finished within rework_window after a production incident of its"
+        " app started (in the incident's environment when environments is same); both.",
+    )
+    rework_window: Duration = Field(
+        48 * 3600.0,
+        description="With rework incident_follow_up or both: how long after a production"
+        " incident started a deployment of its app counts as rework.",
+    )
 
 
 class SecurityConfig(Strict):
@@ -345,6 +357,8 @@ class Config(Strict):
             explicit_horizon=self.linking.explicit_horizon,
             rollback_window=self.linking.rollback_window,
             environments=self.linking.environments,
+            rework=self.linking.rework,
+            rework_window=self.linking.rework_window,
         )
 
 

@@ -115,7 +115,8 @@ DEPLOYMENTS = KpiFamily(
 DEPLOYMENTS_REWORK = KpiFamily(
     "kpi_deployments_rework_total",
     "counter",
-    "Unplanned production deployments (hotfixes and rollbacks).",
+    "Unplanned production deployments (rework): hotfixes and rollbacks, or deployments"
+    " following a production incident (linking.rework).",
     DELIVERY_LABELS,
 )
 
@@ -615,6 +616,40 @@ VULNERABILITIES_SLA_BREACHED = KpiFamily(
     VULNERABILITY_LABELS,
 )
 
+# Security coverage (sources/github_coverage.py): repositories per security feature.
+SECURITY_FEATURE_LABELS = ("app", "team", "feature")
+
+SECURITY_REPOSITORIES = KpiFamily(
+    "kpi_security_repositories",
+    "gauge",
+    "Active repositories assessed for a security feature (feature: code_scanning,"
+    " secret_scanning).",
+    SECURITY_FEATURE_LABELS,
+)
+
+SECURITY_REPOSITORIES_ENABLED = KpiFamily(
+    "kpi_security_repositories_enabled",
+    "gauge",
+    "Active repositories with the security feature enabled (code scanning has analysed it;"
+    " secret scanning is enabled).",
+    SECURITY_FEATURE_LABELS,
+)
+
+DEPENDENCY_UPDATES_OPEN = KpiFamily(
+    "kpi_dependency_updates_open",
+    "gauge",
+    "Open dependency update pull requests (authors in dependency_bots: Dependabot, Renovate).",
+    ("app", "team"),
+)
+
+DEPENDENCY_UPDATES_OPEN_BY_AGE = KpiFamily(
+    "kpi_dependency_updates_open_by_age",
+    "gauge",
+    "Open dependency update pull requests older than `older_than` (1h, 1d, 3d, 7d, 14d, 30d;"
+    " cumulative), by the time they were opened: the measurable stand-in for dependency age.",
+    ("app", "team", "older_than"),
+)
+
 COST_CUMULATIVE = KpiFamily(
     "kpi_cost_cumulative",
     "gauge",
@@ -719,6 +754,10 @@ FAMILIES: tuple[Family, ...] = (
     VULNERABILITY_FIX_SECONDS,
     VULNERABILITIES_OLDEST_OPEN_CREATED_TIMESTAMP_SECONDS,
     VULNERABILITIES_SLA_BREACHED,
+    SECURITY_REPOSITORIES,
+    SECURITY_REPOSITORIES_ENABLED,
+    DEPENDENCY_UPDATES_OPEN,
+    DEPENDENCY_UPDATES_OPEN_BY_AGE,
     COST_CUMULATIVE,
     COST_MONTH_TO_DATE,
     COST_LAST_DAY,
@@ -787,7 +826,8 @@ WINDOW_DEPLOYMENTS_FAILED = _count(
 WINDOW_DEPLOYMENTS_REWORK = _count(
     "kpi_window_deployments_rework",
     DEPLOYMENTS_REWORK,
-    "Unplanned production deployments (hotfixes, rollbacks) that finished in the window.",
+    "Unplanned production deployments (rework: hotfixes, rollbacks, or deployments following"
+    " a production incident, per linking.rework) that finished in the window.",
 )
 
 WINDOW_DEPLOYMENTS_RELEASE_FAILED = _count(

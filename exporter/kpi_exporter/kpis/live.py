@@ -15,6 +15,7 @@ from collections.abc import Callable, Collection, Iterator
 from .families import (
     AGE_THRESHOLDS,
     CHANGES_OPEN_BY_AGE,
+    DEPENDENCY_UPDATES_OPEN_BY_AGE,
     INCIDENTS_OLDEST_OPEN_START_TIMESTAMP_SECONDS,
     VULNERABILITIES_OLDEST_OPEN_CREATED_TIMESTAMP_SECONDS,
     VULNERABILITIES_SLA_BREACHED,
@@ -49,6 +50,7 @@ def passed(deadlines: Collection[float], now: float) -> Iterator[tuple[Labels, f
 
 DERIVATIONS: dict[str, Derive] = {
     CHANGES_OPEN_BY_AGE.name: older_than,
+    DEPENDENCY_UPDATES_OPEN_BY_AGE.name: older_than,
     INCIDENTS_OLDEST_OPEN_START_TIMESTAMP_SECONDS.name: oldest,
     VULNERABILITIES_OLDEST_OPEN_CREATED_TIMESTAMP_SECONDS.name: oldest,
     VULNERABILITIES_SLA_BREACHED.name: passed,

@@ -20,7 +20,7 @@ from .incidents import observe_incident, observe_link
 from .observation import Contribution
 from .origin import observe_origin, observe_revert
 from .quality import observe_defect
-from .security import observe_vulnerability
+from .security import observe_security_coverage, observe_vulnerability
 from .settings import KpiSettings
 from .slo import observe_slo
 from .work import observe_work_item
@@ -37,7 +37,13 @@ _OBSERVERS: dict[type[Any], tuple[Observer, ...]] = {
     model.Defect: (observe_defect,),
     model.Coverage: (observe_coverage,),
     model.TestRun: (observe_test_run,),
-    model.Gauge: (observe_sonarqube, observe_business, observe_survey, observe_slo),
+    model.Gauge: (
+        observe_sonarqube,
+        observe_business,
+        observe_survey,
+        observe_slo,
+        observe_security_coverage,
+    ),
     model.CostLine: (observe_cost,),
     model.Vulnerability: (observe_vulnerability,),
     model.WorkItem: (observe_work_item,),

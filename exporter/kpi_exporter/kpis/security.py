@@ -1,5 +1,7 @@
 """Security KPIs: open findings, fixed and dismissed findings, time to fix, the oldest open
-finding and SLA breaches, per app, team and severity (and scanner where it is a counter).
+finding and SLA breaches, per app, team and severity (and scanner where it is a counter); the
+coverage of the security features (code scanning, secret scanning) and the dependency update
+pull requests left open.
 
 Dismissed findings (false positives, accepted risks) are kept apart from fixed ones: they
 never enter the time to fix.
@@ -9,8 +11,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from ..model import Vulnerability
+from ..model import Gauge, Vulnerability
 from .families import (
+    DEPENDENCY_UPDATES_OPEN,
+    DEPENDENCY_UPDATES_OPEN_BY_AGE,
+    SECURITY_REPOSITORIES,
+    SECURITY_REPOSITORIES_ENABLED,
     VULNERABILITIES_DISMISSED,
     VULNERABILITIES_FIXED,
     VULNERABILITIES_OLDEST_OPEN_CREATED_TIMESTAMP_SECONDS,
@@ -58,3 +64,23 @@ def observe_vulnerability(
     elif finding.state == "dismissed":
         yield VULNERABILITIES_DISMISSED.observe(by_scanner, 1)
         yield WINDOW_VULNERABILITIES_DISMISSED.at(owner, closed_at)
+
+
+# Gauge event names of sources/github_coverage.py.
+COVERAGE = "github_security_coverage"
+DEPENDENCY_UPDATE = "github_dependency_update"
+
+
+def observe_security_coverage(gauge: Gauge, settings: KpiSettings) -> Iterator[Observation | Since]:
+    """A repository's security feature (value 1 enabled, 0 not) counts once among the
+    assessed repositories of its app; a dependency update pull request is open (value 1)
+    since it was opened, or closed (0). Other gauges (a retired repository's) count nothing."""
+    owner = (gauge.app, gauge.team)
+    if gauge.name == COVERAGE:
+        labels = (*owner, dict(gauge.labels).get("feature", ""))
+        yield SECURITY_REPOSITORIES.observe(labels, 1)
+        yield SECURITY_REPOSITORIES_ENABLED.observe(labels, gauge.value)
+    elif gauge.name == DEPENDENCY_UPDATE:
+        is_open = gauge.value > 0
+        yield DEPENDENCY_UPDATES_OPEN.observe(owner, 1 if is_open else 0)
+        yield DEPENDENCY_UPDATES_OPEN_BY_AGE.since(owner, gauge.measured_at if is_open else None)

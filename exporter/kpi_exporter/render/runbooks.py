@@ -170,7 +170,11 @@ def _dora(config: dict[str, Any]) -> list[str]:
         "labels `kpi` (the metric, or `overall`) and `dora_report`: 0 elite, 1 high, 2 medium,",
         "3 low. A value's tier is the number of tier limits it misses; overall is the lowest",
         "tier of the metrics that have a value. The report is chosen with `dora_report`",
-        f"(now {config['dora_report']}). The tables as published, and the limits the rules use:",
+        f"(now {config['dora_report']}). The tiers are the benchmark of the 2023 and 2024",
+        "reports: the 2025 report replaced the low, medium, high and elite tiers by team",
+        "profiles, so the tier says how a team compares with the clusters of the report year",
+        "it names, not with today's DORA model. The tables as published, and the limits the",
+        "rules use:",
         "",
     ]
     for year in sorted(config["dora"]):

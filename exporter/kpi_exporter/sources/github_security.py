@@ -36,10 +36,10 @@ from ..config_base import Duration
 from ..model import Event, Vulnerability
 from ..store import SourceState
 from . import Poll, SourceError
-from .github.auth import GitHubPolled, check_credentials
+from .github.auth import GitHubPolled
 from .github.config import GitHubAccess
 from .http import HttpClient, HttpStatusError
-from .registry import SourceContext, SourceType, headline
+from .registry import SourceType, headline
 from .times import parse_time
 
 AlertKind = Literal["dependabot", "code_scanning", "secret_scanning"]
@@ -229,18 +229,10 @@ def _severity(kind: str, alert: Mapping[str, Any]) -> str:
     return severity if severity in SEVERITIES else "unknown"
 
 
-def _build(config: GitHubSecuritySource, context: SourceContext) -> GitHubSecurity:
-    check_credentials(config, context.what)
-    return GitHubSecurity(
-        config, context.ownership, context.health, what=context.what, clock=context.clock
-    )
-
-
 def _describe(source: GitHubSecurity) -> list[str]:
     security = source.config
-    scope = [*security.repos] + ([f"org {security.org}"] if security.org else [])
-    alerts = f"{', '.join(security.alerts)} alerts of {', '.join(scope)}; API {source.api}"
+    alerts = f"{', '.join(security.alerts)} alerts of {security.scope()}; API {source.api}"
     return [headline(source, "github_security", alerts)]
 
 
-SOURCE_TYPE = SourceType("github_security", GitHubSecuritySource, _build, _describe)
+SOURCE_TYPE = SourceType("github_security", GitHubSecuritySource, GitHubSecurity.build, _describe)

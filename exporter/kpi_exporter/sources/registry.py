@@ -39,6 +39,7 @@ MODULES = (
     "github_issues",
     "gitlab_issues",
     "linear",
+    "github_coverage",
     "scan_reports",
     "snyk",
     "defender",

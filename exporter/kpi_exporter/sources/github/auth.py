@@ -14,7 +14,7 @@ import json
 import threading
 import time
 from collections.abc import Callable, Mapping
-from typing import Protocol, TypedDict, TypeVar
+from typing import TYPE_CHECKING, Protocol, Self, TypedDict, TypeVar
 
 import requests
 from cryptography.hazmat.primitives import hashes, serialization
@@ -29,6 +29,9 @@ from .. import PolledSource, SourceError
 from ..http import HttpClient, HttpStatusError
 from ..times import parse_time
 from .config import GitHubAccess, GitHubApp
+
+if TYPE_CHECKING:
+    from ..registry import SourceContext
 
 API_HEADERS: Mapping[str, str] = {
     "Accept": "application/vnd.github+json",
@@ -212,6 +215,13 @@ class GitHubPolled(PolledSource[AccessT]):
             sleep=self.sleep,
             session=self.session,
         )
+
+    @classmethod
+    def build(cls, config: AccessT, context: SourceContext) -> Self:
+        """The source, as the registry makes it: the token (or the App's private key) is read
+        once first, so a missing secret is a configuration error at start-up."""
+        check_credentials(config, context.what)
+        return super().build(config, context)
 
 
 def make_auth(

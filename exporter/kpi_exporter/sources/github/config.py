@@ -41,6 +41,10 @@ class GitHubAccess(ForgeApi):
             raise ValueError("set repos, org, or both")
         return self
 
+    def scope(self) -> str:
+        """The repositories read, as check-config names them: ``acme/shop, org acme``."""
+        return ", ".join([*self.repos, *([f"org {self.org}"] if self.org else [])])
+
 
 class GitHubSource(ChangeReading, GitHubAccess):
     type: Literal["github"]
