@@ -86,6 +86,8 @@ def pull(
     additions: int = 10,
     deletions: int = 2,
     title: str = "Change something",
+    head: str = "feature",
+    body: str = "",
 ) -> Node:
     state = "MERGED" if merged else ("CLOSED" if closed else "OPEN")
     times = [created, merged or "", closed or ""]
@@ -102,6 +104,8 @@ def pull(
         "additions": additions,
         "deletions": deletions,
         "baseRefName": base,
+        "headRefName": head,
+        "body": body,
         "isDraft": False,
         "author": user(author),
         "labels": {"nodes": [{"name": name} for name in labels or []]},

@@ -90,6 +90,9 @@ class Change(BaseEvent):
     reviewed: bool = True
     labels: tuple[str, ...] = ()
     state: str = "merged"  # open | merged | closed (closed without merge)
+    # The work items it references (PROJ-12: in its title, head branch or body, or as the
+    # event format gives them), upper-cased: where time to market ends (see delivery.py).
+    work_items: tuple[str, ...] = ()
 
     @property
     def time(self) -> float:
@@ -256,6 +259,29 @@ class WorkItem:
         return self.created_at
 
 
+@dataclass(frozen=True, slots=True)
+class WorkItemDelivery(BaseEvent):
+    """Derived, never polled: when a work item first reached production (time to market).
+
+    Written by :mod:`kpi_exporter.delivery` for a work item that changes reference, next to
+    the events it is derived from. ``key`` and ``source`` are the work item's, and so are
+    its app, team and ``category``. ``started_at``: when the business asked for it (created,
+    or the first entry into a configured discovery status); ``delivered_at``: the first
+    successful production deployment of a change naming it (None: none, or none any more
+    after a correction); ``change``: that change, as ``source/key``."""
+
+    kind: ClassVar[str] = "delivery"
+    dated_by: ClassVar[str] = "delivered_at"
+    category: str
+    started_at: float
+    delivered_at: float | None = None
+    change: str = ""
+
+    @property
+    def time(self) -> float:
+        return self.delivered_at if self.delivered_at is not None else self.started_at
+
+
 Event = (
     Deployment
     | Change
@@ -269,6 +295,7 @@ Event = (
     | TestRun
     | Gauge
     | WorkItem
+    | WorkItemDelivery
 )
 
 EVENT_TYPES: dict[str, type[Any]] = {
@@ -286,6 +313,7 @@ EVENT_TYPES: dict[str, type[Any]] = {
         TestRun,
         Gauge,
         WorkItem,
+        WorkItemDelivery,
     )
 }
 

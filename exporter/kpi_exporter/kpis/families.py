@@ -247,6 +247,16 @@ WORK_ITEM_LEAD_TIME_SECONDS = KpiFamily(
     WORK_ITEM_BUCKETS,
 )
 
+WORK_ITEM_TIME_TO_PRODUCTION_SECONDS = KpiFamily(
+    "kpi_work_item_time_to_production_seconds",
+    "histogram",
+    "Time to market of work items: created (or the first entry into a configured discovery"
+    " status) to the first successful production deployment of a change that references"
+    " the item (its key in the title, head branch or body), by the time of that deployment.",
+    WORK_LABELS,
+    WORK_ITEM_BUCKETS,
+)
+
 WORK_ITEMS_ACTIVE_SECONDS = KpiFamily(
     "kpi_work_items_active_seconds_total",
     "counter",
@@ -612,6 +622,7 @@ FAMILIES: tuple[Family, ...] = (
     WORK_ITEMS_COMPLETED,
     WORK_ITEM_CYCLE_TIME_SECONDS,
     WORK_ITEM_LEAD_TIME_SECONDS,
+    WORK_ITEM_TIME_TO_PRODUCTION_SECONDS,
     WORK_ITEMS_ACTIVE_SECONDS,
     WORK_ITEM_WAIT_SECONDS,
     WORK_ITEMS_IN_PROGRESS,
@@ -930,6 +941,13 @@ WINDOW_WORK_ITEM_LEAD_TIME_SECONDS = _quantiles(
     " category together.",
 )
 
+WINDOW_WORK_ITEM_TIME_TO_PRODUCTION_SECONDS = _quantiles(
+    "kpi_window_work_item_time_to_production_seconds",
+    WORK_ITEM_TIME_TO_PRODUCTION_SECONDS,
+    "Exact quantiles of the time to market of the work items first deployed to production in"
+    " the window, every category together.",
+)
+
 WINDOW_VULNERABILITY_FIX_SECONDS = _quantiles(
     "kpi_window_vulnerability_fix_seconds",
     VULNERABILITY_FIX_SECONDS,
@@ -972,6 +990,7 @@ WINDOWED: tuple[Windowed, ...] = (
     WINDOW_INCIDENT_ACKNOWLEDGE_SECONDS,
     WINDOW_WORK_ITEM_CYCLE_TIME_SECONDS,
     WINDOW_WORK_ITEM_LEAD_TIME_SECONDS,
+    WINDOW_WORK_ITEM_TIME_TO_PRODUCTION_SECONDS,
     WINDOW_VULNERABILITY_FIX_SECONDS,
 )
 

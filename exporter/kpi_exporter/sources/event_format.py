@@ -34,6 +34,8 @@ Id = Annotated[str, Field(min_length=1, max_length=200)]
 # label read differently from what it holds (a dashboard showing "ppa" for "app").
 LABEL_PATTERN = r"^[^\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]+$"
 Label = Annotated[str, Field(min_length=1, max_length=100, pattern=LABEL_PATTERN)]
+# A work item's key as its tracker writes it (PROJ-12, ENG-7, org/repo#12): no spaces.
+WorkItemKey = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^\S+$")]
 
 
 def _bounded(value: datetime | float) -> datetime | float:
@@ -92,6 +94,8 @@ class ChangeIn(_Strict):
     size_lines: StrictInt | None = Field(None, ge=0)
     # Whether someone other than its author reviewed or approved it before the merge.
     reviewed: StrictBool = True
+    # The work items it delivers, by key (PROJ-12): where their time to market ends.
+    work_items: list[WorkItemKey] = Field(default_factory=list, max_length=20)
 
 
 class DeploymentIn(_Owned):
@@ -294,4 +298,5 @@ def _change(
         deployed_environment=environment if deployed_at is not None else "",
         deployed_at=deployed_at,
         deployment_key=deployment_key if deployed_at is not None else "",
+        work_items=tuple(sorted({key.upper() for key in change.work_items})),
     )

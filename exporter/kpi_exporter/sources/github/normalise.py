@@ -27,7 +27,7 @@ from ...kpis.settings import KpiSettings
 from ...model import Change, Defect, Event, Incident
 from ...ownership import Owner
 from .. import SourceError, times
-from ..delivery import FlowLabels, merge_change_type
+from ..delivery import FlowLabels, merge_change_type, work_item_keys
 
 Node = dict[str, Any]
 
@@ -138,6 +138,12 @@ def pull_request(
         reviewed=reviewed,
         labels=names,
         state=state if state in ("open", "merged", "closed") else "open",
+        work_items=work_item_keys(
+            labels.work_item_key,
+            str(node.get("title") or ""),
+            str(node.get("headRefName") or ""),
+            str(node.get("body") or ""),
+        ),
     )
     merge = node.get("mergeCommit") or {}
     title = str(node.get("title") or "")

@@ -12,7 +12,7 @@ from typing import Any
 from ...model import Change
 from ...ownership import Owner
 from .. import SourceError
-from ..delivery import FlowLabels, merge_change_type
+from ..delivery import FlowLabels, merge_change_type, work_item_keys
 from ..http import HttpClient, HttpStatusError
 from ..times import api_time
 
@@ -129,6 +129,12 @@ def read_merge_request(
         reviewed=first_review_at is not None or approved,
         labels=tuple(sorted(str(label) for label in item.get("labels") or ())),
         state=state,
+        work_items=work_item_keys(
+            labels.work_item_key,
+            str(item.get("title") or ""),
+            str(item.get("source_branch") or ""),
+            str(item.get("description") or ""),
+        ),
     )
     return MergeRequest(
         iid,
