@@ -282,6 +282,18 @@
               + ' delivery most first; if the debt keeps growing, look for its source (missing'
               + ' tests, a fragile component, deadlines that skip the clean-up).',
     },
+    TimeToMarketRising: {
+      enabled: true,
+      severity: 'info',
+      'for': '1h',
+      margin: 0.2,  // the long window's median more than 20 % above the baseline's
+      baseline: '90d',  // a window of windows.all, longer than the long one
+      min_items: 5,  // work items the team delivered in the long window
+      action: 'Find where the items wait before anyone starts them (discovery, backlog,'
+              + ' approvals) and after they are done (release trains, manual deployments):'
+              + ' shorten that wait before speeding up the work itself, and ship smaller'
+              + ' slices of each item.',
+    },
     QueueShareRising: {
       enabled: true,
       severity: 'info',

@@ -1,6 +1,7 @@
 // Executive: eight numbers over the long window, each with its trend against the previous
 // period (the time range is the window, so the stat's change compares the two) and the
-// DORA tier. Each reads the organisation's series when All teams and apps are selected, the
+// DORA tier; time to market is the business's number (failed deployment recovery is in the
+// tier and the Delivery view). Each reads the organisation's series when All teams and apps are selected, the
 // teams' or apps' otherwise (see `overall` in lib/grafana.libsonnet). Ratios are recomputed
 // from the summed counts, so they aggregate correctly; medians cannot be summed, so a
 // selection of several teams or apps shows the slowest of them.
@@ -29,9 +30,6 @@ function(overrides={})
       k.panel('stat', 'change_failure_rate',
               [g.target(g.ratio(increase('kpi_deployments_failed'), increase('kpi_deployments')), 'failed')],
               title='Change failure rate (%s)' % w),
-      k.panel('stat', 'failed_deployment_recovery_time',
-              [g.target(g.overall('max', 'kpi_failed_deployment_recovery_seconds:p50_' + w), 'median')],
-              title='Failed deployment recovery, median (%s)' % w),
       g.stat(
         'DORA tier (%s)' % w,
         [g.target(g.overall('max', 'kpi_dora_tier:' + w, extra='kpi="overall"'), 'tier')],
@@ -42,6 +40,9 @@ function(overrides={})
         direction='lower',
         trend=true,
       ) + { interval: k.minInterval },
+      k.panel('stat', 'work_item_time_to_market',
+              [g.target(g.overall('max', 'kpi_work_item_time_to_production_seconds:p50_' + w), 'median')],
+              title='Time to market, median (%s)' % w, alert='TimeToMarketRising'),
       k.panel('stat', 'defect_escape_rate',
               [g.target(g.ratio(increase('kpi_defects_escaped'), increase('kpi_defects')), 'escaped')],
               title='Defect escape rate (%s)' % w),

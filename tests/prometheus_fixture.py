@@ -45,6 +45,7 @@ from kpi_exporter.model import (
     TestRun,
     Vulnerability,
     WorkItem,
+    WorkItemDelivery,
 )
 from kpi_exporter.pipeline import Pipeline
 from kpi_exporter.store import Store
@@ -176,6 +177,7 @@ def _day(app: str, team: str, at: float, day: int) -> Iterator[Event]:
         deployed_environment="production",
         deployed_at=at,
         deployment_key=f"d-{key}",
+        work_items=(f"W-{key}".upper(),),
     )
     if day % 4 == 1:
         yield Incident(
@@ -218,6 +220,12 @@ def _day(app: str, team: str, at: float, day: int) -> Iterator[Event]:
             (at - DAY, "In Progress", "active"),
             (at, "Done", "done"),
         ),
+    )
+    # Its time to market: the change above names it and shipped with the deployment; asked
+    # for 4 to 6 days before.
+    category = ("new_capability", "defect", "tech_debt", "maintenance")[day % 4]
+    yield WorkItemDelivery(
+        "test", f"w-{key}", app, team, category, at - (4 + day % 3) * DAY, at, f"test/c-{key}"
     )
     if day % 2 == 0:
         yield TestRun("test", f"t-{key}", app, team, at, tests=100, failures=day % 3, flaky=2)

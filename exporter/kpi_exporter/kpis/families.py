@@ -866,6 +866,13 @@ WINDOW_WORK_ITEMS_WAIT_SECONDS = _count(
     ("app", "team", "status", "window"),
 )
 
+WINDOW_WORK_ITEMS_DELIVERED = _count(
+    "kpi_window_work_items_delivered",
+    WORK_ITEM_TIME_TO_PRODUCTION_SECONDS,
+    "Work items first deployed to production in the window (by a change naming them): the"
+    " count behind the time to market quantiles.",
+)
+
 WINDOW_CHANGE_LEAD_TIME_SECONDS = _quantiles(
     "kpi_window_change_lead_time_seconds",
     CHANGE_LEAD_TIME_SECONDS,
@@ -978,6 +985,7 @@ WINDOWED: tuple[Windowed, ...] = (
     WINDOW_WORK_ITEMS_ACTIVE_SECONDS,
     WINDOW_WORK_ITEMS_LEAD_SECONDS,
     WINDOW_WORK_ITEMS_WAIT_SECONDS,
+    WINDOW_WORK_ITEMS_DELIVERED,
     WINDOW_CHANGE_LEAD_TIME_SECONDS,
     WINDOW_FAILED_DEPLOYMENT_RECOVERY_SECONDS,
     WINDOW_CHANGE_CODING_SECONDS,

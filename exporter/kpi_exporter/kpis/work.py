@@ -17,6 +17,7 @@ from .families import (
     WINDOW_WORK_ITEM_TIME_TO_PRODUCTION_SECONDS,
     WINDOW_WORK_ITEMS_ACTIVE_SECONDS,
     WINDOW_WORK_ITEMS_COMPLETED,
+    WINDOW_WORK_ITEMS_DELIVERED,
     WINDOW_WORK_ITEMS_LEAD_SECONDS,
     WINDOW_WORK_ITEMS_WAIT_SECONDS,
     WORK_ITEM_CYCLE_TIME_SECONDS,
@@ -174,6 +175,6 @@ def observe_delivery(
     yield WORK_ITEM_TIME_TO_PRODUCTION_SECONDS.observe(
         (delivery.app, delivery.team, delivery.category), spent
     )
-    yield WINDOW_WORK_ITEM_TIME_TO_PRODUCTION_SECONDS.at(
-        (delivery.app, delivery.team), delivery.delivered_at, spent
-    )
+    owner = (delivery.app, delivery.team)
+    yield WINDOW_WORK_ITEM_TIME_TO_PRODUCTION_SECONDS.at(owner, delivery.delivered_at, spent)
+    yield WINDOW_WORK_ITEMS_DELIVERED.at(owner, delivery.delivered_at)
