@@ -237,14 +237,14 @@ def test_an_item_no_change_delivers_any_more_keeps_a_retraction(tmp_path: Path) 
 
 def test_keys_are_found_in_title_branch_and_body() -> None:
     pattern = r"\b[A-Z][A-Z0-9_]+-[1-9][0-9]*\b"
-    assert work_item_keys(pattern, "SHOP-1: login", "feature/shop-2-remember", "Fixes CART-10") == (
+    assert work_item_keys(pattern, "SHOP-1: login", "feature/SHOP-2-remember", "Fixes CART-10") == (
         "CART-10",
         "SHOP-1",
         "SHOP-2",
     )
-    # Lower case in a title or body is prose, not a key; a key counts once.
-    assert work_item_keys(pattern, "shop-1 and SHOP-1", "main", "SHOP-1 again") == ("SHOP-1",)
-    # No key number starts with 0; a branch without a key names none.
+    # Case counts, as in Jira: lower case is not a key (a branch "feature-12" names nothing);
+    # a key counts once; no key number starts with 0.
+    assert work_item_keys(pattern, "shop-1 and SHOP-1", "feature-12", "SHOP-1 again") == ("SHOP-1",)
     assert work_item_keys(pattern, "SHOP-0", "fix/login", "") == ()
 
 
@@ -297,7 +297,7 @@ def test_pull_requests_naming_an_item_end_its_time_to_market_at_the_first_deploy
         ),
         pull(
             2,
-            head="feature/shop-1-remember-me",
+            head="feature/SHOP-1-remember-me",
             body="Follows up on the sign-in.",
             first_commit="2026-03-03T10:00:00Z",
             created="2026-03-03T12:00:00Z",

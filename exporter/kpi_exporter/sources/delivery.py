@@ -38,8 +38,8 @@ class FlowLabels(Strict):
     revert: list[str] = Field(default_factory=lambda: ["revert"])
     work_item_key: Regex = Field(
         WORK_ITEM_KEY_PATTERN,
-        description="A work item key in a title, head branch (upper-cased first) or body:"
-        " the items a change delivers, for time to market.",
+        description="A work item key in a title, head branch or body (case counts): the items"
+        " a change delivers, for time to market.",
     )
 
 
@@ -106,10 +106,10 @@ def redeploys(earlier: Sequence[str], commit: str) -> bool:
 
 
 def work_item_keys(pattern: str, title: str, branch: str, body: str) -> tuple[str, ...]:
-    """The work item keys a pull or merge request names: ``pattern`` found in its title and
-    body as written and in its head branch upper-cased (``feature/proj-12-login`` names
-    PROJ-12); upper-cased, each once, sorted, at most :data:`MAX_WORK_ITEM_KEYS`."""
+    """The work item keys a pull or merge request names: ``pattern`` found in its title, head
+    branch and body as written (case counts, as in Jira's own development panel:
+    ``feature/PROJ-12-login`` names PROJ-12, ``feature/proj-12`` nothing); each once, sorted,
+    at most :data:`MAX_WORK_ITEM_KEYS`."""
     found = re.compile(pattern)
-    keys = {match.group(0).upper() for text in (title, body) for match in found.finditer(text)}
-    keys.update(match.group(0) for match in found.finditer(branch.upper()))
+    keys = {match.group(0) for text in (title, branch, body) for match in found.finditer(text)}
     return tuple(sorted(keys)[:MAX_WORK_ITEM_KEYS])
