@@ -708,9 +708,12 @@ def _count(
     return Windowed(Family(name, "gauge", help_text, labels), "count", of.name)
 
 
-def _quantiles(name: str, of: Family, help_text: str) -> Windowed:
+def _quantiles(name: str, of: Family, help_text: str, by: tuple[str, ...] = ()) -> Windowed:
+    """Exact quantiles at app, team and organisation level; ``by``: labels after ``team``
+    kept at every level (a team's quantiles per category)."""
+    labels = ("app", "team", *by, "window", "percentile")
     return Windowed(
-        Family(name, "gauge", help_text, WINDOW_QUANTILE_LABELS, of.buckets),
+        Family(name, "gauge", help_text, labels, of.buckets),
         "quantiles",
         of.name,
     )
@@ -955,6 +958,22 @@ WINDOW_WORK_ITEM_TIME_TO_PRODUCTION_SECONDS = _quantiles(
     " the window, every category together.",
 )
 
+WINDOW_WORK_ITEM_CYCLE_TIME_BY_CATEGORY_SECONDS = _quantiles(
+    "kpi_window_work_item_cycle_time_by_category_seconds",
+    WORK_ITEM_CYCLE_TIME_SECONDS,
+    "Exact quantiles of the cycle time of the work items completed in the window, per"
+    " investment category (bounded by `label_limits.category`).",
+    ("category",),
+)
+
+WINDOW_WORK_ITEM_LEAD_TIME_BY_CATEGORY_SECONDS = _quantiles(
+    "kpi_window_work_item_lead_time_by_category_seconds",
+    WORK_ITEM_LEAD_TIME_SECONDS,
+    "Exact quantiles of the lead time of the work items completed in the window, per"
+    " investment category (bounded by `label_limits.category`).",
+    ("category",),
+)
+
 WINDOW_VULNERABILITY_FIX_SECONDS = _quantiles(
     "kpi_window_vulnerability_fix_seconds",
     VULNERABILITY_FIX_SECONDS,
@@ -999,6 +1018,8 @@ WINDOWED: tuple[Windowed, ...] = (
     WINDOW_WORK_ITEM_CYCLE_TIME_SECONDS,
     WINDOW_WORK_ITEM_LEAD_TIME_SECONDS,
     WINDOW_WORK_ITEM_TIME_TO_PRODUCTION_SECONDS,
+    WINDOW_WORK_ITEM_CYCLE_TIME_BY_CATEGORY_SECONDS,
+    WINDOW_WORK_ITEM_LEAD_TIME_BY_CATEGORY_SECONDS,
     WINDOW_VULNERABILITY_FIX_SECONDS,
 )
 
@@ -1015,7 +1036,7 @@ def observations_family(windowed: Windowed) -> Family:
         "gauge",
         f"Observations of `{windowed.family.name}` in the window at or under `le` (cumulative),"
         " at the levels a shard cannot compute exactly (sharded installations only).",
-        ("team", "window", "le"),
+        (*windowed.family.labels[1:-2], "window", "le"),
         windowed.family.buckets,
     )
 

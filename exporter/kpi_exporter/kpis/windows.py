@@ -9,7 +9,9 @@ exactly at any instant: a window of width ``W`` at ``now`` holds the observation
 - a **count** adds up the values in the window, per app (teams and the organisation are sums,
   which the recording rules do);
 - **quantiles** are exact (:func:`quantile`) at the app, team and organisation level: a
-  team's median is the median of its observations, never a combination of app medians;
+  team's median is the median of its observations, never a combination of app medians; a
+  family with labels after ``team`` (``category``) has them at every level (a team's median
+  per category, the organisation's per category);
 - **deploy days** count the UTC days with an observation among the last N complete UTC days
   (N: the window in days), at the same three levels.
 
@@ -115,12 +117,13 @@ class Entry:
 
 @dataclass(slots=True)
 class FamilyState:
-    """One window family: its app-level timelines, the apps of each team, the cached
-    entries (app labels, or ("team", team) and ("org",) for levels) and its rendered text."""
+    """One window family: its app-level timelines, the app-level series of each team (keyed
+    by the team and the labels after it, :func:`group`), the cached entries (app labels, or
+    ("\x00team", team, ...) and ("\x00org", ...) for levels) and its rendered text."""
 
     windowed: Windowed
     timelines: dict[Labels, Timeline] = field(default_factory=dict)
-    teams: dict[str, set[Labels]] = field(default_factory=dict)
+    teams: dict[Labels, set[Labels]] = field(default_factory=dict)
     entries: dict[Labels, Entry] = field(default_factory=dict)
     dirty: set[Labels] = field(default_factory=set)
     order: list[Labels] | None = None  # entry keys in rendering order; None: sort again
@@ -132,8 +135,19 @@ class FamilyState:
     parts: list[bytes] = field(default_factory=lambda: [b"", b"", b""])
 
 
-def _team_key(team: str) -> Labels:
-    return ("\x00team", team)
+def group(labels: Labels) -> Labels:
+    """The team-level series an app-level series belongs to: its team and the labels after
+    it (("shop", "a", "defect") -> ("a", "defect"))."""
+    return labels[1:]
+
+
+def _team_key(team: Labels) -> Labels:
+    return ("\x00team", *team)
+
+
+def _org_key(team: Labels) -> Labels:
+    """The organisation's entry of a team-level series: the labels after the team."""
+    return ("\x00org", *team[1:])
 
 
 ORG_KEY: Labels = ("\x00org",)
@@ -169,15 +183,15 @@ class Windows:
         if sign > 0:
             if timeline is None:
                 timeline = state.timelines[dated.labels] = Timeline()
-                state.teams.setdefault(dated.labels[1], set()).add(dated.labels)
+                state.teams.setdefault(group(dated.labels), set()).add(dated.labels)
                 state.order = None
             timeline.add(dated.at, dated.value)
         elif timeline is not None and timeline.remove(dated.at, dated.value) and not timeline:
             del state.timelines[dated.labels]
-            members = state.teams[dated.labels[1]]
+            members = state.teams[group(dated.labels)]
             members.discard(dated.labels)
             if not members:
-                del state.teams[dated.labels[1]]
+                del state.teams[group(dated.labels)]
             state.order = None
         state.dirty.add(dated.labels)
 
@@ -233,28 +247,28 @@ class Windows:
     def _update(self, state: FamilyState, now: float) -> None:
         """Recompute the entries a change or the passing time made stale, then the text."""
         name = state.windowed.family.name
-        stale_teams: set[str] = set()
+        stale_teams: set[Labels] = set()
         for labels in state.dirty:
             if labels in state.timelines:
                 entry = state.entries.setdefault(labels, Entry())
                 entry.valid_until = -INF
             else:
                 state.entries.pop(labels, None)
-            stale_teams.add(labels[1])
+            stale_teams.add(group(labels))
         state.dirty.clear()
         changed = {APPS} if stale_teams else set()
         for labels, timeline in state.timelines.items():
             entry = state.entries[labels]
             if now >= entry.valid_until:
                 entry.set(name, *self._app_samples(state.windowed, labels, timeline, now))
-                stale_teams.add(labels[1])
+                stale_teams.add(group(labels))
                 changed.add(APPS)
         if state.windowed.kind != "count":
             changed |= self._update_levels(state, now, stale_teams)
         if state.order is None:
             apps = sorted(k for k in state.entries if not k[0].startswith("\x00"))
             teams = sorted(k for k in state.entries if k[0] == "\x00team")
-            state.order = apps + teams + ([ORG_KEY] if ORG_KEY in state.entries else [])
+            state.order = apps + teams + sorted(k for k in state.entries if k[0] == "\x00org")
             state.split = (len(apps), len(apps) + len(teams))
             changed = {APPS, TEAMS, ORG}
         bounds = (0, *state.split, len(state.order))
@@ -262,9 +276,10 @@ class Windows:
             keys = state.order[bounds[part] : bounds[part + 1]]
             state.parts[part] = "".join([state.entries[key].lines for key in keys]).encode()
 
-    def _update_levels(self, state: FamilyState, now: float, stale_teams: set[str]) -> set[int]:
+    def _update_levels(self, state: FamilyState, now: float, stale_teams: set[Labels]) -> set[int]:
         """Recompute the team and organisation entries that are stale; the parts changed."""
         changed: set[int] = set()
+        family = state.windowed.family
         if "team" in self.exact_levels:
             for team in list(stale_teams) + [t for t in state.teams if t not in stale_teams]:
                 key = _team_key(team)
@@ -279,27 +294,33 @@ class Windows:
                     state.order = None
                 if team in stale_teams or now >= entry.valid_until:
                     timelines = [state.timelines[m] for m in members]
+                    names = family.labels[1 : 1 + len(team)]
                     entry.set(
-                        state.windowed.family.name,
-                        *self._level_samples(state.windowed, ("team",), (team,), timelines, now),
+                        family.name,
+                        *self._level_samples(state.windowed, names, team, timelines, now),
                     )
                     changed.add(TEAMS)
         if "org" in self.exact_levels:
-            if not state.timelines:
-                if state.entries.pop(ORG_KEY, None) is not None:
-                    state.order = None
-                return changed
-            entry = state.entries.get(ORG_KEY)
-            if entry is None:
-                entry = state.entries[ORG_KEY] = Entry()
+            # The organisation's entries: one per combination of the labels after the team.
+            members_of: dict[Labels, list[Timeline]] = {}
+            for labels, timeline in state.timelines.items():
+                members_of.setdefault(_org_key(group(labels)), []).append(timeline)
+            for key in [k for k in state.entries if k[0] == "\x00org" and k not in members_of]:
+                del state.entries[key]
                 state.order = None
-            if stale_teams or now >= entry.valid_until:
-                timelines = list(state.timelines.values())
-                entry.set(
-                    state.windowed.family.name,
-                    *self._level_samples(state.windowed, (), (), timelines, now),
-                )
-                changed.add(ORG)
+            stale_orgs = {_org_key(team) for team in stale_teams}
+            for key, timelines in members_of.items():
+                entry = state.entries.get(key)
+                if entry is None:
+                    entry = state.entries[key] = Entry()
+                    state.order = None
+                if key in stale_orgs or now >= entry.valid_until:
+                    names = family.labels[2 : 2 + len(key) - 1]
+                    entry.set(
+                        family.name,
+                        *self._level_samples(state.windowed, names, key[1:], timelines, now),
+                    )
+                    changed.add(ORG)
         return changed
 
     def _app_samples(
@@ -395,13 +416,18 @@ class Windows:
         """Per-bucket observation counts at the levels this process does not see whole."""
         family = observations_family(state.windowed)
         bounds = (*(go_float(b) for b in family.buckets), "+Inf")
+        labels = state.windowed.family.labels
         groups: list[tuple[Labels, Labels, list[Timeline]]] = []
         if "team" not in self.exact_levels:
             for team in sorted(state.teams):
                 members = [state.timelines[m] for m in state.teams[team]]
-                groups.append((("team",), (team,), members))
-        if "org" not in self.exact_levels and state.timelines:
-            groups.append(((), (), list(state.timelines.values())))
+                groups.append((labels[1 : 1 + len(team)], team, members))
+        if "org" not in self.exact_levels:
+            orgs: dict[Labels, list[Timeline]] = {}
+            for series, timeline in state.timelines.items():
+                orgs.setdefault(series[2:], []).append(timeline)
+            for rest in sorted(orgs):
+                groups.append((labels[2 : 2 + len(rest)], rest, orgs[rest]))
         for names, values, timelines in groups:
             for window, width in self.durations:
                 counts = [0] * (len(family.buckets) + 1)

@@ -12,7 +12,9 @@ from dataclasses import dataclass, field, replace
 
 from ..model import WorkItem, WorkItemDelivery
 from .families import (
+    WINDOW_WORK_ITEM_CYCLE_TIME_BY_CATEGORY_SECONDS,
     WINDOW_WORK_ITEM_CYCLE_TIME_SECONDS,
+    WINDOW_WORK_ITEM_LEAD_TIME_BY_CATEGORY_SECONDS,
     WINDOW_WORK_ITEM_LEAD_TIME_SECONDS,
     WINDOW_WORK_ITEM_TIME_TO_PRODUCTION_SECONDS,
     WINDOW_WORK_ITEMS_ACTIVE_SECONDS,
@@ -150,11 +152,13 @@ def observe_work_item(item: WorkItem, settings: KpiSettings) -> Iterator[Observa
     lead = done_at - flow.created_at
     yield WORK_ITEM_LEAD_TIME_SECONDS.observe(labels, lead)
     yield WINDOW_WORK_ITEM_LEAD_TIME_SECONDS.at(owner, done_at, lead)
+    yield WINDOW_WORK_ITEM_LEAD_TIME_BY_CATEGORY_SECONDS.at(labels, done_at, lead)
     yield WINDOW_WORK_ITEMS_LEAD_SECONDS.at(labels, done_at, lead)
     cycle = flow.cycle_time
     if cycle is not None:
         yield WORK_ITEM_CYCLE_TIME_SECONDS.observe(labels, cycle)
         yield WINDOW_WORK_ITEM_CYCLE_TIME_SECONDS.at(owner, done_at, cycle)
+        yield WINDOW_WORK_ITEM_CYCLE_TIME_BY_CATEGORY_SECONDS.at(labels, done_at, cycle)
     yield WORK_ITEMS_ACTIVE_SECONDS.observe(labels, flow.active)
     yield WINDOW_WORK_ITEMS_ACTIVE_SECONDS.at(labels, done_at, flow.active)
     for status, spent in sorted(flow.waiting.items()):
