@@ -161,6 +161,7 @@ def _day(app: str, team: str, at: float, day: int) -> Iterator[Event]:
         rework=day % 4 == 0,
         reasons=("rolled back",) if day % 10 == 5 else (),
         recovered_at=at + 3 * HOUR if failed else None,
+        release_type=("major", "minor", "patch", "unknown")[day % 4],
     )
     yield Change(
         "test",

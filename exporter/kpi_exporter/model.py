@@ -138,6 +138,10 @@ class DeploymentOutcome(BaseEvent):
     reasons: tuple[str, ...] = ()
     incident_keys: tuple[str, ...] = ()
     recovered_at: float | None = None
+    # A successful production deployment's release type, from the version step since the
+    # previous one to the same environment: major | minor | patch | unknown (a version that
+    # is not semver, or no previous one); "" for other deployments.
+    release_type: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -382,6 +382,17 @@ class Transaction:
         )
         return [from_json(kind, payload) for (payload,) in rows]
 
+    def events_before(self, kind: str, app: str, before: float) -> Iterator[Event]:
+        """Stored events of ``kind`` for ``app`` before ``before``, newest first, read as
+        they are consumed."""
+        rows = self._conn.execute(
+            "SELECT payload FROM events WHERE kind = ? AND app = ? AND time < ?"
+            " ORDER BY time DESC, source DESC, key DESC",
+            (kind, app, before),
+        )
+        for (payload,) in rows:
+            yield from_json(kind, payload)
+
     def changes(self) -> list[EventChange]:
         """Net changes: events whose stored text differs from before the transaction."""
         result: list[EventChange] = []

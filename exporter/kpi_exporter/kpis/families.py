@@ -132,6 +132,25 @@ DEPLOYMENTS_RELEASE_FAILED = KpiFamily(
     DELIVERY_LABELS,
 )
 
+RELEASE_TYPE_LABELS = (*DELIVERY_LABELS, "release_type")
+
+DEPLOYMENTS_BY_RELEASE_TYPE = KpiFamily(
+    "kpi_deployments_by_release_type_total",
+    "counter",
+    "Successful production deployments by release type: major, minor or patch from the"
+    " semantic version step since the previous one to the same environment, unknown when"
+    " a version is not semver or there is none before.",
+    RELEASE_TYPE_LABELS,
+)
+
+DEPLOYMENTS_RELEASE_FAILED_BY_RELEASE_TYPE = KpiFamily(
+    "kpi_deployments_release_failed_by_release_type_total",
+    "counter",
+    "Production deployments that needed a rollback or a hotfix, by release type: the"
+    " release failure rate per release type's numerator.",
+    RELEASE_TYPE_LABELS,
+)
+
 CHANGE_LEAD_TIME_SECONDS = KpiFamily(
     "kpi_change_lead_time_seconds",
     "histogram",
@@ -608,6 +627,8 @@ FAMILIES: tuple[Family, ...] = (
     DEPLOYMENTS_REWORK,
     DEPLOYMENTS_FAILED,
     DEPLOYMENTS_RELEASE_FAILED,
+    DEPLOYMENTS_BY_RELEASE_TYPE,
+    DEPLOYMENTS_RELEASE_FAILED_BY_RELEASE_TYPE,
     CHANGE_LEAD_TIME_SECONDS,
     FAILED_DEPLOYMENT_RECOVERY_SECONDS,
     CHANGES_MERGED,
@@ -741,6 +762,21 @@ WINDOW_DEPLOYMENTS_RELEASE_FAILED = _count(
     "kpi_window_deployments_release_failed",
     DEPLOYMENTS_RELEASE_FAILED,
     "Production deployments that finished in the window and needed a rollback or a hotfix.",
+)
+
+WINDOW_DEPLOYMENTS_BY_RELEASE_TYPE = _count(
+    "kpi_window_deployments_by_release_type",
+    DEPLOYMENTS_BY_RELEASE_TYPE,
+    "Successful production deployments that finished in the window, by release type.",
+    ("app", "team", "release_type", "window"),
+)
+
+WINDOW_DEPLOYMENTS_RELEASE_FAILED_BY_RELEASE_TYPE = _count(
+    "kpi_window_deployments_release_failed_by_release_type",
+    DEPLOYMENTS_RELEASE_FAILED_BY_RELEASE_TYPE,
+    "Production deployments that finished in the window and needed a rollback or a hotfix,"
+    " by release type.",
+    ("app", "team", "release_type", "window"),
 )
 
 WINDOW_DEPLOYED_DATES = Windowed(
@@ -985,6 +1021,8 @@ WINDOWED: tuple[Windowed, ...] = (
     WINDOW_DEPLOYMENTS_FAILED,
     WINDOW_DEPLOYMENTS_REWORK,
     WINDOW_DEPLOYMENTS_RELEASE_FAILED,
+    WINDOW_DEPLOYMENTS_BY_RELEASE_TYPE,
+    WINDOW_DEPLOYMENTS_RELEASE_FAILED_BY_RELEASE_TYPE,
     WINDOW_DEPLOYED_DATES,
     WINDOW_CHANGES_MERGED,
     WINDOW_CHANGES_MERGED_UNREVIEWED,
