@@ -205,6 +205,7 @@ def _day(app: str, team: str, at: float, day: int) -> Iterator[Event]:
             customer_reported=day % 4 == 0,
             severity="high",
             resolved_at=at + DAY if day < 20 else None,
+            escape_phase=("unit", "integration", "staging", "")[day % 4],
         )
     # A work item done at the deployment: 1 day to do, 1 in progress, 1 in review (a queue),
     # 1 in progress again; one investment category after the other.

@@ -59,10 +59,21 @@ function(config)
         'app:kpi_defects_escaped_per_defects:ratio_90d',
         'team:kpi_defects_escaped_per_defects:ratio_90d',
         'org:kpi_defects_escaped_per_defects:ratio_90d',
+        'app:kpi_defects_escaped_by_phase:increase_7d',
+        'team:kpi_defects_escaped_by_phase:increase_7d',
+        'org:kpi_defects_escaped_by_phase:increase_7d',
+        'app:kpi_defects_escaped_by_phase:increase_30d',
+        'team:kpi_defects_escaped_by_phase:increase_30d',
+        'org:kpi_defects_escaped_by_phase:increase_30d',
+        'app:kpi_defects_escaped_by_phase:increase_90d',
+        'team:kpi_defects_escaped_by_phase:increase_90d',
+        'org:kpi_defects_escaped_by_phase:increase_90d',
       ],
       records: records.counts('kpi_defects')
                + records.counts('kpi_defects_escaped')
-               + records.ratios('kpi_defects_escaped', 'kpi_defects'),
+               + records.ratios('kpi_defects_escaped', 'kpi_defects')
+               // Escaped defects by the phase that should have caught them.
+               + records.counts('kpi_defects_escaped_by_phase', ['phase']),
       alerts: [
         {
           name: 'DefectEscapeRateHigh',

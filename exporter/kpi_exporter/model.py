@@ -172,6 +172,9 @@ class Defect(BaseEvent):
     customer_reported: bool = False
     severity: str = "unknown"
     resolved_at: float | None = None
+    # The phase that should have caught it, where the tracker records it: requirements |
+    # unit | integration | staging | production (only production could); "" unknown.
+    escape_phase: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -377,6 +377,17 @@ DEFECTS_ESCAPED = KpiFamily(
     DEFECT_LABELS,
 )
 
+# The phases that should have caught an escaped defect (label `phase`), and unknown.
+ESCAPE_PHASES: tuple[str, ...] = ("requirements", "unit", "integration", "staging", "production")
+
+DEFECTS_ESCAPED_BY_PHASE = KpiFamily(
+    "kpi_defects_escaped_by_phase_total",
+    "counter",
+    "Defects found in production, by the phase that should have caught them: requirements,"
+    " unit, integration, staging, production (only production could) or unknown.",
+    ("app", "team", "phase"),
+)
+
 DEFECTS_CUSTOMER_REPORTED = KpiFamily(
     "kpi_defects_customer_reported_total",
     "counter",
@@ -657,6 +668,7 @@ FAMILIES: tuple[Family, ...] = (
     INCIDENT_ACKNOWLEDGE_SECONDS,
     DEFECTS,
     DEFECTS_ESCAPED,
+    DEFECTS_ESCAPED_BY_PHASE,
     DEFECTS_CUSTOMER_REPORTED,
     DEFECTS_OPEN,
     COVERAGE_LINES_COVERED,
@@ -832,6 +844,14 @@ WINDOW_DEFECTS_ESCAPED = _count(
     "kpi_window_defects_escaped",
     DEFECTS_ESCAPED,
     "Defects found in production, created in the window.",
+)
+
+WINDOW_DEFECTS_ESCAPED_BY_PHASE = _count(
+    "kpi_window_defects_escaped_by_phase",
+    DEFECTS_ESCAPED_BY_PHASE,
+    "Defects found in production, created in the window, by the phase that should have"
+    " caught them.",
+    ("app", "team", "phase", "window"),
 )
 
 WINDOW_DEFECTS_CUSTOMER_REPORTED = _count(
@@ -1031,6 +1051,7 @@ WINDOWED: tuple[Windowed, ...] = (
     WINDOW_INCIDENTS_BY_COMPONENT,
     WINDOW_DEFECTS,
     WINDOW_DEFECTS_ESCAPED,
+    WINDOW_DEFECTS_ESCAPED_BY_PHASE,
     WINDOW_DEFECTS_CUSTOMER_REPORTED,
     WINDOW_TEST_RUNS,
     WINDOW_TEST_RUNS_FAILED,

@@ -143,6 +143,10 @@ class DefectIn(_Owned):
     found_in: Literal["production", "pre-production"] = "production"
     customer_reported: StrictBool = False
     resolved_at: Time | None = None
+    # The phase that should have caught it (escaped defects by phase).
+    escape_phase: Literal["requirements", "unit", "integration", "staging", "production"] | None = (
+        None
+    )
 
 
 EventIn = Annotated[
@@ -244,6 +248,7 @@ def parse_event(data: Any, source: str, ownership: Ownership) -> list[Event]:
                 customer_reported=parsed.customer_reported,
                 severity=parsed.severity,
                 resolved_at=_epoch(parsed.resolved_at),
+                escape_phase=parsed.escape_phase or "",
             )
         ]
     if isinstance(parsed, StandaloneChangeIn):
