@@ -4,13 +4,17 @@ team and organisation level, each category apart. The items are those of test_wo
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
+from kpi_exporter.config import parse_config
+from kpi_exporter.health import Health
+from kpi_exporter.model import WorkItem
 from kpi_exporter.pipeline import Pipeline
 from kpi_exporter.sources import Poll
 from kpi_exporter.store import Store
 from tests.support import HOUR, samples
-from tests.test_work_items import ITEMS, NOW, SETTINGS, exact, item
+from tests.test_work_items import ITEMS, NOW, SETTINGS, T0, exact, item
 
 LEAD = "kpi_window_work_item_lead_time_by_category_seconds"
 CYCLE = "kpi_window_work_item_cycle_time_by_category_seconds"
@@ -79,3 +83,45 @@ def test_quantiles_per_category_are_exact_at_every_level(tmp_path: Path) -> None
         )
         == 50 * HOUR
     )
+
+
+def test_work_item_categories_statuses_and_stages_are_bounded_by_label_limits(
+    tmp_path: Path,
+) -> None:
+    """A tracker sending a category, status or stage per item (a SHA, a free text) cannot
+    flood Prometheus: past label_limits, an item bringing a new value is refused."""
+    config = parse_config("label_limits: {category: 1, status: 4, stage: 1}\n")
+    health = Health()
+    health.register("jira", "jira")
+    pipeline = Pipeline(
+        Store(tmp_path / "kpi.db"), SETTINGS, health=health, labels=config.label_policy()
+    )
+    # The five built-in categories and the three stages never count. SHOP-1 brings statuses
+    # To Do, In Progress, In Review, Done (4: at the limit of 4, admitted).
+    first = [item_ for item_ in ITEMS if item_.key == "SHOP-1"]
+    # "spike" is the one category allowed besides the built-in ones; "research" is over.
+    spike = item("SHOP-8", "shop", "a", "spike", (0, "To Do"), (5, "Done"))
+    research = item("SHOP-9", "shop", "a", "research", (0, "To Do"), (5, "Done"))
+    # A fifth status is over the limit of 4; a fourth stage over its limit of 1 extra.
+    blocked = replace(
+        item("SHOP-10", "shop", "a", "defect", (0, "To Do")),
+        statuses=((T0, "Blocked by sha-1f2e", "waiting"),),
+    )
+    staged = replace(
+        item("SHOP-11", "shop", "a", "defect", (0, "To Do")),
+        statuses=((T0, "To Do", "parked"), (T0 + HOUR, "Done", "frozen")),
+    )
+    pipeline.record("jira", Poll(events=[*first, spike, research, blocked, staged], cursor=None))
+    stored = {e.key for e in pipeline.store.iter_events() if isinstance(e, WorkItem)}
+    # SHOP-11 brings two new stages at once: "parked" (1 allowed) and "frozen" (over): the
+    # whole item is refused, as an event with any value over its limit is.
+    assert stored == {"SHOP-1", "SHOP-8"}
+    pipeline.refresh()
+    text = pipeline.cache.current.text.decode()
+    rejected = samples(text)[
+        (
+            "kpi_exporter_events_rejected_total",
+            frozenset({"source": "jira", "reason": "cardinality"}.items()),
+        )
+    ]
+    assert rejected == 3  # SHOP-9, SHOP-10, SHOP-11
