@@ -120,6 +120,11 @@
   // Work in progress limits: open changes per team. Teams not listed get the default.
   wip_limits: { default: 10, teams: {} },
 
+  // Engineers per team, for merged changes per engineer per week
+  // (`team:kpi_changes_merged:per_engineer_per_week_<window>`; the seeds' 3 to 5): only the
+  // teams listed get one. A team's size, never a person: the exporter knows none.
+  team_sizes: {},
+
   // Work items of the issue trackers: the limit of items in progress per team (teams not
   // listed get the default), and the investment category that is technical debt (the
   // categories are the exporter's, per source: `work.categories`).

@@ -9,6 +9,12 @@ local r = import '../lib/rules.libsonnet';
 local ages = ['1h', '1d', '3d', '7d', '14d', '30d'];
 
 function(config)
+  // The configured engineers per team, as series with a team label.
+  local sizes = std.objectFields(config.team_sizes);
+  local teamSizes = std.join(' or ', [
+    'label_replace(vector(%s), "team", "%s", "", "")' % [config.team_sizes[team], team]
+    for team in sizes
+  ]);
   local records = (import '../lib/records.libsonnet')(config);
   local setting(name) = r.settings(config, name);
   local who = '{{ $labels.app }} (team {{ $labels.team }})';
@@ -316,7 +322,17 @@ function(config)
                    r.name(level.name, 'kpi_changes_merged', 'increase_' + window),
                    p.num(duration.days(window)),
                  ],
-               )),
+               ))
+               // Per engineer: only for the teams whose size the configuration gives
+               // (`team_sizes`); the exporter knows no person, so nothing else can say it.
+               + [
+                 r.ofWindow(window, r.record(
+                   'team:kpi_changes_merged:per_engineer_per_week_' + window,
+                   'team:kpi_changes_merged:per_week_%s\n/ on (team)\n(%s)' % [window, teamSizes],
+                 ))
+                 for window in r.windows(config)
+                 if sizes != []
+               ],
       alerts: [
         {
           name: 'UnreviewedMergesHigh',
