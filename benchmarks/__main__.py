@@ -18,6 +18,7 @@ BENCHMARKS = (
     "benchmarks.page",
     "benchmarks.github_sync",
     "benchmarks.jira_work",
+    "benchmarks.time_to_market",
     "benchmarks.focus",
     "benchmarks.dashboards",
     "benchmarks.rules",
