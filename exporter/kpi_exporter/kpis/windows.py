@@ -301,20 +301,26 @@ class Windows:
                     )
                     changed.add(TEAMS)
         if "org" in self.exact_levels:
-            # The organisation's entries: one per combination of the labels after the team.
-            members_of: dict[Labels, list[Timeline]] = {}
-            for labels, timeline in state.timelines.items():
-                members_of.setdefault(_org_key(group(labels)), []).append(timeline)
-            for key in [k for k in state.entries if k[0] == "\x00org" and k not in members_of]:
+            # The organisation's entries: one per combination of the labels after the team
+            # (one entry for a family without such labels). Found from the teams, so a tick
+            # costs the teams, and the apps only of the entries it recomputes.
+            orgs = {_org_key(team) for team in state.teams}
+            for key in [k for k in state.entries if k[0] == "\x00org" and k not in orgs]:
                 del state.entries[key]
                 state.order = None
-            stale_orgs = {_org_key(team) for team in stale_teams}
-            for key, timelines in members_of.items():
+            stale = {_org_key(team) for team in stale_teams}
+            for key in orgs:
                 entry = state.entries.get(key)
                 if entry is None:
                     entry = state.entries[key] = Entry()
                     state.order = None
-                if key in stale_orgs or now >= entry.valid_until:
+                if key in stale or now >= entry.valid_until:
+                    timelines = [
+                        state.timelines[member]
+                        for team, members in state.teams.items()
+                        if _org_key(team) == key
+                        for member in members
+                    ]
                     names = family.labels[2 : 2 + len(key) - 1]
                     entry.set(
                         family.name,
