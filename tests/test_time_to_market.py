@@ -4,15 +4,12 @@ is computed by hand in the test (times in hours after T0)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
-import responses
 
 from kpi_exporter.config import parse_config
-from kpi_exporter.health import Health
 from kpi_exporter.kpis import KpiSettings
 from kpi_exporter.linking import LinkSettings
 from kpi_exporter.model import Change, Deployment, Event, WorkItem, WorkItemDelivery
@@ -21,11 +18,10 @@ from kpi_exporter.pipeline import Pipeline
 from kpi_exporter.sources import Poll
 from kpi_exporter.sources.delivery import work_item_keys
 from kpi_exporter.sources.event_format import EventFormatError, parse_event
-from kpi_exporter.sources.github import GitHub
-from kpi_exporter.sources.github.config import GitHubSource
 from kpi_exporter.store import Store
 from tests.github_fake import FakeGitHub, commit, deployment, pull
 from tests.support import DAY, HOUR, samples, ts
+from tests.test_github import Clock, clock, fake, source  # noqa: F401  (fixtures)
 
 T0 = ts("2026-11-20T00:00:00Z")
 NOW = T0 + 252 * HOUR  # the 7d window holds (T0 + 84 h, T0 + 252 h]
@@ -266,21 +262,13 @@ def test_changes_of_the_event_format_carry_their_keys() -> None:
         parse_event(bad, "ci", ownership)
 
 
-@pytest.fixture
-def github() -> Iterator[FakeGitHub]:
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
-        fake = FakeGitHub(clock=lambda: ts("2026-03-10T00:00:00Z"))
-        fake.register_on(mock)
-        yield fake
-
-
 def test_pull_requests_naming_an_item_end_its_time_to_market_at_the_first_deployment(
-    github: FakeGitHub, monkeypatch: pytest.MonkeyPatch
+    fake: FakeGitHub,  # noqa: F811  (the fixture of test_github)
+    clock: Clock,  # noqa: F811
 ) -> None:
     """Two pull requests name SHOP-1 (its title, then its head branch), deployed on different
     days by GitHub deployments: the item's time to market ends at the first."""
-    monkeypatch.setenv("KPI_TEST_GITHUB_TOKEN", "ghp_kpiTestSecretToken0123456789")
-    shop = github.repo("acme/shop")
+    shop = fake.repo("acme/shop")
     shop.commits = [
         commit("s2", "2026-03-04T10:00:00Z", "s1"),
         commit("s1", "2026-03-02T10:00:00Z", "c0"),
@@ -309,18 +297,8 @@ def test_pull_requests_naming_an_item_end_its_time_to_market_at_the_first_deploy
         deployment(1, "s1", "2026-03-02T11:00:00Z", ("SUCCESS", "2026-03-02T12:00:00Z")),
         deployment(2, "s2", "2026-03-04T11:00:00Z", ("SUCCESS", "2026-03-04T12:00:00Z")),
     ]
-    config = GitHubSource.model_validate(
-        {
-            "type": "github",
-            "name": "gh",
-            "token_env": "KPI_TEST_GITHUB_TOKEN",
-            "repos": ["acme/shop"],
-            "api_url": github.api,
-        }
-    )
-    ownership = Ownership(parse_config("apps: {shop: {team: a, repos: [acme/shop]}}"))
-    now = ts("2026-03-10T00:00:00Z")
-    source = GitHub(config, ownership, KpiSettings(), Health(), clock=lambda: now)
+    github = source(fake, clock, repos=["acme/shop"])  # app shop, team payments
+    now = clock.now
     pipeline = Pipeline(Store(":memory:"), KpiSettings(), LinkSettings(), clock=lambda: now)
     # SHOP-1 was created on 03-01 at 00:00; the first deployment naming it ended 03-02 12:00.
     created = ts("2026-03-01T00:00:00Z")
@@ -328,15 +306,15 @@ def test_pull_requests_naming_an_item_end_its_time_to_market_at_the_first_deploy
         "jira",
         "jira/SHOP-1",
         "shop",
-        "a",
+        "payments",
         "new_capability",
         created,
         ((created, "To Do", "waiting"),),
     )
     pipeline.record("jira", Poll(events=[jira], cursor=None))
-    pipeline.record("gh", source.poll(pipeline.store.state("gh")))
+    pipeline.record("gh", github.poll(pipeline.store.state("gh")))
     text = scrape(pipeline)
-    labels = {"app": "shop", "team": "a", "category": "new_capability"}
+    labels = {"app": "shop", "team": "payments", "category": "new_capability"}
     assert exact(text, f"{TTM}_count", **labels) == 1
     assert exact(text, f"{TTM}_sum", **labels) == 36 * HOUR  # 03-01 00:00 -> 03-02 12:00
     stored = [e for e in pipeline.store.iter_events() if isinstance(e, Change)]
