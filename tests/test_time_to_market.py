@@ -8,6 +8,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+import responses
 
 from kpi_exporter.config import parse_config
 from kpi_exporter.kpis import KpiSettings
@@ -18,10 +19,23 @@ from kpi_exporter.pipeline import Pipeline
 from kpi_exporter.sources import Poll
 from kpi_exporter.sources.delivery import work_item_keys
 from kpi_exporter.sources.event_format import EventFormatError, parse_event
-from kpi_exporter.store import Store
+from kpi_exporter.store import SourceState, Store
 from tests.github_fake import FakeGitHub, commit, deployment, pull
-from tests.support import DAY, HOUR, samples, ts
+from tests.gitlab_fake import (
+    Details,
+    FakeGitLab,
+    at,
+    merge_request,
+    serve_details,
+    serve_history,
+    serve_lists,
+)
+from tests.gitlab_fake import commit as gitlab_commit
+from tests.gitlab_fake import deployment as gitlab_deployment
+from tests.support import DAY, HOUR, by_key, samples, ts
 from tests.test_github import Clock, clock, fake, source  # noqa: F401  (fixtures)
+from tests.test_gitlab import TOKEN as GITLAB_TOKEN
+from tests.test_gitlab import gitlab
 
 T0 = ts("2026-11-20T00:00:00Z")
 NOW = T0 + 252 * HOUR  # the 7d window holds (T0 + 84 h, T0 + 252 h]
@@ -319,3 +333,40 @@ def test_pull_requests_naming_an_item_end_its_time_to_market_at_the_first_deploy
     assert exact(text, f"{TTM}_sum", **labels) == 36 * HOUR  # 03-01 00:00 -> 03-02 12:00
     stored = [e for e in pipeline.store.iter_events() if isinstance(e, Change)]
     assert sorted(c.work_items for c in stored) == [("SHOP-1",), ("SHOP-1",)]
+
+
+def test_a_merge_request_names_items_in_its_title_source_branch_and_description(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """GitLab's merge request fields: ``title``, ``source_branch`` and ``description``."""
+    monkeypatch.setenv("GITLAB_TOKEN", GITLAB_TOKEN)
+    with responses.mock:  # any request without a route fails
+        change = _gitlab_change(FakeGitLab())
+    assert change.work_items == ("CART-2", "SHOP-7", "SHOP-8")
+    assert change.deployed_at == ts("2026-03-03T15:00:00Z")
+
+
+def _gitlab_change(gitlab_fake: FakeGitLab) -> Change:
+    mr = merge_request(
+        9,
+        at("2026-03-03T10:00"),
+        merged_at=at("2026-03-03T12:00"),
+        merge_commit_sha="m9",
+        title="SHOP-7: checkout",
+        source_branch="feature/SHOP-8-cart",
+        description="Also fixes CART-2; see the notes in shop-9 (lower case: not a key).",
+    )
+    serve_lists(
+        gitlab_fake, "acme/shop", [gitlab_deployment(110, "m9", at("2026-03-03T15:00"))], [mr]
+    )
+    serve_details(gitlab_fake, "acme/shop", 9, Details(commits=[], diffs=[]))
+    serve_history(
+        gitlab_fake,
+        "acme/shop",
+        "2026-03-02T12:00:00Z",
+        [gitlab_commit("m9", at("2026-03-03T12:00"), [])],
+    )
+    events = by_key(gitlab().poll(SourceState()).events)
+    change = events[("change", "gitlab/acme/shop!9")]
+    assert isinstance(change, Change)
+    return change
