@@ -125,6 +125,10 @@
   // origin together, and for the organisation likewise: in a small team an origin's share
   // points at a few people.
   origins: { min_changes: 10 },
+  // Engineers per team, for merged changes per engineer per week
+  // (`team:kpi_changes_merged:per_engineer_per_week_<window>`; the seeds' 3 to 5): only the
+  // teams listed get one. A team's size, never a person: the exporter knows none.
+  team_sizes: {},
 
   // Work items of the issue trackers: the limit of items in progress per team (teams not
   // listed get the default), and the investment category that is technical debt (the
@@ -287,6 +291,18 @@
       action: 'Agree with the product owner on a debt budget and pay the debt that slows'
               + ' delivery most first; if the debt keeps growing, look for its source (missing'
               + ' tests, a fragile component, deadlines that skip the clean-up).',
+    },
+    TimeToMarketRising: {
+      enabled: true,
+      severity: 'info',
+      'for': '1h',
+      margin: 0.2,  // the long window's median more than 20 % above the baseline's
+      baseline: '90d',  // a window of windows.all, longer than the long one
+      min_items: 5,  // work items the team delivered in the long window
+      action: 'Find where the items wait before anyone starts them (discovery, backlog,'
+              + ' approvals) and after they are done (release trains, manual deployments):'
+              + ' shorten that wait before speeding up the work itself, and ship smaller'
+              + ' slices of each item.',
     },
     QueueShareRising: {
       enabled: true,

@@ -20,6 +20,7 @@ BENCHMARKS = (
     "benchmarks.github_sync",
     "benchmarks.jira_work",
     "benchmarks.trackers",
+    "benchmarks.time_to_market",
     "benchmarks.focus",
     "benchmarks.dashboards",
     "benchmarks.rules",

@@ -1,8 +1,9 @@
 // Executive: eight numbers over the long window, each with its trend against the previous
 // period (the time range is the window, so the stat's change compares the two): the DORA
-// metrics as DORA groups them, throughput and instability, with the DORA tier (the 2023 or
-// 2024 benchmark: the 2025 report replaced tiers by team profiles), then quality, security
-// and cost. Each reads the organisation's series when All teams and apps are selected, the
+// metrics as DORA groups them, throughput and instability, then time to market (the
+// business's number), quality, security and cost; the DORA tier (the 2023 or 2024
+// benchmark: the 2025 report replaced tiers by team profiles) opens on demand under them.
+// Each reads the organisation's series when All teams and apps are selected, the
 // teams' or apps' otherwise (see `overall` in lib/grafana.libsonnet). Ratios are recomputed
 // from the summed counts, so they aggregate correctly; medians cannot be summed, so a
 // selection of several teams or apps shows the slowest of them. Under them, in a collapsed row
@@ -25,10 +26,11 @@ function(overrides={})
     uid='kpi-executive',
     title='KPI / Executive',
     description='Eight numbers with their trend against the previous period: DORA throughput'
-                + ' and instability with the DORA %s benchmark tier (the 2025 report replaced'
-                % k.config.dora_report + ' tiers by team profiles), then quality, security and cost;'
-                + ' under them, opened on demand, every SLO (Prometheus, Datadog, Application'
-                + ' Insights) with its error budget left, and the monitors in Alert.'
+                + ' and instability, then time to market, quality, security and cost. Under'
+                + ' them, opened on demand, the DORA %s benchmark tier (the 2025 report replaced'
+                % k.config.dora_report + ' tiers by team profiles), and every SLO (Prometheus,'
+                + ' Datadog, Application Insights) with its error budget left and the monitors'
+                + ' in Alert.'
                 + ' The organisation\'s numbers with All selected, the picked teams\' or'
                 + ' apps\' otherwise; medians, tier and budget show the worst of those.'
                 + ' Thresholds and colours come from alerts/config.libsonnet.',
@@ -45,16 +47,6 @@ function(overrides={})
       k.panel('stat', 'failed_deployment_recovery_time',
               [g.target(g.overall('max', 'kpi_failed_deployment_recovery_seconds:p50_' + w), 'median')],
               title='Failed deployment recovery time, median (%s)' % w),
-      g.stat(
-        'DORA %s benchmark tier (%s)' % [k.config.dora_report, w],
-        [g.target(g.overall('max', 'kpi_dora_tier:' + w, extra='kpi="overall"'), 'tier')],
-        k.kpi('dora_tier').grafana_unit,
-        description=k.kpi('dora_tier').meaning,
-        thresholds=k.tierThresholds,
-        mappings=k.tierMappings,
-        direction='lower',
-        trend=true,
-      ) + { interval: k.minInterval },
       g.row('DORA instability'),
       // One stat, two numbers (the seed's six to eight numbers): change fail rate in the
       // colours of its target, deployment rework rate (query B) in those of its own.
@@ -71,7 +63,10 @@ function(overrides={})
           properties: [{ id: 'thresholds', value: k.thresholds('rework_rate') }],
         }] },
       },
-      g.row('Quality, security and cost'),
+      g.row('Time to market, quality, security and cost'),
+      k.panel('stat', 'work_item_time_to_market',
+              [g.target(g.overall('max', 'kpi_work_item_time_to_production_seconds:p50_' + w), 'median')],
+              title='Time to market, median (%s)' % w, alert='TimeToMarketRising'),
       k.panel('stat', 'defect_escape_rate',
               [g.target(g.ratio(increase('kpi_defects_escaped'), increase('kpi_defects')), 'escaped')],
               title='Defect escape rate (%s)' % w),
@@ -83,6 +78,20 @@ function(overrides={})
               [g.target(g.overall('max', 'kpi_cost_forecast_per_budget:max'), 'forecast / budget')],
               title='Month-end forecast / budget (highest budget)', alert='SpendForecastOverBudget')
       + { fieldConfig+: { defaults+: { unit: 'percentunit' } } },
+      // The DORA tier, a benchmark of 2023 or 2024, opened on demand (the headline keeps eight
+      // numbers).
+      g.collapsedRow('DORA %s benchmark tier' % k.config.dora_report, [
+        g.stat(
+          'DORA %s benchmark tier (%s)' % [k.config.dora_report, w],
+          [g.target(g.overall('max', 'kpi_dora_tier:' + w, extra='kpi="overall"'), 'tier')],
+          k.kpi('dora_tier').grafana_unit,
+          description=k.kpi('dora_tier').meaning,
+          thresholds=k.tierThresholds,
+          mappings=k.tierMappings,
+          direction='lower',
+          trend=true,
+        ) + { interval: k.minInterval },
+      ]),
       // The service levels under the headline numbers, opened on demand.
       g.collapsedRow('Service levels: SLOs (Prometheus, Datadog, Application Insights) and monitors', [
         g.stat('SLOs out of error budget', [g.target('count(%s <= 0) or vector(0)' % budget, 'SLOs')],

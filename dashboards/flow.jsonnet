@@ -1,6 +1,6 @@
-// Flow: work items from the issue trackers. Cycle and lead time, where items wait (queues by
-// status) and flow efficiency, work in progress against each team's limit and the inventory
-// per status, throughput and the investment mix with the debt share.
+// Flow: work items from the issue trackers. Time to market, cycle and lead time, where items
+// wait (queues by status) and flow efficiency, work in progress against each team's limit
+// and the inventory per status, throughput and the investment mix with the debt share.
 local g = import 'lib/grafana.libsonnet';
 
 function(overrides={})
@@ -19,8 +19,8 @@ function(overrides={})
   g.dashboard(
     uid='kpi-flow',
     title='KPI / Flow (work items)',
-    description='Work items of the issue trackers: cycle and lead time, the queues they wait'
-                + ' in, flow efficiency, work in progress against the limit, throughput and'
+    description='Work items of the issue trackers: time to market, cycle and lead time, the'
+                + ' queues they wait in, flow efficiency, work in progress against the limit, throughput and'
                 + ' the investment mix. Never per person.',
     tags=['domain', 'flow', 'work items'],
     panels=[
@@ -38,6 +38,13 @@ function(overrides={})
                         'debt share')],
               title='Technical debt share of active time (%s)' % L, alert='TechDebtShareHigh')
       + percent(),
+      k.panel('stat', 'work_item_time_to_market',
+              [g.target(g.overall('max', 'kpi_work_item_time_to_production_seconds:p50_' + L),
+                        'median')],
+              title='Time to market, median (%s)' % L, alert='TimeToMarketRising'),
+      k.panel('timeseries', 'work_item_time_to_market',
+              quantiles('kpi_work_item_time_to_production_seconds', L),
+              title='Time to market: asked for to in production (%s)' % L, w=18),
       k.panel('timeseries', 'work_item_cycle_time',
               quantiles('kpi_work_item_cycle_time_seconds', S),
               title='Cycle time (%s)' % S),

@@ -75,6 +75,9 @@ function(overrides={})
               title='Time to fix, median (%s)' % L, w=8),
 
       g.row('Business and cost'),
+      k.panel('timeseries', 'work_item_time_to_market',
+              [g.target(g.perTeam('kpi_work_item_time_to_production_seconds:p50_' + L, 'max'), '{{team}}')],
+              title='Time to market, median (%s) by team' % L, alert='TimeToMarketRising', w=12),
       k.panel('bargauge', 'spend',
               [g.target('sum by (team, currency) (app:kpi_cost_month_to_date:sum{%s})' % m,
                         '{{team}} ({{currency}})', instant=true)],

@@ -18,7 +18,8 @@ function(overrides={})
   g.dashboard(
     uid='kpi-quality',
     title='KPI / Quality and incidents',
-    description='Defect escape rate, time to detect and restore, release failure rate, flaky'
+    description='Defect escape rate, time to detect and restore, release failure rate (by'
+                + ' release type too), flaky'
                 + ' tests and test coverage where incidents happen.',
     tags=['domain', 'quality', 'incidents'],
     panels=[
@@ -32,6 +33,22 @@ function(overrides={})
       k.panel('timeseries', 'release_failure_rate',
               [g.target(g.breakdown('kpi_deployments_release_failed_per_deployments:ratio_%s' % S), '{{team}} {{app}}')],
               title='Release failure rate (%s)' % S, w=8),
+      k.panel('bargauge', 'defect_escape_rate',
+              [g.target(g.overall('sum', 'kpi_defects_escaped_by_phase:increase_' + L, by=['phase']),
+                        '{{phase}}', instant=true)],
+              title='Escaped defects by the phase that should have caught them (%s)' % L, w=12)
+      + { fieldConfig+: { defaults+: { unit: 'short' } } },
+      local failedByType = g.overall(
+        'sum', 'kpi_deployments_release_failed_by_release_type:increase_' + L, by=['release_type']
+      );
+      local deployedByType = g.overall(
+        'sum', 'kpi_deployments_by_release_type:increase_' + L, by=['release_type']
+      );
+      k.panel('bargauge', 'release_failure_rate',
+              [g.target('(%s or 0 * (%s))\n/ on (release_type)\n((%s) > 0)'
+                        % [failedByType, deployedByType, deployedByType],
+                        '{{release_type}}', instant=true)],
+              title='Release failure rate by release type (%s)' % L, w=12),
       g.row('Incidents'),
       k.panel('timeseries', 'time_to_detect',
               [g.target(g.breakdown('kpi_incident_detect_seconds:p50_%s' % S), '{{team}} {{app}}')],

@@ -92,6 +92,7 @@ def pull(
     head: str = "feature",
     message: str = "Change something",
     merge_message: str | None = None,
+    body: str = "",
 ) -> Node:
     state = "MERGED" if merged else ("CLOSED" if closed else "OPEN")
     times = [created, merged or "", closed or ""]
@@ -109,6 +110,7 @@ def pull(
         "deletions": deletions,
         "baseRefName": base,
         "headRefName": head,
+        "body": body,
         "isDraft": False,
         "author": user(author) if isinstance(author, str) else author,
         "labels": {"nodes": [{"name": name} for name in labels or []]},

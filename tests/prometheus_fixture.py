@@ -51,6 +51,7 @@ from kpi_exporter.model import (
     TestRun,
     Vulnerability,
     WorkItem,
+    WorkItemDelivery,
 )
 from kpi_exporter.pipeline import Pipeline
 from kpi_exporter.store import Store
@@ -196,6 +197,7 @@ def _day(app: str, team: str, at: float, day: int) -> Iterator[Event]:
         rework=day % 4 == 0,
         reasons=("rolled back",) if day % 10 == 5 else (),
         recovered_at=at + 3 * HOUR if failed else None,
+        release_type=("major", "minor", "patch", "unknown")[day % 4],
     )
     yield Change(
         "test",
@@ -213,6 +215,7 @@ def _day(app: str, team: str, at: float, day: int) -> Iterator[Event]:
         deployed_at=at,
         deployment_key=f"d-{key}",
         origin=_origin(day),
+        work_items=(f"W-{key}".upper(),),
     )
     if day % 5 == 2:  # reverted the next day
         yield ChangeRevert(
@@ -250,6 +253,7 @@ def _day(app: str, team: str, at: float, day: int) -> Iterator[Event]:
             customer_reported=day % 4 == 0,
             severity="high",
             resolved_at=at + DAY if day < 20 else None,
+            escape_phase=("unit", "integration", "staging", "")[day % 4],
         )
     # A work item done at the deployment: 1 day to do, 1 in progress, 1 in review (a queue),
     # 1 in progress again; one investment category after the other.
@@ -266,6 +270,12 @@ def _day(app: str, team: str, at: float, day: int) -> Iterator[Event]:
             (at - DAY, "In Progress", "active"),
             (at, "Done", "done"),
         ),
+    )
+    # Its time to market: the change above names it and shipped with the deployment; asked
+    # for 4 to 6 days before.
+    category = ("new_capability", "defect", "tech_debt", "maintenance")[day % 4]
+    yield WorkItemDelivery(
+        "test", f"w-{key}", app, team, category, at - (4 + day % 3) * DAY, at, f"test/c-{key}"
     )
     if day % 2 == 0:
         yield TestRun("test", f"t-{key}", app, team, at, tests=100, failures=day % 3, flaky=2)

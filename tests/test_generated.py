@@ -72,7 +72,8 @@ def test_every_exported_family_is_in_the_catalogue_and_documented(tmp_path: Path
     events: list[Event] = [
         deployment("d1", "2026-11-01T10:00:00Z"),
         deployment("d2", "2026-11-02T10:00:00Z", change_type="hotfix"),
-        change("c1", "2026-11-01T09:00:00Z", "2026-11-01T10:00:00Z"),
+        # It delivers the work item w1 (time to market).
+        replace(change("c1", "2026-11-01T09:00:00Z", "2026-11-01T10:00:00Z"), work_items=("W1",)),
         replace(
             change("c2", "2026-11-01T07:00:00Z", "2026-11-01T10:00:00Z"),
             opened_at=ts("2026-11-01T08:00:00Z"),

@@ -195,12 +195,15 @@ def test_no_metric_has_a_person_or_identifier_label() -> None:
 # Every label a domain family may carry: each names a team, an app or a bounded category,
 # never a person. `origin` (human, ai_agent, bot) says where a change came from, classified
 # from its author's account, which is never kept; `state` is a Datadog monitor's overall state;
-# `feature` a repository security feature (code scanning, secret scanning).
+# `feature` a repository security feature (code scanning, secret scanning); `release_type` a
+# semantic version step (major, minor, patch, unknown); `phase` the phase that should have
+# caught an escaped defect.
 DOMAIN_LABELS = frozenset(
     {
         *("app", "team", "environment", "component", "category", "status", "stage"),
         *("severity", "scanner", "provider", "currency", "metric", "slo", "survey"),
         *("question", "window", "percentile", "le", "older_than", "origin", "state", "feature"),
+        *("release_type", "phase"),
     }
 )
 

@@ -251,9 +251,12 @@ def test_cached_windows_equal_windows_computed_afresh_at_every_instant(
         assert "".join(cached.exposition(now, False)) == "".join(fresh.exposition(now, False))
 
 
-@pytest.mark.parametrize("seed", [1, 2, 3])
+BY_CATEGORY = "kpi_window_work_item_cycle_time_by_category_seconds"
+
+
+@pytest.mark.parametrize(("seed", "family"), [(1, LEAD), (2, LEAD), (3, BY_CATEGORY)])
 def test_the_organisation_quantiles_follow_the_clock_incrementally_and_stay_exact(
-    seed: int, monkeypatch: pytest.MonkeyPatch
+    seed: int, family: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The organisation's sorted window values move on with the clock and the polls (values
     entering, leaving, added and taken out) rather than being sorted again; at every instant
@@ -269,9 +272,11 @@ def test_the_organisation_quantiles_follow_the_clock_incrementally_and_stay_exac
         return original(*args)
 
     monkeypatch.setattr(windows_module, "_gathered", counting)
-    apps = [(f"app{i}", "a" if i < 3 else "b") for i in range(6)]
+    apps: list[tuple[str, ...]] = [(f"app{i}", "a" if i < 3 else "b") for i in range(6)]
+    if family == BY_CATEGORY:  # one organisation entry per category, each sliding apart
+        apps = [(*app, category) for app in apps for category in ("defect", "new_capability")]
     kept = [
-        Dated(LEAD, rng.choice(apps), NOW + rng.uniform(-40, 1) * DAY, float(rng.randint(1, 99)))
+        Dated(family, rng.choice(apps), NOW + rng.uniform(-40, 1) * DAY, float(rng.randint(1, 99)))
         for _ in range(4000)
     ]
     cached = Windows(WEEK_MONTH, (0.5, 0.75, 0.9))
@@ -282,7 +287,7 @@ def test_the_organisation_quantiles_follow_the_clock_incrementally_and_stay_exac
     for step in range(80):
         roll = rng.random()
         if roll < 0.3:  # a poll adds one, within the last days or just ahead
-            added = Dated(LEAD, rng.choice(apps), now + rng.uniform(-8, 0.2) * DAY, 7.0)
+            added = Dated(family, rng.choice(apps), now + rng.uniform(-8, 0.2) * DAY, 7.0)
             cached.add(added, 1)
             kept.append(added)
         elif roll < 0.5:  # a correction takes one out

@@ -9,6 +9,12 @@ local r = import '../lib/rules.libsonnet';
 local ages = ['1h', '1d', '3d', '7d', '14d', '30d'];
 
 function(config)
+  // The configured engineers of every team in a window's record, 0 (unknown) for the teams
+  // not listed, which then get no per-engineer value.
+  local teamSizes(window) = std.join(' or ', [
+    'label_replace(vector(%s), "team", "%s", "", "")' % [config.team_sizes[team], team]
+    for team in std.objectFields(config.team_sizes)
+  ] + ['0 * team:kpi_changes_merged:per_week_' + window]);
   local records = (import '../lib/records.libsonnet')(config);
   local setting(name) = r.settings(config, name);
   local who = '{{ $labels.app }} (team {{ $labels.team }})';
@@ -304,6 +310,9 @@ function(config)
         'app:kpi_changes_merged:per_week_90d',
         'team:kpi_changes_merged:per_week_90d',
         'org:kpi_changes_merged:per_week_90d',
+        'team:kpi_changes_merged:per_engineer_per_week_7d',
+        'team:kpi_changes_merged:per_engineer_per_week_30d',
+        'team:kpi_changes_merged:per_engineer_per_week_90d',
       ],
       records: records.counts('kpi_changes_merged')
                + records.counts('kpi_changes_merged_unreviewed')
@@ -316,7 +325,17 @@ function(config)
                    r.name(level.name, 'kpi_changes_merged', 'increase_' + window),
                    p.num(duration.days(window)),
                  ],
-               )),
+               ))
+               // Per engineer: only for the teams whose size the configuration gives
+               // (`team_sizes`); the exporter knows no person, so nothing else can say it.
+               + [
+                 r.ofWindow(window, r.record(
+                   'team:kpi_changes_merged:per_engineer_per_week_' + window,
+                   'team:kpi_changes_merged:per_week_%s\n/ on (team)\n((%s) > 0)'
+                   % [window, teamSizes(window)],
+                 ))
+                 for window in r.windows(config)
+               ],
       alerts: [
         {
           name: 'UnreviewedMergesHigh',

@@ -59,10 +59,21 @@ function(config)
         'app:kpi_defects_escaped_per_defects:ratio_90d',
         'team:kpi_defects_escaped_per_defects:ratio_90d',
         'org:kpi_defects_escaped_per_defects:ratio_90d',
+        'app:kpi_defects_escaped_by_phase:increase_7d',
+        'team:kpi_defects_escaped_by_phase:increase_7d',
+        'org:kpi_defects_escaped_by_phase:increase_7d',
+        'app:kpi_defects_escaped_by_phase:increase_30d',
+        'team:kpi_defects_escaped_by_phase:increase_30d',
+        'org:kpi_defects_escaped_by_phase:increase_30d',
+        'app:kpi_defects_escaped_by_phase:increase_90d',
+        'team:kpi_defects_escaped_by_phase:increase_90d',
+        'org:kpi_defects_escaped_by_phase:increase_90d',
       ],
       records: records.counts('kpi_defects')
                + records.counts('kpi_defects_escaped')
-               + records.ratios('kpi_defects_escaped', 'kpi_defects'),
+               + records.ratios('kpi_defects_escaped', 'kpi_defects')
+               // Escaped defects by the phase that should have caught them.
+               + records.counts('kpi_defects_escaped_by_phase', ['phase']),
       alerts: [
         {
           name: 'DefectEscapeRateHigh',
@@ -245,7 +256,8 @@ function(config)
       grafana_unit: 'percentunit',  // for dashboards
       direction: 'lower',
       meaning: 'The share of production deployments that needed a rollback or a hotfix'
-               + ' (within the hotfix window).',
+               + ' (within the hotfix window), of all of them and per release type (major,'
+               + ' minor, patch from the semantic version step; unknown otherwise).',
       definition: 'definitions.md#failed-deployment-change-failure-rate',
       group: 'kpi-release-failure-rate',
       // The names these rules record (default configuration; a test compares).
@@ -268,9 +280,41 @@ function(config)
         'app:kpi_deployments_release_failed_per_deployments:ratio_90d',
         'team:kpi_deployments_release_failed_per_deployments:ratio_90d',
         'org:kpi_deployments_release_failed_per_deployments:ratio_90d',
+        'app:kpi_deployments_by_release_type:increase_7d',
+        'team:kpi_deployments_by_release_type:increase_7d',
+        'org:kpi_deployments_by_release_type:increase_7d',
+        'app:kpi_deployments_by_release_type:increase_30d',
+        'team:kpi_deployments_by_release_type:increase_30d',
+        'org:kpi_deployments_by_release_type:increase_30d',
+        'app:kpi_deployments_by_release_type:increase_90d',
+        'team:kpi_deployments_by_release_type:increase_90d',
+        'org:kpi_deployments_by_release_type:increase_90d',
+        'app:kpi_deployments_release_failed_by_release_type:increase_7d',
+        'team:kpi_deployments_release_failed_by_release_type:increase_7d',
+        'org:kpi_deployments_release_failed_by_release_type:increase_7d',
+        'app:kpi_deployments_release_failed_by_release_type:increase_30d',
+        'team:kpi_deployments_release_failed_by_release_type:increase_30d',
+        'org:kpi_deployments_release_failed_by_release_type:increase_30d',
+        'app:kpi_deployments_release_failed_by_release_type:increase_90d',
+        'team:kpi_deployments_release_failed_by_release_type:increase_90d',
+        'org:kpi_deployments_release_failed_by_release_type:increase_90d',
+        'app:kpi_deployments_release_failed_by_release_type_per_deployments_by_release_type:ratio_7d',
+        'team:kpi_deployments_release_failed_by_release_type_per_deployments_by_release_type:ratio_7d',
+        'org:kpi_deployments_release_failed_by_release_type_per_deployments_by_release_type:ratio_7d',
+        'app:kpi_deployments_release_failed_by_release_type_per_deployments_by_release_type:ratio_30d',
+        'team:kpi_deployments_release_failed_by_release_type_per_deployments_by_release_type:ratio_30d',
+        'org:kpi_deployments_release_failed_by_release_type_per_deployments_by_release_type:ratio_30d',
+        'app:kpi_deployments_release_failed_by_release_type_per_deployments_by_release_type:ratio_90d',
+        'team:kpi_deployments_release_failed_by_release_type_per_deployments_by_release_type:ratio_90d',
+        'org:kpi_deployments_release_failed_by_release_type_per_deployments_by_release_type:ratio_90d',
       ],
       records: records.counts('kpi_deployments_release_failed')
-               + records.ratios('kpi_deployments_release_failed', 'kpi_deployments'),
+               + records.ratios('kpi_deployments_release_failed', 'kpi_deployments')
+               // By release type (major, minor, patch, unknown): the version step.
+               + records.counts('kpi_deployments_by_release_type', ['release_type'])
+               + records.counts('kpi_deployments_release_failed_by_release_type', ['release_type'])
+               + records.ratios('kpi_deployments_release_failed_by_release_type',
+                                'kpi_deployments_by_release_type'),
       alerts: [
         {
           name: 'ReleaseFailureRateHigh',

@@ -166,16 +166,46 @@ function(config)
         'app:kpi_work_item_cycle_time_seconds:p90_90d',
         'team:kpi_work_item_cycle_time_seconds:p90_90d',
         'org:kpi_work_item_cycle_time_seconds:p90_90d',
+        'app:kpi_work_item_cycle_time_by_category_seconds:p50_7d',
+        'team:kpi_work_item_cycle_time_by_category_seconds:p50_7d',
+        'org:kpi_work_item_cycle_time_by_category_seconds:p50_7d',
+        'app:kpi_work_item_cycle_time_by_category_seconds:p75_7d',
+        'team:kpi_work_item_cycle_time_by_category_seconds:p75_7d',
+        'org:kpi_work_item_cycle_time_by_category_seconds:p75_7d',
+        'app:kpi_work_item_cycle_time_by_category_seconds:p90_7d',
+        'team:kpi_work_item_cycle_time_by_category_seconds:p90_7d',
+        'org:kpi_work_item_cycle_time_by_category_seconds:p90_7d',
+        'app:kpi_work_item_cycle_time_by_category_seconds:p50_30d',
+        'team:kpi_work_item_cycle_time_by_category_seconds:p50_30d',
+        'org:kpi_work_item_cycle_time_by_category_seconds:p50_30d',
+        'app:kpi_work_item_cycle_time_by_category_seconds:p75_30d',
+        'team:kpi_work_item_cycle_time_by_category_seconds:p75_30d',
+        'org:kpi_work_item_cycle_time_by_category_seconds:p75_30d',
+        'app:kpi_work_item_cycle_time_by_category_seconds:p90_30d',
+        'team:kpi_work_item_cycle_time_by_category_seconds:p90_30d',
+        'org:kpi_work_item_cycle_time_by_category_seconds:p90_30d',
+        'app:kpi_work_item_cycle_time_by_category_seconds:p50_90d',
+        'team:kpi_work_item_cycle_time_by_category_seconds:p50_90d',
+        'org:kpi_work_item_cycle_time_by_category_seconds:p50_90d',
+        'app:kpi_work_item_cycle_time_by_category_seconds:p75_90d',
+        'team:kpi_work_item_cycle_time_by_category_seconds:p75_90d',
+        'org:kpi_work_item_cycle_time_by_category_seconds:p75_90d',
+        'app:kpi_work_item_cycle_time_by_category_seconds:p90_90d',
+        'team:kpi_work_item_cycle_time_by_category_seconds:p90_90d',
+        'org:kpi_work_item_cycle_time_by_category_seconds:p90_90d',
       ],
       title: 'Work item cycle time',
       unit: 'seconds',
       grafana_unit: 's',  // for dashboards
       direction: 'lower',
       meaning: 'From the first active status of a work item to done (median, 75th and 90th'
-               + ' percentiles of the items completed in the window).',
+               + ' percentiles of the items completed in the window, all of them and per'
+               + ' investment category).',
       definition: definition,
       group: 'kpi-work-item-cycle-time',
-      records: records.quantiles('kpi_work_item_cycle_time_seconds'),
+      records: records.quantiles('kpi_work_item_cycle_time_seconds')
+               // Per investment category, at every level (bounded by label_limits.category).
+               + records.quantiles('kpi_work_item_cycle_time_by_category_seconds', ['category']),
       alerts: [
         {
           name: 'WorkItemCycleTimeHigh',
@@ -234,17 +264,139 @@ function(config)
         'app:kpi_work_item_lead_time_seconds:p90_90d',
         'team:kpi_work_item_lead_time_seconds:p90_90d',
         'org:kpi_work_item_lead_time_seconds:p90_90d',
+        'app:kpi_work_item_lead_time_by_category_seconds:p50_7d',
+        'team:kpi_work_item_lead_time_by_category_seconds:p50_7d',
+        'org:kpi_work_item_lead_time_by_category_seconds:p50_7d',
+        'app:kpi_work_item_lead_time_by_category_seconds:p75_7d',
+        'team:kpi_work_item_lead_time_by_category_seconds:p75_7d',
+        'org:kpi_work_item_lead_time_by_category_seconds:p75_7d',
+        'app:kpi_work_item_lead_time_by_category_seconds:p90_7d',
+        'team:kpi_work_item_lead_time_by_category_seconds:p90_7d',
+        'org:kpi_work_item_lead_time_by_category_seconds:p90_7d',
+        'app:kpi_work_item_lead_time_by_category_seconds:p50_30d',
+        'team:kpi_work_item_lead_time_by_category_seconds:p50_30d',
+        'org:kpi_work_item_lead_time_by_category_seconds:p50_30d',
+        'app:kpi_work_item_lead_time_by_category_seconds:p75_30d',
+        'team:kpi_work_item_lead_time_by_category_seconds:p75_30d',
+        'org:kpi_work_item_lead_time_by_category_seconds:p75_30d',
+        'app:kpi_work_item_lead_time_by_category_seconds:p90_30d',
+        'team:kpi_work_item_lead_time_by_category_seconds:p90_30d',
+        'org:kpi_work_item_lead_time_by_category_seconds:p90_30d',
+        'app:kpi_work_item_lead_time_by_category_seconds:p50_90d',
+        'team:kpi_work_item_lead_time_by_category_seconds:p50_90d',
+        'org:kpi_work_item_lead_time_by_category_seconds:p50_90d',
+        'app:kpi_work_item_lead_time_by_category_seconds:p75_90d',
+        'team:kpi_work_item_lead_time_by_category_seconds:p75_90d',
+        'org:kpi_work_item_lead_time_by_category_seconds:p75_90d',
+        'app:kpi_work_item_lead_time_by_category_seconds:p90_90d',
+        'team:kpi_work_item_lead_time_by_category_seconds:p90_90d',
+        'org:kpi_work_item_lead_time_by_category_seconds:p90_90d',
       ],
       title: 'Work item lead time',
       unit: 'seconds',
       grafana_unit: 's',  // for dashboards
       direction: 'lower',
       meaning: 'From the creation of a work item to done (median, 75th and 90th percentiles of'
-               + ' the items completed in the window).',
+               + ' the items completed in the window, all of them and per investment category).',
       definition: definition,
       group: 'kpi-work-item-lead-time',
-      records: records.quantiles('kpi_work_item_lead_time_seconds'),
+      records: records.quantiles('kpi_work_item_lead_time_seconds')
+               + records.quantiles('kpi_work_item_lead_time_by_category_seconds', ['category']),
       alerts: [],
+    },
+    {
+      name: 'work_item_time_to_market',
+      // The names these rules record (default configuration; a test compares).
+      recorded:: [
+        'app:kpi_work_item_time_to_production_seconds:p50_7d',
+        'team:kpi_work_item_time_to_production_seconds:p50_7d',
+        'org:kpi_work_item_time_to_production_seconds:p50_7d',
+        'app:kpi_work_item_time_to_production_seconds:p75_7d',
+        'team:kpi_work_item_time_to_production_seconds:p75_7d',
+        'org:kpi_work_item_time_to_production_seconds:p75_7d',
+        'app:kpi_work_item_time_to_production_seconds:p90_7d',
+        'team:kpi_work_item_time_to_production_seconds:p90_7d',
+        'org:kpi_work_item_time_to_production_seconds:p90_7d',
+        'app:kpi_work_item_time_to_production_seconds:p50_30d',
+        'team:kpi_work_item_time_to_production_seconds:p50_30d',
+        'org:kpi_work_item_time_to_production_seconds:p50_30d',
+        'app:kpi_work_item_time_to_production_seconds:p75_30d',
+        'team:kpi_work_item_time_to_production_seconds:p75_30d',
+        'org:kpi_work_item_time_to_production_seconds:p75_30d',
+        'app:kpi_work_item_time_to_production_seconds:p90_30d',
+        'team:kpi_work_item_time_to_production_seconds:p90_30d',
+        'org:kpi_work_item_time_to_production_seconds:p90_30d',
+        'app:kpi_work_item_time_to_production_seconds:p50_90d',
+        'team:kpi_work_item_time_to_production_seconds:p50_90d',
+        'org:kpi_work_item_time_to_production_seconds:p50_90d',
+        'app:kpi_work_item_time_to_production_seconds:p75_90d',
+        'team:kpi_work_item_time_to_production_seconds:p75_90d',
+        'org:kpi_work_item_time_to_production_seconds:p75_90d',
+        'app:kpi_work_item_time_to_production_seconds:p90_90d',
+        'team:kpi_work_item_time_to_production_seconds:p90_90d',
+        'org:kpi_work_item_time_to_production_seconds:p90_90d',
+        'app:kpi_work_items_delivered:increase_7d',
+        'team:kpi_work_items_delivered:increase_7d',
+        'org:kpi_work_items_delivered:increase_7d',
+        'app:kpi_work_items_delivered:increase_30d',
+        'team:kpi_work_items_delivered:increase_30d',
+        'org:kpi_work_items_delivered:increase_30d',
+        'app:kpi_work_items_delivered:increase_90d',
+        'team:kpi_work_items_delivered:increase_90d',
+        'org:kpi_work_items_delivered:increase_90d',
+      ],
+      title: 'Time to market',
+      unit: 'seconds',
+      grafana_unit: 's',  // for dashboards
+      direction: 'lower',
+      meaning: 'From the moment the business asked for a work item (created, or its first'
+               + ' discovery status) to the first successful production deployment of a change'
+               + ' that names it (median, 75th and 90th percentiles of the items delivered in'
+               + ' the window), and how many items were delivered.',
+      definition: 'definitions.md#time-to-market',
+      group: 'kpi-work-item-time-to-market',
+      records: records.quantiles('kpi_work_item_time_to_production_seconds')
+               + records.counts('kpi_work_items_delivered'),
+      alerts: [
+        {
+          name: 'TimeToMarketRising',
+          settings: setting(self.name),
+          local medianOf(window) =
+            r.name('team', 'kpi_work_item_time_to_production_seconds', 'p50_' + window),
+          local baseline = self.settings.baseline,
+          local margin = self.settings.margin,
+          local min = self.settings.min_items,
+          expr: '%s > on (team) %s * %s\nand on (team)\n%s >= %s' % [
+            medianOf(long),
+            medianOf(baseline),
+            p.num(1 + margin),
+            r.name('team', 'kpi_work_items_delivered', 'increase_' + long),
+            p.num(min),
+          ],
+          summary: 'Work items take longer to reach customers.',
+          description: 'The median work item of team {{ $labels.team }} reached production'
+                       + ' {{ $value | humanizeDuration }} after it was asked for, over the'
+                       + ' last %s, against {{ with printf "%s{team=%%q}" $labels.team'
+                         % [long, medianOf(baseline)]
+                       + ' | query }}{{ . | first | value | humanizeDuration }}{{ end }} over'
+                       + ' the last %s.' % baseline,
+          meaning: 'Time to market, the metric that matters most to the business: how long'
+                   + " from 'the business wants this' to 'customers are using it', this month"
+                   + ' against the quarter.',
+          threshold: 'The median time to market of the items delivered in the last %s more'
+                     % long + ' than %s above that of the last %s, once the team delivered at'
+                       % [p.percent(margin), baseline]
+                     + ' least %s items in the last %s.' % [p.num(min), long],
+          next: [
+            'Where the time goes before the work starts: the lead time against the cycle time'
+            + ' (`team:kpi_work_item_lead_time_seconds:p50_%s`,' % long
+            + ' `team:kpi_work_item_cycle_time_seconds:p50_%s`) and the queues' % long
+            + ' (`team:kpi_work_items_wait_share:ratio_%s`).' % long,
+            'Where it goes after: change lead time and deployment frequency of its apps'
+            + ' (`team:kpi_change_lead_time_seconds:p50_%s`).' % long,
+          ],
+        },
+      ],
     },
     {
       name: 'work_item_queues',

@@ -54,15 +54,17 @@ function(config) {
   // team split across shards), the window's observations per bucket instead, which every
   // shard's are added up from: a quantile within its bucket, as exact as the buckets. The
   // app level is always exact.
-  quantiles(metric):: std.flattenArrays([
+  // `labels` are kept at every level besides the level's own (category): the exporter
+  // publishes those quantiles per value at the team and organisation level too.
+  quantiles(metric, labels=[]):: std.flattenArrays([
     [
-      local exact = p.aggregate('max', level.labels, self.inWindow(
+      local exact = p.aggregate('max', level.labels + labels, self.inWindow(
         metric, window, level.matchers + ['percentile="' + p.num(q * 100) + '"']
       ));
       r.ofWindow(window, r.record(
         r.name(level.name, metric, r.quantileName(q) + '_' + window),
         if level.name == 'app' then exact
-        else exact + '\nor\n' + p.quantileOf(q, level.labels, self.exporter(
+        else exact + '\nor\n' + p.quantileOf(q, level.labels + labels, self.exporter(
           self.windowFamily(metric) + '_observations', ['window="' + window + '"'] + level.matchers
         )),
       ))

@@ -7,7 +7,9 @@ number of distinct values of each of these labels is bounded (``label_limits`` i
 configuration): once the store holds events of ``label_limits.app`` apps besides those the
 configuration names, an event of a new app is refused, while events of the apps already known
 keep flowing. The values named in the configuration (the ``apps`` and their teams, the
-defaults, the environment ``production``) are always accepted and not counted.
+defaults, the environment ``production``) are always accepted and not counted. Work items
+are bounded the same way by their category, and by every status and stage of their history
+(the built-in categories and stages always accepted).
 
 A refused push answers ``400`` naming the value; a polled source logs the refusal and goes on
 with its other events. Both count in ``kpi_exporter_events_rejected_total{reason="cardinality"}``.
@@ -22,9 +24,14 @@ from dataclasses import dataclass, field
 from pydantic import Field
 
 from .config_base import Strict
-from .model import Event
+from .model import CATEGORIES, STAGES, UNMAPPED, Event, WorkItem, WorkItemDelivery
 
-LIMITED = ("app", "team", "environment")
+BUILT_IN: dict[str, frozenset[str]] = {
+    "category": frozenset([*CATEGORIES, UNMAPPED]),
+    "stage": frozenset(STAGES),
+}
+OWNER_LABELS = ("app", "team", "environment")  # of any event that has them
+LIMITED = (*OWNER_LABELS, "category", "status", "stage")  # and those of work items
 
 
 class LabelLimits(Strict):
@@ -33,6 +40,15 @@ class LabelLimits(Strict):
     app: int = Field(2000, ge=1, description="Distinct apps.")
     team: int = Field(500, ge=1, description="Distinct teams.")
     environment: int = Field(50, ge=1, description="Distinct environments.")
+    category: int = Field(
+        20, ge=1, description="Distinct work item categories besides the five built in."
+    )
+    status: int = Field(
+        300, ge=1, description="Distinct work item statuses (every tracker's together)."
+    )
+    stage: int = Field(
+        1, ge=1, description="Distinct work item stages besides active, waiting and done."
+    )
 
 
 @dataclass(slots=True)
@@ -88,6 +104,13 @@ class LabelPolicy:
     limits: LabelLimits = field(default_factory=LabelLimits)
     configured: Mapping[str, frozenset[str]] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        # The work item categories and stages the exporter knows are always accepted.
+        merged = {label: frozenset(values) for label, values in self.configured.items()}
+        for label, values in BUILT_IN.items():
+            merged[label] = merged.get(label, frozenset()) | values
+        object.__setattr__(self, "configured", merged)
+
     def admit(
         self, events: Iterable[Event], known: LabelValues
     ) -> tuple[list[Event], list[Refusal], int]:
@@ -99,18 +122,25 @@ class LabelPolicy:
         counted = {label: self.counted(label, known) for label in LIMITED}
         refused = 0
         for event in events:
-            new = [
-                (label, value)
-                for label, value in _values(event)
-                if not known.known(label, value)
-                and value not in added[label]
-                and value not in self.configured.get(label, ())
-            ]
-            over = [
-                (label, value)
-                for label, value in new
-                if counted[label] + len(added[label]) >= getattr(self.limits, label)
-            ]
+            new = list(
+                dict.fromkeys(
+                    (label, value)
+                    for label, value in _values(event)
+                    if not known.known(label, value)
+                    and value not in added[label]
+                    and value not in self.configured.get(label, ())
+                )
+            )
+            # An event may bring several new values of one label (a work item's statuses):
+            # each counts toward the limit.
+            pending: Counter[str] = Counter()
+            over = []
+            for label, value in new:
+                pending[label] += 1
+                if counted[label] + len(added[label]) + pending[label] > getattr(
+                    self.limits, label
+                ):
+                    over.append((label, value))
             if over:
                 refused += 1
                 for label, value in over:
@@ -132,7 +162,17 @@ class LabelPolicy:
 
 
 def _values(event: Event) -> Iterable[tuple[str, str]]:
-    for label in LIMITED:
+    """The limited label values of an event; a work item's are its category and every
+    status and stage of its history."""
+    for label in OWNER_LABELS:
         value = getattr(event, label, None)
         if isinstance(value, str) and value:
             yield label, value
+    if isinstance(event, WorkItem | WorkItemDelivery) and event.category:
+        yield "category", event.category
+    if isinstance(event, WorkItem):
+        for _, status, stage in event.statuses:
+            if status:
+                yield "status", status
+            if stage:
+                yield "stage", stage

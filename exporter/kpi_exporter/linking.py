@@ -98,6 +98,33 @@ def _version(text: str) -> tuple[int, ...] | None:
     return tuple(int(part) for part in match.group(1).split(".")) if match else None
 
 
+# Semantic versioning 2.0.0: MAJOR.MINOR.PATCH, an optional pre-release and build; a leading
+# "v" as tags write it.
+_SEMVER = re.compile(
+    r"^v?(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)"
+    r"(?:-[0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*)?(?:\+[0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*)?$"
+)
+RELEASE_TYPES = ("major", "minor", "patch", "unknown")
+# How many older deployments a re-assessment reads back for the previous release.
+PREVIOUS_SCAN = 1000
+
+
+def release_type(previous: str | None, version: str) -> str:
+    """The release type of deploying ``version`` after ``previous`` (None: nothing before):
+    the first of major, minor and patch that differs; patch when only the pre-release or
+    build differs (a release candidate made final, a redeployment); unknown when either is
+    not a semantic version or there is no previous one. A step down (a rollback) is typed
+    like a step up."""
+    new = _SEMVER.match(version)
+    old = _SEMVER.match(previous) if previous is not None else None
+    if new is None or old is None:
+        return "unknown"
+    for name, before, after in zip(RELEASE_TYPES, old.groups(), new.groups(), strict=False):
+        if int(before) != int(after):
+            return name
+    return "patch"
+
+
 def _is_rollback(previous: Deployment, following: Deployment, settings: LinkSettings) -> bool:
     if following.finished_at - previous.finished_at > settings.rollback_window:
         return False
@@ -162,10 +189,14 @@ def assess(
 
     following: dict[tuple[str, str], Deployment] = {}
     rework: set[tuple[str, str]] = set()
+    types: dict[tuple[str, str], str] = {}
     last_in_environment: dict[str, Deployment] = {}
     for deployment in production:
         natural_key = (deployment.source, deployment.key)
         previous = last_in_environment.get(deployment.environment)
+        types[natural_key] = release_type(
+            previous.version if previous is not None else None, deployment.version
+        )
         if previous is not None:
             following[(previous.source, previous.key)] = deployment
         if settings.rework in REWORK_DECLARED and (
@@ -217,6 +248,7 @@ def assess(
                 reasons=tuple(reasons),
                 incident_keys=tuple(f"{i.source}/{i.key}" for i in incidents_here),
                 recovered_at=recovered_at if reasons else None,
+                release_type=types.get(natural_key, ""),
             )
         )
     return outcomes
@@ -268,6 +300,27 @@ def incident_links(
     return links
 
 
+def _previous_releases(
+    tx: Transaction, app: str, before: float, deployments: list[Deployment], kpi: KpiSettings
+) -> list[Deployment]:
+    """The last successful production deployment before ``before`` of each environment of
+    ``deployments``: what a re-assessed deployment's release type steps from, however long
+    ago it was (read newest first, at most :data:`PREVIOUS_SCAN` rows back)."""
+    wanted = {d.environment for d in _production(deployments, kpi)}
+    found: list[Deployment] = []
+    for scanned, event in enumerate(tx.events_before("deployment", app, before)):
+        if not wanted or scanned >= PREVIOUS_SCAN:
+            break
+        if (
+            isinstance(event, Deployment)
+            and event.environment in wanted
+            and _production([event], kpi)
+        ):
+            wanted.discard(event.environment)
+            found.append(event)
+    return found
+
+
 def relink(
     tx: Transaction, touched: Iterable[Event], kpi: KpiSettings, settings: LinkSettings
 ) -> None:
@@ -303,6 +356,7 @@ def relink_since(
         )
         targets = tx.events("deployment", app, since - target_reach)
         deployments = [e for e in targets if isinstance(e, Deployment)]
+        deployments[:0] = _previous_releases(tx, app, since - target_reach, deployments, kpi)
         for outcome in assess(deployments, read, kpi, settings):
             if outcome.deployed_at >= since:
                 tx.upsert(outcome)

@@ -94,6 +94,9 @@ class Change(BaseEvent):
     origin: str = "human"
     # The key of the change of the same source that this one reverts ("" when none).
     reverts: str = ""
+    # The work items it references (PROJ-12: in its title, head branch or body, or as the
+    # event format gives them), upper-cased: where time to market ends (see delivery.py).
+    work_items: tuple[str, ...] = ()
 
     @property
     def time(self) -> float:
@@ -139,6 +142,10 @@ class DeploymentOutcome(BaseEvent):
     reasons: tuple[str, ...] = ()
     incident_keys: tuple[str, ...] = ()
     recovered_at: float | None = None
+    # A successful production deployment's release type, from the version step since the
+    # previous one to the same environment: major | minor | patch | unknown (a version that
+    # is not semver, or no previous one); "" for other deployments.
+    release_type: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,6 +191,9 @@ class Defect(BaseEvent):
     customer_reported: bool = False
     severity: str = "unknown"
     resolved_at: float | None = None
+    # The phase that should have caught it, where the tracker records it: requirements |
+    # unit | integration | staging | production (only production could); "" unknown.
+    escape_phase: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -250,6 +260,14 @@ class Gauge(BaseEvent):
     labels: tuple[tuple[str, str], ...] = ()
 
 
+# A work item's stages and investment categories: what kpis/work.py maps each status and
+# type to (here, so that the label limits know them without importing the KPI functions).
+ACTIVE, WAITING, DONE = "active", "waiting", "done"
+STAGES = (ACTIVE, WAITING, DONE)
+CATEGORIES = ("new_capability", "defect", "tech_debt", "maintenance")
+UNMAPPED = "unmapped"
+
+
 @dataclass(frozen=True, slots=True)
 class WorkItem:
     """A work item of an issue tracker (story, bug, task, ...), owned by an app and a team.
@@ -275,6 +293,29 @@ class WorkItem:
         return self.created_at
 
 
+@dataclass(frozen=True, slots=True)
+class WorkItemDelivery(BaseEvent):
+    """Derived, never polled: when a work item first reached production (time to market).
+
+    Written by :mod:`kpi_exporter.delivery` for a work item that changes reference, next to
+    the events it is derived from. ``key`` and ``source`` are the work item's, and so are
+    its app, team and ``category``. ``started_at``: when the business asked for it (created,
+    or the first entry into a configured discovery status); ``delivered_at``: the first
+    successful production deployment of a change naming it (None: none, or none any more
+    after a correction); ``change``: that change, as ``source/key``."""
+
+    kind: ClassVar[str] = "delivery"
+    dated_by: ClassVar[str] = "delivered_at"
+    category: str
+    started_at: float
+    delivered_at: float | None = None
+    change: str = ""
+
+    @property
+    def time(self) -> float:
+        return self.delivered_at if self.delivered_at is not None else self.started_at
+
+
 Event = (
     Deployment
     | Change
@@ -289,6 +330,7 @@ Event = (
     | TestRun
     | Gauge
     | WorkItem
+    | WorkItemDelivery
 )
 
 EVENT_TYPES: dict[str, type[Any]] = {
@@ -307,6 +349,7 @@ EVENT_TYPES: dict[str, type[Any]] = {
         TestRun,
         Gauge,
         WorkItem,
+        WorkItemDelivery,
     )
 }
 

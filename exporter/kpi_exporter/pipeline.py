@@ -17,6 +17,7 @@ from contextlib import contextmanager
 
 from . import page, snapshot
 from .cardinality import LabelLimitError, LabelPolicy
+from .delivery import redeliver
 from .exposition import ExpositionCache
 from .health import Health
 from .kpis import Aggregate, KpiSettings
@@ -269,6 +270,7 @@ class Pipeline:
                 reship(touched, tx, self.kpi)
                 relink(tx, touched, self.kpi, self.linking)
                 mark_reverts(tx, tx.changes())
+                redeliver(tx, tx.changes(), self.kpi)
                 tx.set_cursor(source, poll.cursor)
                 tx.set_validators(source, poll.validators)
                 changes = tx.changes()

@@ -29,7 +29,7 @@ from .cardinality import LabelValues
 from .kpis import Aggregate, KpiSettings
 from .kpis.aggregate import Histogram, LiveSeries
 from .kpis.cost import DailySpend
-from .kpis.windows import Timeline
+from .kpis.windows import Timeline, group
 
 FORMAT = 1  # bump when the layout below changes
 PACKAGE = Path(__file__).resolve().parent
@@ -112,7 +112,7 @@ def load(
             timeline.values.frombytes(values)
             if len(timeline.times) != len(timeline.values):
                 raise ValueError(f"{name}{labels}: times and values differ in length")
-            family.teams.setdefault(labels[1], set()).add(labels)
+            family.teams.setdefault(group(labels), set()).add(labels)
     aggregate.invalidate()
     return aggregate
 

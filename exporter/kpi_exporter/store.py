@@ -162,6 +162,22 @@ MIGRATIONS: tuple[str, ...] = (
         WHEN EXISTS (SELECT 1 FROM snapshot)
         BEGIN INSERT INTO journal (kind, before, after) VALUES (old.kind, old.payload, NULL); END;
     """,
+    # Work items and the changes that reference them, by the item's reference (PROJ-12):
+    # where a work item's time to market ends (see delivery.py). Stored work items are
+    # indexed at once; stored changes reference nothing before this version.
+    """
+    CREATE TABLE work_references (
+        reference TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        source TEXT NOT NULL,
+        key TEXT NOT NULL,
+        PRIMARY KEY (reference, kind, source, key)
+    ) WITHOUT ROWID;
+    CREATE INDEX work_references_by_event ON work_references (kind, source, key);
+    INSERT INTO work_references (reference, kind, source, key)
+        SELECT upper(substr(key, instr(key, '/') + 1)), kind, source, key
+        FROM events WHERE kind = 'workitem';
+    """,
 )
 
 
@@ -343,6 +359,29 @@ class Transaction:
         )
         return [key for (key,) in rows]
 
+    def set_references(self, kind: str, source: str, key: str, references: Iterable[str]) -> None:
+        """The work-item references of one event (a work item's own, a change's), replacing
+        those it had."""
+        self._conn.execute(
+            "DELETE FROM work_references WHERE kind = ? AND source = ? AND key = ?",
+            (kind, source, key),
+        )
+        self._conn.executemany(
+            "INSERT OR IGNORE INTO work_references (reference, kind, source, key)"
+            " VALUES (?, ?, ?, ?)",
+            [(reference, kind, source, key) for reference in references],
+        )
+
+    def referencing(self, kind: str, reference: str) -> list[Event]:
+        """The stored events of ``kind`` with the work-item reference ``reference``."""
+        rows = self._conn.execute(
+            "SELECT e.payload FROM work_references r JOIN events e"
+            " ON e.kind = r.kind AND e.source = r.source AND e.key = r.key"
+            " WHERE r.reference = ? AND r.kind = ? ORDER BY r.source, r.key",
+            (reference, kind),
+        )
+        return [from_json(kind, payload) for (payload,) in rows]
+
     def deployment(self, source: str, key: str) -> Deployment | None:
         stored = self._get("deployment", source, key)
         return stored if isinstance(stored, Deployment) else None
@@ -350,6 +389,10 @@ class Transaction:
     def get_change(self, source: str, key: str) -> Change | None:
         stored = self._get("change", source, key)
         return stored if isinstance(stored, Change) else None
+
+    def get_kind(self, kind: str, source: str, key: str) -> Event | None:
+        """The stored event of ``kind`` with this source and key, if any."""
+        return self._get(kind, source, key)
 
     def _get(self, kind: str, source: str, key: str) -> Event | None:
         row = self._conn.execute(
@@ -376,6 +419,17 @@ class Transaction:
             (kind, app, since),
         )
         return [from_json(kind, payload) for (payload,) in rows]
+
+    def events_before(self, kind: str, app: str, before: float) -> Iterator[Event]:
+        """Stored events of ``kind`` for ``app`` before ``before``, newest first, read as
+        they are consumed."""
+        rows = self._conn.execute(
+            "SELECT payload FROM events WHERE kind = ? AND app = ? AND time < ?"
+            " ORDER BY time DESC, source DESC, key DESC",
+            (kind, app, before),
+        )
+        for (payload,) in rows:
+            yield from_json(kind, payload)
 
     def changes(self) -> list[EventChange]:
         """Net changes: events whose stored text differs from before the transaction."""

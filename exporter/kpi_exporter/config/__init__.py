@@ -250,6 +250,17 @@ class OriginsConfig(Strict):
         )
 
 
+class WorkConfig(Strict):
+    """Work items across trackers: where a work item's time to market starts."""
+
+    discovery_statuses: list[str] = Field(
+        default_factory=list,
+        description='Statuses that mean the business asked for the item ("Discovery",'
+        " case-insensitive): time to market starts at the first entry into one; empty or"
+        " never entered: at the item's creation.",
+    )
+
+
 class CostBudget(Strict):
     """A monthly budget of one app or one team."""
 
@@ -282,6 +293,7 @@ class Config(Strict):
     incidents: IncidentsConfig = Field(default_factory=IncidentsConfig)
     origins: OriginsConfig = Field(default_factory=OriginsConfig)
     security: SecurityConfig = Field(default_factory=SecurityConfig)
+    work: WorkConfig = Field(default_factory=WorkConfig)
     sources: list[Source] = Field(default_factory=list)
     budgets: list[CostBudget] = Field(
         default_factory=list, description="Monthly cost budgets (kpi_cost_budget_month)."
@@ -336,6 +348,7 @@ class Config(Strict):
             ),
             incident_severities=tuple(self.incidents.severities),
             origins=self.origins.rules(),
+            discovery_statuses=tuple(self.work.discovery_statuses),
         )
 
     def label_policy(self) -> LabelPolicy:

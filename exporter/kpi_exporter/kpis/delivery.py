@@ -8,15 +8,19 @@ from ..model import Change, Deployment, DeploymentOutcome
 from .families import (
     CHANGE_LEAD_TIME_SECONDS,
     DEPLOYMENTS,
+    DEPLOYMENTS_BY_RELEASE_TYPE,
     DEPLOYMENTS_FAILED,
     DEPLOYMENTS_RELEASE_FAILED,
+    DEPLOYMENTS_RELEASE_FAILED_BY_RELEASE_TYPE,
     DEPLOYMENTS_REWORK,
     FAILED_DEPLOYMENT_RECOVERY_SECONDS,
     WINDOW_CHANGE_LEAD_TIME_SECONDS,
     WINDOW_DEPLOYED_DATES,
     WINDOW_DEPLOYMENTS,
+    WINDOW_DEPLOYMENTS_BY_RELEASE_TYPE,
     WINDOW_DEPLOYMENTS_FAILED,
     WINDOW_DEPLOYMENTS_RELEASE_FAILED,
+    WINDOW_DEPLOYMENTS_RELEASE_FAILED_BY_RELEASE_TYPE,
     WINDOW_DEPLOYMENTS_REWORK,
     WINDOW_FAILED_DEPLOYMENT_RECOVERY_SECONDS,
 )
@@ -60,10 +64,15 @@ def observe_outcome(
     outcome: DeploymentOutcome, settings: KpiSettings
 ) -> Iterator[Observation | Dated]:
     """Rework (hotfix, rollback) and failed deployments count once, in the windows by the
-    deployment's finish time; a failed deployment's recovery time is observed once it
+    deployment's finish time, and successful production deployments and failed releases
+    by release type; a failed deployment's recovery time is observed once it
     recovered, in the windows by the recovery time."""
     labels = (outcome.app, outcome.team, outcome.environment)
     owner = (outcome.app, outcome.team)
+    typed = (*owner, outcome.release_type)
+    if outcome.release_type:  # a successful production deployment
+        yield DEPLOYMENTS_BY_RELEASE_TYPE.observe((*labels, outcome.release_type), 1)
+        yield WINDOW_DEPLOYMENTS_BY_RELEASE_TYPE.at(typed, outcome.deployed_at)
     if outcome.rework:
         yield DEPLOYMENTS_REWORK.observe(labels, 1)
         yield WINDOW_DEPLOYMENTS_REWORK.at(owner, outcome.deployed_at)
@@ -74,6 +83,11 @@ def observe_outcome(
     if RELEASE_FAILURES & set(outcome.reasons):
         yield DEPLOYMENTS_RELEASE_FAILED.observe(labels, 1)
         yield WINDOW_DEPLOYMENTS_RELEASE_FAILED.at(owner, outcome.deployed_at)
+        if outcome.release_type:
+            yield DEPLOYMENTS_RELEASE_FAILED_BY_RELEASE_TYPE.observe(
+                (*labels, outcome.release_type), 1
+            )
+            yield WINDOW_DEPLOYMENTS_RELEASE_FAILED_BY_RELEASE_TYPE.at(typed, outcome.deployed_at)
     if outcome.recovered_at is not None:
         recovery = max(0.0, outcome.recovered_at - outcome.deployed_at)
         yield FAILED_DEPLOYMENT_RECOVERY_SECONDS.observe(labels, recovery)

@@ -136,6 +136,25 @@ DEPLOYMENTS_RELEASE_FAILED = KpiFamily(
     DELIVERY_LABELS,
 )
 
+RELEASE_TYPE_LABELS = (*DELIVERY_LABELS, "release_type")
+
+DEPLOYMENTS_BY_RELEASE_TYPE = KpiFamily(
+    "kpi_deployments_by_release_type_total",
+    "counter",
+    "Successful production deployments by release type: major, minor or patch from the"
+    " semantic version step since the previous one to the same environment, unknown when"
+    " a version is not semver or there is none before.",
+    RELEASE_TYPE_LABELS,
+)
+
+DEPLOYMENTS_RELEASE_FAILED_BY_RELEASE_TYPE = KpiFamily(
+    "kpi_deployments_release_failed_by_release_type_total",
+    "counter",
+    "Production deployments that needed a rollback or a hotfix, by release type: the"
+    " release failure rate per release type's numerator.",
+    RELEASE_TYPE_LABELS,
+)
+
 CHANGE_LEAD_TIME_SECONDS = KpiFamily(
     "kpi_change_lead_time_seconds",
     "histogram",
@@ -274,6 +293,16 @@ WORK_ITEM_LEAD_TIME_SECONDS = KpiFamily(
     WORK_ITEM_BUCKETS,
 )
 
+WORK_ITEM_TIME_TO_PRODUCTION_SECONDS = KpiFamily(
+    "kpi_work_item_time_to_production_seconds",
+    "histogram",
+    "Time to market of work items: created (or the first entry into a configured discovery"
+    " status) to the first successful production deployment of a change that references"
+    " the item (its key in the title, head branch or body), by the time of that deployment.",
+    WORK_LABELS,
+    WORK_ITEM_BUCKETS,
+)
+
 WORK_ITEMS_ACTIVE_SECONDS = KpiFamily(
     "kpi_work_items_active_seconds_total",
     "counter",
@@ -373,6 +402,17 @@ DEFECTS_ESCAPED = KpiFamily(
     "counter",
     "Defects found in production (escaped); escape rate = escaped / all defects.",
     DEFECT_LABELS,
+)
+
+# The phases that should have caught an escaped defect (label `phase`), and unknown.
+ESCAPE_PHASES: tuple[str, ...] = ("requirements", "unit", "integration", "staging", "production")
+
+DEFECTS_ESCAPED_BY_PHASE = KpiFamily(
+    "kpi_defects_escaped_by_phase_total",
+    "counter",
+    "Defects found in production, by the phase that should have caught them: requirements,"
+    " unit, integration, staging, production (only production could) or unknown.",
+    ("app", "team", "phase"),
 )
 
 DEFECTS_CUSTOMER_REPORTED = KpiFamily(
@@ -692,6 +732,8 @@ FAMILIES: tuple[Family, ...] = (
     DEPLOYMENTS_REWORK,
     DEPLOYMENTS_FAILED,
     DEPLOYMENTS_RELEASE_FAILED,
+    DEPLOYMENTS_BY_RELEASE_TYPE,
+    DEPLOYMENTS_RELEASE_FAILED_BY_RELEASE_TYPE,
     CHANGE_LEAD_TIME_SECONDS,
     FAILED_DEPLOYMENT_RECOVERY_SECONDS,
     CHANGES_MERGED,
@@ -709,6 +751,7 @@ FAMILIES: tuple[Family, ...] = (
     WORK_ITEMS_COMPLETED,
     WORK_ITEM_CYCLE_TIME_SECONDS,
     WORK_ITEM_LEAD_TIME_SECONDS,
+    WORK_ITEM_TIME_TO_PRODUCTION_SECONDS,
     WORK_ITEMS_ACTIVE_SECONDS,
     WORK_ITEM_WAIT_SECONDS,
     WORK_ITEMS_IN_PROGRESS,
@@ -722,6 +765,7 @@ FAMILIES: tuple[Family, ...] = (
     INCIDENT_ACKNOWLEDGE_SECONDS,
     DEFECTS,
     DEFECTS_ESCAPED,
+    DEFECTS_ESCAPED_BY_PHASE,
     DEFECTS_CUSTOMER_REPORTED,
     DEFECTS_OPEN,
     COVERAGE_LINES_COVERED,
@@ -803,9 +847,12 @@ def _count(
     return Windowed(Family(name, "gauge", help_text, labels), "count", of.name)
 
 
-def _quantiles(name: str, of: Family, help_text: str) -> Windowed:
+def _quantiles(name: str, of: Family, help_text: str, by: tuple[str, ...] = ()) -> Windowed:
+    """Exact quantiles at app, team and organisation level; ``by``: labels after ``team``
+    kept at every level (a team's quantiles per category)."""
+    labels = ("app", "team", *by, "window", "percentile")
     return Windowed(
-        Family(name, "gauge", help_text, WINDOW_QUANTILE_LABELS, of.buckets),
+        Family(name, "gauge", help_text, labels, of.buckets),
         "quantiles",
         of.name,
     )
@@ -834,6 +881,21 @@ WINDOW_DEPLOYMENTS_RELEASE_FAILED = _count(
     "kpi_window_deployments_release_failed",
     DEPLOYMENTS_RELEASE_FAILED,
     "Production deployments that finished in the window and needed a rollback or a hotfix.",
+)
+
+WINDOW_DEPLOYMENTS_BY_RELEASE_TYPE = _count(
+    "kpi_window_deployments_by_release_type",
+    DEPLOYMENTS_BY_RELEASE_TYPE,
+    "Successful production deployments that finished in the window, by release type.",
+    ("app", "team", "release_type", "window"),
+)
+
+WINDOW_DEPLOYMENTS_RELEASE_FAILED_BY_RELEASE_TYPE = _count(
+    "kpi_window_deployments_release_failed_by_release_type",
+    DEPLOYMENTS_RELEASE_FAILED_BY_RELEASE_TYPE,
+    "Production deployments that finished in the window and needed a rollback or a hotfix,"
+    " by release type.",
+    ("app", "team", "release_type", "window"),
 )
 
 WINDOW_DEPLOYED_DATES = Windowed(
@@ -912,6 +974,14 @@ WINDOW_DEFECTS_ESCAPED = _count(
     "Defects found in production, created in the window.",
 )
 
+WINDOW_DEFECTS_ESCAPED_BY_PHASE = _count(
+    "kpi_window_defects_escaped_by_phase",
+    DEFECTS_ESCAPED_BY_PHASE,
+    "Defects found in production, created in the window, by the phase that should have"
+    " caught them.",
+    ("app", "team", "phase", "window"),
+)
+
 WINDOW_DEFECTS_CUSTOMER_REPORTED = _count(
     "kpi_window_defects_customer_reported",
     DEFECTS_CUSTOMER_REPORTED,
@@ -981,6 +1051,13 @@ WINDOW_WORK_ITEMS_WAIT_SECONDS = _count(
     WORK_ITEM_WAIT_SECONDS,
     "Time the work items completed in the window spent in each waiting status, added up.",
     ("app", "team", "status", "window"),
+)
+
+WINDOW_WORK_ITEMS_DELIVERED = _count(
+    "kpi_window_work_items_delivered",
+    WORK_ITEM_TIME_TO_PRODUCTION_SECONDS,
+    "Work items first deployed to production in the window (by a change naming them): the"
+    " count behind the time to market quantiles.",
 )
 
 WINDOW_CHANGE_LEAD_TIME_SECONDS = _quantiles(
@@ -1070,6 +1147,29 @@ WINDOW_WORK_ITEM_LEAD_TIME_SECONDS = _quantiles(
     " category together.",
 )
 
+WINDOW_WORK_ITEM_TIME_TO_PRODUCTION_SECONDS = _quantiles(
+    "kpi_window_work_item_time_to_production_seconds",
+    WORK_ITEM_TIME_TO_PRODUCTION_SECONDS,
+    "Exact quantiles of the time to market of the work items first deployed to production in"
+    " the window, every category together.",
+)
+
+WINDOW_WORK_ITEM_CYCLE_TIME_BY_CATEGORY_SECONDS = _quantiles(
+    "kpi_window_work_item_cycle_time_by_category_seconds",
+    WORK_ITEM_CYCLE_TIME_SECONDS,
+    "Exact quantiles of the cycle time of the work items completed in the window, per"
+    " investment category (bounded by `label_limits.category`).",
+    ("category",),
+)
+
+WINDOW_WORK_ITEM_LEAD_TIME_BY_CATEGORY_SECONDS = _quantiles(
+    "kpi_window_work_item_lead_time_by_category_seconds",
+    WORK_ITEM_LEAD_TIME_SECONDS,
+    "Exact quantiles of the lead time of the work items completed in the window, per"
+    " investment category (bounded by `label_limits.category`).",
+    ("category",),
+)
+
 WINDOW_VULNERABILITY_FIX_SECONDS = _quantiles(
     "kpi_window_vulnerability_fix_seconds",
     VULNERABILITY_FIX_SECONDS,
@@ -1081,6 +1181,8 @@ WINDOWED: tuple[Windowed, ...] = (
     WINDOW_DEPLOYMENTS_FAILED,
     WINDOW_DEPLOYMENTS_REWORK,
     WINDOW_DEPLOYMENTS_RELEASE_FAILED,
+    WINDOW_DEPLOYMENTS_BY_RELEASE_TYPE,
+    WINDOW_DEPLOYMENTS_RELEASE_FAILED_BY_RELEASE_TYPE,
     WINDOW_DEPLOYED_DATES,
     WINDOW_CHANGES_MERGED,
     WINDOW_CHANGES_MERGED_UNREVIEWED,
@@ -1092,6 +1194,7 @@ WINDOWED: tuple[Windowed, ...] = (
     WINDOW_INCIDENTS_BY_COMPONENT,
     WINDOW_DEFECTS,
     WINDOW_DEFECTS_ESCAPED,
+    WINDOW_DEFECTS_ESCAPED_BY_PHASE,
     WINDOW_DEFECTS_CUSTOMER_REPORTED,
     WINDOW_TEST_RUNS,
     WINDOW_TEST_RUNS_FAILED,
@@ -1103,6 +1206,7 @@ WINDOWED: tuple[Windowed, ...] = (
     WINDOW_WORK_ITEMS_ACTIVE_SECONDS,
     WINDOW_WORK_ITEMS_LEAD_SECONDS,
     WINDOW_WORK_ITEMS_WAIT_SECONDS,
+    WINDOW_WORK_ITEMS_DELIVERED,
     WINDOW_CHANGE_LEAD_TIME_SECONDS,
     WINDOW_FAILED_DEPLOYMENT_RECOVERY_SECONDS,
     WINDOW_CHANGE_CODING_SECONDS,
@@ -1116,6 +1220,9 @@ WINDOWED: tuple[Windowed, ...] = (
     WINDOW_INCIDENT_ACKNOWLEDGE_SECONDS,
     WINDOW_WORK_ITEM_CYCLE_TIME_SECONDS,
     WINDOW_WORK_ITEM_LEAD_TIME_SECONDS,
+    WINDOW_WORK_ITEM_TIME_TO_PRODUCTION_SECONDS,
+    WINDOW_WORK_ITEM_CYCLE_TIME_BY_CATEGORY_SECONDS,
+    WINDOW_WORK_ITEM_LEAD_TIME_BY_CATEGORY_SECONDS,
     WINDOW_VULNERABILITY_FIX_SECONDS,
 )
 
@@ -1132,7 +1239,7 @@ def observations_family(windowed: Windowed) -> Family:
         "gauge",
         f"Observations of `{windowed.family.name}` in the window at or under `le` (cumulative),"
         " at the levels a shard cannot compute exactly (sharded installations only).",
-        ("team", "window", "le"),
+        (*windowed.family.labels[1:-2], "window", "le"),
         windowed.family.buckets,
     )
 

@@ -23,7 +23,7 @@ from .quality import observe_defect
 from .security import observe_security_coverage, observe_vulnerability
 from .settings import KpiSettings
 from .slo import observe_slo
-from .work import observe_work_item
+from .work import observe_delivery, observe_work_item
 
 Observer = Callable[[Any, KpiSettings], Iterator[Contribution]]
 
@@ -47,6 +47,7 @@ _OBSERVERS: dict[type[Any], tuple[Observer, ...]] = {
     model.CostLine: (observe_cost,),
     model.Vulnerability: (observe_vulnerability,),
     model.WorkItem: (observe_work_item,),
+    model.WorkItemDelivery: (observe_delivery,),
 }
 
 

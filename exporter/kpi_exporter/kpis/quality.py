@@ -10,17 +10,21 @@ from .families import (
     DEFECTS,
     DEFECTS_CUSTOMER_REPORTED,
     DEFECTS_ESCAPED,
+    DEFECTS_ESCAPED_BY_PHASE,
     DEFECTS_OPEN,
+    ESCAPE_PHASES,
     WINDOW_DEFECTS,
     WINDOW_DEFECTS_CUSTOMER_REPORTED,
     WINDOW_DEFECTS_ESCAPED,
+    WINDOW_DEFECTS_ESCAPED_BY_PHASE,
 )
 from .observation import Dated, Observation
 from .settings import KpiSettings
 
 
 def observe_defect(defect: Defect, settings: KpiSettings) -> Iterator[Observation | Dated]:
-    """A defect counts once, by the time it was created; escaped when found in production."""
+    """A defect counts once, by the time it was created; escaped when found in production,
+    then also by the phase that should have caught it."""
     labels = (defect.app, defect.team, defect.severity)
     owner = (defect.app, defect.team)
     yield DEFECTS.observe(labels, 1)
@@ -28,6 +32,10 @@ def observe_defect(defect: Defect, settings: KpiSettings) -> Iterator[Observatio
     if defect.found_in == "production":
         yield DEFECTS_ESCAPED.observe(labels, 1)
         yield WINDOW_DEFECTS_ESCAPED.at(owner, defect.created_at)
+        # Bounded: a phase no source should send counts as unknown.
+        phase = defect.escape_phase if defect.escape_phase in ESCAPE_PHASES else "unknown"
+        yield DEFECTS_ESCAPED_BY_PHASE.observe((*owner, phase), 1)
+        yield WINDOW_DEFECTS_ESCAPED_BY_PHASE.at((*owner, phase), defect.created_at)
     if defect.customer_reported:
         yield DEFECTS_CUSTOMER_REPORTED.observe(labels, 1)
         yield WINDOW_DEFECTS_CUSTOMER_REPORTED.at(owner, defect.created_at)

@@ -62,6 +62,9 @@ class KpiSettings:
     # Where changes come from (human, ai_agent, bot): how sources classify them, and whether
     # bot changes count in the flow metrics.
     origins: OriginRules = field(default_factory=OriginRules)
+    # Time to market of a work item starts when it first entered one of these statuses
+    # (matched case-insensitively: the "discovery started" status), else when it was created.
+    discovery_statuses: tuple[str, ...] = ()
 
     def is_production(self, environment: str) -> bool:
         return self.production.search(environment) is not None
@@ -72,6 +75,15 @@ class KpiSettings:
         if pattern.search(environment) is None:
             return False
         return not self.incident_severities or severity in self.incident_severities
+
+    def discovery_started(
+        self, created_at: float, statuses: tuple[tuple[float, str, str], ...]
+    ) -> float:
+        """When a work item's time to market starts: its first entry into a discovery
+        status, else its creation."""
+        wanted = {name.casefold() for name in self.discovery_statuses}
+        entered = [at for at, name, _ in statuses if name.casefold() in wanted]
+        return max(created_at, min(entered)) if entered else created_at
 
     def sla(self, severity: str) -> float | None:
         """The time to fix allowed for a finding of ``severity``; None when it has none."""

@@ -9,7 +9,9 @@ exactly at any instant: a window of width ``W`` at ``now`` holds the observation
 - a **count** adds up the values in the window, per app (teams and the organisation are sums,
   which the recording rules do);
 - **quantiles** are exact (:func:`quantile`) at the app, team and organisation level: a
-  team's median is the median of its observations, never a combination of app medians;
+  team's median is the median of its observations, never a combination of app medians; a
+  family with labels after ``team`` (``category``) has them at every level (a team's median
+  per category, the organisation's per category);
 - **deploy days** count the UTC days with an observation among the last N complete UTC days
   (N: the window in days), at the same three levels.
 
@@ -117,12 +119,13 @@ class Entry:
 
 @dataclass(slots=True)
 class FamilyState:
-    """One window family: its app-level timelines, the apps of each team, the cached
-    entries (app labels, or ("team", team) and ("org",) for levels) and its rendered text."""
+    """One window family: its app-level timelines, the app-level series of each team (keyed
+    by the team and the labels after it, :func:`group`), the cached entries (app labels, or
+    ("\x00team", team, ...) and ("\x00org", ...) for levels) and its rendered text."""
 
     windowed: Windowed
     timelines: dict[Labels, Timeline] = field(default_factory=dict)
-    teams: dict[str, set[Labels]] = field(default_factory=dict)
+    teams: dict[Labels, set[Labels]] = field(default_factory=dict)
     entries: dict[Labels, Entry] = field(default_factory=dict)
     dirty: set[Labels] = field(default_factory=set)
     order: list[Labels] | None = None  # entry keys in rendering order; None: sort again
@@ -136,12 +139,13 @@ class FamilyState:
     # the entries whose time has come without looking at every app; an item whose entry was
     # recomputed since holds another instant and is skipped.
     due: list[tuple[float, Labels]] = field(default_factory=list)
-    # The organisation's values in each window, sorted, kept from one instant to the next
-    # (quantile families at an exact organisation level); None: built again when needed.
-    sliding: Sliding | None = None
-    # Deploy-days families: how many observations each UTC day holds across every app;
-    # None: counted again when needed.
-    day_counts: Counter[int] | None = None
+    # Per organisation entry (see _org_key): its values in each window, sorted, kept from one
+    # instant to the next (quantile families at an exact organisation level); built again
+    # when missing.
+    sliding: dict[Labels, Sliding] = field(default_factory=dict)
+    # Deploy-days families, per organisation entry: how many observations each UTC day holds
+    # across every app; counted again when missing.
+    day_counts: dict[Labels, Counter[int]] = field(default_factory=dict)
 
 
 class Sliding:
@@ -240,11 +244,21 @@ def _gathered(timelines: Sequence[Timeline], now: float, width: float) -> array[
     return array("d", values)
 
 
-def _team_key(team: str) -> Labels:
-    return ("\x00team", team)
+def group(labels: Labels) -> Labels:
+    """The team-level series an app-level series belongs to: its team and the labels after
+    it (("shop", "a", "defect") -> ("a", "defect"))."""
+    return labels[1:]
 
 
-ORG_KEY: Labels = ("\x00org",)
+def _team_key(team: Labels) -> Labels:
+    return ("\x00team", *team)
+
+
+def _org_key(team: Labels) -> Labels:
+    """The organisation's entry of a team-level series: the labels after the team."""
+    return ("\x00org", *team[1:])
+
+
 APPS, TEAMS, ORG = 0, 1, 2  # the parts of a family's lines
 
 
@@ -277,23 +291,26 @@ class Windows:
         if sign > 0:
             if timeline is None:
                 timeline = state.timelines[dated.labels] = Timeline()
-                state.teams.setdefault(dated.labels[1], set()).add(dated.labels)
+                state.teams.setdefault(group(dated.labels), set()).add(dated.labels)
                 state.order = None
             timeline.add(dated.at, dated.value)
         elif timeline is not None and timeline.remove(dated.at, dated.value):
             if not timeline:
                 del state.timelines[dated.labels]
-                members = state.teams[dated.labels[1]]
+                members = state.teams[group(dated.labels)]
                 members.discard(dated.labels)
                 if not members:
-                    del state.teams[dated.labels[1]]
+                    del state.teams[group(dated.labels)]
                 state.order = None
         else:
             return  # nothing to take out
-        if state.sliding is not None:
-            state.sliding.observe(self.durations, dated.at, dated.value, sign)
-        if state.day_counts is not None:
-            state.day_counts[math.floor(dated.at / DAY)] += sign
+        org = _org_key(group(dated.labels))
+        sliding = state.sliding.get(org)
+        if sliding is not None:
+            sliding.observe(self.durations, dated.at, dated.value, sign)
+        counts = state.day_counts.get(org)
+        if counts is not None:
+            counts[math.floor(dated.at / DAY)] += sign
         state.dirty.add(dated.labels)
 
     def invalidate(self) -> None:
@@ -304,8 +321,8 @@ class Windows:
             state.order = None
             state.parts = [b"", b"", b""]
             state.due = []
-            state.sliding = None
-            state.day_counts = None
+            state.sliding = {}
+            state.day_counts = {}
 
     def observations(self, after: float = -INF, until: float = INF) -> int:
         """How many dated observations are kept with ``after < at <= until`` (for memory
@@ -351,14 +368,14 @@ class Windows:
     def _update(self, state: FamilyState, now: float) -> None:
         """Recompute the entries a change or the passing time made stale, then the text."""
         name = state.windowed.family.name
-        stale_teams: set[str] = set()
+        stale_teams: set[Labels] = set()
         stale: set[Labels] = set()
         for labels in state.dirty:
             if labels in state.timelines:
                 stale.add(labels)
             else:
                 state.entries.pop(labels, None)
-            stale_teams.add(labels[1])
+            stale_teams.add(group(labels))
         state.dirty.clear()
         changed = {APPS} if stale_teams else set()
         due = state.due
@@ -373,7 +390,7 @@ class Windows:
             entry.set(name, *self._app_samples(state.windowed, labels, timeline, now))
             if entry.valid_until < INF:
                 heappush(due, (entry.valid_until, labels))
-            stale_teams.add(labels[1])
+            stale_teams.add(group(labels))
             changed.add(APPS)
         if len(due) > 2 * len(state.timelines) + 64:  # mostly items of entries since recomputed
             state.due = [(state.entries[labels].valid_until, labels) for labels in state.timelines]
@@ -384,7 +401,7 @@ class Windows:
         if state.order is None:
             apps = sorted(k for k in state.entries if not k[0].startswith("\x00"))
             teams = sorted(k for k in state.entries if k[0] == "\x00team")
-            state.order = apps + teams + ([ORG_KEY] if ORG_KEY in state.entries else [])
+            state.order = apps + teams + sorted(k for k in state.entries if k[0] == "\x00org")
             state.split = (len(apps), len(apps) + len(teams))
             changed = {APPS, TEAMS, ORG}
         bounds = (0, *state.split, len(state.order))
@@ -392,9 +409,10 @@ class Windows:
             keys = state.order[bounds[part] : bounds[part + 1]]
             state.parts[part] = "".join([state.entries[key].lines for key in keys]).encode()
 
-    def _update_levels(self, state: FamilyState, now: float, stale_teams: set[str]) -> set[int]:
+    def _update_levels(self, state: FamilyState, now: float, stale_teams: set[Labels]) -> set[int]:
         """Recompute the team and organisation entries that are stale; the parts changed."""
         changed: set[int] = set()
+        family = state.windowed.family
         if "team" in self.exact_levels:
             for team in list(stale_teams) + [t for t in state.teams if t not in stale_teams]:
                 key = _team_key(team)
@@ -409,55 +427,76 @@ class Windows:
                     state.order = None
                 if team in stale_teams or now >= entry.valid_until:
                     timelines = [state.timelines[m] for m in members]
+                    names = family.labels[1 : 1 + len(team)]
                     entry.set(
-                        state.windowed.family.name,
-                        *self._level_samples(state.windowed, ("team",), (team,), timelines, now),
+                        family.name,
+                        *self._level_samples(state.windowed, names, team, timelines, now),
                     )
                     changed.add(TEAMS)
         if "org" in self.exact_levels:
-            if not state.timelines:
-                if state.entries.pop(ORG_KEY, None) is not None:
-                    state.order = None
-                return changed
-            entry = state.entries.get(ORG_KEY)
-            if entry is None:
-                entry = state.entries[ORG_KEY] = Entry()
+            # The organisation's entries: one per combination of the labels after the team
+            # (one entry for a family without such labels), found from the teams.
+            orgs = {_org_key(team) for team in state.teams}
+            for key in [k for k in state.entries if k[0] == "\x00org" and k not in orgs]:
+                del state.entries[key]
+                state.sliding.pop(key, None)
+                state.day_counts.pop(key, None)
                 state.order = None
-            if stale_teams or now >= entry.valid_until:
-                timelines = list(state.timelines.values())
-                if state.windowed.kind == "quantiles":
-                    samples = self._org_quantiles(state, now)
-                else:
-                    samples = self._org_days(state, now)
-                entry.set(state.windowed.family.name, *samples)
-                changed.add(ORG)
+            stale = {_org_key(team) for team in stale_teams}
+            for key in orgs:
+                entry = state.entries.get(key)
+                if entry is None:
+                    entry = state.entries[key] = Entry()
+                    state.order = None
+                if key in stale or now >= entry.valid_until:
+                    if state.windowed.kind == "quantiles":
+                        samples = self._org_quantiles(state, key, now)
+                    else:
+                        samples = self._org_days(state, key, now)
+                    entry.set(family.name, *samples)
+                    changed.add(ORG)
         return changed
 
-    def _org_days(self, state: FamilyState, now: float) -> tuple[list[Sample], float]:
+    @staticmethod
+    def _org_timelines(state: FamilyState, key: Labels) -> list[Timeline]:
+        """The app-level timelines of one organisation entry."""
+        return [
+            state.timelines[member]
+            for team, members in state.teams.items()
+            if _org_key(team) == key
+            for member in members
+        ]
+
+    def _org_days(self, state: FamilyState, key: Labels, now: float) -> tuple[list[Sample], float]:
         """The organisation's deploy days at ``now``: the UTC days among the last N complete
         ones (N: the window in days) that hold an observation, from the count of each day."""
-        if state.day_counts is None:
-            timelines = state.timelines.values()
-            state.day_counts = Counter(math.floor(t / DAY) for tl in timelines for t in tl.times)
-        counts, today = state.day_counts, math.floor(now / DAY)
+        counts = state.day_counts.get(key)
+        if counts is None:
+            timelines = self._org_timelines(state, key)
+            counts = Counter(math.floor(t / DAY) for tl in timelines for t in tl.times)
+            state.day_counts[key] = counts
+        today = math.floor(now / DAY)
+        names = (*state.windowed.family.labels[2 : 1 + len(key)], "window")
         samples: list[Sample] = []
         for window, width in self.durations:
             days = round(width / DAY)
             held = sum(1 for day in range(today - days, today) if counts.get(day, 0) > 0)
-            samples.append((("window",), (window,), float(held)))
+            samples.append((names, (*key[1:], window), float(held)))
         return samples, (today + 1) * DAY
 
-    def _org_quantiles(self, state: FamilyState, now: float) -> tuple[list[Sample], float]:
+    def _org_quantiles(
+        self, state: FamilyState, key: Labels, now: float
+    ) -> tuple[list[Sample], float]:
         """The organisation's exact quantiles at ``now``, from the sorted values of each
         window moved on from the last instant (gathered afresh when the clock went back or
         jumped by a 64th of the narrowest window or more: a backfill, a first render)."""
-        sliding = state.sliding
+        sliding = state.sliding.get(key)
         narrowest = min(width for _, width in self.durations)
         if sliding is None or not sliding.at <= now < sliding.at + narrowest / 64:
             # A first render, the clock back, or a jump (a day, say) that moves many values:
             # gathered afresh.
-            timelines = list(state.timelines.values())
-            sliding = state.sliding = Sliding(self.durations, timelines, now)
+            timelines = self._org_timelines(state, key)
+            sliding = state.sliding[key] = Sliding(self.durations, timelines, now)
             sliding.valid_until = _next_change(self.durations, timelines, now)
             valid_until = sliding.valid_until
         elif sliding.at <= now < sliding.valid_until:
@@ -465,15 +504,15 @@ class Windows:
             sliding.at = now
             valid_until = sliding.valid_until
         else:
-            timelines = list(state.timelines.values())
+            timelines = self._org_timelines(state, key)
             valid_until = sliding.advance(self.durations, timelines, now)
-        names = ("window", "percentile")
+        names = (*state.windowed.family.labels[2 : 1 + len(key)], "window", "percentile")
         samples: list[Sample] = []
         for (window, _), held in zip(self.durations, sliding.sorted, strict=True):
             if not held:
                 continue
             for q, percentile in zip(self.quantiles, self.percentile_labels, strict=True):
-                samples.append((names, (window, percentile), quantile(held, q)))
+                samples.append((names, (*key[1:], window, percentile), quantile(held, q)))
         return samples, valid_until
 
     def _app_samples(
@@ -569,13 +608,18 @@ class Windows:
         """Per-bucket observation counts at the levels this process does not see whole."""
         family = observations_family(state.windowed)
         bounds = (*(go_float(b) for b in family.buckets), "+Inf")
+        labels = state.windowed.family.labels
         groups: list[tuple[Labels, Labels, list[Timeline]]] = []
         if "team" not in self.exact_levels:
             for team in sorted(state.teams):
                 members = [state.timelines[m] for m in state.teams[team]]
-                groups.append((("team",), (team,), members))
-        if "org" not in self.exact_levels and state.timelines:
-            groups.append(((), (), list(state.timelines.values())))
+                groups.append((labels[1 : 1 + len(team)], team, members))
+        if "org" not in self.exact_levels:
+            orgs: dict[Labels, list[Timeline]] = {}
+            for series, timeline in state.timelines.items():
+                orgs.setdefault(series[2:], []).append(timeline)
+            for rest in sorted(orgs):
+                groups.append((labels[2 : 2 + len(rest)], rest, orgs[rest]))
         for names, values, timelines in groups:
             for window, width in self.durations:
                 counts = [0] * (len(family.buckets) + 1)

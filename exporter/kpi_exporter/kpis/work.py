@@ -10,16 +10,27 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 
-from ..model import WorkItem
+from ..model import (
+    ACTIVE,
+    DONE,
+    WAITING,
+    WorkItem,
+    WorkItemDelivery,
+)
 from .families import (
+    WINDOW_WORK_ITEM_CYCLE_TIME_BY_CATEGORY_SECONDS,
     WINDOW_WORK_ITEM_CYCLE_TIME_SECONDS,
+    WINDOW_WORK_ITEM_LEAD_TIME_BY_CATEGORY_SECONDS,
     WINDOW_WORK_ITEM_LEAD_TIME_SECONDS,
+    WINDOW_WORK_ITEM_TIME_TO_PRODUCTION_SECONDS,
     WINDOW_WORK_ITEMS_ACTIVE_SECONDS,
     WINDOW_WORK_ITEMS_COMPLETED,
+    WINDOW_WORK_ITEMS_DELIVERED,
     WINDOW_WORK_ITEMS_LEAD_SECONDS,
     WINDOW_WORK_ITEMS_WAIT_SECONDS,
     WORK_ITEM_CYCLE_TIME_SECONDS,
     WORK_ITEM_LEAD_TIME_SECONDS,
+    WORK_ITEM_TIME_TO_PRODUCTION_SECONDS,
     WORK_ITEM_WAIT_SECONDS,
     WORK_ITEMS_ACTIVE_SECONDS,
     WORK_ITEMS_COMPLETED,
@@ -28,11 +39,6 @@ from .families import (
 )
 from .observation import Dated, Observation
 from .settings import KpiSettings
-
-ACTIVE, WAITING, DONE = "active", "waiting", "done"
-STAGES = (ACTIVE, WAITING, DONE)
-CATEGORIES = ("new_capability", "defect", "tech_debt", "maintenance")
-UNMAPPED = "unmapped"
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,13 +153,33 @@ def observe_work_item(item: WorkItem, settings: KpiSettings) -> Iterator[Observa
     lead = done_at - flow.created_at
     yield WORK_ITEM_LEAD_TIME_SECONDS.observe(labels, lead)
     yield WINDOW_WORK_ITEM_LEAD_TIME_SECONDS.at(owner, done_at, lead)
+    yield WINDOW_WORK_ITEM_LEAD_TIME_BY_CATEGORY_SECONDS.at(labels, done_at, lead)
     yield WINDOW_WORK_ITEMS_LEAD_SECONDS.at(labels, done_at, lead)
     cycle = flow.cycle_time
     if cycle is not None:
         yield WORK_ITEM_CYCLE_TIME_SECONDS.observe(labels, cycle)
         yield WINDOW_WORK_ITEM_CYCLE_TIME_SECONDS.at(owner, done_at, cycle)
+        yield WINDOW_WORK_ITEM_CYCLE_TIME_BY_CATEGORY_SECONDS.at(labels, done_at, cycle)
     yield WORK_ITEMS_ACTIVE_SECONDS.observe(labels, flow.active)
     yield WINDOW_WORK_ITEMS_ACTIVE_SECONDS.at(labels, done_at, flow.active)
     for status, spent in sorted(flow.waiting.items()):
         yield WORK_ITEM_WAIT_SECONDS.observe((*owner, status), spent)
         yield WINDOW_WORK_ITEMS_WAIT_SECONDS.at((*owner, status), done_at, spent)
+
+
+def observe_delivery(
+    delivery: WorkItemDelivery, settings: KpiSettings
+) -> Iterator[Observation | Dated]:
+    """Time to market of a work item that reached production counts once, in the windows by
+    the time of that first production deployment (0 when the change shipped before the
+    discovery status was entered). A correction that takes the deployment back takes it
+    back (a retraction) until a later deployment delivers the item."""
+    if delivery.delivered_at is None:
+        return
+    spent = max(0.0, delivery.delivered_at - delivery.started_at)
+    yield WORK_ITEM_TIME_TO_PRODUCTION_SECONDS.observe(
+        (delivery.app, delivery.team, delivery.category), spent
+    )
+    owner = (delivery.app, delivery.team)
+    yield WINDOW_WORK_ITEM_TIME_TO_PRODUCTION_SECONDS.at(owner, delivery.delivered_at, spent)
+    yield WINDOW_WORK_ITEMS_DELIVERED.at(owner, delivery.delivered_at)

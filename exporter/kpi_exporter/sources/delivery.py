@@ -5,7 +5,8 @@
   and which of two types wins (:func:`stronger`);
 - the commits a deployment ships first (:func:`first_shipped`): the walk over the commit
   graph from the deployed commit that stops at what an earlier deployment shipped;
-- a rollback by redeployment (:func:`redeploys`).
+- a rollback by redeployment (:func:`redeploys`);
+- the work items a change references (:func:`work_item_keys`).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from ..config_base import Credentials, Duration, Name, Strict
+from ..config_base import Credentials, Duration, Name, Regex, Strict
 
 ChangeType = Literal["normal", "hotfix", "rollback"]
 CHANGE_TYPES: tuple[ChangeType, ...] = ("normal", "hotfix", "rollback")  # rising precedence
@@ -28,6 +29,11 @@ REVERT_TITLE = 'Revert "'
 _REVERT_BRANCH = re.compile(r"^revert-(\d+)-")
 _REVERTS = re.compile(r"\breverts\s+(?:merge request\s+)?(?:[\w.-]+/[\w./-]+)?[#!](\d+)", re.I)
 
+# A work item key as Jira and Linear write them: PROJ-12, ENG-7.
+WORK_ITEM_KEY_PATTERN = r"\b[A-Z][A-Z0-9_]+-[1-9][0-9]*\b"
+# References kept per change at most (a body listing hundreds of keys is a release note).
+MAX_WORK_ITEM_KEYS = 20
+
 
 class FlowLabels(Strict):
     """Labels that classify issues and pull/merge requests (case-insensitive)."""
@@ -36,6 +42,11 @@ class FlowLabels(Strict):
     bug: list[str] = Field(default_factory=lambda: ["bug"])
     hotfix: list[str] = Field(default_factory=lambda: ["hotfix"])
     revert: list[str] = Field(default_factory=lambda: ["revert"])
+    work_item_key: Regex = Field(
+        WORK_ITEM_KEY_PATTERN,
+        description="A work item key in a title, head branch or body (case counts): the items"
+        " a change delivers, for time to market.",
+    )
 
 
 class ForgeApi(Credentials):
@@ -112,3 +123,13 @@ def redeploys(earlier: Sequence[str], commit: str) -> bool:
     environment shipped (``earlier``: their commits, oldest first), other than the one
     running there now: a rollback (GitLab's "Rollback" re-runs the older job)."""
     return bool(earlier) and earlier[-1] != commit and commit in earlier
+
+
+def work_item_keys(pattern: str, title: str, branch: str, body: str) -> tuple[str, ...]:
+    """The work item keys a pull or merge request names: ``pattern`` found in its title, head
+    branch and body as written (case counts, as in Jira's own development panel:
+    ``feature/PROJ-12-login`` names PROJ-12, ``feature/proj-12`` nothing); each once, sorted,
+    at most :data:`MAX_WORK_ITEM_KEYS`."""
+    found = re.compile(pattern)
+    keys = {match.group(0) for text in (title, branch, body) for match in found.finditer(text)}
+    return tuple(sorted(keys)[:MAX_WORK_ITEM_KEYS])

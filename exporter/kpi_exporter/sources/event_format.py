@@ -34,6 +34,8 @@ Id = Annotated[str, Field(min_length=1, max_length=200)]
 # label read differently from what it holds (a dashboard showing "ppa" for "app").
 LABEL_PATTERN = r"^[^\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]+$"
 Label = Annotated[str, Field(min_length=1, max_length=100, pattern=LABEL_PATTERN)]
+# A work item's key as its tracker writes it (PROJ-12, ENG-7, org/repo#12): no spaces.
+WorkItemKey = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^\S+$")]
 
 
 def _bounded(value: datetime | float) -> datetime | float:
@@ -96,6 +98,8 @@ class ChangeIn(_Strict):
     # the change of the same source it reverts.
     origin: Literal["human", "ai_agent", "bot"] = "human"
     reverts: str = Field("", max_length=256)
+    # The work items it delivers, by key (PROJ-12): where their time to market ends.
+    work_items: list[WorkItemKey] = Field(default_factory=list, max_length=20)
 
 
 class DeploymentIn(_Owned):
@@ -143,6 +147,10 @@ class DefectIn(_Owned):
     found_in: Literal["production", "pre-production"] = "production"
     customer_reported: StrictBool = False
     resolved_at: Time | None = None
+    # The phase that should have caught it (escaped defects by phase).
+    escape_phase: Literal["requirements", "unit", "integration", "staging", "production"] | None = (
+        None
+    )
 
 
 EventIn = Annotated[
@@ -244,6 +252,7 @@ def parse_event(data: Any, source: str, ownership: Ownership) -> list[Event]:
                 customer_reported=parsed.customer_reported,
                 severity=parsed.severity,
                 resolved_at=_epoch(parsed.resolved_at),
+                escape_phase=parsed.escape_phase or "",
             )
         ]
     if isinstance(parsed, StandaloneChangeIn):
@@ -300,4 +309,5 @@ def _change(
         deployed_environment=environment if deployed_at is not None else "",
         deployed_at=deployed_at,
         deployment_key=deployment_key if deployed_at is not None else "",
+        work_items=tuple(sorted({key.upper() for key in change.work_items})),
     )

@@ -9,7 +9,8 @@ What becomes what (key ``jira/{ISSUE-KEY}``; an issue matched by both queries is
 - Defect, per issue matched by ``bug_jql``: created ``created``, resolved by the rule below,
   found in ``production`` when a value of ``environment_field`` matches the production pattern
   (as written or lowercased), else ``pre-production``; customer-reported when a value of
-  ``customer_field`` equals one of ``customer_values`` (case-insensitive); severity as above.
+  ``customer_field`` equals one of ``customer_values`` (case-insensitive); severity as above;
+  the phase that should have caught it from ``escape_phase_field`` through ``escape_phases``.
 - WorkItem, per issue matched by ``work_jql``: created ``created``, investment category
   and status history (every status change of the changelog, each status mapped to active,
   waiting or done) as :mod:`.jira_work` says, from the ``work`` settings.
@@ -60,6 +61,18 @@ from .jira_work import JiraWork, StatusList
 from .registry import SourceType, headline
 from .times import api_time
 
+EscapePhase = Literal["requirements", "unit", "integration", "staging", "production"]
+DEFAULT_ESCAPE_PHASES: tuple[tuple[str, EscapePhase], ...] = (
+    ("requirements", "requirements"),
+    ("unit", "unit"),
+    ("unit test", "unit"),
+    ("integration", "integration"),
+    ("integration test", "integration"),
+    ("staging", "staging"),
+    ("production", "production"),
+    ("production only", "production"),
+)
+
 
 class JiraFields(Strict):
     """Where the Jira source finds each fact: a field id (``components``, ``priority``,
@@ -76,6 +89,16 @@ class JiraFields(Strict):
     )
     customer_values: list[str] = Field(
         default_factory=lambda: ["customer"], description="Case-insensitive values."
+    )
+    escape_phase_field: str | None = Field(
+        None,
+        description="Bugs: the phase that should have caught it (a select or text field);"
+        " its value is looked up in escape_phases.",
+    )
+    escape_phases: dict[str, EscapePhase] = Field(
+        default_factory=lambda: dict(DEFAULT_ESCAPE_PHASES),
+        description="Value of escape_phase_field (case-insensitive) -> requirements, unit,"
+        " integration, staging or production; other values count as unknown.",
     )
     impact_start_field: str | None = Field(
         None, description="Incidents: a date-time field holding when the impact started."
@@ -193,6 +216,8 @@ class Jira(KpiSource[JiraSource]):
                 config.environment_field,
                 config.customer_field,
                 sorted(v.lower() for v in config.customer_values),
+                config.escape_phase_field,
+                sorted((k.lower(), v) for k, v in config.escape_phases.items()),
                 config.impact_start_field,
                 config.severity_field,
                 config.deployment_field,
@@ -292,6 +317,7 @@ class Jira(KpiSource[JiraSource]):
             config.severity_field,
             config.environment_field,
             config.customer_field,
+            config.escape_phase_field,
             config.impact_start_field,
             config.deployment_field,
         ]
@@ -424,6 +450,15 @@ class Jira(KpiSource[JiraSource]):
         customer = bool(config.customer_field) and any(
             text.lower() in wanted for text in texts(fields.get(config.customer_field or ""))
         )
+        phases = {name.lower(): phase for name, phase in config.escape_phases.items()}
+        phase = next(
+            (
+                phases[text.lower()]
+                for text in texts(fields.get(config.escape_phase_field or ""))
+                if text.lower() in phases
+            ),
+            "",
+        )
         return Defect(
             **owner.identity(self.name, key),
             created_at=created,
@@ -431,6 +466,7 @@ class Jira(KpiSource[JiraSource]):
             customer_reported=customer,
             severity=self.severity(fields),
             resolved_at=resolved,
+            escape_phase=phase if config.escape_phase_field else "",
         )
 
     # --- work items --------------------------------------------------------------------------

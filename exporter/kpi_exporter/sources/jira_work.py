@@ -21,7 +21,7 @@ from typing import Any, Literal
 from pydantic import Field, field_validator
 
 from ..config_base import Strict
-from ..kpis.work import ACTIVE, DONE, UNMAPPED, WAITING
+from ..model import ACTIVE, DONE, UNMAPPED, WAITING
 from .times import api_time
 
 CATEGORY = re.compile(r"^[a-z][a-z0-9_]*$")

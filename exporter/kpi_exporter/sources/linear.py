@@ -35,8 +35,7 @@ from typing import Any, Literal
 from pydantic import Field
 
 from ..config_base import Credentials, Duration, Name
-from ..kpis.work import ACTIVE, DONE, WAITING
-from ..model import WorkItem
+from ..model import ACTIVE, DONE, WAITING, WorkItem
 from ..store import SourceState
 from . import Poll, PolledSource, SourceError
 from .cursor import dump_cursor, fingerprint, load_cursor

@@ -20,7 +20,7 @@ from typing import Any, Literal
 from pydantic import Field, field_validator
 
 from ..config_base import Strict
-from ..kpis.work import DONE, UNMAPPED, WAITING
+from ..model import DONE, UNMAPPED, WAITING
 from . import SourceError
 from .jira_work import Stage, categories_checked
 

@@ -32,7 +32,7 @@ from ...model import Change, Defect, Event, Incident
 from ...origin import OriginRules, classify
 from ...ownership import Owner
 from .. import SourceError, times
-from ..delivery import FlowLabels, merge_change_type, reverted_number
+from ..delivery import FlowLabels, merge_change_type, reverted_number, work_item_keys
 
 Node = dict[str, Any]
 
@@ -162,6 +162,12 @@ def pull_request(
             messages=messages,
         ),
         reverts=f"github/{repo}#{reverted}" if reverted is not None else "",
+        work_items=work_item_keys(
+            labels.work_item_key,
+            str(node.get("title") or ""),
+            str(node.get("headRefName") or ""),
+            str(node.get("body") or ""),
+        ),
     )
     title = str(node.get("title") or "")
     kind = KINDS[merge_change_type(names, title, labels)]

@@ -60,7 +60,7 @@ PULL_REQUESTS = Connection(
         "pullRequests",
         "UPDATED_AT",
         f"""number state createdAt updatedAt mergedAt closedAt additions deletions
-        baseRefName headRefName isDraft title {_ACTOR}
+        baseRefName headRefName isDraft title body {_ACTOR}
         labels(first: 20) {{ nodes {{ name }} }}
         mergeCommit {{ oid message }}
         commits(first: 1) {{ nodes {{ commit {{ authoredDate committedDate message }} }} }}

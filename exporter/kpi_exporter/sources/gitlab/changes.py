@@ -13,7 +13,7 @@ from ...model import Change
 from ...origin import OriginRules, classify
 from ...ownership import Owner
 from .. import SourceError
-from ..delivery import FlowLabels, merge_change_type, reverted_number
+from ..delivery import FlowLabels, merge_change_type, reverted_number, work_item_keys
 from ..http import HttpClient, HttpStatusError
 from ..times import api_time
 
@@ -144,6 +144,12 @@ def read_merge_request(
             messages=messages,
         ),
         reverts=f"{key.rsplit('!', 1)[0]}!{reverted}" if reverted is not None else "",
+        work_items=work_item_keys(
+            labels.work_item_key,
+            str(item.get("title") or ""),
+            str(item.get("source_branch") or ""),
+            str(item.get("description") or ""),
+        ),
     )
     return MergeRequest(
         iid,
