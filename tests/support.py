@@ -168,6 +168,17 @@ def served(pipeline: Pipeline) -> str:
     return pipeline.cache.current.text.decode()
 
 
+def served_after_each(pipeline: Pipeline, source: str, versions: Iterable[Event]) -> list[str]:
+    """The exposition served after each of ``versions`` (one event each, as ``source``
+    polled it) is recorded in turn."""
+    return [served_after(pipeline, source, version) for version in versions]
+
+
+def served_after(pipeline: Pipeline, source: str, version: Event) -> str:
+    pipeline.record(source, Poll(events=[version], cursor=None))
+    return served(pipeline)
+
+
 def by_key(events: Iterable[Event]) -> dict[tuple[str, str], Event]:
     return {(event.kind, event.key): event for event in events}
 
