@@ -49,7 +49,7 @@ from .jira_work import Stage
 from .marks import Mark, moved, unread
 from .registry import SourceType, headline
 from .times import api_time, iso
-from .work_items import IssueEvent, TrackerWork, label_history
+from .work_items import IssueEvent, TrackerWork, label_history, owner_named, read_each
 
 log = logging.getLogger(__name__)
 
@@ -145,21 +145,12 @@ class GitLabIssues(PolledSource[GitLabIssuesSource]):
         )
         saved = load_cursor(state.cursor, self.fingerprint, self.name) or {}
         projects: dict[str, Any] = dict(saved.get("projects") or {})
-        events: list[WorkItem] = []
-        problems: list[str] = []
         with ThreadPoolExecutor(self.config.concurrency, thread_name_prefix=self.name) as pool:
-            for path in self.config.projects:
-                found: list[WorkItem] = []
-                try:
-                    self.read_project(http, pool, path, projects, found)
-                except HttpStatusError as error:
-                    if error.status != 404:
-                        raise
-                    problems.append(f"{path}: issues skipped: {error}")
-                    continue
-                events += found
-        if self.config.projects and len(problems) == len(self.config.projects):
-            raise SourceError("; ".join(problems))
+            events, problems = read_each(
+                self.config.projects,
+                lambda path, found: self.read_project(http, pool, path, projects, found),
+                lambda error: isinstance(error, HttpStatusError) and error.status == 404,
+            )
         return Poll(
             events=list(events),
             cursor=dump_cursor(self.fingerprint, projects=projects),
@@ -255,11 +246,7 @@ class GitLabIssues(PolledSource[GitLabIssuesSource]):
         if created is None:
             raise SourceError(f"GitLab issue {path}#{iid} without created_at")
         labels = [str(label) for label in item.get("labels") or ()]
-        owner = self.ownership.of_repo(path)
-        for label in labels:
-            if (by_label := self.ownership.of_service(label)) != self.ownership.default:
-                owner = by_label
-                break
+        owner = owner_named(self.ownership, labels, self.ownership.of_repo(path))
         work = self.config.work
         return WorkItem(
             source=self.name,

@@ -44,7 +44,7 @@ from .http import HttpClient
 from .jira_work import Stage
 from .registry import SourceType, headline
 from .times import api_time, iso
-from .work_items import TrackerWork, connection
+from .work_items import TrackerWork, connection_nodes, owner_named
 
 log = logging.getLogger(__name__)
 
@@ -138,21 +138,15 @@ class Linear(PolledSource[LinearSource]):
         saved = load_cursor(state.cursor, self.fingerprint, self.name) or {}
         mark = saved.get("updated")
         since = self.clock() - self.config.horizon if mark is None else float(mark)
+
+        def page(after: str | None) -> Any:
+            return self.run(http, ISSUES_QUERY, {"since": iso(since), "after": after}).get("issues")
+
         newest = since
         events: list[WorkItem] = []
-        after: str | None = None
-        while True:
-            data = self.run(http, ISSUES_QUERY, {"since": iso(since), "after": after})
-            issues = connection(data.get("issues"), "issues", "Linear")
-            for node in issues["nodes"]:
-                events.append(self.work_item(http, node))
-                updated = api_time(node.get("updatedAt"), "Linear")
-                if updated is not None and updated > newest:
-                    newest = updated
-            info = issues["pageInfo"]
-            if not info.get("hasNextPage") or not info.get("endCursor"):
-                break
-            after = str(info["endCursor"])
+        for node in connection_nodes(page(None), page, "issues", "Linear"):
+            events.append(self.work_item(http, node))
+            newest = max(newest, api_time(node.get("updatedAt"), "Linear") or newest)
         if mark is None:
             log.info("%s: first sync: %d issues read", self.name, len(events))
         return Poll(events=list(events), cursor=dump_cursor(self.fingerprint, updated=newest))
@@ -177,15 +171,13 @@ class Linear(PolledSource[LinearSource]):
 
     def history(self, http: HttpClient, node: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:
         """Every history entry of an issue: the first page came with it, the others are read."""
-        page = node.get("history")
-        while True:
-            entries = connection(page, f"issue {node.get('id')} history", "Linear")
-            yield from entries["nodes"]
-            info = entries["pageInfo"]
-            if not info.get("hasNextPage") or not info.get("endCursor"):
-                return
-            variables = {"id": node["id"], "after": info["endCursor"]}
-            page = (self.run(http, HISTORY_QUERY, variables).get("issue") or {}).get("history")
+
+        def following(after: str) -> Any:
+            variables = {"id": node["id"], "after": after}
+            return (self.run(http, HISTORY_QUERY, variables).get("issue") or {}).get("history")
+
+        what = f"issue {node.get('id')} history"
+        yield from connection_nodes(node.get("history"), following, what, "Linear")
 
     def stage(self, state: Mapping[str, Any]) -> str:
         default = STAGE_OF_TYPE.get(str(state.get("type") or ""), WAITING)
@@ -209,11 +201,7 @@ class Linear(PolledSource[LinearSource]):
         labels = [str(label["name"]) for label in (node.get("labels") or {}).get("nodes") or ()]
         project = str((node.get("project") or {}).get("name") or "")
         team_key = str((node.get("team") or {}).get("key") or "")
-        owner = self.ownership.default
-        for candidate in [*labels, project, team_key]:
-            if (found := self.ownership.of_service(candidate)) != self.ownership.default:
-                owner = found
-                break
+        owner = owner_named(self.ownership, [*labels, project, team_key], self.ownership.default)
         return WorkItem(
             source=self.name,
             key=f"linear/{node['identifier']}",

@@ -1,7 +1,8 @@
 """Work items of the trackers whose status lives in labels and an open/closed state (GitHub
 Issues, GitLab issues): the mapping settings they share (Linear's too), the one rule that
-turns an issue's label and state events into a status history, and the reading of a GraphQL
-connection (GitHub's and Linear's answers).
+turns an issue's label and state events into a status history, the owner named by a label,
+the reading of each repository (or project) with the ones gone as problems, and the reading
+of a GraphQL connection page by page (GitHub's and Linear's answers).
 
 The rule (:func:`label_history`): an issue is in ``open_status`` from its creation; adding a
 status label puts it in that status; removing it puts it back in the status label added
@@ -13,7 +14,7 @@ an entry, so a label added twice, or a closed issue closed again, adds nothing.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -21,6 +22,8 @@ from pydantic import Field, field_validator
 
 from ..config_base import Strict
 from ..kpis.work import DONE, UNMAPPED, WAITING
+from ..model import WorkItem
+from ..ownership import Owner, Ownership
 from . import SourceError
 from .jira_work import Stage, categories_checked
 
@@ -118,3 +121,53 @@ def connection(value: Any, what: str, system: str) -> dict[str, Any]:
     ):
         raise SourceError(f"{system} GraphQL: {what}: expected a connection with nodes")
     return value
+
+
+def connection_nodes(
+    first: Any, following: Callable[[str], Any], what: str, system: str
+) -> Iterator[dict[str, Any]]:
+    """The nodes of a GraphQL connection, page by page: those of ``first`` (a connection),
+    then of ``following(endCursor)`` while ``pageInfo`` says there is a next page."""
+    page = first
+    while True:
+        found = connection(page, what, system)
+        yield from found["nodes"]
+        info = found["pageInfo"]
+        if not info.get("hasNextPage") or not info.get("endCursor"):
+            return
+        page = following(str(info["endCursor"]))
+
+
+def owner_named(ownership: Ownership, names: Iterable[str], fallback: Owner) -> Owner:
+    """The owner of the first of ``names`` (labels, a project's name...) that
+    ``apps.*.services`` lists; ``fallback`` when none."""
+    for name in names:
+        if (owner := ownership.of_service(name)) != ownership.default:
+            return owner
+    return fallback
+
+
+def read_each(
+    names: Sequence[str],
+    read: Callable[[str, list[WorkItem]], object],
+    gone: Callable[[Exception], bool],
+) -> tuple[list[WorkItem], list[str]]:
+    """The work items ``read(name, into)`` reads for each of ``names`` (repositories,
+    projects) and the problems: an error ``gone`` accepts (deleted, renamed, out of the
+    token's reach) is a problem naming the one read, its items left out, the others still
+    count; when every one is gone the poll fails. Any other error fails the poll."""
+    events: list[WorkItem] = []
+    problems: list[str] = []
+    for name in names:
+        found: list[WorkItem] = []
+        try:
+            read(name, found)
+        except Exception as error:
+            if not gone(error):
+                raise
+            problems.append(f"{name}: issues skipped: {error}")
+            continue
+        events += found
+    if names and len(problems) == len(names):
+        raise SourceError("; ".join(problems))
+    return events, problems
