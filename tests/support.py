@@ -10,6 +10,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
+import pytest
 import responses
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -17,7 +18,7 @@ from kpi_exporter.config import parse_config
 from kpi_exporter.exposition import render
 from kpi_exporter.health import Health
 from kpi_exporter.kpis import KpiSettings, aggregate
-from kpi_exporter.model import Change, Deployment, Event, Gauge, Incident
+from kpi_exporter.model import Change, Deployment, Event, Gauge, Incident, WorkItem
 from kpi_exporter.ownership import Ownership
 from kpi_exporter.pipeline import Pipeline
 from kpi_exporter.sources import Poll, Source, SourceError, registry
@@ -234,6 +235,24 @@ apps:
   search: {team: discovery, services: [search]}
 """
 SHOP = {"app": "shop", "team": "payments"}
+
+
+def tracker_source(
+    monkeypatch: pytest.MonkeyPatch,
+    token: str,
+    now: float,
+    settings: dict[str, Any],
+    slept: list[float] | None = None,
+) -> Any:
+    """The work-item tracker's source of ``settings`` under ``WORK_APPS``, its ``token_env``
+    holding ``token``, its clock stopped at ``now``."""
+    monkeypatch.setenv(settings["token_env"], token)
+    return built_source(settings, WORK_APPS, clock=lambda: now, slept=slept)
+
+
+def work_items(events: Iterable[Event]) -> dict[str, WorkItem]:
+    """The work items among ``events`` by key."""
+    return {event.key: event for event in events if isinstance(event, WorkItem)}
 
 
 def synced(source: Source, directory: Path, now: float) -> tuple[Poll, str]:

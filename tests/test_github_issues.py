@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import responses
 
-from kpi_exporter.model import WorkItem, to_json
+from kpi_exporter.model import to_json
 from kpi_exporter.sources.github_issues import GitHubIssues
 from kpi_exporter.store import SourceState
 from tests.github_fake import (
@@ -26,13 +26,12 @@ from tests.github_fake import (
 from tests.support import (
     HOUR,
     SHOP,
-    WORK_APPS,
-    built_source,
-    by_key,
     synced,
+    tracker_source,
     ts,
     value,
     work_flow,
+    work_items,
 )
 
 NOW = ts("2026-03-10T00:00:00Z")
@@ -114,16 +113,9 @@ def fake() -> Iterator[FakeGitHub]:
 
 
 def source(monkeypatch: pytest.MonkeyPatch, **fields: Any) -> GitHubIssues:
-    monkeypatch.setenv("GH_TOKEN", "ghp-issues-s3cret")
-    settings = {
-        "type": "github_issues",
-        "name": "issues",
-        "token_env": "GH_TOKEN",
-        "repos": ["acme/shop"],
-        "project_field": "Status",
-        **fields,
-    }
-    built: GitHubIssues = built_source(settings, WORK_APPS, clock=lambda: NOW)
+    settings: dict[str, Any] = {"type": "github_issues", "name": "issues", "token_env": "GH_TOKEN"}
+    settings |= {"repos": ["acme/shop"], "project_field": "Status", **fields}
+    built: GitHubIssues = tracker_source(monkeypatch, "ghp-issues-s3cret", NOW, settings)
     return built
 
 
@@ -132,18 +124,16 @@ def test_issues_become_work_items_with_their_status_history(
 ) -> None:
     poll, text = synced(source(monkeypatch), tmp_path, NOW)
 
-    events = by_key(poll.events)
-    assert set(events) == {("workitem", f"github/acme/shop#{n}") for n in (1, 2, 3, 4, 5)}
-    first = events[("workitem", "github/acme/shop#1")]
-    assert isinstance(first, WorkItem)
-    assert first.statuses == (
+    items = work_items(poll.events)
+    assert set(items) == {f"github/acme/shop#{n}" for n in (1, 2, 3, 4, 5)}
+    assert items["github/acme/shop#1"].statuses == (
         (ts("2026-03-02T09:00:00Z"), "Open", "waiting"),
         (ts("2026-03-02T10:00:00Z"), "in progress", "active"),
         (ts("2026-03-03T10:00:00Z"), "Closed", "done"),
         (ts("2026-03-04T10:00:00Z"), "in progress", "active"),
         (ts("2026-03-04T16:00:00Z"), "Closed", "done"),
     )
-    assert events[("workitem", "github/acme/shop#2")].statuses == (  # type: ignore[union-attr]
+    assert items["github/acme/shop#2"].statuses == (
         (ts("2026-03-03T08:00:00Z"), "Open", "waiting"),
         (ts("2026-03-03T09:00:00Z"), "in progress", "active"),
         (ts("2026-03-03T13:00:00Z"), "in review", "waiting"),
@@ -151,12 +141,12 @@ def test_issues_become_work_items_with_their_status_history(
         (ts("2026-03-05T09:00:00Z"), "in progress", "active"),
         (ts("2026-03-05T12:00:00Z"), "Closed", "done"),
     )
-    assert events[("workitem", "github/acme/shop#4")].statuses == (  # type: ignore[union-attr]
+    assert items["github/acme/shop#4"].statuses == (
         (ts("2026-03-06T10:00:00Z"), "Open", "waiting"),
         (ts("2026-03-06T12:00:00Z"), "In Progress", "active"),
     )
-    bot = events[("workitem", "github/acme/shop#5")]
-    assert (bot.app, bot.team, bot.category) == ("search", "discovery", "maintenance")  # type: ignore[union-attr]
+    bot = items["github/acme/shop#5"]
+    assert (bot.app, bot.team, bot.category) == ("search", "discovery", "maintenance")
     # Nobody's login is asked for: no actor, author or creator in any query.
     sent = " ".join(query["query"] for query in fake.queries)
     assert not {"actor", "author", "creator", "login"} & set(sent.replace("{", " ").split())
