@@ -38,7 +38,7 @@ from ..config_base import Duration
 from ..model import WorkItem
 from ..store import SourceState
 from . import Poll, SourceError
-from .cursor import dump_cursor, fingerprint, load_cursor
+from .cursor import dump_cursor, load_cursor
 from .github.auth import GitHubPolled
 from .github.config import GitHubAccess
 from .github.queries import GraphQL, RepositoryNotFound, graphql_url
@@ -51,9 +51,11 @@ from .work_items import (
     IssueEvent,
     TrackerWork,
     connection_nodes,
+    defaults_field,
     label_history,
     owner_named,
     read_each,
+    work_fingerprint,
 )
 
 OPEN, CLOSED = "Open", "Closed"
@@ -74,26 +76,29 @@ DEFAULT_STAGES: dict[str, Stage] = {
 }
 
 
+DEFAULT_CATEGORIES: dict[str, str] = {
+    "bug": "defect",
+    "enhancement": "new_capability",
+    "feature": "new_capability",
+    "tech debt": "tech_debt",
+    "tech-debt": "tech_debt",
+    "refactoring": "tech_debt",
+    "chore": "maintenance",
+    "maintenance": "maintenance",
+    "dependencies": "maintenance",
+}
+
+
 class GitHubIssuesWork(TrackerWork):
-    categories: dict[str, str] = Field(
-        default_factory=lambda: {
-            "bug": "defect",
-            "enhancement": "new_capability",
-            "feature": "new_capability",
-            "tech debt": "tech_debt",
-            "tech-debt": "tech_debt",
-            "refactoring": "tech_debt",
-            "chore": "maintenance",
-            "maintenance": "maintenance",
-            "dependencies": "maintenance",
-        },
-        description="Label -> investment category (case-insensitive); replaces the defaults"
+    categories: dict[str, str] = defaults_field(
+        DEFAULT_CATEGORIES,
+        "Label -> investment category (case-insensitive); replaces the defaults"
         " (bug: defect; enhancement, feature: new_capability; tech debt, tech-debt,"
         " refactoring: tech_debt; chore, maintenance, dependencies: maintenance).",
     )
-    stages: dict[str, Stage] = Field(
-        default_factory=lambda: dict(DEFAULT_STAGES),
-        description="Status label or Projects status -> stage (case-insensitive); a label"
+    stages: dict[str, Stage] = defaults_field(
+        DEFAULT_STAGES,
+        "Status label or Projects status -> stage (case-insensitive); a label"
         " named here is a status label. Replaces the defaults (Open, in review, blocked,"
         " Todo: waiting; in progress: active; Done: done); Closed is always done.",
     )
@@ -182,14 +187,7 @@ class GitHubIssues(GitHubPolled[GitHubIssuesSource]):
     @property
     def fingerprint(self) -> str:
         config = self.config
-        return fingerprint(
-            {
-                "api": self.api,
-                "horizon": config.horizon,
-                "project": config.project_field,
-                "work": config.work.model_dump(),
-            }
-        )
+        return work_fingerprint(self.api, config.horizon, config.work, project=config.project_field)
 
     def read(self, state: SourceState) -> Poll:
         self.auth.begin()

@@ -42,14 +42,22 @@ from ..config_base import Duration
 from ..model import WorkItem
 from ..store import SourceState
 from . import Poll, PolledSource, SourceError
-from .cursor import dump_cursor, fingerprint, load_cursor
+from .cursor import dump_cursor, load_cursor
 from .delivery import ForgeApi
 from .http import HttpClient, HttpStatusError, with_query
 from .jira_work import Stage
 from .marks import Mark, moved, unread
 from .registry import SourceType, headline
 from .times import api_time, iso
-from .work_items import IssueEvent, TrackerWork, label_history, owner_named, read_each
+from .work_items import (
+    IssueEvent,
+    TrackerWork,
+    defaults_field,
+    label_history,
+    owner_named,
+    read_each,
+    work_fingerprint,
+)
 
 log = logging.getLogger(__name__)
 
@@ -76,28 +84,31 @@ DEFAULT_STAGES: dict[str, Stage] = {
 }
 
 
+DEFAULT_CATEGORIES: dict[str, str] = {
+    "type::bug": "defect",
+    "bug": "defect",
+    "incident": "defect",
+    "type::feature": "new_capability",
+    "feature": "new_capability",
+    "technical debt": "tech_debt",
+    "tech debt": "tech_debt",
+    "type::maintenance": "maintenance",
+    "maintenance": "maintenance",
+    "task": "maintenance",
+}
+
+
 class GitLabIssuesWork(TrackerWork):
-    categories: dict[str, str] = Field(
-        default_factory=lambda: {
-            "type::bug": "defect",
-            "bug": "defect",
-            "incident": "defect",
-            "type::feature": "new_capability",
-            "feature": "new_capability",
-            "technical debt": "tech_debt",
-            "tech debt": "tech_debt",
-            "type::maintenance": "maintenance",
-            "maintenance": "maintenance",
-            "task": "maintenance",
-        },
-        description="Label or issue_type -> investment category (case-insensitive); replaces"
+    categories: dict[str, str] = defaults_field(
+        DEFAULT_CATEGORIES,
+        "Label or issue_type -> investment category (case-insensitive); replaces"
         " the defaults (type::bug, bug, incident: defect; type::feature, feature:"
         " new_capability; technical debt, tech debt: tech_debt; type::maintenance,"
         " maintenance, task: maintenance).",
     )
-    stages: dict[str, Stage] = Field(
-        default_factory=lambda: dict(DEFAULT_STAGES),
-        description="Status (the value of a status_scope label, a label named here, or"
+    stages: dict[str, Stage] = defaults_field(
+        DEFAULT_STAGES,
+        "Status (the value of a status_scope label, a label named here, or"
         " opened) -> stage (case-insensitive); replaces the defaults; closed is always done.",
     )
 
@@ -126,14 +137,7 @@ class GitLabIssues(PolledSource[GitLabIssuesSource]):
     @property
     def fingerprint(self) -> str:
         config = self.config
-        return fingerprint(
-            {
-                "api": self.api,
-                "horizon": config.horizon,
-                "scope": config.status_scope,
-                "work": config.work.model_dump(),
-            }
-        )
+        return work_fingerprint(self.api, config.horizon, config.work, scope=config.status_scope)
 
     def read(self, state: SourceState) -> Poll:
         token = self.poll_token()

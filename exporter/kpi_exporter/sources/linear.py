@@ -39,12 +39,12 @@ from ..kpis.work import ACTIVE, DONE, WAITING
 from ..model import WorkItem
 from ..store import SourceState
 from . import Poll, PolledSource, SourceError
-from .cursor import dump_cursor, fingerprint, load_cursor
+from .cursor import dump_cursor, load_cursor
 from .http import HttpClient
 from .jira_work import Stage
 from .registry import SourceType, headline
 from .times import api_time, iso
-from .work_items import TrackerWork, connection_nodes, owner_named
+from .work_items import TrackerWork, connection_nodes, defaults_field, owner_named, work_fingerprint
 
 log = logging.getLogger(__name__)
 
@@ -81,23 +81,26 @@ HISTORY_QUERY = f"""query($id: String!, $after: String) {{
 }}"""
 
 
+DEFAULT_CATEGORIES: dict[str, str] = {
+    "bug": "defect",
+    "feature": "new_capability",
+    "improvement": "new_capability",
+    "tech debt": "tech_debt",
+    "chore": "maintenance",
+    "maintenance": "maintenance",
+}
+
+
 class LinearWork(TrackerWork):
-    categories: dict[str, str] = Field(
-        default_factory=lambda: {
-            "bug": "defect",
-            "feature": "new_capability",
-            "improvement": "new_capability",
-            "tech debt": "tech_debt",
-            "chore": "maintenance",
-            "maintenance": "maintenance",
-        },
-        description="Label -> investment category (case-insensitive); replaces the defaults"
+    categories: dict[str, str] = defaults_field(
+        DEFAULT_CATEGORIES,
+        "Label -> investment category (case-insensitive); replaces the defaults"
         " (Bug: defect; Feature, Improvement: new_capability; Tech Debt: tech_debt; Chore,"
         " Maintenance: maintenance).",
     )
-    stages: dict[str, Stage] = Field(
-        default_factory=dict,
-        description="Workflow state name -> stage, over its type's (triage, backlog,"
+    stages: dict[str, Stage] = defaults_field(
+        {},
+        "Workflow state name -> stage, over its type's (triage, backlog,"
         " unstarted: waiting; started: active; completed, canceled: done). List your"
         " queues: {In Review: waiting}.",
     )
@@ -126,10 +129,7 @@ class Linear(PolledSource[LinearSource]):
 
     @property
     def fingerprint(self) -> str:
-        config = self.config
-        return fingerprint(
-            {"api": self.api, "horizon": config.horizon, "work": config.work.model_dump()}
-        )
+        return work_fingerprint(self.api, self.config.horizon, self.config.work)
 
     def read(self, state: SourceState) -> Poll:
         token = self.poll_token()

@@ -14,7 +14,7 @@ an entry, so a label added twice, or a closed issue closed again, adds nothing.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -25,6 +25,7 @@ from ..kpis.work import DONE, UNMAPPED, WAITING
 from ..model import WorkItem
 from ..ownership import Owner, Ownership
 from . import SourceError
+from .cursor import fingerprint
 from .jira_work import Stage, categories_checked
 
 Action = Literal["labeled", "unlabeled", "closed", "reopened", "status"]
@@ -74,6 +75,18 @@ class TrackerWork(Strict):
         """The stage of a status: configured, else ``default``."""
         configured = {name.lower(): stage for name, stage in self.stages.items()}
         return configured.get(status.lower(), default)
+
+
+def defaults_field(defaults: Mapping[str, str], description: str) -> Any:
+    """A tracker's mapping setting (``categories``, ``stages``) whose default is a copy of
+    ``defaults``."""
+    return Field(default_factory=lambda: dict(defaults), description=description)
+
+
+def work_fingerprint(api: str, horizon: float, work: TrackerWork, **more: Any) -> str:
+    """The fingerprint of a tracker's cursor: its API, horizon, work mapping and ``more``
+    settings that change what its items are (a cursor of other settings is not reused)."""
+    return fingerprint({"api": api, "horizon": horizon, **more, "work": work.model_dump()})
 
 
 def label_history(
