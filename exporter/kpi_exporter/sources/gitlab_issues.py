@@ -141,12 +141,7 @@ class GitLabIssues(PolledSource[GitLabIssuesSource]):
 
     def read(self, state: SourceState) -> Poll:
         token = self.poll_token()
-        http = HttpClient.for_poll(
-            self,
-            state,
-            lambda: {"Authorization": f"Bearer {token}"},
-            concurrency=self.config.concurrency,
-        )
+        http = HttpClient.bearer_for_poll(self, state, token, concurrency=self.config.concurrency)
         saved = load_cursor(state.cursor, self.fingerprint, self.name) or {}
         projects: dict[str, Any] = dict(saved.get("projects") or {})
         with ThreadPoolExecutor(self.config.concurrency, thread_name_prefix=self.name) as pool:

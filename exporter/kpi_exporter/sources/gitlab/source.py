@@ -163,12 +163,7 @@ class GitLab(KpiSource[GitLabSource]):
 
     def read(self, state: SourceState) -> Poll:
         token = self.poll_token()
-        http = HttpClient.for_poll(
-            self,
-            state,
-            lambda: {"Authorization": f"Bearer {token}"},
-            concurrency=self.config.concurrency,
-        )
+        http = HttpClient.bearer_for_poll(self, state, token, concurrency=self.config.concurrency)
         saved = self._load(state.cursor)
         now = self.clock()
         problems: list[str] = []
