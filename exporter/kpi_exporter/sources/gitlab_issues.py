@@ -44,9 +44,10 @@ from ..store import SourceState
 from . import Poll, PolledSource, SourceError
 from .cursor import dump_cursor, load_cursor
 from .delivery import ForgeApi
+from .gitlab.changes import item_id, unread_items, updated_at
 from .http import HttpClient, HttpStatusError, with_query
 from .jira_work import Stage
-from .marks import Mark, moved, unread
+from .marks import Mark, moved
 from .registry import SourceType, headline
 from .times import api_time, iso
 from .work_items import (
@@ -198,14 +199,11 @@ class GitLabIssues(PolledSource[GitLabIssuesSource]):
         for page in http.pages(url, params):
             if page.not_modified:
                 return [], mark
-            items = page.json()
-            if not isinstance(items, list):
-                raise SourceError(f"GET {url}: expected a JSON list")
-            fresh_items, reached_old = unread(items, mark, _updated_at, _id)
+            fresh_items, reached_old = unread_items(page.json(), url, mark)
             new.extend(fresh_items)
             if reached_old:
                 break  # sorted newest first: the remaining pages were read before
-        return new, moved(mark, new, _updated_at, _id)
+        return new, moved(mark, new, updated_at, item_id)
 
     def events(self, http: HttpClient, path: str, iid: int) -> Iterator[IssueEvent]:
         """The label and state events of an issue."""
@@ -263,17 +261,6 @@ class GitLabIssues(PolledSource[GitLabIssuesSource]):
                 closed_status=CLOSED,
             ),
         )
-
-
-def _updated_at(item: Mapping[str, Any]) -> float:
-    at = api_time(item.get("updated_at"), "GitLab")
-    if at is None:
-        raise SourceError("a GitLab issue without updated_at")
-    return at
-
-
-def _id(item: Mapping[str, Any]) -> int:
-    return int(item["id"])
 
 
 def _describe(source: GitLabIssues) -> list[str]:
