@@ -8,13 +8,15 @@ come first."""
 from __future__ import annotations
 
 import json
-from typing import Any
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
 from urllib.parse import parse_qsl, urlsplit
 
+import pytest
 import requests
 import responses
 
-from tests.support import ts
+from tests.support import built_source, ts
 
 # The scenario's clock and ownership, and the series labels of its apps.
 NOW = ts("2026-03-10T00:00:00Z")
@@ -143,3 +145,26 @@ def offsets() -> list[int]:
     return [
         int(dict(parse_qsl(urlsplit(str(c.request.url)).query))["offset"]) for c in responses.calls
     ]
+
+
+FakeT = TypeVar("FakeT", bound=FakeAlertList)
+
+
+def serving(
+    monkeypatch: pytest.MonkeyPatch, secret_env: str, secret: str, make: Callable[[], FakeT]
+) -> Iterator[FakeT]:
+    """A fixture's body: the fake ``make`` builds, its routes on ``responses``' default mock
+    while the test runs, with ``secret`` in the environment variable ``secret_env``."""
+    monkeypatch.setenv(secret_env, secret)
+    with responses.mock:
+        yield make()
+
+
+def alert_source(
+    settings: dict[str, Any], api: str, slept: list[float] | None, **config: Any
+) -> Any:
+    """The alert list source of ``settings`` at ``api`` (``config`` over them) under
+    ``CONFIG``, its clock at ``NOW``, its sleep appending to ``slept``."""
+    return built_source(
+        {**settings, "api_url": api, **config}, CONFIG, clock=lambda: NOW, slept=slept
+    )

@@ -38,6 +38,8 @@ from tests.alerts_fake import (
     UNMAPPED,
     FakeAlertList,
     alert,
+    alert_source,
+    serving,
 )
 from tests.support import built_source, poll_into, served, ts, value
 
@@ -74,9 +76,7 @@ class FakeJsmOps(FakeAlertList):
 
 @pytest.fixture
 def fake(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeJsmOps]:
-    monkeypatch.setenv("JSM_TOKEN", TOKEN)
-    with responses.mock:
-        yield FakeJsmOps()
+    yield from serving(monkeypatch, "JSM_TOKEN", TOKEN, FakeJsmOps)
 
 
 def jsm(slept: list[float] | None = None, **config: Any) -> JsmOps:
@@ -88,8 +88,7 @@ def jsm(slept: list[float] | None = None, **config: Any) -> JsmOps:
         "cloud_id": CLOUD,
         "query": "priority: (P1 OR P2 OR P3)",
     }
-    settings.update(api_url=API, **config)
-    source: JsmOps = built_source(settings, CONFIG, clock=lambda: NOW, slept=slept)
+    source: JsmOps = alert_source(settings, API, slept, **config)
     return source
 
 
