@@ -250,6 +250,17 @@ def tracker_source(
     return built_source(settings, WORK_APPS, clock=lambda: now, slept=slept)
 
 
+def history(*entries: str) -> tuple[tuple[float, str, str], ...]:
+    """A work item's status history as its ``statuses`` hold it, written an entry a string:
+    ``"2026-03-02T10:00 in progress: active"`` (UTC minute, status: stage)."""
+    result = []
+    for entry in entries:
+        minute, _, rest = entry.partition(" ")
+        status, _, stage = rest.rpartition(": ")
+        result.append((ts(f"{minute}:00Z"), status, stage))
+    return tuple(result)
+
+
 def work_items(events: Iterable[Event]) -> dict[str, WorkItem]:
     """The work items among ``events`` by key."""
     return {event.key: event for event in events if isinstance(event, WorkItem)}

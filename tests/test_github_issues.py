@@ -26,6 +26,7 @@ from tests.github_fake import (
 from tests.support import (
     HOUR,
     SHOP,
+    history,
     synced,
     tracker_source,
     ts,
@@ -126,24 +127,24 @@ def test_issues_become_work_items_with_their_status_history(
 
     items = work_items(poll.events)
     assert set(items) == {f"github/acme/shop#{n}" for n in (1, 2, 3, 4, 5)}
-    assert items["github/acme/shop#1"].statuses == (
-        (ts("2026-03-02T09:00:00Z"), "Open", "waiting"),
-        (ts("2026-03-02T10:00:00Z"), "in progress", "active"),
-        (ts("2026-03-03T10:00:00Z"), "Closed", "done"),
-        (ts("2026-03-04T10:00:00Z"), "in progress", "active"),
-        (ts("2026-03-04T16:00:00Z"), "Closed", "done"),
+    assert items["github/acme/shop#1"].statuses == history(
+        "2026-03-02T09:00 Open: waiting",
+        "2026-03-02T10:00 in progress: active",
+        "2026-03-03T10:00 Closed: done",
+        "2026-03-04T10:00 in progress: active",
+        "2026-03-04T16:00 Closed: done",
     )
-    assert items["github/acme/shop#2"].statuses == (
-        (ts("2026-03-03T08:00:00Z"), "Open", "waiting"),
-        (ts("2026-03-03T09:00:00Z"), "in progress", "active"),
-        (ts("2026-03-03T13:00:00Z"), "in review", "waiting"),
-        (ts("2026-03-04T09:00:00Z"), "Open", "waiting"),
-        (ts("2026-03-05T09:00:00Z"), "in progress", "active"),
-        (ts("2026-03-05T12:00:00Z"), "Closed", "done"),
+    assert items["github/acme/shop#2"].statuses == history(
+        "2026-03-03T08:00 Open: waiting",
+        "2026-03-03T09:00 in progress: active",
+        "2026-03-03T13:00 in review: waiting",
+        "2026-03-04T09:00 Open: waiting",
+        "2026-03-05T09:00 in progress: active",
+        "2026-03-05T12:00 Closed: done",
     )
-    assert items["github/acme/shop#4"].statuses == (
-        (ts("2026-03-06T10:00:00Z"), "Open", "waiting"),
-        (ts("2026-03-06T12:00:00Z"), "In Progress", "active"),
+    assert items["github/acme/shop#4"].statuses == history(
+        "2026-03-06T10:00 Open: waiting",
+        "2026-03-06T12:00 In Progress: active",
     )
     bot = items["github/acme/shop#5"]
     assert (bot.app, bot.team, bot.category) == ("search", "discovery", "maintenance")
@@ -230,9 +231,9 @@ def test_the_next_polls_are_conditional_and_read_only_what_changed(
     moved = issues.poll(SourceState(board.cursor, board.validators))
     assert fake.queries[0]["variables"]["since"] == "2026-03-06T10:00:00Z"
     assert [event.key for event in moved.events] == ["github/acme/shop#4"]
-    assert moved.events[0].statuses[-2:] == (  # type: ignore[union-attr]
-        (ts("2026-03-09T10:00:00Z"), "Done", "done"),
-        (ts("2026-03-09T11:00:00Z"), "Closed", "done"),
+    assert moved.events[0].statuses[-2:] == history(  # type: ignore[union-attr]
+        "2026-03-09T10:00 Done: done",
+        "2026-03-09T11:00 Closed: done",
     )
 
 

@@ -28,6 +28,7 @@ from tests.gitlab_fake import (
 from tests.support import (
     HOUR,
     SHOP,
+    history,
     synced,
     tracker_source,
     ts,
@@ -117,14 +118,14 @@ def test_issues_become_work_items_with_their_workflow_history(
     poll, text = synced(source(monkeypatch), tmp_path, NOW)
 
     items = work_items(poll.events)
-    assert items["gitlab/acme/shop#1"].statuses == (
-        (ts("2026-03-02T09:00:00Z"), "opened", "waiting"),
-        (ts("2026-03-02T10:00:00Z"), "in dev", "active"),
-        (ts("2026-03-03T10:00:00Z"), "in review", "waiting"),
-        (ts("2026-03-04T10:00:00Z"), "closed", "done"),
-        (ts("2026-03-05T10:00:00Z"), "in review", "waiting"),
-        (ts("2026-03-05T12:00:00Z"), "in dev", "active"),
-        (ts("2026-03-05T16:00:00Z"), "closed", "done"),
+    assert items["gitlab/acme/shop#1"].statuses == history(
+        "2026-03-02T09:00 opened: waiting",
+        "2026-03-02T10:00 in dev: active",
+        "2026-03-03T10:00 in review: waiting",
+        "2026-03-04T10:00 closed: done",
+        "2026-03-05T10:00 in review: waiting",
+        "2026-03-05T12:00 in dev: active",
+        "2026-03-05T16:00 closed: done",
     )
     incident = items["gitlab/acme/shop#3"]
     assert incident.category == "defect"
@@ -206,9 +207,9 @@ def test_other_scopes_and_named_labels_can_hold_the_status(
     work = {"stages": {"opened": "waiting", "triage": "waiting", "doing": "active"}}
     issues = source(monkeypatch, status_scope="status", work=work)
     items = work_items(issues.poll(SourceState()).events)
-    assert items["gitlab/acme/shop#4"].statuses == (
-        (ts("2026-03-06T00:00:00Z"), "opened", "waiting"),
-        (ts("2026-03-06T02:00:00Z"), "triage", "waiting"),
+    assert items["gitlab/acme/shop#4"].statuses == history(
+        "2026-03-06T00:00 opened: waiting",
+        "2026-03-06T02:00 triage: waiting",
     )
     # workflow:: labels hold no status now: #1 is opened until it is closed.
     feature = items["gitlab/acme/shop#1"]

@@ -18,6 +18,7 @@ from tests.linear_fake import FakeLinear, edited, issue, moved
 from tests.support import (
     HOUR,
     SHOP,
+    history,
     synced,
     tracker_source,
     ts,
@@ -106,12 +107,12 @@ def test_issues_become_work_items_with_their_state_history(
     poll, text = synced(source(monkeypatch), tmp_path, NOW)
 
     items = work_items(poll.events)
-    assert items["linear/ENG-1"].statuses == (
-        (ts("2026-03-02T09:00:00Z"), "Backlog", "waiting"),
-        (ts("2026-03-02T10:00:00Z"), "In Progress", "active"),
-        (ts("2026-03-03T10:00:00Z"), "Done", "done"),
-        (ts("2026-03-04T10:00:00Z"), "In Progress", "active"),
-        (ts("2026-03-04T16:00:00Z"), "Done", "done"),
+    assert items["linear/ENG-1"].statuses == history(
+        "2026-03-02T09:00 Backlog: waiting",
+        "2026-03-02T10:00 In Progress: active",
+        "2026-03-03T10:00 Done: done",
+        "2026-03-04T10:00 In Progress: active",
+        "2026-03-04T16:00 Done: done",
     )
     assert [s[1:] for s in items["linear/ENG-2"].statuses] == [
         ("Todo", "waiting"),
