@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import pytest
 import requests
@@ -91,10 +91,13 @@ UNMAPPED = alert(
 
 class FakeAlertList:
     """The list at ``url``; ``query`` is the one search it expects, ``size`` the name of its
-    page size parameter."""
+    page size parameter; an answer names its next page in ``{next_field: {next: ...}}``, a
+    link of ``next_base`` and the page's parameters."""
 
     size = "limit"
     values = "data"
+    next_field = "paging"
+    next_base = ""
 
     def __init__(self, url: str, query: str) -> None:
         self.url = url
@@ -137,7 +140,7 @@ class FakeAlertList:
 
     def next_link(self, following: dict[str, str]) -> tuple[str, str]:
         """Where an answer names its next page, and how."""
-        raise NotImplementedError
+        return self.next_field, f"{self.next_base}?{urlencode(following)}"
 
 
 def offsets() -> list[int]:

@@ -17,7 +17,7 @@ import logging
 from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 import requests
@@ -57,6 +57,8 @@ class FakeJsmOps(FakeAlertList):
 
     size = "size"
     values = "values"
+    next_field = "links"
+    next_base = "/v1/alerts"
 
     def __init__(self) -> None:
         super().__init__(f"{ROOT}/v1/alerts", QUERY)
@@ -69,9 +71,6 @@ class FakeJsmOps(FakeAlertList):
 
     def envelope(self, total: int) -> dict[str, Any]:
         return {"count": total}
-
-    def next_link(self, following: dict[str, str]) -> tuple[str, str]:
-        return "links", f"/v1/alerts?{urlencode(following)}"
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from typing import Any
-from urllib.parse import urlencode
 
 import pytest
 
@@ -38,14 +37,13 @@ class FakeOpsgenie(FakeAlertList):
     """``/v2/alerts`` as Opsgenie answers: ``data``, ``took``, ``requestId`` and
     ``paging.next`` (a full URL)."""
 
+    next_base = f"{API}/v2/alerts"
+
     def __init__(self) -> None:
         super().__init__(f"{API}/v2/alerts", QUERY)
 
     def envelope(self, total: int) -> dict[str, Any]:
         return {"took": 0.1, "requestId": "37daec35"}
-
-    def next_link(self, following: dict[str, str]) -> tuple[str, str]:
-        return "paging", f"{API}/v2/alerts?{urlencode(following)}"
 
 
 @pytest.fixture
