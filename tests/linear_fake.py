@@ -55,6 +55,18 @@ def edited(at: str) -> Node:
     return {"createdAt": at, "fromState": None, "toState": None}
 
 
+def moves(*entries: str) -> list[Node]:
+    """History entries written an entry a string: ``"2026-03-02T10:00 Backlog -> In Progress"``
+    (a state change at that UTC minute) or ``"2026-03-04T11:00 edited"`` (no state change)."""
+    history = []
+    for entry in entries:
+        minute, _, change = entry.partition(" ")
+        at = f"{minute}:00.000Z"
+        source, arrow, to = change.partition(" -> ")
+        history.append(moved(at, source, to) if arrow else edited(at))
+    return history
+
+
 def issue(
     identifier: str, created: str, labels: list[str], history: list[Node], **fields: Any
 ) -> Node:

@@ -14,7 +14,7 @@ import responses
 from kpi_exporter.model import to_json
 from kpi_exporter.sources.linear import Linear
 from kpi_exporter.store import SourceState
-from tests.linear_fake import FakeLinear, edited, issue, moved
+from tests.linear_fake import FakeLinear, issue, moved, moves
 from tests.support import (
     HOUR,
     SHOP,
@@ -44,13 +44,13 @@ REOPENED = issue(
     "ENG-1",
     t("2026-03-02T09:00"),
     ["Feature"],
-    [
-        moved(t("2026-03-02T10:00"), "Backlog", "In Progress"),
-        moved(t("2026-03-03T10:00"), "In Progress", "Done"),
-        moved(t("2026-03-04T10:00"), "Done", "In Progress"),
-        edited(t("2026-03-04T11:00")),
-        moved(t("2026-03-04T16:00"), "In Progress", "Done"),
-    ],
+    moves(
+        "2026-03-02T10:00 Backlog -> In Progress",
+        "2026-03-03T10:00 In Progress -> Done",
+        "2026-03-04T10:00 Done -> In Progress",
+        "2026-03-04T11:00 edited",
+        "2026-03-04T16:00 In Progress -> Done",
+    ),
 )
 # L2, a bug moved back to the queue: Todo 08:00-09:00 on 03-03, In Progress to 13:00, In Review
 # (a queue by configuration) to 03-04 09:00, Todo again to 03-05 09:00, In Progress to 12:00,
@@ -59,13 +59,13 @@ BACK_TO_QUEUE = issue(
     "ENG-2",
     t("2026-03-03T08:00"),
     ["Bug"],
-    [
-        moved(t("2026-03-03T09:00"), "Todo", "In Progress"),
-        moved(t("2026-03-03T13:00"), "In Progress", "In Review"),
-        moved(t("2026-03-04T09:00"), "In Review", "Todo"),
-        moved(t("2026-03-05T09:00"), "Todo", "In Progress"),
-        moved(t("2026-03-05T12:00"), "In Progress", "Done"),
-    ],
+    moves(
+        "2026-03-03T09:00 Todo -> In Progress",
+        "2026-03-03T13:00 In Progress -> In Review",
+        "2026-03-04T09:00 In Review -> Todo",
+        "2026-03-05T09:00 Todo -> In Progress",
+        "2026-03-05T12:00 In Progress -> Done",
+    ),
 )
 # L3, a question nobody mapped, canceled from Triage 3 h later by an integration: never active.
 CANCELED = issue(
