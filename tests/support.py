@@ -147,6 +147,20 @@ def built_source(
     return source
 
 
+def source_with_secret(
+    monkeypatch: pytest.MonkeyPatch,
+    secret: str,
+    settings: dict[str, Any],
+    apps: str,
+    *,
+    clock: Callable[[], float],
+    slept: list[float] | None = None,
+) -> Any:
+    """:func:`built_source`, with ``secret`` in the environment variable ``token_env`` names."""
+    monkeypatch.setenv(settings["token_env"], secret)
+    return built_source(settings, apps, clock=clock, slept=slept)
+
+
 def poll_error(source: Source) -> str:
     """The error of a poll that must fail (a SourceError), as the health page shows it."""
     try:
@@ -246,8 +260,9 @@ def tracker_source(
 ) -> Any:
     """The work-item tracker's source of ``settings`` under ``WORK_APPS``, its ``token_env``
     holding ``token``, its clock stopped at ``now``."""
-    monkeypatch.setenv(settings["token_env"], token)
-    return built_source(settings, WORK_APPS, clock=lambda: now, slept=slept)
+    return source_with_secret(
+        monkeypatch, token, settings, WORK_APPS, clock=lambda: now, slept=slept
+    )
 
 
 def history(*entries: str) -> tuple[tuple[float, str, str], ...]:

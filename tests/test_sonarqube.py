@@ -15,7 +15,7 @@ from kpi_exporter.model import Event, Gauge
 from kpi_exporter.sources import SourceError
 from kpi_exporter.sources.sonarqube import SonarQube
 from kpi_exporter.store import SourceState
-from tests.support import SHOP_AND_BILLING, built_source, exposition, ts, value
+from tests.support import SHOP_AND_BILLING, exposition, source_with_secret, ts, value
 
 API = "https://sonar.example.test"
 MEASURES = f"{API}/api/measures/component"
@@ -34,16 +34,9 @@ def answer(key: str, **values: str) -> dict[str, Any]:
 
 
 def sonarqube(monkeypatch: pytest.MonkeyPatch, **config: Any) -> SonarQube:
-    monkeypatch.setenv("SONAR_TOKEN", TOKEN)
-    settings: dict[str, Any] = {
-        "type": "sonarqube",
-        "name": "sonar",
-        "api_url": API,
-        "token_env": "SONAR_TOKEN",
-        "projects": {"acme_shop": "shop"},
-    }
-    settings.update(config)
-    source: SonarQube = built_source(settings, CONFIG, clock=lambda: NOW)
+    settings: dict[str, Any] = {"type": "sonarqube", "name": "sonar", "token_env": "SONAR_TOKEN"}
+    settings |= {"api_url": API, "projects": {"acme_shop": "shop"}, **config}
+    source: SonarQube = source_with_secret(monkeypatch, TOKEN, settings, CONFIG, clock=lambda: NOW)
     return source
 
 
