@@ -287,3 +287,11 @@ def synced(source: Source, directory: Path, now: float) -> tuple[Poll, str]:
     pipeline = Pipeline(Store(directory / "s.db"), clock=lambda: now)
     poll = poll_into(pipeline, source)
     return poll, served(pipeline)
+
+
+def synced_items(
+    source: Source, directory: Path, now: float
+) -> tuple[Poll, dict[str, WorkItem], str]:
+    """:func:`synced` with the work items of the poll by key."""
+    poll, text = synced(source, directory, now)
+    return poll, work_items(poll.events), text

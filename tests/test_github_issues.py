@@ -27,12 +27,11 @@ from tests.support import (
     HOUR,
     SHOP,
     history,
-    synced,
+    synced_items,
     tracker_source,
     ts,
     value,
     work_flow,
-    work_items,
 )
 
 NOW = ts("2026-03-10T00:00:00Z")
@@ -123,9 +122,8 @@ def source(monkeypatch: pytest.MonkeyPatch, **fields: Any) -> GitHubIssues:
 def test_issues_become_work_items_with_their_status_history(
     fake: FakeGitHub, monkeypatch: pytest.MonkeyPatch, tmp_path: Any
 ) -> None:
-    poll, text = synced(source(monkeypatch), tmp_path, NOW)
+    poll, items, text = synced_items(source(monkeypatch), tmp_path, NOW)
 
-    items = work_items(poll.events)
     assert set(items) == {f"github/acme/shop#{n}" for n in (1, 2, 3, 4, 5)}
     assert items["github/acme/shop#1"].statuses == history(
         "2026-03-02T09:00 Open: waiting",

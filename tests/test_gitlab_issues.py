@@ -29,7 +29,7 @@ from tests.support import (
     HOUR,
     SHOP,
     history,
-    synced,
+    synced_items,
     tracker_source,
     ts,
     value,
@@ -115,9 +115,8 @@ def source(monkeypatch: pytest.MonkeyPatch, **fields: Any) -> GitLabIssues:
 def test_issues_become_work_items_with_their_workflow_history(
     fake: FakeGitLab, monkeypatch: pytest.MonkeyPatch, tmp_path: Any
 ) -> None:
-    poll, text = synced(source(monkeypatch), tmp_path, NOW)
+    poll, items, text = synced_items(source(monkeypatch), tmp_path, NOW)
 
-    items = work_items(poll.events)
     assert items["gitlab/acme/shop#1"].statuses == history(
         "2026-03-02T09:00 opened: waiting",
         "2026-03-02T10:00 in dev: active",

@@ -19,7 +19,7 @@ from tests.support import (
     HOUR,
     SHOP,
     history,
-    synced,
+    synced_items,
     tracker_source,
     ts,
     value,
@@ -104,9 +104,9 @@ def source(
 def test_issues_become_work_items_with_their_state_history(
     fake: FakeLinear, monkeypatch: pytest.MonkeyPatch, tmp_path: Any
 ) -> None:
-    poll, text = synced(source(monkeypatch), tmp_path, NOW)
+    poll, items, text = synced_items(source(monkeypatch), tmp_path, NOW)
 
-    items = work_items(poll.events)
+    assert set(items) == {f"linear/ENG-{n}" for n in (1, 2, 3, 4)}
     assert items["linear/ENG-1"].statuses == history(
         "2026-03-02T09:00 Backlog: waiting",
         "2026-03-02T10:00 In Progress: active",
