@@ -120,6 +120,11 @@ def value(text: str, name: str, **labels: str) -> float:
     )
 
 
+def values(text: str, names: Iterable[str], **labels: str) -> dict[str, float]:
+    """:func:`value` of each of ``names``, by name."""
+    return {name: value(text, name, **labels) for name in names}
+
+
 def exposition(events: Iterable[Event], settings: KpiSettings | None = None) -> str:
     """The text exposition of the domain metrics computed from scratch from ``events``."""
     return render(aggregate(events, settings).exposition).text.decode()

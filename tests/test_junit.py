@@ -16,7 +16,7 @@ from kpi_exporter.ownership import Ownership
 from kpi_exporter.sources import SourceError
 from kpi_exporter.sources.junit import JUnitReports, JUnitSource
 from kpi_exporter.store import SourceState
-from tests.support import exposition, ts, value
+from tests.support import exposition, ts, values
 
 CONFIG = """
 defaults: {app: unknown, team: unassigned}
@@ -113,12 +113,15 @@ def test_test_run_counters_are_hand_counted():
 
     text = exposition(events)
 
-    shop = {"app": "shop", "team": "payments"}
-    assert value(text, "kpi_test_runs_total", **shop) == 3
-    assert value(text, "kpi_test_runs_failed_total", **shop) == 1
-    assert value(text, "kpi_tests_total", **shop) == 12
-    assert value(text, "kpi_tests_failed_total", **shop) == 1
-    assert value(text, "kpi_tests_flaky_total", **shop) == 3
+    # 3 runs, 1 of them failed; 4 + 5 + 3 = 12 tests, 1 + 0 + 0 failed, 2 + 1 + 0 flaky
+    expected = {
+        "kpi_test_runs_total": 3,
+        "kpi_test_runs_failed_total": 1,
+        "kpi_tests_total": 12,
+        "kpi_tests_failed_total": 1,
+        "kpi_tests_flaky_total": 3,
+    }
+    assert values(text, expected, app="shop", team="payments") == expected
 
 
 def test_broken_hostile_and_unattributable_reports_are_named_and_the_rest_kept(tmp_path):
