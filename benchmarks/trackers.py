@@ -39,6 +39,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from requests.structures import CaseInsensitiveDict
+from tests.local_fake import write_answer
 
 from benchmarks.common import memory_line, verdict
 from kpi_exporter.cli import build_sources
@@ -260,13 +261,7 @@ def serve(tracker: str, now: float, ready: Any) -> None:
             self.reply(status, answer_headers, text)
 
         def reply(self, status: int, headers: dict[str, str], text: str) -> None:
-            data = b"" if status == 304 else text.encode()
-            self.send_response(status)
-            for name, value in headers.items():
-                self.send_header(name, value)
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
+            write_answer(self, status, headers, b"" if status == 304 else text.encode())
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     server.daemon_threads = True

@@ -8,13 +8,15 @@ come first."""
 from __future__ import annotations
 
 import json
-from typing import Any
-from urllib.parse import parse_qsl, urlsplit
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
+import pytest
 import requests
 import responses
 
-from tests.support import ts
+from tests.support import built_source, ts
 
 # The scenario's clock and ownership, and the series labels of its apps.
 NOW = ts("2026-03-10T00:00:00Z")
@@ -89,10 +91,13 @@ UNMAPPED = alert(
 
 class FakeAlertList:
     """The list at ``url``; ``query`` is the one search it expects, ``size`` the name of its
-    page size parameter."""
+    page size parameter; an answer names its next page in ``{next_field: {next: ...}}``, a
+    link of ``next_base`` and the page's parameters."""
 
     size = "limit"
     values = "data"
+    next_field = "paging"
+    next_base = ""
 
     def __init__(self, url: str, query: str) -> None:
         self.url = url
@@ -135,7 +140,7 @@ class FakeAlertList:
 
     def next_link(self, following: dict[str, str]) -> tuple[str, str]:
         """Where an answer names its next page, and how."""
-        raise NotImplementedError
+        return self.next_field, f"{self.next_base}?{urlencode(following)}"
 
 
 def offsets() -> list[int]:
@@ -143,3 +148,26 @@ def offsets() -> list[int]:
     return [
         int(dict(parse_qsl(urlsplit(str(c.request.url)).query))["offset"]) for c in responses.calls
     ]
+
+
+FakeT = TypeVar("FakeT", bound=FakeAlertList)
+
+
+def serving(
+    monkeypatch: pytest.MonkeyPatch, secret_env: str, secret: str, make: Callable[[], FakeT]
+) -> Iterator[FakeT]:
+    """A fixture's body: the fake ``make`` builds, its routes on ``responses``' default mock
+    while the test runs, with ``secret`` in the environment variable ``secret_env``."""
+    monkeypatch.setenv(secret_env, secret)
+    with responses.mock:
+        yield make()
+
+
+def alert_source(
+    settings: dict[str, Any], api: str, slept: list[float] | None, **config: Any
+) -> Any:
+    """The alert list source of ``settings`` at ``api`` (``config`` over them) under
+    ``CONFIG``, its clock at ``NOW``, its sleep appending to ``slept``."""
+    return built_source(
+        {**settings, "api_url": api, **config}, CONFIG, clock=lambda: NOW, slept=slept
+    )

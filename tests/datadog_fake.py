@@ -13,16 +13,15 @@ import json
 import re
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
 import requests
 import responses
 
+from tests.fake_replies import QueuedReplies, Reply
+
 API = "https://api.datadog.test"
 API_KEY = "dd-api-s3cret"
 APPLICATION_KEY = "dd-app-s3cret"
-
-Reply = tuple[int, dict[str, str], str]
 
 
 def slo(id_: str, name: str, targets: dict[str, float], tags: list[str]) -> dict[str, Any]:
@@ -74,12 +73,10 @@ def rate_limit(remaining: int = 99, reset: int = 10) -> dict[str, str]:
 
 
 @dataclass
-class FakeDatadog:
+class FakeDatadog(QueuedReplies):
     slos: list[dict[str, Any]] = field(default_factory=list)
     sli: dict[str, float | None] = field(default_factory=dict)  # SLO id -> overall sli_value
     monitors: list[dict[str, Any]] = field(default_factory=list)
-    queued: list[Reply] = field(default_factory=list)
-    seen: list[str] = field(default_factory=list)  # path?query
 
     PATHS = r"/api/v1/(slo(/[^/?]+/history)?|monitor)(\?.*)?$"
 
@@ -92,17 +89,15 @@ class FakeDatadog:
         mock.add_callback(responses.GET, pattern, callback=self.answer)
 
     def answer(self, request: requests.PreparedRequest) -> Reply:
-        parts = urlsplit(request.url or "")
-        self.seen.append(f"{parts.path}?{parts.query}")
-        if self.queued:
-            return self.queued.pop(0)
+        parts, query, queued = self.received(request)
+        if queued is not None:
+            return queued
         headers = {"Content-Type": "application/json", **rate_limit()}
         if (request.headers.get("DD-API-KEY"), request.headers.get("DD-APPLICATION-KEY")) != (
             API_KEY,
             APPLICATION_KEY,
         ):
             return 403, headers, json.dumps({"errors": ["Forbidden"]})
-        query = {key: values[-1] for key, values in parse_qs(parts.query).items()}
         if parts.path == "/api/v1/monitor":
             # monitor_tags: every tag listed (comma-separated) must be on the monitor.
             tags = [tag for tag in query.get("monitor_tags", "").split(",") if tag]

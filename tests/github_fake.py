@@ -302,21 +302,25 @@ class FakeRepo:
     code_scanning: str = "none"  # analysed | none (404, no analysis found) | disabled (403)
 
 
-def _cursor(index: int) -> str:
-    return base64.b64encode(f"cursor:v2:{index}".encode()).decode()
+def _cursor(index: int, prefix: str = "cursor:v2") -> str:
+    return base64.b64encode(f"{prefix}:{index}".encode()).decode()
 
 
 def _index(cursor: str | None) -> int:
     return int(base64.b64decode(cursor).decode().rsplit(":", 1)[1]) if cursor else 0
 
 
-def _page(nodes: list[Node], after: str | None, size: int = PAGE) -> Node:
+def graphql_page(
+    nodes: list[Node], after: str | None, size: int = PAGE, prefix: str = "cursor:v2"
+) -> Node:
+    """A GraphQL connection of ``size`` of ``nodes`` after the cursor ``after``: ``nodes``
+    and ``pageInfo``, its opaque cursors ``{prefix}:{index}`` in base64."""
     start = _index(after)
     chunk = nodes[start : start + size]
     return {
         "pageInfo": {
             "hasNextPage": start + size < len(nodes),
-            "endCursor": _cursor(start + len(chunk)) if chunk else None,
+            "endCursor": _cursor(start + len(chunk), prefix) if chunk else None,
         },
         "nodes": chunk,
     }
@@ -635,20 +639,20 @@ class FakeGitHub:
             since = variables.get("historySince") or ""
             nodes = [c for c in repo.commits if c["committedDate"] >= since]
             data["defaultBranchRef"]["target"] = {
-                "history": _page(nodes, variables.get("historyAfter"))
+                "history": graphql_page(nodes, variables.get("historyAfter"))
             }
         if "pullRequests(" in query:
             nodes = sorted(repo.pulls, key=lambda p: p["updatedAt"], reverse=True)
-            data["pullRequests"] = _page(nodes, variables.get("pullRequestsAfter"))
+            data["pullRequests"] = graphql_page(nodes, variables.get("pullRequestsAfter"))
         if "deployments(" in query:
             nodes = sorted(repo.deployments, key=lambda d: d["createdAt"], reverse=True)
-            data["deployments"] = _page(nodes, variables.get("deploymentsAfter"))
+            data["deployments"] = graphql_page(nodes, variables.get("deploymentsAfter"))
         if "releases(" in query:
             nodes = sorted(repo.releases, key=lambda r: r["createdAt"], reverse=True)
-            data["releases"] = _page(nodes, variables.get("releasesAfter"))
+            data["releases"] = graphql_page(nodes, variables.get("releasesAfter"))
         if "refs(" in query:
             nodes = sorted(repo.tags, key=_tag_date, reverse=True)
-            data["tags"] = _page(nodes, variables.get("tagsAfter"))
+            data["tags"] = graphql_page(nodes, variables.get("tagsAfter"))
         if "issues(" in query:
             since = variables.get("issuesSince") or ""
             wanted = {label.lower() for label in variables.get("issueLabels") or []}
@@ -658,7 +662,7 @@ class FakeGitHub:
                 if i["updatedAt"] >= since
                 and (not wanted or wanted & {n["name"].lower() for n in i["labels"]["nodes"]})
             ]
-            data["issues"] = _page(nodes, variables.get("issuesAfter"))
+            data["issues"] = graphql_page(nodes, variables.get("issuesAfter"))
         return self._json(200, {"data": {"repository": data}})
 
     def _work_issues(self, repo: FakeRepo, query: str, variables: dict[str, Any]) -> Node:
@@ -667,18 +671,18 @@ class FakeGitHub:
         when asked, its Projects items), or one issue's further timeline events."""
         if "issue(number:" in query:
             found = next(i for i in repo.issues if i["number"] == variables["number"])
-            events = _page(found["timelineItems"], variables.get("after"))
+            events = graphql_page(found["timelineItems"], variables.get("after"))
             return {"issue": {"timelineItems": events}}
         since = variables.get("since") or ""
         size = int(re.search(r"issues\(first: (\d+)", query).group(1))  # type: ignore[union-attr]
         matching = [
             i for i in sorted(repo.issues, key=lambda i: i["updatedAt"]) if i["updatedAt"] >= since
         ]
-        page = _page(matching, variables.get("after"), size)
+        page = graphql_page(matching, variables.get("after"), size)
         nodes = []
         for found in page["nodes"]:
             node = {k: v for k, v in found.items() if k not in ("projectItems", "closedAt")}
-            node["timelineItems"] = _page(found["timelineItems"], None)
+            node["timelineItems"] = graphql_page(found["timelineItems"], None)
             if "projectItems(" in query:
                 node["projectItems"] = found["projectItems"]
             nodes.append(node)

@@ -14,7 +14,6 @@
 
 from __future__ import annotations
 
-import base64
 import json
 import re
 from collections.abc import Callable
@@ -23,6 +22,8 @@ from typing import Any
 
 import requests
 import responses
+
+from tests.github_fake import graphql_page
 
 Node = dict[str, Any]
 STATES = {
@@ -54,6 +55,18 @@ def edited(at: str) -> Node:
     return {"createdAt": at, "fromState": None, "toState": None}
 
 
+def moves(*entries: str) -> list[Node]:
+    """History entries written an entry a string: ``"2026-03-02T10:00 Backlog -> In Progress"``
+    (a state change at that UTC minute) or ``"2026-03-04T11:00 edited"`` (no state change)."""
+    history = []
+    for entry in entries:
+        minute, _, change = entry.partition(" ")
+        at = f"{minute}:00.000Z"
+        source, arrow, to = change.partition(" -> ")
+        history.append(moved(at, source, to) if arrow else edited(at))
+    return history
+
+
 def issue(
     identifier: str, created: str, labels: list[str], history: list[Node], **fields: Any
 ) -> Node:
@@ -82,20 +95,8 @@ def _time(text: str) -> datetime:
     return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
-def _cursor(index: int) -> str:
-    return base64.b64encode(f"linear:{index}".encode()).decode()
-
-
 def _page(nodes: list[Node], after: str | None, size: int) -> Node:
-    start = int(base64.b64decode(after).decode().split(":")[1]) if after else 0
-    chunk = nodes[start : start + size]
-    return {
-        "pageInfo": {
-            "hasNextPage": start + size < len(nodes),
-            "endCursor": _cursor(start + len(chunk)) if chunk else None,
-        },
-        "nodes": chunk,
-    }
+    return graphql_page(nodes, after, size, prefix="linear")
 
 
 class FakeLinear:

@@ -15,6 +15,18 @@ import requests
 Callback = Callable[[requests.PreparedRequest], tuple[int, dict[str, str], str]]
 
 
+def write_answer(
+    handler: BaseHTTPRequestHandler, status: int, headers: dict[str, str], payload: bytes
+) -> None:
+    """Send ``status``, ``headers`` (with the Content-Length of ``payload``) and ``payload``."""
+    handler.send_response(status)
+    for name, value in headers.items():
+        handler.send_header(name, value)
+    handler.send_header("Content-Length", str(len(payload)))
+    handler.end_headers()
+    handler.wfile.write(payload)
+
+
 class LocalFake:
     """``with LocalFake(routes) as fake:`` serves ``routes`` ((method, path pattern, callback),
     the first that matches the path and query answers) at ``fake.url`` until the block ends;
@@ -38,13 +50,7 @@ class LocalFake:
                         with lock:
                             status, headers, text = callback(prepared)
                         break
-                payload = text.encode()
-                self.send_response(status)
-                for name, value in headers.items():
-                    self.send_header(name, value)
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
+                write_answer(self, status, headers, text.encode())
 
             do_GET = do_POST = answer
 

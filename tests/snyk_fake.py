@@ -11,18 +11,17 @@ import json
 import re
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qs, urlencode, urlsplit
+from urllib.parse import urlencode, urlsplit
 
 import requests
 import responses
 
 from kpi_exporter.sources.times import parse_time
+from tests.fake_replies import QueuedReplies, Reply
 
 API = "https://api.snyk.test/rest"
 ORG = "a1b2c3d4-0000-4000-8000-00000000000a"
 TOKEN = "snyk-s3cret-token"
-
-Reply = tuple[int, dict[str, str], str]
 
 
 def project(id_: str, name: str) -> dict[str, Any]:
@@ -91,7 +90,7 @@ def error(status: int, detail: str) -> str:
 
 
 @dataclass
-class FakeSnyk:
+class FakeSnyk(QueuedReplies):
     """The organisation ``org``'s projects and issues (by id), served ``page_size`` a page."""
 
     api: str = API
@@ -99,8 +98,6 @@ class FakeSnyk:
     page_size: int | None = None
     projects: list[dict[str, Any]] = field(default_factory=list)
     issues: dict[str, dict[str, Any]] = field(default_factory=dict)
-    queued: list[Reply] = field(default_factory=list)
-    seen: list[str] = field(default_factory=list)  # path?query of every request
 
     def add(self, *resources: dict[str, Any]) -> None:
         """Put issues in (a later one with the same id replaces it: a state change)."""
@@ -111,14 +108,12 @@ class FakeSnyk:
         mock.add_callback(responses.GET, pattern, callback=self.answer)
 
     def answer(self, request: requests.PreparedRequest) -> Reply:
-        parts = urlsplit(request.url or "")
-        self.seen.append(f"{parts.path}?{parts.query}")
-        if self.queued:
-            return self.queued.pop(0)
+        parts, query, queued = self.received(request)
+        if queued is not None:
+            return queued
         headers = {"Content-Type": "application/vnd.api+json"}
         if request.headers.get("Authorization") != f"token {TOKEN}":
             return 401, headers, error(401, "Unauthorized")
-        query = {key: values[-1] for key, values in parse_qs(parts.query).items()}
         if "version" not in query:
             return 400, headers, error(400, "the version query parameter is required")
         org, kind = parts.path.rsplit("/", 3)[-2:]

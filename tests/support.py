@@ -10,6 +10,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
+import pytest
 import responses
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -17,7 +18,7 @@ from kpi_exporter.config import parse_config
 from kpi_exporter.exposition import render
 from kpi_exporter.health import Health
 from kpi_exporter.kpis import KpiSettings, aggregate
-from kpi_exporter.model import Change, Deployment, Event, Gauge, Incident
+from kpi_exporter.model import Change, Deployment, Event, Gauge, Incident, WorkItem
 from kpi_exporter.ownership import Ownership
 from kpi_exporter.pipeline import Pipeline
 from kpi_exporter.sources import Poll, Source, SourceError, registry
@@ -119,6 +120,11 @@ def value(text: str, name: str, **labels: str) -> float:
     )
 
 
+def values(text: str, names: Iterable[str], **labels: str) -> dict[str, float]:
+    """:func:`value` of each of ``names``, by name."""
+    return {name: value(text, name, **labels) for name in names}
+
+
 def exposition(events: Iterable[Event], settings: KpiSettings | None = None) -> str:
     """The text exposition of the domain metrics computed from scratch from ``events``."""
     return render(aggregate(events, settings).exposition).text.decode()
@@ -146,6 +152,20 @@ def built_source(
     return source
 
 
+def source_with_secret(
+    monkeypatch: pytest.MonkeyPatch,
+    secret: str,
+    settings: dict[str, Any],
+    apps: str,
+    *,
+    clock: Callable[[], float],
+    slept: list[float] | None = None,
+) -> Any:
+    """:func:`built_source`, with ``secret`` in the environment variable ``token_env`` names."""
+    monkeypatch.setenv(settings["token_env"], secret)
+    return built_source(settings, apps, clock=clock, slept=slept)
+
+
 def poll_error(source: Source) -> str:
     """The error of a poll that must fail (a SourceError), as the health page shows it."""
     try:
@@ -166,6 +186,17 @@ def served(pipeline: Pipeline) -> str:
     """The exposition the pipeline serves once refreshed."""
     pipeline.refresh()
     return pipeline.cache.current.text.decode()
+
+
+def served_after_each(pipeline: Pipeline, source: str, versions: Iterable[Event]) -> list[str]:
+    """The exposition served after each of ``versions`` (one event each, as ``source``
+    polled it) is recorded in turn."""
+    return [served_after(pipeline, source, version) for version in versions]
+
+
+def served_after(pipeline: Pipeline, source: str, version: Event) -> str:
+    pipeline.record(source, Poll(events=[version], cursor=None))
+    return served(pipeline)
 
 
 def by_key(events: Iterable[Event]) -> dict[tuple[str, str], Event]:
@@ -225,9 +256,47 @@ apps:
 SHOP = {"app": "shop", "team": "payments"}
 
 
+def tracker_source(
+    monkeypatch: pytest.MonkeyPatch,
+    token: str,
+    now: float,
+    settings: dict[str, Any],
+    slept: list[float] | None = None,
+) -> Any:
+    """The work-item tracker's source of ``settings`` under ``WORK_APPS``, its ``token_env``
+    holding ``token``, its clock stopped at ``now``."""
+    return source_with_secret(
+        monkeypatch, token, settings, WORK_APPS, clock=lambda: now, slept=slept
+    )
+
+
+def history(*entries: str) -> tuple[tuple[float, str, str], ...]:
+    """A work item's status history as its ``statuses`` hold it, written an entry a string:
+    ``"2026-03-02T10:00 in progress: active"`` (UTC minute, status: stage)."""
+    result = []
+    for entry in entries:
+        minute, _, rest = entry.partition(" ")
+        status, _, stage = rest.rpartition(": ")
+        result.append((ts(f"{minute}:00Z"), status, stage))
+    return tuple(result)
+
+
+def work_items(events: Iterable[Event]) -> dict[str, WorkItem]:
+    """The work items among ``events`` by key."""
+    return {event.key: event for event in events if isinstance(event, WorkItem)}
+
+
 def synced(source: Source, directory: Path, now: float) -> tuple[Poll, str]:
     """A first poll of ``source`` recorded in a fresh store under ``directory``, and the
     exposition the exporter serves after it (``/metrics``)."""
     pipeline = Pipeline(Store(directory / "s.db"), clock=lambda: now)
     poll = poll_into(pipeline, source)
     return poll, served(pipeline)
+
+
+def synced_items(
+    source: Source, directory: Path, now: float
+) -> tuple[Poll, dict[str, WorkItem], str]:
+    """:func:`synced` with the work items of the poll by key."""
+    poll, text = synced(source, directory, now)
+    return poll, work_items(poll.events), text

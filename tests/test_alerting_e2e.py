@@ -79,6 +79,29 @@ def receiver() -> Iterator[Receiver]:
     receiver.stop()
 
 
+def serving(
+    binary: str, workdir: Path, name: str, config: dict[str, Any], flags: list[str]
+) -> Iterator[str]:
+    """A fixture's body running ``binary`` (Prometheus, Alertmanager) on a free port with
+    ``config`` as ``{name}.yml`` in ``workdir`` and ``flags``, its output in ``{name}.log``:
+    yields its URL once ready, stops it when the fixture ends."""
+    (workdir / f"{name}.yml").write_text(yaml.safe_dump(config))
+    port = free_port()
+    server = Server(
+        [
+            binary,
+            f"--config.file={workdir / f'{name}.yml'}",
+            f"--web.listen-address=127.0.0.1:{port}",
+            *flags,
+        ],
+        workdir / f"{name}.log",
+        f"http://127.0.0.1:{port}/-/ready",
+    )
+    server.wait_ready()
+    yield f"http://127.0.0.1:{port}"
+    server.stop()
+
+
 @pytest.fixture(scope="module")
 def alertmanager(tmp_path_factory: pytest.TempPathFactory, receiver: Receiver) -> Iterator[str]:
     """The real Alertmanager with the example routing, its webhooks pointed at the receiver
@@ -90,22 +113,8 @@ def alertmanager(tmp_path_factory: pytest.TempPathFactory, receiver: Receiver) -
     for receiver_config in config["receivers"]:
         for webhook in receiver_config.get("webhook_configs", []):
             webhook["url"] = f"http://127.0.0.1:{receiver.port}/{receiver_config['name']}"
-    (workdir / "alertmanager.yml").write_text(yaml.safe_dump(config))
-    port = free_port()
-    server = Server(
-        [
-            binary,
-            f"--config.file={workdir / 'alertmanager.yml'}",
-            f"--storage.path={workdir / 'data'}",
-            f"--web.listen-address=127.0.0.1:{port}",
-            "--cluster.listen-address=",
-        ],
-        workdir / "alertmanager.log",
-        f"http://127.0.0.1:{port}/-/ready",
-    )
-    server.wait_ready()
-    yield f"http://127.0.0.1:{port}"
-    server.stop()
+    flags = [f"--storage.path={workdir / 'data'}", "--cluster.listen-address="]
+    yield from serving(binary, workdir, "alertmanager", config, flags)
 
 
 def test_amtool_accepts_the_example_routing() -> None:
@@ -212,22 +221,8 @@ def prometheus(
             }
         ],
     }
-    (tmp_path / "prometheus.yml").write_text(yaml.safe_dump(config))
-    port = free_port()
-    server = Server(
-        [
-            binary,
-            f"--config.file={tmp_path / 'prometheus.yml'}",
-            f"--storage.tsdb.path={tmp_path / 'prometheus'}",
-            f"--web.listen-address=127.0.0.1:{port}",
-            "--rules.alert.resend-delay=1s",
-        ],
-        tmp_path / "prometheus.log",
-        f"http://127.0.0.1:{port}/-/ready",
-    )
-    server.wait_ready()
-    yield f"http://127.0.0.1:{port}"
-    server.stop()
+    flags = [f"--storage.tsdb.path={tmp_path / 'prometheus'}", "--rules.alert.resend-delay=1s"]
+    yield from serving(binary, tmp_path, "prometheus", config, flags)
 
 
 @pytest.mark.timeout(240)  # the fixtures' render of the whole bundle included

@@ -16,12 +16,11 @@ import os
 import secrets
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 import requests
@@ -30,6 +29,7 @@ from kpi_exporter import redaction
 from kpi_exporter.logs import JSONFormatter, LogfmtFormatter
 from kpi_exporter.redaction import REDACTED, basic_authorization, redact, register
 
+from .local_fake import LocalFake
 from .process import Exporter
 
 GITHUB_TOKEN = "ghp_" + secrets.token_hex(18)
@@ -42,39 +42,24 @@ JIRA_BASIC = base64.b64encode(f"{JIRA_EMAIL}:{JIRA_TOKEN}".encode()).decode()
 GITLAB_PADDING = "x" * (200 - len("401 Unauthorized: Bearer ") - len(GITLAB_TOKEN) // 2)
 
 
-class EchoingApi(BaseHTTPRequestHandler):
+def echoing_api(request: requests.PreparedRequest) -> tuple[int, dict[str, str], str]:
     """Every request answered 401, the Authorization header quoted in the vendor's error
     field: GitHub and GitLab ``message``, Jira ``errorMessages``."""
-
-    def _answer(self) -> None:
-        header = self.headers.get("Authorization", "")
-        if self.path.startswith("/gitlab"):
-            body: dict[str, Any] = {"message": f"401 Unauthorized: {GITLAB_PADDING}{header}"}
-        elif self.path.startswith("/jira"):
-            body = {"errorMessages": [f"Client must be authenticated, got {header}"]}
-        else:
-            body = {"message": f"Bad credentials: Authorization: {header}"}
-        data = json.dumps(body).encode()
-        self.send_response(401)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    do_GET = do_POST = _answer
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
+    header = str(request.headers.get("Authorization", ""))
+    path = urlsplit(request.url or "").path
+    if path.startswith("/gitlab"):
+        body: dict[str, Any] = {"message": f"401 Unauthorized: {GITLAB_PADDING}{header}"}
+    elif path.startswith("/jira"):
+        body = {"errorMessages": [f"Client must be authenticated, got {header}"]}
+    else:
+        body = {"message": f"Bad credentials: Authorization: {header}"}
+    return 401, {"Content-Type": "application/json"}, json.dumps(body)
 
 
 @pytest.fixture(name="api")
 def api_fixture() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), EchoingApi)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    with LocalFake([("GET", ".*", echoing_api), ("POST", ".*", echoing_api)]) as fake:
+        yield fake.url
 
 
 def write_config(path: Path, api: str) -> None:

@@ -19,7 +19,7 @@ from kpi_exporter.model import Change, Event
 from kpi_exporter.pipeline import Pipeline
 from kpi_exporter.sources import Poll
 from kpi_exporter.store import Store
-from tests.support import DAY, HOUR, incident, samples, ts, value
+from tests.support import DAY, HOUR, incident, samples, served_after_each, ts, value
 
 SHOP = {"app": "shop", "team": "team-a"}
 NOW = ts("2026-11-20T12:00:00Z")
@@ -195,12 +195,9 @@ def test_open_changes_gauge_goes_to_0_and_pickup_appears_when_the_change_is_merg
     opened = pr("pr-7", "2026-11-02T08:00:00Z", opened="2026-11-02T09:00:00Z")
     reviewed = replace(opened, first_review_at=ts("2026-11-02T10:30:00Z"))
     merged = replace(reviewed, state="merged", merged_at=ts("2026-11-02T12:30:00Z"))
-    texts = []
-    for version in (opened, reviewed, merged):
-        pipeline.record("test", Poll(events=[version], cursor=None))
-        pipeline.refresh()
-        texts.append(pipeline.cache.current.text.decode())
-    while_open, once_reviewed, once_merged = texts
+    while_open, once_reviewed, once_merged = served_after_each(
+        pipeline, "test", (opened, reviewed, merged)
+    )
 
     # open 27 h at "now": older than 1 h and 1 day
     for text in (while_open, once_reviewed):

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import responses
 
-from kpi_exporter.model import WorkItem, to_json
+from kpi_exporter.model import to_json
 from kpi_exporter.sources.github_issues import GitHubIssues
 from kpi_exporter.store import SourceState
 from tests.github_fake import (
@@ -26,10 +26,9 @@ from tests.github_fake import (
 from tests.support import (
     HOUR,
     SHOP,
-    WORK_APPS,
-    built_source,
-    by_key,
-    synced,
+    history,
+    synced_items,
+    tracker_source,
     ts,
     value,
     work_flow,
@@ -114,49 +113,39 @@ def fake() -> Iterator[FakeGitHub]:
 
 
 def source(monkeypatch: pytest.MonkeyPatch, **fields: Any) -> GitHubIssues:
-    monkeypatch.setenv("GH_TOKEN", "ghp-issues-s3cret")
-    settings = {
-        "type": "github_issues",
-        "name": "issues",
-        "token_env": "GH_TOKEN",
-        "repos": ["acme/shop"],
-        "project_field": "Status",
-        **fields,
-    }
-    built: GitHubIssues = built_source(settings, WORK_APPS, clock=lambda: NOW)
+    settings: dict[str, Any] = {"type": "github_issues", "name": "issues", "token_env": "GH_TOKEN"}
+    settings |= {"repos": ["acme/shop"], "project_field": "Status", **fields}
+    built: GitHubIssues = tracker_source(monkeypatch, "ghp-issues-s3cret", NOW, settings)
     return built
 
 
 def test_issues_become_work_items_with_their_status_history(
     fake: FakeGitHub, monkeypatch: pytest.MonkeyPatch, tmp_path: Any
 ) -> None:
-    poll, text = synced(source(monkeypatch), tmp_path, NOW)
+    poll, items, text = synced_items(source(monkeypatch), tmp_path, NOW)
 
-    events = by_key(poll.events)
-    assert set(events) == {("workitem", f"github/acme/shop#{n}") for n in (1, 2, 3, 4, 5)}
-    first = events[("workitem", "github/acme/shop#1")]
-    assert isinstance(first, WorkItem)
-    assert first.statuses == (
-        (ts("2026-03-02T09:00:00Z"), "Open", "waiting"),
-        (ts("2026-03-02T10:00:00Z"), "in progress", "active"),
-        (ts("2026-03-03T10:00:00Z"), "Closed", "done"),
-        (ts("2026-03-04T10:00:00Z"), "in progress", "active"),
-        (ts("2026-03-04T16:00:00Z"), "Closed", "done"),
+    assert set(items) == {f"github/acme/shop#{n}" for n in (1, 2, 3, 4, 5)}
+    assert items["github/acme/shop#1"].statuses == history(
+        "2026-03-02T09:00 Open: waiting",
+        "2026-03-02T10:00 in progress: active",
+        "2026-03-03T10:00 Closed: done",
+        "2026-03-04T10:00 in progress: active",
+        "2026-03-04T16:00 Closed: done",
     )
-    assert events[("workitem", "github/acme/shop#2")].statuses == (  # type: ignore[union-attr]
-        (ts("2026-03-03T08:00:00Z"), "Open", "waiting"),
-        (ts("2026-03-03T09:00:00Z"), "in progress", "active"),
-        (ts("2026-03-03T13:00:00Z"), "in review", "waiting"),
-        (ts("2026-03-04T09:00:00Z"), "Open", "waiting"),
-        (ts("2026-03-05T09:00:00Z"), "in progress", "active"),
-        (ts("2026-03-05T12:00:00Z"), "Closed", "done"),
+    assert items["github/acme/shop#2"].statuses == history(
+        "2026-03-03T08:00 Open: waiting",
+        "2026-03-03T09:00 in progress: active",
+        "2026-03-03T13:00 in review: waiting",
+        "2026-03-04T09:00 Open: waiting",
+        "2026-03-05T09:00 in progress: active",
+        "2026-03-05T12:00 Closed: done",
     )
-    assert events[("workitem", "github/acme/shop#4")].statuses == (  # type: ignore[union-attr]
-        (ts("2026-03-06T10:00:00Z"), "Open", "waiting"),
-        (ts("2026-03-06T12:00:00Z"), "In Progress", "active"),
+    assert items["github/acme/shop#4"].statuses == history(
+        "2026-03-06T10:00 Open: waiting",
+        "2026-03-06T12:00 In Progress: active",
     )
-    bot = events[("workitem", "github/acme/shop#5")]
-    assert (bot.app, bot.team, bot.category) == ("search", "discovery", "maintenance")  # type: ignore[union-attr]
+    bot = items["github/acme/shop#5"]
+    assert (bot.app, bot.team, bot.category) == ("search", "discovery", "maintenance")
     # Nobody's login is asked for: no actor, author or creator in any query.
     sent = " ".join(query["query"] for query in fake.queries)
     assert not {"actor", "author", "creator", "login"} & set(sent.replace("{", " ").split())
@@ -240,9 +229,9 @@ def test_the_next_polls_are_conditional_and_read_only_what_changed(
     moved = issues.poll(SourceState(board.cursor, board.validators))
     assert fake.queries[0]["variables"]["since"] == "2026-03-06T10:00:00Z"
     assert [event.key for event in moved.events] == ["github/acme/shop#4"]
-    assert moved.events[0].statuses[-2:] == (  # type: ignore[union-attr]
-        (ts("2026-03-09T10:00:00Z"), "Done", "done"),
-        (ts("2026-03-09T11:00:00Z"), "Closed", "done"),
+    assert moved.events[0].statuses[-2:] == history(  # type: ignore[union-attr]
+        "2026-03-09T10:00 Done: done",
+        "2026-03-09T11:00 Closed: done",
     )
 
 

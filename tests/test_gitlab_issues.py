@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import responses
 
-from kpi_exporter.model import WorkItem, to_json
+from kpi_exporter.model import to_json
 from kpi_exporter.sources.gitlab_issues import GitLabIssues
 from kpi_exporter.store import SourceState
 from tests.gitlab_fake import (
@@ -28,13 +28,13 @@ from tests.gitlab_fake import (
 from tests.support import (
     HOUR,
     SHOP,
-    WORK_APPS,
-    built_source,
-    by_key,
-    synced,
+    history,
+    synced_items,
+    tracker_source,
     ts,
     value,
     work_flow,
+    work_items,
 )
 
 NOW = ts("2026-03-10T00:00:00Z")
@@ -106,46 +106,36 @@ def fake() -> Iterator[FakeGitLab]:
 
 
 def source(monkeypatch: pytest.MonkeyPatch, **fields: Any) -> GitLabIssues:
-    monkeypatch.setenv("GL_TOKEN", "glpat-issues-s3cret")
-    settings = {
-        "type": "gitlab_issues",
-        "name": "issues",
-        "token_env": "GL_TOKEN",
-        "api_url": API,
-        "projects": [PATH],
-        **fields,
-    }
-    built: GitLabIssues = built_source(settings, WORK_APPS, clock=lambda: NOW)
+    settings: dict[str, Any] = {"type": "gitlab_issues", "name": "issues", "token_env": "GL_TOKEN"}
+    settings |= {"api_url": API, "projects": [PATH], **fields}
+    built: GitLabIssues = tracker_source(monkeypatch, "glpat-issues-s3cret", NOW, settings)
     return built
 
 
 def test_issues_become_work_items_with_their_workflow_history(
     fake: FakeGitLab, monkeypatch: pytest.MonkeyPatch, tmp_path: Any
 ) -> None:
-    poll, text = synced(source(monkeypatch), tmp_path, NOW)
+    poll, items, text = synced_items(source(monkeypatch), tmp_path, NOW)
 
-    events = by_key(poll.events)
-    feature = events[("workitem", "gitlab/acme/shop#1")]
-    assert isinstance(feature, WorkItem)
-    assert feature.statuses == (
-        (ts("2026-03-02T09:00:00Z"), "opened", "waiting"),
-        (ts("2026-03-02T10:00:00Z"), "in dev", "active"),
-        (ts("2026-03-03T10:00:00Z"), "in review", "waiting"),
-        (ts("2026-03-04T10:00:00Z"), "closed", "done"),
-        (ts("2026-03-05T10:00:00Z"), "in review", "waiting"),
-        (ts("2026-03-05T12:00:00Z"), "in dev", "active"),
-        (ts("2026-03-05T16:00:00Z"), "closed", "done"),
+    assert items["gitlab/acme/shop#1"].statuses == history(
+        "2026-03-02T09:00 opened: waiting",
+        "2026-03-02T10:00 in dev: active",
+        "2026-03-03T10:00 in review: waiting",
+        "2026-03-04T10:00 closed: done",
+        "2026-03-05T10:00 in review: waiting",
+        "2026-03-05T12:00 in dev: active",
+        "2026-03-05T16:00 closed: done",
     )
-    incident = events[("workitem", "gitlab/acme/shop#3")]
-    assert incident.category == "defect"  # type: ignore[union-attr]
-    assert [s[1] for s in incident.statuses] == [  # type: ignore[union-attr]
+    incident = items["gitlab/acme/shop#3"]
+    assert incident.category == "defect"
+    assert [s[1] for s in incident.statuses] == [
         "opened",
         "in dev",
         "ready for development",
         "in dev",
         "closed",
     ]
-    search = events[("workitem", "gitlab/acme/shop#4")]
+    search = items["gitlab/acme/shop#4"]
     assert (search.app, search.team) == ("search", "discovery")
     # Nobody's account reaches the store: not the bot's, not the author's.
     stored = " ".join(to_json(event) for event in poll.events)
@@ -215,14 +205,14 @@ def test_other_scopes_and_named_labels_can_hold_the_status(
     serve_issue_events(fake, PATH, 4, labels, [])
     work = {"stages": {"opened": "waiting", "triage": "waiting", "doing": "active"}}
     issues = source(monkeypatch, status_scope="status", work=work)
-    events = by_key(issues.poll(SourceState()).events)
-    assert events[("workitem", "gitlab/acme/shop#4")].statuses == (  # type: ignore[union-attr]
-        (ts("2026-03-06T00:00:00Z"), "opened", "waiting"),
-        (ts("2026-03-06T02:00:00Z"), "triage", "waiting"),
+    items = work_items(issues.poll(SourceState()).events)
+    assert items["gitlab/acme/shop#4"].statuses == history(
+        "2026-03-06T00:00 opened: waiting",
+        "2026-03-06T02:00 triage: waiting",
     )
     # workflow:: labels hold no status now: #1 is opened until it is closed.
-    feature = events[("workitem", "gitlab/acme/shop#1")]
-    assert feature.statuses[1] == (ts("2026-03-04T10:00:00Z"), "closed", "done")  # type: ignore[union-attr]
+    feature = items["gitlab/acme/shop#1"]
+    assert feature.statuses[1] == (ts("2026-03-04T10:00:00Z"), "closed", "done")
 
 
 def test_a_project_gone_is_a_problem_naming_it_and_the_others_still_count(

@@ -79,31 +79,35 @@ def test_secondary_rate_limit_403_waits_for_retry_after() -> None:
     assert health.rate_limit_remaining == {("gh", ""): 4321.0}
 
 
+# (status, headers of the limited answer, its body, the wait until the reset plus a second)
+RATE_LIMITED = {
+    "github primary limit": (
+        403,
+        {"x-ratelimit-remaining": "0", "x-ratelimit-reset": str(1_000_000 + 42)},
+        {"message": "API rate limit exceeded"},
+        43.0,
+    ),
+    "gitlab 429": (
+        429,
+        {"RateLimit-Remaining": "0", "RateLimit-Reset": str(1_000_000 + 9)},
+        None,
+        10.0,
+    ),
+}
+
+
+@pytest.mark.parametrize(
+    ("status", "headers", "body", "wait"), RATE_LIMITED.values(), ids=RATE_LIMITED.keys()
+)
 @responses.activate
-def test_primary_rate_limit_waits_until_reset() -> None:
-    responses.get(
-        f"{API}/x",
-        status=403,
-        headers={"x-ratelimit-remaining": "0", "x-ratelimit-reset": str(1_000_000 + 42)},
-        json={"message": "API rate limit exceeded"},
-    )
+def test_a_spent_rate_limit_waits_until_its_reset(
+    status: int, headers: dict[str, str], body: dict[str, str] | None, wait: float
+) -> None:
+    responses.get(f"{API}/x", status=status, headers=headers, json=body)
     responses.get(f"{API}/x", json={})
     http, slept = client(Health())
     http.get(f"{API}/x")
-    assert slept == [43.0]  # until the reset, plus a second
-
-
-@responses.activate
-def test_gitlab_429_with_ratelimit_headers() -> None:
-    responses.get(
-        f"{API}/x",
-        status=429,
-        headers={"RateLimit-Remaining": "0", "RateLimit-Reset": str(1_000_000 + 9)},
-    )
-    responses.get(f"{API}/x", json={})
-    http, slept = client(Health())
-    http.get(f"{API}/x")
-    assert slept == [10.0]
+    assert slept == [wait]
 
 
 @responses.activate

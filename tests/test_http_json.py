@@ -14,7 +14,14 @@ from kpi_exporter.config import ConfigError, parse_config
 from kpi_exporter.selector import SelectorError, parse, select
 from kpi_exporter.sources.http_json import HttpJson
 from kpi_exporter.store import SourceState
-from tests.support import SHOP_AND_BILLING, built_source, business_values, exposition, ts, value
+from tests.support import (
+    SHOP_AND_BILLING,
+    business_values,
+    exposition,
+    source_with_secret,
+    ts,
+    value,
+)
 
 URL = "https://analytics.example.test/api/usage"
 TOKEN = "an4lytics-s3cret"
@@ -48,17 +55,9 @@ MEASURES = [
 
 
 def http_json(monkeypatch: pytest.MonkeyPatch, **config: Any) -> HttpJson:
-    monkeypatch.setenv("USAGE_TOKEN", TOKEN)
-    settings: dict[str, Any] = {
-        "type": "http_json",
-        "name": "usage",
-        "url": URL,
-        "token_env": "USAGE_TOKEN",
-        "app": "shop",
-        "measures": MEASURES,
-    }
-    settings.update(config)
-    source: HttpJson = built_source(settings, CONFIG, clock=lambda: NOW)
+    settings: dict[str, Any] = {"type": "http_json", "name": "usage", "token_env": "USAGE_TOKEN"}
+    settings |= {"url": URL, "app": "shop", "measures": MEASURES, **config}
+    source: HttpJson = source_with_secret(monkeypatch, TOKEN, settings, CONFIG, clock=lambda: NOW)
     return source
 
 

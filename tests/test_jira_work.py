@@ -13,7 +13,7 @@ from kpi_exporter.config import ConfigError, parse_config
 from kpi_exporter.model import WorkItem, to_json
 from kpi_exporter.sources import SourceError
 from kpi_exporter.store import SourceState
-from tests.support import HOUR, by_key, ts, value
+from tests.support import HOUR, by_key, history, ts, value
 from tests.support import exposition as render
 from tests.test_jira import (
     CLOUD,
@@ -134,13 +134,13 @@ def test_work_items_carry_their_whole_status_history_category_and_owner(
     shop_10 = events[("workitem", "jira/SHOP-10")]
     assert isinstance(shop_10, WorkItem)
     assert (shop_10.app, shop_10.team, shop_10.category) == ("shop", "payments", "new_capability")
-    assert shop_10.statuses == (
-        (ts("2026-03-02T09:00:00Z"), "Open", "waiting"),
-        (ts("2026-03-02T10:00:00Z"), "In Progress", "active"),
-        (ts("2026-03-03T10:00:00Z"), "In Review", "waiting"),
-        (ts("2026-03-04T10:00:00Z"), "Open", "waiting"),
-        (ts("2026-03-05T10:00:00Z"), "In Progress", "active"),
-        (ts("2026-03-06T10:00:00Z"), "Done", "done"),
+    assert shop_10.statuses == history(
+        "2026-03-02T09:00 Open: waiting",
+        "2026-03-02T10:00 In Progress: active",
+        "2026-03-03T10:00 In Review: waiting",
+        "2026-03-04T10:00 Open: waiting",
+        "2026-03-05T10:00 In Progress: active",
+        "2026-03-06T10:00 Done: done",
     )
     # The cut-short changelog was read whole (Cloud: 2 histories a page, 3 pages; Data
     # Center: the issue once); no other issue needed it.
@@ -152,8 +152,8 @@ def test_work_items_carry_their_whole_status_history_category_and_owner(
     spike = events[("workitem", "jira/SHOP-11")]
     assert (spike.app, spike.category) == ("shop", "unmapped")  # type: ignore[union-attr]
     assert events[("workitem", "jira/SHOP-12")].category == "tech_debt"  # type: ignore[union-attr]
-    assert events[("workitem", "jira/SHOP-13")].statuses == (  # type: ignore[union-attr]
-        (ts("2026-03-07T08:00:00Z"), "In Progress", "active"),
+    assert events[("workitem", "jira/SHOP-13")].statuses == history(  # type: ignore[union-attr]
+        "2026-03-07T08:00 In Progress: active",
     )
 
     text = render(events.values())

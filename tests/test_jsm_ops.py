@@ -17,7 +17,7 @@ import logging
 from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 import requests
@@ -38,6 +38,8 @@ from tests.alerts_fake import (
     UNMAPPED,
     FakeAlertList,
     alert,
+    alert_source,
+    serving,
 )
 from tests.support import built_source, poll_into, served, ts, value
 
@@ -55,6 +57,8 @@ class FakeJsmOps(FakeAlertList):
 
     size = "size"
     values = "values"
+    next_field = "links"
+    next_base = "/v1/alerts"
 
     def __init__(self) -> None:
         super().__init__(f"{ROOT}/v1/alerts", QUERY)
@@ -68,15 +72,10 @@ class FakeJsmOps(FakeAlertList):
     def envelope(self, total: int) -> dict[str, Any]:
         return {"count": total}
 
-    def next_link(self, following: dict[str, str]) -> tuple[str, str]:
-        return "links", f"/v1/alerts?{urlencode(following)}"
-
 
 @pytest.fixture
 def fake(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeJsmOps]:
-    monkeypatch.setenv("JSM_TOKEN", TOKEN)
-    with responses.mock:
-        yield FakeJsmOps()
+    yield from serving(monkeypatch, "JSM_TOKEN", TOKEN, FakeJsmOps)
 
 
 def jsm(slept: list[float] | None = None, **config: Any) -> JsmOps:
@@ -88,8 +87,7 @@ def jsm(slept: list[float] | None = None, **config: Any) -> JsmOps:
         "cloud_id": CLOUD,
         "query": "priority: (P1 OR P2 OR P3)",
     }
-    settings.update(api_url=API, **config)
-    source: JsmOps = built_source(settings, CONFIG, clock=lambda: NOW, slept=slept)
+    source: JsmOps = alert_source(settings, API, slept, **config)
     return source
 
 

@@ -16,7 +16,7 @@ from kpi_exporter.ownership import Ownership
 from kpi_exporter.sources import SourceError
 from kpi_exporter.sources.junit import JUnitReports, JUnitSource
 from kpi_exporter.store import SourceState
-from tests.support import exposition, ts, value
+from tests.support import exposition, ts, values
 
 CONFIG = """
 defaults: {app: unknown, team: unassigned}
@@ -98,21 +98,6 @@ def test_flaky_tests_failed_in_one_run_and_passed_in_another_of_the_same_commit(
     assert finished["junit/shop/def5678/e2e"] == ts("2026-01-06T09:02:00Z")
 
 
-def test_a_retry_read_in_a_later_poll_turns_failures_into_flaky_tests(tmp_path):
-    write(tmp_path / "ci" / "run1.xml", RUN_1)
-    source = junit(tmp_path, app="shop")
-    first = source.poll(SourceState())
-    # add, remove, total ran; remove and total failed.
-    assert runs(first.events) == {"junit/shop/abc1234/unit": (3, 2, 0)}
-
-    write(tmp_path / "ci" / "run2.xml", RUN_2)
-    second = source.poll(SourceState(cursor=first.cursor))
-    third = source.poll(SourceState(cursor=second.cursor))
-
-    assert runs(second.events) == {"junit/shop/abc1234/unit": (4, 1, 2)}
-    assert third.events == []  # nothing new: nothing read
-
-
 def test_test_run_counters_are_hand_counted():
     events: list[Event] = [
         model.TestRun(
@@ -128,12 +113,15 @@ def test_test_run_counters_are_hand_counted():
 
     text = exposition(events)
 
-    shop = {"app": "shop", "team": "payments"}
-    assert value(text, "kpi_test_runs_total", **shop) == 3
-    assert value(text, "kpi_test_runs_failed_total", **shop) == 1
-    assert value(text, "kpi_tests_total", **shop) == 12
-    assert value(text, "kpi_tests_failed_total", **shop) == 1
-    assert value(text, "kpi_tests_flaky_total", **shop) == 3
+    # 3 runs, 1 of them failed; 4 + 5 + 3 = 12 tests, 1 + 0 + 0 failed, 2 + 1 + 0 flaky
+    expected = {
+        "kpi_test_runs_total": 3,
+        "kpi_test_runs_failed_total": 1,
+        "kpi_tests_total": 12,
+        "kpi_tests_failed_total": 1,
+        "kpi_tests_flaky_total": 3,
+    }
+    assert values(text, expected, app="shop", team="payments") == expected
 
 
 def test_broken_hostile_and_unattributable_reports_are_named_and_the_rest_kept(tmp_path):
@@ -186,17 +174,42 @@ REPEATED = """<testsuite name="pkg" timestamp="2026-01-07T10:00:00Z" time="1">
 """
 
 
-def test_repeated_test_names_count_once_per_repetition(tmp_path):
-    write(tmp_path / "ci" / "run1.xml", REPEATED)
-    source = junit(tmp_path, app="shop")
-
-    first = source.poll(SourceState())
-
+# (the first report, its retry read in a later poll, the runs after each poll)
+RETRIES = {
+    # add, remove, total ran; remove and total failed. The retry turns failures into flaky
+    # tests.
+    "a retry turns failures into flaky tests": (
+        RUN_1,
+        RUN_2,
+        {"junit/shop/abc1234/unit": (3, 2, 0)},
+        {"junit/shop/abc1234/unit": (4, 1, 2)},
+    ),
     # 6 repetitions ran, as the tool counts them (tests="6"). TestRepeat's second repetition
-    # failed while its others passed: flaky. TestBroken failed all 3 times: 3 failures.
-    assert runs(first.events) == {"junit/shop/abc1234/pkg": (6, 3, 1)}
+    # failed while its others passed: flaky. TestBroken failed all 3 times: 3 failures. A
+    # retry of the job: the k-th repetition meets the k-th; tests stay 6, not 12.
+    "repeated test names count once per repetition": (
+        REPEATED,
+        REPEATED,
+        {"junit/shop/abc1234/pkg": (6, 3, 1)},
+        {"junit/shop/abc1234/pkg": (6, 3, 1)},
+    ),
+}
 
-    # A retry of the job: the k-th repetition meets the k-th; tests stay 6, not 12.
-    write(tmp_path / "ci" / "run2.xml", REPEATED)
+
+@pytest.mark.parametrize(
+    ("report", "retry", "first_runs", "second_runs"), RETRIES.values(), ids=RETRIES.keys()
+)
+def test_a_retry_read_in_a_later_poll_meets_the_first_run(
+    tmp_path, report, retry, first_runs, second_runs
+):
+    write(tmp_path / "ci" / "run1.xml", report)
+    source = junit(tmp_path, app="shop")
+    first = source.poll(SourceState())
+    assert runs(first.events) == first_runs
+
+    write(tmp_path / "ci" / "run2.xml", retry)
     second = source.poll(SourceState(cursor=first.cursor))
-    assert runs(second.events) == {"junit/shop/abc1234/pkg": (6, 3, 1)}
+    third = source.poll(SourceState(cursor=second.cursor))
+
+    assert runs(second.events) == second_runs
+    assert third.events == []  # nothing new: nothing read

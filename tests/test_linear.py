@@ -11,20 +11,20 @@ from typing import Any
 import pytest
 import responses
 
-from kpi_exporter.model import WorkItem, to_json
+from kpi_exporter.model import to_json
 from kpi_exporter.sources.linear import Linear
 from kpi_exporter.store import SourceState
-from tests.linear_fake import FakeLinear, edited, issue, moved
+from tests.linear_fake import FakeLinear, issue, moved, moves
 from tests.support import (
     HOUR,
     SHOP,
-    WORK_APPS,
-    built_source,
-    by_key,
-    synced,
+    history,
+    synced_items,
+    tracker_source,
     ts,
     value,
     work_flow,
+    work_items,
 )
 
 NOW = ts("2026-03-10T00:00:00Z")
@@ -44,13 +44,13 @@ REOPENED = issue(
     "ENG-1",
     t("2026-03-02T09:00"),
     ["Feature"],
-    [
-        moved(t("2026-03-02T10:00"), "Backlog", "In Progress"),
-        moved(t("2026-03-03T10:00"), "In Progress", "Done"),
-        moved(t("2026-03-04T10:00"), "Done", "In Progress"),
-        edited(t("2026-03-04T11:00")),
-        moved(t("2026-03-04T16:00"), "In Progress", "Done"),
-    ],
+    moves(
+        "2026-03-02T10:00 Backlog -> In Progress",
+        "2026-03-03T10:00 In Progress -> Done",
+        "2026-03-04T10:00 Done -> In Progress",
+        "2026-03-04T11:00 edited",
+        "2026-03-04T16:00 In Progress -> Done",
+    ),
 )
 # L2, a bug moved back to the queue: Todo 08:00-09:00 on 03-03, In Progress to 13:00, In Review
 # (a queue by configuration) to 03-04 09:00, Todo again to 03-05 09:00, In Progress to 12:00,
@@ -59,13 +59,13 @@ BACK_TO_QUEUE = issue(
     "ENG-2",
     t("2026-03-03T08:00"),
     ["Bug"],
-    [
-        moved(t("2026-03-03T09:00"), "Todo", "In Progress"),
-        moved(t("2026-03-03T13:00"), "In Progress", "In Review"),
-        moved(t("2026-03-04T09:00"), "In Review", "Todo"),
-        moved(t("2026-03-05T09:00"), "Todo", "In Progress"),
-        moved(t("2026-03-05T12:00"), "In Progress", "Done"),
-    ],
+    moves(
+        "2026-03-03T09:00 Todo -> In Progress",
+        "2026-03-03T13:00 In Progress -> In Review",
+        "2026-03-04T09:00 In Review -> Todo",
+        "2026-03-05T09:00 Todo -> In Progress",
+        "2026-03-05T12:00 In Progress -> Done",
+    ),
 )
 # L3, a question nobody mapped, canceled from Triage 3 h later by an integration: never active.
 CANCELED = issue(
@@ -95,35 +95,26 @@ def fake() -> Iterator[FakeLinear]:
 def source(
     monkeypatch: pytest.MonkeyPatch, slept: list[float] | None = None, **fields: Any
 ) -> Linear:
-    monkeypatch.setenv("LINEAR_KEY", KEY)
-    settings = {
-        "type": "linear",
-        "name": "linear",
-        "token_env": "LINEAR_KEY",
-        "api_url": URL,
-        "work": {"stages": {"In Review": "waiting"}},
-        **fields,
-    }
-    built: Linear = built_source(settings, WORK_APPS, clock=lambda: NOW, slept=slept)
+    settings: dict[str, Any] = {"type": "linear", "name": "linear", "token_env": "LINEAR_KEY"}
+    settings |= {"api_url": URL, "work": {"stages": {"In Review": "waiting"}}, **fields}
+    built: Linear = tracker_source(monkeypatch, KEY, NOW, settings, slept)
     return built
 
 
 def test_issues_become_work_items_with_their_state_history(
     fake: FakeLinear, monkeypatch: pytest.MonkeyPatch, tmp_path: Any
 ) -> None:
-    poll, text = synced(source(monkeypatch), tmp_path, NOW)
+    poll, items, text = synced_items(source(monkeypatch), tmp_path, NOW)
 
-    events = by_key(poll.events)
-    first = events[("workitem", "linear/ENG-1")]
-    assert isinstance(first, WorkItem)
-    assert first.statuses == (
-        (ts("2026-03-02T09:00:00Z"), "Backlog", "waiting"),
-        (ts("2026-03-02T10:00:00Z"), "In Progress", "active"),
-        (ts("2026-03-03T10:00:00Z"), "Done", "done"),
-        (ts("2026-03-04T10:00:00Z"), "In Progress", "active"),
-        (ts("2026-03-04T16:00:00Z"), "Done", "done"),
+    assert set(items) == {f"linear/ENG-{n}" for n in (1, 2, 3, 4)}
+    assert items["linear/ENG-1"].statuses == history(
+        "2026-03-02T09:00 Backlog: waiting",
+        "2026-03-02T10:00 In Progress: active",
+        "2026-03-03T10:00 Done: done",
+        "2026-03-04T10:00 In Progress: active",
+        "2026-03-04T16:00 Done: done",
     )
-    assert [s[1:] for s in events[("workitem", "linear/ENG-2")].statuses] == [  # type: ignore[union-attr]
+    assert [s[1:] for s in items["linear/ENG-2"].statuses] == [
         ("Todo", "waiting"),
         ("In Progress", "active"),
         ("In Review", "waiting"),
@@ -131,8 +122,8 @@ def test_issues_become_work_items_with_their_state_history(
         ("In Progress", "active"),
         ("Done", "done"),
     ]
-    debt = events[("workitem", "linear/ENG-4")]
-    assert (debt.app, debt.team, debt.category) == ("search", "discovery", "tech_debt")  # type: ignore[union-attr]
+    debt = items["linear/ENG-4"]
+    assert (debt.app, debt.team, debt.category) == ("search", "discovery", "tech_debt")
     # Who moved an issue is never asked for; the key is never sent anywhere but Linear.
     sent = " ".join(query["query"] for query in fake.queries)
     assert not {"actor", "botActor", "creator", "assignee"} & set(sent.replace("{", " ").split())
@@ -232,7 +223,7 @@ def test_an_issue_s_project_names_its_app_before_its_team(
     in_project = issue("ENG-6", t("2026-03-07T09:00"), [], [], project={"name": "search"})
     fake.issues = [in_project, CANCELED]
 
-    events = by_key(source(monkeypatch).poll(SourceState()).events)
+    items = work_items(source(monkeypatch).poll(SourceState()).events)
 
-    owners = {key: (item.app, item.team) for (_, key), item in events.items()}
+    owners = {key: (item.app, item.team) for key, item in items.items()}
     assert owners == {"linear/ENG-6": ("search", "discovery"), "linear/ENG-3": ("shop", "payments")}

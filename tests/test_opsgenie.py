@@ -9,10 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from typing import Any
-from urllib.parse import urlencode
 
 import pytest
-import responses
 
 from kpi_exporter.model import Deployment, DeploymentOutcome
 from kpi_exporter.pipeline import Pipeline
@@ -21,14 +19,14 @@ from kpi_exporter.sources.opsgenie import Opsgenie
 from kpi_exporter.store import SourceState, Store
 from tests.alerts_fake import (
     CHECKOUT,
-    CONFIG,
     FLOOR_MS,
-    NOW,
     SHOP,
     FakeAlertList,
     alert,
+    alert_source,
+    serving,
 )
-from tests.support import built_source, poll_into, served, ts, value
+from tests.support import poll_into, served, ts, value
 
 API = "https://api.eu.opsgenie.com"
 KEY = "eb243592-faa2-4ba2-a551-s3cret"
@@ -39,27 +37,23 @@ class FakeOpsgenie(FakeAlertList):
     """``/v2/alerts`` as Opsgenie answers: ``data``, ``took``, ``requestId`` and
     ``paging.next`` (a full URL)."""
 
+    next_base = f"{API}/v2/alerts"
+
     def __init__(self) -> None:
         super().__init__(f"{API}/v2/alerts", QUERY)
 
     def envelope(self, total: int) -> dict[str, Any]:
         return {"took": 0.1, "requestId": "37daec35"}
 
-    def next_link(self, following: dict[str, str]) -> tuple[str, str]:
-        return "paging", f"{API}/v2/alerts?{urlencode(following)}"
-
 
 @pytest.fixture
 def fake(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeOpsgenie]:
-    monkeypatch.setenv("OPSGENIE_KEY", KEY)
-    with responses.mock:
-        yield FakeOpsgenie()
+    yield from serving(monkeypatch, "OPSGENIE_KEY", KEY, FakeOpsgenie)
 
 
 def opsgenie(slept: list[float] | None = None, **config: Any) -> Opsgenie:
     settings: dict[str, Any] = {"type": "opsgenie", "name": "og", "token_env": "OPSGENIE_KEY"}
-    settings.update(api_url=API, **config)
-    source: Opsgenie = built_source(settings, CONFIG, clock=lambda: NOW, slept=slept)
+    source: Opsgenie = alert_source(settings, API, slept, **config)
     return source
 
 

@@ -15,7 +15,7 @@ from kpi_exporter.model import Event, Gauge
 from kpi_exporter.sources import SourceError
 from kpi_exporter.sources.sonarqube import SonarQube
 from kpi_exporter.store import SourceState
-from tests.support import SHOP_AND_BILLING, built_source, exposition, ts, value
+from tests.support import SHOP_AND_BILLING, exposition, source_with_secret, ts, values
 
 API = "https://sonar.example.test"
 MEASURES = f"{API}/api/measures/component"
@@ -34,16 +34,9 @@ def answer(key: str, **values: str) -> dict[str, Any]:
 
 
 def sonarqube(monkeypatch: pytest.MonkeyPatch, **config: Any) -> SonarQube:
-    monkeypatch.setenv("SONAR_TOKEN", TOKEN)
-    settings: dict[str, Any] = {
-        "type": "sonarqube",
-        "name": "sonar",
-        "api_url": API,
-        "token_env": "SONAR_TOKEN",
-        "projects": {"acme_shop": "shop"},
-    }
-    settings.update(config)
-    source: SonarQube = built_source(settings, CONFIG, clock=lambda: NOW)
+    settings: dict[str, Any] = {"type": "sonarqube", "name": "sonar", "token_env": "SONAR_TOKEN"}
+    settings |= {"api_url": API, "projects": {"acme_shop": "shop"}, **config}
+    source: SonarQube = source_with_secret(monkeypatch, TOKEN, settings, CONFIG, clock=lambda: NOW)
     return source
 
 
@@ -93,12 +86,14 @@ def test_measures_become_gauges_of_the_app_and_a_304_keeps_them(monkeypatch):
     assert responses.calls[1].request.headers["If-None-Match"] == '"m1"'
 
     text = exposition(first.events)
-    shop = {"app": "shop", "team": "payments"}
-    assert value(text, "kpi_sonarqube_debt_ratio", **shop) == 0.025
-    assert value(text, "kpi_sonarqube_coverage_ratio", **shop) == 0.81
-    assert value(text, "kpi_sonarqube_bugs", **shop) == 3
-    assert value(text, "kpi_sonarqube_code_smells", **shop) == 120
-    assert value(text, "kpi_sonarqube_vulnerabilities", **shop) == 1
+    expected = {
+        "kpi_sonarqube_debt_ratio": 0.025,
+        "kpi_sonarqube_coverage_ratio": 0.81,
+        "kpi_sonarqube_bugs": 3,
+        "kpi_sonarqube_code_smells": 120,
+        "kpi_sonarqube_vulnerabilities": 1,
+    }
+    assert values(text, expected, app="shop", team="payments") == expected
 
 
 @responses.activate

@@ -271,23 +271,29 @@ def build(case: Case, monkeypatch: pytest.MonkeyPatch) -> Built:
     return Built(source, health, slept)
 
 
-def answer_every_request(
-    api: responses.RequestsMock, status: int, body: str, headers: dict[str, str] | None = None
-) -> None:
+def failed_poll(
+    case: Case,
+    monkeypatch: pytest.MonkeyPatch,
+    api: responses.RequestsMock,
+    caplog: pytest.LogCaptureFixture,
+    answer: tuple[int, str, dict[str, str]],
+) -> tuple[Built, SourceError]:
+    """The source of ``case`` and the error of its poll when every request gets ``answer``
+    (status, body, headers); no secret shows in the error, the log or the health metrics."""
+    built = build(case, monkeypatch)
+    status, body, headers = answer
+
     def callback(request: requests.PreparedRequest) -> tuple[int, dict[str, str], str]:
-        return status, {"Content-Type": "text/html", **(headers or {})}, body
+        return status, {"Content-Type": "text/html", **headers}, body
 
     for method in (responses.GET, responses.POST):
         api.add_callback(method, re.compile(".*"), callback=callback)
-
-
-def poll_fails(built: Built, caplog: pytest.LogCaptureFixture) -> SourceError:
     caplog.set_level(logging.DEBUG)
     with pytest.raises(SourceError) as raised:
         poll: Poll = built.source.poll(SourceState())
         raise AssertionError(f"the poll succeeded: {poll}")
     assert_secret_hidden(built, str(raised.value), caplog.text)
-    return raised.value
+    return built, raised.value
 
 
 def assert_secret_hidden(built: Built, *texts: str) -> None:
@@ -301,10 +307,7 @@ def assert_secret_hidden(built: Built, *texts: str) -> None:
 def test_a_5xx_is_retried_to_the_limit_then_fails_the_poll_naming_the_status(
     case: Case, monkeypatch: pytest.MonkeyPatch, api: responses.RequestsMock, caplog
 ) -> None:
-    built = build(case, monkeypatch)
-    answer_every_request(api, 503, "Service Unavailable")
-
-    error = poll_fails(built, caplog)
+    built, error = failed_poll(case, monkeypatch, api, caplog, (503, "Service Unavailable", {}))
 
     assert "503" in str(error) and f"after {ATTEMPTS} attempts" in str(error)
     first = api.calls[0].request.url
@@ -320,10 +323,8 @@ def test_a_5xx_is_retried_to_the_limit_then_fails_the_poll_naming_the_status(
 def test_a_429_waits_for_retry_after_through_the_injected_sleep(
     case: Case, monkeypatch: pytest.MonkeyPatch, api: responses.RequestsMock, caplog
 ) -> None:
-    built = build(case, monkeypatch)
-    answer_every_request(api, 429, "Too Many Requests", {"Retry-After": "7"})
-
-    error = poll_fails(built, caplog)
+    answer = (429, "Too Many Requests", {"Retry-After": "7"})
+    built, error = failed_poll(case, monkeypatch, api, caplog, answer)
 
     assert "HTTP 429" in str(error) and built.slept[0] == 7.0
     assert built.health.api_requests[("src", "429")] >= 1
@@ -333,10 +334,7 @@ def test_a_429_waits_for_retry_after_through_the_injected_sleep(
 def test_a_malformed_answer_fails_the_poll_as_a_source_error(
     case: Case, monkeypatch: pytest.MonkeyPatch, api: responses.RequestsMock, caplog
 ) -> None:
-    built = build(case, monkeypatch)
-    answer_every_request(api, 200, "<html>proxy error</html>")
-
-    error = poll_fails(built, caplog)
+    _, error = failed_poll(case, monkeypatch, api, caplog, (200, "<html>proxy error</html>", {}))
 
     first = urlsplit(api.calls[0].request.url or "")
     url = f"{first.scheme}://{first.netloc}{first.path}"

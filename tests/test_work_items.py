@@ -17,9 +17,8 @@ from kpi_exporter.kpis import KpiSettings, aggregate
 from kpi_exporter.kpis.work import flow_of
 from kpi_exporter.model import WorkItem, event_problem, from_json, time_problem, to_json
 from kpi_exporter.pipeline import Pipeline
-from kpi_exporter.sources import Poll
 from kpi_exporter.store import Store
-from tests.support import DAY, HOUR, samples, ts
+from tests.support import DAY, HOUR, samples, served_after_each, ts
 
 T0 = ts("2026-11-20T00:00:00Z")
 NOW = T0 + 252 * HOUR  # 2026-11-30T12:00Z: the 7d window holds (T0 + 84 h, T0 + 252 h]
@@ -261,12 +260,9 @@ def test_a_reopened_item_is_taken_back_then_counted_again_and_no_counter_goes_do
     moves = [(24.0, "To Do"), (30.0, "In Progress"), (40.0, "Done"), (50.0, "In Progress")]
     done_first = item("SHOP-2", "shop", "a", "defect", *moves[:3])
     reopened = item("SHOP-2", "shop", "a", "defect", *moves)
-    texts = []
-    for version in (done_first, reopened, SHOP_2):
-        pipeline.record("jira", Poll(events=[version], cursor=None))
-        pipeline.refresh()
-        texts.append(pipeline.cache.current.text.decode())
-    first, open_again, done_again = texts
+    first, open_again, done_again = served_after_each(
+        pipeline, "jira", (done_first, reopened, SHOP_2)
+    )
     # Done at 40 h: completed 1, lead 40 - 24 = 16 h; in progress 0.
     assert exact(first, "kpi_work_items_completed_total", **labels) == 1
     assert exact(first, "kpi_work_item_lead_time_seconds_sum", **labels) == 16 * HOUR

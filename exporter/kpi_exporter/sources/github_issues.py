@@ -38,7 +38,7 @@ from ..config_base import Duration
 from ..model import WorkItem
 from ..store import SourceState
 from . import Poll, SourceError
-from .cursor import dump_cursor, fingerprint, load_cursor
+from .cursor import dump_cursor, load_cursor
 from .github.auth import GitHubPolled
 from .github.config import GitHubAccess
 from .github.queries import GraphQL, RepositoryNotFound, graphql_url
@@ -47,7 +47,16 @@ from .http import HttpClient, HttpStatusError, with_query
 from .jira_work import Stage
 from .registry import SourceType, headline
 from .times import api_time, iso
-from .work_items import IssueEvent, TrackerWork, connection, label_history
+from .work_items import (
+    IssueEvent,
+    TrackerWork,
+    connection_nodes,
+    defaults_field,
+    label_history,
+    owner_named,
+    read_each,
+    work_fingerprint,
+)
 
 OPEN, CLOSED = "Open", "Closed"
 ISSUES_PAGE = 50
@@ -67,26 +76,29 @@ DEFAULT_STAGES: dict[str, Stage] = {
 }
 
 
+DEFAULT_CATEGORIES: dict[str, str] = {
+    "bug": "defect",
+    "enhancement": "new_capability",
+    "feature": "new_capability",
+    "tech debt": "tech_debt",
+    "tech-debt": "tech_debt",
+    "refactoring": "tech_debt",
+    "chore": "maintenance",
+    "maintenance": "maintenance",
+    "dependencies": "maintenance",
+}
+
+
 class GitHubIssuesWork(TrackerWork):
-    categories: dict[str, str] = Field(
-        default_factory=lambda: {
-            "bug": "defect",
-            "enhancement": "new_capability",
-            "feature": "new_capability",
-            "tech debt": "tech_debt",
-            "tech-debt": "tech_debt",
-            "refactoring": "tech_debt",
-            "chore": "maintenance",
-            "maintenance": "maintenance",
-            "dependencies": "maintenance",
-        },
-        description="Label -> investment category (case-insensitive); replaces the defaults"
+    categories: dict[str, str] = defaults_field(
+        DEFAULT_CATEGORIES,
+        "Label -> investment category (case-insensitive); replaces the defaults"
         " (bug: defect; enhancement, feature: new_capability; tech debt, tech-debt,"
         " refactoring: tech_debt; chore, maintenance, dependencies: maintenance).",
     )
-    stages: dict[str, Stage] = Field(
-        default_factory=lambda: dict(DEFAULT_STAGES),
-        description="Status label or Projects status -> stage (case-insensitive); a label"
+    stages: dict[str, Stage] = defaults_field(
+        DEFAULT_STAGES,
+        "Status label or Projects status -> stage (case-insensitive); a label"
         " named here is a status label. Replaces the defaults (Open, in review, blocked,"
         " Todo: waiting; in progress: active; Done: done); Closed is always done.",
     )
@@ -162,20 +174,20 @@ ACTIONS: dict[str, Literal["labeled", "unlabeled", "closed", "reopened"]] = {
 }
 
 
+def _gone(error: Exception) -> bool:
+    """A repository deleted, renamed or out of the token's reach."""
+    if isinstance(error, HttpStatusError):
+        return error.status in GONE
+    return isinstance(error, RepositoryNotFound)
+
+
 class GitHubIssues(GitHubPolled[GitHubIssuesSource]):
     """Polls the issues of the configured repositories as work items."""
 
     @property
     def fingerprint(self) -> str:
         config = self.config
-        return fingerprint(
-            {
-                "api": self.api,
-                "horizon": config.horizon,
-                "project": config.project_field,
-                "work": config.work.model_dump(),
-            }
-        )
+        return work_fingerprint(self.api, config.horizon, config.work, project=config.project_field)
 
     def read(self, state: SourceState) -> Poll:
         self.auth.begin()
@@ -185,25 +197,15 @@ class GitHubIssues(GitHubPolled[GitHubIssuesSource]):
         graphql = GraphQL(client, graphql_url(self.api, self.config.graphql_url))
         saved = load_cursor(state.cursor, self.fingerprint, self.name) or {}
         marks: dict[str, float] = dict(saved.get("repos") or {})
-        events: list[WorkItem] = []
-        problems: list[str] = []
+
+        def read(repo: str, found: list[WorkItem]) -> None:
+            marks[repo] = self.read_repository(client, graphql, repo, marks.get(repo), found)
+
         try:
             listed = self.organisation(client, saved.get("org"))
             repos = [*self.config.repos, *(r for r in listed if r not in self.config.repos)]
             polled = [repo for repo in repos if self.ownership.polls_repo(repo)]
-            for repo in polled:
-                found: list[WorkItem] = []
-                try:
-                    mark = marks.get(repo)
-                    marks[repo] = self.read_repository(client, graphql, repo, mark, found)
-                except (HttpStatusError, RepositoryNotFound) as error:
-                    if isinstance(error, HttpStatusError) and error.status not in GONE:
-                        raise
-                    problems.append(f"{repo}: issues skipped: {error}")
-                    continue
-                events += found
-            if polled and len(problems) == len(polled):
-                raise SourceError("; ".join(problems))
+            events, problems = read_each(polled, read, _gone)
         except SourceError:
             self.auth.forget()  # the token may have been revoked: mint a new one next time
             raise
@@ -255,22 +257,16 @@ class GitHubIssues(GitHubPolled[GitHubIssuesSource]):
         if self.config.project_field:
             variables["field"] = self.config.project_field
         query = issues_query(self.config.project_field)
-        newest = since
-        after: str | None = None
-        while True:
+
+        def page(after: str | None) -> Any:
             data = graphql.run(query, {**variables, "after": after})
-            found = (data.get("repository") or {}).get("issues")
-            issues = connection(found, f"{repo} issues", "GitHub")
-            for node in issues["nodes"]:
-                item = self.work_item(graphql, repo, node)
-                events.append(item)
-                updated = api_time(node.get("updatedAt"), "GitHub")
-                if updated is not None and updated > newest:
-                    newest = updated
-            info = issues["pageInfo"]
-            if not info.get("hasNextPage") or not info.get("endCursor"):
-                return newest
-            after = str(info["endCursor"])
+            return (data.get("repository") or {}).get("issues")
+
+        newest = since
+        for node in connection_nodes(page(None), page, f"{repo} issues", "GitHub"):
+            events.append(self.work_item(graphql, repo, node))
+            newest = max(newest, api_time(node.get("updatedAt"), "GitHub") or newest)
+        return newest
 
     def work_item(self, graphql: GraphQL, repo: str, node: Mapping[str, Any]) -> WorkItem:
         number = int(node["number"])
@@ -286,11 +282,7 @@ class GitHubIssues(GitHubPolled[GitHubIssuesSource]):
                 happened.append(IssueEvent(at, "status", str(value["name"])))
         work = self.config.work
         statuses = {name.lower() for name in work.stages}
-        owner = self.ownership.of_repo(repo)
-        for label in labels:
-            if (by_label := self.ownership.of_service(label)) != self.ownership.default:
-                owner = by_label
-                break
+        owner = owner_named(self.ownership, labels, self.ownership.of_repo(repo))
         return WorkItem(
             source=self.name,
             key=f"github/{repo}#{number}",
@@ -314,23 +306,20 @@ class GitHubIssues(GitHubPolled[GitHubIssuesSource]):
         """The label, close and reopen events of an issue: the first page came with it, the
         others are read."""
         owner, name = repo.split("/", 1)
-        page = first
-        while True:
-            if not isinstance(page, dict) or not isinstance(page.get("nodes"), list):
-                raise SourceError(f"GitHub issue {repo}#{number}: no timelineItems")
-            for event in page["nodes"]:
-                action = ACTIONS.get(str((event or {}).get("__typename")))
-                at = api_time((event or {}).get("createdAt"), "GitHub")
-                if action is None or at is None:
-                    continue
-                label = str((event.get("label") or {}).get("name") or "")
-                yield IssueEvent(at, action, label)
-            info = page.get("pageInfo") or {}
-            if not info.get("hasNextPage") or not info.get("endCursor"):
-                return
-            variables = {"owner": owner, "name": name, "number": number}
-            data = graphql.run(EVENTS_QUERY, {**variables, "after": info["endCursor"]})
-            page = ((data.get("repository") or {}).get("issue") or {}).get("timelineItems")
+
+        def following(after: str) -> Any:
+            variables = {"owner": owner, "name": name, "number": number, "after": after}
+            data = graphql.run(EVENTS_QUERY, variables)
+            return ((data.get("repository") or {}).get("issue") or {}).get("timelineItems")
+
+        what = f"issue {repo}#{number} timelineItems"
+        for event in connection_nodes(first, following, what, "GitHub"):
+            action = ACTIONS.get(str((event or {}).get("__typename")))
+            at = api_time((event or {}).get("createdAt"), "GitHub")
+            if action is None or at is None:
+                continue
+            label = str((event.get("label") or {}).get("name") or "")
+            yield IssueEvent(at, action, label)
 
 
 def _describe(source: GitHubIssues) -> list[str]:

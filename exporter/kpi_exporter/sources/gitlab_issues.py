@@ -42,14 +42,23 @@ from ..config_base import Duration
 from ..model import WorkItem
 from ..store import SourceState
 from . import Poll, PolledSource, SourceError
-from .cursor import dump_cursor, fingerprint, load_cursor
+from .cursor import dump_cursor, load_cursor
 from .delivery import ForgeApi
+from .gitlab.changes import item_id, unread_items, updated_at
 from .http import HttpClient, HttpStatusError, with_query
 from .jira_work import Stage
-from .marks import Mark, moved, unread
+from .marks import Mark, moved
 from .registry import SourceType, headline
 from .times import api_time, iso
-from .work_items import IssueEvent, TrackerWork, label_history
+from .work_items import (
+    IssueEvent,
+    TrackerWork,
+    defaults_field,
+    label_history,
+    owner_named,
+    read_each,
+    work_fingerprint,
+)
 
 log = logging.getLogger(__name__)
 
@@ -76,28 +85,31 @@ DEFAULT_STAGES: dict[str, Stage] = {
 }
 
 
+DEFAULT_CATEGORIES: dict[str, str] = {
+    "type::bug": "defect",
+    "bug": "defect",
+    "incident": "defect",
+    "type::feature": "new_capability",
+    "feature": "new_capability",
+    "technical debt": "tech_debt",
+    "tech debt": "tech_debt",
+    "type::maintenance": "maintenance",
+    "maintenance": "maintenance",
+    "task": "maintenance",
+}
+
+
 class GitLabIssuesWork(TrackerWork):
-    categories: dict[str, str] = Field(
-        default_factory=lambda: {
-            "type::bug": "defect",
-            "bug": "defect",
-            "incident": "defect",
-            "type::feature": "new_capability",
-            "feature": "new_capability",
-            "technical debt": "tech_debt",
-            "tech debt": "tech_debt",
-            "type::maintenance": "maintenance",
-            "maintenance": "maintenance",
-            "task": "maintenance",
-        },
-        description="Label or issue_type -> investment category (case-insensitive); replaces"
+    categories: dict[str, str] = defaults_field(
+        DEFAULT_CATEGORIES,
+        "Label or issue_type -> investment category (case-insensitive); replaces"
         " the defaults (type::bug, bug, incident: defect; type::feature, feature:"
         " new_capability; technical debt, tech debt: tech_debt; type::maintenance,"
         " maintenance, task: maintenance).",
     )
-    stages: dict[str, Stage] = Field(
-        default_factory=lambda: dict(DEFAULT_STAGES),
-        description="Status (the value of a status_scope label, a label named here, or"
+    stages: dict[str, Stage] = defaults_field(
+        DEFAULT_STAGES,
+        "Status (the value of a status_scope label, a label named here, or"
         " opened) -> stage (case-insensitive); replaces the defaults; closed is always done.",
     )
 
@@ -126,40 +138,19 @@ class GitLabIssues(PolledSource[GitLabIssuesSource]):
     @property
     def fingerprint(self) -> str:
         config = self.config
-        return fingerprint(
-            {
-                "api": self.api,
-                "horizon": config.horizon,
-                "scope": config.status_scope,
-                "work": config.work.model_dump(),
-            }
-        )
+        return work_fingerprint(self.api, config.horizon, config.work, scope=config.status_scope)
 
     def read(self, state: SourceState) -> Poll:
         token = self.poll_token()
-        http = HttpClient.for_poll(
-            self,
-            state,
-            lambda: {"Authorization": f"Bearer {token}"},
-            concurrency=self.config.concurrency,
-        )
+        http = HttpClient.bearer_for_poll(self, state, token, concurrency=self.config.concurrency)
         saved = load_cursor(state.cursor, self.fingerprint, self.name) or {}
         projects: dict[str, Any] = dict(saved.get("projects") or {})
-        events: list[WorkItem] = []
-        problems: list[str] = []
         with ThreadPoolExecutor(self.config.concurrency, thread_name_prefix=self.name) as pool:
-            for path in self.config.projects:
-                found: list[WorkItem] = []
-                try:
-                    self.read_project(http, pool, path, projects, found)
-                except HttpStatusError as error:
-                    if error.status != 404:
-                        raise
-                    problems.append(f"{path}: issues skipped: {error}")
-                    continue
-                events += found
-        if self.config.projects and len(problems) == len(self.config.projects):
-            raise SourceError("; ".join(problems))
+            events, problems = read_each(
+                self.config.projects,
+                lambda path, found: self.read_project(http, pool, path, projects, found),
+                lambda error: isinstance(error, HttpStatusError) and error.status == 404,
+            )
         return Poll(
             events=list(events),
             cursor=dump_cursor(self.fingerprint, projects=projects),
@@ -208,14 +199,11 @@ class GitLabIssues(PolledSource[GitLabIssuesSource]):
         for page in http.pages(url, params):
             if page.not_modified:
                 return [], mark
-            items = page.json()
-            if not isinstance(items, list):
-                raise SourceError(f"GET {url}: expected a JSON list")
-            fresh_items, reached_old = unread(items, mark, _updated_at, _id)
+            fresh_items, reached_old = unread_items(page.json(), url, mark)
             new.extend(fresh_items)
             if reached_old:
                 break  # sorted newest first: the remaining pages were read before
-        return new, moved(mark, new, _updated_at, _id)
+        return new, moved(mark, new, updated_at, item_id)
 
     def events(self, http: HttpClient, path: str, iid: int) -> Iterator[IssueEvent]:
         """The label and state events of an issue."""
@@ -255,11 +243,7 @@ class GitLabIssues(PolledSource[GitLabIssuesSource]):
         if created is None:
             raise SourceError(f"GitLab issue {path}#{iid} without created_at")
         labels = [str(label) for label in item.get("labels") or ()]
-        owner = self.ownership.of_repo(path)
-        for label in labels:
-            if (by_label := self.ownership.of_service(label)) != self.ownership.default:
-                owner = by_label
-                break
+        owner = owner_named(self.ownership, labels, self.ownership.of_repo(path))
         work = self.config.work
         return WorkItem(
             source=self.name,
@@ -277,17 +261,6 @@ class GitLabIssues(PolledSource[GitLabIssuesSource]):
                 closed_status=CLOSED,
             ),
         )
-
-
-def _updated_at(item: Mapping[str, Any]) -> float:
-    at = api_time(item.get("updated_at"), "GitLab")
-    if at is None:
-        raise SourceError("a GitLab issue without updated_at")
-    return at
-
-
-def _id(item: Mapping[str, Any]) -> int:
-    return int(item["id"])
 
 
 def _describe(source: GitLabIssues) -> list[str]:

@@ -170,6 +170,15 @@ class HttpClient:
             session=session,
         )
 
+    @classmethod
+    def bearer_for_poll(
+        cls, source: Poller, state: SourceState, token: str, *, concurrency: int = 4
+    ) -> HttpClient:
+        """:meth:`for_poll` sending ``Authorization: Bearer <token>``."""
+        return cls.for_poll(
+            source, state, lambda: {"Authorization": f"Bearer {token}"}, concurrency=concurrency
+        )
+
     # --- public ------------------------------------------------------------------------------
 
     def get(

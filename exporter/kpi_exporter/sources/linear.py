@@ -38,12 +38,12 @@ from ..config_base import Credentials, Duration, Name
 from ..model import ACTIVE, DONE, WAITING, WorkItem
 from ..store import SourceState
 from . import Poll, PolledSource, SourceError
-from .cursor import dump_cursor, fingerprint, load_cursor
+from .cursor import dump_cursor, load_cursor
 from .http import HttpClient
 from .jira_work import Stage
 from .registry import SourceType, headline
 from .times import api_time, iso
-from .work_items import TrackerWork, connection
+from .work_items import TrackerWork, connection_nodes, defaults_field, owner_named, work_fingerprint
 
 log = logging.getLogger(__name__)
 
@@ -80,23 +80,26 @@ HISTORY_QUERY = f"""query($id: String!, $after: String) {{
 }}"""
 
 
+DEFAULT_CATEGORIES: dict[str, str] = {
+    "bug": "defect",
+    "feature": "new_capability",
+    "improvement": "new_capability",
+    "tech debt": "tech_debt",
+    "chore": "maintenance",
+    "maintenance": "maintenance",
+}
+
+
 class LinearWork(TrackerWork):
-    categories: dict[str, str] = Field(
-        default_factory=lambda: {
-            "bug": "defect",
-            "feature": "new_capability",
-            "improvement": "new_capability",
-            "tech debt": "tech_debt",
-            "chore": "maintenance",
-            "maintenance": "maintenance",
-        },
-        description="Label -> investment category (case-insensitive); replaces the defaults"
+    categories: dict[str, str] = defaults_field(
+        DEFAULT_CATEGORIES,
+        "Label -> investment category (case-insensitive); replaces the defaults"
         " (Bug: defect; Feature, Improvement: new_capability; Tech Debt: tech_debt; Chore,"
         " Maintenance: maintenance).",
     )
-    stages: dict[str, Stage] = Field(
-        default_factory=dict,
-        description="Workflow state name -> stage, over its type's (triage, backlog,"
+    stages: dict[str, Stage] = defaults_field(
+        {},
+        "Workflow state name -> stage, over its type's (triage, backlog,"
         " unstarted: waiting; started: active; completed, canceled: done). List your"
         " queues: {In Review: waiting}.",
     )
@@ -125,10 +128,7 @@ class Linear(PolledSource[LinearSource]):
 
     @property
     def fingerprint(self) -> str:
-        config = self.config
-        return fingerprint(
-            {"api": self.api, "horizon": config.horizon, "work": config.work.model_dump()}
-        )
+        return work_fingerprint(self.api, self.config.horizon, self.config.work)
 
     def read(self, state: SourceState) -> Poll:
         token = self.poll_token()
@@ -137,21 +137,15 @@ class Linear(PolledSource[LinearSource]):
         saved = load_cursor(state.cursor, self.fingerprint, self.name) or {}
         mark = saved.get("updated")
         since = self.clock() - self.config.horizon if mark is None else float(mark)
+
+        def page(after: str | None) -> Any:
+            return self.run(http, ISSUES_QUERY, {"since": iso(since), "after": after}).get("issues")
+
         newest = since
         events: list[WorkItem] = []
-        after: str | None = None
-        while True:
-            data = self.run(http, ISSUES_QUERY, {"since": iso(since), "after": after})
-            issues = connection(data.get("issues"), "issues", "Linear")
-            for node in issues["nodes"]:
-                events.append(self.work_item(http, node))
-                updated = api_time(node.get("updatedAt"), "Linear")
-                if updated is not None and updated > newest:
-                    newest = updated
-            info = issues["pageInfo"]
-            if not info.get("hasNextPage") or not info.get("endCursor"):
-                break
-            after = str(info["endCursor"])
+        for node in connection_nodes(page(None), page, "issues", "Linear"):
+            events.append(self.work_item(http, node))
+            newest = max(newest, api_time(node.get("updatedAt"), "Linear") or newest)
         if mark is None:
             log.info("%s: first sync: %d issues read", self.name, len(events))
         return Poll(events=list(events), cursor=dump_cursor(self.fingerprint, updated=newest))
@@ -176,15 +170,13 @@ class Linear(PolledSource[LinearSource]):
 
     def history(self, http: HttpClient, node: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:
         """Every history entry of an issue: the first page came with it, the others are read."""
-        page = node.get("history")
-        while True:
-            entries = connection(page, f"issue {node.get('id')} history", "Linear")
-            yield from entries["nodes"]
-            info = entries["pageInfo"]
-            if not info.get("hasNextPage") or not info.get("endCursor"):
-                return
-            variables = {"id": node["id"], "after": info["endCursor"]}
-            page = (self.run(http, HISTORY_QUERY, variables).get("issue") or {}).get("history")
+
+        def following(after: str) -> Any:
+            variables = {"id": node["id"], "after": after}
+            return (self.run(http, HISTORY_QUERY, variables).get("issue") or {}).get("history")
+
+        what = f"issue {node.get('id')} history"
+        yield from connection_nodes(node.get("history"), following, what, "Linear")
 
     def stage(self, state: Mapping[str, Any]) -> str:
         default = STAGE_OF_TYPE.get(str(state.get("type") or ""), WAITING)
@@ -208,11 +200,7 @@ class Linear(PolledSource[LinearSource]):
         labels = [str(label["name"]) for label in (node.get("labels") or {}).get("nodes") or ()]
         project = str((node.get("project") or {}).get("name") or "")
         team_key = str((node.get("team") or {}).get("key") or "")
-        owner = self.ownership.default
-        for candidate in [*labels, project, team_key]:
-            if (found := self.ownership.of_service(candidate)) != self.ownership.default:
-                owner = found
-                break
+        owner = owner_named(self.ownership, [*labels, project, team_key], self.ownership.default)
         return WorkItem(
             source=self.name,
             key=f"linear/{node['identifier']}",

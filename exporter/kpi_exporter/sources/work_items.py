@@ -1,7 +1,8 @@
 """Work items of the trackers whose status lives in labels and an open/closed state (GitHub
 Issues, GitLab issues): the mapping settings they share (Linear's too), the one rule that
-turns an issue's label and state events into a status history, and the reading of a GraphQL
-connection (GitHub's and Linear's answers).
+turns an issue's label and state events into a status history, the owner named by a label,
+the reading of each repository (or project) with the ones gone as problems, and the reading
+of a GraphQL connection page by page (GitHub's and Linear's answers).
 
 The rule (:func:`label_history`): an issue is in ``open_status`` from its creation; adding a
 status label puts it in that status; removing it puts it back in the status label added
@@ -13,15 +14,17 @@ an entry, so a label added twice, or a closed issue closed again, adds nothing.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from pydantic import Field, field_validator
 
 from ..config_base import Strict
-from ..model import DONE, UNMAPPED, WAITING
+from ..model import DONE, UNMAPPED, WAITING, WorkItem
+from ..ownership import Owner, Ownership
 from . import SourceError
+from .cursor import fingerprint
 from .jira_work import Stage, categories_checked
 
 Action = Literal["labeled", "unlabeled", "closed", "reopened", "status"]
@@ -73,6 +76,18 @@ class TrackerWork(Strict):
         return configured.get(status.lower(), default)
 
 
+def defaults_field(defaults: Mapping[str, str], description: str) -> Any:
+    """A tracker's mapping setting (``categories``, ``stages``) whose default is a copy of
+    ``defaults``."""
+    return Field(default_factory=lambda: dict(defaults), description=description)
+
+
+def work_fingerprint(api: str, horizon: float, work: TrackerWork, **more: Any) -> str:
+    """The fingerprint of a tracker's cursor: its API, horizon, work mapping and ``more``
+    settings that change what its items are (a cursor of other settings is not reused)."""
+    return fingerprint({"api": api, "horizon": horizon, **more, "work": work.model_dump()})
+
+
 def label_history(
     created: float,
     events: Iterable[IssueEvent],
@@ -118,3 +133,53 @@ def connection(value: Any, what: str, system: str) -> dict[str, Any]:
     ):
         raise SourceError(f"{system} GraphQL: {what}: expected a connection with nodes")
     return value
+
+
+def connection_nodes(
+    first: Any, following: Callable[[str], Any], what: str, system: str
+) -> Iterator[dict[str, Any]]:
+    """The nodes of a GraphQL connection, page by page: those of ``first`` (a connection),
+    then of ``following(endCursor)`` while ``pageInfo`` says there is a next page."""
+    page = first
+    while True:
+        found = connection(page, what, system)
+        yield from found["nodes"]
+        info = found["pageInfo"]
+        if not info.get("hasNextPage") or not info.get("endCursor"):
+            return
+        page = following(str(info["endCursor"]))
+
+
+def owner_named(ownership: Ownership, names: Iterable[str], fallback: Owner) -> Owner:
+    """The owner of the first of ``names`` (labels, a project's name...) that
+    ``apps.*.services`` lists; ``fallback`` when none."""
+    for name in names:
+        if (owner := ownership.of_service(name)) != ownership.default:
+            return owner
+    return fallback
+
+
+def read_each(
+    names: Sequence[str],
+    read: Callable[[str, list[WorkItem]], object],
+    gone: Callable[[Exception], bool],
+) -> tuple[list[WorkItem], list[str]]:
+    """The work items ``read(name, into)`` reads for each of ``names`` (repositories,
+    projects) and the problems: an error ``gone`` accepts (deleted, renamed, out of the
+    token's reach) is a problem naming the one read, its items left out, the others still
+    count; when every one is gone the poll fails. Any other error fails the poll."""
+    events: list[WorkItem] = []
+    problems: list[str] = []
+    for name in names:
+        found: list[WorkItem] = []
+        try:
+            read(name, found)
+        except Exception as error:
+            if not gone(error):
+                raise
+            problems.append(f"{name}: issues skipped: {error}")
+            continue
+        events += found
+    if names and len(problems) == len(names):
+        raise SourceError("; ".join(problems))
+    return events, problems

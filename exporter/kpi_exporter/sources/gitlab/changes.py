@@ -15,6 +15,7 @@ from ...ownership import Owner
 from .. import SourceError
 from ..delivery import FlowLabels, merge_change_type, reverted_number, work_item_keys
 from ..http import HttpClient, HttpStatusError
+from ..marks import Mark, unread
 from ..times import api_time
 
 PER_PAGE = 100
@@ -37,6 +38,23 @@ def required_time(item: Mapping[str, Any], name: str) -> float:
     if value is None:
         raise SourceError(f"GitLab response without {name!r}")
     return value
+
+
+def updated_at(item: Mapping[str, Any]) -> float:
+    """The ``updated_at`` of an item of a GitLab list (the key its lists are sorted by)."""
+    return required_time(item, "updated_at")
+
+
+def item_id(item: Mapping[str, Any]) -> int:
+    return int(item["id"])
+
+
+def unread_items(listed: Any, url: str, mark: Mark | None) -> tuple[list[dict[str, Any]], bool]:
+    """The items of a page of the list at ``url`` (sorted by update, newest first) not read
+    before ``mark``, and whether the page reached those read before (:func:`.marks.unread`)."""
+    if not isinstance(listed, list):
+        raise SourceError(f"GET {url}: expected a JSON list")
+    return unread(listed, mark, updated_at, item_id)
 
 
 def http_status(error: SourceError) -> int | None:

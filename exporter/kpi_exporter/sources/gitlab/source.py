@@ -76,17 +76,20 @@ from ...store import SourceState, Validator
 from .. import KpiSource, Poll, SourceError
 from ..cursor import dump_cursor, load_cursor
 from ..http import HttpClient, with_query
-from ..marks import Mark, moved, unread
+from ..marks import Mark, moved
 from ..registry import SourceType, headline
 from ..times import iso
 from .changes import (
     PER_PAGE,
     MergeRequest,
     http_status,
+    item_id,
     label_set,
     read_merge_request,
     required_time,
     timestamp,
+    unread_items,
+    updated_at,
 )
 from .config import GitLabSource
 from .deployments import Shipped, ship, shipped
@@ -163,12 +166,7 @@ class GitLab(KpiSource[GitLabSource]):
 
     def read(self, state: SourceState) -> Poll:
         token = self.poll_token()
-        http = HttpClient.for_poll(
-            self,
-            state,
-            lambda: {"Authorization": f"Bearer {token}"},
-            concurrency=self.config.concurrency,
-        )
+        http = HttpClient.bearer_for_poll(self, state, token, concurrency=self.config.concurrency)
         saved = self._load(state.cursor)
         now = self.clock()
         problems: list[str] = []
@@ -378,11 +376,8 @@ class GitLab(KpiSource[GitLabSource]):
                 raise SourceError("poll abandoned")
             if page.not_modified:
                 return []
-            items = page.json()
-            if not isinstance(items, list):
-                raise SourceError(f"GET {url}: expected a JSON list")
-            unread_items, reached_old = unread(items, mark, _updated_at, _id)
-            new.extend(unread_items)
+            fresh_items, reached_old = unread_items(page.json(), url, mark)
+            new.extend(fresh_items)
             if fresh:
                 log.info(
                     "%s: %s: first sync: %d %s read (page %d)",
@@ -394,7 +389,7 @@ class GitLab(KpiSource[GitLabSource]):
                 )
             if reached_old:
                 break  # sorted newest first: the remaining pages were read before
-        if (moved_mark := moved(mark, new, _updated_at, _id)) is not None:
+        if (moved_mark := moved(mark, new, updated_at, item_id)) is not None:
             state.marks[name] = moved_mark
         return new
 
@@ -470,14 +465,6 @@ class GitLab(KpiSource[GitLabSource]):
                 )
             )
         return events
-
-
-def _updated_at(item: Mapping[str, Any]) -> float:
-    return required_time(item, "updated_at")
-
-
-def _id(item: Mapping[str, Any]) -> int:
-    return int(item["id"])
 
 
 def _describe(source: GitLab) -> list[str]:
