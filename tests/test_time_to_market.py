@@ -258,6 +258,73 @@ def test_keys_are_found_in_title_branch_and_body() -> None:
     assert work_item_keys(pattern, "SHOP-0", "fix/login", "") == ()
 
 
+@pytest.mark.parametrize(
+    ("title", "body", "keys"),
+    [
+        ("Fixes #12", "", ("ACME/SHOP#12",)),  # an issue of the same repository
+        ("Login", "closes acme/other#5 and resolves #7", ("ACME/OTHER#5", "ACME/SHOP#7")),
+        ("Login", "Fixed: #3\nRESOLVED #4", ("ACME/SHOP#3", "ACME/SHOP#4")),
+        ("See #12", "prefix #13, refixes #14", ()),  # no closing keyword: no reference
+        ("SHOP-1: login", "Fixes #2", ("ACME/SHOP#2", "SHOP-1")),
+    ],
+)
+def test_the_issues_a_pull_request_closes_are_its_work_items(
+    title: str, body: str, keys: tuple[str, ...]
+) -> None:
+    """GitHub's and GitLab's closing keywords (close, fix, resolve and their forms) name the
+    issue a pull or merge request closes: the reference of a GitHub Issues or GitLab issues
+    work item (its key without the source, upper-cased)."""
+    pattern = r"\b[A-Z][A-Z0-9_]+-[1-9][0-9]*\b"
+    assert work_item_keys(pattern, title, "feature/login", body, repository="acme/shop") == keys
+    assert work_item_keys(pattern, "Fixes #12", "", "") == ()  # no repository: none
+
+
+def test_a_github_issue_ends_at_the_first_deployment_of_the_pull_request_that_fixes_it(
+    fake: FakeGitHub,  # noqa: F811  (the fixture of test_github)
+    clock: Clock,  # noqa: F811
+) -> None:
+    """Issue acme/shop#12 (a GitHub Issues work item) created 03-01 00:00; the pull request
+    whose body says "Fixes #12" is deployed 03-02 12:00: time to market 36 h."""
+    shop = fake.repo("acme/shop")
+    shop.commits = [
+        commit("s1", "2026-03-02T10:00:00Z", "c0"),
+        commit("c0", "2026-03-01T09:00:00Z"),
+    ]
+    shop.pulls = [
+        pull(
+            1,
+            title="Remember me",
+            body="Fixes #12",
+            first_commit="2026-03-01T10:00:00Z",
+            created="2026-03-01T12:00:00Z",
+            merged="2026-03-02T10:00:00Z",
+            merge_commit="s1",
+        ),
+    ]
+    shop.deployments = [
+        deployment(1, "s1", "2026-03-02T11:00:00Z", ("SUCCESS", "2026-03-02T12:00:00Z")),
+    ]
+    github = source(fake, clock, repos=["acme/shop"])  # app shop, team payments
+    now = clock.now
+    pipeline = Pipeline(Store(":memory:"), KpiSettings(), LinkSettings(), clock=lambda: now)
+    created = ts("2026-03-01T00:00:00Z")
+    issue = WorkItem(
+        "github_issues",
+        "github/acme/shop#12",  # the key the GitHub Issues source gives it
+        "shop",
+        "payments",
+        "new_capability",
+        created,
+        ((created, "Open", "waiting"),),
+    )
+    pipeline.record("github_issues", Poll(events=[issue], cursor=None))
+    pipeline.record("gh", github.poll(pipeline.store.state("gh")))
+    text = scrape(pipeline)
+    labels = {"app": "shop", "team": "payments", "category": "new_capability"}
+    assert exact(text, f"{TTM}_count", **labels) == 1
+    assert exact(text, f"{TTM}_sum", **labels) == 36 * HOUR  # 03-01 00:00 -> 03-02 12:00
+
+
 def test_changes_of_the_event_format_carry_their_keys() -> None:
     ownership = Ownership(parse_config("apps: {shop: {team: a}}"))
     line = {

@@ -125,11 +125,27 @@ def redeploys(earlier: Sequence[str], commit: str) -> bool:
     return bool(earlier) and earlier[-1] != commit and commit in earlier
 
 
-def work_item_keys(pattern: str, title: str, branch: str, body: str) -> tuple[str, ...]:
+# An issue a pull or merge request closes, as GitHub and GitLab read its title and body:
+# a closing keyword, then #12 (an issue of the same repository or project) or owner/repo#12.
+_CLOSES = re.compile(
+    r"\b(?:close[sd]?|fix(?:e[sd])?|resolve[sd]?)\b:?\s+([\w.-]+(?:/[\w.-]+)+)?#(\d+)\b",
+    re.IGNORECASE,
+)
+
+
+def work_item_keys(
+    pattern: str, title: str, branch: str, body: str, repository: str = ""
+) -> tuple[str, ...]:
     """The work item keys a pull or merge request names: ``pattern`` found in its title, head
     branch and body as written (case counts, as in Jira's own development panel:
-    ``feature/PROJ-12-login`` names PROJ-12, ``feature/proj-12`` nothing); each once, sorted,
-    at most :data:`MAX_WORK_ITEM_KEYS`."""
+    ``feature/PROJ-12-login`` names PROJ-12, ``feature/proj-12`` nothing), and the issues of
+    GitHub or GitLab it closes ("Fixes #12" in ``repository`` acme/shop names ACME/SHOP#12,
+    "closes acme/other#5" ACME/OTHER#5: the references of the GitHub Issues and GitLab issues
+    work items); each once, sorted, at most :data:`MAX_WORK_ITEM_KEYS`."""
     found = re.compile(pattern)
     keys = {match.group(0) for text in (title, branch, body) for match in found.finditer(text)}
+    if repository:
+        for text in (title, body):
+            for match in _CLOSES.finditer(text):
+                keys.add(f"{match.group(1) or repository}#{match.group(2)}".upper())
     return tuple(sorted(keys)[:MAX_WORK_ITEM_KEYS])

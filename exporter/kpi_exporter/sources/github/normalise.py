@@ -167,6 +167,7 @@ def pull_request(
             str(node.get("title") or ""),
             str(node.get("headRefName") or ""),
             str(node.get("body") or ""),
+            repository=repo,
         ),
     )
     title = str(node.get("title") or "")

@@ -167,6 +167,7 @@ def read_merge_request(
             str(item.get("title") or ""),
             str(item.get("source_branch") or ""),
             str(item.get("description") or ""),
+            repository=key.rsplit("!", 1)[0].split("/", 1)[-1],
         ),
     )
     return MergeRequest(
