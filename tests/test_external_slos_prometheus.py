@@ -188,9 +188,10 @@ def test_external_slos_reach_the_records_the_dashboards_read(
 
     # The Executive dashboard's "SLOs out of error budget", as Grafana sends it under All.
     executive = json.loads((ROOT / "dashboards/rendered/executive/executive.json").read_text())
-    (row,) = [panel for panel in executive["panels"] if panel["type"] == "row"]
     (expr,) = [
         target["expr"]
+        for row in executive["panels"]
+        if row["type"] == "row"
         for panel in row["panels"]
         if panel["title"] == "SLOs out of error budget"
         for target in panel["targets"]
