@@ -135,8 +135,9 @@ class Pipeline:
             if saved.fingerprint != self._fingerprint:
                 log.info("the snapshot was saved by other code or settings: replaying")
                 return None
+            behind = saved.changes != saved.store_changes  # written to since it was saved
             journal = 0
-            if saved.changes != saved.store_changes:
+            if behind:
                 journal = self.store.journal_size()
                 if journal > JOURNAL_LIMIT:
                     log.info(
@@ -147,7 +148,7 @@ class Pipeline:
                     )
                     return None
             loaded = snapshot.load(saved.state, self.kpi, self._clock, self.shard.exact_levels)
-            if saved.changes != saved.store_changes:
+            if behind:
                 before = self.store.change_count()
                 self._apply_journal(loaded)
                 log.info("applied the %d writes made since the snapshot", journal)
@@ -177,10 +178,15 @@ class Pipeline:
                 aggregate.add(after)
         aggregate.retracted_values.clear()
         aggregate.retracted_histograms.clear()
-        for observation, times in self.store.retractions():
+        self._count_retractions(aggregate)
+        aggregate.invalidate()
+
+    def _count_retractions(self, aggregate: Aggregate) -> None:
+        """Count every stored retraction into ``aggregate`` (one that cannot be read is
+        logged and skipped; a family since renamed is not shown)."""
+        for observation, times in self.store.retractions(unreadable=_skip_retraction):
             if observation.family in FAMILY_BY_NAME:
                 aggregate.retract(observation, times)
-        aggregate.invalidate()
 
     def _replay(self) -> Aggregate:
         """The sums of every stored event and retraction. A row that cannot be read, has a
@@ -203,9 +209,7 @@ class Pipeline:
                     problem = f"cannot be counted: {error}"
             if problem is not None:
                 poisoned.append((Row(event.kind, event.source, event.key), problem))
-        for observation, times in self.store.retractions(unreadable=_skip_retraction):
-            if observation.family in FAMILY_BY_NAME:  # a family since renamed is not shown
-                aggregate.retract(observation, times)
+        self._count_retractions(aggregate)
         unchanged = self.store.change_count() == before  # nobody else wrote meanwhile
         moved = self._quarantine(poisoned, now)
         self._changes = self.store.change_count() if unchanged and moved else None
