@@ -161,8 +161,8 @@ class Sliding:
     ) -> None:
         self.at = now
         self.sorted = [_gathered(timelines, now, width) for _, width in durations]
-        # Until when the windows hold as they are (-INF: not known before an advance()).
-        self.valid_until = -INF
+        # Until when the windows hold as they are.
+        self.valid_until = _next_change(durations, timelines, now)
 
     def observe(
         self, durations: Sequence[tuple[str, float]], at: float, value: float, sign: int
@@ -393,8 +393,8 @@ class Windows:
             stale_teams.add(group(labels))
             changed.add(APPS)
         if len(due) > 2 * len(state.timelines) + 64:  # mostly items of entries since recomputed
-            state.due = [(state.entries[labels].valid_until, labels) for labels in state.timelines]
-            state.due = [item for item in state.due if item[0] < INF]
+            until = {labels: state.entries[labels].valid_until for labels in state.timelines}
+            state.due = [(at, labels) for labels, at in until.items() if at < INF]
             heapify(state.due)
         if state.windowed.kind != "count":
             changed |= self._update_levels(state, now, stale_teams)
@@ -497,7 +497,6 @@ class Windows:
             # gathered afresh.
             timelines = self._org_timelines(state, key)
             sliding = state.sliding[key] = Sliding(self.durations, timelines, now)
-            sliding.valid_until = _next_change(self.durations, timelines, now)
             valid_until = sliding.valid_until
         elif sliding.at <= now < sliding.valid_until:
             # Nothing entered nor left since: a poll's additions and retractions are in.
