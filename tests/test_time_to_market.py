@@ -304,25 +304,30 @@ def test_a_github_issue_ends_at_the_first_deployment_of_the_pull_request_that_fi
     shop.deployments = [
         deployment(1, "s1", "2026-03-02T11:00:00Z", ("SUCCESS", "2026-03-02T12:00:00Z")),
     ]
-    github = source(fake, clock, repos=["acme/shop"])  # app shop, team payments
-    now = clock.now
+    # the key the GitHub Issues source gives it
+    delivered_in_36_hours(fake, clock, "github_issues", "github/acme/shop#12", "Open")
+
+
+def delivered_in_36_hours(
+    github_fake: FakeGitHub, github_clock: Clock, tracker: str, key: str, status: str
+) -> Pipeline:
+    """Record the work item ``key`` of ``tracker`` (app shop, team payments, created 03-01
+    00:00, in ``status``), then a poll of acme/shop from ``github_fake``; its time to market ends at
+    the first deployment naming it, 03-02 12:00: 36 h. The pipeline, for further checks."""
+    github = source(github_fake, github_clock, repos=["acme/shop"])  # app shop, team payments
+    now = github_clock.now
     pipeline = Pipeline(Store(":memory:"), KpiSettings(), LinkSettings(), clock=lambda: now)
     created = ts("2026-03-01T00:00:00Z")
-    issue = WorkItem(
-        "github_issues",
-        "github/acme/shop#12",  # the key the GitHub Issues source gives it
-        "shop",
-        "payments",
-        "new_capability",
-        created,
-        ((created, "Open", "waiting"),),
+    item = WorkItem(
+        tracker, key, "shop", "payments", "new_capability", created, ((created, status, "waiting"),)
     )
-    pipeline.record("github_issues", Poll(events=[issue], cursor=None))
+    pipeline.record(tracker, Poll(events=[item], cursor=None))
     pipeline.record("gh", github.poll(pipeline.store.state("gh")))
     text = scrape(pipeline)
     labels = {"app": "shop", "team": "payments", "category": "new_capability"}
     assert exact(text, f"{TTM}_count", **labels) == 1
     assert exact(text, f"{TTM}_sum", **labels) == 36 * HOUR  # 03-01 00:00 -> 03-02 12:00
+    return pipeline
 
 
 def test_changes_of_the_event_format_carry_their_keys() -> None:
@@ -378,26 +383,8 @@ def test_pull_requests_naming_an_item_end_its_time_to_market_at_the_first_deploy
         deployment(1, "s1", "2026-03-02T11:00:00Z", ("SUCCESS", "2026-03-02T12:00:00Z")),
         deployment(2, "s2", "2026-03-04T11:00:00Z", ("SUCCESS", "2026-03-04T12:00:00Z")),
     ]
-    github = source(fake, clock, repos=["acme/shop"])  # app shop, team payments
-    now = clock.now
-    pipeline = Pipeline(Store(":memory:"), KpiSettings(), LinkSettings(), clock=lambda: now)
     # SHOP-1 was created on 03-01 at 00:00; the first deployment naming it ended 03-02 12:00.
-    created = ts("2026-03-01T00:00:00Z")
-    jira = WorkItem(
-        "jira",
-        "jira/SHOP-1",
-        "shop",
-        "payments",
-        "new_capability",
-        created,
-        ((created, "To Do", "waiting"),),
-    )
-    pipeline.record("jira", Poll(events=[jira], cursor=None))
-    pipeline.record("gh", github.poll(pipeline.store.state("gh")))
-    text = scrape(pipeline)
-    labels = {"app": "shop", "team": "payments", "category": "new_capability"}
-    assert exact(text, f"{TTM}_count", **labels) == 1
-    assert exact(text, f"{TTM}_sum", **labels) == 36 * HOUR  # 03-01 00:00 -> 03-02 12:00
+    pipeline = delivered_in_36_hours(fake, clock, "jira", "jira/SHOP-1", "To Do")
     stored = [e for e in pipeline.store.iter_events() if isinstance(e, Change)]
     assert sorted(c.work_items for c in stored) == [("SHOP-1",), ("SHOP-1",)]
 
