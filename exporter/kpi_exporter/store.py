@@ -573,26 +573,20 @@ class Store:
         every cursor and validator is dropped, so the sources read their whole horizon again
         and pick up the apps this shard gained; re-read events replace themselves (upsert), so
         nothing is counted twice. Returns the apps dropped."""
-        with self._lock:  # the usual case, and all a read-only store allows: nothing to do
-            row = self._conn.execute("SELECT value FROM settings WHERE name = 'shard'").fetchone()
-            if row is not None and row[0] == shard:
-                return []
-        with self.transaction():
-            row = self._conn.execute("SELECT value FROM settings WHERE name = 'shard'").fetchone()
-            if row is not None and row[0] == shard:
+        if self.setting("shard") == shard:  # the usual case, all a read-only store allows
+            return []
+        with self.transaction() as tx:
+            held = self.setting("shard")
+            if held == shard:
                 return []
             dropped: list[str] = []
-            if row is not None or shard != "0/1":
+            if held is not None or shard != "0/1":
                 apps = [app for (app,) in self._conn.execute("SELECT DISTINCT app FROM events")]
                 dropped = sorted(app for app in apps if not owns(app))
                 self._conn.executemany("DELETE FROM events WHERE app = ?", [(a,) for a in dropped])
                 self._conn.execute("DELETE FROM cursors")
                 self._conn.execute("DELETE FROM validators")
-            self._conn.execute(
-                "INSERT INTO settings (name, value) VALUES ('shard', ?)"
-                " ON CONFLICT (name) DO UPDATE SET value = excluded.value",
-                (shard,),
-            )
+            tx.set_setting("shard", shard)
             return dropped
 
     def iter_events(
