@@ -157,6 +157,15 @@ def breakdown(metric: str) -> Callable[[dict[str, list[str]]], str]:
     return reference
 
 
+def outline(metric: str) -> Callable[[dict[str, list[str]]], str]:
+    """All: the organisation's own series (its exact quantiles); else one per selected app."""
+
+    def reference(picked: dict[str, list[str]]) -> str:
+        return f"app:{metric}{{{SEL}}}" if picked else f"org:{metric}"
+
+    return reference
+
+
 def fixed(expr: str) -> Callable[[dict[str, list[str]]], str]:
     return lambda picked: expr
 
@@ -190,6 +199,12 @@ LEVEL_CHECKS: list[tuple[str, str, tuple[str, str, str], Callable[[dict[str, lis
         "Deployment frequency: deployments per day (7d)",
         ("team", "app", "app"),
         breakdown("kpi_deployments:per_day_7d"),
+    ),
+    (
+        "kpi-delivery",
+        "Change lead time (7d)",
+        ("org", "app", "app"),
+        outline("kpi_change_lead_time_seconds:p50_7d"),
     ),
     (
         "kpi-leadership",

@@ -114,6 +114,18 @@
       $.at('app', metric, extra, $.when.appsPicked),
     ]),
 
+  // The organisation's own series when All teams are selected (org:<m>), else one series
+  // per app of the picked teams or apps, as `breakdown`. For quantiles and splits (by
+  // origin): a line per team and quantile would draw 150 lines at 50 teams, and cost the
+  // dashboard a second of Prometheus' time per panel (benchmarks/dashboards.py).
+  // Legend: '{{team}} {{app}} ...' (empty under All).
+  outline(metric, extra='')::
+    std.join(' or ', [
+      $.at('org', metric, extra),
+      $.at('app', metric, extra, $.when.teamsPicked),
+      $.at('app', metric, extra, $.when.appsPicked),
+    ]),
+
   // One series per team of the selection: team:<m> when All apps are selected, else the
   // picked apps added up (`agg` 'sum') or the slowest of them ('max') per team.
   perTeam(metric, agg='sum', extra='')::
