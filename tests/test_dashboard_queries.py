@@ -213,6 +213,15 @@ LEVEL_CHECKS: list[tuple[str, str, tuple[str, str, str], Callable[[dict[str, lis
         fixed(f"sum by (team) (app:kpi_deployments:per_day_7d{{{SEL}}})"),
     ),
     (
+        "kpi-leadership",
+        "Change failure rate (7d)",
+        ("team", "team", "app"),
+        fixed(
+            f"sum by (team) (app:kpi_deployments_failed:increase_7d{{{SEL}}})"
+            f" / sum by (team) (app:kpi_deployments:increase_7d{{{SEL}}})"
+        ),
+    ),
+    (
         "kpi-security",
         "Open findings by severity",
         ("org", "team", "app"),

@@ -131,6 +131,13 @@
   perTeam(metric, agg='sum', extra='')::
     '%s or %s by (team) (%s)' % [$.at('team', metric, extra), agg, $.levels(metric, extra).app],
 
+  // One ratio per team of the selection: the team's recorded ratio team:<ratio> when All
+  // apps are selected (one series per team), else the picked apps' numerator and
+  // denominator added up per team.
+  perTeamRatio(ratio, numerator, denominator, extra='')::
+    '%s or sum by (team) (%s) / sum by (team) (%s)'
+    % [$.at('team', ratio, extra), $.levels(numerator, extra).app, $.levels(denominator, extra).app],
+
   // A PromQL query. `instant` for tables and bar gauges of current values.
   target(expr, legend='', instant=false):: {
     datasource: $.datasource,
