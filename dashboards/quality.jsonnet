@@ -1,6 +1,7 @@
 // Quality and incidents: defect escape, time to detect and restore, release failure rate,
 // and test coverage against incidents by component. Lines per team with All teams selected,
-// per app of the picked teams or apps otherwise (`breakdown` in lib/grafana.libsonnet).
+// per app of the picked teams or apps otherwise (`breakdown` in lib/grafana.libsonnet); the
+// medians of the incidents show the organisation's own under All teams (`outline`).
 local g = import 'lib/grafana.libsonnet';
 
 function(overrides={})
@@ -51,13 +52,13 @@ function(overrides={})
               title='Release failure rate by release type (%s)' % L, w=12),
       g.row('Incidents'),
       k.panel('timeseries', 'time_to_detect',
-              [g.target(g.breakdown('kpi_incident_detect_seconds:p50_%s' % S), '{{team}} {{app}}')],
+              [g.target(g.outline('kpi_incident_detect_seconds:p50_%s' % S), '{{team}} {{app}} median')],
               title='Time to detect, median (%s)' % S, w=8),
       k.panel('timeseries', 'time_to_acknowledge',
-              [g.target(g.breakdown('kpi_incident_acknowledge_seconds:p50_%s' % S), '{{team}} {{app}}')],
+              [g.target(g.outline('kpi_incident_acknowledge_seconds:p50_%s' % S), '{{team}} {{app}} median')],
               title='Time to acknowledge, median (%s)' % S, w=8),
       k.panel('timeseries', 'time_to_restore',
-              [g.target(g.breakdown('kpi_incident_restore_seconds:p50_%s' % S), '{{team}} {{app}}')],
+              [g.target(g.outline('kpi_incident_restore_seconds:p50_%s' % S), '{{team}} {{app}} median')],
               title='Time to restore, median (%s)' % S, w=8),
       g.row('Tests and coverage'),
       k.panel('timeseries', 'flaky_tests',
