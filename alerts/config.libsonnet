@@ -31,12 +31,16 @@
   // leaders use, and the 90th (the exporter's `windows.quantiles`, the same values).
   quantiles: [0.5, 0.75, 0.9],
   // Evaluation interval of the KPI recording rule groups (null: Prometheus' global one). Their
-  // windows are days long and the exporter recomputes them on a timer, so every 2 minutes
-  // is plenty, and it halves the samples a 30-day panel reads against 1m. Keep it
-  // at most half of Prometheus' lookback delta (5m by default): then one missed evaluation
-  // still leaves a sample within the lookback, and no alert reading a recorded series loses
-  // its pending state.
-  rule_interval: '2m',
+  // windows are days long and the exporter recomputes them on a timer, so every 4 minutes
+  // is plenty. What a dashboard costs is the samples its panels read: a 30-day panel per team
+  // reads 10,800 samples per series at 4m, 21,600 at 2m, 43,200 at 1m, and at 500 apps in 50
+  // teams only 4m keeps every dashboard under 1 s (benchmarks/dashboards.py). Keep it below
+  // Prometheus' lookback delta (5m by default) by more than the slowest group's evaluation
+  // (about 1 s at 500 apps): a recorded series then always has a sample within the lookback.
+  // An evaluation skipped (one that took longer than the interval) leaves a gap, and an
+  // alert pending on that record starts its `for` again; at 2m, a gap needs an evaluation of
+  // over 3 minutes.
+  rule_interval: '4m',
 
   // Where an alert's runbook is: %s is the alert name. The files are docs/runbooks/*.md.
   runbook_url: 'https://github.com/kpi-exporter/kpi-exporter/blob/main/docs/runbooks/%s.md',
