@@ -2,9 +2,10 @@
 // groups them, throughput (change lead time, deployment frequency, failed deployment recovery
 // time) and instability (change fail rate, deployment rework rate); one line per team when All
 // teams are selected and per app of the picked teams or apps otherwise (`breakdown` in
-// lib/grafana.libsonnet), except the quantiles and the origins, which show the organisation's
-// own lines under All teams (`outline`); and the DORA tier of each app and metric, labelled as
-// the 2023 or 2024 benchmark it is (the 2025 report replaced tiers by team profiles).
+// lib/grafana.libsonnet), except the quantiles and the origins, which show the selection's own
+// lines (`outline`: the organisation's under All teams, else each picked team's or app's); and
+// the DORA tier of each app and metric, labelled as the 2023 or 2024 benchmark it is (the
+// 2025 report replaced tiers by team profiles).
 local g = import 'lib/grafana.libsonnet';
 
 function(overrides={})
@@ -17,9 +18,9 @@ function(overrides={})
   g.dashboard(
     uid='kpi-delivery',
     title='KPI / Delivery (DORA)',
-    description='The five DORA metrics per team (All teams; the quantiles and the origins for'
-                + ' the whole organisation) or per app of the picked teams or'
-                + ' apps, grouped as DORA groups them: throughput (change lead time, deployment'
+    description='The five DORA metrics per team (All teams) or per app of the picked teams or'
+                + ' apps (the quantiles and the origins: the organisation, or each picked team'
+                + ' or app), grouped as DORA groups them: throughput (change lead time, deployment'
                 + ' frequency, failed deployment recovery time) and instability (change fail rate,'
                 + ' deployment rework rate); and the DORA tier of each app and metric, the'
                 + ' benchmark of the %s report (the 2025 report replaced tiers by team profiles).'
@@ -60,8 +61,8 @@ function(overrides={})
       k.panel('timeseries', 'rework_rate',
               lines('kpi_deployments_rework_per_deployments:ratio_' + S),
               title='Deployment rework rate (%s)' % S, w=12),
-      // Where changes come from, for the organisation (All) or per app of the picked teams or
-      // apps; under origins.min_changes merged changes in the window, none is shown.
+      // Where changes come from, for the organisation (All), each picked team or each picked
+      // app; under origins.min_changes merged changes in the window, none is shown.
       g.row('Where changes come from (%s)' % L),
       k.panel('timeseries', 'changes_by_origin',
               [g.target(g.outline('kpi_changes_merged_by_origin:share_' + L), '{{team}} {{app}} {{origin}}')],

@@ -12,7 +12,7 @@ function(overrides={})
   local active = 'kpi_work_items_active_seconds:increase_' + L;
   local lead = 'kpi_work_items_lead_seconds:increase_' + L;
   local percent() = { fieldConfig+: { defaults+: { unit: 'percentunit' } } };
-  // The organisation's quantiles under All teams, else each picked app's (`outline`).
+  // The organisation's quantiles under All teams, else each picked team's or app's (`outline`).
   local quantiles(family, window) = [
     g.target(g.outline('%s:p%s_%s' % [family, q, window]), '{{team}} {{app}} p%s' % q)
     for q in ['50', '75', '90']

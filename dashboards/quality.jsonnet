@@ -1,7 +1,8 @@
 // Quality and incidents: defect escape, time to detect and restore, release failure rate,
 // and test coverage against incidents by component. Lines per team with All teams selected,
 // per app of the picked teams or apps otherwise (`breakdown` in lib/grafana.libsonnet); the
-// medians of the incidents show the organisation's own under All teams (`outline`).
+// medians of the incidents show the selection's own (`outline`: the organisation's under All
+// teams, else each picked team's or app's).
 local g = import 'lib/grafana.libsonnet';
 
 function(overrides={})

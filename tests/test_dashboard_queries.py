@@ -158,10 +158,15 @@ def breakdown(metric: str) -> Callable[[dict[str, list[str]]], str]:
 
 
 def outline(metric: str) -> Callable[[dict[str, list[str]]], str]:
-    """All: the organisation's own series (its exact quantiles); else one per selected app."""
+    """The selection's own series (exact quantiles at every level): the organisation's, each
+    selected team's, or each selected app's."""
 
     def reference(picked: dict[str, list[str]]) -> str:
-        return f"app:{metric}{{{SEL}}}" if picked else f"org:{metric}"
+        if "app" in picked:
+            return f"app:{metric}{{{SEL}}}"
+        if "team" in picked:
+            return f'team:{metric}{{team=~"$team"}}'
+        return f"org:{metric}"
 
     return reference
 
@@ -203,7 +208,7 @@ LEVEL_CHECKS: list[tuple[str, str, tuple[str, str, str], Callable[[dict[str, lis
     (
         "kpi-delivery",
         "Change lead time (7d)",
-        ("org", "app", "app"),
+        ("org", "team", "app"),
         outline("kpi_change_lead_time_seconds:p50_7d"),
     ),
     (

@@ -114,17 +114,15 @@
       $.at('app', metric, extra, $.when.appsPicked),
     ]),
 
-  // The organisation's own series when All teams are selected (org:<m>), else one series
-  // per app of the picked teams or apps, as `breakdown`. For quantiles and splits (by
-  // origin): a line per team and quantile would draw 150 lines at 50 teams, and cost the
-  // dashboard a second of Prometheus' time per panel (benchmarks/dashboards.py).
+  // The selection's own series, one level: the organisation's (org:<m>) when All teams are
+  // selected, each picked team's (team:<m>), or each picked app's (app:<m>). For quantiles
+  // and splits (by origin), whose exact values exist at every level: a line per team and
+  // quantile would draw 150 lines at 50 teams, and cost the dashboard a second of
+  // Prometheus' time per panel (benchmarks/dashboards.py).
   // Legend: '{{team}} {{app}} ...' (empty under All).
   outline(metric, extra='')::
-    std.join(' or ', [
-      $.at('org', metric, extra),
-      $.at('app', metric, extra, $.when.teamsPicked),
-      $.at('app', metric, extra, $.when.appsPicked),
-    ]),
+    local l = $.levels(metric, extra);
+    std.join(' or ', [l.org, l.team, l.app]),
 
   // One series per team of the selection: team:<m> when All apps are selected, else the
   // picked apps added up (`agg` 'sum') or the slowest of them ('max') per team.
