@@ -580,18 +580,15 @@ def prepare(path: Path) -> list[Dashboard]:
     assert times["to"] == "now", f"unsupported time range {times}"
     seconds = parse_duration(times["from"].removeprefix("now-"))
     step = grafana_step(seconds)
-    shown = copy.deepcopy(model)
-    for panel in shown.get("panels", []):
-        if collapsed(panel):
-            panel["panels"] = []
-    found = [Dashboard(model["title"], shown, seconds, step, selections(shown))]
-    for panel in model.get("panels", []):
-        if collapsed(panel):
-            opened = {**model, "panels": panel["panels"]}
-            found.append(
-                Dashboard(model["title"], opened, seconds, step, selections(opened), panel["title"])
-            )
-    return found
+
+    def with_panels(panels: list[dict[str, Any]], row: str = "") -> Dashboard:
+        shown = {**model, "panels": panels}
+        return Dashboard(model["title"], shown, seconds, step, selections(shown), row)
+
+    top = model.get("panels", [])
+    closed = [{**panel, "panels": []} if collapsed(panel) else panel for panel in top]
+    rows = [panel for panel in top if collapsed(panel)]
+    return [with_panels(closed)] + [with_panels(row["panels"], row["title"]) for row in rows]
 
 
 def recorded_names(dashboards: list[Dashboard]) -> set[str]:

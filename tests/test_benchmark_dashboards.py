@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from benchmarks.dashboards import grafana_step, prepare
+from benchmarks.dashboards import collapsed, grafana_step, prepare
 
 from tests.prometheus_fixture import ROOT, panels
 
@@ -19,12 +19,13 @@ def titles(model: dict[str, Any]) -> list[str]:
 
 def test_collapsed_rows_are_loaded_apart_when_opened() -> None:
     model = json.loads(EXECUTIVE.read_text())
-    rows = [panel for panel in model["panels"] if panel["type"] == "row" and panel["collapsed"]]
+    rows = [panel for panel in model["panels"] if collapsed(panel)]
     assert rows, "the executive dashboard keeps details in collapsed rows"
 
     opened, *clicked = prepare(EXECUTIVE)
 
     assert opened.row == ""
+    assert [p["panels"] for p in opened.model["panels"] if collapsed(p)] == [[]] * len(rows)
     inside = {panel["title"] for row in rows for panel in row["panels"]}
     assert not inside & set(titles(opened.model))
     assert len(titles(opened.model)) == len(titles(model)) - len(inside)
