@@ -8,11 +8,9 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import sqlite3
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -357,33 +355,30 @@ def test_a_store_deleted_while_running_refuses_pushes_with_503_and_reports_not_r
 
 
 def unprivileged(running: Exporter) -> Exporter:
-    """The exporter as user nobody when the tests run as root (root writes any file)."""
+    """The exporter without capabilities when the tests run as root: root writes any file
+    through CAP_DAC_OVERRIDE, and without it file modes hold. It stays root, not nobody, so
+    that it still reads a checkout in a directory only root may enter (``mktemp -d``)."""
     if os.geteuid() == 0:
-        drop = ["--reuid=65534", "--regid=65534", "--clear-groups", "--bounding-set=-all"]
-        running.args = ["setpriv", *drop, "--inh-caps=-all", *running.args]
+        drop = ["--bounding-set=-all", "--inh-caps=-all", "--securebits=+noroot,+noroot_locked"]
+        running.args = ["setpriv", *drop, *running.args]
     return running
 
 
-def test_a_read_only_store_is_served_but_pushes_get_503_and_it_is_not_ready():
-    directory = Path(tempfile.mkdtemp(prefix="kpi-read-only-"))  # reachable by nobody
-    try:
-        directory.chmod(0o777)  # SQLite makes its -wal and -shm files here
-        path = directory / "kpi.db"
-        store = Store(path)
-        Pipeline(store)  # the store as an exporter leaves it
-        with store.transaction() as tx:
-            tx.upsert(Deployment(SOURCE, "d0", "shop", "payments", "production", STARTED))
-        store.close()
-        path.chmod(0o444)
+def test_a_read_only_store_is_served_but_pushes_get_503_and_it_is_not_ready(tmp_path):
+    path = tmp_path / "kpi.db"
+    store = Store(path)
+    Pipeline(store)  # the store as an exporter leaves it
+    with store.transaction() as tx:
+        tx.upsert(Deployment(SOURCE, "d0", "shop", "payments", "production", STARTED))
+    store.close()
+    path.chmod(0o444)
 
-        with unprivileged(exporter(directory)) as running:
-            text = running.metrics()
-            ready = running.get("/readyz")
-            refused = push(running.url, deployment("d1"))
-            after = running.metrics()
-        log = running.log.read_text()
-    finally:
-        shutil.rmtree(directory)
+    with unprivileged(exporter(tmp_path)) as running:
+        text = running.metrics()
+        ready = running.get("/readyz")
+        refused = push(running.url, deployment("d1"))
+        after = running.metrics()
+    log = running.log.read_text()
 
     # Served from what it holds (1 deployment); 1 push sent, refused, nothing stored.
     assert value(text, "kpi_deployments_total", app="shop") == 1
